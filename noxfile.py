@@ -1,0 +1,114 @@
+"""Every workflow of the PtychoPINN monorepo is a nox session.
+
+    nox -s tests        every package's default (non-slow) tests, each package in its own pytest run
+    nox -s lint         ruff, mypy on ptycho-contracts, import-linter layering, shared-version check
+    nox -s fixture      rebuild the 64-position test fixture and check its recorded SHA-256
+    nox -s torch-only   build wheels, install ptycho-torch alone (no tensorflow), run its tests
+    nox -s slow         the tests marked slow
+    nox -s demo         the main job: simulate -> train -> reconstruct -> evaluate
+
+All sessions install with ``-c constraints.txt`` so torch resolves to the pinned CPU wheel.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+CONSTRAINTS = ("-c", str(ROOT / "constraints.txt"))
+# Dependency order matters for editable installs of local packages.
+PACKAGES = ["ptycho-contracts", "ptycho-bridge", "ptycho-torch", "ptycho-tf", "ptycho-cli"]
+
+nox.options.sessions = ["tests", "lint"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+def _editable(session: nox.Session, packages: list[str], extra: str = "test") -> None:
+    args: list[str] = []
+    for name in packages:
+        args += ["-e", f"{ROOT / 'packages' / name}[{extra}]"]
+    session.install(*CONSTRAINTS, *args)
+
+
+def _has_tests(package: str) -> bool:
+    return any((ROOT / "packages" / package / "tests").glob("test_*.py"))
+
+
+def _pytest_env() -> dict[str, str]:
+    return {
+        "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci"),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2"),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "MPLBACKEND": "Agg",
+    }
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Default test run: each package's tests (not slow) in its own pytest process."""
+    _editable(session, PACKAGES)
+    ran = 0
+    for name in PACKAGES:
+        if not _has_tests(name):
+            session.log(f"{name}: no tests yet")
+            continue
+        session.run(
+            "pytest", f"packages/{name}/tests", "-m", "not slow and not gpu", "-q",
+            *session.posargs, env=_pytest_env(),
+        )
+        ran += 1
+    if not ran:
+        session.error("no package has tests")
+
+
+@nox.session
+def slow(session: nox.Session) -> None:
+    """The slow-marked tests (fidelity guards, long training runs)."""
+    _editable(session, PACKAGES)
+    for name in PACKAGES:
+        if _has_tests(name):
+            session.run(
+                "pytest", f"packages/{name}/tests", "-m", "slow", "-q", *session.posargs,
+                env=_pytest_env(), success_codes=[0, 5],
+            )
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Static checks: style, types of the contracts package, architecture layering, versions."""
+    session.install("ruff>=0.5", "mypy>=1.8", "import-linter>=2.0")
+    session.install(*CONSTRAINTS, "-e", str(ROOT / "packages" / "ptycho-contracts"))
+    session.install("--no-deps", *[a for n in PACKAGES[1:] for a in ("-e", str(ROOT / "packages" / n))])
+    session.run("ruff", "check", "packages", "benchmarks", "scripts", "tests-parity", "noxfile.py")
+    session.run("mypy", "packages/ptycho-contracts/src/ptycho")
+    session.run("lint-imports")
+    session.run("python", "scripts/check_versions.py")
+
+
+@nox.session
+def fixture(session: nox.Session) -> None:
+    """Rebuild the 64-position fixture deterministically and verify its recorded SHA-256."""
+    session.install(*CONSTRAINTS, "-e", str(ROOT / "packages" / "ptycho-contracts"))
+    session.run("python", "scripts/make_fixture.py", "--check", *session.posargs)
+
+
+@nox.session(name="torch-only")
+def torch_only(session: nox.Session) -> None:
+    """Install ptycho-torch alone from freshly built wheels and prove tensorflow is absent."""
+    wheels = Path(session.create_tmp()) / "wheels"
+    wheels.mkdir(exist_ok=True)
+    session.install("build")
+    for name in ["ptycho-contracts", "ptycho-bridge", "ptycho-torch"]:
+        session.run("python", "-m", "build", "--wheel", "--outdir", str(wheels), f"packages/{name}")
+    session.install(*CONSTRAINTS, "--find-links", str(wheels), "ptycho-torch[test]")
+    session.run(
+        "python", "-c",
+        "import importlib.util, sys; "
+        "sys.exit('tensorflow is importable in the torch-only environment') "
+        "if importlib.util.find_spec('tensorflow') else print('tensorflow absent: OK')",
+    )
+    session.run("pytest", "packages/ptycho-torch/tests", "-m", "not slow and not gpu", "-q",
+                *session.posargs, env=_pytest_env())

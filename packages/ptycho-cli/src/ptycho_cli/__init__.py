@@ -1,0 +1,3 @@
+"""ptycho_cli: see the package README."""
+
+__version__ = "0.1.0"
