@@ -1,0 +1,473 @@
+"""Canonical PtychoPINN configuration: ``ModelConfig``, ``TrainingConfig``, ``InferenceConfig``.
+
+These dataclasses are the single source of truth for every backend (TensorFlow and PyTorch) and for the
+command lines. Each one validates itself when it is built (and ``TrainingConfig``/``InferenceConfig`` again
+on every attribute assignment): a bad value raises ``ValueError`` naming the field, the value and what is
+allowed. The normative description of every field, its default and its validation is specs/config.md.
+
+The legacy global dictionary ``ptycho.params.cfg`` is only a compatibility mirror for external callers
+(ptychodus): ``update_legacy_dict(params.cfg, config)`` writes a config into it under the legacy key names.
+New code reads config objects, never ``params.cfg``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ModelConfig",
+    "TrainingConfig",
+    "InferenceConfig",
+    "ALLOWED_N",
+    "AMP_ACTIVATIONS",
+    "MODEL_TYPES",
+    "BACKENDS",
+    "LOSS_MODES",
+    "SCHEDULERS",
+    "KEY_MAPPINGS",
+    "dataclass_to_legacy_dict",
+    "update_legacy_dict",
+    "config_to_dict",
+    "config_from_dict",
+    "validate_model_config",
+    "validate_training_config",
+    "validate_inference_config",
+]
+
+ALLOWED_N = (64, 128, 256)
+MODEL_TYPES = ("pinn", "supervised")
+ARCHITECTURES = ("cnn",)
+AMP_ACTIVATIONS = ("sigmoid", "swish", "softplus", "relu")
+#: Spellings accepted for ``amp_activation`` and the canonical name they become.
+AMP_ACTIVATION_ALIASES = {"silu": "swish", "SiLU": "swish", "swish": "swish", "Swish": "swish"}
+BACKENDS = ("tensorflow", "pytorch")
+LOSS_MODES = ("poisson", "mae")
+SCHEDULERS = ("Default", "Exponential", "MultiStage", "Adaptive")
+#: Accepted scheduler spellings of the original and what they mean here.
+SCHEDULER_ALIASES = {"ReduceLROnPlateau": "Adaptive"}
+
+#: Field name -> legacy ``params.cfg`` key, for the fields whose legacy key differs (specs/config.md §5).
+KEY_MAPPINGS = {
+    "object_big": "object.big",
+    "probe_big": "probe.big",
+    "probe_mask": "probe.mask",
+    "probe_trainable": "probe.trainable",
+    "intensity_scale_trainable": "intensity_scale.trainable",
+    "positions_provided": "positions.provided",
+    "output_dir": "output_prefix",
+    "train_data_file": "train_data_file_path",
+    "test_data_file": "test_data_file_path",
+}
+
+DEFAULT_N_GROUPS = 512
+
+
+# ----------------------------------------------------------------------------------------------------
+# Small validators: each raises ValueError("<Class>.<field>: expected ..., got ...").
+# ----------------------------------------------------------------------------------------------------
+
+
+def _fail(owner: str, name: str, value: Any, expected: str) -> None:
+    raise ValueError(f"{owner}.{name}: expected {expected}, got {value!r}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_choice(owner: str, name: str, value: Any, allowed: tuple) -> None:
+    if value not in allowed:
+        _fail(owner, name, value, "one of " + ", ".join(repr(a) for a in allowed))
+
+
+def _check_int(owner: str, name: str, value: Any, minimum: int, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if not _is_int(value) or value < minimum:
+        _fail(owner, name, value, f"an integer >= {minimum}" + (" or None" if optional else ""))
+
+
+def _check_float(
+    owner: str,
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    optional: bool = False,
+) -> None:
+    if optional and value is None:
+        return
+    ok = _is_number(value) and math.isfinite(float(value))
+    if ok and low is not None:
+        ok = float(value) > low if low_open else float(value) >= low
+    if ok and high is not None:
+        ok = float(value) <= high
+    if not ok:
+        parts = ["a finite number"]
+        if low is not None:
+            parts.append(("> " if low_open else ">= ") + repr(low))
+        if high is not None:
+            parts.append("<= " + repr(high))
+        _fail(owner, name, value, " ".join(parts) + (" or None" if optional else ""))
+
+
+def _check_bool(owner: str, name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        _fail(owner, name, value, "True or False")
+
+
+def _as_path(owner: str, name: str, value: Any, optional: bool) -> Path | None:
+    if value is None:
+        if optional:
+            return None
+        _fail(owner, name, value, "a path")
+    if isinstance(value, (str, Path)):
+        return Path(value)
+    _fail(owner, name, value, "a path (str or pathlib.Path)" + (" or None" if optional else ""))
+    return None  # unreachable
+
+
+# ----------------------------------------------------------------------------------------------------
+# ModelConfig
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Network and forward-model architecture (specs/config.md §2).
+
+    Frozen: derive variants with ``dataclasses.replace``. ``amp_activation`` accepts 'silu'/'SiLU'
+    and stores the canonical 'swish'.
+    """
+
+    N: int = 64
+    gridsize: int = 1
+    n_filters_scale: int = 2
+    model_type: str = "pinn"
+    architecture: str = "cnn"
+    amp_activation: str = "sigmoid"
+    object_big: bool = True
+    probe_big: bool = True
+    probe_mask: bool = False
+    probe_mask_sigma: float = 1.0
+    probe_mask_diameter: float | None = None
+    pad_object: bool = True
+    probe_scale: float = 4.0
+    gaussian_smoothing_sigma: float = 0.0
+
+    def __post_init__(self) -> None:
+        act = AMP_ACTIVATION_ALIASES.get(self.amp_activation, self.amp_activation)
+        object.__setattr__(self, "amp_activation", act)
+        validate_model_config(self)
+
+    @property
+    def channels(self) -> int:
+        """C = gridsize², the number of diffraction patterns per group."""
+        return self.gridsize * self.gridsize
+
+
+def validate_model_config(cfg: ModelConfig) -> None:
+    """Raise ValueError naming the first invalid field of ``cfg`` (specs/config.md §2)."""
+    o = "ModelConfig"
+    if cfg.N not in ALLOWED_N or not _is_int(cfg.N):
+        _fail(o, "N", cfg.N, "one of 64, 128, 256")
+    _check_int(o, "gridsize", cfg.gridsize, 1)
+    _check_int(o, "n_filters_scale", cfg.n_filters_scale, 1)
+    _check_choice(o, "model_type", cfg.model_type, MODEL_TYPES)
+    _check_choice(o, "architecture", cfg.architecture, ARCHITECTURES)
+    if cfg.amp_activation not in AMP_ACTIVATIONS:
+        _fail(o, "amp_activation", cfg.amp_activation, "one of 'sigmoid', 'swish' (alias 'silu'), 'softplus', 'relu'")
+    for name in ("object_big", "probe_big", "probe_mask", "pad_object"):
+        _check_bool(o, name, getattr(cfg, name))
+    _check_float(o, "probe_mask_sigma", cfg.probe_mask_sigma, low=0.0, low_open=True)
+    _check_float(o, "probe_mask_diameter", cfg.probe_mask_diameter, low=0.0, low_open=True, optional=True)
+    _check_float(o, "probe_scale", cfg.probe_scale, low=0.0, low_open=True)
+    _check_float(o, "gaussian_smoothing_sigma", cfg.gaussian_smoothing_sigma, low=0.0)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Mutable configs validate on every assignment after construction.
+# ----------------------------------------------------------------------------------------------------
+
+
+class _ValidatedOnAssignment:
+    """Mixin: once ``__post_init__`` finished, every attribute assignment re-runs validation.
+
+    A failed assignment is rolled back, so the object never holds an invalid value.
+    """
+
+    _ready: bool
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if not self.__dict__.get("_ready", False) or name.startswith("_"):
+            object.__setattr__(self, name, value)
+            return
+        old = self.__dict__.get(name)
+        object.__setattr__(self, name, value)
+        try:
+            self._normalise()
+            self._validate()
+        except ValueError:
+            object.__setattr__(self, name, old)
+            raise
+
+    def _normalise(self) -> None:  # pragma: no cover - overridden
+        pass
+
+    def _validate(self) -> None:  # pragma: no cover - overridden
+        pass
+
+
+def _resolve_n_images(owner: Any, default: int | None) -> None:
+    """Map the deprecated ``n_images`` onto ``n_groups`` (specs/config.md §3)."""
+    n_images = owner.__dict__.get("n_images")
+    if n_images is not None:
+        warnings.warn(
+            f"{type(owner).__name__}.n_images is deprecated; use n_groups", DeprecationWarning, stacklevel=4
+        )
+        if owner.__dict__.get("n_groups") is not None and owner.n_groups != n_images:
+            _fail(type(owner).__name__, "n_images", n_images, f"None or equal to n_groups={owner.n_groups}")
+        object.__setattr__(owner, "n_groups", n_images)
+        object.__setattr__(owner, "n_images", None)
+    if owner.__dict__.get("n_groups") is None and default is not None:
+        object.__setattr__(owner, "n_groups", default)
+
+
+def _assign_n_images(owner: Any) -> None:
+    """After construction, assigning the deprecated ``n_images`` sets ``n_groups`` (with a warning)."""
+    n_images = owner.__dict__.get("n_images")
+    if n_images is None or not owner.__dict__.get("_ready"):
+        return
+    warnings.warn(f"{type(owner).__name__}.n_images is deprecated; use n_groups", DeprecationWarning, stacklevel=4)
+    object.__setattr__(owner, "n_groups", n_images)
+    object.__setattr__(owner, "n_images", None)
+
+
+@dataclass
+class TrainingConfig(_ValidatedOnAssignment):
+    """Everything a training run needs besides the data (specs/config.md §3)."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train_data_file: Path | None = None
+    test_data_file: Path | None = None
+    batch_size: int = 16
+    nepochs: int = 50
+    learning_rate: float = 1e-3
+    scheduler: str = "Default"
+    mae_weight: float = 0.0
+    nll_weight: float = 1.0
+    realspace_mae_weight: float = 0.0
+    realspace_weight: float = 0.0
+    nphotons: float = 1e9
+    n_groups: int | None = None
+    n_images: int | None = None
+    n_subsample: int | None = None
+    subsample_seed: int | None = None
+    neighbor_count: int = 4
+    enable_oversampling: bool = False
+    neighbor_pool_size: int | None = None
+    positions_provided: bool = True
+    probe_trainable: bool = False
+    intensity_scale_trainable: bool = False
+    output_dir: Path = Path("training_outputs")
+    sequential_sampling: bool = False
+    backend: str = "tensorflow"
+    torch_loss_mode: str = "poisson"
+    debug: bool = False
+
+    def __post_init__(self) -> None:
+        _resolve_n_images(self, DEFAULT_N_GROUPS)
+        self._normalise()
+        self._validate()
+        object.__setattr__(self, "_ready", True)
+
+    def _normalise(self) -> None:
+        object.__setattr__(self, "train_data_file", _as_path("TrainingConfig", "train_data_file", self.train_data_file, True))
+        object.__setattr__(self, "test_data_file", _as_path("TrainingConfig", "test_data_file", self.test_data_file, True))
+        object.__setattr__(self, "output_dir", _as_path("TrainingConfig", "output_dir", self.output_dir, False))
+        object.__setattr__(self, "scheduler", SCHEDULER_ALIASES.get(self.scheduler, self.scheduler))
+        if _is_int(self.nphotons):
+            object.__setattr__(self, "nphotons", float(self.nphotons))
+        _assign_n_images(self)
+
+    def _validate(self) -> None:
+        validate_training_config(self)
+
+
+def validate_training_config(cfg: TrainingConfig) -> None:
+    """Raise ValueError naming the first invalid field of ``cfg`` (specs/config.md §3)."""
+    o = "TrainingConfig"
+    if not isinstance(cfg.model, ModelConfig):
+        _fail(o, "model", cfg.model, "a ModelConfig")
+    _check_int(o, "batch_size", cfg.batch_size, 1)
+    _check_int(o, "nepochs", cfg.nepochs, 1)
+    _check_float(o, "learning_rate", cfg.learning_rate, low=0.0, low_open=True)
+    _check_choice(o, "scheduler", cfg.scheduler, SCHEDULERS)
+    _check_float(o, "mae_weight", cfg.mae_weight, low=0.0, high=1.0)
+    _check_float(o, "nll_weight", cfg.nll_weight, low=0.0, high=1.0)
+    _check_float(o, "realspace_mae_weight", cfg.realspace_mae_weight, low=0.0)
+    _check_float(o, "realspace_weight", cfg.realspace_weight, low=0.0)
+    _check_float(o, "nphotons", cfg.nphotons, low=0.0, low_open=True)
+    _check_int(o, "n_groups", cfg.n_groups, 1, optional=True)
+    _check_int(o, "n_subsample", cfg.n_subsample, 1, optional=True)
+    _check_int(o, "subsample_seed", cfg.subsample_seed, 0, optional=True)
+    _check_grouping(o, cfg.model, cfg.neighbor_count, cfg.neighbor_pool_size)
+    for name in ("enable_oversampling", "positions_provided", "probe_trainable", "intensity_scale_trainable",
+                 "sequential_sampling", "debug"):
+        _check_bool(o, name, getattr(cfg, name))
+    _check_choice(o, "backend", cfg.backend, BACKENDS)
+    _check_choice(o, "torch_loss_mode", cfg.torch_loss_mode, LOSS_MODES)
+
+
+def _check_grouping(owner: str, model: ModelConfig, neighbor_count: Any, pool: Any) -> None:
+    _check_int(owner, "neighbor_count", neighbor_count, 1)
+    channels = model.gridsize**2
+    if model.gridsize > 1 and neighbor_count < channels:
+        _fail(owner, "neighbor_count", neighbor_count,
+              f">= gridsize**2 = {channels} (a group of {channels} needs that many neighbours)")
+    _check_int(owner, "neighbor_pool_size", pool, max(1, channels), optional=True)
+
+
+@dataclass
+class InferenceConfig(_ValidatedOnAssignment):
+    """What reconstructing a scan with a trained model needs (specs/config.md §4)."""
+
+    model: ModelConfig
+    model_path: Path
+    test_data_file: Path
+    n_groups: int | None = None
+    n_images: int | None = None
+    n_subsample: int | None = None
+    subsample_seed: int | None = None
+    neighbor_count: int = 4
+    enable_oversampling: bool = False
+    neighbor_pool_size: int | None = None
+    debug: bool = False
+    output_dir: Path = Path("inference_outputs")
+    backend: str = "tensorflow"
+
+    def __post_init__(self) -> None:
+        _resolve_n_images(self, None)
+        self._normalise()
+        self._validate()
+        object.__setattr__(self, "_ready", True)
+
+    def _normalise(self) -> None:
+        object.__setattr__(self, "model_path", _as_path("InferenceConfig", "model_path", self.model_path, False))
+        object.__setattr__(self, "test_data_file", _as_path("InferenceConfig", "test_data_file", self.test_data_file, False))
+        object.__setattr__(self, "output_dir", _as_path("InferenceConfig", "output_dir", self.output_dir, False))
+        _assign_n_images(self)
+
+    def _validate(self) -> None:
+        validate_inference_config(self)
+
+
+def validate_inference_config(cfg: InferenceConfig) -> None:
+    """Raise ValueError naming the first invalid field of ``cfg`` (specs/config.md §4).
+
+    The model path is not required to exist here: loaders report a missing bundle with its path.
+    """
+    o = "InferenceConfig"
+    if not isinstance(cfg.model, ModelConfig):
+        _fail(o, "model", cfg.model, "a ModelConfig")
+    _check_int(o, "n_groups", cfg.n_groups, 1, optional=True)
+    _check_int(o, "n_subsample", cfg.n_subsample, 1, optional=True)
+    _check_int(o, "subsample_seed", cfg.subsample_seed, 0, optional=True)
+    _check_grouping(o, cfg.model, cfg.neighbor_count, cfg.neighbor_pool_size)
+    _check_bool(o, "enable_oversampling", cfg.enable_oversampling)
+    _check_bool(o, "debug", cfg.debug)
+    _check_choice(o, "backend", cfg.backend, BACKENDS)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Legacy mirror and JSON round trip
+# ----------------------------------------------------------------------------------------------------
+
+
+def _public_items(obj: Any) -> list[tuple[str, Any]]:
+    return [(f.name, getattr(obj, f.name)) for f in fields(obj)]
+
+
+def dataclass_to_legacy_dict(obj: Any) -> dict[str, Any]:
+    """Flatten a config (its ``model`` inlined) into legacy ``params.cfg`` keys (specs/config.md §5).
+
+    Paths become strings; ``None`` values are left out so they never clobber an existing entry.
+    """
+    out: dict[str, Any] = {}
+    for name, value in _public_items(obj):
+        if isinstance(value, ModelConfig):
+            out.update(dataclass_to_legacy_dict(value))
+            continue
+        if value is None:
+            continue
+        out[KEY_MAPPINGS.get(name, name)] = str(value) if isinstance(value, Path) else value
+    return out
+
+
+def update_legacy_dict(cfg: dict[str, Any], dataclass_obj: Any) -> None:
+    """Write ``dataclass_obj`` into the legacy dict ``cfg`` (normally ``ptycho.params.cfg``) in place."""
+    if not dataclasses.is_dataclass(dataclass_obj) or isinstance(dataclass_obj, type):
+        raise ValueError(
+            f"update_legacy_dict: expected a ModelConfig, TrainingConfig or InferenceConfig instance, "
+            f"got {type(dataclass_obj).__name__}"
+        )
+    cfg.update(dataclass_to_legacy_dict(dataclass_obj))
+
+
+_CONFIG_TYPES: dict[str, type] = {
+    "ModelConfig": ModelConfig,
+    "TrainingConfig": TrainingConfig,
+    "InferenceConfig": InferenceConfig,
+}
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    """JSON-serialisable dict of a config, tagged with ``config_type``; inverse of ``config_from_dict``."""
+    if type(cfg).__name__ not in _CONFIG_TYPES:
+        raise ValueError(f"config_to_dict: expected a canonical config, got {type(cfg).__name__}")
+    out: dict[str, Any] = {"config_type": type(cfg).__name__}
+    for name, value in _public_items(cfg):
+        if name == "n_images":
+            continue
+        if isinstance(value, ModelConfig):
+            value = config_to_dict(value)
+        elif isinstance(value, Path):
+            value = str(value)
+        out[name] = value
+    return out
+
+
+def config_from_dict(data: dict[str, Any], config_type: str | type | None = None) -> Any:
+    """Build a canonical config from a dict made by ``config_to_dict`` (or by hand).
+
+    ``config_type`` (name or class) is taken from ``data['config_type']`` when not given. Unknown keys
+    raise ValueError naming them: a config file with a typo never silently loses a setting.
+    """
+    if not isinstance(data, dict):
+        raise ValueError(f"config_from_dict: expected a mapping, got {type(data).__name__}")
+    data = dict(data)
+    tag = data.pop("config_type", None)
+    kind = config_type if config_type is not None else tag
+    if isinstance(kind, type):
+        kind = kind.__name__
+    if kind not in _CONFIG_TYPES:
+        raise ValueError(f"config_type: expected one of {', '.join(_CONFIG_TYPES)}, got {kind!r}")
+    cls = _CONFIG_TYPES[kind]
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"{kind}: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    if "model" in data and isinstance(data["model"], dict):
+        data["model"] = config_from_dict(data["model"], "ModelConfig")
+    return cls(**data)
