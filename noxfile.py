@@ -5,7 +5,7 @@
     nox -s fixture      rebuild the 64-position test fixture and check its recorded SHA-256
     nox -s torch-only   build wheels, install ptycho-torch alone (no tensorflow), run its tests
     nox -s slow         the tests marked slow
-    nox -s demo         the main job: simulate -> train -> reconstruct -> evaluate
+    nox -s demo         the main job: simulate -> train -> reconstruct -> evaluate (PyTorch backend)
 
 All sessions install with ``-c constraints.txt`` so torch resolves to the pinned CPU wheel.
 """
@@ -112,3 +112,11 @@ def torch_only(session: nox.Session) -> None:
     )
     session.run("pytest", "packages/ptycho-torch/tests", "-m", "not slow and not gpu", "-q",
                 *session.posargs, env=_pytest_env())
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job on the built-in default scan: simulate, train, reconstruct, evaluate, print metrics."""
+    session.install(*CONSTRAINTS, *[a for n in ("ptycho-contracts", "ptycho-bridge", "ptycho-torch", "ptycho-cli")
+                                    for a in ("-e", str(ROOT / "packages" / n))])
+    session.run("ptycho", "demo", *session.posargs, env={"MPLBACKEND": "Agg"})
