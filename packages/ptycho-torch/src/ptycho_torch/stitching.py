@@ -1,0 +1,91 @@
+"""Inference stitching for the PyTorch backend (normative text: specs/torch-workflow.md §6).
+
+One trimmed object patch per group (what ``predict_step`` returns) is placed on a canvas at its
+group's ``coords_offsets`` with ``ptycho_torch.physics.reassemble_position`` (central M×M crop,
+shift-and-sum, overlap-count normalisation; the torch mirror of ``ptycho.physics``), after the
+optional data-alignment transforms of the TensorFlow workflow:
+
+* ``transpose``: swap the two spatial axes of every patch (rows <-> columns);
+* ``flip_x``: negate the x (column) offsets;  ``flip_y``: negate the y (row) offsets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def as_group_patches(obj: Any) -> torch.Tensor:
+    """Return model output as (P, N, N) complex64; accepts (P, N, N), (P, N, N, 1) or (P, 1, N, N)."""
+    t = torch.as_tensor(obj)
+    if t.ndim == 4 and t.shape[-1] == 1:
+        t = t[..., 0]
+    elif t.ndim == 4 and t.shape[1] == 1:
+        t = t[:, 0]
+    if t.ndim != 3 or t.shape[1] != t.shape[2]:
+        raise ValueError(
+            f"patches: expected one square patch per group, (P, N, N) / (P, N, N, 1) / (P, 1, N, N), found {tuple(t.shape)}"
+        )
+    if not t.is_complex():
+        raise ValueError(f"patches: expected a complex dtype, found {t.dtype}")
+    return t.to(torch.complex64)
+
+
+def as_offsets(global_offsets: Any, n: int) -> torch.Tensor:
+    """Return group offsets as (P, 2) float64 rows [x, y]; accepts (P, 1, 2, 1) or (P, 2)."""
+    t = torch.as_tensor(global_offsets)
+    if t.ndim == 4 and tuple(t.shape[1:]) == (1, 2, 1):
+        t = t.reshape(-1, 2)
+    if t.ndim != 2 or t.shape != (n, 2):
+        raise ValueError(f"global_offsets: expected ({n}, 1, 2, 1) or ({n}, 2), found {tuple(t.shape)}")
+    return t.to(torch.float64)
+
+
+def apply_alignment(
+    patches: torch.Tensor, offsets: torch.Tensor, *, flip_x: bool = False, flip_y: bool = False, transpose: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Apply the transpose/flip transforms; returns new tensors (inputs untouched)."""
+    if transpose:
+        patches = patches.transpose(-2, -1)
+    offsets = offsets.clone()
+    if flip_x:
+        offsets[:, 0] = -offsets[:, 0]
+    if flip_y:
+        offsets[:, 1] = -offsets[:, 1]
+    return patches.contiguous(), offsets
+
+
+def stitch_patches(
+    patches: Any,
+    global_offsets: Any,
+    M: int = 20,
+    *,
+    flip_x: bool = False,
+    flip_y: bool = False,
+    transpose: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stitch one patch per group into a 2-D complex canvas.
+
+    Args:
+        patches: (P, N, N) complex (or (P, N, N, 1) / (P, 1, N, N)).
+        global_offsets: (P, 1, 2, 1) or (P, 2) group centres [x, y] in object pixels.
+        M: side of the central crop of every patch used in the shift-and-sum (0 < M <= N).
+
+    Returns:
+        (canvas (H, W) complex64, offsets actually used (P, 2) float64 after the transforms).
+    """
+    from ptycho_torch.physics import reassemble_position
+
+    p = as_group_patches(patches)
+    off = as_offsets(global_offsets, p.shape[0])
+    N = p.shape[-1]
+    if not isinstance(M, (int, np.integer)) or not 0 < int(M) <= N:
+        raise ValueError(f"M: expected an integer with 0 < M <= N={N}, found {M!r}")
+    p, off = apply_alignment(p, off, flip_x=flip_x, flip_y=flip_y, transpose=transpose)
+    canvas = reassemble_position(p, off.to(p.device), M=int(M))
+    return canvas, off
+
+
+__all__ = ["apply_alignment", "as_group_patches", "as_offsets", "stitch_patches"]
