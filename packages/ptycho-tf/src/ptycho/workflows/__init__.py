@@ -1,0 +1,1 @@
+"""TensorFlow-backend workflows (``ptycho.workflows.components``)."""

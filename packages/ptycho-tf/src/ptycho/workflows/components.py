@@ -1,0 +1,130 @@
+"""``ptycho.workflows.components``: end-to-end TensorFlow workflow used by ptychodus (specs/tf-backend.md §7).
+
+run_cdi_example(train_raw, test_raw, config) -> (amp, phase, results), save_outputs, load_inference_bundle,
+load_data (= ptycho.raw_data.load_data).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from ptycho import loader, params
+from ptycho.model_manager import load_inference_bundle
+from ptycho.raw_data import load_data
+
+__all__ = ["run_cdi_example", "train_cdi_model", "create_ptycho_data_container", "reassemble_cdi_image",
+           "save_outputs", "load_inference_bundle", "load_data"]
+
+
+def create_ptycho_data_container(data, config, seed: int | None = 0):
+    """Group a RawData (or pass a container through) with the config's grouping settings."""
+    if isinstance(data, loader.PtychoDataContainer):
+        return data
+    mc = config.model
+    nsamples = config.n_groups if config.n_groups is not None else len(data)
+    d = data.generate_grouped_data(int(mc.N), K=int(config.neighbor_count), nsamples=int(nsamples), seed=seed,
+                                   sequential_sampling=bool(getattr(config, "sequential_sampling", False)),
+                                   gridsize=int(mc.gridsize),
+                                   enable_oversampling=bool(config.enable_oversampling),
+                                   neighbor_pool_size=config.neighbor_pool_size)
+    return loader.load(lambda: d, data.probeGuess, which=None, create_split=False)
+
+
+def train_cdi_model(train_data, test_data, config, seed: int | None = 0) -> dict:
+    """Group, train (explicit config) and, with test data, predict. Returns the results dict."""
+    from ptycho import train_pinn
+    from ptycho.config.config import update_legacy_dict
+
+    update_legacy_dict(params.cfg, config)
+    train_c = create_ptycho_data_container(train_data, config, seed)
+    test_c = None if test_data is None else create_ptycho_data_container(test_data, config, seed)
+    models, hist = train_pinn.train_with_config(train_c, config, seed=seed)
+    params.set("intensity_scale", models.intensity_scale())
+    params.set("probe", models.probe()[..., None])
+    history = {"train_loss": hist["train_loss"], "val_loss": hist["val_loss"], **hist["keras"]}
+    results = {"history": history, "history_epochs": len(hist["train_loss"]), "model_instance": models.autoencoder,
+               "models": {"autoencoder": models.autoencoder, "diffraction_to_obj": models.diffraction_to_obj},
+               "train_container": train_c, "test_container": test_c, "intensity_scale": models.intensity_scale()}
+    if test_c is not None:
+        results.update({k: v for k, v in train_pinn.eval(test_c, hist, models.autoencoder).items() if k != "history"})
+    return results
+
+
+def reassemble_cdi_image(test_data, config, flip_x=False, flip_y=False, transpose=False, M=20, coord_scale=1.0):
+    """Stitch the current model's predictions on ``test_data`` (RawData or container).
+    Returns (obj (H,W) complex64, amp, phase, global_offsets (P,1,2,1) after transforms)."""
+    from ptycho import model as model_mod
+    from ptycho import tf_helper
+
+    cont = create_ptycho_data_container(test_data, config)
+    models = model_mod.current_models()
+    s = np.float32(models.intensity_scale())
+    obj = models.diffraction_to_obj.predict([s * cont.X, cont.local_offsets.astype(np.float32)], batch_size=16,
+                                            verbose=0)
+    off = np.array(cont.global_offsets, np.float64) * float(coord_scale)
+    if flip_x:
+        off[:, 0, 0, :] *= -1
+    if flip_y:
+        off[:, 0, 1, :] *= -1
+    if transpose:
+        off = off[:, :, ::-1, :].copy()
+    img = np.asarray(tf_helper.reassemble_position(obj, off, M=int(M)))[..., 0]
+    return img, np.abs(img), np.angle(img), off
+
+
+def run_cdi_example(train_data, test_data, config, flip_x=False, flip_y=False, transpose=False, M=20,
+                    do_stitching=False):
+    """Train on ``train_data`` (RawData) with ``config`` (TrainingConfig); evaluate on ``test_data``.
+
+    Returns ``(amp, phase, results)``: amp/phase (H, W) of the stitched test reconstruction when
+    ``do_stitching`` and test data are given, else (None, None). ``results`` holds ``history``
+    ({'train_loss': [...], 'val_loss': [...]} plus the Keras history keys), ``history_epochs``,
+    ``model_instance``, ``models``, ``train_container``, ``test_container`` and, with test data,
+    ``reconstructed_obj``, ``pred_amp``, ``reconstructed_obj_cdi``; with stitching also
+    ``obj_tensor_full``, ``global_offsets``, ``recon_amp``, ``recon_phase``.
+    ``ptycho.model_manager.save(prefix)`` afterwards saves the model trained here.
+    """
+    results = train_cdi_model(train_data, test_data, config)
+    if not (do_stitching and test_data is not None):
+        return None, None, results
+    img, amp, phase, off = reassemble_cdi_image(results["test_container"], config, flip_x, flip_y, transpose, M)
+    results.update({"obj_tensor_full": img, "global_offsets": off, "recon_amp": amp, "recon_phase": phase})
+    return amp, phase, results
+
+
+def _png_bytes(image, cmap: str, title: str) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 8))
+    ax = fig.add_subplot(111)
+    im = ax.imshow(np.asarray(image), cmap=cmap)
+    fig.colorbar(im, ax=ax)
+    ax.set_title(title)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def save_outputs(amplitude, phase, results, output_prefix) -> None:
+    """Write ``reconstructed_amplitude.png`` (gray) and ``reconstructed_phase.png`` (viridis) into
+    ``output_prefix`` (created) when both images are given; atomic writes."""
+    from ptycho.atomic_io import atomic_write
+
+    out = Path(output_prefix)
+    out.mkdir(parents=True, exist_ok=True)
+    if amplitude is None or phase is None:
+        return
+    for name, img, cmap, title in (("reconstructed_amplitude.png", amplitude, "gray", "Amplitude"),
+                                   ("reconstructed_phase.png", phase, "viridis", "Phase")):
+        img = np.squeeze(np.asarray(img))
+        if img.ndim != 2:
+            raise ValueError(f"save_outputs: {name}: expected a 2-D image, found shape {img.shape}")
+        data = _png_bytes(img, cmap, title)
+        with atomic_write(out / name, "wb") as fh:
+            fh.write(data)
