@@ -1,0 +1,61 @@
+"""Numpy reference physics of PtychoPINN: the oracle both deep-learning backends are tested against.
+
+Normative text: specs/physics.md. One module per concern:
+
+* :mod:`.translation` - ``translate`` (sub-pixel shifts, §2);
+* :mod:`.patches` - ``extract_patches``, ``reassemble_groups``, ``extract_from_canvas``,
+  ``canvas_size``, ``reassemble_position`` (§3-§6);
+* :mod:`.probe` - ``probe_mask``, ``default_probe``, ``normalize_probe``, ``illuminate``,
+  ``illuminate_channels`` (§7);
+* :mod:`.diffraction` - ``far_field_amplitude``, ``forward_model`` (§8, §12);
+* :mod:`.scaling` - ``normalization_factor``, ``normalize_diffraction``, ``intensity_scale``,
+  ``dataset_intensity_scale`` (§9);
+* :mod:`.noise` - ``poisson_sample`` (§10);
+* :mod:`.losses` - ``poisson_nll``, ``amplitude_mae`` (§11);
+* :mod:`.formats` - channel / flat / grid layout conversions (§1.2).
+"""
+
+from .diffraction import far_field_amplitude, forward_model
+from .formats import (
+    channel_to_flat,
+    channel_to_grid,
+    flat_to_channel,
+    grid_to_channel,
+    offsets_channel_to_flat,
+    offsets_flat_to_channel,
+)
+from .losses import amplitude_mae, poisson_nll
+from .noise import poisson_sample
+from .patches import canvas_size, extract_from_canvas, extract_patches, reassemble_groups, reassemble_position
+from .probe import default_probe, illuminate, illuminate_channels, normalize_probe, probe_mask
+from .scaling import dataset_intensity_scale, intensity_scale, normalization_factor, normalize_diffraction
+from .translation import translate
+
+__all__ = [
+    "translate",
+    "extract_patches",
+    "reassemble_groups",
+    "extract_from_canvas",
+    "canvas_size",
+    "reassemble_position",
+    "probe_mask",
+    "default_probe",
+    "normalize_probe",
+    "illuminate",
+    "illuminate_channels",
+    "far_field_amplitude",
+    "forward_model",
+    "normalization_factor",
+    "normalize_diffraction",
+    "intensity_scale",
+    "dataset_intensity_scale",
+    "poisson_sample",
+    "poisson_nll",
+    "amplitude_mae",
+    "channel_to_flat",
+    "flat_to_channel",
+    "channel_to_grid",
+    "grid_to_channel",
+    "offsets_channel_to_flat",
+    "offsets_flat_to_channel",
+]

@@ -1,0 +1,112 @@
+"""Far-field diffraction and the composite forward model (specs/physics.md §8, §12).
+
+The detector sees the far field of the exit wave: A = |fftshift(fft2(psi, norm='ortho'))|, with the
+zero frequency at index (N//2, N//2). The orthonormal FFT conserves energy (Parseval):
+sum A^2 = sum |psi|^2, so amplitudes are in the same units as the exit wave.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._validation import (
+    as_array,
+    check_ndim,
+    check_positive_float,
+    check_positive_int,
+    check_square,
+    real_dtype_for,
+)
+from .patches import canvas_size, extract_from_canvas, reassemble_groups
+from .probe import illuminate_channels
+
+__all__ = ["far_field_amplitude", "forward_model"]
+
+
+def far_field_amplitude(field: np.ndarray) -> np.ndarray:
+    """Far-field amplitude over the last two axes (specs/physics.md §8).
+
+    Args:
+        field: (..., N, N) complex or real exit waves (rows, cols last).
+
+    Returns:
+        (..., N, N) real array ``|fftshift(fft2(field, norm='ortho'), axes=(-2, -1))|``: float32
+        for complex64/float32 input, float64 otherwise (the FFT itself runs in double precision).
+        DC sits at index (N//2, N//2); ``sum A^2 == sum |field|^2`` per pattern.
+    """
+    func = "far_field_amplitude"
+    arr = as_array(field, "field", func)
+    if arr.ndim < 2:
+        raise ValueError(f"{func}: field: expected shape (..., N, N), found shape {arr.shape}")
+    spectrum = np.fft.fft2(arr.astype(np.complex128), axes=(-2, -1), norm="ortho")
+    amplitude = np.abs(np.fft.fftshift(spectrum, axes=(-2, -1)))
+    return amplitude.astype(real_dtype_for(arr))
+
+
+def forward_model(
+    object_patches: np.ndarray,
+    probe: np.ndarray,
+    coords_relative: np.ndarray,
+    intensity_scale: float,
+    *,
+    object_big: bool = True,
+    probe_mask: bool = False,
+    M: int | None = None,
+) -> np.ndarray:
+    """Predicted diffraction amplitudes in measurement units, (B, N, N, C) (specs/physics.md §12).
+
+    ``s * far_field_amplitude(illuminate(extract_from_canvas(canvas, coords_relative, N), probe))``
+
+    Args:
+        object_patches: (B, N, N, C) complex patches when ``object_big`` (each group merged with
+            :func:`reassemble_groups`), or (B, N, N, 1) when not (the single patch is zero-padded
+            centred to the canvas).
+        probe: (N, N) complex probe (same for every channel).
+        coords_relative: (B, 1, 2, C) float, sign -1 relative offsets [x; y] (object pixels).
+        intensity_scale: s > 0; predicted counts are the square of the result.
+        object_big: merge the C patches before re-extraction (True) or use one patch per group.
+        probe_mask: also multiply the exit wave by the disk mask r < N//4.
+        M: canvas side; default :func:`canvas_size` (N, sqrt(C), coords_relative).
+
+    Returns:
+        (B, N, N, C) real amplitudes (float32 for complex64 patches, float64 for complex128).
+    """
+    func = "forward_model"
+    obj = as_array(object_patches, "object_patches", func)
+    check_ndim(obj, (4,), "object_patches", func, "(B, N, N, C)")
+    n = check_square(obj, (1, 2), "object_patches", func, "(B, N, N, C)")
+    batch = obj.shape[0]
+    rel = as_array(coords_relative, "coords_relative", func, allow_complex=False)
+    if rel.ndim != 4 or rel.shape[:3] != (batch, 1, 2) or rel.shape[3] < 1:
+        raise ValueError(
+            f"{func}: coords_relative: expected shape ({batch}, 1, 2, C), found shape {rel.shape}"
+        )
+    channels = rel.shape[3]
+    if object_big and obj.shape[3] != channels:
+        raise ValueError(
+            f"{func}: object_patches: expected {channels} channels like coords_relative (object_big=True), "
+            f"found shape {obj.shape}"
+        )
+    if not object_big and obj.shape[3] != 1:
+        raise ValueError(
+            f"{func}: object_patches: expected shape ({batch}, {n}, {n}, 1) when object_big=False, "
+            f"found shape {obj.shape}"
+        )
+    scale = check_positive_float(intensity_scale, "intensity_scale", func)
+    gs = math.isqrt(channels)
+    if gs * gs != channels:
+        raise ValueError(f"{func}: coords_relative: expected C = gridsize**2 channels, found C={channels}")
+    m = canvas_size(n, gs, rel) if M is None else check_positive_int(M, "M", func)
+    if m < n:
+        raise ValueError(f"{func}: M: expected a canvas side >= N={n}, found {m}")
+    if object_big:
+        canvas = reassemble_groups(obj, rel, m)
+    else:
+        before = (m - n) // 2
+        canvas = np.pad(obj[..., 0], ((0, 0), (before, m - n - before), (before, m - n - before)))
+    patches = extract_from_canvas(canvas, rel, n)
+    exit_wave = illuminate_channels(patches, probe, mask=probe_mask)
+    amplitude = far_field_amplitude(np.moveaxis(exit_wave, -1, 1))
+    return np.moveaxis(amplitude * amplitude.dtype.type(scale), 1, -1)
