@@ -1,0 +1,1 @@
+"""Workflow entry points of the PyTorch backend (see :mod:`ptycho_torch.workflows.components`)."""

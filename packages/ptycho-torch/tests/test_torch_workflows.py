@@ -1,0 +1,136 @@
+"""Workflow API tests (specs/torch-workflow.md §4-§6): history, bundle reload, stitching, errors.
+
+One tiny model (N=64, gridsize 1, 16 groups, 2 epochs) is trained once per module and shared.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from ptycho.config.config import ModelConfig, TrainingConfig
+from ptycho.physics import reassemble_position as np_reassemble_position
+from ptycho.raw_data import RawData
+
+from ptycho_torch.persistence import BundleError
+from ptycho_torch.workflows.components import (
+    _reassemble_cdi_image_torch,
+    load_inference_bundle_torch,
+    run_cdi_example_torch,
+)
+
+N = 64
+
+
+def _raw(M: int = 25, seed: int = 0) -> RawData:
+    rng = np.random.default_rng(seed)
+    side = math.isqrt(M)
+    gx, gy = np.meshgrid(np.arange(side) * 7.0, np.arange(side) * 7.0)
+    x, y = gx.ravel() + 40 + rng.uniform(0, 1, M), gy.ravel() + 40 + rng.uniform(0, 1, M)
+    diff = rng.uniform(0.0, 2.0, size=(M, N, N)).astype(np.float32)
+    yy, xx = np.mgrid[:N, :N] - N / 2
+    probe = np.exp(-(xx**2 + yy**2) / 150.0).astype(np.complex64)
+    return RawData.from_coords_without_pc(x, y, diff, probe, np.zeros(M, np.int64))
+
+
+def _config(tmp, **kw) -> TrainingConfig:
+    base = dict(model=ModelConfig(N=N, gridsize=1, n_filters_scale=1), n_groups=16, batch_size=8, nepochs=2,
+                nphotons=1e6, subsample_seed=11, output_dir=tmp, backend="pytorch")
+    base.update(kw)
+    return TrainingConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    cfg = _config(out)
+    train, test = _raw(seed=0), _raw(seed=1)
+    amp, phase, results = run_cdi_example_torch(train, test, cfg, do_stitching=False,
+                                                execution_config={"accelerator": "cpu"})
+    return cfg, train, test, amp, phase, results
+
+
+def test_training_only_returns_none_and_history(trained):
+    """§4: (None, None, results); one train and one val loss per epoch; checkpoint and bundle written."""
+    cfg, _, _, amp, phase, results = trained
+    assert amp is None and phase is None
+    h = results["history"]
+    assert set(h) >= {"train_loss", "val_loss"}
+    assert len(h["train_loss"]) == cfg.nepochs and len(h["val_loss"]) == cfg.nepochs
+    assert all(math.isfinite(v) for v in h["train_loss"] + h["val_loss"])
+    assert results["backend"] == "pytorch"
+    assert {"lightning_module", "diffraction_to_obj"} <= set(results["models"])
+    assert (cfg.output_dir / "checkpoints" / "last.ckpt").is_file()
+    assert results["bundle_path"] == cfg.output_dir / "wts.h5.zip" and results["bundle_path"].is_file()
+    assert results["intensity_scale"] == pytest.approx(math.sqrt(1e6) / 32)
+    assert "tensorflow" not in sys.modules and "keras" not in sys.modules
+
+
+def test_bundle_reloads_without_config(trained):
+    """§5: the bundle alone restores the TrainingConfig and identical weights/predictions."""
+    cfg, _, test, _, _, results = trained
+    models, loaded_cfg = load_inference_bundle_torch(cfg.output_dir)
+    assert isinstance(loaded_cfg, TrainingConfig) and loaded_cfg == cfg
+    a, b = results["models"]["lightning_module"].state_dict(), models["lightning_module"].state_dict()
+    assert set(a) == set(b) and all(torch.equal(a[k].cpu(), b[k].cpu()) for k in a)
+    container = results["test_container"]
+    batch = container.batch(list(range(4)))
+    with torch.no_grad():
+        ref = results["models"]["lightning_module"].cpu().eval().predict_step(batch, 0)["object"]
+        via_d2o = models["diffraction_to_obj"](batch["X"] * models["intensity_scale"], batch["coords_relative"])
+    assert via_d2o.shape == (4, N, N) and via_d2o.dtype == torch.complex64
+    torch.testing.assert_close(via_d2o, ref, rtol=1e-5, atol=1e-6)
+
+
+def test_tensorflow_bundle_is_refused(trained, tmp_path):
+    """specs/bundle-format.md §4.5: a 'tensorflow' manifest gives an error naming both backends."""
+    cfg = trained[0]
+    bad = tmp_path / "wts.h5.zip"
+    with zipfile.ZipFile(cfg.output_dir / "wts.h5.zip") as zin, zipfile.ZipFile(bad, "w") as zout:
+        for name in zin.namelist():
+            data = zin.read(name)
+            if name == "manifest.json":
+                m = json.loads(data)
+                m["backend"] = "tensorflow"
+                data = json.dumps(m).encode()
+            zout.writestr(name, data)
+    with pytest.raises(BundleError, match="tensorflow.*pytorch"):
+        load_inference_bundle_torch(tmp_path)
+
+
+def test_stitching_matches_numpy_reference(trained):
+    """§6: predicted patches placed at coords_offsets equal ptycho.physics.reassemble_position; flips negate offsets."""
+    cfg, _, test, _, _, results = trained
+    amp, phase, res = _reassemble_cdi_image_torch(test, cfg, False, False, False, 20, models=results["models"])
+    obj = res["obj_tensor_full"]
+    assert obj.shape == (16, N, N, 1) and obj.dtype == np.complex64
+    assert res["global_offsets"].shape == (16, 1, 2, 1)
+    ref = np_reassemble_position(obj[..., 0].astype(np.complex128), res["global_offsets"], M=20)
+    assert amp.shape == ref.shape and amp.dtype == np.float32 and np.all(np.isfinite(amp))
+    np.testing.assert_allclose(amp, np.abs(ref), atol=1e-5 * max(1.0, np.abs(ref).max()))
+    np.testing.assert_allclose(res["stitched_obj"], ref, atol=1e-5 * max(1.0, np.abs(ref).max()))
+    _, _, flipped = _reassemble_cdi_image_torch(test, cfg, True, True, False, 20, models=results["models"])
+    np.testing.assert_array_equal(flipped["global_offsets"], -res["global_offsets"])
+    # without models the bundle in config.output_dir is used (guide §7): same reconstruction
+    amp2, _, _ = _reassemble_cdi_image_torch(test, cfg, False, False, False, 20)
+    np.testing.assert_allclose(amp2, amp, atol=1e-6)
+    # the guide's M = N * 8 is clamped to N: same canvas as M = N
+    with pytest.warns(UserWarning, match="exceeds the patch size"):
+        big, _, _ = _reassemble_cdi_image_torch(test, cfg, M=N * 8, models=results["models"])
+    full, _, _ = _reassemble_cdi_image_torch(test, cfg, M=N, models=results["models"])
+    np.testing.assert_array_equal(big, full)
+
+
+def test_argument_errors(trained, tmp_path):
+    cfg, train, _, _, _, _ = trained
+    with pytest.raises(ValueError, match="do_stitching=True: expected test_data"):
+        run_cdi_example_torch(train, None, _config(tmp_path), do_stitching=True)
+    with pytest.raises(ValueError, match="no wts.h5.zip found"):
+        _reassemble_cdi_image_torch(train, _config(tmp_path / "empty"), M=20)
+    with pytest.raises(TypeError, match="RawData or PtychoDataContainerTorch"):
+        run_cdi_example_torch({"diffraction": 1}, None, _config(tmp_path))
