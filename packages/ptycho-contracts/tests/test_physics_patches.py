@@ -3,7 +3,6 @@ canvas_size, reassemble_position (round trips with integer offsets, signs, norma
 
 import numpy as np
 import pytest
-
 from ptycho.physics import (
     canvas_size,
     extract_from_canvas,
@@ -172,7 +171,9 @@ def test_reassemble_position_matches_translate_reference():
 
 def test_bad_shapes_raise_one_line():
     """specs/physics.md §4, §6: clear errors for wrong shapes."""
-    with pytest.raises(ValueError, match=r"reassemble_groups: coords_relative: expected shape \(1, 1, 2, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"reassemble_groups: coords_relative: expected shape \(1, 1, 2, 4\)"
+    ):
         reassemble_groups(np.zeros((1, 8, 8, 4), complex), np.zeros((1, 2, 4)), 10)
     with pytest.raises(ValueError, match=r"reassemble_position: M: expected a crop side <= N=8"):
         reassemble_position(np.zeros((1, 8, 8), complex), np.zeros((1, 2)), M=10)

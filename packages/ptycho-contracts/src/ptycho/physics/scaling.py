@@ -65,7 +65,7 @@ def intensity_scale(nphotons: float, N: int) -> float:
     """Closed-form photon scale ``s = sqrt(nphotons) / (N/2)`` (specs/physics.md §9.2).
 
     With normalised data X (mean sum X^2 = (N/2)^2) the expected counts ``(s*X)^2`` total
-    ``nphotons`` per pattern on average. N=64, nphotons=1e9 -> s = 988.14...
+    ``nphotons`` per pattern on average. N=64, nphotons=1e9 -> s = 988.21...
     """
     func = "intensity_scale"
     photons = check_positive_float(nphotons, "nphotons", func)

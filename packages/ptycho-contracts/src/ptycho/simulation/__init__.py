@@ -1,0 +1,21 @@
+"""Synthetic ptychography data (normative text: specs/simulation.md).
+
+* :func:`make_object` - complex test objects 'lines', 'grf', 'siemens' (§1);
+* :func:`scan_positions` - 'grid', 'random', 'fermat' scans inside the object (§2);
+* :func:`simulate` / :func:`write_simulation` - Poisson-noised datasets in the NPZ contract (§3, §4).
+"""
+
+from .objects import OBJECT_KINDS, make_object
+from .scans import SCAN_KINDS, scan_bounds, scan_positions
+from .simulate import default_object_size, simulate, write_simulation
+
+__all__ = [
+    "OBJECT_KINDS",
+    "SCAN_KINDS",
+    "make_object",
+    "scan_positions",
+    "scan_bounds",
+    "simulate",
+    "write_simulation",
+    "default_object_size",
+]

@@ -1,0 +1,112 @@
+"""Synthetic complex test objects (specs/simulation.md §1).
+
+Every object is built from two real texture maps u_a, u_p in [0, 1]:
+
+    amplitude = 0.5 + 0.5 * u_a        (in [0.5, 1.0]: a semi-transparent specimen)
+    phase     = (pi / 2) * (2 * u_p - 1)   (in [-pi/2, pi/2] rad)
+
+so that amplitude and phase are both non-trivial and a reconstruction of either can be scored.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import gaussian_filter, zoom
+from skimage.draw import line as draw_line
+
+__all__ = ["make_object", "OBJECT_KINDS"]
+
+OBJECT_KINDS = ("lines", "grf", "siemens")
+
+# Lines density of the original generator: 400 segments on a (2 * 392)^2 canvas.
+_LINES_PER_PIXEL = 400 / (2 * 392) ** 2
+# Power-law exponent of the Gaussian random field spectrum P(k) = k^-0.4.
+_GRF_EXPONENT = 0.4
+_SIEMENS_SPOKES = 36
+_SIEMENS_RADIUS = 0.45  # fraction of the object side
+
+
+def _unit_range(img: np.ndarray) -> np.ndarray:
+    """Min-max rescale to [0, 1] (a constant image maps to zeros)."""
+    lo, hi = float(img.min()), float(img.max())
+    if hi - lo <= 0:
+        return np.zeros_like(img)
+    return (img - lo) / (hi - lo)
+
+
+def _lines_texture(size: int, rng: np.random.Generator) -> np.ndarray:
+    """Random line segments blurred at three scales, centre crop (facts §8.2 'lines')."""
+    big = 2 * size
+    n_lines = max(1, round(_LINES_PER_PIXEL * big * big))
+    canvas = np.zeros((big, big), dtype=np.float64)
+    ends = rng.integers(0, big, size=(n_lines, 4))
+    for r0, c0, r1, c1 in ends:
+        rr, cc = draw_line(int(r0), int(c0), int(r1), int(c1))
+        canvas[rr, cc] = 1.0
+    img = gaussian_filter(canvas, 1) + 2 * gaussian_filter(canvas, 5) + 5 * gaussian_filter(canvas, 10)
+    lo = (big - size) // 2
+    return _unit_range(img[lo : lo + size, lo : lo + size])
+
+
+def _grf_texture(size: int, rng: np.random.Generator) -> np.ndarray:
+    """Gaussian random field with power spectrum k^-0.4 on a half-resolution grid, upsampled x2
+    (bilinear) and blurred with sigma 1 px (facts §8.2 'grf')."""
+    half = max(2, (size + 1) // 2)
+    noise = rng.standard_normal((half, half))
+    ky = np.fft.fftfreq(half)[:, None]
+    kx = np.fft.fftfreq(half)[None, :]
+    k = np.sqrt(kx**2 + ky**2)
+    k[0, 0] = 1.0
+    filt = k ** (-_GRF_EXPONENT / 2.0)
+    filt[0, 0] = 0.0
+    field = np.real(np.fft.ifft2(np.fft.fft2(noise) * filt))
+    up = zoom(_unit_range(field), size / half, order=1)[:size, :size]
+    return _unit_range(gaussian_filter(up, 1.0))
+
+
+def _siemens_texture(size: int) -> np.ndarray:
+    """Siemens star: 36 spokes (18 opaque, 18 clear) inside a disk of radius 0.45*size, 1 on the
+    spokes and 0 elsewhere, anti-aliased with a Gaussian blur of sigma 0.5 px. Deterministic."""
+    centre = (size - 1) / 2.0
+    yy, xx = np.meshgrid(np.arange(size) - centre, np.arange(size) - centre, indexing="ij")
+    theta = np.arctan2(yy, xx)
+    radius = np.hypot(yy, xx)
+    star = (np.sin(_SIEMENS_SPOKES / 2 * theta) > 0) & (radius < _SIEMENS_RADIUS * size)
+    return np.clip(gaussian_filter(star.astype(np.float64), 0.5), 0.0, 1.0)
+
+
+def make_object(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Synthetic complex object (size, size) complex64 (specs/simulation.md §1).
+
+    Args:
+        kind: 'lines' (random blurred line segments), 'grf' (Gaussian random field) or
+            'siemens' (Siemens star resolution target).
+        size: object side in pixels (>= 8).
+        rng: numpy Generator; 'lines' and 'grf' draw the amplitude texture, then an independent
+            phase texture, from it. 'siemens' is deterministic (rng unused): amplitude
+            ``1 - 0.5 * star`` (spokes absorb half) and phase ``+pi/2`` on spokes, ``-pi/2`` between.
+
+    Returns:
+        complex64 array with amplitude in [0.5, 1.0] and phase in [-pi/2, pi/2] rad.
+    """
+    func = "make_object"
+    if kind not in OBJECT_KINDS:
+        raise ValueError(f"{func}: kind: expected one of {OBJECT_KINDS}, found {kind!r}")
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 8:
+        raise ValueError(f"{func}: size: expected an integer >= 8, found {size!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"{func}: rng: expected a numpy.random.Generator, found {type(rng).__name__}")
+    size = int(size)
+    if kind == "lines":
+        u_a = _lines_texture(size, rng)
+        u_p = _lines_texture(size, rng)
+    elif kind == "grf":
+        u_a = _grf_texture(size, rng)
+        u_p = _grf_texture(size, rng)
+    else:
+        star = _siemens_texture(size)
+        u_a = 1.0 - star
+        u_p = star
+    amplitude = 0.5 + 0.5 * u_a
+    phase = (np.pi / 2.0) * (2.0 * u_p - 1.0)
+    return (amplitude * np.exp(1j * phase)).astype(np.complex64)

@@ -1,0 +1,174 @@
+"""Simulated ptychography datasets obeying the NPZ data contract (specs/simulation.md §3-§4).
+
+Pipeline for one call (all randomness from ``np.random.default_rng(seed)``, drawn in this order:
+object textures, scan positions, Poisson noise):
+
+1. object O = make_object(object_kind, object_size) (complex64);
+2. positions (x, y) = scan_positions(scan, n_positions, object_size, N);
+3. probe P = normalize_probe(probe or default_probe(N), probe_scale);
+4. ground-truth patches Y = extract_patches(O, [x, y], N);
+5. exit waves psi = P * Y; far-field amplitudes A = far_field_amplitude(psi);
+6. photon scale s = dataset_intensity_scale(psi, nphotons) so that the expected counts (s*A)^2
+   total nphotons per pattern on average (Parseval);
+7. counts: noisy amplitude sqrt(Poisson((s*A)^2)); stored ``diffraction = noisy / s`` (float32).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from ptycho.atomic_io import save_npz_atomic
+from ptycho.data_contract import validate_arrays
+from ptycho.physics import (
+    dataset_intensity_scale,
+    default_probe,
+    extract_patches,
+    far_field_amplitude,
+    normalize_probe,
+    poisson_sample,
+)
+
+from .objects import OBJECT_KINDS, make_object
+from .scans import SCAN_KINDS, scan_positions
+
+__all__ = ["simulate", "write_simulation", "default_object_size"]
+
+
+def default_object_size(N: int) -> int:
+    """Default object side: int(3.5 * N) pixels (224 for N=64), as in the original lines workflow."""
+    return int(3.5 * N)
+
+
+def simulate(
+    object_kind: str = "lines",
+    N: int = 64,
+    n_positions: int = 512,
+    scan: str = "fermat",
+    nphotons: float = 1e9,
+    seed: int = 0,
+    probe: np.ndarray | None = None,
+    object_size: int | None = None,
+    probe_scale: float = 4.0,
+    step: float | None = None,
+    default_probe_scale: float = 0.7,
+) -> dict[str, np.ndarray]:
+    """Simulate a ptychography scan; return the contract arrays (specs/simulation.md §3).
+
+    Args:
+        object_kind: 'lines', 'grf' or 'siemens' (see :func:`make_object`).
+        N: diffraction pattern / probe side in pixels.
+        n_positions: number of scan points M.
+        scan: 'fermat', 'grid' or 'random' (see :func:`scan_positions`).
+        nphotons: expected photons per pattern (mean over the scan) before noise.
+        seed: integer seed of ``np.random.default_rng``; same seed -> bit-identical arrays.
+        probe: optional (N, N) probe; default :func:`default_probe` (N, default_probe_scale).
+            Either way it is normalised with ``normalize_probe(probe, probe_scale)``.
+        object_size: object side in pixels (default :func:`default_object_size` (N)).
+        probe_scale: probe normalisation constant (> 0).
+        step: scan pitch for 'grid' / spiral constant for 'fermat' (None = fill the object).
+        default_probe_scale: width parameter of the default probe.
+
+    Returns:
+        dict of numpy arrays (no object arrays):
+        ``diffraction`` (M, N, N) float32 amplitudes with counts = (diffraction * sim_intensity_scale)^2;
+        ``xcoords``, ``ycoords``, ``xcoords_start``, ``ycoords_start`` (M,) float64 (x = column,
+        y = row, object pixels; start = true positions); ``probeGuess`` (N, N) complex64;
+        ``objectGuess`` (S, S) complex64; ``scan_index`` (M,) int64 zeros; ``Y`` (M, N, N)
+        complex64 ground-truth object patches (not illuminated); metadata 0-d arrays
+        ``nphotons`` float64, ``seed`` int64, ``object_kind`` str, ``scan_kind`` str,
+        ``probe_scale`` float64, ``sim_intensity_scale`` float64; and ``_metadata``, a 0-d str
+        array of JSON text ``{"physics_parameters": {"nphotons", "probe_scale",
+        "sim_intensity_scale"}, "simulation": {"generator", "seed", "object_kind", "scan_kind",
+        "N", "n_positions", "object_size", "step"}}``.
+    """
+    func = "simulate"
+    if object_kind not in OBJECT_KINDS:
+        raise ValueError(f"{func}: object_kind: expected one of {OBJECT_KINDS}, found {object_kind!r}")
+    if scan not in SCAN_KINDS:
+        raise ValueError(f"{func}: scan: expected one of {SCAN_KINDS}, found {scan!r}")
+    if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 4:
+        raise ValueError(f"{func}: N: expected an integer >= 4, found {N!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"{func}: seed: expected a non-negative integer, found {seed!r}")
+    if not np.isfinite(nphotons) or nphotons <= 0:
+        raise ValueError(f"{func}: nphotons: expected a finite positive number, found {nphotons!r}")
+    size = default_object_size(int(N)) if object_size is None else object_size
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < N:
+        raise ValueError(f"{func}: object_size: expected an integer >= N={N}, found {object_size!r}")
+    n = int(N)
+    rng = np.random.default_rng(int(seed))
+
+    obj = make_object(object_kind, int(size), rng)
+    x, y = scan_positions(scan, n_positions, int(size), n, rng, step=step)
+
+    base_probe = default_probe(n, default_probe_scale) if probe is None else np.asarray(probe)
+    if base_probe.shape != (n, n):
+        raise ValueError(f"{func}: probe: expected shape ({n}, {n}), found shape {base_probe.shape}")
+    probe_c = normalize_probe(base_probe.astype(np.complex64), probe_scale)
+
+    patches = extract_patches(obj, np.stack([x, y], axis=1), n)  # (M, N, N) complex64
+    exit_wave = patches.astype(np.complex128) * probe_c.astype(np.complex128)[None]
+    amplitude = far_field_amplitude(exit_wave)  # float64
+    scale = dataset_intensity_scale(exit_wave, nphotons)
+    noisy = poisson_sample(scale * amplitude, rng)  # sqrt(counts), float64
+    diffraction = (noisy / scale).astype(np.float32)
+
+    return {
+        "diffraction": diffraction,
+        "xcoords": x.astype(np.float64),
+        "ycoords": y.astype(np.float64),
+        "xcoords_start": x.astype(np.float64).copy(),
+        "ycoords_start": y.astype(np.float64).copy(),
+        "probeGuess": probe_c.astype(np.complex64),
+        "objectGuess": obj,
+        "scan_index": np.zeros(x.shape[0], dtype=np.int64),
+        "Y": patches.astype(np.complex64),
+        "nphotons": np.array(float(nphotons), dtype=np.float64),
+        "seed": np.array(int(seed), dtype=np.int64),
+        "object_kind": np.array(object_kind),
+        "scan_kind": np.array(scan),
+        "probe_scale": np.array(float(probe_scale), dtype=np.float64),
+        "sim_intensity_scale": np.array(scale, dtype=np.float64),
+        "_metadata": np.array(
+            json.dumps(
+                {
+                    "physics_parameters": {
+                        "nphotons": float(nphotons),
+                        "probe_scale": float(probe_scale),
+                        "sim_intensity_scale": float(scale),
+                    },
+                    "simulation": {
+                        "generator": "ptycho.simulation.simulate",
+                        "seed": int(seed),
+                        "object_kind": object_kind,
+                        "scan_kind": scan,
+                        "N": n,
+                        "n_positions": int(x.shape[0]),
+                        "object_size": int(size),
+                        "step": None if step is None else float(step),
+                    },
+                },
+                sort_keys=True,
+                allow_nan=False,
+            )
+        ),
+    }
+
+
+def write_simulation(path: str | os.PathLike[str], **kwargs: object) -> Path:
+    """Simulate with ``simulate(**kwargs)`` and write the arrays as an NPZ at ``path`` atomically.
+
+    The arrays are checked with ``ptycho.data_contract.validate_arrays`` before anything is written
+    (so N must be one of the contract's sizes 64/128/256; a ContractError leaves no file), then
+    written with ``ptycho.atomic_io.save_npz_atomic`` (temporary file in the same folder,
+    ``os.replace``): a reader never sees a partial file. The file is readable with
+    ``np.load(path, allow_pickle=False)``. Returns ``pathlib.Path(path)`` (no suffix added).
+    """
+    arrays = simulate(**kwargs)  # type: ignore[arg-type]
+    target = Path(path)
+    validate_arrays(arrays, source=str(target))
+    save_npz_atomic(target, **arrays)
+    return target
