@@ -1,0 +1,105 @@
+"""Far-field diffraction and the composite forward model in torch (specs/physics.md §8, §12).
+
+Mirror of ``ptycho.physics.diffraction``. ``A = |fftshift(fft2(psi, norm='ortho'))|`` over the last two
+axes (DC at (N//2, N//2), Parseval: sum A^2 = sum |psi|^2).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ._validation import as_tensor, check_ndim, check_positive_int, complex_dtype
+from .patches import (
+    _coords,
+    _square,
+    canvas_size,
+    extract_from_canvas_cf,
+    reassemble_groups_cf,
+)
+from .probe import _masked, _probe_2d
+
+__all__ = ["far_field_amplitude", "forward_model"]
+
+
+def far_field_amplitude(field: torch.Tensor) -> torch.Tensor:
+    """Far-field amplitude over the last two axes.
+
+    Args:
+        field: (..., N, N) complex or real exit waves.
+    Returns:
+        (..., N, N) real: float32 for complex64/float32 input, float64 for complex128/float64.
+        Differentiable (the gradient of |z| at z = 0 is taken as 0).
+    """
+    func = "far_field_amplitude"
+    f = as_tensor(field, "field", func)
+    if f.dim() < 2:
+        raise ValueError(f"{func}: field: expected shape (..., N, N), found shape {tuple(f.shape)}")
+    if not f.is_complex():
+        f = f.to(complex_dtype(f))
+    spectrum = torch.fft.fft2(f, norm="ortho")
+    return torch.abs(torch.fft.fftshift(spectrum, dim=(-2, -1)))
+
+
+def _check_scale(value, func: str) -> float:
+    try:
+        s = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{func}: intensity_scale: expected a positive number, found {value!r}") from None
+    if not math.isfinite(s) or s <= 0:
+        raise ValueError(f"{func}: intensity_scale: expected a finite positive number, found {value!r}")
+    return s
+
+
+def forward_model(object_patches: torch.Tensor, probe: torch.Tensor, coords_relative: torch.Tensor,
+                  intensity_scale: float, *, object_big: bool = True, probe_mask: bool = False,
+                  M: int | None = None) -> torch.Tensor:
+    """Predicted diffraction amplitudes in measurement units, (B, N, N, C) (specs/physics.md §12).
+
+    ``s * far_field_amplitude(illuminate(extract_from_canvas(canvas, coords_relative, N), probe))``
+    where canvas = ``reassemble_groups(object_patches, coords_relative, M)`` (object_big) or the single
+    patch (B, N, N, 1) zero-padded centred to M.
+
+    Args:
+        object_patches: (B, N, N, C) complex (object_big) or (B, N, N, 1).
+        probe: (N, N) complex. coords_relative: (B, 1, 2, C) sign -1 [x; y].
+        intensity_scale: s > 0 (float). object_big, probe_mask: as the reference.
+        M: canvas side; default ``canvas_size(N, sqrt(C), coords_relative)``.
+    Returns:
+        (B, N, N, C) real amplitudes (float32 for complex64 patches, float64 for complex128).
+    """
+    func = "forward_model"
+    obj = as_tensor(object_patches, "object_patches", func)
+    check_ndim(obj, (4,), "object_patches", func, "(B, N, N, C)")
+    n = _square(obj, (1, 2), "object_patches", func, "(B, N, N, C)")
+    rel = _coords(coords_relative, obj, obj.shape[0], None, func)
+    channels = rel.shape[3]
+    if object_big and obj.shape[3] != channels:
+        raise ValueError(f"{func}: object_patches: expected {channels} channels like coords_relative "
+                         f"(object_big=True), found shape {tuple(obj.shape)}")
+    if not object_big and obj.shape[3] != 1:
+        raise ValueError(f"{func}: object_patches: expected shape ({obj.shape[0]}, {n}, {n}, 1) when "
+                         f"object_big=False, found shape {tuple(obj.shape)}")
+    scale = _check_scale(intensity_scale, func)
+    gs = math.isqrt(channels)
+    if gs * gs != channels:
+        raise ValueError(f"{func}: coords_relative: expected C = gridsize**2 channels, found C={channels}")
+    m = canvas_size(n, gs, rel) if M is None else check_positive_int(M, "M", func)
+    if m < n:
+        raise ValueError(f"{func}: M: expected a canvas side >= N={n}, found {m}")
+    pr = _masked(_probe_2d(probe, obj, n, func), n, bool(probe_mask))
+    canvas = canvas_from_patches(obj.permute(0, 3, 1, 2), rel, m, bool(object_big))
+    patches = extract_from_canvas_cf(canvas, rel, n)  # (B, C, N, N)
+    amplitude = far_field_amplitude(patches * pr)
+    return (amplitude * scale).permute(0, 2, 3, 1)
+
+
+def canvas_from_patches(patches_cf: torch.Tensor, rel: torch.Tensor, M: int, object_big: bool) -> torch.Tensor:
+    """(B, F, N, N) channels-first patches -> (B, M, M) group canvas (merge, or pad the single patch)."""
+    n = patches_cf.shape[-1]
+    if object_big:
+        return reassemble_groups_cf(patches_cf, rel, M)
+    before = (M - n) // 2
+    after = M - n - before
+    return torch.nn.functional.pad(patches_cf[:, 0], (before, after, before, after))

@@ -1,0 +1,238 @@
+"""Patch extraction, per-group reassembly and inference stitching in torch (specs/physics.md §3-§6).
+
+Mirror of ``ptycho.physics.patches`` (same names, argument order and channel-last layouts), built on
+the exact separable bilinear resampling of :mod:`.translation`: every operator is a pair of banded
+(n_out, n_in) matrices, so a batch is two batched matmuls (no Python loop over groups), gradients flow
+to patches, canvases and coordinates, and float64/complex128 stay float64/complex128.
+
+Coordinates: object pixels, x = column, y = row; a patch for (x, y) has its centre index (N//2, N//2)
+on (row=y, col=x). ``coords_relative`` (B, 1, 2, C), axis 2 = [x, y], sign -1.
+
+The ``*_cf`` helpers take channels-first (B, C, N, N) tensors (what the network emits) and are what
+:class:`ptycho_torch.forward_model.ForwardModel` calls; the public functions permute views around them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ._validation import as_tensor, check_ndim, check_positive_int, check_shape, real_dtype
+from .translation import resample_separable, shift_matrix
+
+__all__ = [
+    "extract_patches",
+    "reassemble_groups",
+    "extract_from_canvas",
+    "canvas_size",
+    "reassemble_position",
+    "reassemble_groups_cf",
+    "extract_from_canvas_cf",
+]
+
+_COUNT_FLOOR = 1e-6
+_POSITION_CHUNK = 1024
+
+
+def _square(t: torch.Tensor, dims: tuple[int, int], name: str, func: str, layout: str) -> int:
+    a, b = t.shape[dims[0]], t.shape[dims[1]]
+    if a != b or a == 0:
+        raise ValueError(f"{func}: {name}: expected square non-empty patches {layout}, found shape {tuple(t.shape)}")
+    return int(a)
+
+
+def _coords(coords, like: torch.Tensor, batch: int, channels: int | None, func: str) -> torch.Tensor:
+    rel = as_tensor(coords, "coords_relative", func, allow_complex=False, like=like)
+    c = "C" if channels is None else channels
+    if rel.dim() != 4 or rel.shape[0] != batch or tuple(rel.shape[1:3]) != (1, 2) or rel.shape[3] < 1 or (
+        channels is not None and rel.shape[3] != channels
+    ):
+        raise ValueError(f"{func}: coords_relative: expected shape ({batch}, 1, 2, {c}) ([x; y] rows), "
+                         f"found shape {tuple(rel.shape)}")
+    return rel.to(device=like.device, dtype=real_dtype(like))
+
+
+def extract_patches(obj: torch.Tensor, positions: torch.Tensor, N: int) -> torch.Tensor:
+    """Cut N x N patches centred on scan positions out of a 2-D object (specs/physics.md §3).
+
+    Args:
+        obj: (H, W) float or complex object.
+        positions: (K, 2) rows ``[x, y]`` (x = column, y = row), object pixels.
+        N: patch side.
+    Returns:
+        (K, N, N), object dtype: ``patch[k, i, j] = obj(y_k - N//2 + i, x_k - N//2 + j)``, bilinear,
+        zero outside the object.
+    """
+    func = "extract_patches"
+    o = as_tensor(obj, "obj", func)
+    check_ndim(o, (2,), "obj", func, "(H, W)")
+    n = check_positive_int(N, "N", func)
+    pos = as_tensor(positions, "positions", func, allow_complex=False, like=o)
+    if pos.dim() != 2 or pos.shape[1] != 2:
+        raise ValueError(f"{func}: positions: expected shape (K, 2) rows [x, y], found shape {tuple(pos.shape)}")
+    pos = pos.to(device=o.device, dtype=real_dtype(o))
+    h, w = o.shape
+    sy = shift_matrix(n, h, pos[:, 1] - n // 2)
+    sx = shift_matrix(n, w, pos[:, 0] - n // 2)
+    return resample_separable(o.unsqueeze(0), sy, sx)
+
+
+def canvas_size(N: int, gridsize: int, coords_relative=None, offset: int = 4, max_position_jitter: int = 10) -> int:
+    """Side M of the per-group canvas (specs/physics.md §5); same rule as ``ptycho.physics.canvas_size``.
+
+    ``M = N + (gridsize - 1) * offset + max_position_jitter``, raised to ``N + 2 * ceil(max |coords|)``
+    when ``coords_relative`` (B, 1, 2, C) is given and needs more, rounded up to even. Python int.
+    """
+    func = "canvas_size"
+    n = check_positive_int(N, "N", func)
+    gs = check_positive_int(gridsize, "gridsize", func)
+    off = check_positive_int(offset, "offset", func, minimum=0)
+    jit = check_positive_int(max_position_jitter, "max_position_jitter", func, minimum=0)
+    size = n + (gs - 1) * off + jit
+    if coords_relative is not None:
+        rel = as_tensor(coords_relative, "coords_relative", func, allow_complex=False)
+        if rel.dim() != 4 or tuple(rel.shape[1:3]) != (1, 2):
+            raise ValueError(f"{func}: coords_relative: expected shape (B, 1, 2, C), found shape {tuple(rel.shape)}")
+        if rel.numel():
+            size = max(size, n + 2 * math.ceil(float(rel.detach().abs().max())))
+    return size + (size % 2)
+
+
+def reassemble_groups_cf(patches: torch.Tensor, rel: torch.Tensor, M: int) -> torch.Tensor:
+    """Channels-first core of :func:`reassemble_groups` (no validation).
+
+    patches (B, C, N, N) real/complex; rel (B, 1, 2, C) real of the patches' precision; returns (B, M, M).
+    """
+    n = patches.shape[-1]
+    start = (M - n) // 2
+    ry = rel[:, 0, 1, :] - start  # (B, C): canvas row Y reads patch row Y + rel_y - start
+    rx = rel[:, 0, 0, :] - start
+    sy = shift_matrix(M, n, ry)  # (B, C, M, N)
+    sx = shift_matrix(M, n, rx)
+    total = resample_separable(patches, sy, sx).sum(dim=1)
+    count = (sy.sum(-1).unsqueeze(-1) * sx.sum(-1).unsqueeze(-2)).sum(dim=1)  # merge of ones
+    return total / torch.clamp(count, min=1.0)
+
+
+def extract_from_canvas_cf(canvas: torch.Tensor, rel: torch.Tensor, N: int) -> torch.Tensor:
+    """Channels-first core of :func:`extract_from_canvas`: canvas (B, M, M) -> (B, C, N, N)."""
+    m = canvas.shape[-1]
+    start = (m - N) // 2
+    sy = shift_matrix(N, m, start - rel[:, 0, 1, :])  # (B, C, N, M)
+    sx = shift_matrix(N, m, start - rel[:, 0, 0, :])
+    return resample_separable(canvas.unsqueeze(1), sy, sx)
+
+
+def reassemble_groups(patches: torch.Tensor, coords_relative: torch.Tensor, M: int) -> torch.Tensor:
+    """Merge each group's C patches onto its own M x M canvas (specs/physics.md §4).
+
+    Args:
+        patches: (B, N, N, C) complex or real, channel c = group member c.
+        coords_relative: (B, 1, 2, C) ``[x; y]`` = group centre - member position (sign -1).
+        M: canvas side >= N.
+    Returns:
+        (B, M, M), patches' dtype: each patch zero-padded to M (``(M-N)//2`` before), translated by
+        ``-coords_relative``, summed over C and divided by ``max(count, 1)`` (count = same merge of ones).
+        Groups are never mixed.
+    """
+    func = "reassemble_groups"
+    p = as_tensor(patches, "patches", func)
+    check_ndim(p, (4,), "patches", func, "(B, N, N, C)")
+    n = _square(p, (1, 2), "patches", func, "(B, N, N, C)")
+    rel = _coords(coords_relative, p, p.shape[0], p.shape[3], func)
+    m = check_positive_int(M, "M", func)
+    if m < n:
+        raise ValueError(f"{func}: M: expected a canvas side >= N={n}, found {m}")
+    return reassemble_groups_cf(p.permute(0, 3, 1, 2), rel, m)
+
+
+def extract_from_canvas(canvas: torch.Tensor, coords_relative: torch.Tensor, N: int) -> torch.Tensor:
+    """Re-extract each member's N x N patch from its group canvas (specs/physics.md §4).
+
+    Args:
+        canvas: (B, M, M) float or complex.
+        coords_relative: (B, 1, 2, C) sign -1 offsets ``[x; y]``.
+        N: patch side <= M.
+    Returns:
+        (B, N, N, C): canvas translated by ``+coords_relative[b, 0, :, c]`` and centre-cropped
+        (window starting at ``(M-N)//2``).
+    """
+    func = "extract_from_canvas"
+    cv = as_tensor(canvas, "canvas", func)
+    check_ndim(cv, (3,), "canvas", func, "(B, M, M)")
+    m = _square(cv, (1, 2), "canvas", func, "(B, M, M)")
+    n = check_positive_int(N, "N", func)
+    if n > m:
+        raise ValueError(f"{func}: N: expected a patch side <= canvas side M={m}, found {n}")
+    rel = _coords(coords_relative, cv, cv.shape[0], None, func)
+    return extract_from_canvas_cf(cv, rel, n).permute(0, 2, 3, 1)
+
+
+def _position_offsets(global_offsets, like: torch.Tensor, count: int, func: str) -> torch.Tensor:
+    offs = as_tensor(global_offsets, "global_offsets", func, allow_complex=False, like=like)
+    if tuple(offs.shape) == (count, 1, 2, 1):
+        offs = offs[:, 0, :, 0]
+    elif tuple(offs.shape) != (count, 2):
+        raise ValueError(f"{func}: global_offsets: expected shape ({count}, 1, 2, 1) or ({count}, 2) rows [x, y], "
+                         f"found shape {tuple(offs.shape)}")
+    # float64 for the positions: absolute scan coordinates can be large
+    return offs.to(device=like.device, dtype=torch.float64)
+
+
+def reassemble_position(patches: torch.Tensor, global_offsets: torch.Tensor, M: int = 20) -> torch.Tensor:
+    """Stitch one reconstructed patch per scan point into a full object (specs/physics.md §6).
+
+    Args:
+        patches: (P, N, N) or (P, N, N, 1) complex or real.
+        global_offsets: (P, 1, 2, 1) or (P, 2) positions ``[x, y]`` (object pixels, positive sense).
+        M: central crop side kept from every patch, 1 <= M <= N (workflows use 20).
+    Returns:
+        (Hc, Wc) tensor, patches' dtype, ``Hc = Wc = M + 2*pad``, ``pad = ceil(max |offset - mean|)``
+        rounded up to even. Crop of patch p (rows ``N//2 - M//2`` ...) placed at (pad, pad), translated
+        by ``+(offset_p - mean)``, summed, divided by the summed translated ones where count > 1e-6,
+        0 elsewhere. Runs in chunks of patches; one (side, P*M) x (P*M, side) matmul per chunk.
+    """
+    func = "reassemble_position"
+    p = as_tensor(patches, "patches", func)
+    if p.dim() == 4 and p.shape[-1] == 1:
+        p = p[..., 0]
+    check_ndim(p, (3,), "patches", func, "(P, N, N) or (P, N, N, 1)")
+    n = _square(p, (1, 2), "patches", func, "(P, N, N)")
+    count_p = p.shape[0]
+    m = check_positive_int(M, "M", func)
+    if m > n:
+        raise ValueError(f"{func}: M: expected a crop side <= N={n}, found {m}")
+    offs = _position_offsets(global_offsets, p, count_p, func)
+    offs = offs - offs.mean(dim=0, keepdim=True)
+    pad = math.ceil(float(offs.detach().abs().max()))
+    pad += pad % 2
+    side = m + 2 * pad
+    lo_c = n // 2 - m // 2
+    crops = p[:, lo_c:lo_c + m, lo_c:lo_c + m]
+    rdt = real_dtype(p)
+    total = None
+    count = torch.zeros(side, side, dtype=rdt, device=p.device)
+    for lo in range(0, count_p, _POSITION_CHUNK):
+        hi = min(lo + _POSITION_CHUNK, count_p)
+        # canvas row Y reads crop row Y - pad - dy  (translation by +offset)
+        sy = shift_matrix(side, m, -pad - offs[lo:hi, 1]).to(rdt)  # (p, side, m)
+        sx = shift_matrix(side, m, -pad - offs[lo:hi, 0]).to(rdt)
+        k = hi - lo
+        sx_cat = sx.permute(0, 2, 1).reshape(k * m, side)  # rows (p, j)
+        count = count + sy.sum(-1).T @ sx.sum(-1)
+        chunk = crops[lo:hi]
+        if chunk.is_complex():
+            parts = (chunk.real, chunk.imag)
+        else:
+            parts = (chunk,)
+        res = []
+        for part in parts:
+            a = sy @ part  # (p, side, m)
+            res.append(a.permute(1, 0, 2).reshape(side, k * m) @ sx_cat)
+        piece = torch.complex(res[0], res[1]) if chunk.is_complex() else res[0]
+        total = piece if total is None else total + piece
+    covered = count > _COUNT_FLOOR
+    safe = torch.where(covered, count, torch.ones_like(count))
+    out = torch.where(covered, total / safe, torch.zeros((), dtype=total.dtype, device=p.device))
+    return out.to(p.dtype)
