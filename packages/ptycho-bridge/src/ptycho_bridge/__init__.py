@@ -1,3 +1,56 @@
-"""ptycho_bridge: see the package README."""
+"""ptycho_bridge: PyTorch-native configs, the canonical <-> PyTorch config bridge, backend selection.
+
+Imports neither torch nor tensorflow (the backends are imported lazily inside the selector's functions).
+Specs: specs/config-bridge.md (generated from ``ptycho_bridge.bridge.FIELD_MAP``), specs/backend-selection.md.
+"""
+
+from ptycho_bridge.backend_selector import (
+    available_backends,
+    load_inference_bundle_with_backend,
+    resolve_backend,
+    run_cdi_example_with_backend,
+)
+from ptycho_bridge.bridge import (
+    FIELD_MAP,
+    TorchInferenceConfigs,
+    TorchTrainingConfigs,
+    from_inference_config,
+    from_model_config,
+    from_training_config,
+    to_inference_config,
+    to_model_config,
+    to_training_config,
+)
+from ptycho_bridge.config_params import (
+    DataConfig,
+    InferenceConfig,
+    ModelConfig,
+    TrainingConfig,
+    update_config,
+)
+from ptycho_bridge.execution import PyTorchExecutionConfig, execution_config_for
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "DataConfig",
+    "ModelConfig",
+    "TrainingConfig",
+    "InferenceConfig",
+    "PyTorchExecutionConfig",
+    "update_config",
+    "execution_config_for",
+    "FIELD_MAP",
+    "TorchTrainingConfigs",
+    "TorchInferenceConfigs",
+    "to_model_config",
+    "to_training_config",
+    "to_inference_config",
+    "from_model_config",
+    "from_training_config",
+    "from_inference_config",
+    "run_cdi_example_with_backend",
+    "load_inference_bundle_with_backend",
+    "available_backends",
+    "resolve_backend",
+]

@@ -1,0 +1,191 @@
+"""Backend selection: route a canonical config to the TensorFlow or the PyTorch workflow
+(normative text: specs/backend-selection.md).
+
+``run_cdi_example_with_backend`` and ``load_inference_bundle_with_backend`` first mirror the config into
+``ptycho.params.cfg`` (``update_legacy_dict``), then route on ``config.backend``:
+
+* 'tensorflow' -> ``ptycho.workflows.components.run_cdi_example`` / ``load_inference_bundle``; torch is
+  never imported on this route.
+* 'pytorch' -> ``ptycho_torch.workflows.components.run_cdi_example_torch`` / ``load_inference_bundle_torch``;
+  tensorflow is never imported on this route.
+
+A missing backend raises ``RuntimeError`` with the install command; there is no silent fallback to the
+other backend. The backends are imported lazily inside the functions, so importing this module imports
+neither framework. ``available_backends`` and ``resolve_backend`` serve the ``ptycho`` command line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from ptycho import params
+from ptycho.config.config import BACKENDS, TrainingConfig, update_legacy_dict
+from ptycho_bridge.execution import PyTorchExecutionConfig, execution_config_for
+
+__all__ = [
+    "run_cdi_example_with_backend",
+    "load_inference_bundle_with_backend",
+    "available_backends",
+    "resolve_backend",
+    "TORCH_INSTALL_MESSAGE",
+    "TENSORFLOW_INSTALL_MESSAGE",
+]
+
+TF_COMPONENTS = "ptycho.workflows.components"
+TORCH_COMPONENTS = "ptycho_torch.workflows.components"
+
+TORCH_INSTALL_MESSAGE = (
+    "PyTorch backend selected but torch module unavailable. Install PyTorch: pip install torch>=2.2 "
+    "(and the backend: pip install ptycho-torch). See the PyTorch workflow guide for installation guidance."
+)
+TENSORFLOW_INSTALL_MESSAGE = (
+    "TensorFlow backend selected but tensorflow module unavailable. Install the TensorFlow backend: "
+    "pip install ptycho-tf"
+)
+
+#: backend -> (module specs that must be findable, install message). find_spec on a top-level name
+#: imports nothing; on 'ptycho.workflows' it imports only the framework-free namespace package 'ptycho'.
+_REQUIREMENTS: dict[str, tuple[tuple[str, ...], str]] = {
+    "pytorch": (("torch", "lightning", "ptycho_torch"), TORCH_INSTALL_MESSAGE),
+    "tensorflow": (("tensorflow", "ptycho.workflows"), TENSORFLOW_INSTALL_MESSAGE),
+}
+
+
+def _findable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        # ValueError: a module in sys.modules without a spec; ImportError: a parent cannot be imported.
+        return False
+
+
+def available_backends() -> tuple[str, ...]:
+    """Backends whose modules are installed, in ``BACKENDS`` order ('tensorflow', 'pytorch').
+
+    Uses ``importlib.util.find_spec`` only: neither framework is imported.
+    """
+    return tuple(b for b in BACKENDS if all(_findable(m) for m in _REQUIREMENTS[b][0]))
+
+
+def resolve_backend(requested: str | None = None) -> str:
+    """The backend to use: ``requested`` when given (validated), else the only installed one, else the
+    canonical default ``TrainingConfig.backend`` ('tensorflow').
+
+    Raises ValueError naming ``backend`` for a value outside ('tensorflow', 'pytorch'). An explicit request
+    for a backend that is not installed is returned as is: running it raises the install RuntimeError.
+    """
+    if requested is not None:
+        _check_backend(requested)
+        return requested
+    installed = available_backends()
+    if len(installed) == 1:
+        return installed[0]
+    return TrainingConfig.backend
+
+
+def _check_backend(backend: Any) -> None:
+    if backend not in BACKENDS:
+        raise ValueError(
+            f"Invalid backend: config.backend: expected one of {', '.join(map(repr, BACKENDS))}, got {backend!r}"
+        )
+
+
+def _import_components(backend: str) -> Any:
+    """Import the workflow module of ``backend``; RuntimeError with the install command when it is missing."""
+    required, message = _REQUIREMENTS[backend]
+    module_name = TORCH_COMPONENTS if backend == "pytorch" else TF_COMPONENTS
+    missing = [m for m in required if not _findable(m)]
+    if missing:
+        raise RuntimeError(f"{message} (missing: {', '.join(missing)})")
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        raise RuntimeError(f"{message} (importing {module_name} failed: {exc})") from exc
+
+
+def _backend_of(config: Any) -> str:
+    backend = getattr(config, "backend", None)
+    _check_backend(backend)
+    return backend
+
+
+def run_cdi_example_with_backend(
+    train_data: Any,
+    test_data: Any,
+    config: TrainingConfig,
+    flip_x: bool = False,
+    flip_y: bool = False,
+    transpose: bool = False,
+    M: int = 20,
+    do_stitching: bool = False,
+    torch_execution_config: PyTorchExecutionConfig | None = None,
+) -> tuple[Any, Any, dict[str, Any]]:
+    """Train (and optionally stitch) with the backend named by ``config.backend``.
+
+    Args:
+        train_data, test_data: RawData (or a backend container) for training / evaluation; test_data may be None.
+        config: canonical ``TrainingConfig``; ``config.backend`` selects the route.
+        flip_x, flip_y, transpose, M, do_stitching: passed to the backend's ``run_cdi_example*``.
+        torch_execution_config: PyTorch route only; None builds one from the config's learning_rate and
+            scheduler; a given one must agree with them (``execution_config_for``; ValueError otherwise).
+            Passing one with the TensorFlow route is a ValueError (it would be ignored).
+
+    Returns:
+        ``(amplitude | None, phase | None, results)`` as the backend returns them, with
+        ``results['backend'] = config.backend``.
+
+    Raises:
+        ValueError: invalid backend, or an execution config that cannot apply. RuntimeError: the selected
+        backend is not installed (install command in the message).
+    """
+    update_legacy_dict(params.cfg, config)
+    backend = _backend_of(config)
+    if backend == "tensorflow":
+        if torch_execution_config is not None:
+            raise ValueError(
+                "torch_execution_config: expected None with config.backend='tensorflow' (it would be ignored), "
+                f"got {type(torch_execution_config).__name__}"
+            )
+        components = _import_components("tensorflow")
+        amp, phase, results = components.run_cdi_example(
+            train_data, test_data, config,
+            flip_x=flip_x, flip_y=flip_y, transpose=transpose, M=M, do_stitching=do_stitching,
+        )
+    else:
+        execution = execution_config_for(config, torch_execution_config)
+        components = _import_components("pytorch")
+        amp, phase, results = components.run_cdi_example_torch(
+            train_data, test_data, config, do_stitching=do_stitching, execution_config=execution,
+            flip_x=flip_x, flip_y=flip_y, transpose=transpose, M=M,
+        )
+    if not isinstance(results, dict):
+        raise RuntimeError(
+            f"{backend} backend returned results of type {type(results).__name__}; expected a dict"
+        )
+    results["backend"] = backend
+    return amp, phase, results
+
+
+def load_inference_bundle_with_backend(path: str | Path, config: Any, **kwargs: Any) -> Any:
+    """Load a trained-model bundle with the backend named by ``config.backend``.
+
+    Args:
+        path: the run folder holding ``wts.h5.zip`` (or what the backend loader accepts).
+        config: canonical ``InferenceConfig`` (or ``TrainingConfig``); mirrored into ``params.cfg`` first.
+        kwargs: passed to the backend loader unchanged.
+
+    Returns:
+        What the backend loader returns: ``ptycho.workflows.components.load_inference_bundle(path, ...)`` or
+        ``ptycho_torch.workflows.components.load_inference_bundle_torch(path, ...)``.
+
+    Raises:
+        ValueError: invalid backend. RuntimeError: the selected backend is not installed.
+    """
+    update_legacy_dict(params.cfg, config)
+    backend = _backend_of(config)
+    if backend == "tensorflow":
+        return _import_components("tensorflow").load_inference_bundle(path, **kwargs)
+    return _import_components("pytorch").load_inference_bundle_torch(path, **kwargs)

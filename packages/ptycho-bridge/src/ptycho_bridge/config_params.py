@@ -1,0 +1,339 @@
+"""PyTorch-native configuration dataclasses: ``DataConfig``, ``ModelConfig``, ``TrainingConfig``,
+``InferenceConfig`` (specs/config-bridge.md).
+
+These are the PyTorch-side spelling of the canonical configs in ``ptycho.config.config``: the names the
+original PyTorch backend used (``grid_size``, ``K``, ``mode``, ``epochs``) grouped the way it grouped them.
+Only fields that mean something in this implementation are kept; every one of them has a canonical
+counterpart, recorded in the single mapping table of ``ptycho_bridge.bridge``. The fields of the original
+that were dropped are listed there too (and in the generated spec).
+
+Unlike the original (plain mutable dataclasses filled by a setattr loop that silently ignored unknown
+keys), these are **frozen and validated at construction**: a bad value raises
+``ValueError("<Class>.<field>: expected <allowed>, got <value>")``. Derive variants with
+``dataclasses.replace`` or :func:`update_config` (which rejects unknown keys with a ValueError).
+
+Defaults equal the canonical defaults wherever the field means the same thing, with two deliberate
+exceptions (specs/config-bridge.md §3): ``DataConfig.nphotons`` defaults to ``None`` ("not set"; the bridge
+refuses to guess it) and ``backend`` defaults to ``'pytorch'`` (these configs describe a PyTorch run).
+
+Importing this module imports neither torch nor tensorflow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ptycho.config.config import AMP_ACTIVATION_ALIASES, AMP_ACTIVATIONS, ARCHITECTURES, BACKENDS, LOSS_MODES
+
+__all__ = [
+    "DataConfig",
+    "ModelConfig",
+    "TrainingConfig",
+    "InferenceConfig",
+    "MODES",
+    "AMP_ACTIVATION_SPELLINGS",
+    "update_config",
+]
+
+#: Native ``ModelConfig.mode`` values (canonical ``model_type`` 'pinn' / 'supervised').
+MODES = ("Unsupervised", "Supervised")
+#: Every ``amp_activation`` spelling the native configs accept (canonical names plus aliases).
+AMP_ACTIVATION_SPELLINGS = tuple(dict.fromkeys([*AMP_ACTIVATIONS, *AMP_ACTIVATION_ALIASES]))
+
+
+# ----------------------------------------------------------------------------------------------------
+# Validators: each raises ValueError("<Class>.<field>: expected ..., got ...").
+# ----------------------------------------------------------------------------------------------------
+
+
+def fail(owner: str, name: str, value: Any, expected: str) -> None:
+    """Raise the one-line ValueError every native config uses."""
+    raise ValueError(f"{owner}.{name}: expected {expected}, got {value!r}")
+
+
+def is_int(value: Any) -> bool:
+    """True for a Python int that is not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_choice(owner: str, name: str, value: Any, allowed: tuple) -> None:
+    if not isinstance(value, str) or value not in allowed:
+        fail(owner, name, value, "one of " + ", ".join(repr(a) for a in allowed))
+
+
+def check_int(owner: str, name: str, value: Any, minimum: int, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if not is_int(value) or value < minimum:
+        fail(owner, name, value, f"an integer >= {minimum}" + (" or None" if optional else ""))
+
+
+def check_float(
+    owner: str,
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    optional: bool = False,
+) -> None:
+    if optional and value is None:
+        return
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(float(value))
+    if ok and low is not None:
+        ok = float(value) > low if low_open else float(value) >= low
+    if ok and high is not None:
+        ok = float(value) <= high
+    if not ok:
+        parts = ["a finite number"]
+        if low is not None:
+            parts.append(("> " if low_open else ">= ") + repr(low))
+        if high is not None:
+            parts.append("<= " + repr(high))
+        fail(owner, name, value, " ".join(parts) + (" or None" if optional else ""))
+
+
+def check_bool(owner: str, name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        fail(owner, name, value, "True or False")
+
+
+def as_path(owner: str, name: str, value: Any, optional: bool) -> Path | None:
+    """str/Path -> Path; None allowed only when ``optional``."""
+    if value is None and optional:
+        return None
+    if isinstance(value, (str, Path)) and str(value) != "":
+        return Path(value)
+    fail(owner, name, value, "a non-empty path (str or pathlib.Path)" + (" or None" if optional else ""))
+    return None  # unreachable
+
+
+def _set(obj: Any, name: str, value: Any) -> None:
+    object.__setattr__(obj, name, value)
+
+
+# ----------------------------------------------------------------------------------------------------
+# DataConfig
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """What the data loader needs: patch size, grouping, sampling, photon count (specs/config-bridge.md §2).
+
+    Attributes:
+        N: patch / diffraction side in pixels (int >= 1; the bridge requires 64, 128 or 256).
+        grid_size: (h, w) patterns per group side; C = h*w. Non-square grids are representable here but
+            rejected by the bridge (canonical ``gridsize`` is one int).
+        K: nearest neighbours searched when grouping (canonical ``neighbor_count``).
+        nphotons: mean photons per diffraction pattern (float > 0), or None = "not set": the bridge then
+            raises unless ``overrides['nphotons']`` is given. There is no silent default.
+        probe_scale: probe normalisation constant (> 0; specs/physics.md).
+        n_subsample: scan positions kept (randomly) before grouping, or None for all. This is the canonical
+            meaning; the original's "coordinate subsampling factor" of the same name is not carried.
+        subsample_seed: seed of that subsampling (int >= 0) or None.
+        enable_oversampling: allow more groups than positions (gridsize > 1).
+        neighbor_pool_size: neighbour pool for oversampling (int >= 1) or None.
+        sequential_sampling: use the first n positions as group seeds instead of random ones.
+        positions_provided: legacy flag, only mirrored into ``params.cfg``.
+    """
+
+    N: int = 64
+    grid_size: tuple[int, int] = (1, 1)
+    K: int = 4
+    nphotons: float | None = None
+    probe_scale: float = 4.0
+    n_subsample: int | None = None
+    subsample_seed: int | None = None
+    enable_oversampling: bool = False
+    neighbor_pool_size: int | None = None
+    sequential_sampling: bool = False
+    positions_provided: bool = True
+
+    def __post_init__(self) -> None:
+        o = "DataConfig"
+        gs = self.grid_size
+        if isinstance(gs, list):
+            gs = tuple(gs)
+        if not (isinstance(gs, tuple) and len(gs) == 2 and all(is_int(v) and v >= 1 for v in gs)):
+            fail(o, "grid_size", self.grid_size, "a pair (h, w) of integers >= 1")
+        _set(self, "grid_size", gs)
+        check_int(o, "N", self.N, 1)
+        check_int(o, "K", self.K, 1)
+        check_float(o, "nphotons", self.nphotons, low=0.0, low_open=True, optional=True)
+        check_float(o, "probe_scale", self.probe_scale, low=0.0, low_open=True)
+        check_int(o, "n_subsample", self.n_subsample, 1, optional=True)
+        check_int(o, "subsample_seed", self.subsample_seed, 0, optional=True)
+        check_int(o, "neighbor_pool_size", self.neighbor_pool_size, 1, optional=True)
+        for name in ("enable_oversampling", "sequential_sampling", "positions_provided"):
+            check_bool(o, name, getattr(self, name))
+
+    @property
+    def C(self) -> int:
+        """Channels per group, h*w of ``grid_size`` (derived, not stored: the original kept a stale copy)."""
+        return self.grid_size[0] * self.grid_size[1]
+
+
+# ----------------------------------------------------------------------------------------------------
+# ModelConfig
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Network and forward-model architecture, PyTorch spelling (specs/config-bridge.md §2).
+
+    Attributes:
+        mode: 'Unsupervised' (physics loss; canonical model_type 'pinn') or 'Supervised'.
+        architecture: 'cnn' (the only generator implemented).
+        n_filters_scale: multiplies every conv width (int >= 1).
+        amp_activation: amplitude-head activation; any spelling in ``AMP_ACTIVATION_SPELLINGS``
+            ('silu'/'SiLU' are the PyTorch names of canonical 'swish'). Stored as given.
+        object_big, probe_big, probe_mask, pad_object: as canonical ``ModelConfig`` (specs/config.md §2).
+        probe_mask_sigma: > 0 (kept for compatibility). probe_mask_diameter: > 0 or None, in pixels.
+        gaussian_smoothing_sigma: >= 0, pixels; blur of the illuminated field.
+    """
+
+    mode: str = "Unsupervised"
+    architecture: str = "cnn"
+    n_filters_scale: int = 2
+    amp_activation: str = "sigmoid"
+    object_big: bool = True
+    probe_big: bool = True
+    probe_mask: bool = False
+    probe_mask_sigma: float = 1.0
+    probe_mask_diameter: float | None = None
+    pad_object: bool = True
+    gaussian_smoothing_sigma: float = 0.0
+
+    def __post_init__(self) -> None:
+        o = "ModelConfig"
+        check_choice(o, "mode", self.mode, MODES)
+        check_choice(o, "architecture", self.architecture, ARCHITECTURES)
+        check_int(o, "n_filters_scale", self.n_filters_scale, 1)
+        check_choice(o, "amp_activation", self.amp_activation, AMP_ACTIVATION_SPELLINGS)
+        for name in ("object_big", "probe_big", "probe_mask", "pad_object"):
+            check_bool(o, name, getattr(self, name))
+        check_float(o, "probe_mask_sigma", self.probe_mask_sigma, low=0.0, low_open=True)
+        check_float(o, "probe_mask_diameter", self.probe_mask_diameter, low=0.0, low_open=True, optional=True)
+        check_float(o, "gaussian_smoothing_sigma", self.gaussian_smoothing_sigma, low=0.0)
+
+
+# ----------------------------------------------------------------------------------------------------
+# TrainingConfig
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """What a PyTorch training run needs besides data and model (specs/config-bridge.md §2).
+
+    The learning rate and scheduler are not here: they live in ``PyTorchExecutionConfig`` (one home per
+    setting; the original had two and read neither consistently).
+
+    Attributes:
+        train_data_file, test_data_file: NPZ paths (str is converted to Path) or None.
+        batch_size: >= 1. epochs: >= 1 (canonical ``nepochs``).
+        mae_weight, nll_weight: in [0, 1] (nll_weight is a float here; the original's bool could not
+            represent canonical weights such as 0.5). realspace_mae_weight, realspace_weight: >= 0.
+        n_groups: groups to train on (>= 1) or None = one group per seed position.
+        probe_trainable, intensity_scale_trainable: optimise the probe / the intensity scale.
+        torch_loss_mode: 'poisson' or 'mae'.
+        output_dir: run folder (Path). debug: verbose logging.
+        backend: 'pytorch' (default) or 'tensorflow'; carried so the canonical round trip is exact.
+    """
+
+    train_data_file: Path | None = None
+    test_data_file: Path | None = None
+    batch_size: int = 16
+    epochs: int = 50
+    mae_weight: float = 0.0
+    nll_weight: float = 1.0
+    realspace_mae_weight: float = 0.0
+    realspace_weight: float = 0.0
+    n_groups: int | None = 512
+    probe_trainable: bool = False
+    intensity_scale_trainable: bool = False
+    torch_loss_mode: str = "poisson"
+    output_dir: Path = Path("training_outputs")
+    debug: bool = False
+    backend: str = "pytorch"
+
+    def __post_init__(self) -> None:
+        o = "TrainingConfig"
+        _set(self, "train_data_file", as_path(o, "train_data_file", self.train_data_file, True))
+        _set(self, "test_data_file", as_path(o, "test_data_file", self.test_data_file, True))
+        _set(self, "output_dir", as_path(o, "output_dir", self.output_dir, False))
+        check_int(o, "batch_size", self.batch_size, 1)
+        check_int(o, "epochs", self.epochs, 1)
+        check_float(o, "mae_weight", self.mae_weight, low=0.0, high=1.0)
+        check_float(o, "nll_weight", self.nll_weight, low=0.0, high=1.0)
+        check_float(o, "realspace_mae_weight", self.realspace_mae_weight, low=0.0)
+        check_float(o, "realspace_weight", self.realspace_weight, low=0.0)
+        check_int(o, "n_groups", self.n_groups, 1, optional=True)
+        for name in ("probe_trainable", "intensity_scale_trainable", "debug"):
+            check_bool(o, name, getattr(self, name))
+        check_choice(o, "torch_loss_mode", self.torch_loss_mode, LOSS_MODES)
+        check_choice(o, "backend", self.backend, BACKENDS)
+
+
+# ----------------------------------------------------------------------------------------------------
+# InferenceConfig
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """What reconstructing a scan with a trained PyTorch model needs (specs/config-bridge.md §2).
+
+    The inference batch size is ``PyTorchExecutionConfig.inference_batch_size``.
+
+    Attributes:
+        model_path: folder holding ``wts.h5.zip``, or None = not set yet (the bridge then requires
+            ``overrides['model_path']``).
+        test_data_file: NPZ to reconstruct, or None = not set yet (same rule).
+        n_groups: groups to reconstruct (>= 1) or None = every position.
+        output_dir: where reconstructions go. debug: verbose logging.
+        backend: 'pytorch' (default) or 'tensorflow'.
+    """
+
+    model_path: Path | None = None
+    test_data_file: Path | None = None
+    n_groups: int | None = None
+    output_dir: Path = Path("inference_outputs")
+    debug: bool = False
+    backend: str = "pytorch"
+
+    def __post_init__(self) -> None:
+        o = "InferenceConfig"
+        _set(self, "model_path", as_path(o, "model_path", self.model_path, True))
+        _set(self, "test_data_file", as_path(o, "test_data_file", self.test_data_file, True))
+        _set(self, "output_dir", as_path(o, "output_dir", self.output_dir, False))
+        check_int(o, "n_groups", self.n_groups, 1, optional=True)
+        check_bool(o, "debug", self.debug)
+        check_choice(o, "backend", self.backend, BACKENDS)
+
+
+def update_config(cfg: Any, changes: Mapping[str, Any]) -> Any:
+    """Return a copy of the frozen native config ``cfg`` with ``changes`` applied and validated.
+
+    Replaces the original's ``update_existing_config`` (which silently ignored unknown keys): an unknown
+    key raises ``ValueError`` naming it and listing the fields of the class.
+    """
+    if not dataclasses.is_dataclass(cfg) or isinstance(cfg, type):
+        raise ValueError(f"update_config: expected a config instance, got {type(cfg).__name__}")
+    if not isinstance(changes, Mapping):
+        raise ValueError(f"update_config: expected a mapping of changes, got {type(changes).__name__}")
+    known = [f.name for f in dataclasses.fields(cfg)]
+    unknown = sorted(set(changes) - set(known))
+    if unknown:
+        raise ValueError(
+            f"{type(cfg).__name__}: unknown field(s) {', '.join(map(str, unknown))}; known: {', '.join(known)}"
+        )
+    return dataclasses.replace(cfg, **dict(changes))
