@@ -1,0 +1,139 @@
+"""``ptycho train`` / ``ptycho infer``: choose the backend, check the inputs, delegate (specs/cli.md §3-§4).
+
+* PyTorch: the flags are rewritten to the spelling of ``python -m ptycho_torch.train`` /
+  ``ptycho_torch.inference`` (e.g. ``--seed`` -> ``--subsample-seed``), flags this command does not know
+  are appended verbatim, and the backend's ``main(argv)`` runs in-process; its exit status is returned.
+* TensorFlow: :mod:`ptycho_cli.tf_entry` (train/infer on top of ``ptycho.workflows.components``).
+
+Before delegating, the data files are checked against the contract (``ptycho.data_contract.validate_npz``)
+so a bad file is one line and exit 2 whichever backend runs. The chosen backend and the reason are
+printed first (stderr is kept for errors; this goes to stdout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from ptycho_cli.backends import choose_backend
+from ptycho_cli.errors import UserError
+
+__all__ = ["cmd_train", "cmd_infer", "torch_train_argv", "torch_infer_argv", "bundle_backend"]
+
+_TORCH_TRAIN = [
+    ("train_data_file", "--train_data_file"), ("test_data_file", "--test_data_file"), ("output_dir", "--output_dir"),
+    ("max_epochs", "--max_epochs"), ("n_groups", "--n_groups"), ("gridsize", "--gridsize"),
+    ("batch_size", "--batch_size"), ("nphotons", "--nphotons"), ("neighbor_count", "--neighbor_count"),
+    ("learning_rate", "--learning-rate"), ("seed", "--subsample-seed"),
+]
+_TORCH_INFER = [
+    ("model_path", "--model_path"), ("test_data", "--test_data"), ("output_dir", "--output_dir"),
+    ("n_groups", "--n_images"), ("inference_batch_size", "--inference-batch-size"),
+]
+
+
+def _argv(args: argparse.Namespace, table: list[tuple[str, str]], extra: list[str]) -> list[str]:
+    out: list[str] = []
+    for dest, flag in table:
+        value = getattr(args, dest, None)
+        if value is not None:
+            out += [flag, str(value)]
+    if getattr(args, "quiet", False):
+        out.append("--quiet")
+    return out + list(extra)
+
+
+def torch_train_argv(args: argparse.Namespace, extra: list[str]) -> list[str]:
+    """argv for ``ptycho_torch.train.main`` from parsed ``ptycho train`` flags plus pass-through flags."""
+    if getattr(args, "n_filters_scale", None) is not None:
+        raise UserError("--n_filters_scale: not a flag of the PyTorch training command line (set it in --config)")
+    return _argv(args, _TORCH_TRAIN, extra)
+
+
+def torch_infer_argv(args: argparse.Namespace, extra: list[str]) -> list[str]:
+    """argv for ``ptycho_torch.inference.main``."""
+    return _argv(args, _TORCH_INFER, extra)
+
+
+def _check_data(*paths: str | None) -> None:
+    from ptycho.data_contract import validate_npz
+
+    for p in paths:
+        if p is not None:
+            validate_npz(p)
+
+
+def bundle_backend(model_path: str) -> str | None:
+    """Backend recorded in ``<model_path>/wts.h5.zip``'s manifest ('pytorch'/'tensorflow'), or None."""
+    import json
+    import zipfile
+    from pathlib import Path
+
+    p = Path(model_path)
+    zpath = p if p.suffix == ".zip" else p / "wts.h5.zip"
+    if not zpath.is_file():
+        return None
+    try:
+        with zipfile.ZipFile(zpath) as zf:
+            names = set(zf.namelist())
+            for name in ("manifest.json",):
+                if name in names:
+                    data = json.loads(zf.read(name).decode("utf-8"))
+                    value = data.get("backend") if isinstance(data, dict) else None
+                    return str(value) if value in ("pytorch", "tensorflow") else None
+    except (zipfile.BadZipFile, OSError, ValueError, UnicodeDecodeError):
+        return None
+    return None
+
+
+def _announce(backend: str, reason: str) -> None:
+    print(f"backend: {backend} ({reason})", flush=True)
+
+
+def _debug_env(args: argparse.Namespace) -> None:
+    if getattr(args, "debug", False):
+        os.environ["PTYCHO_TRACEBACK"] = "1"
+
+
+def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
+    backend, reason = choose_backend(args.backend)
+    _announce(backend, reason)
+    _check_data(args.train_data_file, args.test_data_file)
+    if backend == "pytorch":
+        _debug_env(args)
+        from ptycho_torch.train import main as torch_main
+
+        from ptycho_cli.progress import silence_library_logs
+
+        silence_library_logs()
+
+        return int(torch_main(torch_train_argv(args, extra)) or 0)
+    if extra:
+        raise UserError(f"unrecognized arguments for the tensorflow backend: {' '.join(extra)}")
+    from ptycho_cli.tf_entry import train_tensorflow
+
+    train_tensorflow(args)
+    return 0
+
+
+def cmd_infer(args: argparse.Namespace, extra: list[str]) -> int:
+    requested = args.backend
+    reason_override = None
+    if requested is None:
+        recorded = bundle_backend(args.model_path)
+        if recorded is not None:
+            requested, reason_override = recorded, "recorded in the model bundle"
+    backend, reason = choose_backend(requested)
+    _announce(backend, reason_override or reason)
+    _check_data(args.test_data)
+    if backend == "pytorch":
+        _debug_env(args)
+        from ptycho_torch.inference import main as torch_main
+
+        return int(torch_main(torch_infer_argv(args, extra)) or 0)
+    if extra:
+        raise UserError(f"unrecognized arguments for the tensorflow backend: {' '.join(extra)}")
+    from ptycho_cli.tf_entry import infer_tensorflow
+
+    infer_tensorflow(args)
+    return 0

@@ -1,0 +1,189 @@
+"""``ptycho demo``: the main job on a built-in default scan (specs/cli.md §7).
+
+simulate (lines object, N=64, Fermat-spiral scan, 1e9 photons) -> train (PyTorch by default) on the scan with a
+smaller independent scan for validation -> save the bundle -> reload it and reconstruct the scan ->
+evaluate against the simulation's ground-truth object -> figures -> summary table on stdout.
+
+Outputs under ``--output-dir`` (default ./ptycho_demo_output): ``data/train.npz``, ``data/val.npz``,
+``model/wts.h5.zip`` (+ backend files), ``reconstruction.npz``, ``reconstruction.png``, ``history.json``,
+``loss_curves.png``, ``metrics.json``, ``comparison.png``, ``summary.txt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ptycho_cli.backends import choose_backend
+from ptycho_cli.progress import is_quiet, stage
+
+__all__ = ["DemoPreset", "DEFAULT_PRESET", "FAST_PRESET", "run_demo", "cmd_demo"]
+
+#: Central crop of each patch when stitching (the workflows' M=20).
+STITCH_M = 20
+
+
+@dataclass(frozen=True)
+class DemoPreset:
+    """Sizes of one demo run (all in the units of the canonical config)."""
+
+    n_positions: int
+    epochs: int
+    gridsize: int
+    batch_size: int
+    val_positions: int
+    N: int = 64
+    nphotons: float = 1e9
+    object_kind: str = "lines"
+    scan: str = "fermat"
+
+
+#: A few minutes on 2 CPU cores; the reconstruction is recognisably the lines object.
+DEFAULT_PRESET = DemoPreset(n_positions=768, epochs=10, gridsize=1, batch_size=16, val_positions=128)
+#: Seconds; exercises every step for smoke tests, the reconstruction is not meaningful.
+FAST_PRESET = DemoPreset(n_positions=64, epochs=1, gridsize=1, batch_size=16, val_positions=32)
+
+
+def _training_config(preset: DemoPreset, out: Path, seed: int, backend: str, n_groups: int) -> Any:
+    from ptycho.config.config import ModelConfig, TrainingConfig
+
+    model = ModelConfig(N=preset.N, gridsize=preset.gridsize, object_big=preset.gridsize > 1)
+    return TrainingConfig(model=model, train_data_file=out / "data" / "train.npz",
+                          test_data_file=out / "data" / "val.npz", batch_size=preset.batch_size,
+                          nepochs=preset.epochs, nphotons=preset.nphotons, n_groups=n_groups,
+                          subsample_seed=seed, output_dir=out / "model", backend=backend)
+
+
+def _train_and_reconstruct_torch(train: Any, val: Any, config: Any) -> tuple[np.ndarray, Any, dict[str, Any]]:
+    from ptycho_torch.workflows.components import (
+        _reassemble_cdi_image_torch,
+        load_inference_bundle_torch,
+        run_cdi_example_torch,
+    )
+
+    import lightning.pytorch  # noqa: F401 - imported first so its logger levels can be overridden
+
+    from ptycho_cli.progress import silence_library_logs
+
+    silence_library_logs()
+    execution = {"accelerator": "cpu", "enable_progress_bar": not is_quiet(), "logger_backend": "none",
+                 "deterministic": True}
+    with stage(f"training (pytorch, {config.nepochs} epochs)", enabled=False if not is_quiet() else None):
+        _, _, results = run_cdi_example_torch(train, val, config, do_stitching=False, execution_config=execution)
+    models, loaded = load_inference_bundle_torch(config.output_dir)
+    infer_cfg = copy.copy(loaded)
+    infer_cfg.n_groups = None  # every position
+    with stage(f"reconstructing {len(train.diff3d)} positions (pytorch)"):
+        _, _, recon = _reassemble_cdi_image_torch(train, infer_cfg, M=STITCH_M, models=models,
+                                                  execution_config={"accelerator": "cpu"})
+    return recon["stitched_obj"], recon["global_offsets"], results.get("history") or {}
+
+
+def _train_and_reconstruct_tf(train: Any, val: Any, config: Any) -> tuple[np.ndarray, Any, dict[str, Any]]:
+    from ptycho_cli.tf_entry import _quiet_tf
+
+    _quiet_tf()
+    from ptycho import model as model_mod
+    from ptycho import model_manager
+    from ptycho.workflows.components import load_inference_bundle, reassemble_cdi_image, run_cdi_example
+
+    with stage(f"training (tensorflow, {config.nepochs} epochs)"):
+        _, _, results = run_cdi_example(train, val, config, do_stitching=False)
+    model_manager.save(str(config.output_dir))
+    load_inference_bundle(Path(config.output_dir))
+    cfg = copy.copy(model_mod.current_config())
+    cfg.n_groups = None
+    with stage(f"reconstructing {len(train.diff3d)} positions (tensorflow)"):
+        obj, _, _, off = reassemble_cdi_image(train, cfg, M=STITCH_M)
+    return np.asarray(obj), off, results.get("history") or {}
+
+
+def run_demo(output_dir: str | Path, *, backend: str, preset: DemoPreset, seed: int = 1) -> dict[str, Any]:
+    """Run the whole demo; returns the summary dict (also written to ``summary.txt``/``metrics.json``)."""
+    from ptycho.atomic_io import save_text_atomic
+    from ptycho.raw_data import RawData
+
+    from ptycho_cli.commands import format_metrics_table, simulate_to
+    from ptycho_cli.evaluation import evaluate_arrays, load_ground_truth
+    from ptycho_cli.figures import plot_comparison
+    from ptycho_cli.outputs import canvas_origin, write_history, write_reconstruction
+
+    out = Path(output_dir)
+    if out.exists() and not out.is_dir():
+        from ptycho_cli.errors import UserError
+
+        raise UserError(f"--output-dir {out}: expected a folder, found a file")
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    train_path, val_path = out / "data" / "train.npz", out / "data" / "val.npz"
+    simulate_to(train_path, object_kind=preset.object_kind, N=preset.N, n_positions=preset.n_positions,
+                scan=preset.scan, nphotons=preset.nphotons, seed=seed)
+    simulate_to(val_path, object_kind=preset.object_kind, N=preset.N, n_positions=preset.val_positions,
+                scan=preset.scan, nphotons=preset.nphotons, seed=seed + 1)
+    timings["simulate"] = time.perf_counter() - t0
+    train, val = RawData.from_file(train_path), RawData.from_file(val_path)
+    config = _training_config(preset, out, seed, backend, n_groups=preset.n_positions)
+    t1 = time.perf_counter()
+    runner = _train_and_reconstruct_torch if backend == "pytorch" else _train_and_reconstruct_tf
+    obj, offsets, history = runner(train, val, config)
+    timings["train+reconstruct"] = time.perf_counter() - t1
+    origin = canvas_origin(offsets, np.shape(obj), STITCH_M)
+    files = write_reconstruction(out, obj, origin, f"Demo reconstruction ({backend})")
+    files.update(write_history(out, history))
+    t2 = time.perf_counter()
+    gt = load_ground_truth(train_path)
+    metrics, win, target = evaluate_arrays(np.asarray(obj), gt, origin)
+    plot_comparison(win, target, out / "comparison.png", frc_curve=metrics.get("frc_curve"), metrics=metrics)
+    files["comparison"] = out / "comparison.png"
+    timings["evaluate"] = time.perf_counter() - t2
+    timings["total"] = time.perf_counter() - t0
+    metrics["demo"] = {"backend": backend, "seed": seed, "preset": preset.__dict__, "timings_s": timings,
+                       "history": {k: [float(v) for v in vals] for k, vals in history.items()
+                                   if "loss" in str(k)}}
+    from ptycho.atomic_io import save_json_atomic
+
+    save_json_atomic(out / "metrics.json", metrics)
+    files["metrics"] = out / "metrics.json"
+    losses = history.get("train_loss") or []
+    vlosses = history.get("val_loss") or []
+    lines = [
+        f"PtychoPINN demo - backend {backend}, {preset.object_kind} object, N={preset.N}, "
+        f"{preset.n_positions} positions ({preset.scan} scan), nphotons={preset.nphotons:g}, "
+        f"gridsize {preset.gridsize}, {preset.epochs} epoch(s), seed {seed}",
+        f"final train loss {losses[-1]:.6g}" if losses else "final train loss -",
+        f"final validation loss {vlosses[-1]:.6g}" if vlosses else "final validation loss -",
+        f"evaluated region {metrics['shape'][0]}x{metrics['shape'][1]} px "
+        f"(placement {metrics['placement']['placement']}, registration shift "
+        f"{metrics['registration_shift'][0]:.2f}, {metrics['registration_shift'][1]:.2f} px)",
+        "",
+        format_metrics_table(metrics),
+        "",
+        "time: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()),
+        "files: " + ", ".join(str(p) for p in sorted(map(str, files.values()))),
+    ]
+    text = "\n".join(lines) + "\n"
+    save_text_atomic(out / "summary.txt", text)
+    return {"text": text, "metrics": metrics, "files": files}
+
+
+def cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
+    backend, reason = choose_backend(args.backend, default="pytorch")
+    print(f"backend: {backend} ({reason})", flush=True)
+    preset = FAST_PRESET if args.fast else DEFAULT_PRESET
+    changes = {k: v for k, v in (("epochs", args.epochs), ("n_positions", args.n_positions),
+                                 ("gridsize", args.gridsize)) if v is not None}
+    if changes:
+        preset = replace(preset, **changes)
+    if preset.gridsize > 1 and preset.n_positions < preset.gridsize**2:
+        from ptycho_cli.errors import UserError
+
+        raise UserError(f"--n-positions: expected at least gridsize^2 = {preset.gridsize**2}, found {preset.n_positions}")
+    summary = run_demo(args.output_dir, backend=backend, preset=preset, seed=args.seed)
+    print(summary["text"], end="", flush=True)
+    return 0

@@ -1,0 +1,87 @@
+"""Flag definitions shared by ``ptycho train``/``infer`` and the TensorFlow entry (specs/cli.md §4).
+
+Flag names are those of the backend command lines (``python -m ptycho_torch.train`` /
+``ptycho_torch.inference``, Lightning's ``--max_epochs``); the dashed spellings are accepted too.
+Every default is ``None`` so an unset flag keeps the canonical config default (specs/config.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+__all__ = ["add_train_flags", "add_infer_flags", "positive_int", "positive_float", "nonneg_int"]
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, found {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, found {text!r}")
+    return value
+
+
+def nonneg_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, found {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, found {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (``1e9`` style accepted)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, found {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite positive number, found {text!r}")
+    return value
+
+
+def _both(name: str) -> list[str]:
+    dashed = name.replace("_", "-")
+    return [f"--{name}"] + ([f"--{dashed}"] if dashed != name else [])
+
+
+def add_train_flags(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """Training flags understood by both backends."""
+    p.add_argument(*_both("train_data_file"), dest="train_data_file", required=required, metavar="NPZ",
+                   help="training scan (.npz, specs/data-contract.md)")
+    p.add_argument(*_both("test_data_file"), dest="test_data_file", metavar="NPZ",
+                   help="validation scan; also reconstructed after training by the TensorFlow entry")
+    p.add_argument(*_both("output_dir"), dest="output_dir", required=required, metavar="DIR",
+                   help="run folder: wts.h5.zip, history, figures")
+    p.add_argument("--max_epochs", "--max-epochs", "--nepochs", "--epochs", dest="max_epochs", type=positive_int,
+                   metavar="N", help="training epochs (Lightning's name; TrainingConfig.nepochs)")
+    p.add_argument("--n_images", "--n-images", "--n_groups", "--n-groups", dest="n_groups", type=positive_int,
+                   metavar="N", help="number of groups used for training (TrainingConfig.n_groups)")
+    p.add_argument("--gridsize", type=positive_int, metavar="G", help="group side; C = G*G patterns per group")
+    p.add_argument(*_both("batch_size"), dest="batch_size", type=positive_int, metavar="B")
+    p.add_argument("--nphotons", type=positive_float, metavar="PHOTONS", help="mean photons per pattern")
+    p.add_argument(*_both("neighbor_count"), dest="neighbor_count", type=positive_int, metavar="K")
+    p.add_argument("--learning-rate", "--learning_rate", dest="learning_rate", type=positive_float, metavar="LR")
+    p.add_argument("--n_filters_scale", "--n-filters-scale", dest="n_filters_scale", type=positive_int, metavar="S")
+    p.add_argument("--seed", "--subsample_seed", "--subsample-seed", dest="seed", type=nonneg_int, metavar="SEED",
+                   help="seed for sampling and weight initialisation (TrainingConfig.subsample_seed)")
+
+
+def add_infer_flags(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """Inference flags understood by both backends."""
+    p.add_argument(*_both("model_path"), dest="model_path", required=required, metavar="DIR",
+                   help="training run folder holding wts.h5.zip")
+    p.add_argument(*_both("test_data"), "--test_data_file", "--test-data-file", dest="test_data", required=required,
+                   metavar="NPZ", help="scan to reconstruct (.npz)")
+    p.add_argument(*_both("output_dir"), dest="output_dir", required=required, metavar="DIR",
+                   help="folder for reconstruction.npz and PNGs")
+    p.add_argument("--n_images", "--n-images", "--n_groups", "--n-groups", dest="n_groups", type=positive_int,
+                   metavar="N", help="number of groups to reconstruct (default: every position)")
+    p.add_argument("--inference-batch-size", "--inference_batch_size", dest="inference_batch_size",
+                   type=positive_int, metavar="B")

@@ -1,0 +1,225 @@
+"""The ``ptycho`` command: simulate, validate, train, infer, evaluate, demo (specs/cli.md).
+
+Entry points (``[project.scripts]``): ``ptycho`` -> :func:`main`, ``ptycho_train`` -> :func:`train_main`,
+``ptycho_inference`` -> :func:`inference_main`, ``ptycho_evaluate`` -> :func:`evaluate_main`; also
+``python -m ptycho_cli``. Each returns (and exits with) 0 on success, 2 for a user error (one line on
+stderr), 1 for an internal error; ``--debug`` adds the traceback. Heavy packages (torch, tensorflow,
+matplotlib) are imported only by the subcommand that needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from ptycho_cli import __version__
+from ptycho_cli.errors import EXIT_OK, UserError, report_exception
+from ptycho_cli.flags import add_infer_flags, add_train_flags, nonneg_int, positive_float, positive_int
+
+__all__ = ["build_parser", "main", "train_main", "inference_main", "evaluate_main", "CliParser"]
+
+
+class CliParser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are a one-line :class:`UserError` instead of usage text + exit."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UserError(f"{message} (see '{self.prog} --help')")
+
+
+def _common(p: argparse.ArgumentParser, *, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else False
+    p.add_argument("--debug", action="store_true", default=default, help="show tracebacks of errors")
+    p.add_argument("--quiet", "-q", action="store_true", default=default,
+                   help="no progress bars and less logging")
+
+
+def _backend_flag(p: argparse.ArgumentParser, default_text: str) -> None:
+    p.add_argument("--backend", metavar="{pytorch,tensorflow}", default=None,
+                   help=f"framework to run ({default_text})")
+
+
+def _add_simulate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("simulate", help="write a simulated scan with ground truth (.npz)",
+                       description="Simulate a ptychography scan of a test object and write a contract-valid NPZ "
+                                   "holding the diffraction amplitudes, positions, probe and ground-truth object.")
+    p.add_argument("--output", "-o", required=True, metavar="NPZ", help="file to write")
+    p.add_argument("--object", dest="object_kind", default="lines", metavar="KIND",
+                   help="test object: lines (default), grf, siemens")
+    p.add_argument("--N", "-N", dest="N", type=positive_int, default=64, help="pattern size: 64, 128 or 256 (default 64)")
+    p.add_argument("--n-positions", "--n_positions", dest="n_positions", type=positive_int, default=512, metavar="M",
+                   help="number of scan positions (default 512)")
+    p.add_argument("--scan", default="random", metavar="KIND", help="scan pattern: random (default), grid, fermat")
+    p.add_argument("--nphotons", type=positive_float, default=1e9, help="mean photons per pattern (default 1e9)")
+    p.add_argument("--seed", type=nonneg_int, default=1, help="random seed (default 1)")
+    _common(p, suppress=True)
+
+
+def _add_validate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("validate", help="check data files against the data contract",
+                       description="Print 'OK' or the contract violation for every file; exit 2 if any fails.")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    _common(p, suppress=True)
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model (delegates to the chosen backend)",
+                       description="Train on a scan with the backend's own flags; unknown flags are passed to "
+                                   "the PyTorch command line (python -m ptycho_torch.train).")
+    _backend_flag(p, "default: the only installed one, else the canonical default")
+    add_train_flags(p)
+    _common(p, suppress=True)
+
+
+def _add_infer(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("infer", aliases=["inference"], help="reconstruct a scan with a trained model",
+                       description="Reconstruct a scan with a trained bundle; unknown flags are passed to the "
+                                   "PyTorch command line (python -m ptycho_torch.inference).")
+    _backend_flag(p, "default: the backend that wrote the bundle, else as for train")
+    add_infer_flags(p)
+    _common(p, suppress=True)
+
+
+def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags of ``ptycho evaluate`` / ``ptycho_evaluate``."""
+    p.add_argument("--reconstruction", "-r", required=True, metavar="FILE",
+                   help="reconstruction (.npz with 'reconstruction' or 'amplitude'+'phase', or .npy)")
+    p.add_argument("--ground-truth", "--ground_truth", "-g", dest="ground_truth", required=True, metavar="FILE",
+                   help="ground truth: a scan .npz with objectGuess (e.g. from 'ptycho simulate'), or .npy/.npz")
+    p.add_argument("--output-dir", "--output_dir", dest="output_dir", default=".", metavar="DIR",
+                   help="where metrics.json and comparison.png go (default: current folder)")
+    p.add_argument("--phase-align", "--phase_align_method", dest="phase_align", default="plane",
+                   choices=("plane", "mean"), help="phase alignment before metrics (default plane)")
+    p.add_argument("--no-register", dest="register", action="store_false",
+                   help="skip sub-pixel registration of the reconstruction onto the ground truth")
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="compare a reconstruction with ground truth: metrics JSON + figure",
+                       description="Align a reconstruction with the ground truth, write metrics.json (MAE, MSE, "
+                                   "PSNR, SSIM, MS-SSIM, FRC for amplitude and phase) and comparison.png.")
+    add_evaluate_arguments(p)
+    _common(p, suppress=True)
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="the main job: simulate, train, reconstruct, evaluate, plot",
+                       description="Simulate the built-in default scan, train, reconstruct, evaluate against the "
+                                   "ground truth, save figures and print a summary table.")
+    _backend_flag(p, "default: pytorch")
+    p.add_argument("--output-dir", "--output_dir", dest="output_dir", default="ptycho_demo_output", metavar="DIR",
+                   help="default ./ptycho_demo_output")
+    p.add_argument("--epochs", "--max_epochs", "--nepochs", dest="epochs", type=positive_int, default=None,
+                   help="training epochs (default: the demo preset's)")
+    p.add_argument("--n-positions", "--n_positions", dest="n_positions", type=positive_int, default=None, metavar="M",
+                   help="scan positions to simulate (default: the demo preset's)")
+    p.add_argument("--gridsize", type=positive_int, default=None, help="group side (default: the preset's)")
+    p.add_argument("--seed", type=nonneg_int, default=1, help="seed of simulation and training (default 1)")
+    p.add_argument("--fast", action="store_true",
+                   help="tiny preset for smoke tests (seconds; the reconstruction is not meaningful)")
+    _common(p, suppress=True)
+
+
+def build_parser() -> CliParser:
+    """The ``ptycho`` parser with its six subcommands (specs/cli.md §1)."""
+    parser = CliParser(prog="ptycho", description="PtychoPINN: simulate, validate, train, infer, evaluate, demo.")
+    parser.add_argument("--version", action="version", version=f"ptycho {__version__}")
+    _common(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CliParser)
+    sub.required = True
+    _add_simulate(sub)
+    _add_validate(sub)
+    _add_train(sub)
+    _add_infer(sub)
+    _add_evaluate(sub)
+    _add_demo(sub)
+    return parser
+
+
+def _handler(command: str) -> Callable[[argparse.Namespace, list[str]], int]:
+    if command == "simulate":
+        from ptycho_cli.commands import cmd_simulate as fn
+    elif command == "validate":
+        from ptycho_cli.commands import cmd_validate as fn
+    elif command == "train":
+        from ptycho_cli.delegate import cmd_train as fn
+    elif command in ("infer", "inference"):
+        from ptycho_cli.delegate import cmd_infer as fn
+    elif command == "evaluate":
+        from ptycho_cli.commands import cmd_evaluate as fn
+    elif command == "demo":
+        from ptycho_cli.demo import cmd_demo as fn
+    else:  # pragma: no cover - argparse restricts the choices
+        raise UserError(f"unknown command {command!r}")
+    return fn
+
+
+_PASS_THROUGH = {"train", "infer", "inference"}
+
+
+def _run(argv: Sequence[str], parse: Callable[[list[str]], tuple[argparse.Namespace, list[str]]], prog: str) -> int:
+    argv = list(argv)
+    debug = "--debug" in argv
+    try:
+        args, extra = parse(argv)
+        debug = bool(getattr(args, "debug", debug))
+        from ptycho_cli import progress
+
+        progress.set_quiet(bool(getattr(args, "quiet", False)))
+        if bool(getattr(args, "quiet", False)):
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        command = args.command
+        if prog == "ptycho":
+            prog = f"ptycho {command}"
+        if extra and command not in _PASS_THROUGH:
+            raise UserError(f"unrecognized arguments: {' '.join(extra)} (see '{prog} --help')")
+        args.argv = argv
+        with progress.quiet_libraries():
+            return int(_handler(command)(args, extra) or EXIT_OK)
+    except SystemExit as exc:  # --help / --version, or a delegated command line that exits
+        code = exc.code
+        if code is None:
+            return EXIT_OK
+        if isinstance(code, int):
+            return code
+        print(f"{prog}: error: {code}", file=sys.stderr)
+        return 2
+    except BaseException as exc:  # noqa: BLE001 - every failure becomes one line + exit status
+        return report_exception(exc, prog, debug)
+
+
+def _parse_main(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    return build_parser().parse_known_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``ptycho COMMAND ...``; returns the exit status (the console script exits with it)."""
+    return _run(sys.argv[1:] if argv is None else argv, _parse_main, "ptycho")
+
+
+def _single(command: str, prog: str) -> Callable[[list[str]], tuple[argparse.Namespace, list[str]]]:
+    def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+        return build_parser().parse_known_args([command, *argv])
+
+    return parse
+
+
+def train_main(argv: Sequence[str] | None = None) -> int:
+    """``ptycho_train`` = ``ptycho train``."""
+    return _run(sys.argv[1:] if argv is None else argv, _single("train", "ptycho_train"), "ptycho_train")
+
+
+def inference_main(argv: Sequence[str] | None = None) -> int:
+    """``ptycho_inference`` = ``ptycho infer``."""
+    return _run(sys.argv[1:] if argv is None else argv, _single("infer", "ptycho_inference"), "ptycho_inference")
+
+
+def evaluate_main(argv: Sequence[str] | None = None) -> int:
+    """``ptycho_evaluate`` = ``ptycho evaluate``."""
+    return _run(sys.argv[1:] if argv is None else argv, _single("evaluate", "ptycho_evaluate"), "ptycho_evaluate")
+
+
+def console_main() -> NoReturn:  # pragma: no cover - thin wrapper used by __main__
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Files a ``ptycho`` run writes next to the backend's own (specs/cli.md §6).
+
+``reconstruction.npz``: ``reconstruction`` (H, W) complex64, ``amplitude``/``phase`` (H, W) float32
+(radians), ``origin_xy`` (2,) float64 = object coordinates [x, y] of pixel (0, 0) of the canvas, which
+lets ``ptycho evaluate`` place it on the ground truth without a search. ``history.json``: per-epoch losses.
+Figures: ``reconstruction.png`` (amplitude + phase with colour bars), ``loss_curves.png``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["canvas_origin", "write_reconstruction", "write_history"]
+
+
+def canvas_origin(global_offsets: Any, canvas_shape: Sequence[int], M: int) -> np.ndarray:
+    """Object coordinates [x, y] of canvas pixel (0, 0) for ``reassemble_position`` output.
+
+    The stitcher (specs/physics.md §6) centres a square canvas of side ``M + 2*pad`` on the mean group
+    offset, which lands at index ``(pad + M//2, pad + M//2)``; hence origin = mean - (pad + M//2).
+    """
+    off = np.asarray(global_offsets, dtype=np.float64).reshape(-1, 2)
+    side = int(canvas_shape[0])
+    pad = (side - int(M)) // 2
+    return off.mean(axis=0) - float(pad + int(M) // 2)
+
+
+def write_reconstruction(out_dir: str | Path, obj: Any, origin_xy: Any | None, title: str) -> dict[str, Path]:
+    """Write ``reconstruction.npz`` and ``reconstruction.png`` (atomic); returns their paths."""
+    from ptycho.atomic_io import save_npz_atomic
+
+    from ptycho_cli.figures import plot_amplitude_phase
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    img = np.asarray(obj)
+    if img.ndim == 3 and img.shape[-1] == 1:
+        img = img[..., 0]
+    img = img.astype(np.complex64)
+    arrays: dict[str, Any] = {"reconstruction": img, "amplitude": np.abs(img).astype(np.float32),
+                              "phase": np.angle(img).astype(np.float32)}
+    if origin_xy is not None:
+        arrays["origin_xy"] = np.asarray(origin_xy, dtype=np.float64).reshape(2)
+    npz = out / "reconstruction.npz"
+    save_npz_atomic(npz, **arrays)
+    png = out / "reconstruction.png"
+    plot_amplitude_phase(arrays["amplitude"], arrays["phase"], png, title=title)
+    return {"reconstruction": npz, "reconstruction_png": png}
+
+
+def write_history(out_dir: str | Path, history: Mapping[str, Sequence[float]] | None) -> dict[str, Path]:
+    """Write ``history.json`` and ``loss_curves.png`` for the loss series of ``history`` (if any)."""
+    from ptycho.atomic_io import save_json_atomic
+
+    from ptycho_cli.figures import plot_loss_curves
+
+    written: dict[str, Path] = {}
+    if not history:
+        return written
+    clean: dict[str, list[float]] = {}
+    for key, values in history.items():
+        try:
+            arr = np.asarray(values, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            continue
+        if arr.size and np.all(np.isfinite(arr)):
+            clean[str(key)] = [float(v) for v in arr]
+    out = Path(out_dir)
+    if clean:
+        save_json_atomic(out / "history.json", clean)
+        written["history"] = out / "history.json"
+        try:
+            plot_loss_curves(clean, out / "loss_curves.png")
+            written["loss_curves"] = out / "loss_curves.png"
+        except ValueError:
+            pass  # no '*loss*' series to draw
+    return written

@@ -1,0 +1,114 @@
+"""Progress bars for long work (simulation, grouping, training, inference), silenced by ``--quiet``.
+
+Bars go to stderr (stdout stays clean for summaries and pipes) through ``tqdm``. The command line calls
+:func:`set_quiet` once; library code then asks :func:`bar` / :func:`track` for a bar and gets a silent
+one when quiet. Tests pass ``enabled=True`` to force output regardless of the global switch.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
+
+from tqdm import tqdm
+
+__all__ = ["bar", "is_quiet", "set_quiet", "track", "stage", "quiet_libraries", "silence_library_logs"]
+
+T = TypeVar("T")
+
+_QUIET = False
+
+
+def set_quiet(quiet: bool) -> None:
+    """Turn every later progress bar off (``True``) or on (``False``) for this process."""
+    global _QUIET
+    _QUIET = bool(quiet)
+
+
+def is_quiet() -> bool:
+    """Whether progress output is silenced."""
+    return _QUIET
+
+
+def bar(total: int | None, desc: str, unit: str = "it", enabled: bool | None = None) -> tqdm:
+    """A progress bar over ``total`` units (``None``: unknown total), written to stderr.
+
+    Use as a context manager and call ``.update(n)``. ``enabled=None`` follows :func:`set_quiet`.
+    """
+    on = (not _QUIET) if enabled is None else enabled
+    return tqdm(total=total, desc=desc, unit=unit, disable=not on, file=sys.stderr, dynamic_ncols=True,
+                leave=True, mininterval=0.2)
+
+
+def track(iterable: Iterable[T], desc: str, total: int | None = None, unit: str = "it",
+          enabled: bool | None = None) -> Iterator[T]:
+    """Iterate over ``iterable`` while showing a bar (``total`` defaults to ``len(iterable)`` if known)."""
+    if total is None and hasattr(iterable, "__len__"):
+        total = len(iterable)  # type: ignore[arg-type]
+    with bar(total, desc, unit=unit, enabled=enabled) as b:
+        for item in iterable:
+            yield item
+            b.update(1)
+
+
+class stage:
+    """A one-step bar for work that reports no intermediate progress: shows the step and its time.
+
+    ``with stage("training"):`` prints ``training: 0/1`` while the work runs and ``1/1 [elapsed]`` after.
+    """
+
+    def __init__(self, desc: str, enabled: bool | None = None) -> None:
+        self._bar = bar(1, desc, unit="step", enabled=enabled)
+
+    def __enter__(self) -> stage:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self._bar.update(1)
+        else:
+            self._bar.leave = False  # a failed step leaves no bar behind on a terminal
+        self._bar.close()
+
+
+class quiet_libraries:
+    """While active and quiet: Lightning/TensorFlow info logs and library warnings are silenced.
+
+    Errors still propagate; nothing is hidden when ``--quiet`` is not given.
+    """
+
+    _NAMES = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "tensorflow", "absl")
+
+    def __enter__(self) -> quiet_libraries:
+        import logging
+        import warnings
+
+        self._active = _QUIET
+        if not self._active:
+            return self
+        self._levels = {n: logging.getLogger(n).level for n in self._NAMES}
+        for n in self._NAMES:
+            logging.getLogger(n).setLevel(logging.ERROR)
+        self._warn = warnings.catch_warnings()
+        self._warn.__enter__()
+        warnings.simplefilter("ignore")
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        import logging
+
+        if not self._active:
+            return
+        self._warn.__exit__(exc_type, exc, tb)
+        for n, level in self._levels.items():
+            logging.getLogger(n).setLevel(level)
+
+
+def silence_library_logs() -> None:
+    """When quiet, set the framework loggers to ERROR again (Lightning resets its level on import)."""
+    import logging
+
+    if _QUIET:
+        for n in quiet_libraries._NAMES:
+            logging.getLogger(n).setLevel(logging.ERROR)

@@ -1,0 +1,115 @@
+"""TensorFlow train/infer entry of ``ptycho train``/``infer --backend tensorflow`` (specs/cli.md §4).
+
+Built on the TensorFlow backend's public API, the same calls ptychodus makes:
+train = ``RawData.from_file`` -> canonical ``TrainingConfig`` -> ``ptycho.workflows.components.run_cdi_example``
+(stitching the test scan when one is given) -> ``ptycho.model_manager.save(output_dir)`` ->
+``save_outputs``; infer = ``load_inference_bundle(model_path)`` -> ``reassemble_cdi_image`` of the test scan.
+Both also write the files of :mod:`ptycho_cli.outputs`. Flag names are the PyTorch CLI's where they apply.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from ptycho_cli.errors import UserError
+from ptycho_cli.progress import is_quiet, stage
+
+__all__ = ["build_training_config", "train_tensorflow", "infer_tensorflow", "STITCH_M"]
+
+#: Central crop of each patch used when stitching (the workflows' M=20).
+STITCH_M = 20
+
+
+def _quiet_tf() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
+def build_training_config(args: argparse.Namespace, N: int) -> Any:
+    """Canonical TrainingConfig from ``ptycho train`` flags; unset flags keep the canonical defaults."""
+    from ptycho.config.config import ModelConfig, TrainingConfig
+
+    model_kw: dict[str, Any] = {"N": int(N)}
+    if args.gridsize is not None:
+        model_kw["gridsize"] = args.gridsize
+        model_kw["object_big"] = args.gridsize > 1
+    if getattr(args, "n_filters_scale", None) is not None:
+        model_kw["n_filters_scale"] = args.n_filters_scale
+    kw: dict[str, Any] = {"model": ModelConfig(**model_kw), "train_data_file": Path(args.train_data_file),
+                          "output_dir": Path(args.output_dir), "backend": "tensorflow"}
+    if args.test_data_file is not None:
+        kw["test_data_file"] = Path(args.test_data_file)
+    for dest, field in (("max_epochs", "nepochs"), ("n_groups", "n_groups"), ("batch_size", "batch_size"),
+                        ("nphotons", "nphotons"), ("neighbor_count", "neighbor_count"),
+                        ("learning_rate", "learning_rate"), ("seed", "subsample_seed")):
+        value = getattr(args, dest, None)
+        if value is not None:
+            kw[field] = value
+    return TrainingConfig(**kw)
+
+
+def train_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
+    """Train with TensorFlow; writes wts.h5.zip, PNGs, reconstruction.npz (with test data), history."""
+    _quiet_tf()
+    from ptycho import model_manager
+    from ptycho.raw_data import RawData
+    from ptycho.workflows.components import run_cdi_example, save_outputs
+
+    from ptycho_cli.outputs import canvas_origin, write_history, write_reconstruction
+
+    train = RawData.from_file(args.train_data_file)
+    test = RawData.from_file(args.test_data_file) if args.test_data_file else None
+    config = build_training_config(args, int(train.diff3d.shape[-1]))
+    out = Path(config.output_dir)
+    with stage(f"training (tensorflow, {config.nepochs} epochs)"):
+        amp, phase, results = run_cdi_example(train, test, config, M=STITCH_M, do_stitching=test is not None)
+    bundle = model_manager.save(str(out))
+    save_outputs(amp, phase, results, str(out))
+    written = write_history(out, results.get("history"))
+    if amp is not None and results.get("obj_tensor_full") is not None:
+        import numpy as np
+
+        obj = np.asarray(amp) * np.exp(1j * np.asarray(phase))
+        origin = canvas_origin(results["global_offsets"], obj.shape, STITCH_M)
+        written.update(write_reconstruction(out, obj, origin, "TensorFlow reconstruction"))
+    losses = (results.get("history") or {}).get("train_loss") or []
+    if not is_quiet() and losses:
+        print(f"trained {len(losses)} epoch(s); final train loss {float(losses[-1]):.6g}")
+    print(f"bundle_path={Path(bundle).resolve()}", flush=True)
+    return {"results": results, "bundle": Path(bundle), "files": written, "config": config}
+
+
+def infer_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
+    """Reconstruct ``--test_data`` with the TensorFlow bundle in ``--model_path``."""
+    _quiet_tf()
+    from ptycho import model as model_mod
+    from ptycho.raw_data import RawData
+    from ptycho.workflows.components import load_inference_bundle, reassemble_cdi_image, save_outputs
+
+    from ptycho_cli.outputs import canvas_origin, write_reconstruction
+
+    model_path = Path(args.model_path)
+    if not model_path.exists():
+        raise UserError(f"--model_path {model_path}: expected a training output folder holding wts.h5.zip, found no such path")
+    load_inference_bundle(model_path)
+    cfg = model_mod.current_config()
+    if cfg is None:
+        raise UserError(f"--model_path {model_path}: expected a bundle with its training config, found none")
+    test = RawData.from_file(args.test_data)
+    n = int(test.diff3d.shape[-1])
+    if n != int(cfg.model.N):
+        raise UserError(f"--test_data {args.test_data}: expected {cfg.model.N}x{cfg.model.N} patterns for this model, found {n}x{n}")
+    cfg = copy.copy(cfg)
+    cfg.n_groups = args.n_groups  # None = one group per position
+    with stage(f"reconstructing {len(test.diff3d)} positions (tensorflow)"):
+        obj, amp, phase, off = reassemble_cdi_image(test, cfg, M=STITCH_M)
+    out = Path(args.output_dir)
+    save_outputs(amp, phase, {}, str(out))
+    written = write_reconstruction(out, obj, canvas_origin(off, obj.shape, STITCH_M), "TensorFlow reconstruction")
+    print(f"reconstruction={written['reconstruction'].resolve()} object_shape={obj.shape[0]}x{obj.shape[1]}", flush=True)
+    return {"files": written, "object": obj}

@@ -1,0 +1,136 @@
+"""The ``ptycho`` command run for real in a subprocess (specs/cli.md §1, §2, §5).
+
+Every user error is one stderr line and exit status 2; ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def ptycho(*args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ptycho_cli", *args], capture_output=True, text=True,
+                          env=ENV, cwd=cwd, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def scan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sim") / "scan.npz"
+    r = ptycho("simulate", "-o", str(path), "--n-positions", "40", "--seed", "5", "--quiet")
+    assert r.returncode == 0, r.stderr
+    return path
+
+
+def test_simulate_writes_contract_valid_scan_with_ground_truth(scan: Path) -> None:
+    """specs/cli.md §2: the file holds what was asked for and passes the contract."""
+    from ptycho.data_contract import validate_npz
+
+    data = validate_npz(scan)
+    assert data["M"] == 40 and data["N"] == 64
+    assert data["objectGuess"] is not None and data["objectGuess"].shape[0] >= 64
+    raw = np.load(scan, allow_pickle=False)
+    assert float(raw["nphotons"]) == 1e9 and int(raw["seed"]) == 5
+    # the same command twice gives identical arrays (seeded)
+    again = scan.parent / "again.npz"
+    assert ptycho("simulate", "-o", str(again), "--n-positions", "40", "--seed", "5", "--quiet").returncode == 0
+    np.testing.assert_array_equal(np.load(again)["diffraction"], raw["diffraction"])
+
+
+def test_validate_ok_and_failures(scan: Path, tmp_path: Path) -> None:
+    """specs/cli.md §2: one line per file, exit 2 if any fails."""
+    bad = tmp_path / "bad.npz"
+    arrays = dict(np.load(scan, allow_pickle=False))
+    arrays["xcoords"] = arrays["xcoords"][:-1]
+    np.savez(bad, **arrays)
+    ok = ptycho("validate", str(scan))
+    assert ok.returncode == 0 and ok.stdout.strip().startswith(f"{scan}: OK")
+    r = ptycho("validate", str(scan), str(bad), str(tmp_path / "missing.npz"))
+    assert r.returncode == 2
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 3 and "OK" in lines[0]
+    assert "ycoords" in lines[1] and "expected" in lines[1]
+    assert "missing.npz" in lines[2] and "no such file" in lines[2]
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["simulate"], "--output"),
+    (["simulate", "-o", "x.npz", "--N", "32"], "--N"),
+    (["simulate", "-o", "x.npz", "--object", "cat"], "--object"),
+    (["simulate", "-o", "x.npz", "--n-positions", "-3"], "n-positions"),
+    (["validate"], "FILE"),
+    (["nosuchcommand"], "invalid choice"),
+    (["evaluate", "--reconstruction", "nope.npz", "--ground-truth", "nope2.npz"], "nope.npz"),
+    (["train", "--backend", "cobol", "--train_data_file", "a.npz", "--output_dir", "o"], "--backend"),
+    (["train", "--output_dir", "o"], "--train_data_file"),
+    (["train", "--train_data_file", "missing.npz", "--output_dir", "o"], "missing.npz"),
+    (["infer", "--model_path", "m", "--test_data", "missing.npz", "--output_dir", "o"], "missing.npz"),
+    (["demo", "--epochs", "0"], "--epochs"),
+    (["validate", "a.npz", "--bogus"], "--bogus"),
+])
+def test_user_errors_are_one_line_exit_2(argv: list[str], needle: str, tmp_path: Path) -> None:
+    """specs/cli.md §1: one stderr line naming the problem, exit 2, no traceback; --debug shows it."""
+    r = ptycho(*argv, cwd=tmp_path)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    err = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(err) == 1, r.stderr
+    assert err[0].startswith("ptycho") and "error" in err[0] and needle in err[0]
+    assert "Traceback" not in r.stderr
+
+
+def test_debug_shows_traceback(tmp_path: Path) -> None:
+    r = ptycho("--debug", "evaluate", "--reconstruction", "nope.npz", "--ground-truth", "g.npz", cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" in r.stderr
+    r2 = ptycho("evaluate", "--reconstruction", "nope.npz", "--ground-truth", "g.npz", "--debug", cwd=tmp_path)
+    assert r2.returncode == 2 and "Traceback" in r2.stderr
+
+
+def test_evaluate_writes_metrics_and_figure(scan: Path, tmp_path: Path) -> None:
+    """specs/cli.md §5: a shifted crop of the ground truth is placed by search, scored near-perfect."""
+    gt = np.load(scan)["objectGuess"]
+    recon = np.zeros((90, 90), np.complex64)
+    recon[5:85, 5:85] = gt[60:140, 70:150] * np.exp(1j * 0.7)  # constant phase offset, zero border
+    rpath = tmp_path / "recon.npz"
+    np.savez(rpath, reconstruction=recon)
+    r = ptycho("evaluate", "--reconstruction", str(rpath), "--ground-truth", str(scan),
+               "--output-dir", str(tmp_path / "ev"), "--quiet")
+    assert r.returncode == 0, r.stderr
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert metrics["placement"]["gt_offset"] == [60, 70]
+    assert metrics["amplitude"]["ssim"] > 0.99 and metrics["phase"]["ssim"] > 0.99
+    assert set(metrics["frc_curve"]) == {"amplitude", "phase"}
+    assert (tmp_path / "ev" / "comparison.png").stat().st_size > 1024
+    assert "ssim" in r.stdout and "psnr" in r.stdout
+    # same data with the origin recorded: no search, same window
+    np.savez(rpath, reconstruction=recon, origin_xy=np.array([65.0, 55.0]))
+    r2 = ptycho("evaluate", "-r", str(rpath), "-g", str(scan), "--output-dir", str(tmp_path / "ev2"), "--quiet")
+    assert r2.returncode == 0, r2.stderr
+    m2 = json.loads((tmp_path / "ev2" / "metrics.json").read_text())
+    assert m2["placement"]["placement"] == "origin" and m2["placement"]["gt_offset"] == [60, 70]
+
+
+def test_console_scripts_are_declared() -> None:
+    """Issue: ptycho, ptycho_train, ptycho_inference, ptycho_evaluate console scripts (pyproject)."""
+    import tomllib
+
+    meta = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    scripts = meta["project"]["scripts"]
+    assert scripts == {"ptycho": "ptycho_cli.main:main", "ptycho_train": "ptycho_cli.main:train_main",
+                       "ptycho_inference": "ptycho_cli.main:inference_main",
+                       "ptycho_evaluate": "ptycho_cli.main:evaluate_main"}
+    assert {"torch", "tf"} <= set(meta["project"]["optional-dependencies"])
+
+
+def test_ptycho_evaluate_entry_point_in_process(tmp_path: Path) -> None:
+    """ptycho_evaluate = ptycho evaluate (same parser, same exit codes)."""
+    from ptycho_cli.main import evaluate_main
+
+    assert evaluate_main(["--reconstruction", str(tmp_path / "r.npz"), "--ground-truth", "g.npz"]) == 2

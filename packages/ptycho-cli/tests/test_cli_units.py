@@ -1,0 +1,94 @@
+"""Unit checks of the CLI helpers against closed forms (specs/cli.md §3, §5, §6)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ptycho_cli.errors import UserError, one_line, report_exception
+from ptycho_cli.evaluation import covered_box
+from ptycho_cli.outputs import canvas_origin
+
+
+def _brute_force_box_area(mask: np.ndarray) -> int:
+    h, w = mask.shape
+    best = 0
+    for r0 in range(h):
+        for r1 in range(r0 + 1, h + 1):
+            for c0 in range(w):
+                for c1 in range(c0 + 1, w + 1):
+                    if mask[r0:r1, c0:c1].all():
+                        best = max(best, (r1 - r0) * (c1 - c0))
+    return best
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.booleans(), min_size=5, max_size=5), min_size=4, max_size=4))
+def test_covered_box_is_the_largest_full_rectangle(rows: list[list[bool]]) -> None:
+    mask = np.array(rows)
+    img = mask.astype(np.complex64)
+    if not mask.any():
+        with pytest.raises(UserError):
+            covered_box(img)
+        return
+    r0, r1, c0, c1 = covered_box(img)
+    assert mask[r0:r1, c0:c1].all()
+    assert (r1 - r0) * (c1 - c0) == _brute_force_box_area(mask)
+
+
+def test_canvas_origin_matches_the_numpy_stitcher() -> None:
+    """A delta placed at object point p lands at canvas index p - origin (specs/physics.md §6)."""
+    from ptycho.physics import reassemble_position
+
+    rng = np.random.default_rng(0)
+    half = rng.integers(40, 120, size=(6, 2)).astype(np.float64)
+    offsets = np.concatenate([half, 2 * np.array([80.0, 75.0]) - half])  # integer mean -> integer shifts
+    N, M = 64, 20
+    patches = np.zeros((12, N, N), np.complex64)
+    patches[0, N // 2, N // 2] = 1.0  # centre of patch 0 = object point offsets[0]
+    canvas = reassemble_position(patches, offsets, M=M)
+    origin = canvas_origin(offsets, canvas.shape, M)
+    row, col = np.unravel_index(np.argmax(np.abs(canvas)), canvas.shape)
+    assert (col + origin[0], row + origin[1]) == pytest.approx(tuple(offsets[0]), abs=1e-9)
+
+
+def test_report_exception_classifies() -> None:
+    import io
+
+    buf = io.StringIO()
+    assert report_exception(ValueError("bad\nvalue"), "ptycho x", False, buf) == 2
+    assert buf.getvalue() == "ptycho x: error: bad value\n"
+    buf = io.StringIO()
+    assert report_exception(RuntimeError("boom"), "ptycho x", False, buf) == 1
+    assert buf.getvalue().count("\n") == 1 and "internal error: RuntimeError: boom" in buf.getvalue()
+    assert one_line("a \n\t b") == "a b"
+
+
+def test_choose_backend_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ptycho_cli import backends
+
+    monkeypatch.setattr(backends, "installed_backends", lambda: ("pytorch",))
+    assert backends.choose_backend(None) == ("pytorch", "the only installed backend")
+    with pytest.raises(UserError, match="not installed"):
+        backends.choose_backend("tensorflow")
+    monkeypatch.setattr(backends, "installed_backends", lambda: ("pytorch", "tensorflow"))
+    assert backends.choose_backend(None)[0] == "tensorflow"  # canonical default (specs/config.md §3)
+    assert backends.choose_backend(None, default="pytorch")[0] == "pytorch"
+    assert backends.choose_backend("torch") == ("pytorch", "--backend")
+    monkeypatch.setattr(backends, "installed_backends", lambda: ())
+    with pytest.raises(UserError, match="no backend installed"):
+        backends.choose_backend(None)
+
+
+def test_torch_argv_uses_the_torch_flag_names() -> None:
+    from ptycho_cli.delegate import torch_train_argv
+    from ptycho_cli.main import build_parser
+
+    args, extra = build_parser().parse_known_args(
+        ["train", "--train-data-file", "a.npz", "--output_dir", "o", "--epochs", "3", "--seed", "7", "--quiet",
+         "--accelerator", "cpu"])
+    argv = torch_train_argv(args, extra)
+    assert argv == ["--train_data_file", "a.npz", "--output_dir", "o", "--max_epochs", "3",
+                    "--subsample-seed", "7", "--quiet", "--accelerator", "cpu"]
