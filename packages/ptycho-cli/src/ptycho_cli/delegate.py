@@ -101,9 +101,8 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
     _check_data(args.train_data_file, args.test_data_file)
     if backend == "pytorch":
         _debug_env(args)
-        from ptycho_torch.train import main as torch_main
-
         from ptycho_cli.progress import silence_library_logs
+        from ptycho_torch.train import main as torch_main
 
         silence_library_logs()
 

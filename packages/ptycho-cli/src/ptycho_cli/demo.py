@@ -61,15 +61,14 @@ def _training_config(preset: DemoPreset, out: Path, seed: int, backend: str, n_g
 
 
 def _train_and_reconstruct_torch(train: Any, val: Any, config: Any) -> tuple[np.ndarray, Any, dict[str, Any]]:
+    import lightning.pytorch  # noqa: F401 - imported first so its logger levels can be overridden
+
+    from ptycho_cli.progress import silence_library_logs
     from ptycho_torch.workflows.components import (
         _reassemble_cdi_image_torch,
         load_inference_bundle_torch,
         run_cdi_example_torch,
     )
-
-    import lightning.pytorch  # noqa: F401 - imported first so its logger levels can be overridden
-
-    from ptycho_cli.progress import silence_library_logs
 
     silence_library_logs()
     execution = {"accelerator": "cpu", "enable_progress_bar": not is_quiet(), "logger_backend": "none",
@@ -108,7 +107,6 @@ def run_demo(output_dir: str | Path, *, backend: str, preset: DemoPreset, seed: 
     """Run the whole demo; returns the summary dict (also written to ``summary.txt``/``metrics.json``)."""
     from ptycho.atomic_io import save_text_atomic
     from ptycho.raw_data import RawData
-
     from ptycho_cli.commands import format_metrics_table, simulate_to
     from ptycho_cli.evaluation import evaluate_arrays, load_ground_truth
     from ptycho_cli.figures import plot_comparison

@@ -231,7 +231,6 @@ def evaluate_files(reconstruction: str | os.PathLike[str], ground_truth: str | o
     Returns the metrics dict (also written); 'files' names the outputs.
     """
     from ptycho.atomic_io import save_json_atomic
-
     from ptycho_cli.figures import plot_comparison
 
     recon, origin = load_reconstruction(reconstruction)

@@ -32,7 +32,6 @@ def canvas_origin(global_offsets: Any, canvas_shape: Sequence[int], M: int) -> n
 def write_reconstruction(out_dir: str | Path, obj: Any, origin_xy: Any | None, title: str) -> dict[str, Path]:
     """Write ``reconstruction.npz`` and ``reconstruction.png`` (atomic); returns their paths."""
     from ptycho.atomic_io import save_npz_atomic
-
     from ptycho_cli.figures import plot_amplitude_phase
 
     out = Path(out_dir)
@@ -55,7 +54,6 @@ def write_reconstruction(out_dir: str | Path, obj: Any, origin_xy: Any | None, t
 def write_history(out_dir: str | Path, history: Mapping[str, Sequence[float]] | None) -> dict[str, Path]:
     """Write ``history.json`` and ``loss_curves.png`` for the loss series of ``history`` (if any)."""
     from ptycho.atomic_io import save_json_atomic
-
     from ptycho_cli.figures import plot_loss_curves
 
     written: dict[str, Path] = {}

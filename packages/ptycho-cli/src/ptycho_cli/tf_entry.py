@@ -59,7 +59,6 @@ def train_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
     from ptycho import model_manager
     from ptycho.raw_data import RawData
     from ptycho.workflows.components import run_cdi_example, save_outputs
-
     from ptycho_cli.outputs import canvas_origin, write_history, write_reconstruction
 
     train = RawData.from_file(args.train_data_file)
@@ -90,7 +89,6 @@ def infer_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
     from ptycho import model as model_mod
     from ptycho.raw_data import RawData
     from ptycho.workflows.components import load_inference_bundle, reassemble_cdi_image, save_outputs
-
     from ptycho_cli.outputs import canvas_origin, write_reconstruction
 
     model_path = Path(args.model_path)
