@@ -1,0 +1,513 @@
+"""Helpers shared by ``python -m ptycho_torch.train`` and ``python -m ptycho_torch.inference``.
+
+Normative text: specs/torch-cli.md. Public helpers (names fixed by the user guide §12):
+
+* :func:`resolve_accelerator` - ``--accelerator`` (+ the deprecated ``--device``) -> 'cpu' | 'cuda' | 'mps'.
+* :func:`build_execution_config_from_args` - parsed flags -> ``ptycho_bridge.PyTorchExecutionConfig``.
+* :func:`validate_paths` - input files exist, the output folder can be (and is) created.
+
+and the plumbing both command lines need to keep their promises on bad input (one line on stderr, exit
+code 2, no traceback, nothing half-written): :class:`CliError`, :class:`CliArgumentParser`,
+:class:`OutputGuard`, :func:`run_cli`, plus ``argparse`` value types that reject bad values at parse time.
+Nothing here imports torch or lightning at module level; the CLIs stay fast to fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import logging
+import math
+import os
+import shutil
+import sys
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ACCELERATOR_CHOICES",
+    "LOGGER_CHOICES",
+    "SCHEDULER_CHOICES",
+    "CliError",
+    "MissingExtraError",
+    "GradientAccumulationError",
+    "CliArgumentParser",
+    "OutputGuard",
+    "resolve_accelerator",
+    "build_execution_config_from_args",
+    "validate_paths",
+    "require_logger_backend",
+    "check_gradient_accumulation",
+    "default_multistage_milestones",
+    "quiet_output",
+    "run_cli",
+    "positive_int",
+    "nonnegative_int",
+    "top_k_int",
+    "positive_float",
+    "devices_value",
+]
+
+#: ``--accelerator`` choices. 'tpu' is listed so it gets a clear "not supported" error, not argparse's.
+ACCELERATOR_CHOICES = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+LOGGER_CHOICES = ("csv", "tensorboard", "mlflow", "none")
+SCHEDULER_CHOICES = ("Default", "Exponential", "MultiStage", "Adaptive")
+#: optional logger backends: flag value -> (module that must be importable, ptycho-torch extra)
+LOGGER_EXTRAS = {"tensorboard": ("tensorboard", "tensorboard"), "mlflow": ("mlflow", "mlflow")}
+
+
+class CliError(ValueError):
+    """Bad command-line input; the CLI prints its one-line message and exits with code 2."""
+
+
+class MissingExtraError(CliError):
+    """An optional dependency needed by a flag value is not installed (message carries the pip command)."""
+
+
+class GradientAccumulationError(RuntimeError):
+    """EXEC-ACCUM-001: gradient accumulation requested for a manually optimised Lightning module."""
+
+
+def _one_line(text: Any) -> str:
+    return " ".join(str(text).split()) or "no details"
+
+
+# ----------------------------------------------------------------------------------------------------
+# argparse plumbing
+# ----------------------------------------------------------------------------------------------------
+
+
+class CliArgumentParser(argparse.ArgumentParser):
+    """ArgumentParser whose errors raise :class:`CliError` (one line, exit 2) instead of printing usage."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise CliError(_one_line(message))
+
+
+def _int_value(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, found {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = _int_value(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, found {text!r}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = _int_value(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, found {text!r}")
+    return value
+
+
+def top_k_int(text: str) -> int:
+    """argparse type for ``--checkpoint-save-top-k``: -1 (keep all), 0 (keep none) or a positive count."""
+    value = _int_value(text)
+    if value < -1:
+        raise argparse.ArgumentTypeError(f"expected -1 (all), 0 (none) or a positive integer, found {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite float > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, found {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, found {text!r}")
+    return value
+
+
+def devices_value(text: str) -> int | str:
+    """argparse type for ``--devices``: a positive integer or 'auto'."""
+    if text == "auto":
+        return text
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', found {text!r}") from None
+
+
+# ----------------------------------------------------------------------------------------------------
+# accelerator
+# ----------------------------------------------------------------------------------------------------
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def _mps_available() -> bool:
+    import torch
+
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def resolve_accelerator(accelerator: str = "auto", device: str | None = None) -> str:
+    """Resolve ``--accelerator`` and the deprecated ``--device`` into the device Lightning will use.
+
+    Args:
+        accelerator: 'auto' (CUDA when available, else CPU), 'cpu', 'gpu' (= 'cuda'), 'cuda', 'mps'.
+            'tpu' is rejected (no torch-xla support).
+        device: deprecated ``--device`` value ('cpu' or 'cuda'), None when not given. It emits a
+            DeprecationWarning; with accelerator 'auto' it decides the device, otherwise the explicit
+            accelerator wins.
+
+    Returns:
+        'cpu', 'cuda' or 'mps' - never 'auto', so the run records what it actually used.
+
+    Raises:
+        CliError: unknown value, 'tpu', or a requested device that is not available on this machine.
+    """
+    if device is not None:
+        if device not in ("cpu", "cuda", "gpu"):
+            raise CliError(f"--device: expected 'cpu' or 'cuda', found {device!r}")
+        if accelerator == "auto":
+            warnings.warn(
+                f"--device is deprecated; use --accelerator (mapping --device {device} to --accelerator "
+                f"{'cpu' if device == 'cpu' else 'cuda'})",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            accelerator = "cpu" if device == "cpu" else "cuda"
+        else:
+            warnings.warn(
+                f"--device is deprecated; use --accelerator (ignoring --device {device} because "
+                f"--accelerator {accelerator} was given)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+    if accelerator == "tpu":
+        raise CliError("--accelerator: 'tpu' is not supported (no torch-xla); expected auto, cpu, cuda, gpu or mps")
+    if accelerator not in ACCELERATOR_CHOICES:
+        raise CliError(f"--accelerator: expected one of auto, cpu, cuda, gpu, mps, found {accelerator!r}")
+    if accelerator == "auto":
+        return "cuda" if _cuda_available() else "cpu"
+    if accelerator in ("gpu", "cuda"):
+        if not _cuda_available():
+            raise CliError(f"--accelerator {accelerator}: no CUDA device is available; use --accelerator cpu or auto")
+        return "cuda"
+    if accelerator == "mps":
+        if not _mps_available():
+            raise CliError("--accelerator mps: the MPS backend is not available; use --accelerator cpu or auto")
+        return "mps"
+    return "cpu"
+
+
+# ----------------------------------------------------------------------------------------------------
+# execution config
+# ----------------------------------------------------------------------------------------------------
+
+
+def require_logger_backend(backend: str) -> None:
+    """Fail at once when ``--logger`` names an optional backend whose package is not installed.
+
+    Raises:
+        CliError: unknown backend name.
+        MissingExtraError: tensorboard/mlflow missing; the message carries the pip install command.
+    """
+    if backend not in LOGGER_CHOICES:
+        raise CliError(f"--logger: expected one of {', '.join(LOGGER_CHOICES)}, found {backend!r}")
+    if backend in LOGGER_EXTRAS:
+        module, extra = LOGGER_EXTRAS[backend]
+        if importlib.util.find_spec(module) is None:
+            raise MissingExtraError(
+                f"--logger {backend}: the optional package '{module}' is not installed; "
+                f"install it with: pip install 'ptycho-torch[{extra}]'"
+            )
+
+
+def _arg(args: Any, name: str, default: Any = None) -> Any:
+    return getattr(args, name, default)
+
+
+def build_execution_config_from_args(args: argparse.Namespace, mode: str) -> Any:
+    """Build a ``ptycho_bridge.PyTorchExecutionConfig`` from parsed CLI flags.
+
+    Args:
+        args: namespace from the training or inference parser (missing attributes take the defaults).
+        mode: 'training' or 'inference'.
+
+    Returns:
+        PyTorchExecutionConfig. Training sets accelerator (resolved), devices, deterministic, num_workers,
+        learning_rate, scheduler, accumulate_grad_batches, enable_progress_bar (= not quiet),
+        enable_checkpointing, checkpoint_save_top_k, checkpoint_monitor_metric, checkpoint_mode,
+        early_stop_patience and logger_backend. Inference sets accelerator, num_workers,
+        inference_batch_size and enable_progress_bar.
+
+    Warns:
+        DeprecationWarning: ``--device`` (see :func:`resolve_accelerator`), ``--disable_mlflow`` (mapped
+            to ``--logger none`` plus ``--quiet``).
+
+    Raises:
+        ValueError: unknown mode. CliError / MissingExtraError: bad values, unavailable accelerator or logger.
+    """
+    from ptycho_bridge.execution import PyTorchExecutionConfig
+
+    if mode not in ("training", "inference"):
+        raise ValueError(f"mode: expected 'training' or 'inference', found {mode!r}")
+    accelerator = resolve_accelerator(_arg(args, "accelerator", "auto") or "auto", _arg(args, "device"))
+    quiet = bool(_arg(args, "quiet", False))
+    kwargs: dict[str, Any] = {
+        "accelerator": accelerator,
+        "num_workers": int(_arg(args, "num_workers", 0)),
+    }
+    if mode == "inference":
+        kwargs["inference_batch_size"] = _arg(args, "inference_batch_size")
+        kwargs["enable_progress_bar"] = not quiet
+        return _make_execution_config(PyTorchExecutionConfig, kwargs)
+
+    logger = _arg(args, "logger", "csv") or "csv"
+    if _arg(args, "disable_mlflow", False):
+        warnings.warn(
+            "--disable_mlflow is deprecated; use --logger none (no tracking) and --quiet (no progress bar)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        logger = "none"
+        quiet = True
+    require_logger_backend(logger)
+    accumulate = int(_arg(args, "accumulate_grad_batches", 1))
+    if accumulate < 1:
+        raise CliError(f"--accumulate-grad-batches: expected an integer >= 1, found {accumulate}")
+    top_k = int(_arg(args, "checkpoint_save_top_k", 1))
+    kwargs.update(
+        devices=_arg(args, "devices", 1),
+        deterministic=bool(_arg(args, "deterministic", True)),
+        learning_rate=float(_arg(args, "learning_rate", 1e-3)),
+        scheduler=_arg(args, "scheduler", "Default"),
+        accumulate_grad_batches=accumulate,
+        enable_progress_bar=not quiet,
+        # top-k 0 means "keep no checkpoint": Lightning would still write last.ckpt, so switch it off.
+        enable_checkpointing=bool(_arg(args, "enable_checkpointing", True)) and top_k != 0,
+        checkpoint_save_top_k=top_k,
+        checkpoint_monitor_metric=_arg(args, "checkpoint_monitor", "val_loss"),
+        checkpoint_mode=_arg(args, "checkpoint_mode", "min"),
+        early_stop_patience=int(_arg(args, "early_stop_patience", 100)),
+        logger_backend=logger,
+    )
+    if kwargs["scheduler"] == "MultiStage":
+        nepochs = _arg(args, "max_epochs") or _canonical_nepochs()
+        kwargs["multistage_milestones"] = default_multistage_milestones(int(nepochs))
+    return _make_execution_config(PyTorchExecutionConfig, kwargs)
+
+
+def _canonical_nepochs() -> int:
+    from ptycho.config.config import TrainingConfig
+
+    return int(TrainingConfig.nepochs)
+
+
+def _make_execution_config(cls: type, kwargs: dict[str, Any]) -> Any:
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as exc:
+        raise CliError(f"execution config: {_one_line(exc)}") from None
+
+
+def check_gradient_accumulation(accumulate_grad_batches: int) -> None:
+    """EXEC-ACCUM-001: refuse ``--accumulate-grad-batches`` > 1 before any data is read.
+
+    ``PtychoPINN_Lightning`` optimises manually (``automatic_optimization = False``, needed for its physics
+    loss), and Lightning does not accumulate gradients for such a module: the setting would be silently
+    ignored. The CLI therefore refuses it up front instead of training with a different effective batch.
+
+    Raises:
+        GradientAccumulationError: ``accumulate_grad_batches > 1``.
+    """
+    if accumulate_grad_batches > 1:
+        raise GradientAccumulationError(
+            f"--accumulate-grad-batches {accumulate_grad_batches}: gradient accumulation is incompatible with the "
+            "manual optimisation of PtychoPINN_Lightning (EXEC-ACCUM-001); use --accumulate-grad-batches 1"
+        )
+
+
+def default_multistage_milestones(nepochs: int) -> tuple[int, ...]:
+    """Epochs at which 'MultiStage' decays the learning rate: half and three quarters of the run (>= 1)."""
+    return tuple(sorted({max(1, int(0.5 * nepochs)), max(1, int(0.75 * nepochs))}))
+
+
+# ----------------------------------------------------------------------------------------------------
+# paths and output hygiene
+# ----------------------------------------------------------------------------------------------------
+
+
+def _check_input_file(path: str | os.PathLike[str] | None, what: str) -> Path | None:
+    if path is None:
+        return None
+    p = Path(path)
+    if not p.exists():
+        raise CliError(f"{what} {p}: expected an existing file, found no such file")
+    if not p.is_file():
+        raise CliError(f"{what} {p}: expected a file, found a directory")
+    return p
+
+
+def validate_paths(
+    train_file: str | os.PathLike[str] | None,
+    test_file: str | os.PathLike[str] | None,
+    output_dir: str | os.PathLike[str],
+    *,
+    create: bool = True,
+) -> Path:
+    """Check the input files exist and create ``output_dir`` (``mkdir -p``).
+
+    Args:
+        train_file, test_file: NPZ paths or None (not checked when None).
+        output_dir: output folder; an existing *file* there is an error.
+        create: create the folder (default) or only check it could be created.
+
+    Returns:
+        ``Path(output_dir)``.
+
+    Raises:
+        CliError: a missing input file, a directory where a file is expected, or an output path that is
+            a file / lies under a file.
+    """
+    _check_input_file(train_file, "training data file")
+    _check_input_file(test_file, "test data file")
+    out = Path(output_dir)
+    for parent in (out, *out.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise CliError(f"output directory {out}: expected a directory, found a file at {parent}")
+            break
+    if create:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CliError(f"output directory {out}: cannot be created ({_one_line(exc)})") from None
+    return out
+
+
+class OutputGuard:
+    """Remove what a failed run wrote into its output folder, leaving earlier contents untouched.
+
+    Records every path under ``output_dir`` before the run (and whether the folder existed). On failure
+    :meth:`rollback` deletes each path that did not exist before (and the folder itself when this run
+    created it). Files written atomically by the run (bundle, NPZ, PNG) are never half-written anyway;
+    the guard removes the partial *set* (checkpoints without a bundle, logs of an aborted run).
+    """
+
+    def __init__(self, output_dir: str | os.PathLike[str]):
+        self.output_dir = Path(output_dir)
+        self.existed = self.output_dir.is_dir()
+        self.before: set[Path] = set()
+        if self.existed:
+            self.before = {p.relative_to(self.output_dir) for p in self.output_dir.rglob("*")}
+
+    def rollback(self) -> None:
+        out = self.output_dir
+        if not out.exists():
+            return
+        if not self.existed:
+            shutil.rmtree(out, ignore_errors=True)
+            return
+        created = [p for p in out.rglob("*") if p.relative_to(out) not in self.before]
+        for p in sorted(created, key=lambda q: len(q.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    p.unlink()
+
+
+# ----------------------------------------------------------------------------------------------------
+# console output
+# ----------------------------------------------------------------------------------------------------
+
+_NOISY_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "lightning_fabric")
+
+
+@contextlib.contextmanager
+def quiet_output(quiet: bool) -> Iterator[None]:
+    """With ``quiet``: silence Lightning's info logs and library warnings for the duration of a run.
+
+    Our own deprecation warnings (messages starting with '--') stay visible: a user must learn that a
+    flag goes away even in quiet mode.
+    """
+    if not quiet:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import lightning.pytorch  # noqa: F401 - its import sets its loggers to INFO; adjust them afterwards
+    saved = {name: logging.getLogger(name).level for name in _NOISY_LOGGERS}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.filterwarnings("always", category=DeprecationWarning, message="--")
+        for name in _NOISY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for name, level in saved.items():
+                logging.getLogger(name).setLevel(level)
+
+
+def _show_warning_one_line(prog: str, original: Callable[..., None]) -> Callable[..., None]:
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        text = str(message)
+        if issubclass(category, DeprecationWarning) and text.startswith("--"):
+            print(f"{prog}: DeprecationWarning: {_one_line(text)}", file=sys.stderr)
+            return
+        original(message, category, filename, lineno, file, line)
+
+    return show
+
+
+#: Errors that mean "bad input": one line on stderr, exit code 2.
+INPUT_ERRORS: tuple[type[BaseException], ...] = (
+    CliError,
+    ValueError,  # ContractError, BundleError, config validation
+    FileNotFoundError,
+    NotADirectoryError,
+    IsADirectoryError,
+    PermissionError,
+    GradientAccumulationError,
+)
+
+
+def run_cli(prog: str, body: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None) -> int:
+    """Run a CLI body with the error contract: bad input -> one stderr line + exit 2, no traceback.
+
+    Any other exception is an internal error: one line and exit code 1 (set ``PTYCHO_TRACEBACK=1`` to see
+    the traceback). Deprecation warnings of our flags print as one line each.
+    """
+    original = warnings.showwarning
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("always", category=DeprecationWarning, message="--")
+            warnings.showwarning = _show_warning_one_line(prog, original)
+            return body(argv)
+    except SystemExit as exc:  # --help / --version
+        return int(exc.code or 0) if isinstance(exc.code, int) or exc.code is None else 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except INPUT_ERRORS as exc:
+        print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the CLI contract is "never a traceback"
+        if os.environ.get("PTYCHO_TRACEBACK"):
+            import traceback
+
+            traceback.print_exc()
+        print(f"{prog}: internal error: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    finally:
+        warnings.showwarning = original
