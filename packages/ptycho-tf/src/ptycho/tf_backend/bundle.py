@@ -1,8 +1,8 @@
 """The ``wts.h5.zip`` model bundle (specs/tf-backend.md §5, specs/bundle-format.md).
 
 Zip members (all at the root):
-  manifest.json      {"backend": "tensorflow", "format_version": 1, "models": [...], "N", "gridsize",
-                      "files": {...}}
+  manifest.json      {"backend": "tensorflow", "format_version": 1, "weights": "model.weights.h5",
+                      "module_kwargs": {}, "models", "N", "gridsize", "files": {member: sha256}}
   config.json        the canonical config (``ptycho.config.config.config_to_dict``)
   model.weights.h5   Keras 3 weights of the autoencoder (diffraction_to_obj shares them)
   physics.npz        intensity_scale (float64 scalar), probe ((N, N) complex64); np.load(allow_pickle=False)
@@ -13,6 +13,7 @@ Loading never executes code from the file: the models are rebuilt from config.js
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tempfile
@@ -49,19 +50,22 @@ def save_bundle(location, models: Models, config) -> Path:
     path = bundle_path(location)
     path.parent.mkdir(parents=True, exist_ok=True)
     cfg_dict = config_to_dict(config)
-    manifest = {"backend": BACKEND, "format_version": FORMAT_VERSION, "models": MODEL_NAMES,
-                "N": models.n, "gridsize": models.gridsize,
-                "files": {"config": "config.json", "weights": "model.weights.h5", "physics": "physics.npz"}}
+    from ptycho.atomic_io import write_npz
+
     phys = io.BytesIO()
-    np.savez(phys, intensity_scale=np.float64(models.intensity_scale()), probe=models.probe())
+    write_npz(phys, {"intensity_scale": np.float64(models.intensity_scale()), "probe": models.probe()})
     with tempfile.TemporaryDirectory() as tmp:
         wpath = Path(tmp) / "model.weights.h5"
         models.autoencoder.save_weights(str(wpath))
-        with atomic_write(path, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr("manifest.json", json.dumps(manifest, indent=2))
-            zf.writestr("config.json", json.dumps(cfg_dict, indent=2))
-            zf.write(wpath, "model.weights.h5")
-            zf.writestr("physics.npz", phys.getvalue())
+        members = {"config.json": json.dumps(cfg_dict, indent=2).encode(), "model.weights.h5": wpath.read_bytes(),
+                   "physics.npz": phys.getvalue()}
+    manifest = {"backend": BACKEND, "format_version": FORMAT_VERSION, "models": MODEL_NAMES,
+                "N": models.n, "gridsize": models.gridsize, "weights": "model.weights.h5", "module_kwargs": {},
+                "files": {k: hashlib.sha256(v).hexdigest() for k, v in members.items()}}
+    with atomic_write(path, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("manifest.json", json.dumps(manifest, indent=2))
+        for k, v in members.items():
+            zf.writestr(k, v)
     return path
 
 
@@ -94,8 +98,8 @@ def load_bundle(location):
     manifest = read_manifest(path)
     backend = manifest.get("backend")
     if backend != BACKEND:
-        raise ValueError(f"{path}: bundle was written by the {backend!r} backend (PyTorch); the 'tensorflow' "
-                         f"backend cannot load it — use the pytorch backend (ptycho_torch) instead")
+        raise ValueError(f"{path}: bundle was written by the {backend!r} backend but is being loaded by the "
+                         f"'tensorflow' backend; load it with the pytorch backend (ptycho_torch)")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{path}: manifest.json format_version: expected {FORMAT_VERSION}, "
                          f"found {manifest.get('format_version')!r}")
@@ -103,6 +107,13 @@ def load_bundle(location):
         missing = [f for f in ("config.json", "model.weights.h5", "physics.npz") if f not in zf.namelist()]
         if missing:
             raise ValueError(f"{path}: bundle member(s) missing: {', '.join(missing)}")
+        files = manifest.get("files") or {}
+        extra = sorted(set(zf.namelist()) - set(files) - {"manifest.json"})
+        if extra:
+            raise ValueError(f"{path}: members not listed in manifest.json files: {', '.join(extra)}")
+        for name, digest in files.items():
+            if hashlib.sha256(zf.read(name)).hexdigest() != digest:
+                raise ValueError(f"{path}: {name}: sha256 does not match manifest.json")
         config = config_from_dict(json.loads(zf.read("config.json")))
         with np.load(io.BytesIO(zf.read("physics.npz")), allow_pickle=False) as z:
             s = float(z["intensity_scale"])

@@ -173,17 +173,27 @@ def conv_parameter_count(model: keras.Model) -> int:
 
 # ------------------------------------------------------------------ weight transfer with PyTorch
 
+def torch_name(layer_name: str) -> str:
+    """Keras layer name -> torch module path (specs/network.md §4): ``encoder_blocks_0_conv1`` ->
+    ``encoder.blocks.0.conv1``; ``decoder_amp_border_conv1`` -> ``decoder_amp.border.conv1``."""
+    for prefix in ("decoder_amp_", "decoder_phase_"):
+        if layer_name.startswith(prefix):
+            return prefix[:-1] + "." + layer_name[len(prefix):].replace("_", ".")
+    return layer_name.replace("_", ".")
+
+
 def to_torch_state(model: keras.Model) -> dict[str, np.ndarray]:
     """Weights as a PyTorch-style state dict of numpy arrays (specs/network.md).
 
-    Names: Keras layer name with '_' -> '.' plus '.weight'/'.bias' (e.g. ``encoder.blocks.0.conv1.weight``);
+    Names: :func:`torch_name` of the Keras layer plus '.weight'/'.bias' (``encoder.blocks.0.conv1.weight``,
+    ``decoder_amp.head.bias``);
     kernels are permuted from Keras (kh, kw, in, out) to torch (out, in, kh, kw). ``log_scale`` is a
     scalar; ``probe`` is (N, N, 2) [real, imag] (``torch.view_as_real`` layout).
     """
     out: dict[str, np.ndarray] = {}
     for layer in model.layers:
         if isinstance(layer, keras.layers.Conv2D):
-            base = layer.name.replace("_", ".")
+            base = torch_name(layer.name)
             out[base + ".weight"] = np.transpose(layer.kernel.numpy(), (3, 2, 0, 1)).copy()
             out[base + ".bias"] = layer.bias.numpy().copy()
         elif isinstance(layer, IntensityScale):
@@ -200,7 +210,7 @@ def from_torch_state(model: keras.Model, state: dict[str, np.ndarray]) -> None:
     """
     for layer in model.layers:
         if isinstance(layer, keras.layers.Conv2D):
-            base = layer.name.replace("_", ".")
+            base = torch_name(layer.name)
             for key, var, perm in ((base + ".weight", layer.kernel, (2, 3, 1, 0)), (base + ".bias", layer.bias, None)):
                 if key not in state:
                     raise ValueError(f"from_torch_state: missing key {key!r}")
