@@ -1,0 +1,264 @@
+"""Lightning module ``PtychoPINN_Lightning``: network + physics + losses + manual optimisation.
+
+Normative description: specs/torch-training.md. State-dict keys are the fixed parameter names of
+specs/network.md (``encoder.*``, ``decoder_amp.*``, ``decoder_phase.*``, ``forward_model.log_scale``,
+``forward_model.probe``): the generator parts and the ``ForwardModel`` are direct children.
+
+Batch contract (a dict of tensors from the DataLoader):
+    'X' (B, N, N, C) float32 normalised amplitudes; 'coords_relative' (B, 1, 2, C) float32;
+    'index' (B,) int64; supervised only: 'label_amp', 'label_phase' (B, N, N, C) float32.
+The module multiplies X by the intensity scale s itself.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning.pytorch as L
+import torch
+from ptycho.config.config import ModelConfig, TrainingConfig, config_from_dict, config_to_dict
+
+from .forward_model import ForwardModel, object_patches
+from .network import PtychoNet, network_kwargs, run_generator
+from .physics.losses import amplitude_mae, poisson_nll
+from .physics.probe import default_probe, normalize_probe
+from .physics.scaling import intensity_scale as closed_form_scale
+
+__all__ = ["PtychoPINN_Lightning", "SCHEDULERS"]
+
+SCHEDULERS = ("Default", "Exponential", "MultiStage", "Adaptive")
+_SCHEDULER_ALIASES = {"ReduceLROnPlateau": "Adaptive"}
+_SCHEDULER_KWARGS = {
+    "Default": {},
+    "Exponential": {"gamma": 0.95},
+    "MultiStage": {"milestones": None, "gamma": 0.1},
+    "Adaptive": {"factor": 0.5, "patience": 2, "min_lr": 1e-4, "threshold": 0.0},
+}
+
+
+def _as_config(value: Any, cls: type, name: str):
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, dict):
+        return config_from_dict(value, cls.__name__)
+    raise ValueError(f"PtychoPINN_Lightning: {name}: expected a {cls.__name__} or its dict, found {type(value).__name__}")
+
+
+class PtychoPINN_Lightning(L.LightningModule):
+    """PtychoPINN (or the supervised baseline) as a LightningModule with manual optimisation.
+
+    Args:
+        model_config: ``ptycho.config.config.ModelConfig`` (or its ``config_to_dict`` form).
+        training_config: ``TrainingConfig`` (or dict). Its nested ``model`` is ignored in favour of
+            ``model_config``.
+        probe: (N, N) complex probe (tensor or array); normalised here with
+            ``normalize_probe(probe, model_config.probe_scale)`` (idempotent). None -> default probe
+            (the checkpoint reload path: the saved ``forward_model.probe`` then overwrites it).
+        intensity_scale: s; None -> ``sqrt(nphotons)/(N/2)`` from training_config.
+        learning_rate: Adam learning rate; None -> training_config.learning_rate.
+        scheduler: 'Default' | 'Exponential' | 'MultiStage' | 'Adaptive' ('ReduceLROnPlateau' accepted);
+            None -> training_config.scheduler.
+        scheduler_kwargs: overrides of the scheduler's defaults (see specs/torch-training.md §4).
+    """
+
+    def __init__(self, model_config, training_config, probe=None, intensity_scale=None, *,
+                 learning_rate: float | None = None, scheduler: str | None = None,
+                 scheduler_kwargs: dict | None = None) -> None:
+        super().__init__()
+        mc = _as_config(model_config, ModelConfig, "model_config")
+        tc = _as_config(training_config, TrainingConfig, "training_config")
+        self.model_config, self.training_config = mc, tc
+        self.supervised = mc.model_type == "supervised"
+        if tc.torch_loss_mode not in ("poisson", "mae"):
+            raise ValueError(f"TrainingConfig.torch_loss_mode: expected 'poisson' or 'mae', got {tc.torch_loss_mode!r}")
+        self.loss_prefix = "mae" if (self.supervised or tc.torch_loss_mode == "mae") else "poisson"
+        s = closed_form_scale(tc.nphotons, mc.N) if intensity_scale is None else float(intensity_scale)
+        if not math.isfinite(s) or s <= 0:
+            raise ValueError(f"PtychoPINN_Lightning: intensity_scale: expected a finite positive number, got {intensity_scale!r}")
+        self.intensity_scale = s
+        lr = tc.learning_rate if learning_rate is None else float(learning_rate)
+        if not math.isfinite(lr) or lr <= 0:
+            raise ValueError(f"PtychoPINN_Lightning: learning_rate: expected a finite positive number, got {learning_rate!r}")
+        self.learning_rate = lr
+        sched = tc.scheduler if scheduler is None else scheduler
+        sched = _SCHEDULER_ALIASES.get(sched, sched)
+        if sched not in SCHEDULERS:
+            raise ValueError(f"PtychoPINN_Lightning: scheduler: expected one of {SCHEDULERS}, got {scheduler!r}")
+        self.scheduler_name = sched
+        kw = dict(_SCHEDULER_KWARGS[sched])
+        unknown = sorted(set(scheduler_kwargs or {}) - set(kw))
+        if unknown:
+            raise ValueError(f"PtychoPINN_Lightning: scheduler_kwargs: unknown key(s) {unknown} for scheduler "
+                             f"{sched!r}; known: {sorted(kw)}")
+        kw.update(scheduler_kwargs or {})
+        if sched == "MultiStage" and kw["milestones"] is None:
+            kw["milestones"] = sorted({max(1, int(0.5 * tc.nepochs)), max(1, int(0.75 * tc.nepochs))})
+        self.scheduler_kwargs = kw
+
+        pr = default_probe(mc.N) if probe is None else probe
+        pr = pr if torch.is_tensor(pr) else torch.as_tensor(pr)
+        if pr.dim() == 3 and pr.shape[-1] == 1:
+            pr = pr[..., 0]
+        if tuple(pr.shape) != (mc.N, mc.N):
+            raise ValueError(f"PtychoPINN_Lightning: probe: expected shape ({mc.N}, {mc.N}), found {tuple(pr.shape)}")
+        pr = normalize_probe(pr.to(torch.complex64), mc.probe_scale)
+        # Lightning compares the hparams dict with every ctor argument (``arg == dict``), which is
+        # ambiguous for a numpy probe: rebind the raw argument first (``pr`` holds the probe). The dict's
+        # keys are ctor argument names, so load_from_checkpoint calls cls(**hparams) (probe=None).
+        probe = None
+        self.save_hyperparameters({
+            "model_config": config_to_dict(mc),
+            "training_config": config_to_dict(tc),
+            "intensity_scale": s,
+            "learning_rate": lr,
+            "scheduler": sched,
+            "scheduler_kwargs": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in kw.items()},
+        })
+        self.automatic_optimization = False
+
+        net = PtychoNet(**network_kwargs(mc))
+        self.encoder, self.decoder_amp, self.decoder_phase = net.encoder, net.decoder_amp, net.decoder_phase
+        # the supervised baseline emits C channels; it is merged like object_big patches
+        self.forward_model = ForwardModel(
+            mc.N, mc.gridsize, pr, s, object_big=mc.object_big or self.supervised, probe_mask=mc.probe_mask,
+            gaussian_smoothing_sigma=mc.gaussian_smoothing_sigma, probe_trainable=tc.probe_trainable,
+            intensity_scale_trainable=tc.intensity_scale_trainable)
+        self.loss_history: dict[str, list[float]] = {"train": [], "val": []}
+        self._epoch_sums: dict[str, list[float]] = {}
+
+    # ------------------------------------------------------------------------------------------
+    def forward(self, X_scaled: torch.Tensor, coords_relative: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Run network and physics.
+
+        Args:
+            X_scaled: (B, N, N, C) float, s * normalised amplitudes.
+            coords_relative: (B, 1, 2, C) float, sign -1 offsets [x; y].
+        Returns:
+            dict(object=(B, N, N) complex trimmed object, patches=(B, N, N, F) complex network output,
+            pred_amplitude=(B, N, N, C) float, measurement units; amp, phase (B, N, N, F) float).
+        """
+        mc = self.model_config
+        C = mc.gridsize ** 2
+        if X_scaled.dim() != 4 or tuple(X_scaled.shape[1:]) != (mc.N, mc.N, C):
+            raise ValueError(f"PtychoPINN_Lightning.forward: X: expected shape (B, {mc.N}, {mc.N}, {C}), "
+                             f"found {tuple(X_scaled.shape)}")
+        x = self.forward_model.scale_input(X_scaled)
+        amp, phase = run_generator(self.encoder, self.decoder_amp, self.decoder_phase, x, self.supervised)
+        patches = object_patches(amp, phase)
+        trimmed, pred_amp = self.forward_model(patches, coords_relative)
+        return {"object": trimmed, "patches": patches, "pred_amplitude": pred_amp, "amp": amp, "phase": phase}
+
+    # ------------------------------------------------------------------------------------------
+    def _unpack(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        if not isinstance(batch, dict) or "X" not in batch or "coords_relative" not in batch:
+            found = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
+            raise ValueError(f"PtychoPINN_Lightning: batch: expected a dict with 'X' and 'coords_relative', found {found}")
+        return batch["X"], batch["coords_relative"]
+
+    def compute_loss(self, batch: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Loss of one batch (specs/torch-training.md §3) and the amplitude metrics."""
+        X, coords = self._unpack(batch)
+        s = self.intensity_scale
+        target = X * s
+        out = self(target, coords)
+        pred = out["pred_amplitude"]
+        metrics = {
+            "amp_mae_tf_scale": amplitude_mae(target.detach(), pred.detach()),
+            "amp_inv_mae": amplitude_mae(X.detach(), (pred / self.forward_model.scale()).detach()),
+        }
+        if self.supervised:
+            missing = [k for k in ("label_amp", "label_phase") if k not in batch]
+            if missing:
+                raise ValueError(f"PtychoPINN_Lightning: supervised batch: expected 'label_amp' and 'label_phase' "
+                                 f"(B, N, N, C), missing {missing}")
+            loss = amplitude_mae(batch["label_amp"], out["amp"]) + amplitude_mae(batch["label_phase"], out["phase"])
+            return loss, metrics
+        tc = self.training_config
+        if tc.torch_loss_mode == "mae":
+            return amplitude_mae(target, pred), metrics
+        loss = tc.nll_weight * poisson_nll(target * target, pred * pred)
+        if tc.mae_weight:
+            loss = loss + tc.mae_weight * amplitude_mae(target, pred)
+        return loss, metrics
+
+    def _accumulate(self, key: str, value: torch.Tensor, n: int) -> None:
+        acc = self._epoch_sums.setdefault(key, [0.0, 0])
+        acc[0] += float(value.detach()) * n
+        acc[1] += n
+
+    def _pop_mean(self, key: str) -> float | None:
+        acc = self._epoch_sums.pop(key, None)
+        return None if not acc or acc[1] == 0 else acc[0] / acc[1]
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        opt = self.optimizers()
+        loss, metrics = self.compute_loss(batch)
+        if not bool(torch.isfinite(loss)):
+            raise RuntimeError(f"PtychoPINN_Lightning: non-finite training loss ({float(loss.detach())}) at epoch "
+                               f"{self.current_epoch}, step {batch_idx}")
+        opt.zero_grad()
+        self.manual_backward(loss)
+        opt.step()
+        n = int(batch["X"].shape[0])
+        self._accumulate("train", loss, n)
+        self.log(f"{self.loss_prefix}_train_loss", loss.detach(), on_step=True, on_epoch=True, prog_bar=True,
+                 batch_size=n)
+        self.log("amp_inv_mae_epoch", metrics["amp_inv_mae"], on_step=False, on_epoch=True, batch_size=n)
+        self.log("amp_mae_tf_scale_epoch", metrics["amp_mae_tf_scale"], on_step=False, on_epoch=True, batch_size=n)
+        self.log("lr", float(opt.param_groups[0]["lr"]), on_step=False, on_epoch=True, batch_size=n)
+        return loss.detach()
+
+    def validation_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss, _ = self.compute_loss(batch)
+        n = int(batch["X"].shape[0])
+        if not self.trainer.sanity_checking:
+            self._accumulate("val", loss, n)
+        self.log(f"{self.loss_prefix}_val_loss", loss.detach(), on_step=False, on_epoch=True, prog_bar=True,
+                 batch_size=n)
+        return loss.detach()
+
+    def on_validation_epoch_start(self) -> None:
+        self._epoch_sums.pop("val", None)
+
+    def on_train_epoch_end(self) -> None:
+        train = self._pop_mean("train")
+        val = self._pop_mean("val")
+        if train is not None:
+            self.loss_history["train"].append(train)
+        if val is not None:
+            self.loss_history["val"].append(val)
+        sched = self.lr_schedulers()
+        if sched is None:
+            return
+        if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            metric = val if val is not None else train
+            if metric is not None:
+                sched.step(metric)
+        else:
+            sched.step()
+
+    def predict_step(self, batch: dict, batch_idx: int = 0, dataloader_idx: int = 0) -> dict[str, torch.Tensor]:
+        """dict(object=(B, N, N) complex64 trimmed object, index=batch['index'] (B,) when present)."""
+        X, coords = self._unpack(batch)
+        out = self(X * self.intensity_scale, coords)
+        result = {"object": out["object"].to(torch.complex64)}
+        if "index" in batch:
+            result["index"] = batch["index"]
+        return result
+
+    def configure_optimizers(self):
+        opt = torch.optim.Adam(self.parameters(), lr=self.learning_rate)
+        kw = self.scheduler_kwargs
+        name = self.scheduler_name
+        if name == "Default":
+            return opt
+        if name == "Exponential":
+            sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=kw["gamma"])
+        elif name == "MultiStage":
+            sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(kw["milestones"]), gamma=kw["gamma"])
+        else:
+            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                opt, mode="min", factor=kw["factor"], patience=kw["patience"], min_lr=kw["min_lr"],
+                threshold=kw["threshold"])
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
