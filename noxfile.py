@@ -120,3 +120,34 @@ def demo(session: nox.Session) -> None:
     session.install(*CONSTRAINTS, *[a for n in ("ptycho-contracts", "ptycho-bridge", "ptycho-torch", "ptycho-cli")
                                     for a in ("-e", str(ROOT / "packages" / n))])
     session.run("ptycho", "demo", *session.posargs, env={"MPLBACKEND": "Agg"})
+
+
+DOCS_REQUIREMENTS = (
+    "mkdocs>=1.6,<2",
+    "mkdocs-material>=9.5",
+    "mkdocstrings[python]>=0.26",
+    "pymdown-extensions>=10.8",
+    "playwright>=1.45",
+    "pytest>=7",
+)
+
+
+def _ensure_chromium(session: nox.Session) -> None:
+    """Debian's Chromium drives the rendered-site test; install it when missing (needs root)."""
+    if Path("/usr/bin/chromium").exists():
+        return
+    if os.geteuid() != 0:
+        session.error("the docs test needs /usr/bin/chromium: run `apt-get install chromium` as root")
+    session.run("apt-get", "update", "-qq", external=True)
+    session.run("apt-get", "install", "-y", "-qq", "chromium", external=True)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the mkdocs-material site with --strict, then open its pages in headless Chromium."""
+    session.install(*DOCS_REQUIREMENTS)
+    session.install(*CONSTRAINTS, *[a for n in ("ptycho-contracts", "ptycho-bridge", "ptycho-torch", "ptycho-cli")
+                                    for a in ("-e", str(ROOT / "packages" / n))])
+    session.run("mkdocs", "build", "--strict", "--clean", env={"MPLBACKEND": "Agg"})
+    _ensure_chromium(session)
+    session.run("pytest", "tests-docs", "-q", *session.posargs)
