@@ -9,11 +9,11 @@ import math
 
 import lightning as L
 import numpy as np
-import ptycho.physics as R
 import pytest
 import torch
-from ptycho.config.config import ModelConfig, TrainingConfig
 
+import ptycho.physics as R
+from ptycho.config.config import ModelConfig, TrainingConfig
 from ptycho_torch.model import PtychoPINN_Lightning
 
 

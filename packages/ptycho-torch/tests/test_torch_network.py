@@ -35,9 +35,9 @@ def test_baseline_parameter_total_closed_form():
     """specs/network.md §3: encoder 32,64,128 x nfs from 1 channel; two decoders 128,64,32 x nfs + 1-ch head."""
     nfs = 2
     enc = [1, 64, 128, 256]
-    total = sum(_conv(a, b) + _conv(b, b) for a, b in zip(enc[:-1], enc[1:]))
+    total = sum(_conv(a, b) + _conv(b, b) for a, b in zip(enc[:-1], enc[1:], strict=False))
     dec = [256, 256, 128, 64]
-    one = sum(_conv(a, b) + _conv(b, b) for a, b in zip(dec[:-1], dec[1:])) + _conv(64, 1)
+    one = sum(_conv(a, b) + _conv(b, b) for a, b in zip(dec[:-1], dec[1:], strict=False)) + _conv(64, 1)
     assert count_parameters(PtychoNet(64, 1, nfs, model_type="supervised")) == total + 2 * one
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import ptycho.physics as R
 import pytest
 import torch
 import torch.nn.functional as F
@@ -19,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.ndimage import convolve
 
+import ptycho.physics as R
 import ptycho_torch.physics as T
 from ptycho_torch.forward_model import ForwardModel, gaussian_kernel3, object_patches
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import lightning.pytorch as L
 import torch
+
 from ptycho.config.config import ModelConfig, TrainingConfig, config_from_dict, config_to_dict
 
 from .forward_model import ForwardModel, object_patches

@@ -44,7 +44,7 @@ def check_ndim(t: torch.Tensor, ndims: tuple[int, ...], name: str, func: str, la
 
 def check_shape(t: torch.Tensor, shape: tuple, name: str, func: str, layout: str) -> None:
     """Raise ``ValueError`` unless ``t.shape == shape`` (``None`` entries match anything)."""
-    ok = t.dim() == len(shape) and all(s is None or int(a) == int(s) for a, s in zip(t.shape, shape))
+    ok = t.dim() == len(shape) and all(s is None or int(a) == int(s) for a, s in zip(t.shape, shape, strict=False))
     if not ok:
         raise ValueError(f"{func}: {name}: expected shape {layout}, found shape {tuple(t.shape)}")
 

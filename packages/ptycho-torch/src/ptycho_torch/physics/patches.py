@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from ._validation import as_tensor, check_ndim, check_positive_int, check_shape, real_dtype
+from ._validation import as_tensor, check_ndim, check_positive_int, real_dtype
 from .translation import resample_separable, shift_matrix
 
 __all__ = [

@@ -9,6 +9,7 @@ probe gets gradients).
 from __future__ import annotations
 
 import torch
+
 from ptycho.physics import probe as _np_probe
 
 from ._validation import as_tensor, check_ndim, check_positive_int, real_dtype
