@@ -11,6 +11,8 @@ Parameter names are fixed (the TensorFlow backend names its Keras layers after t
 ``decoder_amp.border.conv1|conv2|out`` (probe_big branch), ``decoder_amp.upsample.conv1|conv2``
 (pad_object=False path); the same under ``decoder_phase``.
 Torch conv weight ``(out, in, kh, kw)`` <-> Keras kernel ``(kh, kw, in, out)`` via ``permute(2, 3, 1, 0)``.
+Conv weights are stored with ``torch.channels_last`` strides (faster oneDNN convolutions); the values and
+shapes are the usual ones, and ``.contiguous()`` gives the default layout for serialisation.
 """
 
 from __future__ import annotations
@@ -223,7 +225,7 @@ def build_pinn_parts(N: int = 64, gridsize: int = 1, n_filters_scale: int = 2,
     dec_amp = Decoder(N, encoder.out_channels, nfs, F_out, amp_activation, pad_object, probe_big)
     dec_phase = Decoder(N, encoder.out_channels, nfs, F_out, "phase", pad_object, probe_big)
     for m in (encoder, dec_amp, dec_phase):
-        keras_like_init_(m)
+        keras_like_init_(m).to(memory_format=torch.channels_last)
     return encoder, dec_amp, dec_phase
 
 
@@ -235,7 +237,7 @@ def build_baseline_parts(N: int = 64, n_filters_scale: int = 2) -> tuple[Encoder
     dec_amp = BaselineDecoder(encoder.out_channels, nfs)
     dec_phase = BaselineDecoder(encoder.out_channels, nfs)
     for m in (encoder, dec_amp, dec_phase):
-        keras_like_init_(m)
+        keras_like_init_(m).to(memory_format=torch.channels_last)
     return encoder, dec_amp, dec_phase
 
 
@@ -253,7 +255,8 @@ def run_generator(encoder: nn.Module, decoder_amp: nn.Module, decoder_phase: nn.
         raise ValueError(f"generator input: expected (B, N, N, C), got shape {tuple(x.shape)}")
     B, H, W, C = x.shape
     # channels_last memory format (a view of the channel-last input, no copy for C > 1): the oneDNN
-    # CPU convolutions run markedly faster in it; weights stay in the default (contiguous) layout.
+    # CPU convolutions run markedly faster in it. The conv weights are channels_last-strided too (set by
+    # build_*_parts); their shapes are unchanged, savers should call .contiguous() (safetensors needs it).
     xc = x.permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
     if supervised:
         xc = xc.reshape(B * C, 1, H, W)
