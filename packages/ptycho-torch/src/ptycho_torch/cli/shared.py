@@ -433,6 +433,15 @@ class OutputGuard:
 _NOISY_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "lightning_fabric")
 
 
+def silence_native_logs() -> None:
+    """TensorBoard imports TensorFlow when it is installed; keep TF's C++ start-up log out of quiet runs.
+
+    Must run before the first import of lightning/tensorboard (the variables are read at TF import).
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+
 @contextlib.contextmanager
 def quiet_output(quiet: bool) -> Iterator[None]:
     """With ``quiet``: silence Lightning's info logs and library warnings for the duration of a run.
@@ -443,6 +452,7 @@ def quiet_output(quiet: bool) -> Iterator[None]:
     if not quiet:
         yield
         return
+    silence_native_logs()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import lightning.pytorch  # noqa: F401 - its import sets its loggers to INFO; adjust them afterwards

@@ -1,0 +1,180 @@
+"""``python -m ptycho_torch.inference``: reconstruct a scan with a trained PyTorch bundle.
+
+Normative text: specs/torch-cli.md §4-§5. Flags may come in any order (the original only used this
+interface when ``--model_path`` came first). Flow:
+
+1. parse; build the inference ``PyTorchExecutionConfig`` (accelerator, num_workers,
+   inference_batch_size, progress);
+2. load ``<model_path>/wts.h5.zip`` (or the zip itself) with
+   ``ptycho_torch.workflows.components.load_inference_bundle_torch`` - a missing, corrupt or foreign
+   bundle is bad input;
+3. read and validate ``--test_data``; its pattern size must match the model's N;
+4. build the canonical ``InferenceConfig`` through the bridge (``--n_images`` groups, None = all);
+5. ``_reassemble_cdi_image_torch`` predicts and stitches; write ``reconstructed_amplitude.png``,
+   ``reconstructed_phase.png`` and ``reconstructed_object.npz`` (complex object) atomically;
+6. print one summary line.
+
+Bad input prints one line on stderr and exits with code 2; a failed run removes what it wrote.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ptycho_torch.cli.shared import (
+    ACCELERATOR_CHOICES,
+    CliArgumentParser,
+    CliError,
+    OutputGuard,
+    build_execution_config_from_args,
+    nonnegative_int,
+    positive_int,
+    quiet_output,
+    run_cli,
+    silence_native_logs,
+    validate_paths,
+)
+
+PROG = "ptycho_torch.inference"
+OBJECT_NPZ = "reconstructed_object.npz"
+
+
+def build_parser() -> CliArgumentParser:
+    """The inference argument parser (all flags are order-independent)."""
+    p = CliArgumentParser(
+        prog="python -m ptycho_torch.inference",
+        description="Reconstruct an NPZ scan with a trained PyTorch model bundle (wts.h5.zip); writes "
+        f"reconstructed_amplitude.png, reconstructed_phase.png and {OBJECT_NPZ} under --output_dir.",
+    )
+    p.add_argument("--model_path", required=True, metavar="PATH", help="training output folder holding wts.h5.zip, or the zip")
+    p.add_argument("--test_data", required=True, metavar="NPZ", help="scan to reconstruct")
+    p.add_argument("--output_dir", required=True, metavar="DIR", help="where the reconstruction goes")
+    p.add_argument("--n_images", type=positive_int, default=None,
+                   help="number of groups to reconstruct (default: every scan position)")
+    p.add_argument("--accelerator", choices=ACCELERATOR_CHOICES, default="auto",
+                   help="auto (default: CUDA when present, else CPU), cpu, cuda/gpu, mps")
+    p.add_argument("--num-workers", dest="num_workers", type=nonnegative_int, default=0, help="DataLoader workers (default 0)")
+    p.add_argument("--inference-batch-size", dest="inference_batch_size", type=positive_int, default=None,
+                   help="batch size for prediction (default: the training batch size stored in the bundle)")
+    p.add_argument("--quiet", action="store_true", help="print only the final summary line")
+    p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="deprecated: use --accelerator")
+    return p
+
+
+def build_inference_config(training_config: Any, model_path: Path, test_data: Path, output_dir: Path,
+                           n_groups: int | None) -> Any:
+    """Canonical ``InferenceConfig`` for a bundle's stored TrainingConfig, built through the bridge.
+
+    The model architecture and grouping knobs (neighbor_count, subsample_seed, ...) come from the bundle;
+    ``n_groups`` (``--n_images``), paths and output folder from the command line.
+    """
+    from ptycho_bridge import bridge
+    from ptycho_bridge import config_params as native
+
+    try:
+        tc = training_config
+        data_cfg = native.DataConfig(
+            N=tc.model.N,
+            grid_size=(tc.model.gridsize, tc.model.gridsize),
+            K=tc.neighbor_count,
+            nphotons=float(tc.nphotons),
+            probe_scale=tc.model.probe_scale,
+            n_subsample=tc.n_subsample,
+            subsample_seed=tc.subsample_seed,
+            enable_oversampling=tc.enable_oversampling,
+            neighbor_pool_size=tc.neighbor_pool_size,
+            sequential_sampling=tc.sequential_sampling,
+            positions_provided=tc.positions_provided,
+        )
+        infer_cfg = native.InferenceConfig(
+            model_path=model_path, test_data_file=test_data, n_groups=n_groups, output_dir=output_dir,
+            backend="pytorch",
+        )
+        return bridge.to_inference_config(tc.model, data_cfg, infer_cfg)
+    except (ValueError, TypeError) as exc:
+        raise CliError(" ".join(str(exc).split())) from None
+
+
+def _load_raw(path: Any) -> Any:
+    from ptycho.raw_data import RawData
+
+    return RawData.from_file(path)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    execution_config = build_execution_config_from_args(args, "inference")
+    quiet = bool(args.quiet)
+    if quiet:
+        silence_native_logs()
+    say = (lambda msg: None) if quiet else (lambda msg: print(f"{PROG}: {msg}", flush=True))
+    model_path = Path(args.model_path)
+    if not model_path.exists():
+        raise CliError(f"--model_path {model_path}: expected a training output folder or a wts.h5.zip file, found no such path")
+    output_dir = Path(args.output_dir)
+    validate_paths(None, args.test_data, output_dir, create=False)
+
+    from ptycho_torch.workflows.components import _reassemble_cdi_image_torch, load_inference_bundle_torch
+
+    models, training_config = load_inference_bundle_torch(model_path)
+    say(f"loaded model from {model_path} (N={training_config.model.N}, gridsize={training_config.model.gridsize}, "
+        f"model_type={training_config.model.model_type})")
+    test_data = _load_raw(args.test_data)
+    n_data = int(test_data.diff3d.shape[-1])
+    if n_data != training_config.model.N:
+        raise CliError(f"{args.test_data}: expected {training_config.model.N}x{training_config.model.N} diffraction "
+                       f"patterns for the model in {model_path}, found {n_data}x{n_data}")
+    config = build_inference_config(training_config, model_path, Path(args.test_data), output_dir, args.n_images)
+    if execution_config.inference_batch_size is None:
+        from dataclasses import replace
+
+        execution_config = replace(execution_config, inference_batch_size=int(training_config.batch_size))
+    say(f"reconstructing {args.test_data} ({len(test_data.diff3d)} positions, n_groups={config.n_groups or 'all'}) "
+        f"on {execution_config.accelerator}, batch size {execution_config.inference_batch_size}, "
+        f"{execution_config.num_workers} worker(s)")
+
+    guard = OutputGuard(output_dir)
+    try:
+        with quiet_output(quiet):
+            amp, phase, results = _reassemble_cdi_image_torch(
+                test_data, config, models=models, execution_config=execution_config
+            )
+        validate_paths(None, None, output_dir, create=True)
+        written = _write_outputs(output_dir, amp, phase, results)
+    except BaseException:
+        guard.rollback()
+        raise
+    for path in written:
+        say(f"wrote {path}")
+    n_groups = len(results["obj_tensor_full"]) if "obj_tensor_full" in results else "?"
+    print(f"reconstruction={output_dir.resolve()} object_shape={amp.shape[0]}x{amp.shape[1]} groups={n_groups}", flush=True)
+    return 0
+
+
+def _write_outputs(output_dir: Path, amp: Any, phase: Any, results: dict[str, Any]) -> list[Path]:
+    """Write the two PNGs and the NPZ (keys 'object' complex64 (H,W), 'amplitude', 'phase' float32 (H,W))."""
+    import numpy as np
+
+    from ptycho.atomic_io import save_npz_atomic
+    from ptycho_torch.export import save_reconstruction_pngs
+
+    amp = np.asarray(amp, dtype=np.float32)
+    phase = np.asarray(phase, dtype=np.float32)
+    obj = results.get("stitched_obj")
+    obj = (amp * np.exp(1j * phase)).astype(np.complex64) if obj is None else np.asarray(obj, dtype=np.complex64)
+    amp_png, phase_png = save_reconstruction_pngs(amp, phase, output_dir)
+    npz = output_dir / OBJECT_NPZ
+    save_npz_atomic(npz, object=obj, amplitude=amp, phase=phase)
+    return [Path(amp_png), Path(phase_png), npz]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code (0 success, 2 bad input, 1 internal error)."""
+    return run_cli(PROG, _main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
