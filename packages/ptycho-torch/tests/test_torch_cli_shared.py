@@ -380,3 +380,14 @@ def test_config_file_fields_cover_canonical_training_config():
 
     assert set(config_file.TRAINING_FIELDS) == {f.name for f in fields(TrainingConfig)} - {"model"}
     assert set(config_file.MODEL_FIELDS) == {f.name for f in fields(ModelConfig)}
+
+
+def test_cli_modules_import_without_torch():
+    """specs/torch-cli.md §1: parsing and bad-flag errors need no torch/lightning import (fast failure)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, ptycho_torch.train, ptycho_torch.inference, ptycho_torch.cli.config_file; "
+            "print(sorted(m for m in ('torch', 'lightning', 'tensorflow') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr
