@@ -167,3 +167,17 @@ def test_pngs_written_atomically_and_large(tmp_path):
         save_reconstruction_pngs(amp, phase[:3], tmp_path)
     with pytest.raises(ValueError, match="finite"):
         save_reconstruction_pngs(amp * np.nan, phase, tmp_path)
+
+
+def test_save_outputs_writes_arrays_and_history(tmp_path):
+    """specs/torch-workflow.md §7: save_outputs adds reconstruction.npz (float32) and history.json."""
+    from ptycho_torch.export import save_outputs
+
+    amp, phase = np.random.default_rng(0).uniform(size=(2, 30, 30))
+    written = save_outputs(amp, phase, {"history": {"train_loss": [3.0, 2.0], "val_loss": []}}, tmp_path)
+    assert set(written) == {"amplitude_png", "phase_png", "reconstruction", "history"}
+    with np.load(written["reconstruction"], allow_pickle=False) as z:
+        np.testing.assert_array_equal(z["amplitude"], amp.astype(np.float32))
+        np.testing.assert_array_equal(z["phase"], phase.astype(np.float32))
+    assert json.loads(written["history"].read_text()) == {"train_loss": [3.0, 2.0], "val_loss": []}
+    assert save_outputs(None, None, None, tmp_path / "empty") == {}

@@ -134,3 +134,19 @@ def test_argument_errors(trained, tmp_path):
         _reassemble_cdi_image_torch(train, _config(tmp_path / "empty"), M=20)
     with pytest.raises(TypeError, match="RawData or PtychoDataContainerTorch"):
         run_cdi_example_torch({"diffraction": 1}, None, _config(tmp_path))
+
+
+def test_same_seed_same_run(tmp_path):
+    """§4.2: the seed is set before the model is built, so two runs give identical losses and weights."""
+    from ptycho_torch.workflows.components import train_cdi_model_torch
+
+    runs = []
+    for i in range(2):
+        cfg = _config(tmp_path / f"r{i}", n_groups=8, nepochs=1, subsample_seed=0)
+        runs.append(train_cdi_model_torch(_raw(), None, cfg, execution_config={
+            "accelerator": "cpu", "logger_backend": "none", "enable_checkpointing": False}))
+    assert runs[0]["history"]["train_loss"] == runs[1]["history"]["train_loss"]
+    assert runs[0]["history"]["val_loss"] == []
+    a, b = (r["models"]["lightning_module"].state_dict() for r in runs)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert runs[0]["seed"] == 0 and runs[0]["checkpoint_path"] is None
