@@ -34,6 +34,7 @@ N, BATCH, THREADS = 64, 16, 2
 
 def _raw(M: int, seed: int = 0):
     import numpy as np
+
     from ptycho.raw_data import RawData
 
     rng = np.random.default_rng(seed)
@@ -87,8 +88,8 @@ def _loss(module, batch):
 
 def run_case(gridsize: int, groups: int, epochs: int, profile: bool, nfs: int) -> dict:
     import torch
-    from ptycho.config.config import ModelConfig, TrainingConfig
 
+    from ptycho.config.config import ModelConfig, TrainingConfig
     from ptycho_torch.data import PtychoDataContainerTorch
     from ptycho_torch.workflows.components import predict_patches, train_cdi_model_torch
 

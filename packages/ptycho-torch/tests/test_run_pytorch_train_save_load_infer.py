@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from ptycho import params
 from ptycho.config.config import ModelConfig, TrainingConfig, update_legacy_dict
 from ptycho.raw_data import RawData
-
 from ptycho_torch.export import save_reconstruction_pngs
 from ptycho_torch.workflows.components import (
     _reassemble_cdi_image_torch,

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 import torch
+
 from ptycho.config.config import ModelConfig, TrainingConfig
 from ptycho.physics import normalize_probe
 from ptycho.raw_data import RawData, load_data
-
 from ptycho_torch.data import (
     IndexMismatchError,
     PtychoDataContainerTorch,

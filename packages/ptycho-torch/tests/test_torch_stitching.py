@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from ptycho.physics import reassemble_position as np_reassemble_position
 
+from ptycho.physics import reassemble_position as np_reassemble_position
 from ptycho_torch.stitching import as_group_patches, stitch_patches
 
 

@@ -13,10 +13,10 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+
 from ptycho.config.config import ModelConfig, TrainingConfig
 from ptycho.physics import reassemble_position as np_reassemble_position
 from ptycho.raw_data import RawData
-
 from ptycho_torch.persistence import BundleError
 from ptycho_torch.workflows.components import (
     _reassemble_cdi_image_torch,
