@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 
 class IndexMismatchError(RuntimeError):
@@ -265,6 +265,60 @@ class GroupedBatchDataset(Dataset):
         return self.container.batch(index)
 
 
+class EpochBatchSampler(Sampler):
+    """Batches of group indices whose order is a pure function of (seed, epoch) - resumable mid-epoch.
+
+    Epoch ``e`` yields ``torch.randperm(n, generator=Generator().manual_seed(seed + 1_000_003 * e))`` cut into
+    batches of ``batch_size`` (the last one shorter unless ``drop_last``); without ``shuffle`` the order is
+    ``0..n-1`` every epoch. There is no hidden generator state: Lightning calls :meth:`set_epoch` before
+    every epoch (and a resumed run calls :meth:`resume_at`), so a run restarted from a checkpoint sees
+    exactly the batches an uninterrupted run would have seen (specs/reliability.md §1).
+
+    Attributes:
+        epoch: epoch whose order the next iteration yields.
+        served: batches yielded by the current iteration so far (bookkeeping only).
+    """
+
+    def __init__(self, n: int, batch_size: int, *, shuffle: bool, seed: int = 42, drop_last: bool = False):
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"batch_size: expected a positive integer, found {batch_size!r}")
+        self.n, self.batch_size, self.shuffle = int(n), batch_size, bool(shuffle)
+        self.seed, self.drop_last = int(seed), bool(drop_last)
+        self.epoch = 0
+        self._skip: tuple[int, int] | None = None  # (epoch, batches already done in that epoch)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose order the next iteration yields (called by Lightning each epoch)."""
+        self.epoch = int(epoch)
+
+    def resume_at(self, epoch: int, batches_done: int) -> None:
+        """Make the next iteration of ``epoch`` start after its first ``batches_done`` batches."""
+        if batches_done < 0 or batches_done > len(self):
+            raise ValueError(f"resume_at: batches_done: expected 0..{len(self)}, found {batches_done}")
+        self.epoch = int(epoch)
+        self._skip = (int(epoch), int(batches_done))
+
+    def order(self, epoch: int) -> torch.Tensor:
+        """(n,) int64 sample order of ``epoch``."""
+        if not self.shuffle:
+            return torch.arange(self.n, dtype=torch.int64)
+        g = torch.Generator().manual_seed((self.seed + 1_000_003 * int(epoch)) % (2**63))
+        return torch.randperm(self.n, generator=g)
+
+    def __len__(self) -> int:
+        return self.n // self.batch_size if self.drop_last else math.ceil(self.n / self.batch_size)
+
+    def __iter__(self):
+        epoch = self.epoch
+        start = 0
+        if self._skip is not None and self._skip[0] == epoch:
+            start = self._skip[1]
+        self._skip = None
+        order = self.order(epoch).tolist()
+        for b in range(start, len(self)):
+            yield order[b * self.batch_size:(b + 1) * self.batch_size]
+
+
 def build_dataloader(
     container: PtychoDataContainerTorch,
     batch_size: int,
@@ -274,15 +328,15 @@ def build_dataloader(
     num_workers: int = 0,
     drop_last: bool = False,
 ) -> DataLoader:
-    """DataLoader over batch dicts; with ``shuffle`` the order comes from a generator seeded by ``seed``.
+    """DataLoader over batch dicts whose sampler is an :class:`EpochBatchSampler` (``loader.sampler``).
 
-    Two loaders built with the same (container, batch_size, seed) yield identical batch sequences.
+    The order of epoch ``e`` depends only on (container length, batch_size, shuffle, seed, e): two loaders
+    built alike yield identical batch sequences, and a resumed run replays the remaining batches of an
+    interrupted epoch exactly.
     """
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size: expected a positive integer, found {batch_size!r}")
-    generator = torch.Generator().manual_seed(int(seed))
-    base = RandomSampler(range(len(container)), generator=generator) if shuffle else SequentialSampler(range(len(container)))
-    sampler = BatchSampler(base, batch_size=batch_size, drop_last=drop_last)
+    sampler = EpochBatchSampler(len(container), batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last)
     return DataLoader(
         GroupedBatchDataset(container),
         sampler=sampler,
@@ -293,6 +347,7 @@ def build_dataloader(
 
 
 __all__ = [
+    "EpochBatchSampler",
     "GroupedBatchDataset",
     "IndexMismatchError",
     "PtychoDataContainerTorch",

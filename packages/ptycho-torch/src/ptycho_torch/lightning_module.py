@@ -26,7 +26,12 @@ from .physics.losses import amplitude_mae, poisson_nll
 from .physics.probe import default_probe, normalize_probe
 from .physics.scaling import intensity_scale as closed_form_scale
 
-__all__ = ["PtychoPINN_Lightning", "SCHEDULERS"]
+__all__ = ["NonFiniteLossError", "PtychoPINN_Lightning", "SCHEDULERS"]
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN/inf loss or gradient; raised before the optimizer step, so the weights (and
+    every checkpoint written so far) are still the last finite ones. The message names epoch and step."""
 
 SCHEDULERS = ("Default", "Exponential", "MultiStage", "Adaptive")
 _SCHEDULER_ALIASES = {"ReduceLROnPlateau": "Adaptive"}
@@ -195,11 +200,16 @@ class PtychoPINN_Lightning(L.LightningModule):
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         opt = self.optimizers()
         loss, metrics = self.compute_loss(batch)
+        where = f"at epoch {self.current_epoch}, step {batch_idx} (global step {self.global_step})"
         if not bool(torch.isfinite(loss)):
-            raise RuntimeError(f"PtychoPINN_Lightning: non-finite training loss ({float(loss.detach())}) at epoch "
-                               f"{self.current_epoch}, step {batch_idx}")
+            raise NonFiniteLossError(f"PtychoPINN_Lightning: non-finite training loss ({float(loss.detach())}) {where}; "
+                                     "weights and checkpoints keep the last finite state")
         opt.zero_grad()
         self.manual_backward(loss)
+        grads = [p.grad for p in self.parameters() if p.grad is not None]
+        if grads and not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()):
+            raise NonFiniteLossError(f"PtychoPINN_Lightning: non-finite gradient {where}; "
+                                     "weights and checkpoints keep the last finite state")
         opt.step()
         n = int(batch["X"].shape[0])
         self._accumulate("train", loss, n)
@@ -218,6 +228,41 @@ class PtychoPINN_Lightning(L.LightningModule):
         self.log(f"{self.loss_prefix}_val_loss", loss.detach(), on_step=False, on_epoch=True, prog_bar=True,
                  batch_size=n)
         return loss.detach()
+
+    # ------------------------------------------------------------------------------------------
+    # resume state (specs/reliability.md §1): everything a bitwise-identical continuation needs beyond
+    # what Lightning stores itself (weights, optimizer, scheduler, loop counters).
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        import random
+
+        import numpy as np
+
+        np_state = np.random.get_state()
+        checkpoint["ptycho_resume"] = {
+            "loss_history": {k: list(v) for k, v in self.loss_history.items()},
+            "epoch_sums": {k: [float(v[0]), int(v[1])] for k, v in self._epoch_sums.items()},
+            "rng_torch": torch.get_rng_state(),
+            "rng_numpy": [str(np_state[0]), torch.from_numpy(np_state[1].astype("int64")), int(np_state[2]),
+                          int(np_state[3]), float(np_state[4])],
+            "rng_python": list(random.getstate()[1]) + [random.getstate()[0]],
+            "rng_python_gauss": random.getstate()[2],
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        import random
+
+        import numpy as np
+
+        state = checkpoint.get("ptycho_resume")
+        if state is None:  # a checkpoint of another writer: weights/optimizer only
+            return
+        self.loss_history = {k: [float(x) for x in v] for k, v in state["loss_history"].items()}
+        self._epoch_sums = {k: [float(v[0]), int(v[1])] for k, v in state["epoch_sums"].items()}
+        torch.set_rng_state(state["rng_torch"])
+        npst = state["rng_numpy"]
+        np.random.set_state((npst[0], npst[1].numpy().astype(np.uint32), npst[2], npst[3], npst[4]))
+        py = state["rng_python"]
+        random.setstate((py[-1], tuple(int(x) for x in py[:-1]), state["rng_python_gauss"]))
 
     def on_validation_epoch_start(self) -> None:
         self._epoch_sums.pop("val", None)

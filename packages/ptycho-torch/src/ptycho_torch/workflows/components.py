@@ -142,32 +142,107 @@ def _models_dict(module: nn.Module, intensity_scale: float) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------------------
 
 
-class _LossHistory:
-    """Lightning callback recording one train (and val) loss per epoch into ``history``."""
+def _atomic_checkpoint_io() -> Any:
+    """Lightning CheckpointIO writing through ``ptycho.atomic_io.atomic_write`` (temp file in the same folder,
+    fsync, rename) and reading with ``torch.load(weights_only=True)`` only (specs/reliability.md §3-§4)."""
+    from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-    def __init__(self, mode: str):
-        import lightning.pytorch as L
+    from ptycho.atomic_io import atomic_write
 
-        class _CB(L.Callback):
-            def __init__(cb_self) -> None:
-                cb_self.history: dict[str, list[float]] = {"train_loss": [], "val_loss": []}
+    class AtomicCheckpointIO(TorchCheckpointIO):
+        def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+            with atomic_write(path, "wb") as fh:
+                torch.save(checkpoint, fh)
 
-            def on_train_epoch_end(cb_self, trainer: Any, pl_module: Any) -> None:
-                metrics = trainer.callback_metrics
-                for key, names in (
-                    ("train_loss", (f"{mode}_train_loss_epoch", f"{mode}_train_loss")),
-                    ("val_loss", (f"{mode}_val_loss_epoch", f"{mode}_val_loss")),
-                ):
-                    for name in names:
-                        if name in metrics:
-                            cb_self.history[key].append(float(metrics[name]))
-                            break
+        def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: Any = None) -> dict[str, Any]:
+            return load_checkpoint_safely(path)
 
-        self.callback = _CB()
+    return AtomicCheckpointIO()
 
-    @property
-    def history(self) -> dict[str, list[float]]:
-        return self.callback.history
+
+def load_checkpoint_safely(path: str | Path) -> dict[str, Any]:
+    """``torch.load(path, map_location='cpu', weights_only=True)``; a missing, truncated or foreign file is a
+    one-line ValueError (FileNotFoundError when missing) naming the path."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: checkpoint not found (expected <output_dir>/checkpoints/last.ckpt)")
+    try:
+        ckpt = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for damaged files
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ValueError(f"{p}: not a loadable checkpoint ({type(exc).__name__}: {first})") from None
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "loops" not in ckpt:
+        raise ValueError(f"{p}: expected a Lightning training checkpoint with 'state_dict' and 'loops'")
+    return ckpt
+
+
+def _resume_callbacks(sampler: Any, last_path: Path | None, every_n_steps: int) -> list[Any]:
+    """Callbacks that make ``checkpoints/last.ckpt`` a complete resume point (specs/reliability.md §1).
+
+    * data order: records how many batches of the current epoch are done and, on resume, tells the
+      epoch-seeded sampler to start the interrupted epoch after them;
+    * last checkpoint: ``trainer.save_checkpoint(last.ckpt)`` every ``every_n_steps`` optimizer steps
+      (never on an epoch's last batch: the epoch-end save follows after validation and the scheduler step)
+      and at the end of every epoch (a ``Checkpoint`` subclass, so it runs after the module's epoch-end hook).
+    """
+    import lightning.pytorch as L
+    from lightning.pytorch.callbacks import Checkpoint
+
+    class _DataOrder(L.Callback):
+        def __init__(self) -> None:
+            self.batches_done = 0
+
+        def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+            self.batches_done = 0
+
+        def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+            self.batches_done = batch_idx + 1
+
+        def on_save_checkpoint(self, trainer: Any, pl_module: Any, checkpoint: dict[str, Any]) -> None:
+            checkpoint["ptycho_data_order"] = {"epoch": int(trainer.current_epoch), "batches_done": self.batches_done,
+                                               "epoch_done": self.batches_done >= int(trainer.num_training_batches)}
+
+        def on_load_checkpoint(self, trainer: Any, pl_module: Any, checkpoint: dict[str, Any]) -> None:
+            state = checkpoint.get("ptycho_data_order")
+            if state is None or sampler is None:
+                return
+            if state["epoch_done"]:
+                sampler.set_epoch(state["epoch"] + 1)
+            else:
+                sampler.resume_at(state["epoch"], state["batches_done"])
+                self.batches_done = state["batches_done"]
+
+    class _LastCheckpoint(Checkpoint):
+        def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+            if every_n_steps and trainer.global_step % every_n_steps == 0 \
+                    and batch_idx + 1 < trainer.num_training_batches:
+                trainer.save_checkpoint(last_path)
+
+        def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+            trainer.save_checkpoint(last_path)
+
+    cbs: list[Any] = [_DataOrder()]
+    if last_path is not None:
+        cbs.append(_LastCheckpoint())
+    return cbs
+
+
+def resolve_resume_checkpoint(resume_from: Any, output_dir: str | Path) -> Path | None:
+    """``resume_from`` -> checkpoint path: None/False -> None; True -> ``<output_dir>/checkpoints/last.ckpt``;
+    a directory -> ``<dir>/checkpoints/last.ckpt`` (or ``<dir>/last.ckpt``); a file -> itself.
+
+    Raises:
+        FileNotFoundError: the checkpoint does not exist (one line naming the path).
+    """
+    if resume_from is None or resume_from is False:
+        return None
+    p = Path(output_dir) if resume_from is True else Path(resume_from)
+    if p.is_dir():
+        p = p / "checkpoints" / "last.ckpt" if (p / "checkpoints").is_dir() or not (p / "last.ckpt").exists() \
+            else p / "last.ckpt"
+    if not p.is_file():
+        raise FileNotFoundError(f"resume_from: no checkpoint at {p} (expected <output_dir>/checkpoints/last.ckpt)")
+    return p
 
 
 def _make_logger(backend: str, output_dir: Path, config: Any) -> Any:
@@ -195,7 +270,7 @@ def _monitor_name(requested: str | None, mode: str, has_validation: bool) -> str
 
 
 def train_cdi_model_torch(
-    train_data: Any, test_data: Any, config: Any, *, execution_config: Any = None
+    train_data: Any, test_data: Any, config: Any, *, execution_config: Any = None, resume_from: Any = None
 ) -> dict[str, Any]:
     """Train a PtychoPINN_Lightning model on grouped data.
 
@@ -204,7 +279,12 @@ def train_cdi_model_torch(
         config: canonical TrainingConfig (model, n_groups, batch_size, nepochs, nphotons, output_dir, ...).
         execution_config: optional runtime knobs (accelerator, devices, deterministic, num_workers,
             learning_rate, scheduler, enable_progress_bar, enable_checkpointing, checkpoint_save_top_k,
-            checkpoint_monitor_metric, checkpoint_mode, early_stop_patience, logger_backend).
+            checkpoint_monitor_metric, checkpoint_mode, early_stop_patience, logger_backend,
+            checkpoint_every_n_steps (default 50; 0 = only at epoch ends)).
+        resume_from: None (fresh run), True (``<output_dir>/checkpoints/last.ckpt``), a run directory or a
+            ``.ckpt`` path. Weights, optimizer, scheduler, RNG states, epoch, loss history and the position in
+            the epoch's batch order are restored, so the result equals an uninterrupted run bitwise on CPU
+            (specs/reliability.md §1). The checkpoint is read with ``torch.load(weights_only=True)``.
 
     Returns:
         dict with 'history' ({'train_loss': [...], 'val_loss': [...]}, one float per epoch), 'models'
@@ -244,20 +324,27 @@ def train_cdi_model_torch(
         val_loader = build_dataloader(test_container, config.batch_size, shuffle=False, num_workers=num_workers)
 
     output_dir = Path(config.output_dir)
-    history = _LossHistory(mode)
-    callbacks: list[Any] = [history.callback]
+    ckpt_path = resolve_resume_checkpoint(resume_from, config.output_dir)
+    if ckpt_path is not None:
+        load_checkpoint_safely(ckpt_path)  # one-line error for a damaged/foreign file before training starts
     enable_ckpt = bool(_exec_get(execution_config, "enable_checkpointing", True))
+    every_n = int(_exec_get(execution_config, "checkpoint_every_n_steps", 50))
+    if every_n < 0:
+        raise ValueError(f"execution_config.checkpoint_every_n_steps: expected an integer >= 0, found {every_n}")
+    last_path = output_dir_last = Path(config.output_dir) / "checkpoints" / "last.ckpt"
+    callbacks: list[Any] = _resume_callbacks(train_loader.sampler, last_path if enable_ckpt else None, every_n)
     has_val = val_loader is not None
     monitor = _monitor_name(_exec_get(execution_config, "checkpoint_monitor_metric", None), mode, has_val)
     ckpt_mode = str(_exec_get(execution_config, "checkpoint_mode", "min"))
     checkpoint_cb = None
-    if enable_ckpt:
+    top_k = int(_exec_get(execution_config, "checkpoint_save_top_k", 1))
+    if enable_ckpt and top_k != 0:
         checkpoint_cb = ModelCheckpoint(
             dirpath=str(output_dir / "checkpoints"),
             monitor=monitor,
             mode=ckpt_mode,
-            save_top_k=int(_exec_get(execution_config, "checkpoint_save_top_k", 1)),
-            save_last=True,
+            save_top_k=top_k,
+            save_last=False,  # last.ckpt is written by the resume callback (every N steps + epoch ends)
         )
         callbacks.append(checkpoint_cb)
     patience = _exec_get(execution_config, "early_stop_patience", None)
@@ -277,19 +364,22 @@ def train_cdi_model_torch(
         callbacks=callbacks,
         log_every_n_steps=1,
         num_sanity_val_steps=0,
+        plugins=[_atomic_checkpoint_io()],
     )
-    trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader)
+    trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
+                ckpt_path=None if ckpt_path is None else str(ckpt_path), weights_only=True)
     module.eval()
-    last = output_dir / "checkpoints" / "last.ckpt"
+    last = output_dir_last
+    history = {"train_loss": list(module.loss_history["train"]), "val_loss": list(module.loss_history["val"])}
     return {
-        "history": history.history,
+        "history": history,
         "models": _models_dict(module, s),
         "train_container": train_container,
         "test_container": test_container,
         "intensity_scale": s,
         "probe": train_container.probe,
         "trainer": trainer,
-        "checkpoint_path": last if (checkpoint_cb is not None and last.exists()) else None,
+        "checkpoint_path": last if (enable_ckpt and last.exists()) else None,
         "seed": seed,
         "module_kwargs": {"learning_rate": learning_rate, "scheduler": scheduler, "scheduler_kwargs": scheduler_kwargs},
     }
@@ -460,12 +550,14 @@ def run_cdi_example_torch(
     flip_y: bool = False,
     transpose: bool = False,
     M: int = 20,
+    resume_from: Any = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None, dict[str, Any]]:
     """Train, save ``<output_dir>/wts.h5.zip`` and optionally stitch the test reconstruction.
 
     Returns ``(amp, phase, results)``; ``(None, None, results)`` when ``do_stitching`` is False.
     results: everything from :func:`train_cdi_model_torch`, 'bundle_path', 'backend' = 'pytorch', and with
-    stitching the keys of :func:`_reassemble_cdi_image_torch`.
+    stitching the keys of :func:`_reassemble_cdi_image_torch`. ``resume_from``: see
+    :func:`train_cdi_model_torch` (continue an interrupted run from ``checkpoints/last.ckpt``).
 
     Raises:
         ValueError: ``do_stitching`` without ``test_data``; ``config.backend`` set to another backend.
@@ -480,7 +572,8 @@ def run_cdi_example_torch(
     if isinstance(M, bool) or not isinstance(M, int) or M < 1:
         raise ValueError(f"M: expected a positive integer crop side, found {M!r}")
     update_legacy_dict(params.cfg, config)  # compatibility mirror for external callers only
-    results = train_cdi_model_torch(train_data, test_data, config, execution_config=execution_config)
+    results = train_cdi_model_torch(train_data, test_data, config, execution_config=execution_config,
+                                    resume_from=resume_from)
     results["bundle_path"] = save_torch_model_bundle(results, config)
     results["backend"] = "pytorch"
     if not do_stitching:
@@ -505,7 +598,9 @@ __all__ = [
     "create_ptycho_data_container",
     "load_inference_bundle_torch",
     "predict_patches",
+    "load_checkpoint_safely",
     "resolve_device",
+    "resolve_resume_checkpoint",
     "resolve_seed",
     "run_cdi_example_torch",
     "save_torch_model_bundle",
