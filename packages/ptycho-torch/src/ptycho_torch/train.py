@@ -88,6 +88,7 @@ EXECUTION_DEFAULTS: dict[str, Any] = {
     "disable_mlflow": False,
     "config": None,
     "n_images": None,
+    "resume": None,
 }
 
 
@@ -149,6 +150,9 @@ def build_parser() -> CliArgumentParser:
     e.add_argument("--early-stop-patience", dest="early_stop_patience", type=positive_int,
                    help="epochs without improvement before stopping (needs validation data; default 100)")
     e.add_argument("--logger", choices=LOGGER_CHOICES, help="csv (default), tensorboard, mlflow, none")
+    e.add_argument("--resume", nargs="?", const=True, metavar="CKPT",
+                   help="continue an interrupted run from <output_dir>/checkpoints/last.ckpt (or the given .ckpt): "
+                   "weights, optimizer, scheduler, RNG, epoch and batch order are restored")
     dep = p.add_argument_group("deprecated")
     dep.add_argument("--device", choices=("cpu", "cuda"), help="deprecated: use --accelerator")
     dep.add_argument("--disable_mlflow", action="store_true", help="deprecated: use --logger none --quiet")
@@ -324,6 +328,14 @@ def _main(argv: Sequence[str] | None) -> int:
             f"output_dir={output_dir}",
             flush=True,
         )
+    resume = args.resume
+    if resume is not None:
+        from ptycho_torch.workflows.components import resolve_resume_checkpoint
+
+        try:
+            resume = resolve_resume_checkpoint(resume, output_dir)
+        except FileNotFoundError as exc:
+            raise CliError(f"--resume: {exc}") from None
     guard = OutputGuard(output_dir)
     try:
         validate_paths(train_file, test_file, output_dir, create=True)
@@ -331,12 +343,16 @@ def _main(argv: Sequence[str] | None) -> int:
 
         with quiet_output(quiet):
             _, _, results = run_cdi_example_torch(
-                train_data, test_data, config, do_stitching=False, execution_config=execution_config
+                train_data, test_data, config, do_stitching=False, execution_config=execution_config,
+                resume_from=resume,
             )
         bundle = Path(results["bundle_path"])
         digest = sha256_file(bundle)
-    except BaseException:
-        guard.rollback()
+    except BaseException as exc:
+        # A diverged or interrupted run keeps checkpoints/ (the last finite state, resumable with --resume);
+        # any other failure removes everything it wrote (specs/reliability.md §2).
+        resumable = type(exc).__name__ == "NonFiniteLossError" or isinstance(exc, KeyboardInterrupt)
+        guard.rollback(keep=("checkpoints",) if resumable else ())
         raise
     if not quiet:
         history = results.get("history") or {}

@@ -410,14 +410,21 @@ class OutputGuard:
         if self.existed:
             self.before = {p.relative_to(self.output_dir) for p in self.output_dir.rglob("*")}
 
-    def rollback(self) -> None:
+    def rollback(self, keep: tuple[str, ...] = ()) -> None:
+        """Delete what the run created; ``keep``: relative paths (e.g. ``'checkpoints'``) left in place,
+        with their contents and the folders above them."""
         out = self.output_dir
         if not out.exists():
             return
-        if not self.existed:
+        if not self.existed and not keep:
             shutil.rmtree(out, ignore_errors=True)
             return
-        created = [p for p in out.rglob("*") if p.relative_to(out) not in self.before]
+        kept = [out / k for k in keep]
+
+        def protected(p: Path) -> bool:
+            return any(p == k or k in p.parents or p in k.parents for k in kept)
+
+        created = [p for p in out.rglob("*") if p.relative_to(out) not in self.before and not protected(p)]
         for p in sorted(created, key=lambda q: len(q.parts), reverse=True):
             with contextlib.suppress(OSError):
                 if p.is_dir() and not p.is_symlink():
