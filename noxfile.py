@@ -79,7 +79,7 @@ def slow(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """Static checks: style, types of the contracts package, architecture layering, versions."""
-    session.install("ruff>=0.5", "mypy>=1.8", "import-linter>=2.0")
+    session.install("ruff==0.17.6", "mypy==2.4.1", "import-linter==2.17")
     session.install(*CONSTRAINTS, "-e", str(ROOT / "packages" / "ptycho-contracts"))
     session.install("--no-deps", *[a for n in PACKAGES[1:] for a in ("-e", str(ROOT / "packages" / n))])
     session.run("ruff", "check", "packages", "benchmarks", "scripts", "tests-parity", "noxfile.py")
