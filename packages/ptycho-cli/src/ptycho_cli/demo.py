@@ -38,6 +38,7 @@ class DemoPreset:
     gridsize: int
     batch_size: int
     val_positions: int
+    n_filters_scale: int = 1
     N: int = 64
     nphotons: float = 1e9
     object_kind: str = "lines"
@@ -45,7 +46,7 @@ class DemoPreset:
 
 
 #: A few minutes on 2 CPU cores; the reconstruction is recognisably the lines object.
-DEFAULT_PRESET = DemoPreset(n_positions=768, epochs=10, gridsize=1, batch_size=16, val_positions=128)
+DEFAULT_PRESET = DemoPreset(n_positions=512, epochs=10, gridsize=1, batch_size=16, val_positions=64)
 #: Seconds; exercises every step for smoke tests, the reconstruction is not meaningful.
 FAST_PRESET = DemoPreset(n_positions=64, epochs=1, gridsize=1, batch_size=16, val_positions=32)
 
@@ -53,7 +54,8 @@ FAST_PRESET = DemoPreset(n_positions=64, epochs=1, gridsize=1, batch_size=16, va
 def _training_config(preset: DemoPreset, out: Path, seed: int, backend: str, n_groups: int) -> Any:
     from ptycho.config.config import ModelConfig, TrainingConfig
 
-    model = ModelConfig(N=preset.N, gridsize=preset.gridsize, object_big=preset.gridsize > 1)
+    model = ModelConfig(N=preset.N, gridsize=preset.gridsize, object_big=preset.gridsize > 1,
+                        n_filters_scale=preset.n_filters_scale)
     return TrainingConfig(model=model, train_data_file=out / "data" / "train.npz",
                           test_data_file=out / "data" / "val.npz", batch_size=preset.batch_size,
                           nepochs=preset.epochs, nphotons=preset.nphotons, n_groups=n_groups,
@@ -71,7 +73,7 @@ def _train_and_reconstruct_torch(train: Any, val: Any, config: Any) -> tuple[np.
     )
 
     silence_library_logs()
-    execution = {"accelerator": "cpu", "enable_progress_bar": not is_quiet(), "logger_backend": "none",
+    execution = {"accelerator": "auto", "enable_progress_bar": not is_quiet(), "logger_backend": "none",
                  "deterministic": True}
     with stage(f"training (pytorch, {config.nepochs} epochs)", enabled=False if not is_quiet() else None):
         _, _, results = run_cdi_example_torch(train, val, config, do_stitching=False, execution_config=execution)
@@ -80,7 +82,7 @@ def _train_and_reconstruct_torch(train: Any, val: Any, config: Any) -> tuple[np.
     infer_cfg.n_groups = None  # every position
     with stage(f"reconstructing {len(train.diff3d)} positions (pytorch)"):
         _, _, recon = _reassemble_cdi_image_torch(train, infer_cfg, M=STITCH_M, models=models,
-                                                  execution_config={"accelerator": "cpu"})
+                                                  execution_config={"accelerator": "auto"})
     return recon["stitched_obj"], recon["global_offsets"], results.get("history") or {}
 
 

@@ -57,7 +57,7 @@ def _panel(fig: Figure, ax: Any, img: np.ndarray, title: str, cmap: str, label: 
     ax.set_title(title)
     ax.set_xlabel("x (pixels)")
     ax.set_ylabel("y (pixels)")
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label=label)
+    fig.colorbar(im, ax=ax, shrink=0.85, label=label)
 
 
 def plot_amplitude_phase(amplitude: Any, phase: Any, path: str | os.PathLike[str],
@@ -76,7 +76,7 @@ def plot_amplitude_phase(amplitude: Any, phase: Any, path: str | os.PathLike[str
     ph = _image("phase", phase)
     if amp.shape != ph.shape:
         raise ValueError(f"phase: expected the amplitude's shape {amp.shape}, found {ph.shape}")
-    fig = Figure(figsize=(11, 4.8))
+    fig = Figure(figsize=(11, 4.8), layout="constrained")
     axes = fig.subplots(1, 2)
     _panel(fig, axes[0], amp, "Amplitude", "gray", "amplitude (a.u.)")
     _panel(fig, axes[1], ph, "Phase", "viridis", "phase (rad)")
@@ -112,7 +112,7 @@ def plot_loss_curves(history: Mapping[str, Sequence[float]], path: str | os.Path
             series[str(name)] = values
     if not series:
         raise ValueError(f"history: expected at least one finite '*loss*' series, found keys {sorted(map(str, history))}")
-    fig = Figure(figsize=(7, 4.5))
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.subplots()
     positive = all(float(v.min()) > 0 for v in series.values())
     for name, values in series.items():
@@ -176,7 +176,7 @@ def plot_comparison(reconstruction: Any, ground_truth: Any, path: str | os.PathL
     rp = np.angle(r * np.exp(-1j * offset))
     gp = np.angle(g)
     ncols = 4 if frc_curve is not None else 3
-    fig = Figure(figsize=(4.6 * ncols, 8.4))
+    fig = Figure(figsize=(4.8 * ncols, 8.6), layout="constrained")
     axes = fig.subplots(2, ncols)
 
     def sub(kind: str) -> str:
