@@ -150,3 +150,26 @@ def test_same_seed_same_run(tmp_path):
     a, b = (r["models"]["lightning_module"].state_dict() for r in runs)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert runs[0]["seed"] == 0 and runs[0]["checkpoint_path"] is None
+
+
+@pytest.mark.slow
+def test_torch_fidelity_guard():
+    """benchmarks/fidelity.py, reduced (256 positions, gridsize 2, 8 epochs, n_filters_scale 1, CPU).
+
+    Loose, measured bounds (seeded run, 2026-11 CPU): stitched true patches score amp/phase SSIM
+    0.83/0.65 (pipeline ceiling; catches stitching sign/flip/window errors); the trained model 0.128
+    amplitude SSIM vs 0.095 untrained. A full 50-epoch/1000-position run is the benchmark's job.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[3] / "benchmarks" / "fidelity.py"
+    spec = importlib.util.spec_from_file_location("torch_fidelity_benchmark", path)
+    fid = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fid)
+    s = fid.run(positions=256, epochs=8, gridsize=2, n_filters_scale=1, accelerator="cpu")
+    assert s["true_patches"]["amplitude"]["ssim"] > 0.7 and s["true_patches"]["phase"]["ssim"] > 0.5
+    for label in ("untrained", "trained"):
+        assert all(math.isfinite(s[label][p][k]) for p in ("amplitude", "phase") for k in ("ssim", "psnr"))
+    assert s["trained"]["amplitude"]["ssim"] > 0.1
+    assert s["trained"]["amplitude"]["ssim"] > s["untrained"]["amplitude"]["ssim"]
