@@ -43,7 +43,10 @@ TOLERANCES: dict[str, tuple[float, str]] = {
     "P5-stitching": (1e-6, "numpy vs TF vs Torch stitched object (max rel. error)"),
     "P6-training-curve": (1e-2, "TF vs Torch per-epoch mean training loss, 10 epochs (rel. error)"),
     "weight-transfer": (0.0, "TF -> Torch -> TF weights round trip (exact)"),
-    "golden-torch": (1e-5, "Torch vs stored TF golden outputs (float32, max rel. error)"),
+    "golden-outputs": (1e-5, "Torch vs stored TF golden model outputs (max rel. error)"),
+    "golden-loss": (1e-4, "Torch vs stored TF golden loss of one batch"),
+    "golden-gradients": (1e-4, "Torch vs stored TF golden gradient (max abs. difference / max |gradient|)"),
+    "golden-curve": (1e-2, "Torch vs stored TF golden 10-epoch loss curve (per-epoch rel. error)"),
 }
 
 
@@ -288,6 +291,13 @@ def numpy_weights(shapes: dict[str, tuple[int, ...]], seed: int) -> dict[str, np
     return out
 
 
+def gradient_sample(key: str, size: int, count: int = 64) -> np.ndarray:
+    """Fixed flat indices (int64, sorted) of the kernel-gradient elements kept in the golden vectors."""
+    seed = int.from_bytes(key.encode(), "little") % (2**63)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(int(size), size=min(count, int(size)), replace=False)).astype(np.int64)
+
+
 # ---------------------------------------------------------------------------- model builders
 
 def default_probe(n: int, probe_scale: float = 4.0) -> np.ndarray:
@@ -304,14 +314,15 @@ def build_tf(mc: Any, probe: np.ndarray, s: float, seed: int = 0):
 
 
 def build_torch(mc: Any, probe: np.ndarray, s: float, nphotons: float = 1e6, batch_size: int = 4,
-                device: str = "cpu"):
+                device: str = "cpu", mae_weight: float = 0.0):
     """``PtychoPINN_Lightning`` for a canonical ModelConfig, on ``device``."""
     import torch
     from ptycho.config.config import TrainingConfig
     from ptycho_torch.lightning_module import PtychoPINN_Lightning
 
     c = mc.gridsize**2
-    tc = TrainingConfig(model=mc, nphotons=nphotons, batch_size=batch_size, neighbor_count=max(4, c))
+    tc = TrainingConfig(model=mc, nphotons=nphotons, batch_size=batch_size, neighbor_count=max(4, c),
+                        mae_weight=mae_weight)
     return PtychoPINN_Lightning(mc, tc, probe=torch.from_numpy(probe), intensity_scale=s).to(device)
 
 
@@ -321,3 +332,101 @@ def torch_conv_shapes(module: Any) -> dict[str, tuple[int, ...]]:
 
     return {k: tuple(v.shape) for k, v in module.state_dict().items()
             if k.split(".")[0] in TOP_LEVEL_MODULES and k.endswith((".weight", ".bias"))}
+
+
+# ------------------------------------------------------------------------------ training loops (P6)
+
+TRAIN_EPOCHS = 10
+TRAIN_BATCH = 8
+
+
+def train_tf_curve(models: Any, training_config: Any, x: np.ndarray, rel: np.ndarray, s: float,
+                   order: list[np.ndarray]) -> list[float]:
+    """Train the TF autoencoder with ``training.compile_models`` + ``train_on_batch`` over the batches
+    ``order[e][i:i+TRAIN_BATCH]``; returns the mean batch loss (before each update) per epoch."""
+    from ptycho.tf_backend import training
+
+    training.compile_models(models, training_config)
+    curve = []
+    for perm in order:
+        losses = []
+        for i in range(0, len(perm), TRAIN_BATCH):
+            idx = perm[i:i + TRAIN_BATCH]
+            xs = (x[idx] * s).astype(np.float32)
+            zeros = np.zeros(xs.shape[:3] + (1,), np.float32)
+            out = models.autoencoder.train_on_batch([xs, rel[idx]], [zeros, xs, xs**2], return_dict=True)
+            losses.append(float(out["loss"]))
+        curve.append(float(np.mean(losses)))
+    return curve
+
+
+def train_torch_curve(lm: Any, x: np.ndarray, rel: np.ndarray, order: list[np.ndarray], device: str) -> list[float]:
+    """Train a ``PtychoPINN_Lightning`` with ``compute_loss`` and its ``configure_optimizers`` optimiser over
+    the same batches as :func:`train_tf_curve`; returns the mean batch loss per epoch."""
+    import torch
+
+    opts = lm.configure_optimizers()
+    opt = opts["optimizer"] if isinstance(opts, dict) else opts
+    lm.train()
+    curve = []
+    for perm in order:
+        losses = []
+        for i in range(0, len(perm), TRAIN_BATCH):
+            idx = perm[i:i + TRAIN_BATCH]
+            batch = {"X": torch.from_numpy(np.ascontiguousarray(x[idx])).to(device),
+                     "coords_relative": torch.from_numpy(np.ascontiguousarray(rel[idx])).to(device)}
+            loss, _ = lm.compute_loss(batch)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+        curve.append(float(np.mean(losses)))
+    return curve
+
+
+# ------------------------------------------------------------------------------ loss and gradients (P4)
+
+def tf_loss_and_gradients(models: Any, x: np.ndarray, rel: np.ndarray, s: float, nll_weight: float = 1.0,
+                          mae_weight: float = 0.0) -> tuple[float, dict[str, np.ndarray]]:
+    """TF training loss of one batch and the gradient of every trainable weight, keyed by torch names.
+
+    Loss = nll_weight * training.poisson_nll((sX)^2, pred_intensity) + mae_weight * training.amplitude_mae.
+    Conv kernels are permuted to the torch layout (out, in, kh, kw); the probe gradient [d/dRe, d/dIm] is
+    returned as d/dRe + i d/dIm (torch's convention for a real loss of a complex parameter).
+    """
+    import keras
+    import tensorflow as tf
+    from ptycho.tf_backend import training
+    from ptycho_bridge import weights
+
+    x_s = (x * s).astype(np.float32)
+    variables = list(models.autoencoder.trainable_variables)
+    with tf.GradientTape() as tape:
+        _, pred_amp, pred_int = models.autoencoder([x_s, rel], training=True)
+        loss = nll_weight * training.poisson_nll(x_s**2, pred_int) + mae_weight * training.amplitude_mae(x_s, pred_amp)
+    grads = {v.path: g for v, g in zip(variables, tape.gradient(loss, variables))}
+    named: dict[str, np.ndarray] = {}
+    for layer in weights._keras_layers(models.autoencoder):
+        if isinstance(layer, keras.layers.Conv2D):
+            path = weights.torch_module_path(layer.name)
+            named[path + ".weight"] = np.transpose(to_numpy(grads[layer.kernel.path]), (3, 2, 0, 1))
+            named[path + ".bias"] = to_numpy(grads[layer.bias.path])
+        for attr, key in (("log_scale", weights.LOG_SCALE_KEY), ("probe", weights.PROBE_KEY)):
+            var = getattr(layer, attr, None)
+            if var is not None and hasattr(var, "path") and var.path in grads:
+                g = to_numpy(grads[var.path])
+                named[key] = g[..., 0] + 1j * g[..., 1] if key == weights.PROBE_KEY else g
+    return float(loss), named
+
+
+def torch_loss_and_gradients(lm: Any, x: np.ndarray, rel: np.ndarray, device: str) -> tuple[float, dict[str, np.ndarray]]:
+    """Torch ``compute_loss`` of one batch and ``.grad`` of every trainable parameter (numpy, torch names)."""
+    import torch
+
+    batch = {"X": torch.from_numpy(np.ascontiguousarray(x)).to(device),
+             "coords_relative": torch.from_numpy(np.ascontiguousarray(rel)).to(device)}
+    lm.train()
+    lm.zero_grad()
+    loss, _ = lm.compute_loss(batch)
+    loss.backward()
+    return float(loss.detach()), {k: to_numpy(p.grad) for k, p in lm.named_parameters() if p.requires_grad}

@@ -19,18 +19,12 @@ from ptycho_bridge import weights
 pytestmark = pytest.mark.needs_tf
 
 
-def _tf_loss(models, training, x_s, rel, nll_w, mae_w):
-    _, pred_amp, pred_int = models.autoencoder([x_s, rel], training=True)
-    return nll_w * training.poisson_nll(x_s**2, pred_int) + mae_w * training.amplitude_mae(x_s, pred_amp)
-
-
 @settings(max_examples=ps.examples(8))
 @given(mc=ps.model_configs(p128=0.1), seed=st.integers(0, 3), mae_w=st.sampled_from([0.0, 0.5]),
        probe_trainable=st.booleans(), scale_trainable=st.booleans())
 def test_loss_and_gradients(device, mc, seed, mae_w, probe_trainable, scale_trainable):
-    import tensorflow as tf
     from ptycho.config.config import TrainingConfig
-    from ptycho.tf_backend import network, training
+    from ptycho.tf_backend import network
     from ptycho_torch.lightning_module import PtychoPINN_Lightning
 
     nphotons = 1e6
@@ -45,34 +39,9 @@ def test_loss_and_gradients(device, mc, seed, mae_w, probe_trainable, scale_trai
     weights.tf_to_torch(models.autoencoder, lm)
     case = f"{ps.describe(mc)} mae={mae_w} probe_tr={probe_trainable} scale_tr={scale_trainable}"
 
-    # --- loss and gradients
-    x_s = (x * s).astype(np.float32)
-    tf_vars = {v.path: v for v in models.autoencoder.trainable_variables}
-    with tf.GradientTape() as tape:
-        tf_loss = _tf_loss(models, training, x_s, rel, 1.0, mae_w)
-    tf_grads = dict(zip(tf_vars, tape.gradient(tf_loss, list(tf_vars.values()))))
-    batch = {"X": torch.from_numpy(x).to(device), "coords_relative": torch.from_numpy(rel).to(device)}
-    lm.train()
-    t_loss, _ = lm.compute_loss(batch)
-    lm.zero_grad()
-    t_loss.backward()
-    ps.check("P4-loss", ps.rel_err(float(t_loss), float(tf_loss)), case, "test_loss_and_gradients")
-
-    # map the TF gradients to torch names through the weight-transfer layout
-    named = {}
-    for layer in weights._keras_layers(models.autoencoder):
-        import keras
-
-        if isinstance(layer, keras.layers.Conv2D):
-            path = weights.torch_module_path(layer.name)
-            named[path + ".weight"] = np.transpose(ps.to_numpy(tf_grads[layer.kernel.path]), (3, 2, 0, 1))
-            named[path + ".bias"] = ps.to_numpy(tf_grads[layer.bias.path])
-        for attr, key in (("log_scale", weights.LOG_SCALE_KEY), ("probe", weights.PROBE_KEY)):
-            var = getattr(layer, attr, None)
-            if var is not None and hasattr(var, "path") and var.path in tf_grads:
-                g = ps.to_numpy(tf_grads[var.path])
-                named[key] = g[..., 0] + 1j * g[..., 1] if key == weights.PROBE_KEY else g
-    t_named = {k: p.grad for k, p in lm.named_parameters() if p.requires_grad}
+    tf_loss, named = ps.tf_loss_and_gradients(models, x, rel, s, 1.0, mae_w)
+    t_loss, t_named = ps.torch_loss_and_gradients(lm, x, rel, device)
+    ps.check("P4-loss", ps.rel_err(t_loss, tf_loss), case, "test_loss_and_gradients")
     assert sorted(named) == sorted(t_named), (
         f"trainable weights differ: TF-only {sorted(set(named) - set(t_named))[:3]}, "
         f"Torch-only {sorted(set(t_named) - set(named))[:3]}")
@@ -82,12 +51,9 @@ def test_loss_and_gradients(device, mc, seed, mae_w, probe_trainable, scale_trai
     # maximum in BOTH backends against a float64 reference (specs/parity.md §3 P4).
     keys = sorted(named)
     g_tf = np.concatenate([np.ravel(named[k]) for k in keys])
-    g_t = np.concatenate([np.ravel(_torch_grad(t_named[k], k)) for k in keys])
-    per = {k: ps.rel_err(_torch_grad(t_named[k], k), named[k]) for k in keys}
+    g_t = np.concatenate([np.ravel(t_named[k]) for k in keys])
+    per = {k: ps.rel_err(t_named[k], named[k]) for k in keys}
     worst_key = max(per, key=per.get)
     ps.check("P4-gradients", ps.rel_err(g_t, g_tf),
              f"{case} (largest per-tensor ratio {per[worst_key]:.1e} in {worst_key})", "test_loss_and_gradients")
 
-
-def _torch_grad(g, key):
-    return ps.to_numpy(g)
