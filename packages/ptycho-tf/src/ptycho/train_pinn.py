@@ -22,12 +22,14 @@ def calculate_intensity_scale(container) -> float:
 
 
 def train_with_config(container, training_config, intensity_scale: float | None = None, probe=None,
-                      seed: int | None = None, verbose: int = 0):
+                      seed: int | None = None, verbose: int = 0, *, checkpoint_path=None, resume_from=None):
     """Build models from ``training_config.model`` and fit them on ``container``.
 
     Args: container (PtychoDataContainer), training_config (TrainingConfig), intensity_scale (default
       closed form from training_config.nphotons), probe (N,N) complex raw probe (normalised here with
       probe_scale; default container.probe or the default probe).
+      checkpoint_path / resume_from: see :func:`ptycho.tf_backend.training.fit` (resume point written
+      after every epoch / continue from one).
     Returns: (Models, history dict with 'train_loss', 'val_loss', 'keras').
     """
     mc = training_config.model
@@ -47,7 +49,9 @@ def train_with_config(container, training_config, intensity_scale: float | None 
                                          intensity_scale_trainable=bool(training_config.intensity_scale_trainable),
                                          seed=seed)
     training.compile_models(models, training_config)
-    hist = training.fit(models, container.X, container.coords_nominal, training_config, s, verbose=verbose)
+    hist = training.fit(models, container.X, container.coords_nominal, training_config, s, verbose=verbose,
+                        seed=0 if seed is None else int(seed), checkpoint_path=checkpoint_path,
+                        resume_from=resume_from)
     model_mod.set_current(models, training_config)
     return models, hist
 

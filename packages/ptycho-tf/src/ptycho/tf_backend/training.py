@@ -56,9 +56,126 @@ def _check_inputs(models: Models, x, coords, what: str) -> tuple[np.ndarray, np.
     return x, coords
 
 
+class NonFiniteLossError(RuntimeError):
+    """A training batch gave a NaN/inf loss; raised at once (epoch and step in the message). The epoch-end
+    checkpoint written before it holds the last finite state; no bundle is written (specs/reliability.md §2)."""
+
+
+CHECKPOINT_FORMAT = 1
+#: Keras ReduceLROnPlateau(factor 0.5, patience 2, min_lr 1e-4, min_delta 1e-4) and EarlyStopping(patience 3)
+#: semantics, re-implemented as plain state so that it can be checkpointed and resumed.
+_PLATEAU = {"factor": 0.5, "patience": 2, "min_lr": 1e-4, "min_delta": 1e-4}
+_STOP_PATIENCE = 3
+
+
+class _FiniteGuard(keras.callbacks.Callback):
+    """Raise :class:`NonFiniteLossError` on the first batch whose (running mean) loss is NaN/inf."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = int(epoch)
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(float(loss)):
+            raise NonFiniteLossError(f"tf training: non-finite training loss ({float(loss)}) at epoch {self.epoch}, "
+                                     f"step {int(batch)}; the last epoch-end checkpoint keeps the last finite state")
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
+    """(n,) int64 sample order of ``epoch``: a pure function of (seed, epoch), so a resumed run replays it."""
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, int(epoch)]).permutation(n)
+
+
+def _optimizer_variables(models: Models) -> list:
+    opt = models.autoencoder.optimizer
+    if not opt.built:
+        opt.build(models.autoencoder.trainable_variables)
+    return list(opt.variables)
+
+
+def save_checkpoint(path, models: Models, state: dict) -> None:
+    """Write the resume point atomically as an NPZ (``np.load(allow_pickle=False)`` readable).
+
+    Members: ``backend`` 'tensorflow', ``format`` 1, ``state_json`` (epochs done, history, plateau and
+    early-stopping counters, seed, split sizes), ``w_<i>`` autoencoder weights in ``get_weights`` order,
+    ``opt_<i>`` Adam variables (iterations, learning rate, moments) in ``optimizer.variables`` order.
+    """
+    import json
+
+    from ptycho.atomic_io import save_npz_atomic
+
+    arrays = {"backend": np.array("tensorflow"), "format": np.int64(CHECKPOINT_FORMAT),
+              "state_json": np.array(json.dumps(state, allow_nan=True))}
+    arrays.update({f"w_{i}": w for i, w in enumerate(models.autoencoder.get_weights())})
+    arrays.update({f"opt_{i}": np.asarray(v.numpy()) for i, v in enumerate(_optimizer_variables(models))})
+    save_npz_atomic(path, **arrays)
+
+
+def load_checkpoint(path, models: Models) -> dict:
+    """Restore weights and optimizer state from :func:`save_checkpoint`'s file; returns the state dict.
+
+    Raises:
+        FileNotFoundError: no file. ValueError: one line naming the file for a truncated, foreign or
+            mismatched checkpoint (another backend, other network shapes).
+    """
+    import json
+    import zipfile
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"resume_from: no checkpoint at {path} (expected <output_dir>/checkpoints/last.ckpt)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: np.asarray(z[k]) for k in z.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise ValueError(f"{path}: not a loadable TensorFlow checkpoint ({type(exc).__name__}: {exc})") from None
+    if str(data.get("backend", "")) != "tensorflow" or int(data.get("format", -1)) != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: expected a TensorFlow checkpoint (backend 'tensorflow', format "
+                         f"{CHECKPOINT_FORMAT}), found backend {str(data.get('backend'))!r}")
+    weights = models.autoencoder.get_weights()
+    saved_w = [data.get(f"w_{i}") for i in range(len(weights))]
+    variables = _optimizer_variables(models)
+    saved_o = [data.get(f"opt_{i}") for i in range(len(variables))]
+    for kind, have, saved in (("weight", weights, saved_w), ("optimizer variable", [v.numpy() for v in variables], saved_o)):
+        for i, (a, b) in enumerate(zip(have, saved, strict=True)):
+            if b is None or np.shape(a) != b.shape:
+                raise ValueError(f"{path}: {kind} {i}: expected shape {np.shape(a)}, found "
+                                 f"{None if b is None else b.shape} (checkpoint of another model?)")
+    models.autoencoder.set_weights(saved_w)
+    for v, b in zip(variables, saved_o, strict=True):
+        v.assign(b.astype(v.dtype))
+    return json.loads(str(data["state_json"]))
+
+
+def _plateau_and_stop(state: dict, models: Models, epoch: int, val_loss: float) -> bool:
+    """One epoch of ReduceLROnPlateau + EarlyStopping bookkeeping on ``val_loss``; True = stop now."""
+    pl = state["plateau"]
+    if val_loss < pl["best"] - _PLATEAU["min_delta"]:
+        pl["best"], pl["wait"] = val_loss, 0
+    else:
+        pl["wait"] += 1
+        if pl["wait"] >= _PLATEAU["patience"]:
+            opt = models.autoencoder.optimizer
+            old = float(np.asarray(opt.learning_rate))
+            if old > _PLATEAU["min_lr"]:
+                opt.learning_rate = max(old * _PLATEAU["factor"], _PLATEAU["min_lr"])
+            pl["wait"] = 0
+    st = state["stop"]
+    st["wait"] += 1
+    if val_loss < st["best"]:
+        st["best"], st["wait"] = val_loss, 0
+        return False
+    return st["wait"] >= _STOP_PATIENCE and epoch > 0
+
+
 def fit(models: Models, x, coords, training_config, intensity_scale: float, val_fraction: float = 0.05,
-        seed: int = 0, verbose: int = 0) -> dict:
-    """Train ``models.autoencoder`` on normalised amplitudes.
+        seed: int = 0, verbose: int = 0, *, checkpoint_path=None, resume_from=None) -> dict:
+    """Train ``models.autoencoder`` on normalised amplitudes, one Keras ``fit`` call per epoch.
 
     Args:
       x: (B, N, N, C) normalised diffraction amplitude X (float32; mean sum X^2 = (N/2)^2).
@@ -66,7 +183,13 @@ def fit(models: Models, x, coords, training_config, intensity_scale: float, val_
       training_config: TrainingConfig (batch_size, nepochs, mae_weight, nll_weight, learning_rate).
       intensity_scale: s; inputs are s*X and targets s*X (MAE) and (s*X)^2 (NLL).
       val_fraction: random held-out fraction (at least one group when B >= 2; none when B < 2).
+      seed: fixes the validation split and every epoch's batch order (:func:`epoch_order`).
+      checkpoint_path: where the resume point is written atomically after every epoch (None: nowhere).
+      resume_from: a checkpoint written by this function: weights, Adam state, learning rate, epoch,
+        history and the plateau/early-stopping counters are restored and training continues to
+        ``nepochs`` (specs/reliability.md §1).
     Returns: history dict ``{'train_loss': [...], 'val_loss': [...], 'keras': {...}}`` (per epoch).
+    Raises: NonFiniteLossError at the first NaN/inf batch loss (epoch and step in the message).
     """
     x, coords = _check_inputs(models, x, coords, "fit")
     s = np.float32(intensity_scale)
@@ -83,15 +206,33 @@ def fit(models: Models, x, coords, training_config, intensity_scale: float, val_
     if getattr(models.autoencoder, "optimizer", None) is None:
         compile_models(models, training_config)
     tr_in, tr_out = pack(tr_idx)
-    callbacks = []
-    val = None
-    if n_val:
-        val = tuple(pack(val_idx))
-        callbacks = [keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2, min_lr=1e-4),
-                     keras.callbacks.EarlyStopping(monitor="val_loss", patience=3)]
-    hist = models.autoencoder.fit(tr_in, tr_out, batch_size=int(training_config.batch_size),
-                                  epochs=int(training_config.nepochs), shuffle=True, validation_data=val,
-                                  callbacks=callbacks, verbose=verbose)
-    keras_hist = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    val = tuple(pack(val_idx)) if n_val else None
+    state = {"epochs_done": 0, "keras": {}, "seed": int(seed), "n_train": int(len(tr_idx)),
+             "plateau": {"best": float("inf"), "wait": 0}, "stop": {"best": float("inf"), "wait": 0}}
+    if resume_from is not None:
+        loaded = load_checkpoint(resume_from, models)
+        if (loaded.get("seed"), loaded.get("n_train")) != (state["seed"], state["n_train"]):
+            raise ValueError(f"{resume_from}: checkpoint of a run with seed {loaded.get('seed')} and "
+                             f"{loaded.get('n_train')} training groups, found seed {seed} and {len(tr_idx)}")
+        state = loaded
+    guard = _FiniteGuard()
+    for epoch in range(int(state["epochs_done"]), int(training_config.nepochs)):
+        perm = epoch_order(len(tr_idx), seed, epoch)
+        hist = models.autoencoder.fit([a[perm] for a in tr_in], [t[perm] for t in tr_out],
+                                      batch_size=int(training_config.batch_size), epochs=epoch + 1,
+                                      initial_epoch=epoch, shuffle=False, validation_data=val,
+                                      callbacks=[guard], verbose=verbose)
+        for k, vals in hist.history.items():
+            state["keras"].setdefault(k, []).extend(float(v) for v in vals)
+        state["epochs_done"] = epoch + 1
+        stop = n_val and _plateau_and_stop(state, models, epoch, float(hist.history["val_loss"][-1]))
+        if checkpoint_path is not None:
+            if not all(np.all(np.isfinite(w)) for w in models.autoencoder.get_weights()):
+                raise NonFiniteLossError(f"tf training: non-finite weights after epoch {epoch}; checkpoint not "
+                                         "overwritten")
+            save_checkpoint(checkpoint_path, models, state)
+        if stop:
+            break
+    keras_hist = state["keras"]
     return {"train_loss": keras_hist.get("loss", []), "val_loss": keras_hist.get("val_loss", []),
             "keras": keras_hist}

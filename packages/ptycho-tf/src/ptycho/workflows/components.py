@@ -33,15 +33,34 @@ def create_ptycho_data_container(data, config, seed: int | None = 0):
     return loader.load(lambda: d, data.probeGuess, which=None, create_split=False)
 
 
-def train_cdi_model(train_data, test_data, config, seed: int | None = 0) -> dict:
-    """Group, train (explicit config) and, with test data, predict. Returns the results dict."""
+def _resume_path(resume_from, output_dir):
+    """None/False -> None; True -> <output_dir>/checkpoints/last.ckpt; a directory -> its checkpoints/last.ckpt."""
+    if resume_from is None or resume_from is False:
+        return None
+    p = Path(output_dir) if resume_from is True else Path(resume_from)
+    if p.is_dir():
+        p = p / "checkpoints" / "last.ckpt"
+    if not p.is_file():
+        raise FileNotFoundError(f"resume_from: no checkpoint at {p} (expected <output_dir>/checkpoints/last.ckpt)")
+    return p
+
+
+def train_cdi_model(train_data, test_data, config, seed: int | None = 0, *, resume_from=None,
+                    checkpoints: bool = True) -> dict:
+    """Group, train (explicit config) and, with test data, predict. Returns the results dict.
+
+    With ``checkpoints`` the resume point ``<config.output_dir>/checkpoints/last.ckpt`` is written atomically
+    after every epoch; ``resume_from`` (True, a run directory or the file) continues from one
+    (specs/reliability.md §1)."""
     from ptycho import train_pinn
     from ptycho.config.config import update_legacy_dict
 
     update_legacy_dict(params.cfg, config)
     train_c = create_ptycho_data_container(train_data, config, seed)
     test_c = None if test_data is None else create_ptycho_data_container(test_data, config, seed)
-    models, hist = train_pinn.train_with_config(train_c, config, seed=seed)
+    ckpt = Path(config.output_dir) / "checkpoints" / "last.ckpt" if checkpoints else None
+    models, hist = train_pinn.train_with_config(train_c, config, seed=seed, checkpoint_path=ckpt,
+                                                resume_from=_resume_path(resume_from, config.output_dir))
     params.set("intensity_scale", models.intensity_scale())
     params.set("probe", models.probe()[..., None])
     history = {"train_loss": hist["train_loss"], "val_loss": hist["val_loss"], **hist["keras"]}
@@ -76,7 +95,7 @@ def reassemble_cdi_image(test_data, config, flip_x=False, flip_y=False, transpos
 
 
 def run_cdi_example(train_data, test_data, config, flip_x=False, flip_y=False, transpose=False, M=20,
-                    do_stitching=False):
+                    do_stitching=False, *, resume_from=None):
     """Train on ``train_data`` (RawData) with ``config`` (TrainingConfig); evaluate on ``test_data``.
 
     Returns ``(amp, phase, results)``: amp/phase (H, W) of the stitched test reconstruction when
@@ -85,9 +104,10 @@ def run_cdi_example(train_data, test_data, config, flip_x=False, flip_y=False, t
     ``model_instance``, ``models``, ``train_container``, ``test_container`` and, with test data,
     ``reconstructed_obj``, ``pred_amp``, ``reconstructed_obj_cdi``; with stitching also
     ``obj_tensor_full``, ``global_offsets``, ``recon_amp``, ``recon_phase``.
-    ``ptycho.model_manager.save(prefix)`` afterwards saves the model trained here.
+    ``ptycho.model_manager.save(prefix)`` afterwards saves the model trained here. ``resume_from``: see
+    :func:`train_cdi_model`.
     """
-    results = train_cdi_model(train_data, test_data, config)
+    results = train_cdi_model(train_data, test_data, config, resume_from=resume_from)
     if not (do_stitching and test_data is not None):
         return None, None, results
     img, amp, phase, off = reassemble_cdi_image(results["test_container"], config, flip_x, flip_y, transpose, M)
