@@ -112,6 +112,7 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 def build() -> tuple[dict, dict[str, dict[str, np.ndarray]]]:
     import keras
     import tensorflow as tf
+
     from ptycho.config.config import ModelConfig, config_to_dict
 
     files: dict[str, dict[str, np.ndarray]] = {}

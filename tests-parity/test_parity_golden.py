@@ -93,7 +93,7 @@ def test_golden_training_curve(device):
     lm, _ = _torch_model(entry, mc, g, device)
     assert int(entry["epochs"]) == ps.TRAIN_EPOCHS and int(entry["batch"]) == ps.TRAIN_BATCH
     curve = ps.train_torch_curve(lm, g["X"], g["coords_relative"], list(g["order"]), device)
-    errs = [ps.rel_err(a, b) for a, b in zip(curve, g["curve"])]
+    errs = [ps.rel_err(a, b) for a, b in zip(curve, g["curve"], strict=True)]
     e = int(np.argmax(errs))
     ps.check("golden-curve", errs[e], f"epoch {e + 1}: TF {g['curve'][e]:.6g} Torch {curve[e]:.6g} on {device}",
              "test_golden_training_curve")

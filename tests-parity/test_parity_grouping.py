@@ -18,6 +18,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from ptycho import physics
 
 FIXTURE = Path(__file__).resolve().parents[1] / "packages/ptycho-contracts/tests/fixtures/minimal_dataset_v1.npz"

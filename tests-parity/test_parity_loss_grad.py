@@ -14,6 +14,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from ptycho_bridge import weights
 
 pytestmark = pytest.mark.needs_tf

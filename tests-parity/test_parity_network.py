@@ -7,12 +7,15 @@ on machines without it.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import parity_support as ps
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from ptycho_bridge import weights
 
 pytestmark = pytest.mark.needs_tf
@@ -95,5 +98,8 @@ def test_supervised_baseline_parity(device):
                  if k.split(".")[0] in weights.TOP_LEVEL_MODULES}
     torch_shapes = ps.torch_conv_shapes(lm)
     differ = sorted(k for k in set(tf_shapes) | set(torch_shapes) if tf_shapes.get(k) != torch_shapes.get(k))
+    ps.STATE.record("P3-network-forward", math.inf if differ else 0.0,
+                    f"supervised N=64 gs=1: {len(differ)} weight-table entries differ" if differ else "supervised tables",
+                    "test_supervised_baseline_parity")
     assert not differ, (f"supervised baseline: TF and Torch weight tables differ in {len(differ)} entries, "
                         f"first {differ[0]!r}: TF {tf_shapes.get(differ[0])} vs Torch {torch_shapes.get(differ[0])}")

@@ -15,6 +15,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from ptycho import physics
 
 DTYPES = {"f64": (np.float64, np.complex128, torch.float64), "f32": (np.float32, np.complex64, torch.float32)}

@@ -44,7 +44,7 @@ def test_training_curves(device, gs, act, object_big, probe_big, seed):
     tf_curve = ps.train_tf_curve(models, tc, x, rel, s, order)
     t_curve = ps.train_torch_curve(lm, x, rel, order, device)
     case = ps.describe(mc)
-    errs = [ps.rel_err(t, f) for t, f in zip(t_curve, tf_curve)]
+    errs = [ps.rel_err(t, f) for t, f in zip(t_curve, tf_curve, strict=True)]
     worst = int(np.argmax(errs))
     assert tf_curve[-1] < tf_curve[0], f"TF did not train: {tf_curve}"
     ps.check("P6-training-curve", errs[worst],

@@ -196,7 +196,7 @@ def load_state_into_torch(module: Any, state: Mapping[str, Any], include_physics
     if extra:
         raise ValueError(f"load_state_into_torch: state: key {extra[0]!r} is not a parameter of the "
                          f"{type(module).__name__} ({len(extra)} unmatched)")
-    keys = sorted(have)
+    keys = [k for k in target if k in have]  # module order: the first mismatch reported is the earliest layer
     if include_physics:
         keys += sorted(_physics_keys(arrays) & set(target))
     with torch.no_grad():
