@@ -69,58 +69,144 @@ def save_bundle(location, models: Models, config) -> Path:
     return path
 
 
-def read_manifest(path) -> dict:
-    """Manifest of a bundle; raises ValueError/FileNotFoundError with the path on bad input."""
-    path = Path(path)
+class BundleError(ValueError):
+    """A bundle is corrupt, truncated, foreign, unsafe or from another backend (one line naming the file)."""
+
+
+#: Largest total uncompressed size accepted (zip-bomb guard); also a hard cap while reading each member.
+MAX_UNCOMPRESSED_BYTES = 2 * 1024**3
+_MAX_MANIFEST_BYTES = 1024**2
+_REQUIRED = ("config.json", "model.weights.h5", "physics.npz")
+
+
+def _check_name(path: Path, name: str) -> None:
+    from pathlib import PurePosixPath
+
+    parts = PurePosixPath(name).parts
+    if (not name or name.startswith(("/", "\\")) or "\\" in name or ":" in name
+            or any(p in ("..", "") for p in parts)):
+        raise BundleError(f"{path}: unsafe member name {name!r} (absolute paths and '..' are not allowed)")
+
+
+def _open_checked(path: Path, limit: int) -> zipfile.ZipFile:
+    """Open the zip and check names, duplicates and the declared total size before anything is read."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: model bundle not found (expected a {BUNDLE_NAME} file)")
     try:
-        with zipfile.ZipFile(path) as zf:
-            names = set(zf.namelist())
-            if "manifest.json" not in names:
-                found = "manifest.dill (an original PtychoPINN bundle)" if "manifest.dill" in names else sorted(names)[:5]
-                raise ValueError(f"{path}: expected manifest.json at the zip root, found {found}")
-            return json.loads(zf.read("manifest.json"))
-    except zipfile.BadZipFile as exc:
-        raise ValueError(f"{path}: expected a zip model bundle, found an unreadable file ({exc})") from exc
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise BundleError(f"{path}: expected a zip model bundle, found an unreadable file ({exc})") from None
+    try:
+        infos = zf.infolist()
+        names = [i.filename for i in infos]
+        for name in names:
+            _check_name(path, name)
+        if len(set(names)) != len(names):
+            raise BundleError(f"{path}: duplicate member names")
+        total = sum(i.file_size for i in infos)
+        if total > limit:
+            raise BundleError(f"{path}: uncompressed size {total} bytes exceeds the limit {limit}")
+    except BaseException:
+        zf.close()
+        raise
+    return zf
 
 
-def load_bundle(location):
-    """Load a TensorFlow bundle.
+def _read(zf: zipfile.ZipFile, path: Path, name: str, limit: int) -> bytes:
+    """One member, never more than ``limit`` bytes whatever its header claims."""
+    try:
+        with zf.open(name) as fh:
+            data = fh.read(limit + 1)
+    except KeyError:
+        raise BundleError(f"{path}: member {name!r} is missing") from None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+        raise BundleError(f"{path}: member {name!r} is corrupt ({exc})") from None
+    if len(data) > limit:
+        raise BundleError(f"{path}: member {name!r} exceeds the {limit}-byte size limit")
+    return data
+
+
+def _manifest(zf: zipfile.ZipFile, path: Path) -> dict:
+    names = set(zf.namelist())
+    if "manifest.json" not in names:
+        found = "manifest.dill (an original PtychoPINN bundle)" if "manifest.dill" in names else sorted(names)[:5]
+        raise BundleError(f"{path}: expected manifest.json at the zip root, found {found}")
+    try:
+        manifest = json.loads(_read(zf, path, "manifest.json", _MAX_MANIFEST_BYTES))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{path}: manifest.json is not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise BundleError(f"{path}: manifest.json must be a JSON object, found {type(manifest).__name__}")
+    return manifest
+
+
+def read_manifest(path, *, max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES) -> dict:
+    """Manifest of a bundle; FileNotFoundError / BundleError (a ValueError) with the path on bad input."""
+    path = Path(path)
+    with _open_checked(path, max_uncompressed_bytes) as zf:
+        return _manifest(zf, path)
+
+
+def load_bundle(location, *, max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES):
+    """Load a TensorFlow bundle without executing anything stored in it (specs/bundle-format.md §4).
 
     Returns: ``(models, config, extras)`` where ``config`` is the canonical config object stored in
     config.json and ``extras = {'intensity_scale': float, 'probe': (N, N) complex64, 'manifest': dict}``.
-    Raises ValueError when the bundle was written by another backend (naming both) or is malformed.
+    Raises: FileNotFoundError (no file); BundleError (a ValueError, one line naming the file) when the
+    bundle was written by another backend (naming both), is truncated, foreign, unsafe (member names,
+    size), tampered (sha256) or does not fit the model its config describes.
     """
     from ptycho.config.config import config_from_dict
 
     path = bundle_path(location)
-    manifest = read_manifest(path)
-    backend = manifest.get("backend")
-    if backend != BACKEND:
-        raise ValueError(f"{path}: bundle was written by the {backend!r} backend but is being loaded by the "
-                         f"'tensorflow' backend; load it with the pytorch backend (ptycho_torch)")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{path}: manifest.json format_version: expected {FORMAT_VERSION}, "
-                         f"found {manifest.get('format_version')!r}")
-    with zipfile.ZipFile(path) as zf, tempfile.TemporaryDirectory() as tmp:
-        missing = [f for f in ("config.json", "model.weights.h5", "physics.npz") if f not in zf.namelist()]
+    with _open_checked(path, max_uncompressed_bytes) as zf:
+        manifest = _manifest(zf, path)
+        backend = manifest.get("backend")
+        if backend != BACKEND:
+            raise BundleError(f"{path}: bundle was written by the {backend!r} backend but is being loaded by the "
+                              f"'tensorflow' backend; load it with the pytorch backend (ptycho_torch)")
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise BundleError(f"{path}: manifest.json format_version: expected {FORMAT_VERSION}, "
+                              f"found {manifest.get('format_version')!r}")
+        files = manifest.get("files")
+        if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+            raise BundleError(f"{path}: manifest 'files' must map member names to sha256 hex strings")
+        missing = [f for f in _REQUIRED if f not in zf.namelist() or f not in files]
         if missing:
-            raise ValueError(f"{path}: bundle member(s) missing: {', '.join(missing)}")
-        files = manifest.get("files") or {}
+            raise BundleError(f"{path}: bundle member(s) missing: {', '.join(missing)}")
         extra = sorted(set(zf.namelist()) - set(files) - {"manifest.json"})
         if extra:
-            raise ValueError(f"{path}: members not listed in manifest.json files: {', '.join(extra)}")
+            raise BundleError(f"{path}: members not listed in manifest.json files: {', '.join(extra)}")
+        blobs, budget = {}, max_uncompressed_bytes
         for name, digest in files.items():
-            if hashlib.sha256(zf.read(name)).hexdigest() != digest:
-                raise ValueError(f"{path}: {name}: sha256 does not match manifest.json")
-        config = config_from_dict(json.loads(zf.read("config.json")))
-        with np.load(io.BytesIO(zf.read("physics.npz")), allow_pickle=False) as z:
+            _check_name(path, name)
+            data = _read(zf, path, name, budget)
+            budget -= len(data)
+            if hashlib.sha256(data).hexdigest() != digest:
+                raise BundleError(f"{path}: {name}: sha256 does not match manifest.json")
+            blobs[name] = data
+    try:
+        config = config_from_dict(json.loads(blobs["config.json"]))
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{path}: config.json is not a valid canonical config ({exc})") from None
+    try:
+        with np.load(io.BytesIO(blobs["physics.npz"]), allow_pickle=False) as z:
             s = float(z["intensity_scale"])
-            probe = np.asarray(z["probe"], np.complex64)
-        model_cfg = config.model if hasattr(config, "model") else config
-        models = build_models(model_cfg, probe=probe, intensity_scale=s)
-        zf.extract("model.weights.h5", tmp)
-        models.autoencoder.load_weights(str(Path(tmp) / "model.weights.h5"))
+            probe = np.asarray(z["probe"])
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise BundleError(f"{path}: physics.npz must hold 'intensity_scale' and 'probe' ({exc})") from None
+    if probe.ndim != 2 or not np.iscomplexobj(probe) or not np.isfinite(s) or s <= 0:
+        raise BundleError(f"{path}: physics.npz: expected a (N, N) complex probe and a positive finite "
+                          f"intensity_scale, found {probe.shape} {probe.dtype} and {s}")
+    model_cfg = config.model if hasattr(config, "model") else config
+    models = build_models(model_cfg, probe=probe.astype(np.complex64), intensity_scale=s)
+    with tempfile.TemporaryDirectory() as tmp:
+        wpath = Path(tmp) / "model.weights.h5"
+        wpath.write_bytes(blobs["model.weights.h5"])
+        try:  # HDF5 arrays only: Keras reads the weight datasets, never code
+            models.autoencoder.load_weights(str(wpath))
+        except Exception as exc:  # noqa: BLE001 - h5py/keras raise many types for damaged or mismatched files
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise BundleError(f"{path}: model.weights.h5 does not fit the stored model config ({first})") from None
     return models, config, {"intensity_scale": models.intensity_scale(), "probe": models.probe(),
                             "manifest": manifest}

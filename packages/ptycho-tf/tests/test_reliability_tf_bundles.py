@@ -1,0 +1,128 @@
+"""Safe loading of TensorFlow bundles (specs/reliability.md §4, specs/bundle-format.md §4, specs/tf-backend.md §5):
+pickled payloads never run, zip-slip names and zip bombs are refused before decoding, damaged files give one
+line (BundleError, a ValueError)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import pickle
+import struct
+import tracemalloc
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ptycho.config.config import ModelConfig, TrainingConfig
+from ptycho.tf_backend import bundle as tfb
+
+
+class _Marker:
+    """Unpickling this object creates ``path`` - the proof that a loader executed code from a file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (self.path,))
+
+
+@pytest.fixture(scope="module")
+def ok_bundle(tmp_path_factory) -> Path:
+    from ptycho.tf_backend.network import build_models
+
+    mc = ModelConfig(N=64, gridsize=1, n_filters_scale=1)
+    models = build_models(mc, intensity_scale=10.0, seed=0)
+    return tfb.save_bundle(tmp_path_factory.mktemp("tfb"), models, TrainingConfig(model=mc))
+
+
+def _rebuild(src: Path, dst: Path, replace: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(src) as zin:
+        members = {n: zin.read(n) for n in zin.namelist()}
+    members.update(replace)
+    manifest = json.loads(members["manifest.json"])
+    for name in replace:
+        manifest["files"][name] = hashlib.sha256(members[name]).hexdigest()
+    members["manifest.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for name, data in members.items():
+            zout.writestr(name, data)
+    return dst
+
+
+def _one_line_error(path: Path, **kw) -> str:
+    with pytest.raises(ValueError) as info:
+        tfb.load_bundle(path, **kw)
+    assert isinstance(info.value, tfb.BundleError)
+    msg = str(info.value)
+    assert "\n" not in msg and str(path) in msg
+    return msg
+
+
+def test_round_trip_still_loads(ok_bundle):
+    models, config, extras = tfb.load_bundle(ok_bundle)
+    assert config.model.N == 64 and extras["probe"].shape == (64, 64)
+
+
+@pytest.mark.parametrize("member", ["model.weights.h5", "physics.npz", "config.json"])
+def test_pickled_payload_is_refused_and_never_executed(tmp_path, ok_bundle, member):
+    """A member replaced by a pickle that would create a marker file (manifest hashes updated)."""
+    marker = tmp_path / "PWNED"
+    buf = io.BytesIO()
+    np.savez(buf, probe=np.array([_Marker(marker)], dtype=object), intensity_scale=np.float64(1.0))
+    payload = buf.getvalue() if member == "physics.npz" else pickle.dumps(_Marker(marker))
+    bad = _rebuild(ok_bundle, tmp_path / "evil.zip", {member: payload})
+    _one_line_error(bad)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("name", ["../evil.txt", "/etc/evil.txt", "a/../../evil.txt", "C:\\evil.txt"])
+def test_zip_slip_names_are_refused(tmp_path, ok_bundle, name):
+    bad = _rebuild(ok_bundle, tmp_path / "slip.zip", {name: b"owned"})
+    assert "unsafe member name" in _one_line_error(bad)
+    assert not (tmp_path / "evil.txt").exists()
+
+
+def test_zip_bomb_is_refused_before_decompression(tmp_path, ok_bundle):
+    bad = _rebuild(ok_bundle, tmp_path / "bomb.zip", {"physics.npz": bytes(64 * 1024 * 1024)})
+    tracemalloc.start()
+    try:
+        msg = _one_line_error(bad, max_uncompressed_bytes=16 * 1024 * 1024)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "exceeds the limit" in msg and peak < 4 * 1024 * 1024
+
+
+def test_declared_huge_member_is_refused_with_default_limit(tmp_path, ok_bundle):
+    data = ok_bundle.read_bytes()
+    i = 0
+    while True:
+        i = data.index(b"PK\x01\x02", i)
+        n = struct.unpack("<H", data[i + 28:i + 30])[0]
+        if data[i + 46:i + 46 + n] == b"physics.npz":
+            break
+        i += 4
+    bad = tmp_path / "huge.zip"
+    bad.write_bytes(data[:i + 24] + struct.pack("<I", 3_500_000_000) + data[i + 28:])
+    assert "exceeds the limit" in _one_line_error(bad)
+
+
+def test_truncated_foreign_and_garbage_files_give_one_line(tmp_path, ok_bundle):
+    raw = ok_bundle.read_bytes()
+    for k, cut in enumerate(range(0, len(raw), max(1, len(raw) // 17))):
+        p = tmp_path / f"cut{k}.zip"
+        p.write_bytes(raw[:cut])
+        _one_line_error(p)
+    foreign = tmp_path / "foreign.zip"
+    with zipfile.ZipFile(foreign, "w") as zf:
+        zf.writestr("word/document.xml", "<w:document/>")
+    assert "manifest.json" in _one_line_error(foreign)
+    garbage = tmp_path / "garbage.zip"
+    garbage.write_bytes(np.random.default_rng(0).bytes(5000))
+    _one_line_error(garbage)
+    weights_swapped = _rebuild(ok_bundle, tmp_path / "swap.zip", {"model.weights.h5": b"\x89HDF\r\n\x1a\n" + bytes(64)})
+    assert "model.weights.h5" in _one_line_error(weights_swapped)
