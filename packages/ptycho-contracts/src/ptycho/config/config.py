@@ -170,7 +170,9 @@ class ModelConfig:
     gaussian_smoothing_sigma: float = 0.0
 
     def __post_init__(self) -> None:
-        act = AMP_ACTIVATION_ALIASES.get(self.amp_activation, self.amp_activation)
+        act = self.amp_activation
+        if isinstance(act, str):  # aliases only for strings: an unhashable value must fail validation, not .get
+            act = AMP_ACTIVATION_ALIASES.get(act, act)
         object.__setattr__(self, "amp_activation", act)
         validate_model_config(self)
 
@@ -299,7 +301,8 @@ class TrainingConfig(_ValidatedOnAssignment):
         object.__setattr__(self, "train_data_file", _as_path("TrainingConfig", "train_data_file", self.train_data_file, True))
         object.__setattr__(self, "test_data_file", _as_path("TrainingConfig", "test_data_file", self.test_data_file, True))
         object.__setattr__(self, "output_dir", _as_path("TrainingConfig", "output_dir", self.output_dir, False))
-        object.__setattr__(self, "scheduler", SCHEDULER_ALIASES.get(self.scheduler, self.scheduler))
+        if isinstance(self.scheduler, str):
+            object.__setattr__(self, "scheduler", SCHEDULER_ALIASES.get(self.scheduler, self.scheduler))
         if _is_int(self.nphotons):
             object.__setattr__(self, "nphotons", float(self.nphotons))
         _assign_n_images(self)
@@ -464,13 +467,17 @@ def config_from_dict(data: dict[str, Any], config_type: str | type | None = None
     kind = config_type if config_type is not None else tag
     if isinstance(kind, type):
         kind = kind.__name__
-    if kind not in _CONFIG_TYPES:
+    if not isinstance(kind, str) or kind not in _CONFIG_TYPES:
         raise ValueError(f"config_type: expected one of {', '.join(_CONFIG_TYPES)}, got {kind!r}")
     cls = _CONFIG_TYPES[kind]
     known = {f.name for f in fields(cls)}
+    bad_keys = [k for k in data if not isinstance(k, str)]
+    if bad_keys:
+        raise ValueError(f"{kind}: field names must be strings, got {bad_keys[0]!r}")
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ValueError(f"{kind}: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        shown = ", ".join(k if k.isidentifier() else repr(k) for k in unknown)  # repr keeps the message one line
+        raise ValueError(f"{kind}: unknown field(s) {shown}; known: {', '.join(sorted(known))}")
     if "model" in data and isinstance(data["model"], dict):
         data["model"] = config_from_dict(data["model"], "ModelConfig")
     return cls(**data)
