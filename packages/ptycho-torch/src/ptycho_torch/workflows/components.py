@@ -14,6 +14,7 @@ Nothing here imports tensorflow or keras.
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from collections.abc import Mapping
@@ -245,6 +246,53 @@ def resolve_resume_checkpoint(resume_from: Any, output_dir: str | Path) -> Path 
     return p
 
 
+def _atomic_csv_logger(output_dir: Path) -> Any:
+    """Lightning's CSVLogger with ``metrics.csv`` and ``hparams.yaml`` rewritten atomically at each flush
+    (Lightning appends in place, which a kill can leave with a torn last row; specs/reliability.md §3)."""
+    import csv
+    import io
+
+    from lightning.pytorch import loggers
+    from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+
+    from ptycho.atomic_io import save_text_atomic
+
+    class AtomicExperimentWriter(ExperimentWriter):
+        def log_hparams(self, params: dict[str, Any]) -> None:
+            import yaml
+
+            self.hparams.update(params)
+            save_text_atomic(Path(self.log_dir) / self.NAME_HPARAMS_FILE,
+                             yaml.safe_dump(json.loads(json.dumps(self.hparams, default=str)), sort_keys=True))
+
+        def save(self) -> None:
+            if not self.metrics:
+                return
+            self._record_new_keys()
+            path = Path(self.metrics_file_path)
+            rows: list[dict[str, Any]] = []
+            if path.is_file():
+                with open(path, newline="") as fh:
+                    rows = list(csv.DictReader(fh))
+            rows.extend(self.metrics)
+            buf = io.StringIO()
+            writer = csv.DictWriter(buf, fieldnames=self.metrics_keys)
+            writer.writeheader()
+            writer.writerows(rows)
+            save_text_atomic(path, buf.getvalue())
+            self.metrics = []
+
+    class AtomicCSVLogger(loggers.CSVLogger):
+        @property
+        def experiment(self) -> Any:
+            if self._experiment is None:
+                self._fs.makedirs(self.root_dir, exist_ok=True)
+                self._experiment = AtomicExperimentWriter(log_dir=self.log_dir)
+            return self._experiment
+
+    return AtomicCSVLogger(save_dir=str(output_dir), name="lightning_logs")
+
+
 def _make_logger(backend: str, output_dir: Path, config: Any) -> Any:
     backend = str(backend).lower()
     if backend not in _LOGGER_BACKENDS:
@@ -254,7 +302,7 @@ def _make_logger(backend: str, output_dir: Path, config: Any) -> Any:
     from lightning.pytorch import loggers
 
     if backend == "csv":
-        return loggers.CSVLogger(save_dir=str(output_dir), name="lightning_logs")
+        return _atomic_csv_logger(output_dir)
     if backend == "tensorboard":
         return loggers.TensorBoardLogger(save_dir=str(output_dir), name="lightning_logs")
     return loggers.MLFlowLogger(experiment_name="PtychoPINN", tracking_uri=f"file:{output_dir / 'mlruns'}")
