@@ -88,6 +88,7 @@ class _Record:
     examples: int = 0
     failures: int = 0
     tests: set[str] = field(default_factory=set)
+    by_test: dict[str, float] = field(default_factory=dict)
 
 
 class _State:
@@ -133,6 +134,7 @@ class _State:
         rec.examples += 1
         if test:
             rec.tests.add(test)
+            rec.by_test[test] = max(rec.by_test.get(test, 0.0), float(err))
         ok = err <= tol
         if not ok:
             rec.failures += 1
@@ -162,7 +164,8 @@ class _State:
             props[name] = {"tolerance": r.tolerance, "meaning": r.meaning,
                            "worst_error": r.worst if math.isfinite(r.worst) else "inf",
                            "worst_case": r.worst_case, "examples": r.examples, "failures": r.failures,
-                           "passed": r.failures == 0, "tests": sorted(r.tests)}
+                           "passed": r.failures == 0, "tests": sorted(r.tests),
+                           "worst_by_test": {k: (v if math.isfinite(v) else "inf") for k, v in sorted(r.by_test.items())}}
         self.report_dir.mkdir(parents=True, exist_ok=True)
         save_text_atomic(self.report_dir / "parity-report.json",
                           json.dumps({"run": meta, "properties": props}, indent=2, sort_keys=True) + "\n")

@@ -192,3 +192,33 @@ def test_layout_conversions(device, prec, gs):
              lambda: _tf()[0].grid_to_channel(grid))
     # an independent closed form for the channel->flat order: flat[b*C + c] == x[b, :, :, c]
     assert np.array_equal(flat[1 * c + (c - 1), ..., 0], x[1, ..., c - 1])
+
+
+@settings(max_examples=ps.examples(6))
+@given(prec=precisions, sigma=st.floats(0.3, 3.0), seed=st.integers(0, 2**16))
+def test_exit_wave_smoothing(device, prec, sigma, seed):
+    """gaussian_smoothing_sigma: 3x3 Gaussian blur of the exit wave, reflect padding (facts §1.1; no numpy
+    reference op exists, so the closed form is scipy.ndimage.convolve with mode='mirror' in float64)."""
+    from scipy import ndimage
+
+    from ptycho_torch.forward_model import ForwardModel
+
+    rng = np.random.default_rng(seed)
+    n, c = 64, 2
+    field = _cplx(rng, (1, c, n, n), prec)
+    r = np.arange(-1, 2)
+    k = np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2.0 * sigma**2))
+    k /= k.sum()
+    f64 = field.astype(np.complex128)
+    ref = np.stack([ndimage.convolve(f64[0, i].real, k, mode="mirror")
+                    + 1j * ndimage.convolve(f64[0, i].imag, k, mode="mirror") for i in range(c)])[None]
+    ones = np.ones((n, n), DTYPES[prec][1])
+    fm = ForwardModel(n, 1, torch.from_numpy(ones), 1.0, gaussian_smoothing_sigma=sigma).to(device)
+    out = fm.exit_wave(_t(field, device))
+    _compare("exit-wave smoothing", prec, ref, out, lambda: _tf()[0].gaussian_smooth_3x3(_tf_const(field), sigma), f"sigma={sigma:.2f}")
+
+
+def _tf_const(x):
+    import tensorflow as tf
+
+    return tf.constant(x)
