@@ -102,10 +102,31 @@ WRITERS = {
 }
 
 
+_TF_MODELS = ("from ptycho.config.config import ModelConfig, TrainingConfig\n"
+              "from ptycho.tf_backend.network import build_models\n"
+              "mc = ModelConfig(N=64, gridsize=1, n_filters_scale=1)\n"
+              "models = build_models(mc, intensity_scale=10.0, seed=0)\n")
+#: TensorFlow writers (slow: each subprocess imports TensorFlow).
+TF_WRITERS = {
+    "tf bundle (ptycho.tf_backend.bundle.save_bundle)": (
+        "wts.h5.zip", _TF_MODELS + "from ptycho.tf_backend.bundle import save_bundle\n"
+        "save_bundle(target, models, TrainingConfig(model=mc))"),
+    "tf checkpoint (ptycho.tf_backend.training.save_checkpoint)": (
+        "last.ckpt", _TF_MODELS + "from ptycho.tf_backend import training\n"
+        "training.compile_models(models, TrainingConfig(model=mc))\n"
+        "training.save_checkpoint(target, models, {'epochs_done': 1})"),
+    "tf PNGs (ptycho.workflows.components.save_outputs)": (
+        "reconstructed_amplitude.png", "from ptycho.workflows.components import save_outputs\n"
+        "save_outputs(amp, amp, {}, d)"),
+}
+_CASES = [pytest.param(k, id=k) for k in sorted(WRITERS)] + [
+    pytest.param(k, id=k, marks=pytest.mark.slow) for k in sorted(TF_WRITERS)]
+
+
 @pytest.mark.parametrize("mode", ["write", "rename"])
-@pytest.mark.parametrize("writer", sorted(WRITERS))
+@pytest.mark.parametrize("writer", _CASES)
 def test_writer_killed_mid_write_leaves_old_file(tmp_path, writer, mode):
-    name, code = WRITERS[writer]
+    name, code = {**WRITERS, **TF_WRITERS}[writer]
     target = tmp_path / name
     old = b"OLD,CONTENT\n1,2\n" * 100
     if "CSV" not in writer:
@@ -113,7 +134,7 @@ def test_writer_killed_mid_write_leaves_old_file(tmp_path, writer, mode):
         target.write_bytes(old)
     script = tmp_path / "harness.py"
     script.write_text(HARNESS)
-    env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
+    env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.run([sys.executable, str(script), mode, str(tmp_path), str(target), str(FIXTURE)], input=code,
                           capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == -signal.SIGKILL, (proc.stdout + proc.stderr)[-2000:]
