@@ -125,6 +125,10 @@ class _State:
             torch.backends.cuda.matmul.allow_tf32 = False
             torch.backends.cudnn.allow_tf32 = False
             torch.set_float32_matmul_precision("highest")
+            if self.tf_live:  # a GPU build of TF would otherwise use TF32 too
+                import tensorflow as tf
+
+                tf.config.experimental.enable_tensor_float_32_execution(False)
         return None
 
     def record(self, prop: str, err: float, case: str = "", test: str = "") -> bool:
