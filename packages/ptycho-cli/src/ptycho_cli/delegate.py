@@ -24,7 +24,7 @@ _TORCH_TRAIN = [
     ("train_data_file", "--train_data_file"), ("test_data_file", "--test_data_file"), ("output_dir", "--output_dir"),
     ("max_epochs", "--max_epochs"), ("n_groups", "--n_groups"), ("gridsize", "--gridsize"),
     ("batch_size", "--batch_size"), ("nphotons", "--nphotons"), ("neighbor_count", "--neighbor_count"),
-    ("learning_rate", "--learning-rate"), ("seed", "--subsample-seed"),
+    ("learning_rate", "--learning-rate"), ("seed", "--subsample-seed"), ("resume", "--resume"),
 ]
 _TORCH_INFER = [
     ("model_path", "--model_path"), ("test_data", "--test_data"), ("output_dir", "--output_dir"),
@@ -36,7 +36,9 @@ def _argv(args: argparse.Namespace, table: list[tuple[str, str]], extra: list[st
     out: list[str] = []
     for dest, flag in table:
         value = getattr(args, dest, None)
-        if value is not None:
+        if value is True:  # a switch
+            out.append(flag)
+        elif value is not None and value is not False:
             out += [flag, str(value)]
     if getattr(args, "quiet", False):
         out.append("--quiet")

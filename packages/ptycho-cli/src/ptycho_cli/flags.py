@@ -71,6 +71,8 @@ def add_train_flags(p: argparse.ArgumentParser, *, required: bool = True) -> Non
     p.add_argument("--n_filters_scale", "--n-filters-scale", dest="n_filters_scale", type=positive_int, metavar="S")
     p.add_argument("--seed", "--subsample_seed", "--subsample-seed", dest="seed", type=nonneg_int, metavar="SEED",
                    help="seed for sampling and weight initialisation (TrainingConfig.subsample_seed)")
+    p.add_argument("--resume", action="store_true", default=None,
+                   help="continue an interrupted run from <output_dir>/checkpoints/last.ckpt (specs/reliability.md §1)")
 
 
 def add_infer_flags(p: argparse.ArgumentParser, *, required: bool = True) -> None:

@@ -66,7 +66,11 @@ def train_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
     config = build_training_config(args, int(train.diff3d.shape[-1]))
     out = Path(config.output_dir)
     with stage(f"training (tensorflow, {config.nepochs} epochs)"):
-        amp, phase, results = run_cdi_example(train, test, config, M=STITCH_M, do_stitching=test is not None)
+        try:
+            amp, phase, results = run_cdi_example(train, test, config, M=STITCH_M, do_stitching=test is not None,
+                                                  resume_from=True if getattr(args, "resume", None) else None)
+        except FileNotFoundError as exc:  # --resume without a checkpoint: bad input, one line
+            raise UserError(f"--resume: {exc}") from None
     bundle = model_manager.save(str(out))
     save_outputs(amp, phase, results, str(out))
     written = write_history(out, results.get("history"))

@@ -1,0 +1,31 @@
+"""``ptycho train --resume`` on both backends (specs/reliability.md §1, specs/cli.md): the flag reaches the
+PyTorch CLI as ``--resume`` and the TensorFlow workflow as ``resume_from=True``; a missing checkpoint is a
+one-line exit 2."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from ptycho_cli.delegate import torch_train_argv
+
+FIXTURE = Path(__file__).resolve().parents[2] / "ptycho-contracts" / "tests" / "fixtures" / "minimal_dataset_v1.npz"
+
+
+def test_resume_flag_is_forwarded_to_the_torch_cli():
+    args = argparse.Namespace(train_data_file="a.npz", output_dir="out", resume=True, max_epochs=3, quiet=False)
+    argv = torch_train_argv(args, [])
+    assert "--resume" in argv and argv[argv.index("--resume") + 1:argv.index("--resume") + 2] != ["True"]
+    assert "--resume" not in torch_train_argv(argparse.Namespace(resume=None, quiet=False), [])
+
+
+@pytest.mark.parametrize("backend", ["pytorch", "tensorflow"])
+def test_resume_without_checkpoint_is_one_line_exit_2(tmp_path, capsys, backend):
+    from ptycho_cli.main import main
+
+    rc = main(["train", "--backend", backend, "--train_data_file", str(FIXTURE), "--output_dir", str(tmp_path / "o"),
+               "--max_epochs", "1", "--n_groups", "8", "--resume"])
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if "last.ckpt" in line]
+    assert rc == 2 and len(err) == 1 and "--resume" in err[0], capsys.readouterr()
