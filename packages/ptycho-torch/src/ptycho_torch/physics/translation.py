@@ -33,8 +33,12 @@ def shift_matrix(n_out: int, n_in: int, start: torch.Tensor) -> torch.Tensor:
     dt, dev = start.dtype, start.device
     i = torch.arange(n_out, dtype=dt, device=dev)
     j = torch.arange(n_in, dtype=dt, device=dev)
-    coord = start[..., None, None] + i[:, None]  # (..., n_out, 1)
-    return torch.clamp(1.0 - torch.abs(j - coord), min=0.0)
+    # Split ``start`` into integer and fractional parts before combining with the (exact, integer)
+    # index grids: ``start + i`` in float32 loses low bits of the fraction once coordinates exceed ~64 px.
+    base = torch.floor(start)
+    frac = start - base
+    d = j - i[:, None] - base[..., None, None]  # (..., n_out, n_in), exact integers
+    return torch.clamp(1.0 - torch.abs(d - frac[..., None, None]), min=0.0)
 
 
 def resample_separable(images: torch.Tensor, sy: torch.Tensor, sx: torch.Tensor) -> torch.Tensor:
