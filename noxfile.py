@@ -5,6 +5,9 @@
     nox -s fixture      rebuild the 64-position test fixture and check its recorded SHA-256
     nox -s torch-only   build wheels, install ptycho-torch alone (no tensorflow), run its tests
     nox -s slow         the tests marked slow
+    nox -s parity       TF/Torch/numpy parity suite on CPU (live TensorFlow), writes tests-parity/report/
+    nox -s parity-gpu   Torch on CUDA vs live TF or the golden vectors; fails when no CUDA device is visible
+    nox -s docs         build the mkdocs site with --strict and open its pages in headless Chromium
     nox -s demo         the main job: simulate -> train -> reconstruct -> evaluate (PyTorch backend)
 
 All sessions install with ``-c constraints.txt`` so torch resolves to the pinned CPU wheel.
@@ -151,3 +154,20 @@ def docs(session: nox.Session) -> None:
     session.run("mkdocs", "build", "--strict", "--clean", env={"MPLBACKEND": "Agg"})
     _ensure_chromium(session)
     session.run("pytest", "tests-docs", "-q", *session.posargs)
+
+
+@nox.session
+def parity(session: nox.Session) -> None:
+    """Cross-backend parity on CPU against live TensorFlow (slow properties included)."""
+    _editable(session, PACKAGES)
+    env = {**_pytest_env(), "CUDA_VISIBLE_DEVICES": ""}
+    session.run("pytest", "tests-parity", "-q", "--device", "cpu", "--tf", "require", *session.posargs, env=env)
+    session.run("pytest", "packages/ptycho-bridge/tests/test_bridge_mapping.py", "-q", env=_pytest_env())
+
+
+@nox.session(name="parity-gpu")
+def parity_gpu(session: nox.Session) -> None:
+    """Torch on CUDA (TF32 off) against live TensorFlow when importable, else the stored golden vectors."""
+    _editable(session, PACKAGES)
+    env = {**_pytest_env(), "CUDA_VISIBLE_DEVICES": "0", "NVIDIA_TF32_OVERRIDE": "0"}
+    session.run("pytest", "tests-parity", "-q", "--device", "cuda", "--tf", "auto", *session.posargs, env=env)
