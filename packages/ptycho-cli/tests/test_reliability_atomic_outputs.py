@@ -123,7 +123,7 @@ _CASES = [pytest.param(k, id=k) for k in sorted(WRITERS)] + [
     pytest.param(k, id=k, marks=pytest.mark.slow) for k in sorted(TF_WRITERS)]
 
 
-@pytest.mark.parametrize("mode", ["write", "rename"])
+@pytest.mark.parametrize("mode", ["write", pytest.param("rename", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("writer", _CASES)
 def test_writer_killed_mid_write_leaves_old_file(tmp_path, writer, mode):
     name, code = {**WRITERS, **TF_WRITERS}[writer]

@@ -100,6 +100,7 @@ def _container():
     return create_ptycho_data_container(raw, config), config
 
 
+@pytest.mark.slow
 def test_tf_two_runs_same_seed_identical(tmp_path):
     """§6 (TensorFlow): two runs with one seed give identical loss histories and weights."""
     from ptycho.train_pinn import train_with_config
