@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ptycho import params, physics
 from ptycho import model as model_mod
+from ptycho import params, physics
 from ptycho.tf_backend import training
 
 __all__ = ["calculate_intensity_scale", "train", "train_with_config", "eval", "train_eval"]

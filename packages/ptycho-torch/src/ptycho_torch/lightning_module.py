@@ -237,7 +237,7 @@ class PtychoPINN_Lightning(L.LightningModule):
 
         import numpy as np
 
-        np_state = np.random.get_state()
+        np_state = np.random.get_state()  # noqa: NPY002 - the legacy global state seed_everything seeds
         checkpoint["ptycho_resume"] = {
             "loss_history": {k: list(v) for k, v in self.loss_history.items()},
             "epoch_sums": {k: [float(v[0]), int(v[1])] for k, v in self._epoch_sums.items()},
@@ -260,7 +260,7 @@ class PtychoPINN_Lightning(L.LightningModule):
         self._epoch_sums = {k: [float(v[0]), int(v[1])] for k, v in state["epoch_sums"].items()}
         torch.set_rng_state(state["rng_torch"])
         npst = state["rng_numpy"]
-        np.random.set_state((npst[0], npst[1].numpy().astype(np.uint32), npst[2], npst[3], npst[4]))
+        np.random.set_state((npst[0], npst[1].numpy().astype(np.uint32), npst[2], npst[3], npst[4]))  # noqa: NPY002
         py = state["rng_python"]
         random.setstate((py[-1], tuple(int(x) for x in py[:-1]), state["rng_python_gauss"]))
 
