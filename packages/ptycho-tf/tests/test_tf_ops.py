@@ -102,3 +102,41 @@ def test_bad_shapes_raise_clear_errors():
         ops.reassemble_groups(np.zeros((1, 8, 8, 4), np.complex64), np.zeros((1, 2, 4)), 12)
     with pytest.raises(ValueError, match="M <= N"):
         ops.reassemble_position(np.zeros((2, 8, 8), np.complex64), np.zeros((2, 2)), 10)
+
+
+def test_python_scale_is_not_rounded_to_float32_in_float64_graphs():
+    """specs/tf-backend.md §2: a Python intensity scale enters a float64 graph at full precision.
+
+    With ``tf.cast(s, float64)`` the scale was first rounded to float32 (relative error ~1e-8 for
+    s = pi), far above float64 round-off; the scaled amplitude must equal s * unscaled to 1e-15."""
+    rng = np.random.default_rng(3)
+    n, c = 16, 4
+    patches = _cplx(rng, 2, n, n, c)
+    rel = rng.uniform(-3, 3, (2, 1, 2, c))
+    probe = _cplx(rng, n, n)
+    s = float(np.pi)
+    assert abs(float(np.float32(s)) - s) / s > 1e-8  # the test value is not float32-representable
+    _, unit, _ = ops.forward_from_patches(patches, probe, rel, 1.0, m=physics.canvas_size(n, 2))
+    _, scaled, _ = ops.forward_from_patches(patches, probe, rel, s, m=physics.canvas_size(n, 2))
+    assert scaled.dtype == np.float64
+    ratio_err = np.max(np.abs(scaled.numpy() - s * unit.numpy())) / np.max(np.abs(s * unit.numpy()))
+    assert ratio_err < 1e-15
+    assert ops.scalar_like(s, np.float64).numpy() == s
+    assert ops.scalar_like(np.float32(s), np.float64).numpy() == float(np.float32(s))
+
+
+def test_far_field_norm_exact_for_non_square_fields():
+    """far_field_amplitude divides by sqrt(H*W) in the field's precision: an (8, 32) complex128 field
+    (sqrt(256)=16 exact) and a (6, 10) one (sqrt(60) irrational) match numpy's ortho FFT to 1e-14."""
+    rng = np.random.default_rng(5)
+    for shape in ((3, 8, 32), (3, 6, 10)):
+        field = _cplx(rng, *shape)
+        ref = np.abs(np.fft.fftshift(np.fft.fft2(field, norm="ortho"), axes=(-2, -1)))
+        out = ops.far_field_amplitude(field).numpy()
+        assert out.dtype == np.float64
+        assert np.max(np.abs(out - ref)) / np.max(ref) < 1e-14
+
+
+def test_scalar_like_rejects_arrays():
+    with pytest.raises(ValueError, match=r"scalar_like: expected a scalar, found an array of shape \(2,\)"):
+        ops.scalar_like(np.ones(2), np.float64)

@@ -41,6 +41,7 @@ __all__ = [
     "grid_to_channel",
     "flat_offsets",
     "combine_complex",
+    "scalar_like",
 ]
 
 
@@ -50,6 +51,22 @@ def _real_dtype(dtype: tf.DType) -> tf.DType:
     if dtype in (tf.complex128, tf.float64):
         return tf.float64
     raise ValueError(f"expected a float32/float64/complex64/complex128 tensor, found dtype {dtype.name}")
+
+
+def scalar_like(value, dtype) -> tf.Tensor:
+    """A scalar (Python number, numpy scalar or tensor) as a 0-d tensor of ``dtype`` without rounding.
+
+    ``tf.cast(python_float, tf.float64)`` first converts the number to a float32 tensor and so rounds
+    it to 24 bits; this helper builds the constant in ``dtype`` directly (tensors are cast as usual).
+    Use it wherever a Python scale enters a float64/complex128 graph.
+    """
+    dtype = tf.as_dtype(dtype)
+    if tf.is_tensor(value) or isinstance(value, tf.Variable):
+        return tf.cast(value, dtype)
+    arr = np.asarray(value)
+    if arr.ndim != 0:
+        raise ValueError(f"scalar_like: expected a scalar, found an array of shape {arr.shape}")
+    return tf.constant(arr.astype(np.complex128 if dtype.is_complex else np.float64), dtype=dtype)
 
 
 def _axis_matrix(t: tf.Tensor, n_out: int, n_in: int, anchor: int) -> tf.Tensor:
@@ -219,7 +236,7 @@ def far_field_amplitude(field):
     if not field.dtype.is_complex:
         raise ValueError(f"far_field_amplitude: expected a complex field, found dtype {field.dtype.name}")
     h, w = int(field.shape[-2]), int(field.shape[-1])
-    f = tf.signal.fft2d(field) / tf.cast(math.sqrt(h * w), field.dtype)
+    f = tf.signal.fft2d(field) / scalar_like(math.sqrt(h * w), field.dtype)
     return tf.abs(tf.signal.fftshift(f, axes=(-2, -1)))
 
 
@@ -295,7 +312,7 @@ def forward_from_patches(object_patches, probe, coords_relative, s, object_big: 
     patches = extract_from_canvas(canvas, coords_relative, n)
     psi = illuminate(patches, probe, probe_mask, smoothing_sigma)
     amp = far_field_amplitude(tf.transpose(psi, [0, 3, 1, 2]))
-    amp = tf.transpose(amp, [0, 2, 3, 1]) * tf.cast(s, amp.dtype)
+    amp = tf.transpose(amp, [0, 2, 3, 1]) * scalar_like(s, amp.dtype)
     return trimmed, amp, canvas
 
 
