@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 FIXTURE = Path(__file__).resolve().parents[2] / "ptycho-contracts" / "tests" / "fixtures" / "minimal_dataset_v1.npz"
 
@@ -74,3 +76,69 @@ def test_damaged_checkpoint_is_a_one_line_error(tmp_path, cfg, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "not a loadable checkpoint" in err[0], err
     assert not (out / "wts.h5.zip").exists()
+
+
+BILLION_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+    f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(8))
+
+
+def _load_guarded(path: Path) -> None:
+    """load_config_file under a 20 s watchdog and a 64 MiB allocation bound: success or ValueError only."""
+    import signal
+    import tracemalloc
+
+    from ptycho_torch.cli.config_file import load_config_file
+
+    def alarm(signum, frame):
+        raise AssertionError("load_config_file hung")
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(20)
+    tracemalloc.start()
+    try:
+        try:
+            load_config_file(path)
+        except ValueError as exc:
+            assert "\n" not in str(exc).strip()
+        assert tracemalloc.get_traced_memory()[1] < 64 * 1024 * 1024
+    finally:
+        tracemalloc.stop()
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def test_config_file_yaml_alias_bomb_is_bounded(tmp_path):
+    """specs/reliability.md §5: a 'billion laughs' YAML (9^9 leaves by aliases) fails fast with a ValueError."""
+    p = tmp_path / "bomb.yaml"
+    p.write_text(BILLION_LAUGHS)
+    _load_guarded(p)
+
+
+_VALUES = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(),
+                                 st.text(max_size=6)),
+                       lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                  max_size=3), max_leaves=8)
+_KEYS = st.sampled_from(["batch_size", "nepochs", "learning_rate", "model", "N", "gridsize", "nphotons",
+                         "config_type", "scheduler", "n_filters_scale", "output_dir", "probe_scale", "junk"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(doc=st.dictionaries(_KEYS, _VALUES, max_size=5) | _VALUES, as_json=st.booleans(),
+       garbage=st.binary(max_size=40))
+def test_fuzzed_config_files_raise_value_error_only(doc, as_json, garbage):
+    """Malformed --config files (wrong types, NaN, huge numbers, nested junk, bad syntax, binary bytes):
+    load_config_file returns or raises a one-line ValueError (ConfigFileError), nothing else."""
+    import json
+    import tempfile
+
+    import yaml
+
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / ("c.json" if as_json else "c.yaml")
+        try:
+            text = json.dumps(doc) if as_json else yaml.safe_dump(doc)
+        except (ValueError, yaml.YAMLError):
+            text = "{"
+        p.write_bytes(text.encode() + (garbage if len(garbage) % 3 == 0 else b""))
+        _load_guarded(p)

@@ -101,6 +101,12 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def _names(keys: list[Any]) -> str:
+    """Field names for a message; anything but a plain identifier is shown with repr (keeps it one line)."""
+    shown = [k if isinstance(k, str) and k.isidentifier() else repr(k) for k in keys]
+    return ", ".join(sorted(shown))
+
+
 def load_config_file(path: str | Path) -> ConfigFileValues:
     """Read and validate a YAML/JSON config file of canonical TrainingConfig/ModelConfig fields.
 
@@ -148,10 +154,10 @@ def load_config_file(path: str | Path) -> ConfigFileValues:
         model_tag = nested.pop("config_type", "ModelConfig")
         if model_tag != "ModelConfig":
             raise ConfigFileError(f"{p}: model.config_type: expected 'ModelConfig', found {model_tag!r}")
-        unknown = sorted(str(k) for k in nested if k not in MODEL_FIELDS)
+        unknown = [k for k in nested if k not in MODEL_FIELDS]
         if unknown:
             raise ConfigFileError(
-                f"{p}: model: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(MODEL_FIELDS))}"
+                f"{p}: model: unknown field(s) {_names(unknown)}; known: {', '.join(sorted(MODEL_FIELDS))}"
             )
         model.update(nested)
     training: dict[str, Any] = {}
@@ -167,7 +173,7 @@ def load_config_file(path: str | Path) -> ConfigFileValues:
             unknown.append(key)
     if unknown:
         known = sorted(TRAINING_FIELDS + MODEL_FIELDS)
-        raise ConfigFileError(f"{p}: unknown field(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}")
+        raise ConfigFileError(f"{p}: unknown field(s) {_names(unknown)}; known: {', '.join(known)}")
 
     # Fold the deprecated alias here so precedence against --n_groups/--n_images is decided on one key.
     if training.get("n_images") is not None:
