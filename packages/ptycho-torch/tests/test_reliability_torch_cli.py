@@ -142,3 +142,29 @@ def test_fuzzed_config_files_raise_value_error_only(doc, as_json, garbage):
             text = "{"
         p.write_bytes(text.encode() + (garbage if len(garbage) % 3 == 0 else b""))
         _load_guarded(p)
+
+
+def test_nan_in_cli_run_keeps_checkpoints_for_resume(tmp_path, cfg, capsys, monkeypatch):
+    """§2: a loss that turns NaN in epoch 1 -> exit 1, one stderr line naming epoch 1; the rollback removes the
+    run's other outputs but keeps checkpoints/last.ckpt (finite, epoch-0 end state); no bundle is written."""
+    from ptycho_torch.lightning_module import PtychoPINN_Lightning
+    from ptycho_torch.train import main
+    from ptycho_torch.workflows.components import load_checkpoint_safely
+
+    original = PtychoPINN_Lightning.compute_loss
+
+    def poisoned(self, batch):
+        loss, metrics = original(self, batch)
+        return (loss * float("nan") if self.global_step >= 2 else loss), metrics
+
+    monkeypatch.setattr(PtychoPINN_Lightning, "compute_loss", poisoned)
+    out = tmp_path / "nan"
+    argv = _args(out, cfg, 3)
+    argv[argv.index("--logger") + 1] = "csv"  # a logger output that the rollback must remove
+    rc = main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and len(err) == 1 and "non-finite training loss (nan) at epoch 1, step 0" in err[0], err
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoints"]
+    ckpt = load_checkpoint_safely(out / "checkpoints" / "last.ckpt")
+    assert ckpt["global_step"] == 2 and all(torch.isfinite(v).all() for v in ckpt["state_dict"].values()
+                                            if v.is_floating_point())
