@@ -47,7 +47,7 @@ CHILD = textwrap.dedent(
                 Killer.on_train_batch_end(self, batch, logs)
         training._FiniteGuard = GuardAndKill
     config = TrainingConfig(model=ModelConfig(N=64, gridsize=1, n_filters_scale=1), n_groups=64, batch_size=16,
-                            nepochs=3, neighbor_count=4, output_dir=out, backend="tensorflow")
+                            nepochs=3, neighbor_count=4, subsample_seed=2, output_dir=out, backend="tensorflow")
     raw = RawData.from_file(fixture)
     results = components.train_cdi_model(raw, None, config, resume_from=True if mode == "resume" else None)
     m = results["models"]["autoencoder"]
