@@ -63,7 +63,7 @@ INVALID = {
         "plateau_factor": [0.0, 1.0, 1.5], "plateau_patience": [-1, 1.5], "plateau_min_lr": [-1e-6],
         "plateau_threshold": [-0.1], "accumulate_grad_batches": [0, 2.0],
         "enable_progress_bar": [1], "enable_checkpointing": [None], "checkpoint_save_top_k": [-2, 1.0],
-        "checkpoint_monitor_metric": ["", 3], "checkpoint_mode": ["minimum"], "early_stop_patience": [0, 1.5],
+        "checkpoint_monitor_metric": ["", 3], "checkpoint_mode": ["minimum"], "early_stop_patience": [0, 1.5], "checkpoint_every_n_steps": [-1, 2.5, None],
         "logger_backend": ["wandb", "CSV"], "inference_batch_size": [0, 8.0],
     },
 }

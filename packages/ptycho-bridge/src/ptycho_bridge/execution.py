@@ -64,6 +64,8 @@ EXECUTION_RULES: dict[str, str] = {
                                  "validation-loss name (its training loss when there is no validation data)",
     "checkpoint_mode": "'min' or 'max'",
     "early_stop_patience": "int >= 1 epochs, or None = no early stopping",
+    "checkpoint_every_n_steps": "int >= 0 optimiser steps between mid-epoch saves of checkpoints/last.ckpt "
+                                "(0 = only at epoch ends); bounds the work lost to a kill (specs/reliability.md)",
     "logger_backend": "'csv', 'tensorboard', 'mlflow', 'none' (None is stored as 'none')",
     "inference_batch_size": "int >= 1, or None = the training batch size",
 }
@@ -112,6 +114,7 @@ class PyTorchExecutionConfig:
     checkpoint_monitor_metric: str = "val_loss"
     checkpoint_mode: str = "min"
     early_stop_patience: int | None = 100
+    checkpoint_every_n_steps: int = 50
     logger_backend: str = "csv"
     inference_batch_size: int | None = None
 
@@ -163,6 +166,7 @@ class PyTorchExecutionConfig:
             fail(_O, "checkpoint_monitor_metric", self.checkpoint_monitor_metric, "a non-empty metric name")
         check_choice(_O, "checkpoint_mode", self.checkpoint_mode, CHECKPOINT_MODES)
         check_int(_O, "early_stop_patience", self.early_stop_patience, 1, optional=True)
+        check_int(_O, "checkpoint_every_n_steps", self.checkpoint_every_n_steps, 0)
         check_choice(_O, "logger_backend", self.logger_backend, LOGGER_BACKENDS)
         check_int(_O, "inference_batch_size", self.inference_batch_size, 1, optional=True)
 

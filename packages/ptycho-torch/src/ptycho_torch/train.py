@@ -83,6 +83,7 @@ EXECUTION_DEFAULTS: dict[str, Any] = {
     "checkpoint_monitor": "val_loss",
     "checkpoint_mode": "min",
     "early_stop_patience": 100,
+    "checkpoint_every_n_steps": 50,
     "logger": "csv",
     "device": None,
     "disable_mlflow": False,
@@ -149,6 +150,9 @@ def build_parser() -> CliArgumentParser:
     e.add_argument("--checkpoint-mode", dest="checkpoint_mode", choices=("min", "max"), help="default min")
     e.add_argument("--early-stop-patience", dest="early_stop_patience", type=positive_int,
                    help="epochs without improvement before stopping (needs validation data; default 100)")
+    e.add_argument("--checkpoint-every-n-steps", dest="checkpoint_every_n_steps", type=nonnegative_int,
+                   help="optimiser steps between mid-epoch saves of checkpoints/last.ckpt (0 = epoch ends only; "
+                   "default 50)")
     e.add_argument("--logger", choices=LOGGER_CHOICES, help="csv (default), tensorboard, mlflow, none")
     e.add_argument("--resume", nargs="?", const=True, metavar="CKPT",
                    help="continue an interrupted run from <output_dir>/checkpoints/last.ckpt (or the given .ckpt): "

@@ -298,6 +298,7 @@ def build_execution_config_from_args(args: argparse.Namespace, mode: str) -> Any
         checkpoint_monitor_metric=_arg(args, "checkpoint_monitor", "val_loss"),
         checkpoint_mode=_arg(args, "checkpoint_mode", "min"),
         early_stop_patience=int(_arg(args, "early_stop_patience", 100)),
+        checkpoint_every_n_steps=int(_arg(args, "checkpoint_every_n_steps", 50)),
         logger_backend=logger,
     )
     if kwargs["scheduler"] == "MultiStage":
