@@ -423,7 +423,6 @@ def test_mlflow_logger_local_store_read_back(tmp_path, nfs1, monkeypatch):
     assert len(metrics["poisson_train_loss_epoch"]) == 2
 
 
-@pytest.mark.xfail(strict=True, reason="workflows/components._make_logger ignores MLFLOW_TRACKING_URI (see report)")
 def test_mlflow_logger_honours_tracking_uri(tmp_path, nfs1, monkeypatch):
     """specs/torch-cli.md §2.5: with MLFLOW_TRACKING_URI set, the run goes to that store instead."""
     pytest.importorskip("mlflow")

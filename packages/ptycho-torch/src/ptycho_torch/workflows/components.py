@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -305,7 +306,9 @@ def _make_logger(backend: str, output_dir: Path, config: Any) -> Any:
         return _atomic_csv_logger(output_dir)
     if backend == "tensorboard":
         return loggers.TensorBoardLogger(save_dir=str(output_dir), name="lightning_logs")
-    return loggers.MLFlowLogger(experiment_name="PtychoPINN", tracking_uri=f"file:{output_dir / 'mlruns'}")
+    # MLFLOW_TRACKING_URI (MLflow's own convention) wins; otherwise a local file store inside the run folder.
+    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or f"file:{output_dir / 'mlruns'}"
+    return loggers.MLFlowLogger(experiment_name="PtychoPINN", tracking_uri=tracking_uri)
 
 
 def _monitor_name(requested: str | None, mode: str, has_validation: bool) -> str | None:
@@ -353,7 +356,12 @@ def train_cdi_model_torch(
     L.seed_everything(seed, workers=True, verbose=False)
     learning_rate = float(_exec_get(execution_config, "learning_rate", config.learning_rate))
     scheduler = str(_exec_get(execution_config, "scheduler", config.scheduler))
-    scheduler_kwargs = _exec_get(execution_config, "scheduler_kwargs", None)
+    # MultiStage milestones default to fractions of the run length, so ask for the kwargs of *this* run.
+    kwargs_for = getattr(execution_config, "scheduler_kwargs_for", None)
+    if callable(kwargs_for):
+        scheduler_kwargs = kwargs_for(config.nepochs)
+    else:
+        scheduler_kwargs = _exec_get(execution_config, "scheduler_kwargs", None)
     module = _lightning_class()(
         config.model,
         config,
@@ -495,12 +503,17 @@ def load_inference_bundle_torch(output_dir_or_bundle: str | Path, **read_kwargs:
 
 @torch.inference_mode()
 def predict_patches(
-    module: nn.Module, container: PtychoDataContainerTorch, *, batch_size: int, device: torch.device
+    module: nn.Module,
+    container: PtychoDataContainerTorch,
+    *,
+    batch_size: int,
+    device: torch.device,
+    num_workers: int = 0,
 ) -> torch.Tensor:
     """Run ``predict_step`` over a container in order -> (n, N, N) complex64 on the CPU."""
     module = module.to(device).eval()
     outs: list[torch.Tensor] = []
-    loader = build_dataloader(container, batch_size, shuffle=False)
+    loader = build_dataloader(container, batch_size, shuffle=False, num_workers=num_workers)
     for i, batch in enumerate(loader):
         batch = {k: v.to(device) for k, v in batch.items()}
         obj = module.predict_step(batch, i)["object"]
@@ -564,7 +577,9 @@ def _reassemble_cdi_image_torch(
         warnings.warn(f"M={M} exceeds the patch size N={container.N}; stitching whole patches (M=N)", stacklevel=2)
         M = container.N
     batch_size = int(_exec_get(execution_config, "inference_batch_size", getattr(config, "batch_size", 16)))
-    obj = predict_patches(module, container, batch_size=batch_size, device=resolve_device(execution_config))
+    num_workers = int(_exec_get(execution_config, "num_workers", 0))
+    obj = predict_patches(module, container, batch_size=batch_size, device=resolve_device(execution_config),
+                          num_workers=num_workers)
     canvas, offsets = stitch_patches(
         obj, container.global_offsets, M, flip_x=flip_x, flip_y=flip_y, transpose=transpose
     )
