@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from ptycho.atomic_io import (
     atomic_write,
     save_json_atomic,

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from ptycho import params
 from ptycho.config.config import (
     AMP_ACTIVATIONS,

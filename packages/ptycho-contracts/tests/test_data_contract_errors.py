@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from ptycho.data_contract import ContractError, read_npz, validate_arrays, validate_npz
 from ptycho.raw_data import RawData
 

@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
+
 from ptycho.data_contract import validate_npz
 from ptycho.physics import extract_patches, far_field_amplitude
 from ptycho.raw_data import RawData

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from ptycho.raw_data import RawData, get_relative_coords, load_data
 
 N = 64

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from ptycho.grouping import choose_members, group_indices, nearest_neighbors, select_seeds
 
 

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from scipy.ndimage import shift as nd_shift
+
 from ptycho.metrics import (
     PSNR_CAP_DB,
     evaluate,
@@ -17,7 +19,6 @@ from ptycho.metrics import (
     ring_pixel_counts,
 )
 from ptycho.simulation import make_object
-from scipy.ndimage import shift as nd_shift
 
 _KEYS = {"mae", "mse", "psnr", "ssim", "ms_ssim", "frc50", "frc_1_7", "frc_half_bit", "data_range"}
 

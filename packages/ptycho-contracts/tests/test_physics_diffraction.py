@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from scipy.stats import poisson
+
 from ptycho.physics import (
     amplitude_mae,
     channel_to_flat,
@@ -30,7 +32,6 @@ from ptycho.physics import (
     poisson_sample,
     probe_mask,
 )
-from scipy.stats import poisson
 
 _floats = st.floats(-10, 10, allow_nan=False, allow_infinity=False)
 

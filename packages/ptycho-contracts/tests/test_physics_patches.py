@@ -3,6 +3,7 @@ canvas_size, reassemble_position (round trips with integer offsets, signs, norma
 
 import numpy as np
 import pytest
+
 from ptycho.physics import (
     canvas_size,
     extract_from_canvas,

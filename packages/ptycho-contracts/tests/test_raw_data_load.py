@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from ptycho.data_contract import ContractError, validate_npz
 from ptycho.raw_data import RawData, load_data
 

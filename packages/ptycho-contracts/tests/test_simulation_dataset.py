@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from ptycho.data_contract import validate_arrays, validate_npz
 from ptycho.physics import extract_patches
 from ptycho.simulation import (

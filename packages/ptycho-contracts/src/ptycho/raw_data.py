@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from ptycho.atomic_io import save_npz_atomic, save_text_atomic
 from ptycho.data_contract import ContractError, read_npz, validate_arrays
 from ptycho.grouping import group_indices

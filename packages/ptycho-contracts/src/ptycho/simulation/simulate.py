@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+
 from ptycho.atomic_io import save_npz_atomic
 from ptycho.data_contract import validate_arrays
 from ptycho.physics import (
