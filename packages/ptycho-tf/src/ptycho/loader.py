@@ -7,7 +7,8 @@ aliased it to the nominal start coordinates), and ``create_split`` splits every 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +20,8 @@ class PtychoDataContainer:
 
     Attributes (B groups, C = gridsize**2 channels):
       X (B,N,N,C) float32 normalised amplitudes; Y_I, Y_phi (B,N,N,C) float32 ground-truth amplitude
-      and phase (ones / zeros when unknown); norm_Y_I float (dataset intensity scale); YY_full (unused,
+      and phase (ones / zeros when unknown, then ``has_labels`` is False: no supervised training);
+      norm_Y_I float (dataset intensity scale); YY_full (unused,
       None); coords_nominal, coords_true (B,1,2,C) float32 relative offsets; nn_indices (B,C) int32;
       global_offsets (B,1,2,1) float64 group centres [x, y]; local_offsets (B,1,2,C) float64
       coords_relative; probeGuess (N,N) complex64.
@@ -49,6 +51,7 @@ class PtychoDataContainer:
         self.local_offsets = np.asarray(local_offsets, np.float64)
         self.probe = None if probeGuess is None else np.asarray(probeGuess, np.complex64)
         self.probeGuess = self.probe
+        self.has_labels = True
 
     @property
     def Y(self) -> np.ndarray:
@@ -66,10 +69,12 @@ class PtychoDataContainer:
     def subset(self, idx) -> PtychoDataContainer:
         """Container restricted to the groups ``idx`` (every per-group array is indexed)."""
         idx = np.asarray(idx)
-        return PtychoDataContainer(self.X[idx], self.Y_I[idx], self.Y_phi[idx], self.norm_Y_I, self.YY_full,
-                                   self.coords_nominal[idx], self.coords_true[idx],
-                                   None if self.nn_indices is None else self.nn_indices[idx],
-                                   self.global_offsets[idx], self.local_offsets[idx], self.probe)
+        out = PtychoDataContainer(self.X[idx], self.Y_I[idx], self.Y_phi[idx], self.norm_Y_I, self.YY_full,
+                                  self.coords_nominal[idx], self.coords_true[idx],
+                                  None if self.nn_indices is None else self.nn_indices[idx],
+                                  self.global_offsets[idx], self.local_offsets[idx], self.probe)
+        out.has_labels = self.has_labels
+        return out
 
     def as_tf_dataset(self, batch_size: int, shuffle: bool = True, intensity_scale: float = 1.0):
         """tf.data.Dataset of ((s*X, coords_nominal), (s*X, (s*X)^2)) batches (lazy import of tensorflow)."""
@@ -137,8 +142,10 @@ def _container_from_dict(d: dict[str, Any], probeGuess) -> PtychoDataContainer:
     rel = np.asarray(d["coords_relative"], np.float64)
     start_rel = np.asarray(d.get("coords_start_relative", rel), np.float64)
     probe = probeGuess if probeGuess is not None else d.get("probeGuess")
-    return PtychoDataContainer(x, y_i, y_phi, norm, None, start_rel, rel, d.get("nn_indices"),
+    cont = PtychoDataContainer(x, y_i, y_phi, norm, None, start_rel, rel, d.get("nn_indices"),
                                np.asarray(d["coords_offsets"], np.float64), rel, probe)
+    cont.has_labels = y is not None
+    return cont
 
 
 def load(cb: Callable[[], Any], probeGuess, which: str | None = None, create_split: bool = False) -> PtychoDataContainer:

@@ -156,7 +156,8 @@ def train(epochs: int, trainset, model_instance=None, use_streaming=None):
     models = models_for(model_instance)
     tc = training_config_from_params(model_config_from_params(N=models.n, gridsize=models.gridsize))
     tc.nepochs = int(epochs)
-    hist = training.fit(models, trainset.X, trainset.coords_nominal, tc, _legacy_scale(models.n))
+    hist = training.fit(models, trainset.X, trainset.coords_nominal, tc, _legacy_scale(models.n),
+                        labels=training.container_labels(trainset))
     set_current(models, tc)
     return hist
 

@@ -9,6 +9,8 @@ Layer names (the weight layout shared with PyTorch, see :func:`to_torch_state`):
   decoder_{amp,phase}_head, decoder_{amp,phase}_border_conv1/_conv2/_out (probe_big, pad_object),
   decoder_{amp,phase}_upsample_conv1/_conv2 (pad_object=False),
   intensity_scaler/log_scale (scalar), physics/probe ((N, N, 2) real/imag).
+The supervised baseline (``model_type='supervised'``, specs/network.md §3) uses the same scheme:
+  encoder_blocks_{0,1,2}_conv1/_conv2, decoder_{amp,phase}_blocks_{0,1,2}_conv1/_conv2, decoder_{amp,phase}_head.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from .layers import IntensityScale, PhysicsForward
 
 ENCODER_FILTERS = {64: (32, 64, 128), 128: (16, 32, 64, 128), 256: (8, 16, 32, 64, 128)}
 DECODER_FILTERS = {64: (64, 32), 128: (128, 64, 32), 256: (256, 128, 64, 32)}
+#: Supervised baseline ladders (facts §2.6), independent of N; times n_filters_scale.
+BASELINE_ENCODER_FILTERS = (32, 64, 128)
+BASELINE_DECODER_FILTERS = (128, 64, 32)
+MODEL_TYPES = ("pinn", "supervised")
 #: Conv2D parameter totals of the original network (facts §2.3), pinned by tests.
 ORIGINAL_CONV_PARAMS = {(64, 2, 2): 2_340_208, (64, 1, 2): 2_331_772, (128, 1, 2): 4_661_212,
                         (128, 2, 2): 4_667_056, (256, 1, 2): 12_912_268}
@@ -38,17 +44,33 @@ def canvas_size(n: int, gridsize: int) -> int:
 
 @dataclass(frozen=True)
 class Models:
-    """The two models sharing one set of weights.
+    """The models sharing one set of weights.
 
     autoencoder: inputs [input (B,N,N,C) = s*X float32, input_positions (B,1,2,C) float32] ->
       [trimmed_obj (B,N,N,1) complex64, pred_amp_scaled (B,N,N,C), pred_intensity (B,N,N,C)].
     diffraction_to_obj: same inputs -> trimmed_obj.
+    generator: input (B,N,N,C) = s*X float32 -> [amp, phase] (B,N,N,F) float32, the network's object
+      amplitude and phase (F = C for the supervised baseline and object_big, else 1); None when built
+      without it.
+    supervised: True for ``model_type='supervised'``: trained on amplitude/phase labels through
+      ``generator`` (see :attr:`training_model`).
     """
 
     autoencoder: keras.Model
     diffraction_to_obj: keras.Model
     n: int
     gridsize: int
+    generator: keras.Model | None = None
+    supervised: bool = False
+
+    @property
+    def training_model(self) -> keras.Model:
+        """The Keras model that is compiled and fitted: ``generator`` (supervised) or ``autoencoder`` (PINN)."""
+        if self.supervised:
+            if self.generator is None:
+                raise ValueError("Models: a supervised model needs its generator model, found None")
+            return self.generator
+        return self.autoencoder
 
     @property
     def scaler(self) -> IntensityScale:
@@ -104,12 +126,41 @@ def _decoder(x, prefix: str, n: int, nfs: int, f_out: int, pad_object: bool, pro
     return main + b * mask
 
 
+def _baseline_generator(x, n: int, c: int, nfs: int):
+    """Supervised baseline (specs/network.md §3, facts §2.6) on normalised amplitudes x (B,N,N,C).
+
+    The C channels are folded into the batch ((B*C,N,N,1), flat index b*C + c), run through the one-channel
+    encoder (ConvPool 32, 64, 128 x nfs) and the two decoders (ConvUp 128, 64, 32 x nfs -> linear conv to 1),
+    and unfolded again. Returns (amp, phase), each (B,N,N,C) float32.
+    """
+    z = keras.ops.reshape(keras.ops.transpose(x, (0, 3, 1, 2)), (-1, n, n, 1))
+    for i, f in enumerate(BASELINE_ENCODER_FILTERS):
+        z = _conv(f * nfs, f"encoder_blocks_{i}_conv1", "relu")(z)
+        z = _conv(f * nfs, f"encoder_blocks_{i}_conv2", "relu")(z)
+        z = keras.layers.MaxPooling2D(2, padding="same", name=f"encoder_blocks_{i}_pool")(z)
+    outs = []
+    for prefix in ("decoder_amp", "decoder_phase"):
+        y = z
+        for j, f in enumerate(BASELINE_DECODER_FILTERS):
+            y = _conv(f * nfs, f"{prefix}_blocks_{j}_conv1", "relu")(y)
+            y = _conv(f * nfs, f"{prefix}_blocks_{j}_conv2", "relu")(y)
+            y = keras.layers.UpSampling2D(2, name=f"{prefix}_blocks_{j}_up")(y)
+        y = _conv(1, f"{prefix}_head")(y)
+        outs.append(keras.ops.transpose(keras.ops.reshape(y, (-1, c, n, n)), (0, 2, 3, 1)))
+    return outs[0], outs[1]
+
+
 def build_models(model_config, probe=None, intensity_scale: float = 1.0, probe_trainable: bool = False,
                  intensity_scale_trainable: bool = False, probe_mask=None, seed: int | None = None) -> Models:
-    """Build the autoencoder and diffraction_to_obj models.
+    """Build the autoencoder, diffraction_to_obj and generator models.
+
+    ``model_type='pinn'``: the PINN generator (specs/network.md §2). ``model_type='supervised'``: the
+    one-channel baseline (§3, channels processed independently, linear heads; amp_activation, pad_object,
+    probe_big and object_big do not apply) followed by the same physics with all C patches merged
+    (object_big), as in the PyTorch backend; parameter names and shapes equal Torch's.
 
     Args:
-      model_config: a ``ptycho.config.config.ModelConfig`` (N, gridsize, n_filters_scale,
+      model_config: a ``ptycho.config.config.ModelConfig`` (N, gridsize, n_filters_scale, model_type,
         amp_activation, object_big, probe_big, probe_mask, pad_object, gaussian_smoothing_sigma).
       probe: (N, N) complex initial probe, already normalised (``ptycho.physics.normalize_probe``).
       intensity_scale: initial s (>0); ``log_scale`` starts at log(s).
@@ -130,10 +181,15 @@ def build_models(model_config, probe=None, intensity_scale: float = 1.0, probe_t
     if getattr(model_config, "architecture", "cnn") != "cnn":
         raise ValueError(f"ModelConfig.architecture: the TensorFlow backend supports 'cnn', found "
                          f"{model_config.architecture!r}")
+    model_type = str(getattr(model_config, "model_type", "pinn"))
+    if model_type not in MODEL_TYPES:
+        raise ValueError(f"ModelConfig.model_type: expected one of {list(MODEL_TYPES)}, found {model_type!r}")
+    supervised = model_type == "supervised"
     if seed is not None:
         keras.utils.set_random_seed(int(seed))
     c = gs * gs
-    f_out = c if model_config.object_big else 1
+    object_big = bool(model_config.object_big) or supervised
+    f_out = c if object_big else 1
     mask = None
     if model_config.probe_mask:
         if probe_mask is None:
@@ -146,15 +202,18 @@ def build_models(model_config, probe=None, intensity_scale: float = 1.0, probe_t
     pos = keras.Input((1, 2, c), name="input_positions", dtype="float32")
     scaler = IntensityScale(intensity_scale, intensity_scale_trainable, name="intensity_scaler")
     x = scaler(inp)
-    for i, f in enumerate(ENCODER_FILTERS[n]):
-        x = _conv(f * nfs, f"encoder_blocks_{i}_conv1", "relu")(x)
-        x = _conv(f * nfs, f"encoder_blocks_{i}_conv2", "relu")(x)
-        x = keras.layers.MaxPooling2D(2, padding="same", name=f"encoder_blocks_{i}_pool")(x)
-    amp = _decoder(x, "decoder_amp", n, nfs, f_out, model_config.pad_object, model_config.probe_big,
-                   _amp_activation(model_config.amp_activation))
-    phi = _decoder(x, "decoder_phase", n, nfs, f_out, model_config.pad_object, model_config.probe_big,
-                   lambda t: math.pi * keras.activations.tanh(t))
-    physics = PhysicsForward(n, gs, canvas_size(n, gs), probe=probe, object_big=model_config.object_big,
+    if supervised:
+        amp, phi = _baseline_generator(x, n, c, nfs)
+    else:
+        for i, f in enumerate(ENCODER_FILTERS[n]):
+            x = _conv(f * nfs, f"encoder_blocks_{i}_conv1", "relu")(x)
+            x = _conv(f * nfs, f"encoder_blocks_{i}_conv2", "relu")(x)
+            x = keras.layers.MaxPooling2D(2, padding="same", name=f"encoder_blocks_{i}_pool")(x)
+        amp = _decoder(x, "decoder_amp", n, nfs, f_out, model_config.pad_object, model_config.probe_big,
+                       _amp_activation(model_config.amp_activation))
+        phi = _decoder(x, "decoder_phase", n, nfs, f_out, model_config.pad_object, model_config.probe_big,
+                       lambda t: math.pi * keras.activations.tanh(t))
+    physics = PhysicsForward(n, gs, canvas_size(n, gs), probe=probe, object_big=object_big,
                              probe_mask=mask, smoothing_sigma=model_config.gaussian_smoothing_sigma,
                              trainable_probe=probe_trainable, name="physics")
     trimmed, pred_amp = physics([amp, phi, pos])
@@ -162,7 +221,8 @@ def build_models(model_config, probe=None, intensity_scale: float = 1.0, probe_t
     pred_intensity = keras.ops.square(pred_amp_scaled)
     auto = keras.Model([inp, pos], [trimmed, pred_amp_scaled, pred_intensity], name="autoencoder")
     d2o = keras.Model([inp, pos], trimmed, name="diffraction_to_obj")
-    return Models(auto, d2o, n, gs)
+    gen = keras.Model(inp, [amp, phi], name="generator")
+    return Models(auto, d2o, n, gs, generator=gen, supervised=supervised)
 
 
 def conv_parameter_count(model: keras.Model) -> int:

@@ -367,7 +367,7 @@ def reassemble_position(patches, global_offsets, m: int = 20, chunk: int = 256):
 def channel_to_flat(x):
     """(B, N, N, C) -> (B*C, N, N, 1); flat index = b*C + c."""
     x = tf.convert_to_tensor(x)
-    n1, n2, c = int(x.shape[1]), int(x.shape[2]), int(x.shape[3])
+    n1, n2 = int(x.shape[1]), int(x.shape[2])
     return tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [-1, n1, n2, 1])
 
 

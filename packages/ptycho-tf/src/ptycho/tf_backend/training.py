@@ -1,6 +1,8 @@
 """Losses, compilation and the fit loop (specs/tf-backend.md §4).
 
-Loss = nll_weight * PoissonNLL((s X)^2, (s A_pred)^2) + mae_weight * MAE(s X, s A_pred), Adam.
+PINN: loss = nll_weight * PoissonNLL((s X)^2, (s A_pred)^2) + mae_weight * MAE(s X, s A_pred), Adam.
+Supervised baseline: loss = MAE(label_amp, amp) + MAE(label_phase, phase) on the generator's object
+amplitude and phase (the PyTorch backend's definition), Adam.
 The realspace loss of the original is identically zero with its default weights and is not
 implemented; a non-zero ``realspace_weight`` raises ValueError rather than being ignored.
 """
@@ -30,11 +32,21 @@ def amplitude_mae(y_true, y_pred):
 
 
 def compile_models(models: Models, training_config, jit_compile: bool = False) -> None:
-    """Compile the autoencoder: losses [none, MAE, Poisson NLL] with the config's weights, Adam(lr)."""
+    """Compile ``models.training_model`` with Adam(lr).
+
+    PINN: the autoencoder, losses [none, MAE, Poisson NLL] with the config's mae/nll weights.
+    Supervised: the generator, losses [MAE(label_amp, amp), MAE(label_phase, phase)] with weights 1, 1
+    (mae_weight / nll_weight do not apply).
+    """
     if float(getattr(training_config, "realspace_weight", 0.0)) != 0.0:
         raise ValueError("TrainingConfig.realspace_weight: the TensorFlow backend supports only 0.0, "
                          f"found {training_config.realspace_weight}")
     lr = float(getattr(training_config, "learning_rate", 1e-3))
+    if models.supervised:
+        models.training_model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr),
+                                      loss=[amplitude_mae, amplitude_mae], loss_weights=[1.0, 1.0],
+                                      jit_compile=jit_compile)
+        return
     models.autoencoder.compile(
         optimizer=keras.optimizers.Adam(learning_rate=lr),
         loss=[None, amplitude_mae, poisson_nll],
@@ -91,9 +103,9 @@ def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
 
 
 def _optimizer_variables(models: Models) -> list:
-    opt = models.autoencoder.optimizer
+    opt = models.training_model.optimizer
     if not opt.built:
-        opt.build(models.autoencoder.trainable_variables)
+        opt.build(models.training_model.trainable_variables)
     return list(opt.variables)
 
 
@@ -160,7 +172,7 @@ def _plateau_and_stop(state: dict, models: Models, epoch: int, val_loss: float) 
     else:
         pl["wait"] += 1
         if pl["wait"] >= _PLATEAU["patience"]:
-            opt = models.autoencoder.optimizer
+            opt = models.training_model.optimizer
             old = float(np.asarray(opt.learning_rate))
             if old > _PLATEAU["min_lr"]:
                 opt.learning_rate = max(old * _PLATEAU["factor"], _PLATEAU["min_lr"])
@@ -173,9 +185,39 @@ def _plateau_and_stop(state: dict, models: Models, epoch: int, val_loss: float) 
     return st["wait"] >= _STOP_PATIENCE and epoch > 0
 
 
+def _check_labels(models: Models, labels, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """(label_amp, label_phase) for a supervised fit, each (B, N, N, C) float32; one-line ValueError otherwise."""
+    n, c = models.n, models.gridsize**2
+    if labels is None:
+        raise ValueError(f"fit: model_type='supervised': expected labels (label_amp, label_phase) of shape "
+                         f"({b}, {n}, {n}, {c}), found none (the data have no ground-truth object patches Y)")
+    try:
+        amp, phase = labels
+    except (TypeError, ValueError):
+        raise ValueError(f"fit: labels: expected a pair (label_amp, label_phase), found {type(labels).__name__}") from None
+    out = []
+    for name, arr in (("label_amp", amp), ("label_phase", phase)):
+        arr = np.asarray(arr, np.float32)
+        if arr.shape != (b, n, n, c):
+            raise ValueError(f"fit: {name}: expected shape ({b}, {n}, {n}, {c}), found {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"fit: {name}: contains non-finite values")
+        out.append(arr)
+    return out[0], out[1]
+
+
+def container_labels(container) -> tuple[np.ndarray, np.ndarray] | None:
+    """(Y_I, Y_phi) of a ``ptycho.loader.PtychoDataContainer`` as supervised labels, or None when the
+    container has no ground truth (``has_labels`` False: its Y_I/Y_phi are placeholder ones/zeros)."""
+    if not getattr(container, "has_labels", True):
+        return None
+    return container.Y_I, container.Y_phi
+
+
 def fit(models: Models, x, coords, training_config, intensity_scale: float, val_fraction: float = 0.05,
-        seed: int = 0, verbose: int = 0, *, checkpoint_path=None, resume_from=None) -> dict:
-    """Train ``models.autoencoder`` on normalised amplitudes, one Keras ``fit`` call per epoch.
+        seed: int = 0, verbose: int = 0, *, checkpoint_path=None, resume_from=None, labels=None) -> dict:
+    """Train ``models.training_model`` (the autoencoder; a supervised model's generator) on normalised
+    amplitudes, one Keras ``fit`` call per epoch.
 
     Args:
       x: (B, N, N, C) normalised diffraction amplitude X (float32; mean sum X^2 = (N/2)^2).
@@ -188,10 +230,15 @@ def fit(models: Models, x, coords, training_config, intensity_scale: float, val_
       resume_from: a checkpoint written by this function: weights, Adam state, learning rate, epoch,
         history and the plateau/early-stopping counters are restored and training continues to
         ``nepochs`` (specs/reliability.md §1).
+      labels: supervised models only (required there, ignored by PINN models): (label_amp, label_phase),
+        each (B, N, N, C) float32 ground-truth object amplitude and phase (radians) of every group.
     Returns: history dict ``{'train_loss': [...], 'val_loss': [...], 'keras': {...}}`` (per epoch).
-    Raises: NonFiniteLossError at the first NaN/inf batch loss (epoch and step in the message).
+    Raises: NonFiniteLossError at the first NaN/inf batch loss (epoch and step in the message);
+      ValueError for a supervised model without (valid) labels.
     """
     x, coords = _check_inputs(models, x, coords, "fit")
+    if models.supervised:
+        label_amp, label_phase = _check_labels(models, labels, x.shape[0])
     s = np.float32(intensity_scale)
     b = x.shape[0]
     rng = np.random.default_rng(seed)
@@ -201,12 +248,20 @@ def fit(models: Models, x, coords, training_config, intensity_scale: float, val_
 
     def pack(idx):
         xs = s * x[idx]
+        if models.supervised:
+            return [xs], [label_amp[idx], label_phase[idx]]
         return [xs, coords[idx]], [np.zeros((len(idx), models.n, models.n, 1), np.float32), xs, xs**2]
 
-    if getattr(models.autoencoder, "optimizer", None) is None:
+    def single(inputs):  # a one-input Keras model (the supervised generator) takes the array itself
+        return inputs[0] if len(inputs) == 1 else inputs
+
+    if getattr(models.training_model, "optimizer", None) is None:
         compile_models(models, training_config)
     tr_in, tr_out = pack(tr_idx)
-    val = tuple(pack(val_idx)) if n_val else None
+    val = None
+    if n_val:
+        val_in, val_out = pack(val_idx)
+        val = (single(val_in), val_out)
     state = {"epochs_done": 0, "keras": {}, "seed": int(seed), "n_train": int(len(tr_idx)),
              "plateau": {"best": float("inf"), "wait": 0}, "stop": {"best": float("inf"), "wait": 0}}
     if resume_from is not None:
@@ -218,7 +273,7 @@ def fit(models: Models, x, coords, training_config, intensity_scale: float, val_
     guard = _FiniteGuard()
     for epoch in range(int(state["epochs_done"]), int(training_config.nepochs)):
         perm = epoch_order(len(tr_idx), seed, epoch)
-        hist = models.autoencoder.fit([a[perm] for a in tr_in], [t[perm] for t in tr_out],
+        hist = models.training_model.fit(single([a[perm] for a in tr_in]), [t[perm] for t in tr_out],
                                       batch_size=int(training_config.batch_size), epochs=epoch + 1,
                                       initial_epoch=epoch, shuffle=False, validation_data=val,
                                       callbacks=[guard], verbose=verbose)
