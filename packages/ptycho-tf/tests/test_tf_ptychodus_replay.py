@@ -9,9 +9,7 @@ import pytest
 from scipy.ndimage import gaussian_filter
 from skimage.metrics import structural_similarity
 
-from ptycho import params, physics
-from ptycho import loader, tf_helper
-from ptycho import model_manager
+from ptycho import loader, model_manager, params, physics, tf_helper
 from ptycho.config.config import InferenceConfig, ModelConfig, TrainingConfig, update_legacy_dict
 from ptycho.raw_data import RawData
 from ptycho.workflows import components
