@@ -1,19 +1,18 @@
-"""Grouping seed of the TensorFlow workflow (specs/tf-backend.md §7): the PyTorch backend's rule.
+"""Grouping seed of the TensorFlow workflow (specs/tf-backend.md §7, specs/config.md §3): the rule both
+backends share, ``ptycho.config.config.effective_seed`` (``subsample_seed``, else ``DEFAULT_SEED``).
 
-``PtychoDataContainerTorch.from_raw_data`` passes ``config.subsample_seed`` to
-``RawData.generate_grouped_data``; the TF workflow must group a config identically, so the reference here
-is that contracts call with the config's seed (the cross-backend check is tests-parity P5).
+The reference here is the contracts call ``RawData.generate_grouped_data`` with that seed (the
+cross-backend check is tests-parity P5).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ptycho.config.config import ModelConfig, TrainingConfig
+from ptycho.config.config import DEFAULT_SEED, ModelConfig, TrainingConfig
 from ptycho.raw_data import RawData
 from ptycho.workflows import components
 
@@ -46,20 +45,21 @@ def test_config_subsample_seed_is_the_default_grouping_seed():
     np.testing.assert_array_equal(other.nn_indices, _reference(cfg, 3))
 
 
-def test_none_draws_fresh_entropy_and_records_it():
+def test_none_uses_the_shared_default_seed():
+    """Deterministic by default: two containers of one config are identical, grouped with DEFAULT_SEED."""
     cfg = _config(None)
     a = components.create_ptycho_data_container(_raw(), cfg)
     b = components.create_ptycho_data_container(_raw(), cfg)
-    assert isinstance(a.grouping_seed, int) and a.grouping_seed != b.grouping_seed
-    assert not np.array_equal(a.nn_indices, b.nn_indices)  # 16 random groups of 4 out of 64: never equal
-    np.testing.assert_array_equal(a.nn_indices, _reference(cfg, a.grouping_seed))
+    assert a.grouping_seed == b.grouping_seed == DEFAULT_SEED
+    np.testing.assert_array_equal(a.nn_indices, b.nn_indices)
+    np.testing.assert_array_equal(a.nn_indices, _reference(cfg, DEFAULT_SEED))
 
 
-def test_sequential_with_none_uses_seed_zero_like_contracts():
+def test_sequential_with_none_uses_the_default_seed():
     cfg = _config(None, sequential=True)
     cont = components.create_ptycho_data_container(_raw(), cfg)
-    assert cont.grouping_seed == 0
-    np.testing.assert_array_equal(cont.nn_indices, _reference(cfg, None))
+    assert cont.grouping_seed == DEFAULT_SEED
+    np.testing.assert_array_equal(cont.nn_indices, _reference(cfg, DEFAULT_SEED))
 
 
 @pytest.mark.parametrize("bad", [-1, 1.5, True])
@@ -68,18 +68,12 @@ def test_bad_seed_is_one_line_value_error(bad):
         components.grouping_seed(_config(None), bad)
 
 
-def test_train_cdi_model_records_and_resumes_with_the_entropy_seed(tmp_path):
-    """subsample_seed=None: the seeds drawn are written to checkpoints/grouping.json; resume regroups with
-    them (otherwise a resumed run would silently train on other groups); no record -> one-line error."""
+def test_resumed_training_regroups_identically(tmp_path):
+    """A resumed run with subsample_seed=None trains on the same groups (the default seed is fixed)."""
     cfg = _config(None, gs=1, nepochs=1, batch_size=8, output_dir=tmp_path / "run", backend="tensorflow")
     first = components.train_cdi_model(_raw(), None, cfg)
-    rec = json.loads((tmp_path / "run" / "checkpoints" / "grouping.json").read_text())
-    assert rec == {"train": first["train_container"].grouping_seed, "test": None}
     cfg.nepochs = 2
     resumed = components.train_cdi_model(_raw(), None, cfg, resume_from=True)
-    assert resumed["train_container"].grouping_seed == rec["train"]
+    assert resumed["train_container"].grouping_seed == first["train_container"].grouping_seed == DEFAULT_SEED
     np.testing.assert_array_equal(resumed["train_container"].nn_indices, first["train_container"].nn_indices)
     assert resumed["history_epochs"] == 2
-    (tmp_path / "run" / "checkpoints" / "grouping.json").unlink()
-    with pytest.raises(ValueError, match=r"^resume_from: .*grouping\.json: expected the grouping seeds"):
-        components.train_cdi_model(_raw(), None, cfg, resume_from=True)

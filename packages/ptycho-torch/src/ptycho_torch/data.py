@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from ptycho.config.config import effective_seed
+
 
 class IndexMismatchError(RuntimeError):
     """The indices recorded by ``load_data(..., subsample_seed=...)`` differ from the ones grouped here."""
@@ -157,7 +159,7 @@ class PtychoDataContainerTorch:
             N,
             K=int(config.neighbor_count),
             nsamples=int(nsamples),
-            seed=config.subsample_seed,
+            seed=effective_seed(config),
             sequential_sampling=bool(getattr(config, "sequential_sampling", False)),
             gridsize=gs,
         )

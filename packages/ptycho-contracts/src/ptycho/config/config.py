@@ -23,6 +23,8 @@ __all__ = [
     "ModelConfig",
     "TrainingConfig",
     "InferenceConfig",
+    "DEFAULT_SEED",
+    "effective_seed",
     "ALLOWED_N",
     "ARCHITECTURES",
     "AMP_ACTIVATIONS",
@@ -68,6 +70,19 @@ KEY_MAPPINGS = {
 }
 
 DEFAULT_N_GROUPS = 512
+#: Seed the workflows of both backends use when ``subsample_seed`` is None: runs are deterministic by
+#: default (specs/config.md §3). Library primitives (``generate_grouped_data(seed=None)``) stay entropy-seeded.
+DEFAULT_SEED = 42
+
+
+def effective_seed(config: Any) -> int:
+    """The seed a training/inference workflow runs with: ``config.subsample_seed``, else ``DEFAULT_SEED``.
+
+    It seeds grouping, sample order and weight initialisation alike in both backends, so one config gives
+    the same groups and the same run everywhere.
+    """
+    seed = getattr(config, "subsample_seed", None)
+    return DEFAULT_SEED if seed is None else int(seed)
 
 
 # ----------------------------------------------------------------------------------------------------

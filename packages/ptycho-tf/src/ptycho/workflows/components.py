@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ptycho import loader, params
+from ptycho.config.config import effective_seed
 from ptycho.model_manager import load_inference_bundle
 from ptycho.raw_data import load_data
 
@@ -19,32 +20,25 @@ __all__ = ["run_cdi_example", "train_cdi_model", "create_ptycho_data_container",
            "save_outputs", "load_inference_bundle", "load_data"]
 
 
-def grouping_seed(config, seed: int | None = None) -> int | None:
+def grouping_seed(config, seed: int | None = None) -> int:
     """Seed the grouping of ``config`` uses: the same rule as the PyTorch backend's
     ``PtychoDataContainerTorch.from_raw_data`` (specs/tf-backend.md §7).
 
-    ``seed`` (explicit) wins; else ``config.subsample_seed``; when both are None: 0 with
-    ``sequential_sampling`` (what ``RawData.generate_grouped_data`` does with None), otherwise a fresh
-    63-bit seed from OS entropy - drawn here so that it can be recorded and the groups reproduced.
+    ``seed`` (explicit) wins; else ``effective_seed(config)``: ``config.subsample_seed``, or the
+    project-wide ``DEFAULT_SEED`` when that is None (deterministic by default, specs/config.md §3).
     """
     if seed is None:
-        seed = getattr(config, "subsample_seed", None)
-    if seed is not None:
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or int(seed) < 0:
-            raise ValueError(f"grouping seed: expected a non-negative integer or None, found {seed!r}")
-        return int(seed)
-    if bool(getattr(config, "sequential_sampling", False)):
-        return 0
-    import secrets
-
-    return secrets.randbits(63)
+        return effective_seed(config)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or int(seed) < 0:
+        raise ValueError(f"grouping seed: expected a non-negative integer or None, found {seed!r}")
+    return int(seed)
 
 
 def create_ptycho_data_container(data, config, seed: int | None = None):
     """Group a RawData (or pass a container through) with the config's grouping settings.
 
-    The grouping seed is :func:`grouping_seed` ``(config, seed)`` (default ``config.subsample_seed``, as in
-    the PyTorch backend; None -> fresh entropy); it is recorded as the container's ``grouping_seed``.
+    The grouping seed is :func:`grouping_seed` ``(config, seed)`` (``config.subsample_seed``, else
+    ``DEFAULT_SEED``, as in the PyTorch backend); it is recorded as the container's ``grouping_seed``.
     """
     if isinstance(data, loader.PtychoDataContainer):
         return data
@@ -73,55 +67,26 @@ def _resume_path(resume_from, output_dir):
     return p
 
 
-GROUPING_RECORD = "grouping.json"
-
-
-def _recorded_grouping_seeds(resume_path: Path) -> dict:
-    """The grouping seeds recorded next to a checkpoint (``grouping.json``): {'train': int, 'test': int | None}."""
-    import json
-
-    rec = resume_path.parent / GROUPING_RECORD
-    try:
-        data = json.loads(rec.read_text())
-        if not isinstance(data, dict) or not isinstance(data.get("train"), int):
-            raise ValueError("no integer 'train' seed")
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"resume_from: {rec}: expected the grouping seeds of the interrupted run "
-                         f"(subsample_seed=None groups from fresh entropy), found none ({exc})") from None
-    return data
-
-
 def train_cdi_model(train_data, test_data, config, seed: int | None = None, *, resume_from=None,
                     checkpoints: bool = True) -> dict:
     """Group, train (explicit config) and, with test data, predict. Returns the results dict.
 
-    Seeds (specs/tf-backend.md §7): grouping uses :func:`grouping_seed` ``(config, seed)`` - ``seed``, else
-    ``config.subsample_seed``, else fresh entropy (the PyTorch backend's rule); training (weight init,
-    validation split, batch order) uses ``seed``, else ``config.subsample_seed``, else 0.
+    Seeds (specs/tf-backend.md §7): grouping and training (weight init, validation split, batch order) use
+    :func:`grouping_seed` ``(config, seed)`` - ``seed``, else ``config.subsample_seed``, else ``DEFAULT_SEED``
+    (the rule both backends share, so one config groups and trains identically in each).
     With ``checkpoints`` the resume point ``<config.output_dir>/checkpoints/last.ckpt`` is written atomically
-    after every epoch, and the grouping seeds used are recorded beside it (``grouping.json``);
-    ``resume_from`` (True, a run directory or the file) continues from one, regrouping with the recorded
-    seeds when the config leaves them to entropy (specs/reliability.md §1)."""
+    after every epoch; ``resume_from`` (True, a run directory or the file) continues from one
+    (specs/reliability.md §1)."""
     from ptycho import train_pinn
-    from ptycho.atomic_io import save_json_atomic
     from ptycho.config.config import update_legacy_dict
 
     resume_path = _resume_path(resume_from, config.output_dir)
-    explicit = seed if seed is not None else getattr(config, "subsample_seed", None)
-    if resume_path is not None and explicit is None and not isinstance(train_data, loader.PtychoDataContainer):
-        rec = _recorded_grouping_seeds(resume_path)
-        train_seed, test_seed = rec["train"], rec.get("test")
-    else:
-        train_seed = grouping_seed(config, seed)
-        test_seed = None if test_data is None else grouping_seed(config, seed)
+    run_seed = grouping_seed(config, seed)
     update_legacy_dict(params.cfg, config)
-    train_c = create_ptycho_data_container(train_data, config, train_seed)
-    test_c = None if test_data is None else create_ptycho_data_container(test_data, config, test_seed)
+    train_c = create_ptycho_data_container(train_data, config, run_seed)
+    test_c = None if test_data is None else create_ptycho_data_container(test_data, config, run_seed)
     ckpt = Path(config.output_dir) / "checkpoints" / "last.ckpt" if checkpoints else None
-    if ckpt is not None:
-        save_json_atomic(ckpt.parent / GROUPING_RECORD,
-                         {"train": getattr(train_c, "grouping_seed", None), "test": getattr(test_c, "grouping_seed", None)})
-    models, hist = train_pinn.train_with_config(train_c, config, seed=0 if explicit is None else int(explicit),
+    models, hist = train_pinn.train_with_config(train_c, config, seed=run_seed,
                                                 checkpoint_path=ckpt, resume_from=resume_path)
     params.set("intensity_scale", models.intensity_scale())
     params.set("probe", models.probe()[..., None])

@@ -26,12 +26,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from ptycho.config.config import effective_seed
 from ptycho_torch.data import PtychoDataContainerTorch, build_dataloader, closed_form_intensity_scale
 from ptycho_torch.persistence import BundleError, read_bundle, resolve_bundle_path, save_torch_bundle
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SEED = 42
 _LOGGER_BACKENDS = ("csv", "tensorboard", "mlflow", "none")
 
 
@@ -51,9 +51,9 @@ def _exec_get(execution_config: Any, name: str, default: Any = None) -> Any:
 
 
 def resolve_seed(config: Any) -> int:
-    """Training seed: ``config.subsample_seed`` when set (0 included), else 42."""
-    seed = getattr(config, "subsample_seed", None)
-    return DEFAULT_SEED if seed is None else int(seed)
+    """Training seed: ``config.subsample_seed`` when set (0 included), else ``DEFAULT_SEED`` (42) - the same
+    rule (``ptycho.config.config.effective_seed``) that seeds the grouping in both backends."""
+    return effective_seed(config)
 
 
 def resolve_device(execution_config: Any = None) -> torch.device:
