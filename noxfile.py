@@ -29,10 +29,16 @@ nox.options.sessions = ["tests", "lint"]
 nox.options.reuse_existing_virtualenvs = True
 
 
+#: Extras installed with each package in the test environments: the logger extras of ptycho-torch are
+#: exercised for real (`--logger tensorboard|mlflow`), so they must be present rather than skipped.
+TEST_EXTRAS = {"ptycho-torch": "test,tensorboard,mlflow"}
+
+
 def _editable(session: nox.Session, packages: list[str], extra: str = "test") -> None:
     args: list[str] = []
     for name in packages:
-        args += ["-e", f"{ROOT / 'packages' / name}[{extra}]"]
+        extras = TEST_EXTRAS.get(name, extra) if extra == "test" else extra
+        args += ["-e", f"{ROOT / 'packages' / name}[{extras}]"]
     session.install(*CONSTRAINTS, *args)
 
 
