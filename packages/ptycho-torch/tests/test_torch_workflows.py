@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -68,7 +70,24 @@ def test_training_only_returns_none_and_history(trained):
     assert (cfg.output_dir / "checkpoints" / "last.ckpt").is_file()
     assert results["bundle_path"] == cfg.output_dir / "wts.h5.zip" and results["bundle_path"].is_file()
     assert results["intensity_scale"] == pytest.approx(math.sqrt(1e6) / 32)
-    assert "tensorflow" not in sys.modules and "keras" not in sys.modules
+
+
+def test_training_in_a_fresh_interpreter_imports_no_tensorflow(tmp_path):
+    """The PyTorch route never imports TensorFlow, even where TensorFlow is installed. Checked in a fresh
+    interpreter: in this process other tests (e.g. ``--logger tensorboard``, whose package pulls TensorFlow in
+    when it is present) may already have imported it."""
+    code = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from test_torch_workflows import _config, _raw
+from ptycho_torch.workflows.components import run_cdi_example_torch
+from pathlib import Path
+cfg = _config(Path({str(tmp_path)!r}), nepochs=1)
+run_cdi_example_torch(_raw(seed=0), _raw(seed=1), cfg, do_stitching=False, execution_config={{"accelerator": "cpu"}})
+bad = [m for m in ("tensorflow", "keras") if m in sys.modules]
+sys.exit(f"imported {{bad}}" if bad else 0)
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
 
 
 def test_bundle_reloads_without_config(trained):
