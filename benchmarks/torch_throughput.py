@@ -11,7 +11,12 @@ subprocess so its peak RSS is its own):
 * FLOPs per batch from ``torch.utils.flop_counter.FlopCounterMode`` (one training forward+backward,
   one inference forward), turned into an achieved FLOP/s and divided by the float32 matmul rate
   measured in the same process (1024^3 ``torch.mm``);
-* ``--profile``: ``torch.profiler`` table of the top operators of a few training steps.
+* overhead split: the same batches as plain steps (loss, backward, Adam; no Trainer) and the physics +
+  loss part alone (ForwardModel and Poisson NLL forward/backward on fixed network outputs); printed as
+  shares of a ``Trainer.fit`` step ('physics', 'Lightning' = everything outside the bare step:
+  data loading, logging, checkpointing);
+* ``--profile``: ``torch.profiler`` table of the top operators of a few training steps and the share of
+  profiled CPU time spent in convolutions.
 
 Targets (specs/torch-workflow.md §8): >= 20 patterns/s training, >= 66 patterns/s inference at gs=1.
 Data are synthetic random amplitudes (throughput does not depend on their content).
@@ -76,14 +81,50 @@ def _flops_per_batch(module, batch, train: bool) -> int:
 
 
 def _loss(module, batch):
-    """A differentiable training loss of one batch through the module's own loss path."""
-    for name in ("compute_loss", "_compute_loss", "loss_for_batch"):
-        fn = getattr(module, name, None)
-        if callable(fn):
-            out = fn(batch)
-            return out[0] if isinstance(out, tuple) else out
-    # fall back on the predicted object (forward + backward cost of the generator only)
-    return module.predict_step(batch, 0)["object"].abs().mean()
+    """The module's training loss of one batch (``PtychoPINN_Lightning.compute_loss``)."""
+    return module.compute_loss(batch)[0]
+
+
+def _bare_steps(module, batches, optimizer) -> float:
+    """Seconds for plain training steps (loss, backward, optimizer step) over ``batches``: no Trainer."""
+    import time
+
+    module.train()
+    t = time.perf_counter()
+    for b in batches:
+        loss = _loss(module, b)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return time.perf_counter() - t
+
+
+def _physics_steps(module, batches) -> float:
+    """Seconds for the physics + loss part of the same steps: ForwardModel and Poisson NLL forward and
+    backward on fixed (detached, grad-requiring) network outputs (per batch the minimum of 3 repeats)."""
+    import time
+
+    from ptycho_torch.forward_model import object_patches
+    from ptycho_torch.network import run_generator
+    from ptycho_torch.physics.losses import poisson_nll
+
+    s = module.intensity_scale
+    prepared = []
+    for b in batches:
+        x = module.forward_model.scale_input(b["X"] * s)
+        amp, phase = run_generator(module.encoder, module.decoder_amp, module.decoder_phase, x)
+        prepared.append((amp.detach().requires_grad_(), phase.detach().requires_grad_(), b))
+    total = 0.0
+    for amp, phase, b in prepared:  # per batch the fastest of 3 repeats: these ms-scale ops are load-sensitive
+        best = math.inf
+        for _ in range(3):
+            t = time.perf_counter()
+            _, pred = module.forward_model(object_patches(amp, phase), b["coords_relative"])
+            target = b["X"] * s
+            poisson_nll(target * target, pred * pred).backward()
+            best = min(best, time.perf_counter() - t)
+        total += best
+    return total
 
 
 def run_case(gridsize: int, groups: int, epochs: int, profile: bool, nfs: int) -> dict:
@@ -101,7 +142,8 @@ def run_case(gridsize: int, groups: int, epochs: int, profile: bool, nfs: int) -
             nphotons=1e9, neighbor_count=max(4, C), subsample_seed=0, output_dir=Path(tmp),
         )
         container = PtychoDataContainerTorch.from_raw_data(_raw(max(groups, 64)), cfg)
-        exec_cfg = {"accelerator": "cpu", "logger_backend": "none", "enable_checkpointing": False}
+        # the workflow's defaults: checkpoints (last.ckpt every 50 steps + epoch ends, best model), no logger
+        exec_cfg = {"accelerator": "cpu", "logger_backend": "none"}
         res = train_cdi_model_torch(container, None, cfg, execution_config=exec_cfg)  # warm-up epoch
         module = res["models"]["lightning_module"]
         timed = max(1, epochs - 1)
@@ -113,13 +155,19 @@ def run_case(gridsize: int, groups: int, epochs: int, profile: bool, nfs: int) -
         t = time.perf_counter()
         predict_patches(module, container, batch_size=BATCH, device=torch.device("cpu"))
         t_inf = time.perf_counter() - t
-        batch = container.batch(list(range(BATCH)))
+        n_batches = math.ceil(groups / BATCH)
+        batches = [container.batch(list(range(i * BATCH, min(groups, (i + 1) * BATCH)))) for i in range(n_batches)]
+        optimizer = module.configure_optimizers()
+        optimizer = optimizer["optimizer"] if isinstance(optimizer, dict) else optimizer
+        _bare_steps(module, batches[:2], optimizer)  # warm-up
+        t_bare = min(_bare_steps(module, batches, optimizer) for _ in range(max(1, timed)))
+        t_phys = _physics_steps(module, batches)
+        batch = batches[0]
         module.train()
         f_train = _flops_per_batch(module, batch, True)
         module.eval()
         f_inf = _flops_per_batch(module, batch, False)
-        mm = _matmul_flops()
-        n_batches = math.ceil(groups / BATCH)
+        mm = max(_matmul_flops() for _ in range(3))
         out = {
             "gridsize": gridsize,
             "groups": groups,
@@ -130,22 +178,23 @@ def run_case(gridsize: int, groups: int, epochs: int, profile: bool, nfs: int) -
             "train_flop_rate": f_train * n_batches * timed / t_train,
             "infer_flop_rate": f_inf * n_batches / t_inf,
             "matmul_flop_rate": mm,
+            "bare_step_s": t_bare / n_batches,
+            "fit_step_s": t_train / (n_batches * timed),
+            "physics_step_s": t_phys / n_batches,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         }
         if profile:
             from torch.profiler import ProfilerActivity
             from torch.profiler import profile as tprofile
 
-            opt = torch.optim.Adam(module.parameters(), 1e-3)
             module.train()
             with tprofile(activities=[ProfilerActivity.CPU]) as prof:
-                for i in range(4):
-                    b = container.batch(list(range(i * BATCH, (i + 1) * BATCH)))
-                    loss = _loss(module, b)
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-            out["profile"] = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15)
+                _bare_steps(module, batches[:4], optimizer)
+            events = prof.key_averages()
+            total = sum(e.self_cpu_time_total for e in events)
+            conv = sum(e.self_cpu_time_total for e in events if "conv" in e.key)
+            out["conv_share"] = conv / total
+            out["profile"] = events.table(sort_by="self_cpu_time_total", row_limit=15)
         return out
 
 
@@ -172,18 +221,27 @@ def main() -> None:
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     print(f"PyTorch backend throughput, N={N}, batch {BATCH}, torch threads {THREADS}, {args.groups} groups, "
           f"n_filters_scale {args.n_filters_scale}")
-    hdr = f"{'gs':>3} {'train pat/s':>12} {'infer pat/s':>12} {'train GFLOP/s':>14} {'infer GFLOP/s':>14} {'matmul GFLOP/s':>15} {'train/mm':>9} {'infer/mm':>9} {'peak RSS MB':>12}"
+    hdr = (f"{'gs':>3} {'train pat/s':>12} {'infer pat/s':>12} {'train GFLOP/s':>14} {'infer GFLOP/s':>14} "
+           f"{'matmul GFLOP/s':>15} {'train/mm':>9} {'infer/mm':>9} {'physics':>8} {'Lightning':>10} {'peak RSS MB':>12}")
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
         mm = r["matmul_flop_rate"]
+        phys = r["physics_step_s"] / r["fit_step_s"]
+        light = max(0.0, 1.0 - r["bare_step_s"] / r["fit_step_s"])
         print(
             f"{r['gridsize']:>3} {r['train_patterns_s']:>12.1f} {r['infer_patterns_s']:>12.1f} "
             f"{r['train_flop_rate'] / 1e9:>14.2f} {r['infer_flop_rate'] / 1e9:>14.2f} {mm / 1e9:>15.2f} "
-            f"{r['train_flop_rate'] / mm:>9.2f} {r['infer_flop_rate'] / mm:>9.2f} {r['peak_rss_mb']:>12.0f}"
+            f"{r['train_flop_rate'] / mm:>9.2f} {r['infer_flop_rate'] / mm:>9.2f} {phys:>8.1%} {light:>10.1%} "
+            f"{r['peak_rss_mb']:>12.0f}"
         )
     for r in rows:
-        print(f"gs={r['gridsize']}: FLOPs/batch training {r['train_flops_per_batch'] / 1e9:.2f} G, inference {r['infer_flops_per_batch'] / 1e9:.2f} G")
+        print(f"gs={r['gridsize']}: FLOPs/batch training {r['train_flops_per_batch'] / 1e9:.2f} G, inference "
+              f"{r['infer_flops_per_batch'] / 1e9:.2f} G; step {r['fit_step_s'] * 1e3:.0f} ms in Trainer.fit, "
+              f"{r['bare_step_s'] * 1e3:.0f} ms bare, physics+loss {r['physics_step_s'] * 1e3:.0f} ms"
+              + (f"; convolutions {r['conv_share']:.0%} of profiled CPU time" if "conv_share" in r else ""))
+    print("physics = ForwardModel + Poisson NLL forward/backward share of a Trainer.fit step; Lightning = share of "
+          "a Trainer.fit step not spent in the bare loss/backward/Adam step (data loading, logging, checkpoints)")
     print("targets (gs=1): training >= 20 patterns/s, inference >= 66 patterns/s")
     for r in rows:
         if "profile" in r:
