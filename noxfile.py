@@ -138,6 +138,7 @@ DOCS_REQUIREMENTS = (
     "pymdown-extensions>=10.8",
     "playwright>=1.45",
     "pytest>=7",
+    "hypothesis>=6.80",  # the workspace conftest.py registers hypothesis profiles
 )
 
 
