@@ -192,3 +192,13 @@ def test_torch_fidelity_guard():
         assert all(math.isfinite(s[label][p][k]) for p in ("amplitude", "phase") for k in ("ssim", "psnr"))
     assert s["trained"]["amplitude"]["ssim"] > 0.1
     assert s["trained"]["amplitude"]["ssim"] > s["untrained"]["amplitude"]["ssim"]
+
+
+def test_small_validation_scan_at_gridsize_2(tmp_path):
+    """§4: validation data are grouped with at most one group per position (n_groups sized for the training
+    scan must not make a smaller validation scan fail at gridsize > 1)."""
+    cfg = _config(tmp_path, model=ModelConfig(N=N, gridsize=2, n_filters_scale=1), n_groups=30, nepochs=1)
+    _, _, results = run_cdi_example_torch(_raw(M=36, seed=0), _raw(M=16, seed=1), cfg, do_stitching=False,
+                                          execution_config={"accelerator": "cpu", "logger_backend": "none"})
+    assert len(results["history"]["val_loss"]) == 1
+    assert len(results["test_container"]) == 16 and len(results["train_container"]) == 30

@@ -76,13 +76,14 @@ def resolve_device(execution_config: Any = None) -> torch.device:
 
 
 def create_ptycho_data_container(
-    data: Any, config: Any, *, intensity_scale: float | None = None
+    data: Any, config: Any, *, intensity_scale: float | None = None, n_groups: int | None = None
 ) -> PtychoDataContainerTorch:
-    """RawData -> grouped container (config.n_groups, neighbor_count, subsample_seed, ...); containers pass through."""
+    """RawData -> grouped container (config.n_groups unless ``n_groups`` is given, neighbor_count,
+    subsample_seed, ...); containers pass through."""
     if isinstance(data, PtychoDataContainerTorch):
         return data
     if hasattr(data, "generate_grouped_data") and hasattr(data, "diff3d"):
-        return PtychoDataContainerTorch.from_raw_data(data, config, intensity_scale=intensity_scale)
+        return PtychoDataContainerTorch.from_raw_data(data, config, intensity_scale=intensity_scale, n_groups=n_groups)
     raise TypeError(
         f"data: expected ptycho.raw_data.RawData or PtychoDataContainerTorch, found {type(data).__name__}"
     )
@@ -349,7 +350,12 @@ def train_cdi_model_torch(
     s = train_container.intensity_scale
     test_container = None
     if test_data is not None:
-        test_container = create_ptycho_data_container(test_data, config, intensity_scale=s)
+        # Validation data get at most one group per position (unless oversampling is enabled): a small
+        # validation scan must not fail at gridsize > 1 because n_groups was sized for the training scan.
+        val_groups = config.n_groups
+        if val_groups is not None and not config.enable_oversampling and hasattr(test_data, "diff3d"):
+            val_groups = min(int(val_groups), len(test_data.diff3d))
+        test_container = create_ptycho_data_container(test_data, config, intensity_scale=s, n_groups=val_groups)
     mode = config.torch_loss_mode
     seed = resolve_seed(config)
     deterministic = bool(_exec_get(execution_config, "deterministic", True))
