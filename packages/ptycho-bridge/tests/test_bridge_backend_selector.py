@@ -264,3 +264,32 @@ def test_real_pytorch_route_reaches_the_torch_loader_without_tensorflow(tmp_path
     err, tf_loaded, torch_loaded = json.loads(proc.stdout.strip().splitlines()[-1])
     assert torch_loaded and not tf_loaded
     assert err is not None and err[0].startswith("ptycho_torch") and "missing" in err[2], err
+
+
+@pytest.mark.parametrize(("backend", "other"), [("tensorflow", "torch"), ("pytorch", "tensorflow")])
+def test_real_training_route_trains_with_the_chosen_backend_only(tmp_path, backend, other):
+    """Real routes, end to end: run_cdi_example_with_backend trains one epoch on the fixture with the real
+    backend (history and its resume checkpoint written; the PyTorch workflow also writes the bundle, the
+    TensorFlow one leaves that to ``ptycho.model_manager.save`` as ptychodus expects) and never imports the
+    other framework."""
+    pytest.importorskip("tensorflow" if backend == "tensorflow" else "torch")
+    fixture = __import__("pathlib").Path(__file__).resolve().parents[2] / (
+        "ptycho-contracts/tests/fixtures/minimal_dataset_v1.npz")
+    code = textwrap.dedent(f"""
+        import sys, json
+        from ptycho.config.config import ModelConfig, TrainingConfig
+        from ptycho.raw_data import RawData
+        from ptycho_bridge import run_cdi_example_with_backend
+        raw = RawData.from_file({str(fixture)!r})
+        cfg = TrainingConfig(model=ModelConfig(n_filters_scale=1), n_groups=16, batch_size=8, nepochs=1,
+                             nphotons=1e9, output_dir={str(tmp_path / 'run')!r}, backend={backend!r})
+        amp, phase, results = run_cdi_example_with_backend(raw, None, cfg)
+        print(json.dumps([results["backend"], len(results["history"]["train_loss"]), {other!r} in sys.modules]))
+    """)
+    env = {**__import__("os").environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got_backend, epochs, other_loaded = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got_backend == backend and epochs == 1 and not other_loaded
+    assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
+    assert (tmp_path / "run" / "wts.h5.zip").is_file() == (backend == "pytorch")
