@@ -219,10 +219,10 @@ def _resume_callbacks(sampler: Any, last_path: Path | None, every_n_steps: int) 
         def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
             if every_n_steps and trainer.global_step % every_n_steps == 0 \
                     and batch_idx + 1 < trainer.num_training_batches:
-                trainer.save_checkpoint(last_path)
+                trainer.save_checkpoint(last_path, weights_only=False)  # full state: resumable
 
         def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
-            trainer.save_checkpoint(last_path)
+            trainer.save_checkpoint(last_path, weights_only=False)
 
     cbs: list[Any] = [_DataOrder()]
     if last_path is not None:
