@@ -116,6 +116,8 @@ def test_model_config_rejects_bad_values_naming_the_field(kwargs, field):
         ({"n_groups": 0}, "n_groups"),
         ({"subsample_seed": -1}, "subsample_seed"),
         ({"learning_rate": 0.0}, "learning_rate"),
+        ({"output_dir": ""}, "output_dir"),
+        ({"train_data_file": 3}, "train_data_file"),
     ],
 )
 def test_training_config_rejects_bad_values_naming_the_field(kwargs, field):

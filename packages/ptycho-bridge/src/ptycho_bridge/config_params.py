@@ -22,7 +22,6 @@ Importing this module imports neither torch nor tensorflow.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,67 +50,16 @@ AMP_ACTIVATION_SPELLINGS = tuple(dict.fromkeys([*AMP_ACTIVATIONS, *AMP_ACTIVATIO
 # ----------------------------------------------------------------------------------------------------
 
 
-def fail(owner: str, name: str, value: Any, expected: str) -> None:
-    """Raise the one-line ValueError every native config uses."""
-    raise ValueError(f"{owner}.{name}: expected {expected}, got {value!r}")
-
-
-def is_int(value: Any) -> bool:
-    """True for a Python int that is not a bool."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def check_choice(owner: str, name: str, value: Any, allowed: tuple) -> None:
-    if not isinstance(value, str) or value not in allowed:
-        fail(owner, name, value, "one of " + ", ".join(repr(a) for a in allowed))
-
-
-def check_int(owner: str, name: str, value: Any, minimum: int, optional: bool = False) -> None:
-    if optional and value is None:
-        return
-    if not is_int(value) or value < minimum:
-        fail(owner, name, value, f"an integer >= {minimum}" + (" or None" if optional else ""))
-
-
-def check_float(
-    owner: str,
-    name: str,
-    value: Any,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    optional: bool = False,
-) -> None:
-    if optional and value is None:
-        return
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(float(value))
-    if ok and low is not None:
-        ok = float(value) > low if low_open else float(value) >= low
-    if ok and high is not None:
-        ok = float(value) <= high
-    if not ok:
-        parts = ["a finite number"]
-        if low is not None:
-            parts.append(("> " if low_open else ">= ") + repr(low))
-        if high is not None:
-            parts.append("<= " + repr(high))
-        fail(owner, name, value, " ".join(parts) + (" or None" if optional else ""))
-
-
-def check_bool(owner: str, name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        fail(owner, name, value, "True or False")
-
-
-def as_path(owner: str, name: str, value: Any, optional: bool) -> Path | None:
-    """str/Path -> Path; None allowed only when ``optional``."""
-    if value is None and optional:
-        return None
-    if isinstance(value, (str, Path)) and str(value) != "":
-        return Path(value)
-    fail(owner, name, value, "a non-empty path (str or pathlib.Path)" + (" or None" if optional else ""))
-    return None  # unreachable
+# The shared validators (one implementation for canonical and native configs).
+from ptycho.config.validation import (  # noqa: E402
+    as_path,
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    fail,
+    is_int,
+)
 
 
 def _set(obj: Any, name: str, value: Any) -> None:

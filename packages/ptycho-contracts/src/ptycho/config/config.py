@@ -13,11 +13,18 @@ New code reads config objects, never ``params.cfg``.
 from __future__ import annotations
 
 import dataclasses
-import math
 import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from ptycho.config.validation import as_path as _as_path
+from ptycho.config.validation import check_bool as _check_bool
+from ptycho.config.validation import check_choice as _check_choice
+from ptycho.config.validation import check_float as _check_float
+from ptycho.config.validation import check_int as _check_int
+from ptycho.config.validation import fail as _fail
+from ptycho.config.validation import is_int as _is_int
 
 __all__ = [
     "ModelConfig",
@@ -89,71 +96,6 @@ def effective_seed(config: Any) -> int:
 # Small validators: each raises ValueError("<Class>.<field>: expected ..., got ...").
 # ----------------------------------------------------------------------------------------------------
 
-
-def _fail(owner: str, name: str, value: Any, expected: str) -> None:
-    raise ValueError(f"{owner}.{name}: expected {expected}, got {value!r}")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _check_choice(owner: str, name: str, value: Any, allowed: tuple) -> None:
-    if value not in allowed:
-        _fail(owner, name, value, "one of " + ", ".join(repr(a) for a in allowed))
-
-
-def _check_int(owner: str, name: str, value: Any, minimum: int, optional: bool = False) -> None:
-    if optional and value is None:
-        return
-    if not _is_int(value) or value < minimum:
-        _fail(owner, name, value, f"an integer >= {minimum}" + (" or None" if optional else ""))
-
-
-def _check_float(
-    owner: str,
-    name: str,
-    value: Any,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    optional: bool = False,
-) -> None:
-    if optional and value is None:
-        return
-    ok = _is_number(value) and math.isfinite(float(value))
-    if ok and low is not None:
-        ok = float(value) > low if low_open else float(value) >= low
-    if ok and high is not None:
-        ok = float(value) <= high
-    if not ok:
-        parts = ["a finite number"]
-        if low is not None:
-            parts.append(("> " if low_open else ">= ") + repr(low))
-        if high is not None:
-            parts.append("<= " + repr(high))
-        _fail(owner, name, value, " ".join(parts) + (" or None" if optional else ""))
-
-
-def _check_bool(owner: str, name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        _fail(owner, name, value, "True or False")
-
-
-def _as_path(owner: str, name: str, value: Any, optional: bool) -> Path | None:
-    if value is None:
-        if optional:
-            return None
-        _fail(owner, name, value, "a path")
-    if isinstance(value, (str, Path)):
-        return Path(value)
-    _fail(owner, name, value, "a path (str or pathlib.Path)" + (" or None" if optional else ""))
-    return None  # unreachable
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -1,0 +1,85 @@
+"""Field validators shared by the canonical configs and ptycho-bridge's PyTorch-native configs.
+
+Each ``check_*`` raises ``ValueError("<Owner>.<field>: expected <allowed>, got <value>")`` — one line that
+names the field, the value and what is allowed (specs/config.md §1).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+__all__ = ["fail", "is_int", "is_number", "check_choice", "check_int", "check_float", "check_bool", "as_path"]
+
+
+def fail(owner: str, name: str, value: Any, expected: str) -> None:
+    """Raise the one-line ValueError every config uses."""
+    raise ValueError(f"{owner}.{name}: expected {expected}, got {value!r}")
+
+
+def is_int(value: Any) -> bool:
+    """True for a Python int that is not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """True for an int or float that is not a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_choice(owner: str, name: str, value: Any, allowed: tuple) -> None:
+    """``value`` must be one of the string choices ``allowed``."""
+    if not isinstance(value, str) or value not in allowed:
+        fail(owner, name, value, "one of " + ", ".join(repr(a) for a in allowed))
+
+
+def check_int(owner: str, name: str, value: Any, minimum: int, optional: bool = False) -> None:
+    """``value`` must be an int >= ``minimum`` (or None when ``optional``)."""
+    if optional and value is None:
+        return
+    if not is_int(value) or value < minimum:
+        fail(owner, name, value, f"an integer >= {minimum}" + (" or None" if optional else ""))
+
+
+def check_float(
+    owner: str,
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    optional: bool = False,
+) -> None:
+    """``value`` must be a finite number within the given bounds (or None when ``optional``)."""
+    if optional and value is None:
+        return
+    ok = is_number(value) and math.isfinite(float(value))
+    if ok and low is not None:
+        ok = float(value) > low if low_open else float(value) >= low
+    if ok and high is not None:
+        ok = float(value) <= high
+    if not ok:
+        parts = ["a finite number"]
+        if low is not None:
+            parts.append(("> " if low_open else ">= ") + repr(low))
+        if high is not None:
+            parts.append("<= " + repr(high))
+        fail(owner, name, value, " ".join(parts) + (" or None" if optional else ""))
+
+
+def check_bool(owner: str, name: str, value: Any) -> None:
+    """``value`` must be True or False (not 0/1, not a string)."""
+    if not isinstance(value, bool):
+        fail(owner, name, value, "True or False")
+
+
+def as_path(owner: str, name: str, value: Any, optional: bool) -> Path | None:
+    """A non-empty str or Path becomes a Path; None only when ``optional`` ('' would silently mean '.')."""
+    if value is None and optional:
+        return None
+    if isinstance(value, (str, Path)) and str(value) != "":
+        return Path(value)
+    fail(owner, name, value, "a non-empty path (str or pathlib.Path)" + (" or None" if optional else ""))
+    return None  # unreachable
