@@ -20,10 +20,19 @@ import io
 import json
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ptycho.bundle_zip import (
+    MAX_UNCOMPRESSED_BYTES,
+    BundleError,
+    BundleNotFoundError,
+    open_checked,
+    read_json_member,
+    read_member,
+)
 
 BUNDLE_NAME = "wts.h5.zip"
 FORMAT_VERSION = 1
@@ -32,18 +41,8 @@ MANIFEST = "manifest.json"
 CONFIG = "config.json"
 WEIGHTS = "weights.safetensors"
 PHYSICS = "physics.npz"
-#: Largest total uncompressed size accepted (guards against zip bombs); override per call.
-MAX_UNCOMPRESSED_BYTES = 2 * 1024**3
-#: Largest manifest accepted before it is parsed.
-_MAX_MANIFEST_BYTES = 1024**2
-
-
-class BundleError(ValueError):
-    """A bundle file is missing, corrupt, truncated, foreign, unsafe or from another backend."""
-
-
-class BundleNotFoundError(BundleError, FileNotFoundError):
-    """No bundle exists at the given path."""
+# Safe zip reading (names, sizes, bounded reads) and BundleError live in ptycho.bundle_zip, shared with
+# the TensorFlow backend; MAX_UNCOMPRESSED_BYTES (zip-bomb guard) is re-exported from there.
 
 
 @dataclass
@@ -164,33 +163,6 @@ def save_torch_bundle(
     return path
 
 
-def _check_member_name(path: Path, name: str) -> None:
-    pp = PurePosixPath(name)
-    if (
-        not name
-        or name.startswith(("/", "\\"))
-        or "\\" in name
-        or ":" in name
-        or any(part in ("..", "") for part in pp.parts)
-        or pp.is_absolute()
-    ):
-        raise BundleError(f"{path}: unsafe member name {name!r} (absolute paths and '..' are not allowed)")
-
-
-def _read_member(zf: zipfile.ZipFile, path: Path, name: str, limit: int) -> bytes:
-    """Read one member, never more than ``limit`` bytes, whatever its header claims."""
-    try:
-        with zf.open(name) as fh:
-            data = fh.read(limit + 1)
-    except KeyError:
-        raise BundleError(f"{path}: member {name!r} listed in the manifest is missing") from None
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
-        raise BundleError(f"{path}: member {name!r} is corrupt ({exc})") from None
-    if len(data) > limit:
-        raise BundleError(f"{path}: member {name!r} exceeds the {limit}-byte size limit")
-    return data
-
-
 def read_bundle(
     output_dir_or_bundle: str | Path,
     *,
@@ -209,30 +181,11 @@ def read_bundle(
     from safetensors.torch import load as st_load
 
     path = resolve_bundle_path(output_dir_or_bundle)
-    if not path.is_file():
-        raise BundleNotFoundError(f"{path}: model bundle not found (expected a {BUNDLE_NAME} file or a directory holding one)")
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise BundleError(f"{path}: not a readable zip archive ({exc})") from None
-    with zf:
-        infos = zf.infolist()
-        names = [i.filename for i in infos]
-        for name in names:
-            _check_member_name(path, name)
-        if len(set(names)) != len(names):
-            raise BundleError(f"{path}: duplicate member names")
-        total = sum(i.file_size for i in infos)
-        if total > max_uncompressed_bytes:
-            raise BundleError(f"{path}: uncompressed size {total} bytes exceeds the limit {max_uncompressed_bytes}")
+    with open_checked(path, max_uncompressed_bytes) as zf:
+        names = zf.namelist()
         if MANIFEST not in names:
             raise BundleError(f"{path}: no {MANIFEST}; expected a PtychoPINN bundle (format_version {FORMAT_VERSION})")
-        try:
-            manifest = json.loads(_read_member(zf, path, MANIFEST, _MAX_MANIFEST_BYTES))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise BundleError(f"{path}: {MANIFEST} is not valid JSON ({exc})") from None
-        if not isinstance(manifest, dict):
-            raise BundleError(f"{path}: {MANIFEST} must be a JSON object, found {type(manifest).__name__}")
+        manifest = read_json_member(zf, path, MANIFEST)
         backend = manifest.get("backend")
         if backend != expected_backend:
             raise BundleError(
@@ -255,8 +208,7 @@ def read_bundle(
         blobs: dict[str, bytes] = {}
         budget = max_uncompressed_bytes
         for name, digest in files.items():
-            _check_member_name(path, name)
-            data = _read_member(zf, path, name, budget)
+            data = read_member(zf, path, name, budget)
             budget -= len(data)
             if _sha256(data) != digest:
                 raise BundleError(f"{path}: sha256 of member {name!r} does not match the manifest (corrupt or modified)")

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ptycho.bundle_zip import MAX_UNCOMPRESSED_BYTES, BundleError, open_checked, read_json_member, read_member
+
 from .network import Models, build_models
 
 BUNDLE_NAME = "wts.h5.zip"
@@ -69,61 +71,9 @@ def save_bundle(location, models: Models, config) -> Path:
     return path
 
 
-class BundleError(ValueError):
-    """A bundle is corrupt, truncated, foreign, unsafe or from another backend (one line naming the file)."""
-
-
-#: Largest total uncompressed size accepted (zip-bomb guard); also a hard cap while reading each member.
-MAX_UNCOMPRESSED_BYTES = 2 * 1024**3
-_MAX_MANIFEST_BYTES = 1024**2
+# Safe zip reading (names, sizes, bounded reads), MAX_UNCOMPRESSED_BYTES and BundleError come from
+# ptycho.bundle_zip, shared with the PyTorch backend.
 _REQUIRED = ("config.json", "model.weights.h5", "physics.npz")
-
-
-def _check_name(path: Path, name: str) -> None:
-    from pathlib import PurePosixPath
-
-    parts = PurePosixPath(name).parts
-    if (not name or name.startswith(("/", "\\")) or "\\" in name or ":" in name
-            or any(p in ("..", "") for p in parts)):
-        raise BundleError(f"{path}: unsafe member name {name!r} (absolute paths and '..' are not allowed)")
-
-
-def _open_checked(path: Path, limit: int) -> zipfile.ZipFile:
-    """Open the zip and check names, duplicates and the declared total size before anything is read."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: model bundle not found (expected a {BUNDLE_NAME} file)")
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise BundleError(f"{path}: expected a zip model bundle, found an unreadable file ({exc})") from None
-    try:
-        infos = zf.infolist()
-        names = [i.filename for i in infos]
-        for name in names:
-            _check_name(path, name)
-        if len(set(names)) != len(names):
-            raise BundleError(f"{path}: duplicate member names")
-        total = sum(i.file_size for i in infos)
-        if total > limit:
-            raise BundleError(f"{path}: uncompressed size {total} bytes exceeds the limit {limit}")
-    except BaseException:
-        zf.close()
-        raise
-    return zf
-
-
-def _read(zf: zipfile.ZipFile, path: Path, name: str, limit: int) -> bytes:
-    """One member, never more than ``limit`` bytes whatever its header claims."""
-    try:
-        with zf.open(name) as fh:
-            data = fh.read(limit + 1)
-    except KeyError:
-        raise BundleError(f"{path}: member {name!r} is missing") from None
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
-        raise BundleError(f"{path}: member {name!r} is corrupt ({exc})") from None
-    if len(data) > limit:
-        raise BundleError(f"{path}: member {name!r} exceeds the {limit}-byte size limit")
-    return data
 
 
 def _manifest(zf: zipfile.ZipFile, path: Path) -> dict:
@@ -131,19 +81,13 @@ def _manifest(zf: zipfile.ZipFile, path: Path) -> dict:
     if "manifest.json" not in names:
         found = "manifest.dill (an original PtychoPINN bundle)" if "manifest.dill" in names else sorted(names)[:5]
         raise BundleError(f"{path}: expected manifest.json at the zip root, found {found}")
-    try:
-        manifest = json.loads(_read(zf, path, "manifest.json", _MAX_MANIFEST_BYTES))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BundleError(f"{path}: manifest.json is not valid JSON ({exc})") from None
-    if not isinstance(manifest, dict):
-        raise BundleError(f"{path}: manifest.json must be a JSON object, found {type(manifest).__name__}")
-    return manifest
+    return read_json_member(zf, path, "manifest.json")
 
 
 def read_manifest(path, *, max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES) -> dict:
     """Manifest of a bundle; FileNotFoundError / BundleError (a ValueError) with the path on bad input."""
     path = Path(path)
-    with _open_checked(path, max_uncompressed_bytes) as zf:
+    with open_checked(path, max_uncompressed_bytes) as zf:
         return _manifest(zf, path)
 
 
@@ -159,7 +103,7 @@ def load_bundle(location, *, max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTE
     from ptycho.config.config import config_from_dict
 
     path = bundle_path(location)
-    with _open_checked(path, max_uncompressed_bytes) as zf:
+    with open_checked(path, max_uncompressed_bytes) as zf:
         manifest = _manifest(zf, path)
         backend = manifest.get("backend")
         if backend != BACKEND:
@@ -179,8 +123,7 @@ def load_bundle(location, *, max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTE
             raise BundleError(f"{path}: members not listed in manifest.json files: {', '.join(extra)}")
         blobs, budget = {}, max_uncompressed_bytes
         for name, digest in files.items():
-            _check_name(path, name)
-            data = _read(zf, path, name, budget)
+            data = read_member(zf, path, name, budget)
             budget -= len(data)
             if hashlib.sha256(data).hexdigest() != digest:
                 raise BundleError(f"{path}: {name}: sha256 does not match manifest.json")
