@@ -263,7 +263,8 @@ def test_real_pytorch_route_reaches_the_torch_loader_without_tensorflow(tmp_path
     assert proc.returncode == 0, proc.stderr
     err, tf_loaded, torch_loaded = json.loads(proc.stdout.strip().splitlines()[-1])
     assert torch_loaded and not tf_loaded
-    assert err is not None and err[0].startswith("ptycho_torch") and "missing" in err[2], err
+    # The torch loader reports the missing bundle with the shared BundleNotFoundError (ptycho.bundle_zip).
+    assert err is not None and err[1] == "BundleNotFoundError" and "missing" in err[2], err
 
 
 @pytest.mark.parametrize(("backend", "other"), [("tensorflow", "torch"), ("pytorch", "tensorflow")])
