@@ -22,7 +22,8 @@ def calculate_intensity_scale(container) -> float:
 
 
 def train_with_config(container, training_config, intensity_scale: float | None = None, probe=None,
-                      seed: int | None = None, verbose: int = 0, *, checkpoint_path=None, resume_from=None):
+                      seed: int | None = None, verbose: int = 0, *, checkpoint_path=None, resume_from=None,
+                      policy=None):
     """Build models from ``training_config.model`` and fit them on ``container``.
 
     Args: container (PtychoDataContainer), training_config (TrainingConfig), intensity_scale (default
@@ -30,6 +31,8 @@ def train_with_config(container, training_config, intensity_scale: float | None 
       probe_scale; default container.probe or the default probe).
       checkpoint_path / resume_from: see :func:`ptycho.tf_backend.training.fit` (resume point written
       after every epoch / continue from one).
+      policy: a ``ptycho.tf_backend.training.TrainingPolicy`` (validation hold-out, learning-rate plateau,
+        early stopping); None = the original trainer's defaults.
       A supervised model (``model_type='supervised'``) trains on the container's Y_I / Y_phi; a container
       without ground truth (``has_labels`` False) raises ValueError.
     Returns: (Models, history dict with 'train_loss', 'val_loss', 'keras').
@@ -53,7 +56,7 @@ def train_with_config(container, training_config, intensity_scale: float | None 
     training.compile_models(models, training_config)
     hist = training.fit(models, container.X, container.coords_nominal, training_config, s, verbose=verbose,
                         seed=0 if seed is None else int(seed), checkpoint_path=checkpoint_path,
-                        resume_from=resume_from, labels=training.container_labels(container))
+                        resume_from=resume_from, labels=training.container_labels(container), policy=policy)
     model_mod.set_current(models, training_config)
     return models, hist
 

@@ -9,6 +9,9 @@ implemented; a non-zero ``realspace_weight`` raises ValueError rather than being
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -74,10 +77,61 @@ class NonFiniteLossError(RuntimeError):
 
 
 CHECKPOINT_FORMAT = 1
-#: Keras ReduceLROnPlateau(factor 0.5, patience 2, min_lr 1e-4, min_delta 1e-4) and EarlyStopping(patience 3)
-#: semantics, re-implemented as plain state so that it can be checkpointed and resumed.
-_PLATEAU = {"factor": 0.5, "patience": 2, "min_lr": 1e-4, "min_delta": 1e-4}
-_STOP_PATIENCE = 3
+
+
+@dataclass(frozen=True)
+class TrainingPolicy:
+    """How one :func:`fit` runs: the validation hold-out and the epoch-level learning-rate and stopping rules.
+
+    The defaults are the original TensorFlow trainer's: a random 5 % of the groups held out for validation,
+    Keras ReduceLROnPlateau(val_loss, factor 0.5, patience 2, min_lr 1e-4, min_delta 1e-4) and
+    EarlyStopping(val_loss, patience 3), re-implemented as plain state so that they can be checkpointed and
+    resumed. :data:`PYTORCH_DEFAULTS` is the PyTorch backend's behaviour (every group trains, constant learning
+    rate, every epoch runs), for runs that must compare the two backends (``benchmarks/fidelity.py``).
+
+    Fields:
+      validation_fraction: fraction in [0, 1) of the groups held out (at least one group when > 0 and B >= 2);
+        0 = no validation, and then no plateau or early-stopping rule can fire (they watch val_loss).
+      plateau_factor: learning-rate factor in (0, 1) after ``plateau_patience`` epochs (>= 1) without a val_loss
+        improvement of more than ``plateau_min_delta`` (>= 0), never below ``plateau_min_lr`` (>= 0);
+        None = constant learning rate.
+      early_stop_patience: stop after this many epochs (>= 1) without a new best val_loss; None = run all
+        ``nepochs``.
+    """
+
+    validation_fraction: float = 0.05
+    plateau_factor: float | None = 0.5
+    plateau_patience: int = 2
+    plateau_min_lr: float = 1e-4
+    plateau_min_delta: float = 1e-4
+    early_stop_patience: int | None = 3
+
+    def __post_init__(self) -> None:
+        def bad(field: str, expected: str) -> ValueError:
+            return ValueError(f"TrainingPolicy.{field}: expected {expected}, found {getattr(self, field)!r}")
+
+        def number(v) -> bool:
+            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+        def count(v) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+        if not (number(self.validation_fraction) and 0.0 <= self.validation_fraction < 1.0):
+            raise bad("validation_fraction", "a number in [0, 1)")
+        if self.plateau_factor is not None and not (number(self.plateau_factor) and 0.0 < self.plateau_factor < 1.0):
+            raise bad("plateau_factor", "a number in (0, 1) or None")
+        if not count(self.plateau_patience):
+            raise bad("plateau_patience", "an integer >= 1")
+        for field in ("plateau_min_lr", "plateau_min_delta"):
+            if not (number(getattr(self, field)) and getattr(self, field) >= 0.0):
+                raise bad(field, "a number >= 0")
+        if self.early_stop_patience is not None and not count(self.early_stop_patience):
+            raise bad("early_stop_patience", "an integer >= 1 or None")
+
+
+#: The PyTorch backend's defaults (scheduler 'Default', no hold-out from the training groups, early stopping
+#: that never fires within nepochs): every group trains at a constant learning rate for every epoch.
+PYTORCH_DEFAULTS = TrainingPolicy(validation_fraction=0.0, plateau_factor=None, early_stop_patience=None)
 
 
 class _FiniteGuard(keras.callbacks.Callback):
@@ -164,25 +218,25 @@ def load_checkpoint(path, models: Models) -> dict:
     return json.loads(str(data["state_json"]))
 
 
-def _plateau_and_stop(state: dict, models: Models, epoch: int, val_loss: float) -> bool:
+def _plateau_and_stop(state: dict, models: Models, epoch: int, val_loss: float, policy: TrainingPolicy) -> bool:
     """One epoch of ReduceLROnPlateau + EarlyStopping bookkeeping on ``val_loss``; True = stop now."""
     pl = state["plateau"]
-    if val_loss < pl["best"] - _PLATEAU["min_delta"]:
+    if val_loss < pl["best"] - policy.plateau_min_delta:
         pl["best"], pl["wait"] = val_loss, 0
     else:
         pl["wait"] += 1
-        if pl["wait"] >= _PLATEAU["patience"]:
+        if policy.plateau_factor is not None and pl["wait"] >= policy.plateau_patience:
             opt = models.training_model.optimizer
             old = float(np.asarray(opt.learning_rate))
-            if old > _PLATEAU["min_lr"]:
-                opt.learning_rate = max(old * _PLATEAU["factor"], _PLATEAU["min_lr"])
+            if old > policy.plateau_min_lr:
+                opt.learning_rate = max(old * policy.plateau_factor, policy.plateau_min_lr)
             pl["wait"] = 0
     st = state["stop"]
     st["wait"] += 1
     if val_loss < st["best"]:
         st["best"], st["wait"] = val_loss, 0
         return False
-    return st["wait"] >= _STOP_PATIENCE and epoch > 0
+    return policy.early_stop_patience is not None and st["wait"] >= policy.early_stop_patience and epoch > 0
 
 
 def _check_labels(models: Models, labels, b: int) -> tuple[np.ndarray, np.ndarray]:
@@ -214,8 +268,9 @@ def container_labels(container) -> tuple[np.ndarray, np.ndarray] | None:
     return container.Y_I, container.Y_phi
 
 
-def fit(models: Models, x, coords, training_config, intensity_scale: float, val_fraction: float = 0.05,
-        seed: int = 0, verbose: int = 0, *, checkpoint_path=None, resume_from=None, labels=None) -> dict:
+def fit(models: Models, x, coords, training_config, intensity_scale: float, val_fraction: float | None = None,
+        seed: int = 0, verbose: int = 0, *, checkpoint_path=None, resume_from=None, labels=None,
+        policy: TrainingPolicy | None = None) -> dict:
     """Train ``models.training_model`` (the autoencoder; a supervised model's generator) on normalised
     amplitudes, one Keras ``fit`` call per epoch.
 
@@ -224,7 +279,8 @@ def fit(models: Models, x, coords, training_config, intensity_scale: float, val_
       coords: (B, 1, 2, C) coords_relative fed to the physics layer.
       training_config: TrainingConfig (batch_size, nepochs, mae_weight, nll_weight, learning_rate).
       intensity_scale: s; inputs are s*X and targets s*X (MAE) and (s*X)^2 (NLL).
-      val_fraction: random held-out fraction (at least one group when B >= 2; none when B < 2).
+      val_fraction: random held-out fraction (at least one group when B >= 2 and the fraction is > 0; none
+        when B < 2); None = ``policy.validation_fraction``.
       seed: fixes the validation split and every epoch's batch order (:func:`epoch_order`).
       checkpoint_path: where the resume point is written atomically after every epoch (None: nowhere).
       resume_from: a checkpoint written by this function: weights, Adam state, learning rate, epoch,
@@ -232,18 +288,25 @@ def fit(models: Models, x, coords, training_config, intensity_scale: float, val_
         ``nepochs`` (specs/reliability.md §1).
       labels: supervised models only (required there, ignored by PINN models): (label_amp, label_phase),
         each (B, N, N, C) float32 ground-truth object amplitude and phase (radians) of every group.
+      policy: :class:`TrainingPolicy` (hold-out, learning-rate plateau, early stopping); None = the defaults
+        (the original trainer's).
     Returns: history dict ``{'train_loss': [...], 'val_loss': [...], 'keras': {...}}`` (per epoch).
     Raises: NonFiniteLossError at the first NaN/inf batch loss (epoch and step in the message);
       ValueError for a supervised model without (valid) labels.
     """
     x, coords = _check_inputs(models, x, coords, "fit")
+    policy = TrainingPolicy() if policy is None else policy
+    if not isinstance(policy, TrainingPolicy):
+        raise ValueError(f"fit: policy: expected a TrainingPolicy or None, found {type(policy).__name__}")
+    if val_fraction is None:
+        val_fraction = policy.validation_fraction
     if models.supervised:
         label_amp, label_phase = _check_labels(models, labels, x.shape[0])
     s = np.float32(intensity_scale)
     b = x.shape[0]
     rng = np.random.default_rng(seed)
     order = rng.permutation(b)
-    n_val = 0 if b < 2 else max(1, int(round(val_fraction * b)))
+    n_val = 0 if b < 2 or val_fraction <= 0 else max(1, int(round(val_fraction * b)))
     val_idx, tr_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
 
     def pack(idx):
@@ -280,7 +343,7 @@ def fit(models: Models, x, coords, training_config, intensity_scale: float, val_
         for k, vals in hist.history.items():
             state["keras"].setdefault(k, []).extend(float(v) for v in vals)
         state["epochs_done"] = epoch + 1
-        stop = n_val and _plateau_and_stop(state, models, epoch, float(hist.history["val_loss"][-1]))
+        stop = n_val and _plateau_and_stop(state, models, epoch, float(hist.history["val_loss"][-1]), policy)
         if checkpoint_path is not None:
             if not all(np.all(np.isfinite(w)) for w in models.autoencoder.get_weights()):
                 raise NonFiniteLossError(f"tf training: non-finite weights after epoch {epoch}; checkpoint not "

@@ -1,0 +1,94 @@
+"""TrainingPolicy: the validation hold-out, learning-rate plateau and early stopping of a TF fit
+(specs/tf-backend.md §4). N=64, gridsize 1, n_filters_scale 1, the 64-position fixture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ptycho.config.config import ModelConfig, TrainingConfig
+from ptycho.raw_data import RawData
+from ptycho.tf_backend import network, training
+from ptycho.tf_backend.training import PYTORCH_DEFAULTS, TrainingPolicy
+from ptycho.workflows import components
+
+FIXTURE = Path(__file__).resolve().parents[2] / "ptycho-contracts" / "tests" / "fixtures" / "minimal_dataset_v1.npz"
+MC = ModelConfig(N=64, gridsize=1, n_filters_scale=1)
+
+
+def _compiled_models(lr: float = 1e-3) -> network.Models:
+    models = network.build_models(MC, probe=np.ones((64, 64), np.complex64), intensity_scale=100.0, seed=0)
+    training.compile_models(models, TrainingConfig(model=MC, learning_rate=lr, nphotons=1e9))
+    return models
+
+
+def _fresh_state() -> dict:
+    return {"plateau": {"best": float("inf"), "wait": 0}, "stop": {"best": float("inf"), "wait": 0}}
+
+
+def _lr(models) -> float:
+    return float(np.asarray(models.training_model.optimizer.learning_rate))
+
+
+def test_default_policy_halves_lr_after_two_flat_epochs_and_stops_after_three():
+    models, state = _compiled_models(1e-3), _fresh_state()
+    stops, lrs = [], []
+    for epoch, val in enumerate([1.0, 1.0, 1.0, 1.0]):
+        stops.append(training._plateau_and_stop(state, models, epoch, val, TrainingPolicy()))
+        lrs.append(_lr(models))
+    assert lrs == pytest.approx([1e-3, 1e-3, 5e-4, 5e-4])
+    assert stops == [False, False, False, True]
+
+
+def test_plateau_respects_min_delta_and_min_lr():
+    models, state = _compiled_models(1.5e-4), _fresh_state()
+    policy = TrainingPolicy(plateau_patience=1, plateau_min_delta=0.1, early_stop_patience=None)
+    # improvements of 0.05 are below min_delta: the plateau counter still runs; lr floors at 1e-4
+    for epoch, val in enumerate([1.0, 0.95, 0.90, 0.85]):
+        assert not training._plateau_and_stop(state, models, epoch, val, policy)
+    assert _lr(models) == pytest.approx(1e-4)
+
+
+def test_pytorch_defaults_never_decay_or_stop():
+    models, state = _compiled_models(1e-3), _fresh_state()
+    for epoch in range(20):
+        assert not training._plateau_and_stop(state, models, epoch, 1.0, PYTORCH_DEFAULTS)
+    assert _lr(models) == pytest.approx(1e-3)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("validation_fraction", 1.0), ("validation_fraction", -0.1), ("validation_fraction", float("nan")),
+     ("plateau_factor", 1.0), ("plateau_factor", 0.0), ("plateau_patience", 0), ("plateau_patience", 1.5),
+     ("plateau_min_lr", -1.0), ("plateau_min_delta", "x"), ("early_stop_patience", 0),
+     ("early_stop_patience", True)],
+)
+def test_bad_policy_field_is_one_line_value_error(field, value):
+    with pytest.raises(ValueError, match=rf"^TrainingPolicy\.{field}: expected .*, found ") as e:
+        TrainingPolicy(**{field: value})
+    assert "\n" not in str(e.value)
+
+
+def test_fit_rejects_a_policy_of_another_type():
+    models = _compiled_models()
+    x = np.ones((4, 64, 64, 1), np.float32)
+    with pytest.raises(ValueError, match="fit: policy: expected a TrainingPolicy or None, found dict"):
+        training.fit(models, x, np.zeros((4, 1, 2, 1), np.float32), TrainingConfig(model=MC, nepochs=1), 100.0,
+                     policy={"early_stop_patience": None})
+
+
+def _config(tmp_path, nepochs):
+    return TrainingConfig(model=MC, n_groups=64, batch_size=16, nepochs=nepochs, neighbor_count=4,
+                          output_dir=tmp_path, backend="tensorflow")
+
+
+def test_workflow_policy_reaches_the_fit(tmp_path):
+    """run_cdi_example(policy=PYTORCH_DEFAULTS): no hold-out (no val_loss), every epoch runs; the default
+    policy holds out 5 % (3 of 64 groups) and reports val_loss every epoch."""
+    raw = RawData.from_file(FIXTURE)
+    _, _, res = components.run_cdi_example(raw, None, _config(tmp_path / "a", 2), policy=PYTORCH_DEFAULTS)
+    assert len(res["history"]["train_loss"]) == 2 and res["history"]["val_loss"] == []
+    _, _, res = components.run_cdi_example(raw, None, _config(tmp_path / "b", 2))
+    assert len(res["history"]["val_loss"]) == 2
