@@ -11,6 +11,7 @@ import torch
 from ptycho.config.config import ModelConfig, TrainingConfig
 from ptycho.physics import normalize_probe
 from ptycho.raw_data import RawData, load_data
+from ptycho.sampling import epoch_order
 from ptycho_torch.data import (
     IndexMismatchError,
     PtychoDataContainerTorch,
@@ -81,6 +82,11 @@ def test_loader_is_deterministic_and_complete():
     a, b = order(build_dataloader(c, 5, shuffle=True, seed=7)), order(build_dataloader(c, 5, shuffle=True, seed=7))
     assert a == b and sorted(a) == list(range(16)) and a != list(range(16))
     assert order(build_dataloader(c, 5, shuffle=True, seed=8)) != a
+    # the order shared with the TensorFlow trainer (specs/grouping.md §8): epoch 0 of seed 7
+    assert a == epoch_order(16, 7, 0).tolist()
+    loader = build_dataloader(c, 5, shuffle=True, seed=7)
+    loader.sampler.set_epoch(3)
+    assert order(loader) == epoch_order(16, 7, 3).tolist()
     assert order(build_dataloader(c, 5, shuffle=False)) == list(range(16))
     sizes = [len(b["index"]) for b in build_dataloader(c, 5, shuffle=False)]
     assert sizes == [5, 5, 5, 1]

@@ -27,6 +27,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ptycho.config.config import effective_seed
+from ptycho.sampling import epoch_order
 
 
 class IndexMismatchError(RuntimeError):
@@ -270,7 +271,7 @@ class GroupedBatchDataset(Dataset):
 class EpochBatchSampler(Sampler):
     """Batches of group indices whose order is a pure function of (seed, epoch) - resumable mid-epoch.
 
-    Epoch ``e`` yields ``torch.randperm(n, generator=Generator().manual_seed(seed + 1_000_003 * e))`` cut into
+    Epoch ``e`` yields ``ptycho.sampling.epoch_order(n, seed, e)`` (the order the TensorFlow trainer uses too) cut into
     batches of ``batch_size`` (the last one shorter unless ``drop_last``); without ``shuffle`` the order is
     ``0..n-1`` every epoch. There is no hidden generator state: Lightning calls :meth:`set_epoch` before
     every epoch (and a resumed run calls :meth:`resume_at`), so a run restarted from a checkpoint sees
@@ -304,8 +305,7 @@ class EpochBatchSampler(Sampler):
         """(n,) int64 sample order of ``epoch``."""
         if not self.shuffle:
             return torch.arange(self.n, dtype=torch.int64)
-        g = torch.Generator().manual_seed((self.seed + 1_000_003 * int(epoch)) % (2**63))
-        return torch.randperm(self.n, generator=g)
+        return torch.from_numpy(epoch_order(self.n, self.seed, epoch))
 
     def __len__(self) -> int:
         return self.n // self.batch_size if self.drop_last else math.ceil(self.n / self.batch_size)

@@ -16,6 +16,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ptycho.sampling import epoch_order  # noqa: F401  (re-exported: the batch order of fit)
+
 from .network import Models
 
 EPS = 1e-12
@@ -149,11 +151,6 @@ class _FiniteGuard(keras.callbacks.Callback):
         if loss is not None and not np.isfinite(float(loss)):
             raise NonFiniteLossError(f"tf training: non-finite training loss ({float(loss)}) at epoch {self.epoch}, "
                                      f"step {int(batch)}; the last epoch-end checkpoint keeps the last finite state")
-
-
-def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
-    """(n,) int64 sample order of ``epoch``: a pure function of (seed, epoch), so a resumed run replays it."""
-    return np.random.default_rng([int(seed) & 0xFFFFFFFF, int(epoch)]).permutation(n)
 
 
 def _optimizer_variables(models: Models) -> list:
