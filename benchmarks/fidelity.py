@@ -2,7 +2,7 @@
 
 Usage:  python benchmarks/fidelity.py [--positions 1000] [--epochs 50] [--gridsize 2] [--n-groups N]
                                       [--n-filters-scale 2] [--accelerator auto] [--backend both]
-                                      [--json out.json]
+                                      [--tf-init torch|own] [--json out.json]
 
 Simulates (``ptycho.simulation.simulate``) a 'lines' object, N=64, ``--positions`` Fermat-scan
 points, 1e9 photons with Poisson noise; trains PtychoPINN (PyTorch backend) self-supervised on that
@@ -10,8 +10,10 @@ scan (no labels) with ``run_cdi_example_torch``; stitches the reconstruction (M=
 against the simulated object with ``ptycho.metrics.evaluate`` (registration, amplitude scaling,
 phase-plane removal), after cutting the ground-truth window under the covered part of the canvas.
 Prints amplitude/phase SSIM and PSNR, and the same for two references: the untrained (epoch-0)
-model, and the true object patches stitched by the same code ('true_patches', the ceiling of the
-scoring pipeline: bilinear stitching and the canvas edges cost some SSIM even for perfect patches).
+model, the true object patches stitched by the same code ('true_patches', the ceiling of the
+scoring pipeline: bilinear stitching and the canvas edges cost some SSIM even for perfect patches), and a
+flat object (amplitude 1, phase 0) on the same canvas ('flat', the floor: a reconstruction that learned
+nothing but the mean scores about this).
 With ``--backend both`` (default) the TensorFlow backend trains on the same scan with the same config
 (``ptycho.workflows.components.run_cdi_example``, same groups through the shared default seed) and is
 scored the same way; the table then shows the SSIM difference between the backends (the issue's target:
@@ -38,15 +40,22 @@ def ground_truth_window(canvas: np.ndarray, obj: np.ndarray, offsets: np.ndarray
 
     The canvas (side M + 2·pad) is centred on the mean group offset, which lands at canvas index
     pad + M//2; so canvas pixel (r, c) is object pixel (mean_y − pad − M//2 + r, mean_x − pad − M//2 + c).
-    The window is the bounding box of the covered canvas (|canvas| > 0) shrunk by M//4 px per side.
+    The window is the bounding box of the covered canvas (|canvas| > 0), shrunk symmetrically until every pixel
+    in it is covered (a spiral scan covers a disk, whose bounding-box corners are empty and would count as
+    errors in every row), then by M//4 px per side.
     """
     off = np.asarray(offsets, np.float64).reshape(-1, 2)
     side = canvas.shape[0]
     pad = (side - M) // 2
     origin_x, origin_y = off.mean(0) - (pad + M // 2)
-    rows, cols = np.nonzero(np.abs(canvas) > 0)
+    covered = np.abs(canvas) > 0
+    rows, cols = np.nonzero(covered)
+    r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    # a Fermat-spiral scan covers a disk: shrink the box until every pixel in it is covered
+    while r1 - r0 > 8 and c1 - c0 > 8 and not covered[r0:r1, c0:c1].all():
+        r0, r1, c0, c1 = r0 + 1, r1 - 1, c0 + 1, c1 - 1
     m = M // 4
-    r0, r1, c0, c1 = rows.min() + m, rows.max() + 1 - m, cols.min() + m, cols.max() + 1 - m
+    r0, r1, c0, c1 = r0 + m, r1 - m, c0 + m, c1 - m
     gr, gc = int(round(origin_y)) + r0, int(round(origin_x)) + c0
     gr0, gc0 = max(gr, 0), max(gc, 0)
     gr1, gc1 = min(gr + (r1 - r0), obj.shape[0]), min(gc + (c1 - c0), obj.shape[1])
@@ -64,13 +73,29 @@ def _score(canvas: np.ndarray, obj: np.ndarray, offsets: np.ndarray) -> dict[str
     return out
 
 
-def run_tensorflow(raw: Any, cfg: Any, obj: np.ndarray) -> dict[str, Any]:
-    """Train the TensorFlow backend on the same scan and config; stitch and score it like the PyTorch run."""
+def run_tensorflow(raw: Any, cfg: Any, obj: np.ndarray, init_module: Any = None) -> dict[str, Any]:
+    """Train the TensorFlow backend on the same scan and config; stitch and score it like the PyTorch run.
+
+    The TensorFlow run uses ``PYTORCH_DEFAULTS`` (every group trains, constant learning rate, every epoch runs),
+    the schedule the PyTorch run has, instead of the original trainer's 5 % hold-out, plateau decay and
+    3-epoch early stopping: otherwise the two backends would train on different schedules. With
+    ``init_module`` (the PyTorch run's untrained module) the Keras network starts from its weights
+    (``ptycho_bridge.weights.torch_to_tf``), so that the comparison measures the backends, not two random
+    initialisations.
+    """
+    from ptycho.tf_backend.training import PYTORCH_DEFAULTS
     from ptycho.workflows.components import run_cdi_example
 
     tf_cfg = replace(cfg, backend="tensorflow", output_dir=Path(cfg.output_dir).with_name("run_tf"))
     t = time.perf_counter()
-    _, _, res = run_cdi_example(raw, raw, tf_cfg, M=M_STITCH, do_stitching=True)
+    init = None
+    if init_module is not None:
+        from ptycho_bridge.weights import torch_to_tf
+
+        def init(model: Any) -> None:
+            torch_to_tf(init_module, model, include_physics=False)
+    _, _, res = run_cdi_example(raw, raw, tf_cfg, M=M_STITCH, do_stitching=True, policy=PYTORCH_DEFAULTS,
+                                init_weights=init)
     seconds = time.perf_counter() - t
     scores = _score(res["obj_tensor_full"], obj, res["global_offsets"])
     scores["train_seconds"] = seconds
@@ -80,7 +105,7 @@ def run_tensorflow(raw: Any, cfg: Any, obj: np.ndarray) -> dict[str, Any]:
 
 def run(positions: int = 1000, epochs: int = 50, gridsize: int = 2, n_groups: int | None = None,
         n_filters_scale: int = 2, batch_size: int = 16, accelerator: str = "auto", seed: int = 0,
-        nphotons: float = 1e9, backend: str = "pytorch") -> dict[str, Any]:
+        nphotons: float = 1e9, backend: str = "pytorch", tf_init: str = "torch") -> dict[str, Any]:
     """Simulate, train, stitch, score; returns a JSON-able dict of the figures."""
     import torch
 
@@ -123,6 +148,12 @@ def run(positions: int = 1000, epochs: int = 50, gridsize: int = 2, n_groups: in
         ev = evaluate(win, truth)
         scores["true_patches"] = {part: {k: ev[part][k] for k in ("ssim", "psnr", "mae")} for part in ("amplitude", "phase")}
         scores["true_patches"]["window"] = list(win.shape)
+        # floor of the scoring pipeline: a flat object (amplitude 1, phase 0) over the same covered canvas
+        flat = np.where(np.abs(canvas.numpy()) > 0, 1.0 + 0.0j, 0.0).astype(np.complex64)
+        win, truth = ground_truth_window(flat, obj, used.numpy(), M_STITCH)
+        ev = evaluate(win, truth)
+        scores["flat"] = {part: {k: ev[part][k] for k in ("ssim", "psnr", "mae")} for part in ("amplitude", "phase")}
+        scores["flat"]["window"] = list(win.shape)
         for label, models in (("untrained", {"lightning_module": untrained}), ("trained", None)):
             t = time.perf_counter()
             if models is None:
@@ -137,7 +168,8 @@ def run(positions: int = 1000, epochs: int = 50, gridsize: int = 2, n_groups: in
             scores[label]["window"] = list(win.shape)
         scores["device"] = "cuda" if (accelerator != "cpu" and torch.cuda.is_available()) else "cpu"
         if backend in ("both", "tensorflow"):
-            scores["trained_tensorflow"] = run_tensorflow(raw, cfg, obj)
+            scores["trained_tensorflow"] = run_tensorflow(raw, cfg, obj, untrained if tf_init == "torch" else None)
+            scores["config"]["tf_init"] = tf_init
         return scores
 
 
@@ -152,17 +184,19 @@ def main() -> None:
     ap.add_argument("--accelerator", default="auto")
     ap.add_argument("--backend", choices=("pytorch", "both"), default="both",
                     help="'both' also trains the TensorFlow backend on the same scan (default)")
+    ap.add_argument("--tf-init", choices=("torch", "own"), default="torch",
+                    help="TensorFlow run's initial weights: the PyTorch run's (default) or its own random ones")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     args = ap.parse_args()
     s = run(args.positions, args.epochs, args.gridsize, args.n_groups, args.n_filters_scale, args.batch_size,
-            args.accelerator, args.seed, backend=args.backend)
+            args.accelerator, args.seed, backend=args.backend, tf_init=args.tf_init)
     c = s["config"]
     print(f"PyTorch fidelity: lines, N={N}, {c['positions']} positions, {c['n_groups']} groups, gridsize {c['gridsize']}, "
           f"{c['epochs']} epochs, nphotons {c['nphotons']:.0e}, n_filters_scale {c['n_filters_scale']}, {s['device']}")
     print(f"training {s['train_seconds']:.0f} s, final train loss {s['final_train_loss']:.4g}")
     print(f"{'model':>18} {'amp SSIM':>9} {'amp PSNR':>9} {'phase SSIM':>11} {'phase PSNR':>11}  window")
-    for label in ("true_patches", "untrained", "trained", "trained_tensorflow"):
+    for label in ("true_patches", "flat", "untrained", "trained", "trained_tensorflow"):
         if label not in s:
             continue
         r = s[label]

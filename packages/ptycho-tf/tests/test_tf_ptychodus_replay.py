@@ -9,12 +9,21 @@ import pytest
 from scipy.ndimage import gaussian_filter
 from skimage.metrics import structural_similarity
 
-from ptycho import loader, model_manager, params, physics, tf_helper
-from ptycho.config.config import InferenceConfig, ModelConfig, TrainingConfig, update_legacy_dict
+from ptycho import loader, metrics, model_manager, params, physics, tf_helper
+from ptycho.config.config import (
+    DEFAULT_SEED,
+    InferenceConfig,
+    ModelConfig,
+    TrainingConfig,
+    update_legacy_dict,
+)
 from ptycho.raw_data import RawData
+from ptycho.simulation import simulate
 from ptycho.workflows import components
 
 N = 64
+#: SSIM margins of the slow replay test over max(untrained, flat); about half of the measured gains.
+AMP_MARGIN, PHASE_MARGIN = 0.08, 0.06
 
 
 def _scan(n_pos, seed):
@@ -75,24 +84,59 @@ def test_ptychodus_replay_shapes_and_files(tmp_path):
     np.testing.assert_allclose(np.abs(img), amp, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.slow
-def test_ptychodus_replay_reconstructs_object(tmp_path):
-    """Trained model + ptychodus replay: SSIM of the stitched amplitude vs ground truth beats the
-    untrained model clearly."""
-    raw_test, obj, _, _ = _train(tmp_path, 8, 160)
-    img, cont = _replay(tmp_path, raw_test, raw_test.probeGuess)
-    off = cont.global_offsets[:, 0, :, 0]
-    centre = off.mean(axis=0)
+def _lines_scan(n_pos: int, seed: int) -> RawData:
+    """A simulated 'lines' scan (N=64, Fermat spiral, 1e9 photons; specs/simulation.md) as ptychodus hands it over."""
+    sim = simulate("lines", N=N, n_positions=n_pos, seed=seed)
+    return RawData.from_coords_without_pc(sim["xcoords"], sim["ycoords"], sim["diffraction"], sim["probeGuess"],
+                                          sim["scan_index"], sim["objectGuess"])
+
+
+def _stitched_scores(img, global_offsets, obj) -> dict:
+    """``ptycho.metrics.evaluate`` of a replayed canvas against the object, without registration (the replay must
+    put the object where it is). The canvas centre (h//2, h//2) is the object point at the mean group offset;
+    the window is the covered part of the canvas shrunk by M//4 = 5 px per side."""
+    centre = np.asarray(global_offsets)[:, 0, :, 0].mean(axis=0)
     h = img.shape[0]
-    # canvas index (h//2, h//2) is the object point at the mean offset
     r0, c0 = int(round(centre[1])) - h // 2, int(round(centre[0])) - h // 2
-    gt = np.abs(obj[r0 : r0 + h, c0 : c0 + h])
-    crop = slice(h // 2 - 16, h // 2 + 16)
-    rec = np.abs(img)[crop, crop]
-    gt = gt[crop, crop]
-    rec = rec * gt.mean() / rec.mean()
-    ssim = structural_similarity(gt, rec, data_range=float(gt.max() - gt.min()))
-    assert ssim > 0.5, ssim
+    rows, cols = np.nonzero(np.abs(img) > 0)
+    a, b, c, d = rows.min() + 5, rows.max() - 4, cols.min() + 5, cols.max() - 4
+    a, c = max(a, -r0), max(c, -c0)
+    b, d = min(b, obj.shape[0] - r0), min(d, obj.shape[1] - c0)
+    return metrics.evaluate(img[a:b, c:d], obj[r0 + a : r0 + b, c0 + c : c0 + d], register=False)
+
+
+@pytest.mark.slow
+def test_ptychodus_replay_reconstructs_the_trained_scan(tmp_path):
+    """ptychodus's 'train, then reconstruct' on one simulated lines scan (512 positions, gridsize 1, 20 epochs,
+    the TF trainer's default policy): the replayed reconstruction, scored against the true object without
+    registration, beats the same network untrained (same seed, so the same initial weights) and a flat object
+    by clear margins in amplitude and phase SSIM (specs/tf-backend.md §7 gives the measured figures).
+
+    It fails if any link of the replay chain is wrong (intensity scale, offsets sign or frame, bundle weights,
+    probe): the replay then scores at or below the untrained model. The quality reachable on a 2-core CPU in
+    this budget is far from converged (benchmarks/RESULTS.md)."""
+    from ptycho import model as model_mod
+
+    raw = _lines_scan(512, 0)
+    params.reset()
+    tc = TrainingConfig(model=ModelConfig(N=N, gridsize=1, n_filters_scale=1), nepochs=20, batch_size=16,
+                        n_groups=512, output_dir=tmp_path, nphotons=1e9)
+    update_legacy_dict(params.cfg, tc)
+    untrained = model_mod.build_from_config(tc.model, probe=physics.normalize_probe(raw.probeGuess, 4.0),
+                                            intensity_scale=physics.intensity_scale(1e9, N), seed=DEFAULT_SEED)
+    _, _, results = components.run_cdi_example(raw, None, tc)
+    model_manager.save(str(tmp_path))
+    img, cont = _replay(tmp_path, raw, raw.probeGuess)
+    s = params.get("intensity_scale")
+    out = untrained.diffraction_to_obj.predict([cont.X * s, cont.local_offsets], verbose=0)
+    img0 = np.squeeze(np.asarray(tf_helper.reassemble_position(out, cont.global_offsets, M=20)))
+    flat = np.where(np.abs(img) > 0, 1.0 + 0.0j, 0.0)
+    got = {name: _stitched_scores(im, cont.global_offsets, raw.objectGuess)
+           for name, im in (("trained", img), ("untrained", img0), ("flat", flat))}
+    ssim = {name: (g["amplitude"]["ssim"], g["phase"]["ssim"]) for name, g in got.items()}
+    print(f"epochs run {results['history_epochs']}; SSIM (amplitude, phase): {ssim}")
+    assert ssim["trained"][0] > max(ssim["untrained"][0], ssim["flat"][0]) + AMP_MARGIN, ssim
+    assert ssim["trained"][1] > max(ssim["untrained"][1], ssim["flat"][1]) + PHASE_MARGIN, ssim
 
 
 def test_replay_stitch_frame_matches_ground_truth():

@@ -1,8 +1,9 @@
-"""TrainingPolicy: the validation hold-out, learning-rate plateau and early stopping of a TF fit
-(specs/tf-backend.md §4). N=64, gridsize 1, n_filters_scale 1, the 64-position fixture."""
+"""Options of a TF training run: ``TrainingPolicy`` (validation hold-out, learning-rate plateau, early stopping;
+specs/tf-backend.md §4) and ``init_weights`` (§7). N=64, gridsize 1, n_filters_scale 1, the 64-position fixture."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -92,3 +93,36 @@ def test_workflow_policy_reaches_the_fit(tmp_path):
     assert len(res["history"]["train_loss"]) == 2 and res["history"]["val_loss"] == []
     _, _, res = components.run_cdi_example(raw, None, _config(tmp_path / "b", 2))
     assert len(res["history"]["val_loss"]) == 2
+
+
+def test_init_weights_replaces_the_random_initialisation(tmp_path):
+    """The hook gets the freshly built autoencoder; with a negligible learning rate the trained weights are the
+    hook's (copied from a model built with another seed), not the default seed's."""
+    raw = RawData.from_file(FIXTURE)
+    source = network.build_models(MC, probe=np.ones((64, 64), np.complex64), intensity_scale=100.0, seed=7)
+    seen = []
+
+    def init(model):
+        seen.append(model)
+        for layer in model.layers:
+            if layer.name.startswith(("encoder_", "decoder_")) and layer.weights:
+                layer.set_weights(source.autoencoder.get_layer(layer.name).get_weights())
+
+    cfg = TrainingConfig(model=MC, n_groups=64, batch_size=16, nepochs=1, neighbor_count=4, learning_rate=1e-12,
+                         output_dir=tmp_path / "a", backend="tensorflow")
+    _, _, res = components.run_cdi_example(raw, None, cfg, policy=PYTORCH_DEFAULTS, init_weights=init)
+    trained = res["models"]["autoencoder"]
+    assert seen == [trained]
+    got = trained.get_layer("encoder_blocks_0_conv1").kernel.numpy()
+    np.testing.assert_allclose(got, source.autoencoder.get_layer("encoder_blocks_0_conv1").kernel.numpy(), atol=1e-6)
+    _, _, plain = components.run_cdi_example(raw, None, replace(cfg, output_dir=tmp_path / "b"),
+                                             policy=PYTORCH_DEFAULTS)
+    assert not np.allclose(plain["models"]["autoencoder"].get_layer("encoder_blocks_0_conv1").kernel.numpy(), got,
+                           atol=1e-3)
+
+
+def test_fit_visits_groups_in_the_shared_epoch_order():
+    """The TF fit loop orders every epoch with ptycho.sampling.epoch_order, as the PyTorch sampler does."""
+    from ptycho import sampling
+
+    assert training.epoch_order is sampling.epoch_order

@@ -23,7 +23,7 @@ def calculate_intensity_scale(container) -> float:
 
 def train_with_config(container, training_config, intensity_scale: float | None = None, probe=None,
                       seed: int | None = None, verbose: int = 0, *, checkpoint_path=None, resume_from=None,
-                      policy=None):
+                      policy=None, init_weights=None):
     """Build models from ``training_config.model`` and fit them on ``container``.
 
     Args: container (PtychoDataContainer), training_config (TrainingConfig), intensity_scale (default
@@ -33,6 +33,10 @@ def train_with_config(container, training_config, intensity_scale: float | None 
       after every epoch / continue from one).
       policy: a ``ptycho.tf_backend.training.TrainingPolicy`` (validation hold-out, learning-rate plateau,
         early stopping); None = the original trainer's defaults.
+      init_weights: optional callable, called once with the freshly built autoencoder (keras.Model) before
+        training, to replace the random initialisation, e.g. with a PyTorch model's weights:
+        ``lambda m: ptycho_bridge.weights.torch_to_tf(module, m, include_physics=False)``. A resumed run
+        then restores the checkpoint over it.
       A supervised model (``model_type='supervised'``) trains on the container's Y_I / Y_phi; a container
       without ground truth (``has_labels`` False) raises ValueError.
     Returns: (Models, history dict with 'train_loss', 'val_loss', 'keras').
@@ -53,6 +57,8 @@ def train_with_config(container, training_config, intensity_scale: float | None 
                                          probe_trainable=bool(training_config.probe_trainable),
                                          intensity_scale_trainable=bool(training_config.intensity_scale_trainable),
                                          seed=seed)
+    if init_weights is not None:
+        init_weights(models.autoencoder)
     training.compile_models(models, training_config)
     hist = training.fit(models, container.X, container.coords_nominal, training_config, s, verbose=verbose,
                         seed=0 if seed is None else int(seed), checkpoint_path=checkpoint_path,

@@ -68,7 +68,7 @@ def _resume_path(resume_from, output_dir):
 
 
 def train_cdi_model(train_data, test_data, config, seed: int | None = None, *, resume_from=None,
-                    checkpoints: bool = True, policy=None) -> dict:
+                    checkpoints: bool = True, policy=None, init_weights=None) -> dict:
     """Group, train (explicit config) and, with test data, predict. Returns the results dict.
 
     Seeds (specs/tf-backend.md §7): grouping and training (weight init, validation split, batch order) use
@@ -77,7 +77,8 @@ def train_cdi_model(train_data, test_data, config, seed: int | None = None, *, r
     With ``checkpoints`` the resume point ``<config.output_dir>/checkpoints/last.ckpt`` is written atomically
     after every epoch; ``resume_from`` (True, a run directory or the file) continues from one
     (specs/reliability.md §1). ``policy``: a ``ptycho.tf_backend.training.TrainingPolicy`` (validation
-    hold-out, learning-rate plateau, early stopping); None = the original trainer's defaults."""
+    hold-out, learning-rate plateau, early stopping); None = the original trainer's defaults.
+    ``init_weights``: see :func:`ptycho.train_pinn.train_with_config`."""
     from ptycho import train_pinn
     from ptycho.config.config import update_legacy_dict
 
@@ -88,7 +89,8 @@ def train_cdi_model(train_data, test_data, config, seed: int | None = None, *, r
     test_c = None if test_data is None else create_ptycho_data_container(test_data, config, run_seed)
     ckpt = Path(config.output_dir) / "checkpoints" / "last.ckpt" if checkpoints else None
     models, hist = train_pinn.train_with_config(train_c, config, seed=run_seed,
-                                                checkpoint_path=ckpt, resume_from=resume_path, policy=policy)
+                                                checkpoint_path=ckpt, resume_from=resume_path, policy=policy,
+                                                init_weights=init_weights)
     params.set("intensity_scale", models.intensity_scale())
     params.set("probe", models.probe()[..., None])
     history = {"train_loss": hist["train_loss"], "val_loss": hist["val_loss"], **hist["keras"]}
@@ -123,7 +125,7 @@ def reassemble_cdi_image(test_data, config, flip_x=False, flip_y=False, transpos
 
 
 def run_cdi_example(train_data, test_data, config, flip_x=False, flip_y=False, transpose=False, M=20,
-                    do_stitching=False, *, resume_from=None, policy=None):
+                    do_stitching=False, *, resume_from=None, policy=None, init_weights=None):
     """Train on ``train_data`` (RawData) with ``config`` (TrainingConfig); evaluate on ``test_data``.
 
     Returns ``(amp, phase, results)``: amp/phase (H, W) of the stitched test reconstruction when
@@ -132,10 +134,11 @@ def run_cdi_example(train_data, test_data, config, flip_x=False, flip_y=False, t
     ``model_instance``, ``models``, ``train_container``, ``test_container`` and, with test data,
     ``reconstructed_obj``, ``pred_amp``, ``reconstructed_obj_cdi``; with stitching also
     ``obj_tensor_full``, ``global_offsets``, ``recon_amp``, ``recon_phase``.
-    ``ptycho.model_manager.save(prefix)`` afterwards saves the model trained here. ``resume_from`` and
-    ``policy``: see :func:`train_cdi_model`.
+    ``ptycho.model_manager.save(prefix)`` afterwards saves the model trained here. ``resume_from``,
+    ``policy`` and ``init_weights``: see :func:`train_cdi_model`.
     """
-    results = train_cdi_model(train_data, test_data, config, resume_from=resume_from, policy=policy)
+    results = train_cdi_model(train_data, test_data, config, resume_from=resume_from, policy=policy,
+                              init_weights=init_weights)
     if not (do_stitching and test_data is not None):
         return None, None, results
     img, amp, phase, off = reassemble_cdi_image(results["test_container"], config, flip_x, flip_y, transpose, M)
