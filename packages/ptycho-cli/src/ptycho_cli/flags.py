@@ -8,42 +8,11 @@ Every default is ``None`` so an unset flag keeps the canonical config default (s
 from __future__ import annotations
 
 import argparse
-import math
+
+from ptycho_bridge.argtypes import nonnegative_int as nonneg_int
+from ptycho_bridge.argtypes import positive_float, positive_int
 
 __all__ = ["add_train_flags", "add_infer_flags", "positive_int", "positive_float", "nonneg_int"]
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, found {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, found {text!r}")
-    return value
-
-
-def nonneg_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, found {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, found {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0 (``1e9`` style accepted)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, found {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a finite positive number, found {text!r}")
-    return value
 
 
 def _both(name: str) -> list[str]:

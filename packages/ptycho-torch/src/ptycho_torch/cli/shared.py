@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import importlib.util
 import logging
-import math
 import os
 import shutil
 import sys
@@ -26,6 +25,8 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from ptycho_bridge.argtypes import int_value, nonnegative_int, positive_float, positive_int
 
 __all__ = [
     "ACCELERATOR_CHOICES",
@@ -87,45 +88,11 @@ class CliArgumentParser(argparse.ArgumentParser):
         raise CliError(_one_line(message))
 
 
-def _int_value(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, found {text!r}") from None
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    value = _int_value(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, found {text!r}")
-    return value
-
-
-def nonnegative_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    value = _int_value(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, found {text!r}")
-    return value
-
-
 def top_k_int(text: str) -> int:
     """argparse type for ``--checkpoint-save-top-k``: -1 (keep all), 0 (keep none) or a positive count."""
-    value = _int_value(text)
+    value = int_value(text)
     if value < -1:
         raise argparse.ArgumentTypeError(f"expected -1 (all), 0 (none) or a positive integer, found {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a finite float > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, found {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, found {text!r}")
     return value
 
 

@@ -1,0 +1,47 @@
+"""``argparse`` value types shared by every command line (``ptycho``, ``python -m ptycho_torch.train`` / ``.inference``).
+
+Each rejects a bad value at parse time with ``argparse.ArgumentTypeError``, which argparse turns into the
+one-line usage error with exit code 2 (specs/cli.md, specs/torch-cli.md). Pure Python: no framework import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+__all__ = ["int_value", "positive_int", "nonnegative_int", "positive_float"]
+
+
+def int_value(text: str) -> int:
+    """argparse type: any integer."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, found {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = int_value(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, found {text!r}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = int_value(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, found {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (``1e9`` style accepted)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, found {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, found {text!r}")
+    return value
