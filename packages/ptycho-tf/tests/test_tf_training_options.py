@@ -121,8 +121,21 @@ def test_init_weights_replaces_the_random_initialisation(tmp_path):
                            atol=1e-3)
 
 
-def test_fit_visits_groups_in_the_shared_epoch_order():
-    """The TF fit loop orders every epoch with ptycho.sampling.epoch_order, as the PyTorch sampler does."""
+def test_fit_visits_groups_in_the_shared_epoch_order(monkeypatch):
+    """The TF fit loop orders every epoch with ptycho.sampling.epoch_order(n_train, seed, epoch), as the PyTorch
+    sampler does (specs/grouping.md §8)."""
     from ptycho import sampling
 
     assert training.epoch_order is sampling.epoch_order
+    calls = []
+
+    def spy(n, seed, epoch):
+        calls.append((n, seed, epoch))
+        return sampling.epoch_order(n, seed, epoch)
+
+    monkeypatch.setattr(training, "epoch_order", spy)
+    models = _compiled_models()
+    x = np.abs(np.random.default_rng(0).normal(size=(6, 64, 64, 1))).astype(np.float32)
+    training.fit(models, x, np.zeros((6, 1, 2, 1), np.float32), TrainingConfig(model=MC, nepochs=2, batch_size=2),
+                 100.0, seed=5, policy=PYTORCH_DEFAULTS)
+    assert calls == [(6, 5, 0), (6, 5, 1)]
