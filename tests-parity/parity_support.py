@@ -42,6 +42,7 @@ TOLERANCES: dict[str, tuple[float, str]] = {
     "P5-grouped-arrays": (1e-6, "TF vs Torch grouped X / offsets (max rel. error)"),
     "P5-stitching": (1e-6, "numpy vs TF vs Torch stitched object (max rel. error)"),
     "P6-training-curve": (1e-2, "TF vs Torch per-epoch mean training loss, 10 epochs (rel. error)"),
+    "P7-fidelity-ssim": (2e-2, "TF vs Torch workflows on one scan: |SSIM difference| of the stitched reconstruction"),
     "weight-transfer": (0.0, "TF -> Torch -> TF weights round trip (exact)"),
     "golden-outputs": (1e-5, "Torch vs stored TF golden model outputs (max rel. error)"),
     "golden-loss": (1e-4, "Torch vs stored TF golden loss of one batch"),
