@@ -113,6 +113,8 @@ def torch_only(session: nox.Session) -> None:
     for name in ["ptycho-contracts", "ptycho-bridge", "ptycho-torch"]:
         session.run("python", "-m", "build", "--wheel", "--outdir", str(wheels), f"packages/{name}")
     session.install(*CONSTRAINTS, "--find-links", str(wheels), "ptycho-torch[test]")
+    # the wheels keep version 0.1.0 while their contents change: replace what a reused environment holds
+    session.install("--force-reinstall", "--no-deps", *sorted(str(w) for w in wheels.glob("*.whl")))
     session.run(
         "python", "-c",
         "import importlib.util, sys; "
