@@ -175,9 +175,10 @@ def test_same_seed_same_run(tmp_path):
 def test_torch_fidelity_guard():
     """benchmarks/fidelity.py, reduced (256 positions, gridsize 2, 8 epochs, n_filters_scale 1, CPU).
 
-    Loose, measured bounds (seeded run, 2026-11 CPU): stitched true patches score amp/phase SSIM
-    0.83/0.65 (pipeline ceiling; catches stitching sign/flip/window errors); the trained model 0.128
-    amplitude SSIM vs 0.095 untrained. A full 50-epoch/1000-position run is the benchmark's job.
+    Measured bounds (seeded run, 2026-11-28 CPU, covered-only window): stitched true patches score amp/phase
+    SSIM 0.987/0.990 (pipeline ceiling; catches stitching sign/flip/window errors); the trained model 0.198
+    amplitude SSIM vs 0.109 untrained (a flat object scores 0.212: at 8 epochs of gridsize 2 the network has
+    learned little). A full 50-epoch/1000-position run is the benchmark's job.
     """
     import importlib.util
     from pathlib import Path
@@ -187,11 +188,10 @@ def test_torch_fidelity_guard():
     fid = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fid)
     s = fid.run(positions=256, epochs=8, gridsize=2, n_filters_scale=1, accelerator="cpu")
-    assert s["true_patches"]["amplitude"]["ssim"] > 0.7 and s["true_patches"]["phase"]["ssim"] > 0.5
+    assert s["true_patches"]["amplitude"]["ssim"] > 0.95 and s["true_patches"]["phase"]["ssim"] > 0.95
     for label in ("untrained", "trained"):
         assert all(math.isfinite(s[label][p][k]) for p in ("amplitude", "phase") for k in ("ssim", "psnr"))
-    assert s["trained"]["amplitude"]["ssim"] > 0.1
-    assert s["trained"]["amplitude"]["ssim"] > s["untrained"]["amplitude"]["ssim"]
+    assert s["trained"]["amplitude"]["ssim"] > s["untrained"]["amplitude"]["ssim"] + 0.04
 
 
 def test_small_validation_scan_at_gridsize_2(tmp_path):
