@@ -139,3 +139,10 @@ def test_fit_visits_groups_in_the_shared_epoch_order(monkeypatch):
     training.fit(models, x, np.zeros((6, 1, 2, 1), np.float32), TrainingConfig(model=MC, nepochs=2, batch_size=2),
                  100.0, seed=5, policy=PYTORCH_DEFAULTS)
     assert calls == [(6, 5, 0), (6, 5, 1)]
+
+
+def test_init_weights_that_is_not_callable_is_a_one_line_error(tmp_path):
+    raw = RawData.from_file(FIXTURE)
+    with pytest.raises(ValueError, match=r"^train: init_weights: expected a callable taking the Keras autoencoder, "
+                                         r"or None, found dict$"):
+        components.run_cdi_example(raw, None, _config(tmp_path, 1), init_weights={"encoder": 1})

@@ -41,6 +41,9 @@ def train_with_config(container, training_config, intensity_scale: float | None 
       without ground truth (``has_labels`` False) raises ValueError.
     Returns: (Models, history dict with 'train_loss', 'val_loss', 'keras').
     """
+    if init_weights is not None and not callable(init_weights):
+        raise ValueError(f"train: init_weights: expected a callable taking the Keras autoencoder, or None, "
+                         f"found {type(init_weights).__name__}")
     mc = training_config.model
     n = int(mc.N)
     if container.X.shape[1] != n:
