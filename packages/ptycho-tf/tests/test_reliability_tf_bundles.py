@@ -4,9 +4,7 @@ line (BundleError, a ValueError)."""
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import pickle
 import struct
 import tracemalloc
@@ -39,20 +37,6 @@ def ok_bundle(tmp_path_factory) -> Path:
     return tfb.save_bundle(tmp_path_factory.mktemp("tfb"), models, TrainingConfig(model=mc))
 
 
-def _rebuild(src: Path, dst: Path, replace: dict[str, bytes]) -> Path:
-    with zipfile.ZipFile(src) as zin:
-        members = {n: zin.read(n) for n in zin.namelist()}
-    members.update(replace)
-    manifest = json.loads(members["manifest.json"])
-    for name in replace:
-        manifest["files"][name] = hashlib.sha256(members[name]).hexdigest()
-    members["manifest.json"] = json.dumps(manifest).encode()
-    with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
-        for name, data in members.items():
-            zout.writestr(name, data)
-    return dst
-
-
 def _one_line_error(path: Path, **kw) -> str:
     with pytest.raises(ValueError) as info:
         tfb.load_bundle(path, **kw)
@@ -68,26 +52,26 @@ def test_round_trip_still_loads(ok_bundle):
 
 
 @pytest.mark.parametrize("member", ["model.weights.h5", "physics.npz", "config.json"])
-def test_pickled_payload_is_refused_and_never_executed(tmp_path, ok_bundle, member):
+def test_pickled_payload_is_refused_and_never_executed(tmp_path, ok_bundle, member, rebuild_bundle):
     """A member replaced by a pickle that would create a marker file (manifest hashes updated)."""
     marker = tmp_path / "PWNED"
     buf = io.BytesIO()
     np.savez(buf, probe=np.array([_Marker(marker)], dtype=object), intensity_scale=np.float64(1.0))
     payload = buf.getvalue() if member == "physics.npz" else pickle.dumps(_Marker(marker))
-    bad = _rebuild(ok_bundle, tmp_path / "evil.zip", {member: payload})
+    bad = rebuild_bundle(ok_bundle, tmp_path / "evil.zip", {member: payload})
     _one_line_error(bad)
     assert not marker.exists()
 
 
 @pytest.mark.parametrize("name", ["../evil.txt", "/etc/evil.txt", "a/../../evil.txt", "C:\\evil.txt"])
-def test_zip_slip_names_are_refused(tmp_path, ok_bundle, name):
-    bad = _rebuild(ok_bundle, tmp_path / "slip.zip", {name: b"owned"})
+def test_zip_slip_names_are_refused(tmp_path, ok_bundle, name, rebuild_bundle):
+    bad = rebuild_bundle(ok_bundle, tmp_path / "slip.zip", {name: b"owned"})
     assert "unsafe member name" in _one_line_error(bad)
     assert not (tmp_path / "evil.txt").exists()
 
 
-def test_zip_bomb_is_refused_before_decompression(tmp_path, ok_bundle):
-    bad = _rebuild(ok_bundle, tmp_path / "bomb.zip", {"physics.npz": bytes(64 * 1024 * 1024)})
+def test_zip_bomb_is_refused_before_decompression(tmp_path, ok_bundle, rebuild_bundle):
+    bad = rebuild_bundle(ok_bundle, tmp_path / "bomb.zip", {"physics.npz": bytes(64 * 1024 * 1024)})
     tracemalloc.start()
     try:
         msg = _one_line_error(bad, max_uncompressed_bytes=16 * 1024 * 1024)
@@ -111,7 +95,7 @@ def test_declared_huge_member_is_refused_with_default_limit(tmp_path, ok_bundle)
     assert "exceeds the limit" in _one_line_error(bad)
 
 
-def test_truncated_foreign_and_garbage_files_give_one_line(tmp_path, ok_bundle):
+def test_truncated_foreign_and_garbage_files_give_one_line(tmp_path, ok_bundle, rebuild_bundle):
     raw = ok_bundle.read_bytes()
     for k, cut in enumerate(range(0, len(raw), max(1, len(raw) // 17))):
         p = tmp_path / f"cut{k}.zip"
@@ -124,5 +108,5 @@ def test_truncated_foreign_and_garbage_files_give_one_line(tmp_path, ok_bundle):
     garbage = tmp_path / "garbage.zip"
     garbage.write_bytes(np.random.default_rng(0).bytes(5000))
     _one_line_error(garbage)
-    weights_swapped = _rebuild(ok_bundle, tmp_path / "swap.zip", {"model.weights.h5": b"\x89HDF\r\n\x1a\n" + bytes(64)})
+    weights_swapped = rebuild_bundle(ok_bundle, tmp_path / "swap.zip", {"model.weights.h5": b"\x89HDF\r\n\x1a\n" + bytes(64)})
     assert "model.weights.h5" in _one_line_error(weights_swapped)

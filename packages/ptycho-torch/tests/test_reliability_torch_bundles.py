@@ -4,9 +4,7 @@ one line."""
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import pickle
 import struct
 import tracemalloc
@@ -38,23 +36,6 @@ def _bundle(tmp_path: Path) -> Path:
                              probe=probe, intensity_scale=10.0)
 
 
-def _rebuild(src: Path, dst: Path, replace: dict[str, bytes], rehash: bool = True) -> Path:
-    """Copy a bundle replacing members; with ``rehash`` the manifest's sha256 entries are updated too, so
-    only the decoder stands between the payload and the caller."""
-    with zipfile.ZipFile(src) as zin:
-        members = {n: zin.read(n) for n in zin.namelist()}
-    members.update(replace)
-    if rehash:
-        manifest = json.loads(members["manifest.json"])
-        for name in replace:
-            manifest["files"][name] = hashlib.sha256(members[name]).hexdigest()
-        members["manifest.json"] = json.dumps(manifest).encode()
-    with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
-        for name, data in members.items():
-            zout.writestr(name, data)
-    return dst
-
-
 def _one_line_error(path: Path, **kw) -> str:
     with pytest.raises(BundleError) as info:
         read_bundle(path, **kw)
@@ -76,12 +57,12 @@ def _pickled_torch(obj) -> bytes:
 
 
 @pytest.mark.parametrize("member", ["weights.safetensors", "physics.npz", "config.json"])
-def test_pickled_payload_is_refused_and_never_executed(tmp_path, member):
+def test_pickled_payload_is_refused_and_never_executed(tmp_path, member, rebuild_bundle):
     """A member replaced by a pickle that would create a marker file (manifest hashes updated)."""
     marker = tmp_path / "PWNED"
     payload = {"weights.safetensors": _pickled_torch({"w": _Marker(marker)}), "physics.npz": _pickled_npz(marker),
                "config.json": pickle.dumps(_Marker(marker))}[member]
-    bad = _rebuild(_bundle(tmp_path), tmp_path / "evil.zip", {member: payload})
+    bad = rebuild_bundle(_bundle(tmp_path), tmp_path / "evil.zip", {member: payload})
     _one_line_error(bad)
     assert not marker.exists()
 
@@ -103,18 +84,18 @@ def test_pickled_checkpoint_is_refused_and_never_executed(tmp_path):
 
 @pytest.mark.parametrize("name", ["../evil.txt", "../../tmp/evil.txt", "/etc/evil.txt", "a/../../evil.txt",
                                   "C:\\evil.txt", "sub\\..\\evil.txt"])
-def test_zip_slip_names_are_refused(tmp_path, name):
+def test_zip_slip_names_are_refused(tmp_path, name, rebuild_bundle):
     """A member named to escape the folder (listed in the manifest with a correct hash) is refused by name."""
-    bad = _rebuild(_bundle(tmp_path), tmp_path / "slip.zip", {name: b"owned"})
+    bad = rebuild_bundle(_bundle(tmp_path), tmp_path / "slip.zip", {name: b"owned"})
     assert "unsafe member name" in _one_line_error(bad)
     assert not (tmp_path / "evil.txt").exists()
 
 
-def test_zip_bomb_is_refused_before_decompression(tmp_path):
+def test_zip_bomb_is_refused_before_decompression(tmp_path, rebuild_bundle):
     """64 MiB of zeros (64 KiB compressed) against a 16 MiB limit: refused from the headers, with far less
     than the bomb's size allocated."""
     bomb = bytes(64 * 1024 * 1024)
-    bad = _rebuild(_bundle(tmp_path), tmp_path / "bomb.zip", {"physics.npz": bomb})
+    bad = rebuild_bundle(_bundle(tmp_path), tmp_path / "bomb.zip", {"physics.npz": bomb})
     del bomb
     assert bad.stat().st_size < 1024 * 1024
     tracemalloc.start()
