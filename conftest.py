@@ -3,15 +3,18 @@
 Hypothesis profiles: ``dev`` (default, 50 examples), ``ci`` (bounded: 25 examples, derandomised so a
 CI run is reproducible), ``thorough`` (500 examples). Select with HYPOTHESIS_PROFILE.
 
-Fixture ``rebuild_bundle``: the tampered-bundle maker of both backends' bundle tests (specs/bundle-format.md).
+Fixtures ``rebuild_bundle``, ``declare_member_size`` and ``damaged_zips``: the tampered-bundle makers of both
+backends' bundle tests (specs/bundle-format.md, specs/reliability.md).
 """
 
 import hashlib
 import json
 import os
+import struct
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -53,3 +56,46 @@ def _rebuild_bundle(src: Path, dst: Path, replace: dict[str, bytes]) -> Path:
 def rebuild_bundle():
     """``rebuild_bundle(src, dst, {member: bytes})`` -> dst: a re-hashed copy of a bundle with members replaced."""
     return _rebuild_bundle
+
+
+def _declare_member_size(data: bytes, name: bytes, size: int) -> bytes:
+    """Zip bytes with the central-directory uncompressed size of member ``name`` rewritten to ``size``
+    (a header that lies; the member's data are untouched)."""
+    i = 0
+    while True:
+        i = data.index(b"PK\x01\x02", i)
+        n = struct.unpack("<H", data[i + 28 : i + 30])[0]
+        if data[i + 46 : i + 46 + n] == name:
+            return data[: i + 24] + struct.pack("<I", size) + data[i + 28 :]
+        i += 4
+
+
+@pytest.fixture
+def declare_member_size():
+    """``declare_member_size(zip_bytes, b'member', size)`` -> zip bytes whose directory declares that size."""
+    return _declare_member_size
+
+
+def _damaged_zips(ok: Path, out: Path, cuts: int) -> list[tuple[Path, str]]:
+    """Damaged variants of the bundle ``ok`` written under ``out``: about ``cuts`` prefix truncations, a foreign
+    zip (no manifest) and 5000 random bytes. Returns (path, text the loader's error must contain)."""
+    raw = ok.read_bytes()
+    cases = []
+    for k, cut in enumerate(range(0, len(raw), max(1, len(raw) // cuts))):
+        p = out / f"cut{k}.zip"
+        p.write_bytes(raw[:cut])
+        cases.append((p, ""))
+    foreign = out / "foreign.zip"
+    with zipfile.ZipFile(foreign, "w") as zf:
+        zf.writestr("word/document.xml", "<w:document/>")
+    cases.append((foreign, "manifest.json"))
+    garbage = out / "garbage.zip"
+    garbage.write_bytes(np.random.default_rng(0).bytes(5000))
+    cases.append((garbage, ""))
+    return cases
+
+
+@pytest.fixture
+def damaged_zips():
+    """``damaged_zips(ok_bundle, out_dir, cuts)`` -> [(path, expected error text)] (truncated, foreign, garbage)."""
+    return _damaged_zips

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import io
 import pickle
-import struct
 import tracemalloc
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -81,32 +79,14 @@ def test_zip_bomb_is_refused_before_decompression(tmp_path, ok_bundle, rebuild_b
     assert "exceeds the limit" in msg and peak < 4 * 1024 * 1024
 
 
-def test_declared_huge_member_is_refused_with_default_limit(tmp_path, ok_bundle):
-    data = ok_bundle.read_bytes()
-    i = 0
-    while True:
-        i = data.index(b"PK\x01\x02", i)
-        n = struct.unpack("<H", data[i + 28:i + 30])[0]
-        if data[i + 46:i + 46 + n] == b"physics.npz":
-            break
-        i += 4
+def test_declared_huge_member_is_refused_with_default_limit(tmp_path, ok_bundle, declare_member_size):
     bad = tmp_path / "huge.zip"
-    bad.write_bytes(data[:i + 24] + struct.pack("<I", 3_500_000_000) + data[i + 28:])
+    bad.write_bytes(declare_member_size(ok_bundle.read_bytes(), b"physics.npz", 3_500_000_000))
     assert "exceeds the limit" in _one_line_error(bad)
 
 
-def test_truncated_foreign_and_garbage_files_give_one_line(tmp_path, ok_bundle, rebuild_bundle):
-    raw = ok_bundle.read_bytes()
-    for k, cut in enumerate(range(0, len(raw), max(1, len(raw) // 17))):
-        p = tmp_path / f"cut{k}.zip"
-        p.write_bytes(raw[:cut])
-        _one_line_error(p)
-    foreign = tmp_path / "foreign.zip"
-    with zipfile.ZipFile(foreign, "w") as zf:
-        zf.writestr("word/document.xml", "<w:document/>")
-    assert "manifest.json" in _one_line_error(foreign)
-    garbage = tmp_path / "garbage.zip"
-    garbage.write_bytes(np.random.default_rng(0).bytes(5000))
-    _one_line_error(garbage)
+def test_truncated_foreign_and_garbage_files_give_one_line(tmp_path, ok_bundle, rebuild_bundle, damaged_zips):
+    for path, expected in damaged_zips(ok_bundle, tmp_path, cuts=17):
+        assert expected in _one_line_error(path)
     weights_swapped = rebuild_bundle(ok_bundle, tmp_path / "swap.zip", {"model.weights.h5": b"\x89HDF\r\n\x1a\n" + bytes(64)})
     assert "model.weights.h5" in _one_line_error(weights_swapped)
