@@ -110,7 +110,6 @@ def run(positions: int = 1000, epochs: int = 50, gridsize: int = 2, n_groups: in
     import torch
 
     from ptycho.config.config import ModelConfig, TrainingConfig
-    from ptycho.metrics import evaluate
     from ptycho.raw_data import RawData
     from ptycho.simulation import write_simulation
     from ptycho_torch.workflows.components import _reassemble_cdi_image_torch, run_cdi_example_torch
@@ -144,16 +143,10 @@ def run(positions: int = 1000, epochs: int = 50, gridsize: int = 2, n_groups: in
 
         gs1 = PtychoDataContainerTorch.from_raw_data(raw, replace(cfg, model=replace(cfg.model, gridsize=1), n_groups=positions))
         canvas, used = stitch_patches(gs1.Y[..., 0], gs1.global_offsets, M_STITCH)
-        win, truth = ground_truth_window(canvas.numpy(), obj, used.numpy(), M_STITCH)
-        ev = evaluate(win, truth)
-        scores["true_patches"] = {part: {k: ev[part][k] for k in ("ssim", "psnr", "mae")} for part in ("amplitude", "phase")}
-        scores["true_patches"]["window"] = list(win.shape)
+        scores["true_patches"] = _score(canvas.numpy(), obj, used.numpy())
         # floor of the scoring pipeline: a flat object (amplitude 1, phase 0) over the same covered canvas
         flat = np.where(np.abs(canvas.numpy()) > 0, 1.0 + 0.0j, 0.0).astype(np.complex64)
-        win, truth = ground_truth_window(flat, obj, used.numpy(), M_STITCH)
-        ev = evaluate(win, truth)
-        scores["flat"] = {part: {k: ev[part][k] for k in ("ssim", "psnr", "mae")} for part in ("amplitude", "phase")}
-        scores["flat"]["window"] = list(win.shape)
+        scores["flat"] = _score(flat, obj, used.numpy())
         for label, models in (("untrained", {"lightning_module": untrained}), ("trained", None)):
             t = time.perf_counter()
             if models is None:
@@ -162,12 +155,9 @@ def run(positions: int = 1000, epochs: int = 50, gridsize: int = 2, n_groups: in
                 scores["final_train_loss"] = res["history"]["train_loss"][-1]
                 models = res["models"]
             _, _, rec = _reassemble_cdi_image_torch(container, cfg, M=M_STITCH, models=models, execution_config=exec_cfg)
-            win, truth = ground_truth_window(rec["stitched_obj"], obj, rec["global_offsets"], M_STITCH)
-            ev = evaluate(win, truth)
-            scores[label] = {part: {k: ev[part][k] for k in ("ssim", "psnr", "mae")} for part in ("amplitude", "phase")}
-            scores[label]["window"] = list(win.shape)
+            scores[label] = _score(rec["stitched_obj"], obj, rec["global_offsets"])
         scores["device"] = "cuda" if (accelerator != "cpu" and torch.cuda.is_available()) else "cpu"
-        if backend in ("both", "tensorflow"):
+        if backend == "both":
             scores["trained_tensorflow"] = run_tensorflow(raw, cfg, obj, untrained if tf_init == "torch" else None)
             scores["config"]["tf_init"] = tf_init
         return scores

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 import warnings
@@ -219,3 +220,12 @@ def test_importing_contracts_imports_no_framework():
         "sys.exit(f'imported {bad}') if bad else None"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("key", [1, ("a",), None])
+def test_non_string_field_name_is_one_line_error(key):
+    from ptycho.config.config import config_from_dict, config_to_dict
+
+    data = {**config_to_dict(TrainingConfig(model=ModelConfig(N=64))), key: 1}
+    with pytest.raises(ValueError, match=rf"^TrainingConfig: field names must be strings, got {re.escape(repr(key))}$"):
+        config_from_dict(data)
