@@ -90,3 +90,11 @@ def test_truncated_foreign_and_garbage_files_give_one_line(tmp_path, ok_bundle, 
         assert expected in _one_line_error(path)
     weights_swapped = rebuild_bundle(ok_bundle, tmp_path / "swap.zip", {"model.weights.h5": b"\x89HDF\r\n\x1a\n" + bytes(64)})
     assert "model.weights.h5" in _one_line_error(weights_swapped)
+
+
+@pytest.mark.parametrize("shape", [(32, 32), (64, 32), (64,)])
+def test_probe_of_another_size_than_the_config_is_refused(tmp_path, ok_bundle, rebuild_bundle, shape):
+    buf = io.BytesIO()
+    np.savez(buf, probe=np.ones(shape, np.complex64), intensity_scale=np.float64(10.0))
+    bad = rebuild_bundle(ok_bundle, tmp_path / "probe.zip", {"physics.npz": buf.getvalue()})
+    assert "expected a (64, 64) complex probe (config N=64)" in _one_line_error(bad)

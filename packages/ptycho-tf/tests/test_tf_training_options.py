@@ -146,3 +146,21 @@ def test_init_weights_that_is_not_callable_is_a_one_line_error(tmp_path):
     with pytest.raises(ValueError, match=r"^train: init_weights: expected a callable taking the Keras autoencoder, "
                                          r"or None, found dict$"):
         components.run_cdi_example(raw, None, _config(tmp_path, 1), init_weights={"encoder": 1})
+
+
+def test_resuming_a_run_that_stopped_early_trains_no_further(tmp_path):
+    """Early stopping (patience 1) ends a run after epoch 2 of 5; resuming its checkpoint keeps the same weights and
+    history instead of training another epoch."""
+    models = _compiled_models(1e-12)  # a negligible rate: val_loss never improves, so the run stops early
+    x = np.abs(np.random.default_rng(0).normal(size=(8, 64, 64, 1))).astype(np.float32)
+    coords = np.zeros((8, 1, 2, 1), np.float32)
+    tc = TrainingConfig(model=MC, nepochs=5, batch_size=4)
+    policy = TrainingPolicy(validation_fraction=0.25, early_stop_patience=1)
+    ckpt = tmp_path / "last.ckpt"
+    first = training.fit(models, x, coords, tc, 100.0, policy=policy, checkpoint_path=ckpt)
+    assert len(first["train_loss"]) < 5
+    again = _compiled_models(1e-12)
+    resumed = training.fit(again, x, coords, tc, 100.0, policy=policy, resume_from=ckpt)
+    assert resumed["train_loss"] == first["train_loss"]
+    for a, b in zip(models.autoencoder.get_weights(), again.autoencoder.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)

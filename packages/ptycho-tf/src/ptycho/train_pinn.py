@@ -59,7 +59,7 @@ def train_with_config(container, training_config, intensity_scale: float | None 
     models = model_mod.build_from_config(mc, probe=p, intensity_scale=s,
                                          probe_trainable=bool(training_config.probe_trainable),
                                          intensity_scale_trainable=bool(training_config.intensity_scale_trainable),
-                                         seed=seed)
+                                         seed=0 if seed is None else int(seed))
     if init_weights is not None:
         init_weights(models.autoencoder)
     training.compile_models(models, training_config)

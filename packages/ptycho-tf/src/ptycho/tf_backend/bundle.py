@@ -138,10 +138,11 @@ def load_bundle(location, *, max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTE
             probe = np.asarray(z["probe"])
     except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise BundleError(f"{path}: physics.npz must hold 'intensity_scale' and 'probe' ({exc})") from None
-    if probe.ndim != 2 or not np.iscomplexobj(probe) or not np.isfinite(s) or s <= 0:
-        raise BundleError(f"{path}: physics.npz: expected a (N, N) complex probe and a positive finite "
-                          f"intensity_scale, found {probe.shape} {probe.dtype} and {s}")
     model_cfg = config.model if hasattr(config, "model") else config
+    n = int(model_cfg.N)
+    if probe.shape != (n, n) or not np.iscomplexobj(probe) or not np.isfinite(s) or s <= 0:
+        raise BundleError(f"{path}: physics.npz: expected a ({n}, {n}) complex probe (config N={n}) and a positive "
+                          f"finite intensity_scale, found {probe.shape} {probe.dtype} and {s}")
     models = build_models(model_cfg, probe=probe.astype(np.complex64), intensity_scale=s)
     with tempfile.TemporaryDirectory() as tmp:
         wpath = Path(tmp) / "model.weights.h5"

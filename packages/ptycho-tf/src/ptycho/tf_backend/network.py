@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from ptycho.config.config import MODEL_TYPES
+
 from .layers import IntensityScale, PhysicsForward
 
 ENCODER_FILTERS = {64: (32, 64, 128), 128: (16, 32, 64, 128), 256: (8, 16, 32, 64, 128)}
@@ -28,7 +30,6 @@ DECODER_FILTERS = {64: (64, 32), 128: (128, 64, 32), 256: (256, 128, 64, 32)}
 #: Supervised baseline ladders (facts §2.6), independent of N; times n_filters_scale.
 BASELINE_ENCODER_FILTERS = (32, 64, 128)
 BASELINE_DECODER_FILTERS = (128, 64, 32)
-MODEL_TYPES = ("pinn", "supervised")
 #: Conv2D parameter totals of the original network (facts §2.3), pinned by tests.
 ORIGINAL_CONV_PARAMS = {(64, 2, 2): 2_340_208, (64, 1, 2): 2_331_772, (128, 1, 2): 4_661_212,
                         (128, 2, 2): 4_667_056, (256, 1, 2): 12_912_268}

@@ -265,7 +265,7 @@ def container_labels(container) -> tuple[np.ndarray, np.ndarray] | None:
     return container.Y_I, container.Y_phi
 
 
-def fit(models: Models, x, coords, training_config, intensity_scale: float, val_fraction: float | None = None,
+def fit(models: Models, x, coords, training_config, intensity_scale: float,
         seed: int = 0, verbose: int = 0, *, checkpoint_path=None, resume_from=None, labels=None,
         policy: TrainingPolicy | None = None) -> dict:
     """Train ``models.training_model`` (the autoencoder; a supervised model's generator) on normalised
@@ -276,8 +276,6 @@ def fit(models: Models, x, coords, training_config, intensity_scale: float, val_
       coords: (B, 1, 2, C) coords_relative fed to the physics layer.
       training_config: TrainingConfig (batch_size, nepochs, mae_weight, nll_weight, learning_rate).
       intensity_scale: s; inputs are s*X and targets s*X (MAE) and (s*X)^2 (NLL).
-      val_fraction: random held-out fraction (at least one group when B >= 2 and the fraction is > 0; none
-        when B < 2); None = ``policy.validation_fraction``.
       seed: fixes the validation split and every epoch's batch order (:func:`epoch_order`).
       checkpoint_path: where the resume point is written atomically after every epoch (None: nowhere).
       resume_from: a checkpoint written by this function: weights, Adam state, learning rate, epoch,
@@ -295,8 +293,7 @@ def fit(models: Models, x, coords, training_config, intensity_scale: float, val_
     policy = TrainingPolicy() if policy is None else policy
     if not isinstance(policy, TrainingPolicy):
         raise ValueError(f"fit: policy: expected a TrainingPolicy or None, found {type(policy).__name__}")
-    if val_fraction is None:
-        val_fraction = policy.validation_fraction
+    val_fraction = policy.validation_fraction
     if models.supervised:
         label_amp, label_phase = _check_labels(models, labels, x.shape[0])
     s = np.float32(intensity_scale)
@@ -331,7 +328,9 @@ def fit(models: Models, x, coords, training_config, intensity_scale: float, val_
                              f"{loaded.get('n_train')} training groups, found seed {seed} and {len(tr_idx)}")
         state = loaded
     guard = _FiniteGuard()
-    for epoch in range(int(state["epochs_done"]), int(training_config.nepochs)):
+    # a run that stopped early is finished: resuming it trains nothing more
+    first = int(training_config.nepochs) if state.get("stopped") else int(state["epochs_done"])
+    for epoch in range(first, int(training_config.nepochs)):
         perm = epoch_order(len(tr_idx), seed, epoch)
         hist = models.training_model.fit(single([a[perm] for a in tr_in]), [t[perm] for t in tr_out],
                                       batch_size=int(training_config.batch_size), epochs=epoch + 1,
@@ -340,7 +339,8 @@ def fit(models: Models, x, coords, training_config, intensity_scale: float, val_
         for k, vals in hist.history.items():
             state["keras"].setdefault(k, []).extend(float(v) for v in vals)
         state["epochs_done"] = epoch + 1
-        stop = n_val and _plateau_and_stop(state, models, epoch, float(hist.history["val_loss"][-1]), policy)
+        stop = bool(n_val) and _plateau_and_stop(state, models, epoch, float(hist.history["val_loss"][-1]), policy)
+        state["stopped"] = stop
         if checkpoint_path is not None:
             if not all(np.all(np.isfinite(w)) for w in models.autoencoder.get_weights()):
                 raise NonFiniteLossError(f"tf training: non-finite weights after epoch {epoch}; checkpoint not "
