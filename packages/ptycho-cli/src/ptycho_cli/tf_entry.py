@@ -70,6 +70,8 @@ def train_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
             amp, phase, results = run_cdi_example(train, test, config, M=STITCH_M, do_stitching=test is not None,
                                                   resume_from=True if getattr(args, "resume", None) else None)
         except FileNotFoundError as exc:  # --resume without a checkpoint: bad input, one line
+            if not getattr(args, "resume", None):
+                raise
             raise UserError(f"--resume: {exc}") from None
     bundle = model_manager.save(str(out))
     save_outputs(amp, phase, results, str(out))

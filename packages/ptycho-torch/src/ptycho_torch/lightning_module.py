@@ -29,6 +29,10 @@ from .physics.scaling import intensity_scale as closed_form_scale
 __all__ = ["NonFiniteLossError", "PtychoPINN_Lightning", "SCHEDULERS"]
 
 
+#: torch >= 2.4 runs the fused Adam kernel on CPU tensors too.
+_FUSED_ADAM_ON_CPU = tuple(int(v) for v in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 4)
+
+
 class NonFiniteLossError(RuntimeError):
     """Training produced a NaN/inf loss or gradient; raised before the optimizer step, so the weights (and
     every checkpoint written so far) are still the last finite ones. The message names epoch and step."""
@@ -296,9 +300,11 @@ class PtychoPINN_Lightning(L.LightningModule):
     def configure_optimizers(self):
         params = list(self.parameters())
         # One fused multi-tensor kernel instead of ~10 elementwise ops per parameter tensor: the
-        # per-tensor Adam cost ~10-20 % of a CPU step at n_filters_scale 2 (specs/torch-training.md §6).
-        # Fused Adam takes real floating parameters only (a trainable complex probe -> foreach).
-        fused = all(p.dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64) for p in params)
+        # per-tensor Adam cost ~10-20 % of a CPU step at n_filters_scale 2 (specs/torch-training.md §4).
+        # Fused Adam takes real floating parameters only (a trainable complex probe -> foreach), and CPU
+        # tensors only from torch 2.4 on (the package admits torch >= 2.2).
+        fused = _FUSED_ADAM_ON_CPU or all(p.is_cuda for p in params)
+        fused = fused and all(p.is_floating_point() for p in params)
         opt = torch.optim.Adam(params, lr=self.learning_rate, **({"fused": True} if fused else {"foreach": True}))
         kw = self.scheduler_kwargs
         name = self.scheduler_name
