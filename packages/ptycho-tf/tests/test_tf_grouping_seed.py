@@ -77,3 +77,20 @@ def test_resumed_training_regroups_identically(tmp_path):
     assert resumed["train_container"].grouping_seed == first["train_container"].grouping_seed == DEFAULT_SEED
     np.testing.assert_array_equal(resumed["train_container"].nn_indices, first["train_container"].nn_indices)
     assert resumed["history_epochs"] == 2
+
+
+def test_small_validation_scan_at_gridsize_2(tmp_path):
+    """Validation data are grouped with validation_groups (one group per position at most without
+    oversampling), as in the PyTorch backend: n_groups sized for training must not fail a smaller scan."""
+    from ptycho.config.config import ModelConfig, TrainingConfig
+    from ptycho.raw_data import RawData
+    from ptycho.workflows import components
+
+    fixture = Path(__file__).resolve().parents[2] / "ptycho-contracts" / "tests" / "fixtures" / "minimal_dataset_v1.npz"
+    raw = RawData.from_file(fixture)
+    small = RawData.from_coords_without_pc(raw.xcoords[:16], raw.ycoords[:16], raw.diff3d[:16], raw.probeGuess,
+                                           raw.scan_index[:16], raw.objectGuess)
+    cfg = TrainingConfig(model=ModelConfig(N=64, gridsize=2, n_filters_scale=1), n_groups=30, nepochs=1,
+                         batch_size=16, neighbor_count=4, output_dir=tmp_path, backend="tensorflow")
+    res = components.train_cdi_model(raw, small, cfg)
+    assert len(res["train_container"]) == 30 and len(res["test_container"]) == 16

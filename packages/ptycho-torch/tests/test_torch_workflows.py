@@ -202,3 +202,13 @@ def test_small_validation_scan_at_gridsize_2(tmp_path):
                                           execution_config={"accelerator": "cpu", "logger_backend": "none"})
     assert len(results["history"]["val_loss"]) == 1
     assert len(results["test_container"]) == 16 and len(results["train_container"]) == 30
+
+
+def test_oversampling_reaches_the_grouping(tmp_path):
+    """enable_oversampling (with neighbor_pool_size) is passed to the grouping: 40 groups from a 16-position scan
+    at gridsize 2 train, and the validation scan is oversampled too (specs/config.md §3)."""
+    cfg = _config(tmp_path, model=ModelConfig(N=N, gridsize=2, n_filters_scale=1), n_groups=40, nepochs=1,
+                  enable_oversampling=True, neighbor_pool_size=6, neighbor_count=6)
+    _, _, results = run_cdi_example_torch(_raw(M=16, seed=0), _raw(M=16, seed=1), cfg, do_stitching=False,
+                                          execution_config={"accelerator": "cpu", "logger_backend": "none"})
+    assert len(results["train_container"]) == 40 and len(results["test_container"]) == 40

@@ -163,6 +163,8 @@ class PtychoDataContainerTorch:
             seed=effective_seed(config),
             sequential_sampling=bool(getattr(config, "sequential_sampling", False)),
             gridsize=gs,
+            enable_oversampling=bool(getattr(config, "enable_oversampling", False)),
+            neighbor_pool_size=getattr(config, "neighbor_pool_size", None),
         )
         recorded = getattr(raw, "sample_indices", None)
         if recorded is not None:

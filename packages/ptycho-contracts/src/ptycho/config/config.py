@@ -32,6 +32,7 @@ __all__ = [
     "InferenceConfig",
     "DEFAULT_SEED",
     "effective_seed",
+    "validation_groups",
     "ALLOWED_N",
     "ARCHITECTURES",
     "AMP_ACTIVATIONS",
@@ -90,6 +91,16 @@ def effective_seed(config: Any) -> int:
     """
     seed = getattr(config, "subsample_seed", None)
     return DEFAULT_SEED if seed is None else int(seed)
+
+
+def validation_groups(config: Any, n_positions: int) -> int | None:
+    """Groups to draw from a validation scan of ``n_positions`` positions: ``config.n_groups`` capped at one
+    group per position unless ``config.enable_oversampling``, so that a validation scan smaller than the
+    training scan works at gridsize > 1 in both backends (specs/config.md §3). None = one per position."""
+    groups = getattr(config, "n_groups", None)
+    if groups is None or getattr(config, "enable_oversampling", False):
+        return groups
+    return min(int(groups), int(n_positions))
 
 
 # ----------------------------------------------------------------------------------------------------

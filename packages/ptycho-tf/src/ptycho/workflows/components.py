@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ptycho import loader, params
-from ptycho.config.config import effective_seed
+from ptycho.config.config import effective_seed, validation_groups
 from ptycho.model_manager import load_inference_bundle
 from ptycho.raw_data import load_data
 
@@ -34,7 +34,7 @@ def grouping_seed(config, seed: int | None = None) -> int:
     return int(seed)
 
 
-def create_ptycho_data_container(data, config, seed: int | None = None):
+def create_ptycho_data_container(data, config, seed: int | None = None, n_groups: int | None = None):
     """Group a RawData (or pass a container through) with the config's grouping settings.
 
     The grouping seed is :func:`grouping_seed` ``(config, seed)`` (``config.subsample_seed``, else
@@ -43,7 +43,8 @@ def create_ptycho_data_container(data, config, seed: int | None = None):
     if isinstance(data, loader.PtychoDataContainer):
         return data
     mc = config.model
-    nsamples = config.n_groups if config.n_groups is not None else len(data)
+    groups = config.n_groups if n_groups is None else n_groups
+    nsamples = groups if groups is not None else len(data)
     used = grouping_seed(config, seed)
     d = data.generate_grouped_data(int(mc.N), K=int(config.neighbor_count), nsamples=int(nsamples), seed=used,
                                    sequential_sampling=bool(getattr(config, "sequential_sampling", False)),
@@ -86,7 +87,10 @@ def train_cdi_model(train_data, test_data, config, seed: int | None = None, *, r
     run_seed = grouping_seed(config, seed)
     update_legacy_dict(params.cfg, config)
     train_c = create_ptycho_data_container(train_data, config, run_seed)
-    test_c = None if test_data is None else create_ptycho_data_container(test_data, config, run_seed)
+    test_c = None
+    if test_data is not None:  # a small validation scan must not fail at gridsize > 1 (specs/config.md §3)
+        val_groups = validation_groups(config, len(test_data)) if hasattr(test_data, "diff3d") else None
+        test_c = create_ptycho_data_container(test_data, config, run_seed, n_groups=val_groups)
     ckpt = Path(config.output_dir) / "checkpoints" / "last.ckpt" if checkpoints else None
     models, hist = train_pinn.train_with_config(train_c, config, seed=run_seed,
                                                 checkpoint_path=ckpt, resume_from=resume_path, policy=policy,

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ptycho.config.config import effective_seed
+from ptycho.config.config import effective_seed, validation_groups
 from ptycho_torch.data import PtychoDataContainerTorch, build_dataloader, closed_form_intensity_scale
 from ptycho_torch.persistence import BundleError, read_bundle, resolve_bundle_path, save_torch_bundle
 
@@ -350,11 +350,8 @@ def train_cdi_model_torch(
     s = train_container.intensity_scale
     test_container = None
     if test_data is not None:
-        # Validation data get at most one group per position (unless oversampling is enabled): a small
-        # validation scan must not fail at gridsize > 1 because n_groups was sized for the training scan.
-        val_groups = config.n_groups
-        if val_groups is not None and not config.enable_oversampling and hasattr(test_data, "diff3d"):
-            val_groups = min(int(val_groups), len(test_data.diff3d))
+        # a small validation scan must not fail at gridsize > 1 because n_groups was sized for training
+        val_groups = validation_groups(config, len(test_data.diff3d)) if hasattr(test_data, "diff3d") else config.n_groups
         test_container = create_ptycho_data_container(test_data, config, intensity_scale=s, n_groups=val_groups)
     mode = config.torch_loss_mode
     seed = resolve_seed(config)
