@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ptycho.config.config import AMP_ACTIVATION_ALIASES, AMP_ACTIVATIONS, ARCHITECTURES, BACKENDS, LOSS_MODES
+from ptycho.config.validation import as_path, check_bool, check_choice, check_float, check_int, fail, is_int
 
 __all__ = [
     "DataConfig",
@@ -44,22 +45,6 @@ MODES = ("Unsupervised", "Supervised")
 #: Every ``amp_activation`` spelling the native configs accept (canonical names plus aliases).
 AMP_ACTIVATION_SPELLINGS = tuple(dict.fromkeys([*AMP_ACTIVATIONS, *AMP_ACTIVATION_ALIASES]))
 
-
-# ----------------------------------------------------------------------------------------------------
-# Validators: each raises ValueError("<Class>.<field>: expected ..., got ...").
-# ----------------------------------------------------------------------------------------------------
-
-
-# The shared validators (one implementation for canonical and native configs).
-from ptycho.config.validation import (  # noqa: E402
-    as_path,
-    check_bool,
-    check_choice,
-    check_float,
-    check_int,
-    fail,
-    is_int,
-)
 
 
 def _set(obj: Any, name: str, value: Any) -> None:

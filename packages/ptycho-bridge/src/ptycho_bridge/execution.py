@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ptycho.config.config import SCHEDULER_ALIASES, SCHEDULERS
-from ptycho_bridge.config_params import check_bool, check_choice, check_float, check_int, fail, is_int
+from ptycho.config.validation import check_bool, check_choice, check_float, check_int, fail, is_int
 
 __all__ = [
     "PyTorchExecutionConfig",

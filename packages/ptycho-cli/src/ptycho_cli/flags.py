@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import argparse
 
-from ptycho_bridge.argtypes import nonnegative_int as nonneg_int
-from ptycho_bridge.argtypes import positive_float, positive_int
+from ptycho_bridge.argtypes import nonnegative_int, positive_float, positive_int
 
-__all__ = ["add_train_flags", "add_infer_flags", "positive_int", "positive_float", "nonneg_int"]
+__all__ = ["add_train_flags", "add_infer_flags"]
 
 
 def _both(name: str) -> list[str]:
@@ -38,7 +37,7 @@ def add_train_flags(p: argparse.ArgumentParser, *, required: bool = True) -> Non
     p.add_argument(*_both("neighbor_count"), dest="neighbor_count", type=positive_int, metavar="K")
     p.add_argument("--learning-rate", "--learning_rate", dest="learning_rate", type=positive_float, metavar="LR")
     p.add_argument("--n_filters_scale", "--n-filters-scale", dest="n_filters_scale", type=positive_int, metavar="S")
-    p.add_argument("--seed", "--subsample_seed", "--subsample-seed", dest="seed", type=nonneg_int, metavar="SEED",
+    p.add_argument("--seed", "--subsample_seed", "--subsample-seed", dest="seed", type=nonnegative_int, metavar="SEED",
                    help="seed for sampling and weight initialisation (TrainingConfig.subsample_seed)")
     p.add_argument("--resume", action="store_true", default=None,
                    help="continue an interrupted run from <output_dir>/checkpoints/last.ckpt (specs/reliability.md §1)")

@@ -15,9 +15,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+from ptycho_bridge.argtypes import nonnegative_int, positive_float, positive_int
 from ptycho_cli import __version__
 from ptycho_cli.errors import EXIT_OK, UserError, report_exception
-from ptycho_cli.flags import add_infer_flags, add_train_flags, nonneg_int, positive_float, positive_int
+from ptycho_cli.flags import add_infer_flags, add_train_flags
 
 __all__ = ["build_parser", "main", "train_main", "inference_main", "evaluate_main", "CliParser"]
 
@@ -53,7 +54,7 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
                    help="number of scan positions (default 512)")
     p.add_argument("--scan", default="random", metavar="KIND", help="scan pattern: random (default), grid, fermat")
     p.add_argument("--nphotons", type=positive_float, default=1e9, help="mean photons per pattern (default 1e9)")
-    p.add_argument("--seed", type=nonneg_int, default=1, help="random seed (default 1)")
+    p.add_argument("--seed", type=nonnegative_int, default=1, help="random seed (default 1)")
     _common(p, suppress=True)
 
 
@@ -116,7 +117,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-positions", "--n_positions", dest="n_positions", type=positive_int, default=None, metavar="M",
                    help="scan positions to simulate (default: the demo preset's)")
     p.add_argument("--gridsize", type=positive_int, default=None, help="group side (default: the preset's)")
-    p.add_argument("--seed", type=nonneg_int, default=1, help="seed of simulation and training (default 1)")
+    p.add_argument("--seed", type=nonnegative_int, default=1, help="seed of simulation and training (default 1)")
     p.add_argument("--fast", action="store_true",
                    help="tiny preset for smoke tests (seconds; the reconstruction is not meaningful)")
     _common(p, suppress=True)
