@@ -1,5 +1,7 @@
 """Pins specs/simulation.md §1 (objects), §2 (scans), §3 (dataset) and §4 (writing)."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -121,3 +123,91 @@ def test_bad_arguments_raise_one_line():
         simulate(object_kind="cats")
     with pytest.raises(ValueError, match="simulate: object_size"):
         simulate(N=64, object_size=32)
+
+
+# --- realistic scans: probes with phase, jittered positions, band-limited extraction (specs/simulation.md §3, §5)
+
+def test_probe_kinds_have_phase_structure_and_stay_centred():
+    """specs/simulation.md §5: 'fresnel' and 'zoneplate' probes are complex with a curved phase; 'disk' is real."""
+    from ptycho.simulation import PROBE_KINDS, make_probe
+
+    assert PROBE_KINDS == ("disk", "fresnel", "zoneplate")
+    n = 64
+    r = np.hypot(*np.meshgrid(np.arange(n) - n / 2 + 0.5, np.arange(n) - n / 2 + 0.5))
+    assert np.abs(make_probe("disk", n).imag).max() == 0
+    for kind in ("fresnel", "zoneplate"):
+        p = make_probe(kind, n)
+        assert p.shape == (n, n) and p.dtype == np.complex64
+        power = np.abs(p) ** 2
+        assert power[r < 16].sum() / power.sum() > 0.9  # centred, inside the network's central region
+        # a probe that is real up to a constant phase has no quadrature energy; these have a curved
+        # wavefront (measured fractions: fresnel 0.16, zoneplate 0.54)
+        q = p.astype(np.complex128) * np.exp(-1j * np.angle(p[n // 2, n // 2]))
+        assert (q.imag**2).sum() / (np.abs(q) ** 2).sum() > 0.1, kind
+
+
+def test_probe_arguments_are_checked():
+    """specs/simulation.md §5: bad kinds and sizes are one-line ValueErrors naming the argument."""
+    from ptycho.simulation import make_probe, zone_plate_probe
+
+    with pytest.raises(ValueError, match="kind"):
+        make_probe("gauss", 64)
+    with pytest.raises(ValueError, match="inner"):
+        zone_plate_probe(64, outer=10, inner=12)
+    with pytest.raises(ValueError, match="N"):
+        make_probe("fresnel", 4)
+
+
+def test_jitter_moves_positions_within_bounds_and_is_seeded():
+    """specs/simulation.md §3 step 2: Gaussian jitter of the given std, clipped to the scan bounds, seeded."""
+    from ptycho.simulation import scan_bounds
+
+    kw = dict(N=64, n_positions=200, nphotons=1e5, seed=4, probe_kind="zoneplate")
+    plain = simulate("lines", **kw)
+    a = simulate("lines", jitter=1.0, **kw)
+    b = simulate("lines", jitter=1.0, **kw)
+    np.testing.assert_array_equal(a["xcoords"], b["xcoords"])
+    dx = np.concatenate([a["xcoords"] - plain["xcoords"], a["ycoords"] - plain["ycoords"]])
+    assert 0.8 < np.std(dx) < 1.2
+    lo, hi = scan_bounds(224, 64)
+    assert a["xcoords"].min() >= lo and a["ycoords"].max() <= hi
+    meta = json.loads(str(a["_metadata"]))["simulation"]
+    assert meta["probe_kind"] == "zoneplate" and meta["jitter"] == 1.0 and meta["interpolation"] == "bilinear"
+    with pytest.raises(ValueError, match="jitter"):
+        simulate("lines", jitter=-1.0, **kw)
+
+
+def test_fourier_extraction_is_exact_at_integers_and_band_limited_between():
+    """specs/physics.md §3: 'fourier' equals bilinear at integer positions and samples a sinusoid at
+    sub-pixel positions without the bilinear blur."""
+    from ptycho.physics import extract_patches
+
+    rng = np.random.default_rng(0)
+    obj = (rng.random((100, 100)) + 1j * rng.random((100, 100))).astype(np.complex64)
+    ints = np.array([[40.0, 50.0], [41.0, 52.0], [8.0, 90.0]])
+    np.testing.assert_allclose(extract_patches(obj, ints, 16, "fourier"), extract_patches(obj, ints, 16), atol=1e-6)
+    yy, xx = np.mgrid[:100, :100]
+    wave = np.cos(2 * np.pi * (0.2 * xx + 0.1 * yy))
+    pos = np.array([[40.5, 50.5]])
+    ii, jj = np.mgrid[:16, :16]
+    exact = np.cos(2 * np.pi * (0.2 * (40.5 - 8 + jj) + 0.1 * (50.5 - 8 + ii)))
+    fourier = extract_patches(wave, pos, 16, "fourier")[0]
+    bilinear = extract_patches(wave, pos, 16)[0]
+    assert np.abs(fourier - exact).max() < 0.03
+    assert np.abs(bilinear - exact).max() > 0.15  # bilinear attenuates this frequency
+    with pytest.raises(ValueError, match="interpolation"):
+        extract_patches(wave, pos, 16, "cubic")
+
+
+def test_natural_object_is_in_range_and_seeded():
+    """specs/simulation.md §1 'natural': amplitude in [0.5, 1], phase in [-pi/2, pi/2], random crops per seed."""
+    from ptycho.simulation import make_object
+
+    a = make_object("natural", 96, np.random.default_rng(1))
+    b = make_object("natural", 96, np.random.default_rng(1))
+    c = make_object("natural", 96, np.random.default_rng(2))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert np.abs(a).min() >= 0.5 - 1e-6 and np.abs(a).max() <= 1 + 1e-6
+    assert np.abs(np.angle(a)).max() <= np.pi / 2 + 1e-6
+    assert np.std(np.abs(a)) > 0.05 and np.std(np.angle(a)) > 0.1

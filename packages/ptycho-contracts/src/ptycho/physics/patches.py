@@ -41,18 +41,22 @@ def _check_coords_relative(coords: object, batch: int, channels: int, func: str)
     return arr
 
 
-def extract_patches(obj: np.ndarray, positions: np.ndarray, N: int) -> np.ndarray:
+def extract_patches(obj: np.ndarray, positions: np.ndarray, N: int, interpolation: str = "bilinear") -> np.ndarray:
     """Cut N x N patches centred on scan positions out of a 2-D object (specs/physics.md §3).
 
     Args:
         obj: (H, W) float or complex object.
         positions: (K, 2) rows ``[x, y]`` in object pixels (x = column, y = row), float.
         N: patch side in pixels.
+        interpolation: 'bilinear' (the training chain's interpolation) or 'fourier' (band-limited:
+            an (N + 32)-pixel crop at the integer part is shifted by the fractional part with a
+            Fourier phase ramp and its centre kept; sub-pixel positions are not blurred, which is
+            what a real scan measures).
 
     Returns:
         (K, N, N) array of the object's dtype with
-        ``patch[k, i, j] = obj(y_k - N//2 + i, x_k - N//2 + j)`` sampled bilinearly, zero outside
-        the object. Integer positions copy pixels exactly.
+        ``patch[k, i, j] = obj(y_k - N//2 + i, x_k - N//2 + j)``, zero outside the object. Integer
+        positions copy pixels exactly with either interpolation.
     """
     func = "extract_patches"
     arr = as_array(obj, "obj", func)
@@ -61,12 +65,37 @@ def extract_patches(obj: np.ndarray, positions: np.ndarray, N: int) -> np.ndarra
     pos = as_array(positions, "positions", func, allow_complex=False).astype(np.float64)
     if pos.ndim != 2 or pos.shape[1] != 2:
         raise ValueError(f"{func}: positions: expected shape (K, 2) rows [x, y], found shape {pos.shape}")
+    if interpolation not in ("bilinear", "fourier"):
+        raise ValueError(f"{func}: interpolation: expected 'bilinear' or 'fourier', found {interpolation!r}")
+    if interpolation == "fourier" and pos.shape[0]:
+        return _extract_fourier(arr, pos, n)
     grid = np.arange(n, dtype=np.float64) - n // 2
     rows = pos[:, 1, None, None] + grid[None, :, None] + np.zeros((1, 1, n))
     cols = pos[:, 0, None, None] + grid[None, None, :] + np.zeros((1, n, 1))
     if pos.shape[0] == 0:
         return np.zeros((0, n, n), dtype=arr.dtype)
     return bilinear_sample(arr[None], rows, cols).astype(arr.dtype, copy=False)
+
+
+def _extract_fourier(arr: np.ndarray, pos: np.ndarray, n: int, margin: int = 16) -> np.ndarray:
+    """Band-limited sub-pixel extraction (see :func:`extract_patches`), (K, N, N) of arr's dtype."""
+    side = n + 2 * margin
+    base = np.floor(pos)
+    frac = pos - base
+    padded = np.pad(arr, side)
+    freq = np.fft.fftfreq(side)
+    out = np.empty((pos.shape[0], n, n), dtype=np.result_type(arr.dtype, np.complex64))
+    for k in range(pos.shape[0]):
+        r0 = int(base[k, 1]) - n // 2 - margin + side
+        c0 = int(base[k, 0]) - n // 2 - margin + side
+        crop = padded[r0 : r0 + side, c0 : c0 + side]
+        if frac[k, 0] or frac[k, 1]:
+            ramp = np.exp(2j * np.pi * (frac[k, 1] * freq[:, None] + frac[k, 0] * freq[None, :]))
+            crop = np.fft.ifft2(np.fft.fft2(crop) * ramp)
+        out[k] = crop[margin : margin + n, margin : margin + n]
+    if not np.iscomplexobj(arr):
+        return out.real.astype(arr.dtype)
+    return out.astype(arr.dtype, copy=False)
 
 
 def canvas_size(

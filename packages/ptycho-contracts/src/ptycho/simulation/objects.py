@@ -16,7 +16,7 @@ from skimage.draw import line as draw_line
 
 __all__ = ["make_object", "OBJECT_KINDS"]
 
-OBJECT_KINDS = ("lines", "grf", "siemens")
+OBJECT_KINDS = ("lines", "grf", "siemens", "natural")
 
 # Lines density of the original generator: 400 segments on a (2 * 392)^2 canvas.
 _LINES_PER_PIXEL = 400 / (2 * 392) ** 2
@@ -75,12 +75,27 @@ def _siemens_texture(size: int) -> np.ndarray:
     return np.clip(gaussian_filter(star.astype(np.float64), 0.5), 0.0, 1.0)
 
 
+def _natural_texture(name: str, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A random square crop (side 256-512 px) of one of scikit-image's bundled photographs, resized
+    (anti-aliased) to size x size and rescaled to [0, 1]."""
+    from skimage import data
+    from skimage.transform import resize
+
+    img = getattr(data, name)().astype(np.float64)
+    side = int(rng.integers(256, min(img.shape) + 1))
+    r0 = int(rng.integers(0, img.shape[0] - side + 1))
+    c0 = int(rng.integers(0, img.shape[1] - side + 1))
+    crop = img[r0 : r0 + side, c0 : c0 + side]
+    return _unit_range(resize(crop, (size, size), anti_aliasing=True, order=1))
+
+
 def make_object(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
     """Synthetic complex object (size, size) complex64 (specs/simulation.md §1).
 
     Args:
         kind: 'lines' (random blurred line segments), 'grf' (Gaussian random field) or
-            'siemens' (Siemens star resolution target).
+            'siemens' (Siemens star resolution target), 'natural' (photographs: amplitude from
+            scikit-image's 'camera', phase from its 'gravel' texture, random crops).
         size: object side in pixels (>= 8).
         rng: numpy Generator; 'lines' and 'grf' draw the amplitude texture, then an independent
             phase texture, from it. 'siemens' is deterministic (rng unused): amplitude
@@ -103,6 +118,9 @@ def make_object(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
     elif kind == "grf":
         u_a = _grf_texture(size, rng)
         u_p = _grf_texture(size, rng)
+    elif kind == "natural":
+        u_a = _natural_texture("camera", size, rng)
+        u_p = _natural_texture("gravel", size, rng)
     else:
         star = _siemens_texture(size)
         u_a = 1.0 - star

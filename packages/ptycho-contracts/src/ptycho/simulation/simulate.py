@@ -33,7 +33,8 @@ from ptycho.physics import (
 )
 
 from .objects import OBJECT_KINDS, make_object
-from .scans import SCAN_KINDS, scan_positions
+from .probes import PROBE_KINDS, make_probe
+from .scans import SCAN_KINDS, scan_bounds, scan_positions
 
 __all__ = ["simulate", "write_simulation", "default_object_size"]
 
@@ -55,6 +56,9 @@ def simulate(
     probe_scale: float = 4.0,
     step: float | None = None,
     default_probe_scale: float = 0.7,
+    probe_kind: str = "disk",
+    jitter: float = 0.0,
+    interpolation: str = "bilinear",
 ) -> dict[str, np.ndarray]:
     """Simulate a ptychography scan; return the contract arrays (specs/simulation.md §3).
 
@@ -65,12 +69,19 @@ def simulate(
         scan: 'fermat', 'grid' or 'random' (see :func:`scan_positions`).
         nphotons: expected photons per pattern (mean over the scan) before noise.
         seed: integer seed of ``np.random.default_rng``; same seed -> bit-identical arrays.
-        probe: optional (N, N) probe; default :func:`default_probe` (N, default_probe_scale).
+        probe: optional (N, N) probe; default ``make_probe(probe_kind, N)`` ('disk' is
+            :func:`default_probe` (N, default_probe_scale)).
             Either way it is normalised with ``normalize_probe(probe, probe_scale)``.
         object_size: object side in pixels (default :func:`default_object_size` (N)).
         probe_scale: probe normalisation constant (> 0).
         step: scan pitch for 'grid' / spiral constant for 'fermat' (None = fill the object).
-        default_probe_scale: width parameter of the default probe.
+        default_probe_scale: width parameter of the default ('disk') probe.
+        probe_kind: 'disk', 'fresnel' or 'zoneplate' (:func:`make_probe`); ignored when ``probe`` is given.
+        jitter: standard deviation (px) of Gaussian noise added to the scan positions (drawn after
+            them, clipped to the scan bounds); 0 draws nothing.
+        interpolation: how patches are cut at sub-pixel positions (``extract_patches``): 'bilinear'
+            (the training chain's own interpolation) or 'fourier' (band-limited, no blur: what a real
+            scan with jittered positions measures; the realistic benchmark uses it).
 
     Returns:
         dict of numpy arrays (no object arrays):
@@ -96,6 +107,10 @@ def simulate(
         raise ValueError(f"{func}: seed: expected a non-negative integer, found {seed!r}")
     if not np.isfinite(nphotons) or nphotons <= 0:
         raise ValueError(f"{func}: nphotons: expected a finite positive number, found {nphotons!r}")
+    if probe_kind not in PROBE_KINDS:
+        raise ValueError(f"{func}: probe_kind: expected one of {PROBE_KINDS}, found {probe_kind!r}")
+    if not np.isfinite(jitter) or jitter < 0:
+        raise ValueError(f"{func}: jitter: expected a finite number >= 0 (px), found {jitter!r}")
     size = default_object_size(int(N)) if object_size is None else object_size
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < N:
         raise ValueError(f"{func}: object_size: expected an integer >= N={N}, found {object_size!r}")
@@ -104,13 +119,22 @@ def simulate(
 
     obj = make_object(object_kind, int(size), rng)
     x, y = scan_positions(scan, n_positions, int(size), n, rng, step=step)
+    if jitter > 0:
+        lo, hi = scan_bounds(int(size), n)
+        x = np.clip(x + rng.normal(0.0, float(jitter), x.shape), lo, hi)
+        y = np.clip(y + rng.normal(0.0, float(jitter), y.shape), lo, hi)
 
-    base_probe = default_probe(n, default_probe_scale) if probe is None else np.asarray(probe)
+    if probe is not None:
+        base_probe = np.asarray(probe)
+    elif probe_kind == "disk":
+        base_probe = default_probe(n, default_probe_scale)
+    else:
+        base_probe = make_probe(probe_kind, n)
     if base_probe.shape != (n, n):
         raise ValueError(f"{func}: probe: expected shape ({n}, {n}), found shape {base_probe.shape}")
     probe_c = normalize_probe(base_probe.astype(np.complex64), probe_scale)
 
-    patches = extract_patches(obj, np.stack([x, y], axis=1), n)  # (M, N, N) complex64
+    patches = extract_patches(obj, np.stack([x, y], axis=1), n, interpolation)  # (M, N, N) complex64
     exit_wave = patches.astype(np.complex128) * probe_c.astype(np.complex128)[None]
     amplitude = far_field_amplitude(exit_wave)  # float64
     scale = dataset_intensity_scale(exit_wave, nphotons)
@@ -150,6 +174,9 @@ def simulate(
                         "n_positions": int(x.shape[0]),
                         "object_size": int(size),
                         "step": None if step is None else float(step),
+                        "probe_kind": probe_kind if probe is None else "given",
+                        "jitter": float(jitter),
+                        "interpolation": interpolation,
                     },
                 },
                 sort_keys=True,
