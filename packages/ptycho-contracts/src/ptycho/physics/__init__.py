@@ -5,6 +5,7 @@ Normative text: specs/physics.md. One module per concern:
 * :mod:`.translation` - ``translate`` (sub-pixel shifts, §2);
 * :mod:`.patches` - ``extract_patches``, ``reassemble_groups``, ``extract_from_canvas``,
   ``canvas_size``, ``reassemble_position`` (§3-§6);
+* :mod:`.phase_sync` - ``phase_sync_factors`` (per-patch phase constants from overlaps, §6.1);
 * :mod:`.probe` - ``probe_mask``, ``default_probe``, ``normalize_probe``, ``illuminate``,
   ``illuminate_channels`` (§7);
 * :mod:`.diffraction` - ``far_field_amplitude``, ``forward_model`` (§8, §12);
@@ -27,6 +28,7 @@ from .formats import (
 from .losses import amplitude_mae, poisson_nll
 from .noise import poisson_sample
 from .patches import canvas_size, extract_from_canvas, extract_patches, reassemble_groups, reassemble_position
+from .phase_sync import phase_sync_factors
 from .probe import default_probe, illuminate, illuminate_channels, normalize_probe, probe_mask
 from .scaling import dataset_intensity_scale, intensity_scale, normalization_factor, normalize_diffraction
 from .translation import translate
@@ -38,6 +40,7 @@ __all__ = [
     "extract_from_canvas",
     "canvas_size",
     "reassemble_position",
+    "phase_sync_factors",
     "probe_mask",
     "default_probe",
     "normalize_probe",
