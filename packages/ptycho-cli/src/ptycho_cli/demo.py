@@ -95,18 +95,17 @@ def _train_and_reconstruct_tf(train: Any, val: Any, config: Any) -> tuple[np.nda
     from ptycho_cli.tf_entry import _quiet_tf
 
     _quiet_tf()
-    from ptycho import model as model_mod
-    from ptycho import model_manager
-    from ptycho.workflows.components import load_inference_bundle, reassemble_cdi_image, run_cdi_example
+    from ptycho.tf_backend.bundle import load_bundle, save_bundle
+    from ptycho.workflows.components import reassemble_cdi_image, run_cdi_example
 
     with stage(f"training (tensorflow, {config.nepochs} epochs)"):
         _, _, results = run_cdi_example(train, val, config, do_stitching=False)
-    model_manager.save(str(config.output_dir))
-    load_inference_bundle(Path(config.output_dir))
-    cfg = copy.copy(model_mod.current_config())
+    save_bundle(Path(config.output_dir), results["tf_models"], config)
+    models, loaded, _ = load_bundle(Path(config.output_dir))
+    cfg = copy.copy(loaded)
     cfg.n_groups = None
     with stage(f"reconstructing {len(train.diff3d)} positions (tensorflow)"):
-        obj, _, _, off = reassemble_cdi_image(train, cfg, M=STITCH_M)
+        obj, _, _, off = reassemble_cdi_image(train, cfg, M=STITCH_M, models=models)
     return np.asarray(obj), off, results.get("history") or {}
 
 

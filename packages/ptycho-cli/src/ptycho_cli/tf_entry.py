@@ -2,8 +2,9 @@
 
 Built on the TensorFlow backend's public API, the same calls ptychodus makes:
 train = ``RawData.from_file`` -> canonical ``TrainingConfig`` -> ``ptycho.workflows.components.run_cdi_example``
-(stitching the test scan when one is given) -> ``ptycho.model_manager.save(output_dir)`` ->
-``save_outputs``; infer = ``load_inference_bundle(model_path)`` -> ``reassemble_cdi_image`` of the test scan.
+(stitching the test scan when one is given) -> ``ptycho.tf_backend.bundle.save_bundle`` of the trained models
+and config -> ``save_outputs``; infer = ``ptycho.tf_backend.bundle.load_bundle(model_path)`` -> models and
+config -> ``reassemble_cdi_image(models=...)`` of the test scan. Models and configs are passed explicitly.
 Both also write the files of :mod:`ptycho_cli.outputs`. Flag names are the PyTorch CLI's where they apply.
 """
 
@@ -56,8 +57,8 @@ def build_training_config(args: argparse.Namespace, N: int) -> Any:
 def train_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
     """Train with TensorFlow; writes wts.h5.zip, PNGs, reconstruction.npz (with test data), history."""
     _quiet_tf()
-    from ptycho import model_manager
     from ptycho.raw_data import RawData
+    from ptycho.tf_backend.bundle import save_bundle
     from ptycho.workflows.components import run_cdi_example, save_outputs
     from ptycho_cli.outputs import canvas_origin, write_history, write_reconstruction
 
@@ -73,7 +74,7 @@ def train_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
             if not getattr(args, "resume", None):
                 raise
             raise UserError(f"--resume: {exc}") from None
-    bundle = model_manager.save(str(out))
+    bundle = save_bundle(out, results["tf_models"], config)
     save_outputs(amp, phase, results, str(out))
     written = write_history(out, results.get("history"))
     if amp is not None and results.get("obj_tensor_full") is not None:
@@ -92,17 +93,16 @@ def train_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
 def infer_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
     """Reconstruct ``--test_data`` with the TensorFlow bundle in ``--model_path``."""
     _quiet_tf()
-    from ptycho import model as model_mod
     from ptycho.raw_data import RawData
-    from ptycho.workflows.components import load_inference_bundle, reassemble_cdi_image, save_outputs
+    from ptycho.tf_backend.bundle import load_bundle
+    from ptycho.workflows.components import reassemble_cdi_image, save_outputs
     from ptycho_cli.outputs import canvas_origin, write_reconstruction
 
     model_path = Path(args.model_path)
     if not model_path.exists():
         raise UserError(f"--model_path {model_path}: expected a training output folder holding wts.h5.zip, found no such path")
-    load_inference_bundle(model_path)
-    cfg = model_mod.current_config()
-    if cfg is None:
+    models, cfg, _ = load_bundle(model_path)
+    if not hasattr(cfg, "model"):
         raise UserError(f"--model_path {model_path}: expected a bundle with its training config, found none")
     test = RawData.from_file(args.test_data)
     n = int(test.diff3d.shape[-1])
@@ -111,7 +111,7 @@ def infer_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
     cfg = copy.copy(cfg)
     cfg.n_groups = args.n_groups  # None = one group per position
     with stage(f"reconstructing {len(test.diff3d)} positions (tensorflow)"):
-        obj, amp, phase, off = reassemble_cdi_image(test, cfg, M=STITCH_M)
+        obj, amp, phase, off = reassemble_cdi_image(test, cfg, M=STITCH_M, models=models)
     out = Path(args.output_dir)
     save_outputs(amp, phase, {}, str(out))
     written = write_reconstruction(out, obj, canvas_origin(off, obj.shape, STITCH_M), "TensorFlow reconstruction")

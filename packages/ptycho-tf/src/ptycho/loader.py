@@ -1,8 +1,9 @@
 """``ptycho.loader``: the grouped-data container the TensorFlow model consumes (specs/tf-backend.md §6).
 
 Arrays are kept as numpy (float32 / complex64); nothing is converted to tensors eagerly.
-Fixes relative to the original: ``coords_true`` is the measured ``coords_relative`` (the original
-aliased it to the nominal start coordinates), and ``create_split`` splits every per-group array.
+``coords_true`` is the measured ``coords_relative``; ``create_split`` splits every per-group array.
+``nphotons`` (for ``norm_Y_I``) and ``gridsize`` are arguments; only when a caller leaves them out are
+they read from the legacy ``ptycho.params`` mirror (the ptychodus call pattern).
 """
 
 from __future__ import annotations
@@ -104,15 +105,17 @@ class PtychoDataContainer:
 
     @staticmethod
     def from_raw_data_without_pc(xcoords, ycoords, diff3d, probeGuess, scan_index, objectGuess=None,
-                                 N=None, K=7, nsamples=1) -> PtychoDataContainer:
-        """Group raw positions (gridsize from params) and load them into a container."""
-        from ptycho import params
+                                 N=None, K=7, nsamples=1, *, gridsize: int | None = None,
+                                 nphotons: float | None = None) -> PtychoDataContainer:
+        """Group raw positions and load them into a container (``gridsize`` / ``nphotons`` default to
+        the legacy params mirror)."""
         from ptycho.raw_data import RawData
 
         raw = RawData.from_coords_without_pc(xcoords, ycoords, diff3d, probeGuess, scan_index, objectGuess)
         n = int(N if N is not None else np.asarray(diff3d).shape[-1])
-        d = raw.generate_grouped_data(n, K=K, nsamples=nsamples, gridsize=int(params.get("gridsize", 1)))
-        return load(lambda: d, probeGuess, which=None, create_split=False)
+        gs = int(_legacy("gridsize", 1) if gridsize is None else gridsize)
+        d = raw.generate_grouped_data(n, K=K, nsamples=nsamples, gridsize=gs)
+        return load(lambda: d, probeGuess, which=None, create_split=False, nphotons=nphotons)
 
 
 class PtychoDataset:
@@ -123,7 +126,14 @@ class PtychoDataset:
         self.test_data = test_data
 
 
-def _container_from_dict(d: dict[str, Any], probeGuess) -> PtychoDataContainer:
+def _legacy(key: str, default: Any) -> Any:
+    """``ptycho.params.get(key, default)``: the legacy mirror, read only when a caller passed no value."""
+    from ptycho import params
+
+    return params.get(key, default)
+
+
+def _container_from_dict(d: dict[str, Any], probeGuess, nphotons: float) -> PtychoDataContainer:
     x = np.asarray(d["X_full"], np.float32)
     y = d.get("Y")
     if y is None:
@@ -135,10 +145,8 @@ def _container_from_dict(d: dict[str, Any], probeGuess) -> PtychoDataContainer:
         if y.shape != x.shape:
             raise ValueError(f"loader.load: Y: expected shape {x.shape} like X_full, found {y.shape}")
         y_i, y_phi = np.abs(y).astype(np.float32), np.angle(y).astype(np.float32)
-    from ptycho import params
-
     msum = float(np.mean(np.sum(x.astype(np.float64) ** 2, axis=(1, 2)))) if x.size else 0.0
-    norm = float(np.sqrt(float(params.get("nphotons", 1e9)) / msum)) if msum > 0 else None
+    norm = float(np.sqrt(float(nphotons) / msum)) if msum > 0 else None
     rel = np.asarray(d["coords_relative"], np.float64)
     start_rel = np.asarray(d.get("coords_start_relative", rel), np.float64)
     probe = probeGuess if probeGuess is not None else d.get("probeGuess")
@@ -148,23 +156,26 @@ def _container_from_dict(d: dict[str, Any], probeGuess) -> PtychoDataContainer:
     return cont
 
 
-def load(cb: Callable[[], Any], probeGuess, which: str | None = None, create_split: bool = False) -> PtychoDataContainer:
+def load(cb: Callable[[], Any], probeGuess, which: str | None = None, create_split: bool = False, *,
+         nphotons: float | None = None) -> PtychoDataContainer:
     """Build a container from ``cb()`` (a grouped dict, see ``RawData.generate_grouped_data``).
 
     X = X_full; coords_nominal = coords_start_relative; coords_true = local_offsets = coords_relative;
     global_offsets = coords_offsets; norm_Y_I = sqrt(nphotons / mean sum X^2).
     With ``create_split=True``, ``cb()`` returns ``(dict, train_frac)`` and ``which`` ('train' or 'test')
-    selects the first ``int(B * train_frac)`` groups or the rest.
+    selects the first ``int(B * train_frac)`` groups or the rest. ``nphotons``: photons per pattern for
+    ``norm_Y_I`` (None: the legacy params mirror, default 1e9).
     """
+    photons = float(_legacy("nphotons", 1e9) if nphotons is None else nphotons)
     if create_split:
         d, frac = cb()
         if which not in ("train", "test"):
             raise ValueError(f"loader.load: which: expected 'train' or 'test' with create_split=True, found {which!r}")
-        cont = _container_from_dict(d, probeGuess)
+        cont = _container_from_dict(d, probeGuess, photons)
         cut = int(len(cont) * float(frac))
         return cont.subset(np.arange(cut) if which == "train" else np.arange(cut, len(cont)))
     d = cb()
     if not isinstance(d, dict) or "X_full" not in d:
         raise ValueError("loader.load: expected cb() to return the grouped dict with key 'X_full', found "
                          f"{type(d).__name__}")
-    return _container_from_dict(d, probeGuess)
+    return _container_from_dict(d, probeGuess, photons)

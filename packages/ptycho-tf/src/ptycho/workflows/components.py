@@ -51,7 +51,7 @@ def create_ptycho_data_container(data, config, seed: int | None = None, n_groups
                                    gridsize=int(mc.gridsize),
                                    enable_oversampling=bool(config.enable_oversampling),
                                    neighbor_pool_size=config.neighbor_pool_size)
-    cont = loader.load(lambda: d, data.probeGuess, which=None, create_split=False)
+    cont = loader.load(lambda: d, data.probeGuess, which=None, create_split=False, nphotons=float(config.nphotons))
     cont.grouping_seed = used
     return cont
 
@@ -78,14 +78,21 @@ def train_cdi_model(train_data, test_data, config, seed: int | None = None, *, r
     With ``checkpoints`` the resume point ``<config.output_dir>/checkpoints/last.ckpt`` is written atomically
     after every epoch; ``resume_from`` (True, a run directory or the file) continues from one
     (specs/reliability.md §1). ``policy``: a ``ptycho.tf_backend.training.TrainingPolicy`` (validation
-    hold-out, learning-rate plateau, early stopping); None = the original trainer's defaults.
-    ``init_weights``: see :func:`ptycho.train_pinn.train_with_config`."""
+    hold-out, learning-rate plateau, early stopping); None = the trainer's defaults.
+    ``init_weights``: see :func:`ptycho.train_pinn.train_with_config`.
+    The legacy mirror ``ptycho.params`` receives the config, the trained intensity scale and probe
+    (what ptychodus reads after training); nothing in this workflow reads it back."""
+    return _train(train_data, test_data, config, seed, resume_from=resume_from, checkpoints=checkpoints,
+                  policy=policy, init_weights=init_weights)[1]
+
+
+def _train(train_data, test_data, config, seed, *, resume_from, checkpoints, policy, init_weights):
+    """(Models, results dict) of :func:`train_cdi_model`."""
     from ptycho import train_pinn
     from ptycho.config.config import update_legacy_dict
 
     resume_path = _resume_path(resume_from, config.output_dir)
     run_seed = grouping_seed(config, seed)
-    update_legacy_dict(params.cfg, config)
     train_c = create_ptycho_data_container(train_data, config, run_seed)
     test_c = None
     if test_data is not None:  # a small validation scan must not fail at gridsize > 1 (specs/config.md §3)
@@ -95,25 +102,32 @@ def train_cdi_model(train_data, test_data, config, seed: int | None = None, *, r
     models, hist = train_pinn.train_with_config(train_c, config, seed=run_seed,
                                                 checkpoint_path=ckpt, resume_from=resume_path, policy=policy,
                                                 init_weights=init_weights)
+    update_legacy_dict(params.cfg, config)
     params.set("intensity_scale", models.intensity_scale())
     params.set("probe", models.probe()[..., None])
     history = {"train_loss": hist["train_loss"], "val_loss": hist["val_loss"], **hist["keras"]}
     results = {"history": history, "history_epochs": len(hist["train_loss"]), "model_instance": models.autoencoder,
                "models": {"autoencoder": models.autoencoder, "diffraction_to_obj": models.diffraction_to_obj},
-               "train_container": train_c, "test_container": test_c, "intensity_scale": models.intensity_scale()}
+               "train_container": train_c, "test_container": test_c, "intensity_scale": models.intensity_scale(),
+               "tf_models": models}
     if test_c is not None:
         results.update({k: v for k, v in train_pinn.eval(test_c, hist, models.autoencoder).items() if k != "history"})
-    return results
+    return models, results
 
 
-def reassemble_cdi_image(test_data, config, flip_x=False, flip_y=False, transpose=False, M=20, coord_scale=1.0):
-    """Stitch the current model's predictions on ``test_data`` (RawData or container).
+def reassemble_cdi_image(test_data, config, flip_x=False, flip_y=False, transpose=False, M=20, coord_scale=1.0,
+                         *, models=None):
+    """Stitch the predictions of ``models`` (a ``ptycho.tf_backend.network.Models``, e.g. from
+    ``ptycho.model_manager.load``) on ``test_data`` (RawData or container). ``models=None`` (the legacy
+    call) uses the models most recently trained or loaded in this process.
     Returns (obj (H,W) complex64, amp, phase, global_offsets (P,1,2,1) after transforms)."""
-    from ptycho import model as model_mod
     from ptycho import tf_helper
 
     cont = create_ptycho_data_container(test_data, config)
-    models = model_mod.current_models()
+    if models is None:
+        from ptycho import model as model_mod
+
+        models = model_mod.current_models()
     s = np.float32(models.intensity_scale())
     obj = models.diffraction_to_obj.predict([s * cont.X, cont.local_offsets.astype(np.float32)], batch_size=16,
                                             verbose=0)
@@ -135,17 +149,20 @@ def run_cdi_example(train_data, test_data, config, flip_x=False, flip_y=False, t
     Returns ``(amp, phase, results)``: amp/phase (H, W) of the stitched test reconstruction when
     ``do_stitching`` and test data are given, else (None, None). ``results`` holds ``history``
     ({'train_loss': [...], 'val_loss': [...]} plus the Keras history keys), ``history_epochs``,
-    ``model_instance``, ``models``, ``train_container``, ``test_container`` and, with test data,
+    ``model_instance``, ``models``, ``tf_models`` (the trained ``ptycho.tf_backend.network.Models`` pair, for
+    ``ptycho.tf_backend.bundle.save_bundle`` and ``reassemble_cdi_image(models=...)``), ``train_container``,
+    ``test_container`` and, with test data,
     ``reconstructed_obj``, ``pred_amp``, ``reconstructed_obj_cdi``; with stitching also
     ``obj_tensor_full``, ``global_offsets``, ``recon_amp``, ``recon_phase``.
     ``ptycho.model_manager.save(prefix)`` afterwards saves the model trained here. ``resume_from``,
     ``policy`` and ``init_weights``: see :func:`train_cdi_model`.
     """
-    results = train_cdi_model(train_data, test_data, config, resume_from=resume_from, policy=policy,
-                              init_weights=init_weights)
+    models, results = _train(train_data, test_data, config, None, resume_from=resume_from, checkpoints=True,
+                             policy=policy, init_weights=init_weights)
     if not (do_stitching and test_data is not None):
         return None, None, results
-    img, amp, phase, off = reassemble_cdi_image(results["test_container"], config, flip_x, flip_y, transpose, M)
+    img, amp, phase, off = reassemble_cdi_image(results["test_container"], config, flip_x, flip_y, transpose, M,
+                                                models=models)
     results.update({"obj_tensor_full": img, "global_offsets": off, "recon_amp": amp, "recon_phase": phase})
     return amp, phase, results
 

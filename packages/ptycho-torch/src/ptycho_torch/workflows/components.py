@@ -628,16 +628,12 @@ def run_cdi_example_torch(
     Raises:
         ValueError: ``do_stitching`` without ``test_data``; ``config.backend`` set to another backend.
     """
-    from ptycho import params
-    from ptycho.config.config import update_legacy_dict
-
     if getattr(config, "backend", "pytorch") not in ("pytorch", "tensorflow"):
         raise ValueError(f"config.backend: expected 'pytorch', found {config.backend!r}")
     if do_stitching and test_data is None:
         raise ValueError("do_stitching=True: expected test_data to reconstruct, found None")
     if isinstance(M, bool) or not isinstance(M, int) or M < 1:
         raise ValueError(f"M: expected a positive integer crop side, found {M!r}")
-    update_legacy_dict(params.cfg, config)  # compatibility mirror for external callers only
     results = train_cdi_model_torch(train_data, test_data, config, execution_config=execution_config,
                                     resume_from=resume_from)
     results["bundle_path"] = save_torch_model_bundle(results, config)
