@@ -237,9 +237,38 @@ def test_available_backends_in_this_environment_imports_nothing():
     assert loaded == []
 
 
-def test_resolve_backend_rejects_unknown_names():
-    with pytest.raises(ValueError, match=r"config\.backend: expected one of 'tensorflow', 'pytorch', got 'torch'"):
-        backend_selector.resolve_backend("torch")
+def test_resolve_backend_rejects_unknown_names_and_accepts_the_aliases():
+    """specs/backend-selection.md §5: one rule for the API and the command line."""
+    with pytest.raises(ValueError, match=r"config\.backend: expected one of 'tensorflow', 'pytorch', got 'jax'"):
+        backend_selector.resolve_backend("jax")
+    assert backend_selector.resolve_backend("torch") == "pytorch"
+    assert backend_selector.resolve_backend(" TF ") == "tensorflow"
+
+
+def test_backends_are_registered_entry_points_not_named_by_the_bridge():
+    """specs/backend-selection.md §1: the bridge finds the backends through their entry points."""
+    import importlib.metadata
+    from pathlib import Path
+
+    eps = {ep.name: ep.value for ep in importlib.metadata.entry_points(group=backend_selector.ENTRY_POINT_GROUP)}
+    assert eps == {"tensorflow": "ptycho.workflows.components", "pytorch": "ptycho_torch.workflows.components"}
+    import ast
+
+    backend_modules = ("ptycho_torch", "ptycho.workflows", "ptycho.tf_backend", "ptycho.model", "ptycho.loader")
+    for module in Path(backend_selector.__file__).parent.glob("*.py"):
+        tree = ast.parse(module.read_text())
+        docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                      if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef)) and n.body
+                      and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                names = [node.value]
+            assert not [n for n in names if n.startswith(backend_modules)], (module.name, names)
 
 
 def test_real_pytorch_route_reaches_the_torch_loader_without_tensorflow(tmp_path):

@@ -67,28 +67,41 @@ def test_report_exception_classifies() -> None:
 
 
 def test_choose_backend_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ptycho_bridge import backend_selector
     from ptycho_cli import backends
 
-    monkeypatch.setattr(backends, "installed_backends", lambda: ("pytorch",))
+    monkeypatch.setattr(backend_selector, "available_backends", lambda: ("pytorch",))
     assert backends.choose_backend(None) == ("pytorch", "the only installed backend")
     with pytest.raises(UserError, match="not installed"):
         backends.choose_backend("tensorflow")
-    monkeypatch.setattr(backends, "installed_backends", lambda: ("pytorch", "tensorflow"))
+    monkeypatch.setattr(backend_selector, "available_backends", lambda: ("tensorflow", "pytorch"))
     assert backends.choose_backend(None)[0] == "tensorflow"  # canonical default (specs/config.md §3)
     assert backends.choose_backend(None, default="pytorch")[0] == "pytorch"
     assert backends.choose_backend("torch") == ("pytorch", "--backend")
-    monkeypatch.setattr(backends, "installed_backends", lambda: ())
+    with pytest.raises(UserError, match="expected one of"):
+        backends.choose_backend("jax")
+    monkeypatch.setattr(backend_selector, "available_backends", lambda: ())
     with pytest.raises(UserError, match="no backend installed"):
         backends.choose_backend(None)
 
 
-def test_torch_argv_uses_the_torch_flag_names() -> None:
-    from ptycho_cli.delegate import torch_train_argv
+def test_torch_values_use_the_torch_flag_destinations() -> None:
+    """specs/cli.md §4: the PyTorch route passes values keyed by the torch command's destinations; no argv."""
+    from ptycho_cli.delegate import torch_infer_values, torch_train_values
     from ptycho_cli.main import build_parser
+    from ptycho_torch import inference, train
 
     args, extra = build_parser().parse_known_args(
         ["train", "--train-data-file", "a.npz", "--output_dir", "o", "--epochs", "3", "--seed", "7", "--quiet",
          "--accelerator", "cpu"])
-    argv = torch_train_argv(args, extra)
-    assert argv == ["--train_data_file", "a.npz", "--output_dir", "o", "--max_epochs", "3",
-                    "--subsample-seed", "7", "--quiet", "--accelerator", "cpu"]
+    values = torch_train_values(args)
+    assert values == {"train_data_file": "a.npz", "output_dir": "o", "max_epochs": 3, "subsample_seed": 7,
+                      "quiet": True}
+    assert extra == ["--accelerator", "cpu"]
+    train_dests = {a.dest for a in train.build_parser()._actions}
+    assert set(values) <= train_dests
+    args, _ = build_parser().parse_known_args(
+        ["infer", "--model_path", "m", "--test_data", "t.npz", "--output_dir", "o", "--n_groups", "5"])
+    values = torch_infer_values(args)
+    assert values == {"model_path": "m", "test_data": "t.npz", "output_dir": "o", "n_images": 5}
+    assert set(values) <= {a.dest for a in inference.build_parser()._actions}

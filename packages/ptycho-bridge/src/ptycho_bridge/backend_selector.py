@@ -4,19 +4,23 @@
 ``run_cdi_example_with_backend`` and ``load_inference_bundle_with_backend`` first mirror the config into
 ``ptycho.params.cfg`` (``update_legacy_dict``), then route on ``config.backend``:
 
-* 'tensorflow' -> ``ptycho.workflows.components.run_cdi_example`` / ``load_inference_bundle``; torch is
+* 'tensorflow' -> ``run_cdi_example`` / ``load_inference_bundle`` of the TensorFlow workflow module; torch is
   never imported on this route.
-* 'pytorch' -> ``ptycho_torch.workflows.components.run_cdi_example_torch`` / ``load_inference_bundle_torch``;
+* 'pytorch' -> ``run_cdi_example_torch`` / ``load_inference_bundle_torch`` of the PyTorch workflow module;
   tensorflow is never imported on this route.
 
-A missing backend raises ``RuntimeError`` with the install command; there is no silent fallback to the
-other backend. The backends are imported lazily inside the functions, so importing this module imports
-neither framework. ``available_backends`` and ``resolve_backend`` serve the ``ptycho`` command line.
+The backends sit above this package: each registers its workflow module under the entry-point group
+``ptycho.backends`` (``tensorflow = "ptycho.workflows.components"`` in ptycho-tf, ``pytorch =
+"ptycho_torch.workflows.components"`` in ptycho-torch), and the selector loads the one a config names, so no
+module of this package names a backend module. A missing backend raises ``RuntimeError`` with the install
+command; there is no silent fallback to the other backend. Importing this module imports neither framework.
+``available_backends`` and ``resolve_backend`` are the one backend-choice rule, used by the ``ptycho``
+command line too (specs/backend-selection.md §5).
 """
 
 from __future__ import annotations
 
-import importlib
+import importlib.metadata
 import importlib.util
 from pathlib import Path
 from typing import Any
@@ -30,12 +34,16 @@ __all__ = [
     "load_inference_bundle_with_backend",
     "available_backends",
     "resolve_backend",
+    "BACKEND_ALIASES",
+    "ENTRY_POINT_GROUP",
     "TORCH_INSTALL_MESSAGE",
     "TENSORFLOW_INSTALL_MESSAGE",
 ]
 
-TF_COMPONENTS = "ptycho.workflows.components"
-TORCH_COMPONENTS = "ptycho_torch.workflows.components"
+#: entry-point group under which each backend package registers its workflow module
+ENTRY_POINT_GROUP = "ptycho.backends"
+#: short spellings accepted where a person types a backend name (``ptycho --backend torch``)
+BACKEND_ALIASES = {"torch": "pytorch", "tf": "tensorflow"}
 
 TORCH_INSTALL_MESSAGE = (
     "PyTorch backend selected but torch module unavailable. Install PyTorch: pip install torch>=2.2 "
@@ -46,12 +54,27 @@ TENSORFLOW_INSTALL_MESSAGE = (
     "pip install ptycho-tf"
 )
 
-#: backend -> (module specs that must be findable, install message). find_spec on a top-level name
-#: imports nothing; on 'ptycho.workflows' it imports only the framework-free namespace package 'ptycho'.
+#: backend -> (framework modules that must be findable, install message). find_spec on a top-level name
+#: imports nothing.
 _REQUIREMENTS: dict[str, tuple[tuple[str, ...], str]] = {
-    "pytorch": (("torch", "lightning", "ptycho_torch"), TORCH_INSTALL_MESSAGE),
-    "tensorflow": (("tensorflow", "ptycho.workflows"), TENSORFLOW_INSTALL_MESSAGE),
+    "pytorch": (("torch", "lightning"), TORCH_INSTALL_MESSAGE),
+    "tensorflow": (("tensorflow",), TENSORFLOW_INSTALL_MESSAGE),
 }
+_PACKAGES = {"pytorch": "ptycho-torch", "tensorflow": "ptycho-tf"}
+
+
+def _entry_point(backend: str) -> importlib.metadata.EntryPoint | None:
+    found = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP, name=backend)
+    return next(iter(found), None)
+
+
+def _missing(backend: str) -> list[str]:
+    """What ``backend`` lacks to run: framework modules, or its package (no registered entry point)."""
+    missing = [m for m in _REQUIREMENTS[backend][0] if not _findable(m)]
+    ep = _entry_point(backend)
+    if ep is None or not _findable(ep.value.split(":")[0].split(".")[0]):
+        missing.append(_PACKAGES[backend])
+    return missing
 
 
 def _findable(name: str) -> bool:
@@ -65,24 +88,32 @@ def _findable(name: str) -> bool:
 def available_backends() -> tuple[str, ...]:
     """Backends whose modules are installed, in ``BACKENDS`` order ('tensorflow', 'pytorch').
 
-    Uses ``importlib.util.find_spec`` only: neither framework is imported.
+    Uses the installed packages' entry points and ``importlib.util.find_spec`` only: neither framework is
+    imported.
     """
-    return tuple(b for b in BACKENDS if all(_findable(m) for m in _REQUIREMENTS[b][0]))
+    return tuple(b for b in BACKENDS if not _missing(b))
 
 
-def resolve_backend(requested: str | None = None) -> str:
-    """The backend to use: ``requested`` when given (validated), else the only installed one, else the
-    canonical default ``TrainingConfig.backend`` ('tensorflow').
+def resolve_backend(requested: str | None = None, default: str | None = None) -> str:
+    """The backend to use: ``requested`` when given (validated; ``BACKEND_ALIASES`` accepted, any case), else
+    the only installed one, else ``default`` when given, else the canonical default ``TrainingConfig.backend``
+    ('tensorflow').
 
-    Raises ValueError naming ``backend`` for a value outside ('tensorflow', 'pytorch'). An explicit request
-    for a backend that is not installed is returned as is: running it raises the install RuntimeError.
+    Raises ValueError naming ``backend`` for a value outside ('tensorflow', 'pytorch') and their aliases. An
+    explicit request for a backend that is not installed is returned as is: running it raises the install
+    RuntimeError.
     """
     if requested is not None:
-        _check_backend(requested)
-        return requested
+        name = str(requested).strip().lower()
+        name = BACKEND_ALIASES.get(name, name)
+        _check_backend(name if name in BACKENDS else requested)
+        return name
     installed = available_backends()
     if len(installed) == 1:
         return installed[0]
+    if default is not None:
+        _check_backend(default)
+        return default
     return TrainingConfig.backend
 
 
@@ -94,16 +125,17 @@ def _check_backend(backend: Any) -> None:
 
 
 def _import_components(backend: str) -> Any:
-    """Import the workflow module of ``backend``; RuntimeError with the install command when it is missing."""
-    required, message = _REQUIREMENTS[backend]
-    module_name = TORCH_COMPONENTS if backend == "pytorch" else TF_COMPONENTS
-    missing = [m for m in required if not _findable(m)]
+    """Load the workflow module ``backend`` registered; RuntimeError with the install command when it is missing."""
+    message = _REQUIREMENTS[backend][1]
+    missing = _missing(backend)
     if missing:
         raise RuntimeError(f"{message} (missing: {', '.join(missing)})")
+    ep = _entry_point(backend)
+    assert ep is not None  # _missing checked it
     try:
-        return importlib.import_module(module_name)
+        return ep.load()
     except ImportError as exc:
-        raise RuntimeError(f"{message} (importing {module_name} failed: {exc})") from exc
+        raise RuntimeError(f"{message} (importing {ep.value} failed: {exc})") from exc
 
 
 def _backend_of(config: Any) -> str:

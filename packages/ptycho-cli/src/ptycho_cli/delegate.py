@@ -1,8 +1,9 @@
 """``ptycho train`` / ``ptycho infer``: choose the backend, check the inputs, delegate (specs/cli.md §3-§4).
 
-* PyTorch: the flags are rewritten to the spelling of ``python -m ptycho_torch.train`` /
-  ``ptycho_torch.inference`` (e.g. ``--seed`` -> ``--subsample-seed``), flags this command does not know
-  are appended verbatim, and the backend's ``main(argv)`` runs in-process; its exit status is returned.
+* PyTorch: the parsed values go, keyed by the destinations of ``ptycho_torch.train`` /
+  ``ptycho_torch.inference`` (e.g. ``seed`` -> ``subsample_seed``), to the backend's ``main_with(values,
+  extra)``, which runs in-process; flags this command does not know (``extra``) are the backend's own
+  flags, given by the user. Its exit status is returned.
 * TensorFlow: :mod:`ptycho_cli.tf_entry` (train/infer on top of ``ptycho.workflows.components``).
 
 Before delegating, the data files are checked against the contract (``ptycho.data_contract.validate_npz``)
@@ -18,43 +19,40 @@ import os
 from ptycho_cli.backends import choose_backend
 from ptycho_cli.errors import UserError
 
-__all__ = ["cmd_train", "cmd_infer", "torch_train_argv", "torch_infer_argv", "bundle_backend"]
+__all__ = ["cmd_train", "cmd_infer", "torch_train_values", "torch_infer_values", "bundle_backend"]
 
-_TORCH_TRAIN = [
-    ("train_data_file", "--train_data_file"), ("test_data_file", "--test_data_file"), ("output_dir", "--output_dir"),
-    ("max_epochs", "--max_epochs"), ("n_groups", "--n_groups"), ("gridsize", "--gridsize"),
-    ("batch_size", "--batch_size"), ("nphotons", "--nphotons"), ("neighbor_count", "--neighbor_count"),
-    ("learning_rate", "--learning-rate"), ("seed", "--subsample-seed"), ("resume", "--resume"),
-]
-_TORCH_INFER = [
-    ("model_path", "--model_path"), ("test_data", "--test_data"), ("output_dir", "--output_dir"),
-    ("n_groups", "--n_images"), ("inference_batch_size", "--inference-batch-size"),
-]
+#: ``ptycho train`` destination -> ``ptycho_torch.train`` destination
+_TORCH_TRAIN = {
+    "train_data_file": "train_data_file", "test_data_file": "test_data_file", "output_dir": "output_dir",
+    "max_epochs": "max_epochs", "n_groups": "n_groups", "gridsize": "gridsize", "batch_size": "batch_size",
+    "nphotons": "nphotons", "neighbor_count": "neighbor_count", "learning_rate": "learning_rate",
+    "seed": "subsample_seed", "resume": "resume",
+}
+#: ``ptycho infer`` destination -> ``ptycho_torch.inference`` destination
+_TORCH_INFER = {
+    "model_path": "model_path", "test_data": "test_data", "output_dir": "output_dir", "n_groups": "n_images",
+    "inference_batch_size": "inference_batch_size",
+}
 
 
-def _argv(args: argparse.Namespace, table: list[tuple[str, str]], extra: list[str]) -> list[str]:
-    out: list[str] = []
-    for dest, flag in table:
-        value = getattr(args, dest, None)
-        if value is True:  # a switch
-            out.append(flag)
-        elif value is not None and value is not False:
-            out += [flag, str(value)]
+def _values(args: argparse.Namespace, table: dict[str, str]) -> dict[str, object]:
+    out = {target: getattr(args, dest, None) for dest, target in table.items()}
+    out = {k: v for k, v in out.items() if v is not None and v is not False}
     if getattr(args, "quiet", False):
-        out.append("--quiet")
-    return out + list(extra)
+        out["quiet"] = True
+    return out
 
 
-def torch_train_argv(args: argparse.Namespace, extra: list[str]) -> list[str]:
-    """argv for ``ptycho_torch.train.main`` from parsed ``ptycho train`` flags plus pass-through flags."""
+def torch_train_values(args: argparse.Namespace) -> dict[str, object]:
+    """Values for ``ptycho_torch.train.main_with`` from the parsed ``ptycho train`` flags (those given)."""
     if getattr(args, "n_filters_scale", None) is not None:
         raise UserError("--n_filters_scale: not a flag of the PyTorch training command line (set it in --config)")
-    return _argv(args, _TORCH_TRAIN, extra)
+    return _values(args, _TORCH_TRAIN)
 
 
-def torch_infer_argv(args: argparse.Namespace, extra: list[str]) -> list[str]:
-    """argv for ``ptycho_torch.inference.main``."""
-    return _argv(args, _TORCH_INFER, extra)
+def torch_infer_values(args: argparse.Namespace) -> dict[str, object]:
+    """Values for ``ptycho_torch.inference.main_with`` (those given)."""
+    return _values(args, _TORCH_INFER)
 
 
 def _check_data(*paths: str | None) -> None:
@@ -104,11 +102,11 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
     if backend == "pytorch":
         _debug_env(args)
         from ptycho_cli.progress import silence_library_logs
-        from ptycho_torch.train import main as torch_main
+        from ptycho_torch.train import main_with
 
         silence_library_logs()
 
-        return int(torch_main(torch_train_argv(args, extra)) or 0)
+        return int(main_with(torch_train_values(args), extra) or 0)
     if extra:
         raise UserError(f"unrecognized arguments for the tensorflow backend: {' '.join(extra)}")
     from ptycho_cli.tf_entry import train_tensorflow
@@ -129,9 +127,9 @@ def cmd_infer(args: argparse.Namespace, extra: list[str]) -> int:
     _check_data(args.test_data)
     if backend == "pytorch":
         _debug_env(args)
-        from ptycho_torch.inference import main as torch_main
+        from ptycho_torch.inference import main_with
 
-        return int(torch_main(torch_infer_argv(args, extra)) or 0)
+        return int(main_with(torch_infer_values(args), extra) or 0)
     if extra:
         raise UserError(f"unrecognized arguments for the tensorflow backend: {' '.join(extra)}")
     from ptycho_cli.tf_entry import infer_tensorflow

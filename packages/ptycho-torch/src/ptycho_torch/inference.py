@@ -1,7 +1,6 @@
 """``python -m ptycho_torch.inference``: reconstruct a scan with a trained PyTorch bundle.
 
-Normative text: specs/torch-cli.md §4-§5. Flags may come in any order (the original only used this
-interface when ``--model_path`` came first). Flow:
+Normative text: specs/torch-cli.md §4-§5. Flags may come in any order. Flow:
 
 1. parse; build the inference ``PyTorchExecutionConfig`` (accelerator, num_workers,
    inference_batch_size, progress);
@@ -31,6 +30,7 @@ from ptycho_torch.cli.shared import (
     OutputGuard,
     build_execution_config_from_args,
     nonnegative_int,
+    parse_with_values,
     positive_int,
     quiet_output,
     run_cli,
@@ -105,7 +105,10 @@ def _load_raw(path: Any) -> Any:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    return _run(build_parser().parse_args(list(sys.argv[1:] if argv is None else argv)))
+
+
+def _run(args: Any) -> int:
     execution_config = build_execution_config_from_args(args, "inference")
     quiet = bool(args.quiet)
     if quiet:
@@ -174,6 +177,13 @@ def _write_outputs(output_dir: Path, amp: Any, phase: Any, results: dict[str, An
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (0 success, 2 bad input, 1 internal error)."""
     return run_cli(PROG, _main, argv)
+
+
+def main_with(given: dict[str, Any], extra: Sequence[str] = ()) -> int:
+    """:func:`main` for a caller that parsed some flags itself (the ``ptycho infer`` command): ``given`` maps
+    this parser's destinations to values, ``extra`` holds further flags in this command's spelling
+    (:func:`ptycho_torch.cli.shared.parse_with_values`; specs/torch-cli.md §5)."""
+    return run_cli(PROG, lambda _: _run(parse_with_values(build_parser(), given, extra)), None)
 
 
 if __name__ == "__main__":

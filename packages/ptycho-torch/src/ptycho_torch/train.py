@@ -39,6 +39,7 @@ from ptycho_torch.cli.shared import (
     check_gradient_accumulation,
     devices_value,
     nonnegative_int,
+    parse_with_values,
     positive_float,
     positive_int,
     quiet_output,
@@ -167,11 +168,13 @@ def _dests(parser: argparse.ArgumentParser) -> list[str]:
     return [a.dest for a in parser._actions if a.dest not in (argparse.SUPPRESS, "help")]
 
 
-def parse_explicit(argv: Sequence[str] | None, parser: argparse.ArgumentParser | None = None) -> argparse.Namespace:
-    """Parse ``argv``; flags not given hold :data:`UNSET`."""
+def parse_explicit(argv: Sequence[str] | None, parser: argparse.ArgumentParser | None = None, *,
+                   given: dict[str, Any] | None = None) -> argparse.Namespace:
+    """Parse ``argv``; flags not given hold :data:`UNSET`. ``given``: values a caller parsed itself
+    (see :func:`ptycho_torch.cli.shared.parse_with_values`)."""
     parser = parser or build_parser()
     ns = argparse.Namespace(**{dest: UNSET for dest in _dests(parser)})
-    return parser.parse_args(list(sys.argv[1:] if argv is None else argv), namespace=ns)
+    return parse_with_values(parser, given or {}, list(sys.argv[1:] if argv is None else argv), namespace=ns)
 
 
 def resolve_args(explicit: argparse.Namespace) -> tuple[argparse.Namespace, dict[str, Any], dict[str, Any]]:
@@ -296,7 +299,10 @@ def _load_raw(path: Any) -> Any:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    explicit = parse_explicit(argv)
+    return _run(parse_explicit(argv))
+
+
+def _run(explicit: argparse.Namespace) -> int:
     args, training, model = resolve_args(explicit)
     train_file = _require(training, "train_data_file", "--train_data_file")
     output_dir = Path(_require(training, "output_dir", "--output_dir"))
@@ -355,7 +361,9 @@ def _main(argv: Sequence[str] | None) -> int:
     except BaseException as exc:
         # A diverged or interrupted run keeps checkpoints/ (the last finite state, resumable with --resume);
         # any other failure removes everything it wrote (specs/reliability.md §2).
-        resumable = type(exc).__name__ == "NonFiniteLossError" or isinstance(exc, KeyboardInterrupt)
+        from ptycho_torch.lightning_module import NonFiniteLossError
+
+        resumable = isinstance(exc, (NonFiniteLossError, KeyboardInterrupt))
         guard.rollback(keep=("checkpoints",) if resumable else ())
         raise
     if not quiet:
@@ -370,6 +378,13 @@ def _main(argv: Sequence[str] | None) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (0 success, 2 bad input, 1 internal error)."""
     return run_cli(PROG, _main, argv)
+
+
+def main_with(given: dict[str, Any], extra: Sequence[str] = ()) -> int:
+    """:func:`main` for a caller that parsed some flags itself (the ``ptycho train`` command): ``given`` maps
+    this parser's destinations to values, ``extra`` holds further flags in this command's spelling
+    (:func:`ptycho_torch.cli.shared.parse_with_values`; specs/torch-cli.md §5)."""
+    return run_cli(PROG, lambda _: _run(parse_explicit(extra, given=given)), None)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ __all__ = [
     "default_multistage_milestones",
     "quiet_output",
     "run_cli",
+    "parse_with_values",
     "positive_int",
     "nonnegative_int",
     "top_k_int",
@@ -496,3 +497,23 @@ def run_cli(prog: str, body: Callable[[Sequence[str] | None], int], argv: Sequen
         return 1
     finally:
         warnings.showwarning = original
+
+
+def parse_with_values(parser: argparse.ArgumentParser, given: dict[str, Any], extra: Sequence[str],
+                      namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+    """Parse ``extra`` with ``parser`` for a caller that parsed some flags itself (specs/torch-cli.md §5).
+
+    ``given`` maps the parser's destinations to values (None = not given); a given value satisfies a
+    required flag and wins over the same flag in ``extra``. TypeError for a destination the parser lacks.
+    """
+    actions = {a.dest: a for a in parser._actions}
+    for dest, value in given.items():
+        if dest not in actions:
+            raise TypeError(f"{parser.prog}: {dest!r} is not a flag of this command")
+        if value is not None:
+            actions[dest].required = False
+    ns = parser.parse_args(list(extra), namespace=namespace)
+    for dest, value in given.items():
+        if value is not None:
+            setattr(ns, dest, value)
+    return ns
