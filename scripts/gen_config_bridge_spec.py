@@ -1,4 +1,4 @@
-"""Write specs/config-bridge.md from the mapping table in code (ptycho_bridge.bridge.render_bridge_spec).
+"""Write specs/config-bridge.md from the mapping table in code (ptycho_bridge.bridge_spec.render_bridge_spec).
 
     python scripts/gen_config_bridge_spec.py          # regenerate the page
     python scripts/gen_config_bridge_spec.py --check  # exit 1 when the committed page is stale
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from ptycho.atomic_io import save_text_atomic
-from ptycho_bridge.bridge import render_bridge_spec
+from ptycho_bridge.bridge_spec import render_bridge_spec
 
 SPEC = Path(__file__).resolve().parents[1] / "specs" / "config-bridge.md"
 

@@ -314,9 +314,11 @@ def test_table_is_complete():
 
 
 def test_table_problems_detects_a_missing_row(monkeypatch):
-    rows = tuple(r for r in bridge.FIELD_MAP if r.source != "DataConfig.K")
-    monkeypatch.setattr(bridge, "FIELD_MAP", rows)
-    problems = bridge.table_problems()
+    from ptycho_bridge import field_map
+
+    rows = tuple(r for r in field_map.FIELD_MAP if r.source != "DataConfig.K")
+    monkeypatch.setattr(field_map, "FIELD_MAP", rows)
+    problems = field_map.table_problems()
     assert "TrainingConfig.neighbor_count: 0 rows (expected 1)" in problems
     assert "DataConfig.K: native field with no canonical counterpart" in problems
 

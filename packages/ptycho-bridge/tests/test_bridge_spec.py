@@ -6,7 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ptycho_bridge.bridge import FIELD_MAP, render_bridge_spec
+from ptycho_bridge.bridge_spec import render_bridge_spec
+from ptycho_bridge.field_map import FIELD_MAP
 
 ROOT = Path(__file__).resolve().parents[3]
 SPEC = ROOT / "specs" / "config-bridge.md"

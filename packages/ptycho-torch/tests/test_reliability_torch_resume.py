@@ -43,8 +43,10 @@ CHILD = textwrap.dedent(
             if mode == "nan" and trainer.global_step == nan_step:
                 batch["X"][0, 0, 0, 0] = float("nan")
 
-    original = components._resume_callbacks
-    components._resume_callbacks = lambda *a: original(*a) + [Saboteur()]
+    from ptycho_torch.workflows import checkpoints
+
+    original = checkpoints.resume_callbacks
+    checkpoints.resume_callbacks = lambda *a: original(*a) + [Saboteur()]
     config = TrainingConfig(
         model=ModelConfig(N=64, gridsize=1, n_filters_scale=1), n_groups=64, batch_size=16, nepochs=3,
         neighbor_count=4, subsample_seed=3, output_dir=out, backend="pytorch", scheduler="Exponential")

@@ -46,17 +46,17 @@ def bundle_dir(tmp_path_factory) -> Path:
 @pytest.fixture()
 def spy(monkeypatch):
     """Record the batch size and device the workflow's predict_patches receives."""
-    from ptycho_torch.workflows import components
+    from ptycho_torch.workflows import reassembly
 
     calls = []
-    real = components.predict_patches
+    real = reassembly.predict_patches
 
     def wrapper(module, container, *, batch_size, device, num_workers=0):
         calls.append({"batch_size": batch_size, "device": str(device), "groups": len(container),
                       "num_workers": num_workers})
         return real(module, container, batch_size=batch_size, device=device, num_workers=num_workers)
 
-    monkeypatch.setattr(components, "predict_patches", wrapper)
+    monkeypatch.setattr(reassembly, "predict_patches", wrapper)
     return calls
 
 

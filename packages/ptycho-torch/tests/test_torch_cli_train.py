@@ -222,16 +222,16 @@ def test_no_deterministic_workers_and_disable_checkpointing(tmp_path, nfs1, monk
     --num-workers reaches the DataLoader, --disable-checkpointing writes no checkpoints/."""
     import torch
 
-    from ptycho_torch.workflows import components
+    from ptycho_torch.workflows import training
 
     seen = []
-    real = components.build_dataloader
+    real = training.build_dataloader
 
     def spy(*args, **kwargs):
         seen.append(kwargs.get("num_workers"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(components, "build_dataloader", spy)
+    monkeypatch.setattr(training, "build_dataloader", spy)
     torch.use_deterministic_algorithms(True)
     out = tmp_path / "run"
     assert main(small(out, "--max_epochs", 1, "--no-deterministic", "--num-workers", "1",

@@ -72,8 +72,8 @@ def _train_and_reconstruct_torch(train: Any, val: Any, config: Any) -> tuple[np.
 
     from ptycho_cli.progress import silence_library_logs
     from ptycho_torch.workflows.components import (
-        _reassemble_cdi_image_torch,
         load_inference_bundle_torch,
+        reassemble_cdi_image_torch,
         run_cdi_example_torch,
     )
 
@@ -86,8 +86,8 @@ def _train_and_reconstruct_torch(train: Any, val: Any, config: Any) -> tuple[np.
     infer_cfg = copy.copy(loaded)
     infer_cfg.n_groups = None  # every position
     with stage(f"reconstructing {len(train.diff3d)} positions (pytorch)"):
-        _, _, recon = _reassemble_cdi_image_torch(train, infer_cfg, M=STITCH_M, models=models,
-                                                  execution_config={"accelerator": "auto"})
+        _, _, recon = reassemble_cdi_image_torch(train, infer_cfg, M=STITCH_M, models=models,
+                                                 execution_config={"accelerator": "auto"})
     return recon["stitched_obj"], recon["global_offsets"], results.get("history") or {}
 
 

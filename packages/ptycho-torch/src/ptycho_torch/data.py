@@ -350,7 +350,22 @@ def build_dataloader(
     )
 
 
+def create_ptycho_data_container(
+    data: Any, config: Any, *, intensity_scale: float | None = None, n_groups: int | None = None
+) -> PtychoDataContainerTorch:
+    """RawData -> grouped container (config.n_groups unless ``n_groups`` is given, neighbor_count,
+    subsample_seed, ...); containers pass through."""
+    if isinstance(data, PtychoDataContainerTorch):
+        return data
+    if hasattr(data, "generate_grouped_data") and hasattr(data, "diff3d"):
+        return PtychoDataContainerTorch.from_raw_data(data, config, intensity_scale=intensity_scale, n_groups=n_groups)
+    raise TypeError(
+        f"data: expected ptycho.raw_data.RawData or PtychoDataContainerTorch, found {type(data).__name__}"
+    )
+
+
 __all__ = [
+    "create_ptycho_data_container",
     "EpochBatchSampler",
     "GroupedBatchDataset",
     "IndexMismatchError",

@@ -9,7 +9,7 @@ Normative text: specs/torch-cli.md §4-§5. Flags may come in any order. Flow:
    bundle is bad input;
 3. read and validate ``--test_data``; its pattern size must match the model's N;
 4. build the canonical ``InferenceConfig`` through the bridge (``--n_images`` groups, None = all);
-5. ``_reassemble_cdi_image_torch`` predicts and stitches; write ``reconstructed_amplitude.png``,
+5. ``reassemble_cdi_image_torch`` predicts and stitches; write ``reconstructed_amplitude.png``,
    ``reconstructed_phase.png`` and ``reconstructed_object.npz`` (complex object) atomically;
 6. print one summary line.
 
@@ -120,7 +120,7 @@ def _run(args: Any) -> int:
     output_dir = Path(args.output_dir)
     validate_paths(None, args.test_data, output_dir, create=False)
 
-    from ptycho_torch.workflows.components import _reassemble_cdi_image_torch, load_inference_bundle_torch
+    from ptycho_torch.workflows.components import load_inference_bundle_torch, reassemble_cdi_image_torch
 
     models, training_config = load_inference_bundle_torch(model_path)
     say(f"loaded model from {model_path} (N={training_config.model.N}, gridsize={training_config.model.gridsize}, "
@@ -142,7 +142,7 @@ def _run(args: Any) -> int:
     guard = OutputGuard(output_dir)
     try:
         with quiet_output(quiet):
-            amp, phase, results = _reassemble_cdi_image_torch(
+            amp, phase, results = reassemble_cdi_image_torch(
                 test_data, config, models=models, execution_config=execution_config
             )
         validate_paths(None, None, output_dir, create=True)

@@ -340,7 +340,7 @@ def _run(explicit: argparse.Namespace) -> int:
         )
     resume = args.resume
     if resume is not None:
-        from ptycho_torch.workflows.components import resolve_resume_checkpoint
+        from ptycho_torch.workflows.resume import resolve_resume_checkpoint
 
         try:
             resume = resolve_resume_checkpoint(resume, output_dir)

@@ -1,0 +1,320 @@
+"""The mapping table of the config bridge: for every canonical field, the PyTorch-native field it comes from
+and the transform in each direction (:data:`FIELD_MAP`), the native fields deliberately left out
+(:data:`DROPPED_FIELDS`), and the table's own consistency check (:func:`table_problems`).
+:mod:`ptycho_bridge.bridge` converts with it; :mod:`ptycho_bridge.bridge_spec` renders specs/config-bridge.md
+from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+from ptycho.config import config as canonical
+from ptycho.config.config import ALLOWED_N, AMP_ACTIVATION_ALIASES, AMP_ACTIVATIONS
+from ptycho_bridge import config_params as native
+from ptycho_bridge.execution import PyTorchExecutionConfig
+
+__all__ = ["FieldMap", "FIELD_MAP", "DROPPED_FIELDS", "NATIVE_CLASSES", "CANONICAL_CLASSES", "rows_for",
+           "canonical_fields", "table_problems"]
+
+# ----------------------------------------------------------------------------------------------------
+# Transforms. to-canonical transforms take (native value, source name) and raise ValueError naming the
+# source; from-canonical transforms take the canonical value.
+# ----------------------------------------------------------------------------------------------------
+
+
+def _same(value: Any, source: str | None = None) -> Any:
+    return value
+
+
+def _n_to(value: Any, source: str) -> int:
+    if value not in ALLOWED_N or isinstance(value, bool):
+        raise ValueError(f"{source}: expected one of {', '.join(map(str, ALLOWED_N))}, got {value!r}")
+    return int(value)
+
+
+def _grid_to(value: Any, source: str) -> int:
+    h, w = value
+    if h != w:
+        raise ValueError(
+            f"{source}: expected a square grid (h, h) because canonical gridsize is one integer "
+            f"(e.g. (2, 2)), got {tuple(value)!r}"
+        )
+    return int(h)
+
+
+def _grid_from(value: int) -> tuple[int, int]:
+    return (value, value)
+
+
+_MODE_TO = {"Unsupervised": "pinn", "Supervised": "supervised"}
+_MODE_FROM = {v: k for k, v in _MODE_TO.items()}
+
+
+def _mode_to(value: Any, source: str) -> str:
+    if value not in _MODE_TO:
+        raise ValueError(f"{source}: expected 'Unsupervised' or 'Supervised', got {value!r}")
+    return _MODE_TO[value]
+
+
+def _mode_from(value: str) -> str:
+    return _MODE_FROM[value]
+
+
+def _activation_to(value: Any, source: str) -> str:
+    if value in AMP_ACTIVATION_ALIASES:
+        return AMP_ACTIVATION_ALIASES[value]
+    if value in AMP_ACTIVATIONS:
+        return value
+    known = ", ".join(repr(a) for a in native.AMP_ACTIVATION_SPELLINGS)
+    raise ValueError(f"{source}: expected a known activation ({known}), got {value!r}")
+
+
+def _nphotons_to(value: Any, source: str) -> float:
+    if value is None:
+        raise ValueError(
+            f"{source}: expected a photon count > 0, got None (not set). Set it on the DataConfig or pass "
+            f"overrides={{'nphotons': ...}}; the canonical default {canonical.TrainingConfig.nphotons:g} is "
+            f"never assumed because a wrong photon count silently rescales the Poisson loss"
+        )
+    return value
+
+
+def _required_to(value: Any, source: str) -> Any:
+    if value is None:
+        field_name = source.rsplit(".", 1)[-1]
+        raise ValueError(
+            f"{source}: expected a path (required by canonical InferenceConfig), got None; set it or pass "
+            f"overrides={{'{field_name}': ...}}"
+        )
+    return value
+
+
+# ----------------------------------------------------------------------------------------------------
+# The table
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """One row of the mapping: canonical ``target.field`` <- native ``source``.
+
+    ``to_canonical(value, source)`` maps a native value (raising ValueError that names ``source``);
+    ``from_canonical(value)`` is its inverse on valid canonical values; ``rule`` is the spec text.
+    """
+
+    target: str
+    field: str
+    source: str
+    rule: str
+    to_canonical: Callable[[Any, str], Any] = _same
+    from_canonical: Callable[[Any], Any] = _same
+
+    @property
+    def source_class(self) -> str:
+        return self.source.split(".", 1)[0]
+
+    @property
+    def source_field(self) -> str:
+        return self.source.split(".", 1)[1]
+
+
+_M, _T, _I = "ModelConfig", "TrainingConfig", "InferenceConfig"
+_SAME = "same value"
+
+
+def _groupingrows_for(target: str) -> list[FieldMap]:
+    """Rows shared by TrainingConfig and InferenceConfig (all from DataConfig), in canonical order."""
+    return [
+        FieldMap(target, "n_subsample", "DataConfig.n_subsample",
+                 "same value, canonical meaning (positions kept before grouping); the original's PyTorch "
+                 "'subsampling factor' of the same name is not carried"),
+        FieldMap(target, "subsample_seed", "DataConfig.subsample_seed", _SAME),
+        FieldMap(target, "neighbor_count", "DataConfig.K", "rename (K = neighbours searched when grouping)"),
+        FieldMap(target, "enable_oversampling", "DataConfig.enable_oversampling", _SAME),
+        FieldMap(target, "neighbor_pool_size", "DataConfig.neighbor_pool_size", _SAME),
+    ]
+
+
+#: The mapping, in canonical field order. Every canonical field except the deprecated ``n_images`` and the
+#: nested ``model`` has exactly one row per config class; every native field is the source of at least one.
+FIELD_MAP: tuple[FieldMap, ...] = (
+    # --- ModelConfig ---------------------------------------------------------------------------------
+    FieldMap(_M, "N", "DataConfig.N", "checked against {64, 128, 256}", _n_to),
+    FieldMap(_M, "gridsize", "DataConfig.grid_size",
+             "(h, w) -> h; error unless h == w. Reverse: g -> (g, g)", _grid_to, _grid_from),
+    FieldMap(_M, "n_filters_scale", "ModelConfig.n_filters_scale", _SAME),
+    FieldMap(_M, "model_type", "ModelConfig.mode",
+             "'Unsupervised' -> 'pinn', 'Supervised' -> 'supervised' (and back)", _mode_to, _mode_from),
+    FieldMap(_M, "architecture", "ModelConfig.architecture", _SAME),
+    FieldMap(_M, "amp_activation", "ModelConfig.amp_activation",
+             "'silu'/'SiLU'/'Swish' -> 'swish'; 'sigmoid', 'swish', 'softplus', 'relu' unchanged; anything "
+             "else is an error. Reverse: canonical name unchanged", _activation_to),
+    FieldMap(_M, "object_big", "ModelConfig.object_big", _SAME),
+    FieldMap(_M, "probe_big", "ModelConfig.probe_big", _SAME),
+    FieldMap(_M, "probe_mask", "ModelConfig.probe_mask", "same value (a bool; the original's tensor mask is not carried)"),
+    FieldMap(_M, "probe_mask_sigma", "ModelConfig.probe_mask_sigma",
+             "same value (the original dropped it, so the CLI value never reached the model)"),
+    FieldMap(_M, "probe_mask_diameter", "ModelConfig.probe_mask_diameter",
+             "same value (the original dropped it, so the CLI value never reached the model)"),
+    FieldMap(_M, "pad_object", "ModelConfig.pad_object", _SAME),
+    FieldMap(_M, "probe_scale", "DataConfig.probe_scale", _SAME),
+    FieldMap(_M, "gaussian_smoothing_sigma", "ModelConfig.gaussian_smoothing_sigma", _SAME),
+    # --- TrainingConfig ------------------------------------------------------------------------------
+    FieldMap(_T, "train_data_file", "TrainingConfig.train_data_file", "same value (str -> Path)"),
+    FieldMap(_T, "test_data_file", "TrainingConfig.test_data_file", "same value (str -> Path)"),
+    FieldMap(_T, "batch_size", "TrainingConfig.batch_size", _SAME),
+    FieldMap(_T, "nepochs", "TrainingConfig.epochs", "rename"),
+    FieldMap(_T, "learning_rate", "PyTorchExecutionConfig.learning_rate",
+             "same value; the execution config is the native home (one home per setting)"),
+    FieldMap(_T, "scheduler", "PyTorchExecutionConfig.scheduler",
+             "same value ('ReduceLROnPlateau' is stored as 'Adaptive' on both sides)"),
+    FieldMap(_T, "mae_weight", "TrainingConfig.mae_weight", _SAME),
+    FieldMap(_T, "nll_weight", "TrainingConfig.nll_weight",
+             "same value (a float; the original's bool `nll` could not carry 0.5)"),
+    FieldMap(_T, "realspace_mae_weight", "TrainingConfig.realspace_mae_weight", _SAME),
+    FieldMap(_T, "realspace_weight", "TrainingConfig.realspace_weight", _SAME),
+    FieldMap(_T, "nphotons", "DataConfig.nphotons",
+             "same value; None (the native default, 'not set') is an error unless overrides['nphotons'] "
+             "is given: the canonical 1e9 is never assumed", _nphotons_to),
+    FieldMap(_T, "n_groups", "TrainingConfig.n_groups",
+             "same value; None stays None (one group per seed position), it is not turned into 512"),
+    *_groupingrows_for(_T),
+    FieldMap(_T, "positions_provided", "DataConfig.positions_provided", "same value (legacy flag, mirrored only)"),
+    FieldMap(_T, "probe_trainable", "TrainingConfig.probe_trainable", _SAME),
+    FieldMap(_T, "intensity_scale_trainable", "TrainingConfig.intensity_scale_trainable",
+             "same value (the original kept it on its ModelConfig)"),
+    FieldMap(_T, "output_dir", "TrainingConfig.output_dir", "same value (str -> Path)"),
+    FieldMap(_T, "sequential_sampling", "DataConfig.sequential_sampling", _SAME),
+    FieldMap(_T, "backend", "TrainingConfig.backend",
+             "same value (the original forced 'pytorch', so a round trip changed it)"),
+    FieldMap(_T, "torch_loss_mode", "TrainingConfig.torch_loss_mode", _SAME),
+    FieldMap(_T, "debug", "TrainingConfig.debug", _SAME),
+    # --- InferenceConfig -----------------------------------------------------------------------------
+    FieldMap(_I, "model_path", "InferenceConfig.model_path",
+             "same value (str -> Path); None is an error unless overrides['model_path'] is given", _required_to),
+    FieldMap(_I, "test_data_file", "InferenceConfig.test_data_file",
+             "same value (str -> Path); None is an error unless overrides['test_data_file'] is given",
+             _required_to),
+    FieldMap(_I, "n_groups", "InferenceConfig.n_groups", "same value (None = every position)"),
+    *_groupingrows_for(_I),
+    FieldMap(_I, "debug", "InferenceConfig.debug", _SAME),
+    FieldMap(_I, "output_dir", "InferenceConfig.output_dir", "same value (str -> Path)"),
+    FieldMap(_I, "backend", "InferenceConfig.backend", _SAME),
+)
+
+#: Fields of the original PyTorch configs that are not carried, grouped by original class, with the reason.
+DROPPED_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("DataConfig", "C", "derived: `DataConfig.C` is the property h*w of grid_size (the original stored a stale copy)"),
+    ("DataConfig", "n_subsample (as a subsampling factor)",
+     "the name now carries the canonical meaning; the factor of the memory-mapped loader does not exist here"),
+    ("DataConfig", "scale_contract_version, measurement_domain",
+     "only the count-intensity contract of specs/physics.md exists; no second scaling contract"),
+    ("DataConfig", "K_quadrant, neighbor_function, min_neighbor_distance, max_neighbor_distance, scan_pattern",
+     "the memory-mapped loader's grouping modes; grouping here is the KD-tree rule of ptycho.grouping"),
+    ("DataConfig", "normalize, probe_normalize, data_scaling, phase_subtraction, x_bounds, y_bounds",
+     "normalisation is fixed by specs/physics.md (mean Σ X² = (N/2)²); probe normalisation uses probe_scale"),
+    ("ModelConfig", "fno_modes, fno_width, fno_blocks, fno_cnn_blocks, learned_input_channels, "
+     "max_hidden_channels, resnet_width, fno_input_transform, generator_output_mode, spectral_bottleneck_*",
+     "research generators; only architecture='cnn' exists (specs/config.md §7)"),
+    ("ModelConfig", "cnn_output_mode, use_shared_decoder, batch_norm, edge_pad, decoder_last_c_outer_fraction, "
+     "decoder_last_amp_channels, use_legacy_decoder_channel_override",
+     "the decoder follows the canonical amplitude/phase U-Net; no alternative heads"),
+    ("ModelConfig", "eca_encoder, cbam_encoder, cbam_bottleneck, cbam_decoder, eca_decoder, spatial_decoder, "
+     "decoder_spatial_kernel",
+     "attention blocks with no canonical counterpart (the decoder ones were never applied in the original)"),
+    ("ModelConfig", "C_model, C_forward, offset, max_position_jitter, num_datasets",
+     "derived from gridsize / data, or legacy-only (params.cfg keeps offset and max_position_jitter)"),
+    ("ModelConfig", "physics_forward_mode, rect_s1s2_trainable, rect_s1s2_init, amplitude_physics_gain, "
+     "training_patch_weighting",
+     "one forward model (specs/physics.md); the rectangular-scaled variant is not implemented"),
+    ("ModelConfig", "loss_function, amp_loss, phase_loss, amp_loss_coeff, phase_loss_coeff",
+     "the loss is chosen by TrainingConfig.torch_loss_mode and the canonical loss weights"),
+    ("ModelConfig", "intensity_scale", "the intensity scale is sqrt(nphotons)/(N/2) (specs/physics.md), not a knob"),
+    ("ModelConfig", "probe_mask_tensor", "probe_mask is a bool; the disk is computed (specs/physics.md)"),
+    ("ModelConfig", "intensity_scale_trainable", "moved to the native TrainingConfig (canonical TrainingConfig field)"),
+    ("TrainingConfig", "nll", "replaced by the float nll_weight"),
+    ("TrainingConfig", "device, strategy, n_devices, num_workers, accum_steps, learning_rate, scheduler, "
+     "plateau_factor, plateau_patience, plateau_min_lr, plateau_threshold",
+     "moved to PyTorchExecutionConfig (accelerator, strategy, devices, num_workers, accumulate_grad_batches, "
+     "learning_rate, scheduler, plateau_*)"),
+    ("TrainingConfig", "framework, orchestrator, training_directories, experiment_name, notes, model_name",
+     "the legacy MLflow/memory-mapped training interface is not carried; the logger is "
+     "PyTorchExecutionConfig.logger_backend"),
+    ("TrainingConfig", "epochs_fine_tune, fine_tune_gamma, stage_1_epochs, stage_2_epochs, stage_3_epochs, "
+     "physics_weight_schedule, stage_3_lr_factor",
+     "staged training was ignored by the original; not implemented"),
+    ("TrainingConfig", "lr_warmup_epochs, lr_min_ratio, gradient_clip_val, gradient_clip_algorithm, optimizer, "
+     "momentum, weight_decay, adam_beta1, adam_beta2, torch_mae_pred_l2_match_target, log_grad_norm, "
+     "grad_norm_log_freq",
+     "optimiser knobs without a canonical counterpart (specs/config.md §7): Adam with learning_rate only"),
+    ("InferenceConfig", "batch_size", "moved to PyTorchExecutionConfig.inference_batch_size"),
+    ("InferenceConfig", "middle_trim, experiment_number, pad_eval, window, patch_weighting, varpro_scaling, "
+     "log_patch_stats, patch_stats_limit",
+     "barycentric/legacy inference paths are not carried; stitching follows specs/physics.md"),
+    ("DatagenConfig", "all fields", "simulation is configured by ptycho.simulation"),
+    ("PyTorchExecutionConfig", "precision, gradient_clip_val, gradient_clip_algorithm, pin_memory, "
+     "persistent_workers, prefetch_factor, middle_trim, pad_eval",
+     "not consumed by the trainer (float32 only; no clipping); the last two were unused in the original"),
+    ("PyTorchExecutionConfig", "recon_log_*, ffno_encoder_*, spectral_bottleneck_*",
+     "MLflow image logging and research generators are not carried"),
+    ("PyTorchExecutionConfig", "accum_steps", "renamed accumulate_grad_batches"),
+)
+
+
+
+
+NATIVE_CLASSES: dict[str, type] = {
+    "DataConfig": native.DataConfig,
+    "ModelConfig": native.ModelConfig,
+    "TrainingConfig": native.TrainingConfig,
+    "InferenceConfig": native.InferenceConfig,
+    "PyTorchExecutionConfig": PyTorchExecutionConfig,
+}
+CANONICAL_CLASSES: dict[str, type] = {
+    _M: canonical.ModelConfig,
+    _T: canonical.TrainingConfig,
+    _I: canonical.InferenceConfig,
+}
+#: Canonical fields that have no row on purpose.
+_NOT_MAPPED = {"model", "n_images"}
+
+
+def rows_for(target: str) -> tuple[FieldMap, ...]:
+    """The rows whose canonical class is ``target``, in table order."""
+    return tuple(r for r in FIELD_MAP if r.target == target)
+
+
+def canonical_fields(target: str) -> list[str]:
+    """Canonical field names of ``target`` that need a row."""
+    return [f.name for f in fields(CANONICAL_CLASSES[target]) if f.name not in _NOT_MAPPED]
+
+
+
+def table_problems() -> list[str]:
+    """Consistency of :data:`FIELD_MAP` with the dataclasses; empty when complete (pinned by a test).
+
+    Checks: every canonical field (except ``model``, ``n_images``) has exactly one row; every row's source
+    exists; every field of the four native configs is the source of some row.
+    """
+    problems: list[str] = []
+    for target in CANONICAL_CLASSES:
+        names = [r.field for r in rows_for(target)]
+        for name in canonical_fields(target):
+            if names.count(name) != 1:
+                problems.append(f"{target}.{name}: {names.count(name)} rows (expected 1)")
+        for name in set(names) - set(canonical_fields(target)):
+            problems.append(f"{target}.{name}: row for a field the canonical class does not have")
+    sources = {r.source for r in FIELD_MAP}
+    for row in FIELD_MAP:
+        cls = NATIVE_CLASSES.get(row.source_class)
+        if cls is None or row.source_field not in {f.name for f in fields(cls)}:
+            problems.append(f"{row.source}: source of {row.target}.{row.field} does not exist")
+    for cls_name in ("DataConfig", "ModelConfig", "TrainingConfig", "InferenceConfig"):
+        for f in fields(NATIVE_CLASSES[cls_name]):
+            if f"{cls_name}.{f.name}" not in sources:
+                problems.append(f"{cls_name}.{f.name}: native field with no canonical counterpart")
+    return problems
+

@@ -1,0 +1,152 @@
+"""Training half of the PyTorch workflow (specs/torch-workflow.md §2-§4): containers, seeded loaders,
+Lightning ``Trainer.fit`` with resumable checkpoints and the chosen logger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ptycho.config.config import validation_groups
+from ptycho_torch.data import build_dataloader, create_ptycho_data_container
+from ptycho_torch.workflows.execution import exec_get, resolve_seed
+from ptycho_torch.workflows.models import models_dict
+from ptycho_torch.workflows.resume import load_checkpoint_safely, resolve_resume_checkpoint
+
+__all__ = ["monitor_name", "train_cdi_model_torch"]
+
+
+def monitor_name(requested: str | None, mode: str, has_validation: bool) -> str | None:
+    """Resolve the checkpoint/early-stop metric: 'val_loss' -> '<mode>_val_loss' ('<mode>_train_loss' without validation)."""
+    if requested in (None, "val_loss", "loss"):
+        return f"{mode}_val_loss" if has_validation else f"{mode}_train_loss"
+    if requested == "train_loss":
+        return f"{mode}_train_loss"
+    return requested
+
+
+
+def train_cdi_model_torch(
+    train_data: Any, test_data: Any, config: Any, *, execution_config: Any = None, resume_from: Any = None
+) -> dict[str, Any]:
+    """Train a PtychoPINN_Lightning model on grouped data.
+
+    Args:
+        train_data, test_data: RawData or PtychoDataContainerTorch (test_data may be None: no validation).
+        config: canonical TrainingConfig (model, n_groups, batch_size, nepochs, nphotons, output_dir, ...).
+        execution_config: optional runtime knobs (accelerator, devices, deterministic, num_workers,
+            learning_rate, scheduler, enable_progress_bar, enable_checkpointing, checkpoint_save_top_k,
+            checkpoint_monitor_metric, checkpoint_mode, early_stop_patience, logger_backend,
+            checkpoint_every_n_steps (default 50; 0 = only at epoch ends)).
+        resume_from: None (fresh run), True (``<output_dir>/checkpoints/last.ckpt``), a run directory or a
+            ``.ckpt`` path. Weights, optimizer, scheduler, RNG states, epoch, loss history and the position in
+            the epoch's batch order are restored, so the result equals an uninterrupted run bitwise on CPU
+            (specs/reliability.md §1). The checkpoint is read with ``torch.load(weights_only=True)``.
+
+    Returns:
+        dict with 'history' ({'train_loss': [...], 'val_loss': [...]}, one float per epoch), 'models'
+        ('lightning_module', 'diffraction_to_obj'), 'train_container', 'test_container',
+        'intensity_scale', 'probe', 'trainer', 'checkpoint_path' (or None), 'seed'.
+    """
+    import lightning.pytorch as L
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    from ptycho_torch.model import PtychoPINN_Lightning
+    from ptycho_torch.workflows.checkpoints import AtomicCheckpointIO, resume_callbacks
+    from ptycho_torch.workflows.loggers import make_logger
+
+    train_container = create_ptycho_data_container(train_data, config)
+    s = train_container.intensity_scale
+    test_container = None
+    if test_data is not None:
+        # a small validation scan must not fail at gridsize > 1 because n_groups was sized for training
+        val_groups = validation_groups(config, len(test_data.diff3d)) if hasattr(test_data, "diff3d") else config.n_groups
+        test_container = create_ptycho_data_container(test_data, config, intensity_scale=s, n_groups=val_groups)
+    mode = config.torch_loss_mode
+    seed = resolve_seed(config)
+    deterministic = bool(exec_get(execution_config, "deterministic", True))
+    L.seed_everything(seed, workers=True, verbose=False)
+    learning_rate = float(exec_get(execution_config, "learning_rate", config.learning_rate))
+    scheduler = str(exec_get(execution_config, "scheduler", config.scheduler))
+    # MultiStage milestones default to fractions of the run length, so ask for the kwargs of *this* run.
+    kwargs_for = getattr(execution_config, "scheduler_kwargs_for", None)
+    if callable(kwargs_for):
+        scheduler_kwargs = kwargs_for(config.nepochs)
+    else:
+        scheduler_kwargs = exec_get(execution_config, "scheduler_kwargs", None)
+    module = PtychoPINN_Lightning(
+        config.model,
+        config,
+        train_container.probe,
+        s,
+        learning_rate=learning_rate,
+        scheduler=scheduler,
+        scheduler_kwargs=scheduler_kwargs,
+    )
+    num_workers = int(exec_get(execution_config, "num_workers", 0))
+    train_loader = build_dataloader(
+        train_container, config.batch_size, shuffle=not config.sequential_sampling, seed=seed, num_workers=num_workers
+    )
+    val_loader = None
+    if test_container is not None:
+        val_loader = build_dataloader(test_container, config.batch_size, shuffle=False, num_workers=num_workers)
+
+    output_dir = Path(config.output_dir)
+    ckpt_path = resolve_resume_checkpoint(resume_from, config.output_dir)
+    if ckpt_path is not None:
+        load_checkpoint_safely(ckpt_path)  # one-line error for a damaged/foreign file before training starts
+    enable_ckpt = bool(exec_get(execution_config, "enable_checkpointing", True))
+    every_n = int(exec_get(execution_config, "checkpoint_every_n_steps", 50))
+    if every_n < 0:
+        raise ValueError(f"execution_config.checkpoint_every_n_steps: expected an integer >= 0, found {every_n}")
+    last_path = output_dir_last = Path(config.output_dir) / "checkpoints" / "last.ckpt"
+    callbacks: list[Any] = resume_callbacks(train_loader.sampler, last_path if enable_ckpt else None, every_n)
+    has_val = val_loader is not None
+    monitor = monitor_name(exec_get(execution_config, "checkpoint_monitor_metric", None), mode, has_val)
+    ckpt_mode = str(exec_get(execution_config, "checkpoint_mode", "min"))
+    checkpoint_cb = None
+    top_k = int(exec_get(execution_config, "checkpoint_save_top_k", 1))
+    if enable_ckpt and top_k != 0:
+        checkpoint_cb = ModelCheckpoint(
+            dirpath=str(output_dir / "checkpoints"),
+            monitor=monitor,
+            mode=ckpt_mode,
+            save_top_k=top_k,
+            save_last=False,  # last.ckpt is written by the resume callback (every N steps + epoch ends)
+        )
+        callbacks.append(checkpoint_cb)
+    patience = exec_get(execution_config, "early_stop_patience", None)
+    if patience is not None and has_val:
+        callbacks.append(EarlyStopping(monitor=monitor, mode=ckpt_mode, patience=int(patience)))
+    progress = bool(exec_get(execution_config, "enable_progress_bar", config.debug))
+    trainer = L.Trainer(
+        max_epochs=int(config.nepochs),
+        accelerator=str(exec_get(execution_config, "accelerator", "auto")),
+        devices=exec_get(execution_config, "devices", 1),
+        deterministic=deterministic,
+        default_root_dir=str(output_dir),
+        enable_progress_bar=progress,
+        enable_model_summary=bool(config.debug),
+        enable_checkpointing=enable_ckpt,
+        logger=make_logger(exec_get(execution_config, "logger_backend", "csv"), output_dir),
+        callbacks=callbacks,
+        log_every_n_steps=1,
+        num_sanity_val_steps=0,
+        plugins=[AtomicCheckpointIO()],
+    )
+    trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
+                ckpt_path=None if ckpt_path is None else str(ckpt_path), weights_only=True)
+    module.eval()
+    last = output_dir_last
+    history = {"train_loss": list(module.loss_history["train"]), "val_loss": list(module.loss_history["val"])}
+    return {
+        "history": history,
+        "models": models_dict(module, s),
+        "train_container": train_container,
+        "test_container": test_container,
+        "intensity_scale": s,
+        "probe": train_container.probe,
+        "trainer": trainer,
+        "checkpoint_path": last if (enable_ckpt and last.exists()) else None,
+        "seed": seed,
+        "module_kwargs": {"learning_rate": learning_rate, "scheduler": scheduler, "scheduler_kwargs": scheduler_kwargs},
+    }
