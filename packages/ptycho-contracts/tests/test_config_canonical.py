@@ -229,3 +229,21 @@ def test_non_string_field_name_is_one_line_error(key):
     data = {**config_to_dict(TrainingConfig(model=ModelConfig(N=64))), key: 1}
     with pytest.raises(ValueError, match=rf"^TrainingConfig: field names must be strings, got {re.escape(repr(key))}$"):
         config_from_dict(data)
+
+
+def test_resume_checkpoint_rule(tmp_path):
+    """specs/reliability.md §1: one resume-path rule for both backends."""
+    from ptycho.config.config import resume_checkpoint
+
+    run = tmp_path / "run"
+    assert resume_checkpoint(None, run) is None and resume_checkpoint(False, run) is None
+    with pytest.raises(FileNotFoundError, match=r"no checkpoint at .*checkpoints/last\.ckpt"):
+        resume_checkpoint(True, run)
+    (run / "checkpoints").mkdir(parents=True)
+    ckpt = run / "checkpoints" / "last.ckpt"
+    ckpt.write_bytes(b"x")
+    assert resume_checkpoint(True, run) == ckpt == resume_checkpoint(run, "elsewhere") == resume_checkpoint(ckpt, run)
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    (flat / "last.ckpt").write_bytes(b"x")
+    assert resume_checkpoint(flat, run) == flat / "last.ckpt"

@@ -122,6 +122,9 @@ def test_intensity_scales():
     rng = np.random.default_rng(3)
     x, _ = normalize_diffraction(rng.uniform(0, 5, size=(6, 32, 32)))
     assert dataset_intensity_scale(x, 1e6) == pytest.approx(intensity_scale(1e6, 32), rel=1e-6)
+    for bad in (-1.0, 0.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="nphotons"):
+            intensity_scale(bad, 64)
 
 
 def test_poisson_sample_statistics_and_determinism():

@@ -164,3 +164,16 @@ def test_resuming_a_run_that_stopped_early_trains_no_further(tmp_path):
     assert resumed["train_loss"] == first["train_loss"]
     for a, b in zip(models.autoencoder.get_weights(), again.autoencoder.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(("changes", "needle"), [
+    ({"realspace_weight": 0.5}, r"TrainingConfig\.realspace_weight: not implemented by either backend"),
+    ({"realspace_mae_weight": 0.1}, r"TrainingConfig\.realspace_mae_weight: not implemented"),
+    ({"model": ModelConfig(probe_mask_diameter=12.0)}, r"ModelConfig\.probe_mask_diameter: not implemented"),
+    ({"model": ModelConfig(probe_mask_sigma=2.0)}, r"ModelConfig\.probe_mask_sigma: not implemented"),
+    ({"torch_loss_mode": "mae"}, r"TrainingConfig\.torch_loss_mode: .*expected 'poisson'"),
+])
+def test_unimplemented_fields_are_rejected_not_ignored(changes, needle):
+    """specs/config.md §3: a field neither backend implements is a ValueError in TensorFlow training."""
+    with pytest.raises(ValueError, match=needle):
+        training.compile_models(None, replace(TrainingConfig(), **changes))

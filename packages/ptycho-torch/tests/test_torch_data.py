@@ -16,7 +16,6 @@ from ptycho_torch.data import (
     IndexMismatchError,
     PtychoDataContainerTorch,
     build_dataloader,
-    closed_form_intensity_scale,
 )
 
 N = 64
@@ -96,8 +95,6 @@ def test_bad_inputs_raise_clear_errors():
     raw = _raw()
     with pytest.raises(ValueError, match=r"diff3d: expected shape \(M, 128, 128\)"):
         PtychoDataContainerTorch.from_raw_data(raw, TrainingConfig(model=ModelConfig(N=128), n_groups=4))
-    with pytest.raises(ValueError, match="nphotons"):
-        closed_form_intensity_scale(-1.0, 64)
     with pytest.raises(ValueError, match="batch_size"):
         build_dataloader(PtychoDataContainerTorch.from_raw_data(raw, _config(1)), 0, shuffle=False)
 

@@ -212,3 +212,18 @@ def test_oversampling_reaches_the_grouping(tmp_path):
     _, _, results = run_cdi_example_torch(_raw(M=16, seed=0), _raw(M=16, seed=1), cfg, do_stitching=False,
                                           execution_config={"accelerator": "cpu", "logger_backend": "none"})
     assert len(results["train_container"]) == 40 and len(results["test_container"]) == 40
+
+
+@pytest.mark.parametrize(("changes", "needle"), [
+    ({"realspace_weight": 0.5}, r"TrainingConfig\.realspace_weight: not implemented by either backend"),
+    ({"realspace_mae_weight": 0.1}, r"TrainingConfig\.realspace_mae_weight: not implemented"),
+    ({"model": ModelConfig(probe_mask_diameter=12.0)}, r"ModelConfig\.probe_mask_diameter: not implemented"),
+    ({"model": ModelConfig(probe_mask_sigma=2.0)}, r"ModelConfig\.probe_mask_sigma: not implemented"),
+])
+def test_unimplemented_fields_are_rejected_before_training(changes, needle, tmp_path):
+    """specs/config.md §3: the PyTorch workflow rejects what neither backend implements, before grouping."""
+    import dataclasses
+
+    cfg = dataclasses.replace(TrainingConfig(output_dir=tmp_path, backend="pytorch"), **changes)
+    with pytest.raises(ValueError, match=needle):
+        run_cdi_example_torch(None, None, cfg)

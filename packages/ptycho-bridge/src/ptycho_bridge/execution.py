@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ptycho.config.config import SCHEDULER_ALIASES, SCHEDULERS
+from ptycho.config.config import SCHEDULER_ALIASES, SCHEDULERS, default_multistage_milestones
 from ptycho.config.validation import check_bool, check_choice, check_float, check_int, fail, is_int
 
 __all__ = [
@@ -189,7 +189,7 @@ class PyTorchExecutionConfig:
                     fail(_O, "multistage_milestones", milestones,
                          "explicit epochs, or nepochs >= 1 to derive [nepochs//2, 3*nepochs//4] "
                          "(call scheduler_kwargs_for(nepochs))")
-                milestones = tuple(sorted({max(1, nepochs // 2), max(1, (3 * nepochs) // 4)}))
+                milestones = default_multistage_milestones(nepochs)
             return {"milestones": list(milestones), "gamma": float(self.multistage_gamma)}
         if self.scheduler == "Adaptive":
             return {

@@ -27,18 +27,12 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ptycho.config.config import effective_seed
+from ptycho.physics import intensity_scale as physics_intensity_scale
 from ptycho.sampling import epoch_order
 
 
 class IndexMismatchError(RuntimeError):
     """The indices recorded by ``load_data(..., subsample_seed=...)`` differ from the ones grouped here."""
-
-
-def closed_form_intensity_scale(nphotons: float, N: int) -> float:
-    """s = sqrt(nphotons) / (N/2): the photon scale of data normalised to mean Σ X² = (N/2)²."""
-    if not (isinstance(nphotons, (int, float)) and math.isfinite(nphotons) and nphotons > 0):
-        raise ValueError(f"nphotons: expected a positive finite number, found {nphotons!r}")
-    return float(math.sqrt(float(nphotons)) / (N / 2))
 
 
 def _to_numpy(name: str, value: Any) -> np.ndarray:
@@ -170,7 +164,7 @@ class PtychoDataContainerTorch:
         if recorded is not None:
             check_sample_indices(raw, config, grouped.get("sample_indices"))
         if intensity_scale is None:
-            intensity_scale = closed_form_intensity_scale(config.nphotons, N)
+            intensity_scale = physics_intensity_scale(config.nphotons, N)
         return cls.from_grouped(
             grouped,
             raw.probeGuess,
@@ -372,5 +366,4 @@ __all__ = [
     "PtychoDataContainerTorch",
     "build_dataloader",
     "check_sample_indices",
-    "closed_form_intensity_scale",
 ]

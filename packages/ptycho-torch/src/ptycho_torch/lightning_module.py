@@ -18,7 +18,15 @@ from typing import Any
 import lightning.pytorch as L
 import torch
 
-from ptycho.config.config import ModelConfig, TrainingConfig, config_from_dict, config_to_dict
+from ptycho.config.config import (
+    SCHEDULER_ALIASES,
+    SCHEDULERS,
+    ModelConfig,
+    TrainingConfig,
+    config_from_dict,
+    config_to_dict,
+    default_multistage_milestones,
+)
 
 from .forward_model import ForwardModel, object_patches
 from .network import PtychoNet, network_kwargs, run_generator
@@ -37,8 +45,6 @@ class NonFiniteLossError(RuntimeError):
     """Training produced a NaN/inf loss or gradient; raised before the optimizer step, so the weights (and
     every checkpoint written so far) are still the last finite ones. The message names epoch and step."""
 
-SCHEDULERS = ("Default", "Exponential", "MultiStage", "Adaptive")
-_SCHEDULER_ALIASES = {"ReduceLROnPlateau": "Adaptive"}
 _SCHEDULER_KWARGS = {
     "Default": {},
     "Exponential": {"gamma": 0.95},
@@ -92,7 +98,7 @@ class PtychoPINN_Lightning(L.LightningModule):
             raise ValueError(f"PtychoPINN_Lightning: learning_rate: expected a finite positive number, got {learning_rate!r}")
         self.learning_rate = lr
         sched = tc.scheduler if scheduler is None else scheduler
-        sched = _SCHEDULER_ALIASES.get(sched, sched)
+        sched = SCHEDULER_ALIASES.get(sched, sched)
         if sched not in SCHEDULERS:
             raise ValueError(f"PtychoPINN_Lightning: scheduler: expected one of {SCHEDULERS}, got {scheduler!r}")
         self.scheduler_name = sched
@@ -103,7 +109,7 @@ class PtychoPINN_Lightning(L.LightningModule):
                              f"{sched!r}; known: {sorted(kw)}")
         kw.update(scheduler_kwargs or {})
         if sched == "MultiStage" and kw["milestones"] is None:
-            kw["milestones"] = sorted({max(1, int(0.5 * tc.nepochs)), max(1, int(0.75 * tc.nepochs))})
+            kw["milestones"] = list(default_multistage_milestones(tc.nepochs))
         self.scheduler_kwargs = kw
 
         pr = default_probe(mc.N) if probe is None else probe

@@ -33,6 +33,9 @@ __all__ = [
     "DEFAULT_SEED",
     "effective_seed",
     "validation_groups",
+    "resume_checkpoint",
+    "UNIMPLEMENTED_FIELDS",
+    "check_implemented",
     "ALLOWED_N",
     "ARCHITECTURES",
     "AMP_ACTIVATIONS",
@@ -42,6 +45,7 @@ __all__ = [
     "BACKENDS",
     "LOSS_MODES",
     "SCHEDULERS",
+    "default_multistage_milestones",
     "KEY_MAPPINGS",
     "dataclass_to_legacy_dict",
     "update_legacy_dict",
@@ -61,6 +65,12 @@ AMP_ACTIVATION_ALIASES = {"silu": "swish", "SiLU": "swish", "swish": "swish", "S
 BACKENDS = ("tensorflow", "pytorch")
 LOSS_MODES = ("poisson", "mae")
 SCHEDULERS = ("Default", "Exponential", "MultiStage", "Adaptive")
+
+
+def default_multistage_milestones(nepochs: int) -> tuple[int, ...]:
+    """Epochs at which the 'MultiStage' schedule decays the learning rate when none are given: half and three
+    quarters of the run, at least epoch 1 (the one rule for both CLIs, the execution config and the module)."""
+    return tuple(sorted({max(1, int(nepochs) // 2), max(1, (3 * int(nepochs)) // 4)}))
 #: Accepted scheduler spellings of the original and what they mean here.
 SCHEDULER_ALIASES = {"ReduceLROnPlateau": "Adaptive"}
 
@@ -101,6 +111,43 @@ def validation_groups(config: Any, n_positions: int) -> int | None:
     if groups is None or getattr(config, "enable_oversampling", False):
         return groups
     return min(int(groups), int(n_positions))
+
+
+#: Canonical fields kept for compatibility that neither backend implements, with the one value both accept
+#: (specs/config.md §4). Training in either backend calls :func:`check_implemented`.
+UNIMPLEMENTED_FIELDS: tuple[tuple[str, Any], ...] = (
+    ("model.probe_mask_sigma", 1.0),
+    ("model.probe_mask_diameter", None),
+    ("realspace_mae_weight", 0.0),
+    ("realspace_weight", 0.0),
+)
+
+
+def check_implemented(config: Any) -> None:
+    """ValueError naming the field when ``config`` (a TrainingConfig) sets a field of
+    :data:`UNIMPLEMENTED_FIELDS` to another value: both backends reject it instead of ignoring it."""
+    for path, accepted in UNIMPLEMENTED_FIELDS:
+        owner, name = (config.model, path[len("model."):]) if path.startswith("model.") else (config, path)
+        value = getattr(owner, name, accepted)
+        if value != accepted:
+            cls = type(owner).__name__
+            raise ValueError(f"{cls}.{name}: not implemented by either backend; expected {accepted!r}, found {value!r}")
+
+
+def resume_checkpoint(resume_from: Any, output_dir: str | Path) -> Path | None:
+    """The checkpoint a workflow resumes from, the same rule in both backends (specs/reliability.md §1):
+    None/False -> None; True -> ``<output_dir>/checkpoints/last.ckpt``; a directory -> its
+    ``checkpoints/last.ckpt`` (or ``<dir>/last.ckpt`` when it has no ``checkpoints/`` but that file); a file ->
+    itself. FileNotFoundError (one line naming the path) when the checkpoint does not exist."""
+    if resume_from is None or resume_from is False:
+        return None
+    p = Path(output_dir) if resume_from is True else Path(resume_from)
+    if p.is_dir():
+        p = p / "last.ckpt" if not (p / "checkpoints").is_dir() and (p / "last.ckpt").exists() \
+            else p / "checkpoints" / "last.ckpt"
+    if not p.is_file():
+        raise FileNotFoundError(f"resume_from: no checkpoint at {p} (expected <output_dir>/checkpoints/last.ckpt)")
+    return p
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import numpy as np
 from scipy.signal.windows import hann
 from skimage.registration import phase_cross_correlation
 
-__all__ = ["find_shift", "fourier_shift", "align_phase", "scale_amplitude", "crop_border"]
+__all__ = ["find_shift", "fourier_shift", "align_phase", "scale_amplitude", "crop_border", "remove_plane"]
 
 
 def _registration_view(image: np.ndarray) -> np.ndarray:
@@ -79,6 +79,12 @@ def _plane(phase: np.ndarray) -> np.ndarray:
     design = np.stack([xx.ravel(), yy.ravel(), np.ones(h * w)], axis=1)
     coef, *_ = np.linalg.lstsq(design, phase.ravel(), rcond=None)
     return (design @ coef).reshape(h, w)
+
+
+def remove_plane(phase: np.ndarray) -> np.ndarray:
+    """``phase`` (2-D, float64) minus its least-squares plane a*x + b*y + c."""
+    ph = np.asarray(phase, np.float64)
+    return ph - _plane(ph)
 
 
 def align_phase(pred: np.ndarray, target: np.ndarray, method: str = "plane") -> tuple[np.ndarray, np.ndarray]:

@@ -3,8 +3,8 @@
 PINN: loss = nll_weight * PoissonNLL((s X)^2, (s A_pred)^2) + mae_weight * MAE(s X, s A_pred), Adam.
 Supervised baseline: loss = MAE(label_amp, amp) + MAE(label_phase, phase) on the generator's object
 amplitude and phase (the PyTorch backend's definition), Adam.
-The realspace loss of the original is identically zero with its default weights and is not
-implemented; a non-zero ``realspace_weight`` raises ValueError rather than being ignored.
+Fields neither backend implements (realspace loss weights, probe-mask sigma/diameter) raise ValueError when
+set (``ptycho.config.config.check_implemented``), and so does ``torch_loss_mode='mae'``, a PyTorch-only loss.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ptycho.config.config import check_implemented
 from ptycho.sampling import epoch_order  # noqa: F401  (re-exported: the batch order of fit)
 
 from .network import Models
@@ -43,9 +44,10 @@ def compile_models(models: Models, training_config, jit_compile: bool = False) -
     Supervised: the generator, losses [MAE(label_amp, amp), MAE(label_phase, phase)] with weights 1, 1
     (mae_weight / nll_weight do not apply).
     """
-    if float(getattr(training_config, "realspace_weight", 0.0)) != 0.0:
-        raise ValueError("TrainingConfig.realspace_weight: the TensorFlow backend supports only 0.0, "
-                         f"found {training_config.realspace_weight}")
+    check_implemented(training_config)
+    if getattr(training_config, "torch_loss_mode", "poisson") != "poisson":
+        raise ValueError("TrainingConfig.torch_loss_mode: the TensorFlow backend trains with the weighted "
+                         f"Poisson/MAE loss only; expected 'poisson', found {training_config.torch_loss_mode!r}")
     lr = float(getattr(training_config, "learning_rate", 1e-3))
     if models.supervised:
         models.training_model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr),

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ptycho import loader, params
-from ptycho.config.config import effective_seed, validation_groups
+from ptycho.config.config import effective_seed, resume_checkpoint, validation_groups
 from ptycho.model_manager import load_inference_bundle
 from ptycho.raw_data import load_data
 
@@ -56,18 +56,6 @@ def create_ptycho_data_container(data, config, seed: int | None = None, n_groups
     return cont
 
 
-def _resume_path(resume_from, output_dir):
-    """None/False -> None; True -> <output_dir>/checkpoints/last.ckpt; a directory -> its checkpoints/last.ckpt."""
-    if resume_from is None or resume_from is False:
-        return None
-    p = Path(output_dir) if resume_from is True else Path(resume_from)
-    if p.is_dir():
-        p = p / "checkpoints" / "last.ckpt"
-    if not p.is_file():
-        raise FileNotFoundError(f"resume_from: no checkpoint at {p} (expected <output_dir>/checkpoints/last.ckpt)")
-    return p
-
-
 def train_cdi_model(train_data, test_data, config, seed: int | None = None, *, resume_from=None,
                     checkpoints: bool = True, policy=None, init_weights=None) -> dict:
     """Group, train (explicit config) and, with test data, predict. Returns the results dict.
@@ -91,7 +79,7 @@ def _train(train_data, test_data, config, seed, *, resume_from, checkpoints, pol
     from ptycho import train_pinn
     from ptycho.config.config import update_legacy_dict
 
-    resume_path = _resume_path(resume_from, config.output_dir)
+    resume_path = resume_checkpoint(resume_from, config.output_dir)
     run_seed = grouping_seed(config, seed)
     train_c = create_ptycho_data_container(train_data, config, run_seed)
     test_c = None

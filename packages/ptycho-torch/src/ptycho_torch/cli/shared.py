@@ -25,7 +25,9 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from ptycho.config.config import SCHEDULERS, default_multistage_milestones
 from ptycho_bridge.argtypes import int_value, nonnegative_int, positive_float, positive_int
+from ptycho_bridge.execution import LOGGER_BACKENDS
 from ptycho_torch.cli.output_guard import OutputGuard
 
 __all__ = [
@@ -55,8 +57,8 @@ __all__ = [
 
 #: ``--accelerator`` choices. 'tpu' is listed so it gets a clear "not supported" error, not argparse's.
 ACCELERATOR_CHOICES = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
-LOGGER_CHOICES = ("csv", "tensorboard", "mlflow", "none")
-SCHEDULER_CHOICES = ("Default", "Exponential", "MultiStage", "Adaptive")
+LOGGER_CHOICES = LOGGER_BACKENDS
+SCHEDULER_CHOICES = SCHEDULERS
 #: optional logger backends: flag value -> (module that must be importable, ptycho-torch extra)
 LOGGER_EXTRAS = {"tensorboard": ("tensorboard", "tensorboard"), "mlflow": ("mlflow", "mlflow")}
 
@@ -303,11 +305,6 @@ def check_gradient_accumulation(accumulate_grad_batches: int) -> None:
             f"--accumulate-grad-batches {accumulate_grad_batches}: gradient accumulation is incompatible with the "
             "manual optimisation of PtychoPINN_Lightning (EXEC-ACCUM-001); use --accumulate-grad-batches 1"
         )
-
-
-def default_multistage_milestones(nepochs: int) -> tuple[int, ...]:
-    """Epochs at which 'MultiStage' decays the learning rate: half and three quarters of the run (>= 1)."""
-    return tuple(sorted({max(1, int(0.5 * nepochs)), max(1, int(0.75 * nepochs))}))
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 Mirror of ``ptycho.physics.scaling``: ``normalization_factor`` / ``dataset_intensity_scale`` reduce in
 float64 and return Python floats; ``normalize_diffraction`` returns (float32 tensor, float).
+``intensity_scale`` (the closed form sqrt(nphotons)/(N/2), plain Python arithmetic) is the contracts'
+function itself: one formula for every backend.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import math
 
 import torch
 
-from ._validation import as_tensor, check_ndim, check_positive_int
+from ptycho.physics.scaling import intensity_scale
+
+from ._validation import as_tensor, check_ndim
 
 __all__ = ["normalization_factor", "normalize_diffraction", "intensity_scale", "dataset_intensity_scale"]
 
@@ -54,14 +58,6 @@ def normalize_diffraction(diff) -> tuple[torch.Tensor, float]:
     factor = normalization_factor(diff)
     t = as_tensor(diff, "diff", "normalize_diffraction", allow_complex=False)
     return (t.to(torch.float64) * factor).to(torch.float32), factor
-
-
-def intensity_scale(nphotons: float, N: int) -> float:
-    """Closed-form photon scale ``sqrt(nphotons) / (N/2)`` (Python float)."""
-    func = "intensity_scale"
-    photons = _positive(nphotons, "nphotons", func)
-    n = check_positive_int(N, "N", func)
-    return math.sqrt(photons) / (n / 2.0)
 
 
 def dataset_intensity_scale(X, nphotons: float) -> float:

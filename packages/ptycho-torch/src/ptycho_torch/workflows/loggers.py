@@ -15,11 +15,9 @@ from lightning.pytorch import loggers
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
 from ptycho.atomic_io import save_text_atomic
+from ptycho_bridge.execution import LOGGER_BACKENDS
 
 __all__ = ["LOGGER_BACKENDS", "AtomicCSVLogger", "make_logger"]
-
-#: ``execution_config.logger_backend`` values
-LOGGER_BACKENDS = ("csv", "tensorboard", "mlflow", "none")
 
 
 

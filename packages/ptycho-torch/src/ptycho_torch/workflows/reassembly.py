@@ -11,10 +11,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from ptycho.physics import intensity_scale
 from ptycho_torch.data import (
     PtychoDataContainerTorch,
     build_dataloader,
-    closed_form_intensity_scale,
     create_ptycho_data_container,
 )
 from ptycho_torch.persistence import resolve_bundle_path
@@ -88,7 +88,7 @@ def reassemble_cdi_image_torch(
     module = models["lightning_module"]
     s = models.get("intensity_scale")
     if s is None:
-        s = module_intensity_scale(module, closed_form_intensity_scale(getattr(config, "nphotons", 1e9), config.model.N))
+        s = module_intensity_scale(module, intensity_scale(getattr(config, "nphotons", 1e9), config.model.N))
     container = create_ptycho_data_container(test_data, config, intensity_scale=float(s))
     if container.channels != config.model.gridsize**2:
         raise ValueError(

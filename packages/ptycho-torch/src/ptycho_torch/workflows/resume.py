@@ -1,5 +1,6 @@
-"""Where a training run resumes from (specs/reliability.md §1): the ``resume_from`` rule, and a safe read of a
-Lightning checkpoint. Framework-light: imports torch, not lightning."""
+"""Where a training run resumes from (specs/reliability.md §1): ``resolve_resume_checkpoint`` is the rule both
+backends share (``ptycho.config.config.resume_checkpoint``), and a safe read of a Lightning checkpoint.
+Framework-light: imports torch, not lightning."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from ptycho.config.config import resume_checkpoint as resolve_resume_checkpoint
 
 __all__ = ["load_checkpoint_safely", "resolve_resume_checkpoint"]
 
@@ -25,21 +28,3 @@ def load_checkpoint_safely(path: str | Path) -> dict[str, Any]:
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "loops" not in ckpt:
         raise ValueError(f"{p}: expected a Lightning training checkpoint with 'state_dict' and 'loops'")
     return ckpt
-
-
-def resolve_resume_checkpoint(resume_from: Any, output_dir: str | Path) -> Path | None:
-    """``resume_from`` -> checkpoint path: None/False -> None; True -> ``<output_dir>/checkpoints/last.ckpt``;
-    a directory -> ``<dir>/checkpoints/last.ckpt`` (or ``<dir>/last.ckpt``); a file -> itself.
-
-    Raises:
-        FileNotFoundError: the checkpoint does not exist (one line naming the path).
-    """
-    if resume_from is None or resume_from is False:
-        return None
-    p = Path(output_dir) if resume_from is True else Path(resume_from)
-    if p.is_dir():
-        p = p / "checkpoints" / "last.ckpt" if (p / "checkpoints").is_dir() or not (p / "last.ckpt").exists() \
-            else p / "last.ckpt"
-    if not p.is_file():
-        raise FileNotFoundError(f"resume_from: no checkpoint at {p} (expected <output_dir>/checkpoints/last.ckpt)")
-    return p

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ptycho.config.config import validation_groups
+from ptycho.config.config import check_implemented, validation_groups
 from ptycho_torch.data import build_dataloader, create_ptycho_data_container
 from ptycho_torch.workflows.execution import exec_get, resolve_seed
 from ptycho_torch.workflows.models import models_dict
@@ -54,6 +54,7 @@ def train_cdi_model_torch(
     from ptycho_torch.workflows.checkpoints import AtomicCheckpointIO, resume_callbacks
     from ptycho_torch.workflows.loggers import make_logger
 
+    check_implemented(config)
     train_container = create_ptycho_data_container(train_data, config)
     s = train_container.intensity_scale
     test_container = None
