@@ -45,9 +45,10 @@ def prepare(positions: int = 256, gridsize: int = 2, nphotons: float = 1e9, seed
     """
     import torch
 
+    from ptycho.physics import intensity_scale
     from ptycho.raw_data import RawData
     from ptycho.simulation import simulate
-    from ptycho_torch.data import PtychoDataContainerTorch, closed_form_intensity_scale
+    from ptycho_torch.data import PtychoDataContainerTorch
 
     sim = simulate("lines", N=n, n_positions=positions, nphotons=nphotons, seed=seed, object_size=object_size)
     raw = RawData.from_coords_without_pc(sim["xcoords"], sim["ycoords"], sim["diffraction"], sim["probeGuess"],
@@ -56,7 +57,7 @@ def prepare(positions: int = 256, gridsize: int = 2, nphotons: float = 1e9, seed
     # exactly what PtychoDataContainerTorch.from_raw_data does for a TrainingConfig (which only admits N >= 64)
     grouped = raw.generate_grouped_data(n, K=max(4, C), nsamples=positions, seed=seed, gridsize=gridsize)
     cont = PtychoDataContainerTorch.from_grouped(grouped, raw.probeGuess, N=n, gridsize=gridsize,
-                                                 intensity_scale=closed_form_intensity_scale(nphotons, n),
+                                                 intensity_scale=intensity_scale(nphotons, n),
                                                  probe_scale=float(sim["probe_scale"]))
     return {
         "X": cont.X, "coords_relative": cont.coords_relative,
