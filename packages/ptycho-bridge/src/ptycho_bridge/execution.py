@@ -5,8 +5,8 @@ learning-rate schedule), not what is reconstructed. They are never written into 
 
 Two fields have canonical counterparts, ``learning_rate`` and ``scheduler`` (canonical
 ``TrainingConfig.learning_rate`` / ``.scheduler``). The canonical config is their source of truth:
-:func:`execution_config_for` builds an execution config that agrees with it and refuses one that does not
-(the original read the CLI's scheduler into an execution field nobody consumed).
+:func:`execution_config_for` builds an execution config that agrees with it and refuses one that does not,
+so the trainer and the bundle's stored config never disagree.
 
 Validated at construction: a bad value raises ``ValueError("PyTorchExecutionConfig.<field>: expected ...,
 got ...")``. Frozen; derive variants with ``dataclasses.replace`` or ``update_config``. Nothing here imports

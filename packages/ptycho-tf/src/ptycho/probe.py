@@ -45,8 +45,8 @@ def set_probe(probe) -> None:
 
 def set_probe_guess(X_train=None, probe_guess=None) -> None:
     """Set the probe from ``probe_guess`` (N, N) complex; without one, use the default disk probe of
-    the size of ``X_train`` (B, N, N, C) or of ``params N``. (The original's Gaussian estimate from the
-    mean diffraction is not reproduced; the default probe is the documented fallback.)"""
+    the size of ``X_train`` (B, N, N, C) or of ``params N``. (No probe is estimated from the
+    diffraction data; the default probe is the documented fallback.)"""
     if probe_guess is not None:
         set_probe(probe_guess)
         return

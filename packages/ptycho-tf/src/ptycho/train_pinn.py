@@ -32,7 +32,7 @@ def train_with_config(container, training_config, intensity_scale: float | None 
       checkpoint_path / resume_from: see :func:`ptycho.tf_backend.training.fit` (resume point written
       after every epoch / continue from one).
       policy: a ``ptycho.tf_backend.training.TrainingPolicy`` (validation hold-out, learning-rate plateau,
-        early stopping); None = the original trainer's defaults.
+        early stopping); None = ``TrainingPolicy()`` defaults.
       init_weights: optional callable, called once with the freshly built autoencoder (keras.Model) before
         training, to replace the random initialisation, e.g. with a PyTorch model's weights:
         ``lambda m: ptycho_bridge.weights.torch_to_tf(module, m, include_physics=False)``. A resumed run

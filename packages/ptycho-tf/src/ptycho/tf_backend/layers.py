@@ -1,6 +1,6 @@
 """Keras layers holding the physics state (specs/tf-backend.md §3).
 
-Unlike the original, the intensity scale (``log_scale``) and the probe are *tracked Keras weights*
+The intensity scale (``log_scale``) and the probe are *tracked Keras weights*
 (``add_weight``), so ``*_trainable=True`` really trains them and they are saved in
 ``.weights.h5``.
 """

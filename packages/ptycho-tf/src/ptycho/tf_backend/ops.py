@@ -166,7 +166,7 @@ def reassemble_groups(patches, coords_relative, m: int):
 
     For every group b: pad each channel centred to M, translate by ``-coords_relative[b, 0, :, c]``,
     sum over channels, and divide by ``max(count, 1)`` where ``count`` is the same operation
-    applied to all-ones patches. (Fixes the original's batch-merging and 1000x-border bugs.)
+    applied to all-ones patches: groups never mix, and uncovered border pixels stay 0.
 
     Args:
       patches: (B, N, N, C) complex (or real) tensor.

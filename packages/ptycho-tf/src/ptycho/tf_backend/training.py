@@ -87,7 +87,7 @@ CHECKPOINT_FORMAT = 1
 class TrainingPolicy:
     """How one :func:`fit` runs: the validation hold-out and the epoch-level learning-rate and stopping rules.
 
-    The defaults are the original TensorFlow trainer's: a random 5 % of the groups held out for validation,
+    The defaults: a random 5 % of the groups held out for validation,
     Keras ReduceLROnPlateau(val_loss, factor 0.5, patience 2, min_lr 1e-4, min_delta 1e-4) and
     EarlyStopping(val_loss, patience 3), re-implemented as plain state so that they can be checkpointed and
     resumed. :data:`PYTORCH_DEFAULTS` is the PyTorch backend's behaviour (every group trains, constant learning
@@ -285,8 +285,7 @@ def fit(models: Models, x, coords, training_config, intensity_scale: float,
         ``nepochs`` (specs/reliability.md §1).
       labels: supervised models only (required there, ignored by PINN models): (label_amp, label_phase),
         each (B, N, N, C) float32 ground-truth object amplitude and phase (radians) of every group.
-      policy: :class:`TrainingPolicy` (hold-out, learning-rate plateau, early stopping); None = the defaults
-        (the original trainer's).
+      policy: :class:`TrainingPolicy` (hold-out, learning-rate plateau, early stopping); None = the defaults.
     Returns: history dict ``{'train_loss': [...], 'val_loss': [...], 'keras': {...}}`` (per epoch).
     Raises: NonFiniteLossError at the first NaN/inf batch loss (epoch and step in the message);
       ValueError for a supervised model without (valid) labels.

@@ -7,7 +7,7 @@ config file) or written flat at the top level; the same field in both places is 
 ``config_type`` tag must say ``TrainingConfig``.
 
 The file only supplies values: explicit command-line flags always win over it, and it wins over the
-defaults (the original let argparse defaults overwrite the file). Loading validates every value by
+defaults. Loading validates every value by
 building the canonical configs, so a typo or a bad value fails at once with one line naming the file and
 the field. Parsing never executes code from the file (``yaml.safe_load`` / ``json``).
 """
