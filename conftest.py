@@ -4,13 +4,15 @@ Hypothesis profiles: ``dev`` (default, 50 examples), ``ci`` (bounded: 25 example
 CI run is reproducible), ``thorough`` (500 examples). Select with HYPOTHESIS_PROFILE.
 
 Fixtures ``rebuild_bundle``, ``declare_member_size`` and ``damaged_zips``: the tampered-bundle makers of both
-backends' bundle tests (specs/bundle-format.md, specs/reliability.md).
+backends' bundle tests (specs/bundle-format.md, specs/reliability.md); ``traced_peak``: a call's result and
+its peak traced (Python + numpy) allocation in bytes.
 """
 
 import hashlib
 import json
 import os
 import struct
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -99,3 +101,19 @@ def _damaged_zips(ok: Path, out: Path, cuts: int) -> list[tuple[Path, str]]:
 def damaged_zips():
     """``damaged_zips(ok_bundle, out_dir, cuts)`` -> [(path, expected error text)] (truncated, foreign, garbage)."""
     return _damaged_zips
+
+
+@pytest.fixture
+def traced_peak():
+    """``traced_peak(fn)`` -> (fn(), peak bytes allocated while it ran, as ``tracemalloc`` counts them)."""
+
+    def run(fn):
+        tracemalloc.start()
+        try:
+            result = fn()
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        return result, peak
+
+    return run

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import pickle
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -68,14 +67,9 @@ def test_zip_slip_names_are_refused(tmp_path, ok_bundle, name, rebuild_bundle):
     assert not (tmp_path / "evil.txt").exists()
 
 
-def test_zip_bomb_is_refused_before_decompression(tmp_path, ok_bundle, rebuild_bundle):
+def test_zip_bomb_is_refused_before_decompression(tmp_path, ok_bundle, rebuild_bundle, traced_peak):
     bad = rebuild_bundle(ok_bundle, tmp_path / "bomb.zip", {"physics.npz": bytes(64 * 1024 * 1024)})
-    tracemalloc.start()
-    try:
-        msg = _one_line_error(bad, max_uncompressed_bytes=16 * 1024 * 1024)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    msg, peak = traced_peak(lambda: _one_line_error(bad, max_uncompressed_bytes=16 * 1024 * 1024))
     assert "exceeds the limit" in msg and peak < 4 * 1024 * 1024
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import pickle
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -89,19 +88,14 @@ def test_zip_slip_names_are_refused(tmp_path, name, rebuild_bundle):
     assert not (tmp_path / "evil.txt").exists()
 
 
-def test_zip_bomb_is_refused_before_decompression(tmp_path, rebuild_bundle):
+def test_zip_bomb_is_refused_before_decompression(tmp_path, rebuild_bundle, traced_peak):
     """64 MiB of zeros (64 KiB compressed) against a 16 MiB limit: refused from the headers, with far less
     than the bomb's size allocated."""
     bomb = bytes(64 * 1024 * 1024)
     bad = rebuild_bundle(_bundle(tmp_path), tmp_path / "bomb.zip", {"physics.npz": bomb})
     del bomb
     assert bad.stat().st_size < 1024 * 1024
-    tracemalloc.start()
-    try:
-        msg = _one_line_error(bad, max_uncompressed_bytes=16 * 1024 * 1024)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    msg, peak = traced_peak(lambda: _one_line_error(bad, max_uncompressed_bytes=16 * 1024 * 1024))
     assert "exceeds the limit" in msg and peak < 4 * 1024 * 1024
 
 

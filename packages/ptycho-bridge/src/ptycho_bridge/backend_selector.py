@@ -144,17 +144,10 @@ def _backend_of(config: Any) -> str:
     return backend
 
 
-def run_cdi_example_with_backend(
-    train_data: Any,
-    test_data: Any,
-    config: TrainingConfig,
-    flip_x: bool = False,
-    flip_y: bool = False,
-    transpose: bool = False,
-    M: int = 20,
-    do_stitching: bool = False,
-    torch_execution_config: PyTorchExecutionConfig | None = None,
-) -> tuple[Any, Any, dict[str, Any]]:
+def run_cdi_example_with_backend(train_data: Any, test_data: Any, config: TrainingConfig, flip_x: bool = False,
+                                 flip_y: bool = False, transpose: bool = False, M: int = 20, do_stitching: bool = False,
+                                 torch_execution_config: PyTorchExecutionConfig | None = None,
+                                 ) -> tuple[Any, Any, dict[str, Any]]:
     """Train (and optionally stitch) with the backend named by ``config.backend``.
 
     Args:

@@ -4,11 +4,10 @@
 These are the PyTorch-side spelling of the canonical configs in ``ptycho.config.config``: the names the
 original PyTorch backend used (``grid_size``, ``K``, ``mode``, ``epochs``) grouped the way it grouped them.
 Only fields that mean something in this implementation are kept; every one of them has a canonical
-counterpart, recorded in the single mapping table of ``ptycho_bridge.bridge``. The fields of the original
+counterpart, recorded in the single mapping table of ``ptycho_bridge.field_map``. The fields of the original
 that were dropped are listed there too (and in the generated spec).
 
-Unlike the original (plain mutable dataclasses filled by a setattr loop that silently ignored unknown
-keys), these are **frozen and validated at construction**: a bad value raises
+These are **frozen and validated at construction**: a bad value raises
 ``ValueError("<Class>.<field>: expected <allowed>, got <value>")``. Derive variants with
 ``dataclasses.replace`` or :func:`update_config` (which rejects unknown keys with a ValueError).
 
@@ -28,7 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from ptycho.config.config import AMP_ACTIVATION_ALIASES, AMP_ACTIVATIONS, ARCHITECTURES, BACKENDS, LOSS_MODES
-from ptycho.config.validation import as_path, check_bool, check_choice, check_float, check_int, fail, is_int
+from ptycho.config.validation import (
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    fail,
+    is_int,
+    set_paths,
+)
 
 __all__ = [
     "DataConfig",
@@ -69,7 +76,7 @@ class DataConfig:
             raises unless ``overrides['nphotons']`` is given. There is no silent default.
         probe_scale: probe normalisation constant (> 0; specs/physics.md).
         n_subsample: scan positions kept (randomly) before grouping, or None for all. This is the canonical
-            meaning; the original's "coordinate subsampling factor" of the same name is not carried.
+            meaning (a count of positions, not a subsampling factor).
         subsample_seed: seed of that subsampling (int >= 0) or None.
         enable_oversampling: allow more groups than positions (gridsize > 1).
         neighbor_pool_size: neighbour pool for oversampling (int >= 1) or None.
@@ -109,7 +116,7 @@ class DataConfig:
 
     @property
     def C(self) -> int:
-        """Channels per group, h*w of ``grid_size`` (derived, not stored: the original kept a stale copy)."""
+        """Channels per group, h*w of ``grid_size`` (derived, not stored, so it cannot go stale)."""
         return self.grid_size[0] * self.grid_size[1]
 
 
@@ -168,13 +175,13 @@ class TrainingConfig:
     """What a PyTorch training run needs besides data and model (specs/config-bridge.md §2).
 
     The learning rate and scheduler are not here: they live in ``PyTorchExecutionConfig`` (one home per
-    setting; the original had two and read neither consistently).
+    setting).
 
     Attributes:
         train_data_file, test_data_file: NPZ paths (str is converted to Path) or None.
         batch_size: >= 1. epochs: >= 1 (canonical ``nepochs``).
-        mae_weight, nll_weight: in [0, 1] (nll_weight is a float here; the original's bool could not
-            represent canonical weights such as 0.5). realspace_mae_weight, realspace_weight: >= 0.
+        mae_weight, nll_weight: in [0, 1] (nll_weight is a float, so canonical weights such as
+            0.5 are representable). realspace_mae_weight, realspace_weight: >= 0.
         n_groups: groups to train on (>= 1) or None = one group per seed position.
         probe_trainable, intensity_scale_trainable: optimise the probe / the intensity scale.
         torch_loss_mode: 'poisson' or 'mae'.
@@ -200,9 +207,7 @@ class TrainingConfig:
 
     def __post_init__(self) -> None:
         o = "TrainingConfig"
-        _set(self, "train_data_file", as_path(o, "train_data_file", self.train_data_file, True))
-        _set(self, "test_data_file", as_path(o, "test_data_file", self.test_data_file, True))
-        _set(self, "output_dir", as_path(o, "output_dir", self.output_dir, False))
+        set_paths(self, o, (("train_data_file", True), ("test_data_file", True), ("output_dir", False)))
         check_int(o, "batch_size", self.batch_size, 1)
         check_int(o, "epochs", self.epochs, 1)
         check_float(o, "mae_weight", self.mae_weight, low=0.0, high=1.0)
@@ -245,9 +250,7 @@ class InferenceConfig:
 
     def __post_init__(self) -> None:
         o = "InferenceConfig"
-        _set(self, "model_path", as_path(o, "model_path", self.model_path, True))
-        _set(self, "test_data_file", as_path(o, "test_data_file", self.test_data_file, True))
-        _set(self, "output_dir", as_path(o, "output_dir", self.output_dir, False))
+        set_paths(self, o, (("model_path", True), ("test_data_file", True), ("output_dir", False)))
         check_int(o, "n_groups", self.n_groups, 1, optional=True)
         check_bool(o, "debug", self.debug)
         check_choice(o, "backend", self.backend, BACKENDS)
@@ -256,8 +259,7 @@ class InferenceConfig:
 def update_config(cfg: Any, changes: Mapping[str, Any]) -> Any:
     """Return a copy of the frozen native config ``cfg`` with ``changes`` applied and validated.
 
-    Replaces the original's ``update_existing_config`` (which silently ignored unknown keys): an unknown
-    key raises ``ValueError`` naming it and listing the fields of the class.
+    An unknown key raises ``ValueError`` naming it and listing the fields of the class.
     """
     if not dataclasses.is_dataclass(cfg) or isinstance(cfg, type):
         raise ValueError(f"update_config: expected a config instance, got {type(cfg).__name__}")

@@ -49,8 +49,8 @@ def keras_like_init_(module: nn.Module) -> nn.Module:
     return module
 
 
-class ConvPoolBlock(nn.Module):
-    """conv3x3 -> ReLU -> conv3x3 -> ReLU -> max-pool 2x2.  (B,cin,H,W) -> (B,f,H/2,W/2)."""
+class DoubleConv(nn.Module):
+    """conv3x3 -> ReLU -> conv3x3 -> ReLU, (B,cin,H,W) -> (B,f,H,W): the body of the encoder and decoder blocks."""
 
     def __init__(self, cin: int, f: int) -> None:
         super().__init__()
@@ -58,23 +58,21 @@ class ConvPoolBlock(nn.Module):
         self.conv2 = _conv3x3(f, f)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.conv1(x))
-        x = F.relu(self.conv2(x))
-        return F.max_pool2d(x, 2)
+        return F.relu(self.conv2(F.relu(self.conv1(x))))
 
 
-class ConvUpBlock(nn.Module):
-    """conv3x3 -> ReLU -> conv3x3 -> ReLU -> nearest upsample x2.  (B,cin,H,W) -> (B,f,2H,2W)."""
-
-    def __init__(self, cin: int, f: int) -> None:
-        super().__init__()
-        self.conv1 = _conv3x3(cin, f)
-        self.conv2 = _conv3x3(f, f)
+class ConvPoolBlock(DoubleConv):
+    """:class:`DoubleConv` -> max-pool 2x2.  (B,cin,H,W) -> (B,f,H/2,W/2)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.conv1(x))
-        x = F.relu(self.conv2(x))
-        return F.interpolate(x, scale_factor=2, mode="nearest")
+        return F.max_pool2d(super().forward(x), 2)
+
+
+class ConvUpBlock(DoubleConv):
+    """:class:`DoubleConv` -> nearest upsample x2.  (B,cin,H,W) -> (B,f,2H,2W)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(super().forward(x), scale_factor=2, mode="nearest")
 
 
 class BorderBranch(nn.Module):

@@ -16,15 +16,15 @@ import dataclasses
 import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from ptycho.config.validation import as_path as _as_path
 from ptycho.config.validation import check_bool as _check_bool
 from ptycho.config.validation import check_choice as _check_choice
 from ptycho.config.validation import check_float as _check_float
 from ptycho.config.validation import check_int as _check_int
 from ptycho.config.validation import fail as _fail
 from ptycho.config.validation import is_int as _is_int
+from ptycho.config.validation import set_paths as _set_paths
 
 __all__ = [
     "ModelConfig",
@@ -222,6 +222,19 @@ class _ValidatedOnAssignment:
     """
 
     _ready: bool
+    #: n_groups when neither n_groups nor the deprecated n_images is given
+    _DEFAULT_N_GROUPS: ClassVar[int | None] = None
+    #: fields stored as ``Path``: (name, None allowed)
+    _PATH_FIELDS: ClassVar[tuple[tuple[str, bool], ...]] = ()
+
+    def __post_init__(self) -> None:
+        _resolve_n_images(self, self._DEFAULT_N_GROUPS)
+        self._normalise()
+        self._validate()
+        object.__setattr__(self, "_ready", True)
+
+    def _normalise_paths(self) -> None:
+        _set_paths(self, type(self).__name__, self._PATH_FIELDS)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if not self.__dict__.get("_ready", False) or name.startswith("_"):
@@ -300,16 +313,12 @@ class TrainingConfig(_ValidatedOnAssignment):
     torch_loss_mode: str = "poisson"
     debug: bool = False
 
-    def __post_init__(self) -> None:
-        _resolve_n_images(self, DEFAULT_N_GROUPS)
-        self._normalise()
-        self._validate()
-        object.__setattr__(self, "_ready", True)
+    _DEFAULT_N_GROUPS: ClassVar[int | None] = DEFAULT_N_GROUPS
+    _PATH_FIELDS: ClassVar[tuple[tuple[str, bool], ...]] = (
+        ("train_data_file", True), ("test_data_file", True), ("output_dir", False))
 
     def _normalise(self) -> None:
-        object.__setattr__(self, "train_data_file", _as_path("TrainingConfig", "train_data_file", self.train_data_file, True))
-        object.__setattr__(self, "test_data_file", _as_path("TrainingConfig", "test_data_file", self.test_data_file, True))
-        object.__setattr__(self, "output_dir", _as_path("TrainingConfig", "output_dir", self.output_dir, False))
+        self._normalise_paths()
         if isinstance(self.scheduler, str):
             object.__setattr__(self, "scheduler", SCHEDULER_ALIASES.get(self.scheduler, self.scheduler))
         if _is_int(self.nphotons):
@@ -372,16 +381,11 @@ class InferenceConfig(_ValidatedOnAssignment):
     output_dir: Path = Path("inference_outputs")
     backend: str = "tensorflow"
 
-    def __post_init__(self) -> None:
-        _resolve_n_images(self, None)
-        self._normalise()
-        self._validate()
-        object.__setattr__(self, "_ready", True)
+    _PATH_FIELDS: ClassVar[tuple[tuple[str, bool], ...]] = (
+        ("model_path", False), ("test_data_file", False), ("output_dir", False))
 
     def _normalise(self) -> None:
-        object.__setattr__(self, "model_path", _as_path("InferenceConfig", "model_path", self.model_path, False))
-        object.__setattr__(self, "test_data_file", _as_path("InferenceConfig", "test_data_file", self.test_data_file, False))
-        object.__setattr__(self, "output_dir", _as_path("InferenceConfig", "output_dir", self.output_dir, False))
+        self._normalise_paths()
         _assign_n_images(self)
 
     def _validate(self) -> None:

@@ -7,10 +7,12 @@ names the field, the value and what is allowed (specs/config.md §1).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["fail", "is_int", "is_number", "check_choice", "check_int", "check_float", "check_bool", "as_path"]
+__all__ = ["fail", "is_int", "is_number", "check_choice", "check_int", "check_float", "check_bool", "as_path",
+           "set_paths"]
 
 
 def fail(owner: str, name: str, value: Any, expected: str) -> None:
@@ -83,3 +85,10 @@ def as_path(owner: str, name: str, value: Any, optional: bool) -> Path | None:
         return Path(value)
     fail(owner, name, value, "a non-empty path (str or pathlib.Path)" + (" or None" if optional else ""))
     return None  # unreachable
+
+
+def set_paths(obj: Any, owner: str, fields: Iterable[tuple[str, bool]]) -> None:
+    """Store each named field of the (possibly frozen) dataclass ``obj`` as :func:`as_path` makes it;
+    ``fields``: (name, None allowed) pairs. ValueError names ``owner.name`` for a bad value."""
+    for name, optional in fields:
+        object.__setattr__(obj, name, as_path(owner, name, getattr(obj, name), optional))

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from ptycho.physics.checks import check_positive_float  # noqa: F401  (re-exported for the physics modules)
+
 _FLOAT_KINDS = "f"
 _COMPLEX_KINDS = "c"
 
@@ -58,17 +60,6 @@ def check_positive_int(value: Any, name: str, func: str, minimum: int = 1) -> in
     if value < minimum:
         raise ValueError(f"{func}: {name}: expected an integer >= {minimum}, found {value}")
     return int(value)
-
-
-def check_positive_float(value: Any, name: str, func: str) -> float:
-    """Return ``value`` as float, raising ``ValueError`` unless it is finite and > 0."""
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{func}: {name}: expected a positive number, found {value!r}") from None
-    if not np.isfinite(out) or out <= 0:
-        raise ValueError(f"{func}: {name}: expected a finite positive number, found {value!r}")
-    return out
 
 
 def real_dtype_for(arr: np.ndarray) -> np.dtype:

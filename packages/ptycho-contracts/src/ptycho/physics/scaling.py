@@ -13,7 +13,7 @@ import numpy as np
 
 from ._validation import as_array, check_ndim, check_positive_float, check_positive_int, check_square
 
-__all__ = ["normalization_factor", "normalize_diffraction", "intensity_scale", "dataset_intensity_scale"]
+__all__ = ["normalization_factor", "normalize_diffraction", "intensity_scale", "dataset_intensity_scale", "scale_for_power"]
 
 
 def _mean_pattern_power(data: object, name: str, func: str, allow_complex: bool) -> tuple[float, int]:
@@ -85,6 +85,12 @@ def dataset_intensity_scale(X: np.ndarray, nphotons: float) -> float:
     func = "dataset_intensity_scale"
     photons = check_positive_float(nphotons, "nphotons", func)
     power, _ = _mean_pattern_power(X, "X", func, allow_complex=True)
+    return scale_for_power(photons, power)
+
+
+def scale_for_power(nphotons: float, power: float) -> float:
+    """``sqrt(nphotons / power)`` for a mean pattern power ``power`` = mean_patterns sum_pixels |X|^2 (> 0;
+    the data's, as :func:`dataset_intensity_scale` and its torch mirror compute it)."""
     if power <= 0.0:
-        raise ValueError(f"{func}: X: expected some non-zero values, found all zeros")
-    return math.sqrt(photons / power)
+        raise ValueError("dataset_intensity_scale: X: expected some non-zero values, found all zeros")
+    return math.sqrt(float(nphotons) / power)

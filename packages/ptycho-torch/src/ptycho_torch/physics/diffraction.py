@@ -10,6 +10,8 @@ import math
 
 import torch
 
+from ptycho.physics.checks import check_positive_float
+
 from ._validation import as_tensor, check_ndim, check_positive_int, complex_dtype
 from .patches import (
     _coords,
@@ -42,16 +44,6 @@ def far_field_amplitude(field: torch.Tensor) -> torch.Tensor:
     return torch.abs(torch.fft.fftshift(spectrum, dim=(-2, -1)))
 
 
-def _check_scale(value, func: str) -> float:
-    try:
-        s = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{func}: intensity_scale: expected a positive number, found {value!r}") from None
-    if not math.isfinite(s) or s <= 0:
-        raise ValueError(f"{func}: intensity_scale: expected a finite positive number, found {value!r}")
-    return s
-
-
 def forward_model(object_patches: torch.Tensor, probe: torch.Tensor, coords_relative: torch.Tensor,
                   intensity_scale: float, *, object_big: bool = True, probe_mask: bool = False,
                   M: int | None = None) -> torch.Tensor:
@@ -81,7 +73,7 @@ def forward_model(object_patches: torch.Tensor, probe: torch.Tensor, coords_rela
     if not object_big and obj.shape[3] != 1:
         raise ValueError(f"{func}: object_patches: expected shape ({obj.shape[0]}, {n}, {n}, 1) when "
                          f"object_big=False, found shape {tuple(obj.shape)}")
-    scale = _check_scale(intensity_scale, func)
+    scale = check_positive_float(intensity_scale, "intensity_scale", func)
     gs = math.isqrt(channels)
     if gs * gs != channels:
         raise ValueError(f"{func}: coords_relative: expected C = gridsize**2 channels, found C={channels}")

@@ -12,21 +12,12 @@ import math
 
 import torch
 
-from ptycho.physics.scaling import intensity_scale
+from ptycho.physics.checks import check_positive_float
+from ptycho.physics.scaling import intensity_scale, scale_for_power
 
 from ._validation import as_tensor, check_ndim
 
 __all__ = ["normalization_factor", "normalize_diffraction", "intensity_scale", "dataset_intensity_scale"]
-
-
-def _positive(value, name: str, func: str) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{func}: {name}: expected a positive number, found {value!r}") from None
-    if not math.isfinite(out) or out <= 0:
-        raise ValueError(f"{func}: {name}: expected a finite positive number, found {value!r}")
-    return out
 
 
 def _mean_pattern_power(data, name: str, func: str, allow_complex: bool) -> tuple[float, int]:
@@ -63,8 +54,5 @@ def normalize_diffraction(diff) -> tuple[torch.Tensor, float]:
 def dataset_intensity_scale(X, nphotons: float) -> float:
     """``sqrt(nphotons / mean_patterns sum_pixels |X|^2)``; X (M,N,N) or (B,N,N,C), real or complex."""
     func = "dataset_intensity_scale"
-    photons = _positive(nphotons, "nphotons", func)
-    power, _ = _mean_pattern_power(X, "X", func, allow_complex=True)
-    if power <= 0.0:
-        raise ValueError(f"{func}: X: expected some non-zero values, found all zeros")
-    return math.sqrt(photons / power)
+    photons = check_positive_float(nphotons, "nphotons", func)
+    return scale_for_power(photons, _mean_pattern_power(X, "X", func, allow_complex=True)[0])

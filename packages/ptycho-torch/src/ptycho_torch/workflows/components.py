@@ -29,19 +29,10 @@ from ptycho_torch.workflows.training import train_cdi_model_torch
 _reassemble_cdi_image_torch = reassemble_cdi_image_torch
 
 
-def run_cdi_example_torch(
-    train_data: Any,
-    test_data: Any,
-    config: Any,
-    do_stitching: bool = False,
-    *,
-    execution_config: Any = None,
-    flip_x: bool = False,
-    flip_y: bool = False,
-    transpose: bool = False,
-    M: int = 20,
-    resume_from: Any = None,
-) -> tuple[np.ndarray | None, np.ndarray | None, dict[str, Any]]:
+def run_cdi_example_torch(train_data: Any, test_data: Any, config: Any, do_stitching: bool = False, *,
+                          execution_config: Any = None, flip_x: bool = False, flip_y: bool = False,
+                          transpose: bool = False, M: int = 20, resume_from: Any = None,
+                          ) -> tuple[np.ndarray | None, np.ndarray | None, dict[str, Any]]:
     """Train, save ``<output_dir>/wts.h5.zip`` and optionally stitch the test reconstruction.
 
     Returns ``(amp, phase, results)``; ``(None, None, results)`` when ``do_stitching`` is False.
@@ -64,16 +55,8 @@ def run_cdi_example_torch(
     results["backend"] = "pytorch"
     if not do_stitching:
         return None, None, results
-    amp, phase, recon = reassemble_cdi_image_torch(
-        results["test_container"],
-        config,
-        flip_x,
-        flip_y,
-        transpose,
-        M,
-        models=results["models"],
-        execution_config=execution_config,
-    )
+    amp, phase, recon = reassemble_cdi_image_torch(results["test_container"], config, flip_x, flip_y, transpose, M,
+                                                   models=results["models"], execution_config=execution_config)
     results.update(recon)
     return amp, phase, results
 

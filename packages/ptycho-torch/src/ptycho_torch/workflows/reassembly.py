@@ -49,17 +49,9 @@ def predict_patches(
     return obj
 
 
-def reassemble_cdi_image_torch(
-    test_data: Any,
-    config: Any,
-    flip_x: bool = False,
-    flip_y: bool = False,
-    transpose: bool = False,
-    M: int = 20,
-    *,
-    models: Mapping[str, Any] | None = None,
-    execution_config: Any = None,
-) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def reassemble_cdi_image_torch(test_data: Any, config: Any, flip_x: bool = False, flip_y: bool = False,
+                               transpose: bool = False, M: int = 20, *, models: Mapping[str, Any] | None = None,
+                               execution_config: Any = None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Predict one object patch per group and stitch them natively in torch.
 
     Args:
