@@ -8,7 +8,8 @@ Normative text: specs/torch-cli.md §4-§5. Flags may come in any order. Flow:
    ``ptycho_torch.workflows.components.load_inference_bundle_torch`` - a missing, corrupt or foreign
    bundle is bad input;
 3. read and validate ``--test_data``; its pattern size must match the model's N;
-4. build the canonical ``InferenceConfig`` through the bridge (``--n_images`` groups, None = all);
+4. build the canonical ``InferenceConfig`` from the bundle's canonical TrainingConfig (``--n_images`` groups,
+   None = all); no PyTorch-native round trip;
 5. ``reassemble_cdi_image_torch`` predicts and stitches; write ``reconstructed_amplitude.png``,
    ``reconstructed_phase.png`` and ``reconstructed_object.npz`` (complex object) atomically;
 6. print one summary line.
@@ -66,34 +67,21 @@ def build_parser() -> CliArgumentParser:
 
 def build_inference_config(training_config: Any, model_path: Path, test_data: Path, output_dir: Path,
                            n_groups: int | None) -> Any:
-    """Canonical ``InferenceConfig`` for a bundle's stored TrainingConfig, built through the bridge.
+    """Canonical ``InferenceConfig`` for a bundle's stored canonical TrainingConfig, built directly from it.
 
     The model architecture and grouping knobs (neighbor_count, subsample_seed, ...) come from the bundle;
     ``n_groups`` (``--n_images``), paths and output folder from the command line.
     """
-    from ptycho_bridge import bridge
-    from ptycho_bridge import config_params as native
+    from ptycho.config.config import InferenceConfig
 
+    tc = training_config
     try:
-        tc = training_config
-        data_cfg = native.DataConfig(
-            N=tc.model.N,
-            grid_size=(tc.model.gridsize, tc.model.gridsize),
-            K=tc.neighbor_count,
-            nphotons=float(tc.nphotons),
-            probe_scale=tc.model.probe_scale,
-            n_subsample=tc.n_subsample,
-            subsample_seed=tc.subsample_seed,
-            enable_oversampling=tc.enable_oversampling,
+        return InferenceConfig(
+            model=tc.model, model_path=model_path, test_data_file=test_data, n_groups=n_groups,
+            output_dir=output_dir, backend="pytorch", n_subsample=tc.n_subsample, subsample_seed=tc.subsample_seed,
+            neighbor_count=tc.neighbor_count, enable_oversampling=tc.enable_oversampling,
             neighbor_pool_size=tc.neighbor_pool_size,
-            sequential_sampling=tc.sequential_sampling,
-            positions_provided=tc.positions_provided,
         )
-        infer_cfg = native.InferenceConfig(
-            model_path=model_path, test_data_file=test_data, n_groups=n_groups, output_dir=output_dir,
-            backend="pytorch",
-        )
-        return bridge.to_inference_config(tc.model, data_cfg, infer_cfg)
     except (ValueError, TypeError) as exc:
         raise CliError(" ".join(str(exc).split())) from None
 
