@@ -72,7 +72,7 @@ WRITERS = {
     "scan NPZ (RawData.to_file)": ("scan.npz", "from ptycho.raw_data import RawData\n"
                                               "RawData.from_file(FIXTURE).to_file(target)"),
     "torch bundle (save_torch_bundle)": (
-        "wts.h5.zip", "import torch\nfrom ptycho_torch.persistence import save_torch_bundle\n"
+        "wts.h5.zip", "import torch\nfrom ptycho_torch.bundle import save_torch_bundle\n"
         "save_torch_bundle(target, state_dict={'w': torch.ones(5000)}, config_dict={}, "
         "probe=np.ones((8, 8), np.complex64), intensity_scale=2.0)"),
     "torch checkpoint (AtomicCheckpointIO)": (

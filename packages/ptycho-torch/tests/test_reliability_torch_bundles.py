@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from ptycho_torch.persistence import BundleError, read_bundle, save_torch_bundle
+from ptycho_torch.bundle import BundleError, read_bundle, save_torch_bundle
 
 
 class _Marker:

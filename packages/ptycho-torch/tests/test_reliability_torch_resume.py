@@ -126,7 +126,7 @@ def test_nan_stops_training_and_keeps_last_good_checkpoint(tmp_path):
     (the epoch-0 end state) stays loadable and finite; the bundle already in the folder is untouched."""
     import numpy as np
 
-    from ptycho_torch.persistence import read_bundle, save_torch_bundle
+    from ptycho_torch.bundle import read_bundle, save_torch_bundle
 
     out = tmp_path / "nan"
     previous = save_torch_bundle(out, state_dict={"w": torch.ones(3)}, config_dict={"config_type": "TrainingConfig"},

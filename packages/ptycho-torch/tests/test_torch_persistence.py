@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 import torch
 
-from ptycho_torch.export import save_reconstruction_pngs
-from ptycho_torch.persistence import (
+from ptycho_torch.bundle import (
     BUNDLE_NAME,
     BundleError,
     BundleNotFoundError,
     read_bundle,
     save_torch_bundle,
 )
+from ptycho_torch.export import save_reconstruction_pngs
 
 
 def _probe(N: int = 8) -> np.ndarray:

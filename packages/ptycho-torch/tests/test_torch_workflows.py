@@ -19,7 +19,7 @@ import torch
 from ptycho.config.config import ModelConfig, TrainingConfig
 from ptycho.physics import reassemble_position as np_reassemble_position
 from ptycho.raw_data import RawData
-from ptycho_torch.persistence import BundleError
+from ptycho_torch.bundle import BundleError
 from ptycho_torch.workflows.components import (
     _reassemble_cdi_image_torch,
     load_inference_bundle_torch,
@@ -227,3 +227,27 @@ def test_unimplemented_fields_are_rejected_before_training(changes, needle, tmp_
     cfg = dataclasses.replace(TrainingConfig(output_dir=tmp_path, backend="pytorch"), **changes)
     with pytest.raises(ValueError, match=needle):
         run_cdi_example_torch(None, None, cfg)
+
+
+def test_typed_results_answer_the_seed_guide_keys():
+    """specs/torch-workflow.md §4: TrainingResults is a dataclass and a mapping with the seed guide's keys."""
+    from ptycho_torch.workflows.results import ReconstructionResults, TrainingResults
+
+    r = TrainingResults(history={"train_loss": [1.0], "val_loss": []}, models={"lightning_module": None},
+                        train_container="train", test_container=None, intensity_scale=2.0, probe=None,
+                        trainer=None, checkpoint_path=None, seed=42, module_kwargs={})
+    assert r["history"] is r.history and r.get("seed") == 42 and "checkpoint_path" in r
+    assert "bundle_path" not in r and r.get("recon_amp") is None  # optional keys appear once set
+    r["bundle_path"] = Path("b.zip")
+    r.update(ReconstructionResults(obj_tensor_full=np.zeros((1, 2, 2, 1)), global_offsets=np.zeros((1, 1, 2, 1)),
+                                   recon_amp=np.ones((3, 3)), recon_phase=np.zeros((3, 3)),
+                                   stitched_obj=np.ones((3, 3), np.complex64), test_container="test"))
+    r["note"] = "kept"
+    assert r.bundle_path == Path("b.zip") and r.test_container == "test" and r.extra == {"note": "kept"}
+    assert set(dict(r)) == {"history", "models", "train_container", "test_container", "intensity_scale", "probe",
+                            "trainer", "checkpoint_path", "seed", "module_kwargs", "bundle_path", "obj_tensor_full",
+                            "global_offsets", "recon_amp", "recon_phase", "stitched_obj", "note"}
+    del r["bundle_path"]
+    assert "bundle_path" not in r and len(r) == 16
+    with pytest.raises(KeyError):
+        r["nothing"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -186,9 +187,9 @@ def run_cdi_example_with_backend(train_data: Any, test_data: Any, config: Traini
             train_data, test_data, config, do_stitching=do_stitching, execution_config=execution,
             flip_x=flip_x, flip_y=flip_y, transpose=transpose, M=M,
         )
-    if not isinstance(results, dict):
+    if not isinstance(results, MutableMapping):
         raise RuntimeError(
-            f"{backend} backend returned results of type {type(results).__name__}; expected a dict"
+            f"{backend} backend returned results of type {type(results).__name__}; expected a dict (a mutable mapping)"
         )
     results["backend"] = backend
     return amp, phase, results

@@ -2,8 +2,10 @@
 ptychodus import. Each job lives in its own module of :mod:`ptycho_torch.workflows`:
 
 * :mod:`.training` - :func:`train_cdi_model_torch` (containers, seeded loaders, Trainer.fit);
-* :mod:`.bundle` - :func:`save_torch_model_bundle`, :func:`load_inference_bundle_torch` (``wts.h5.zip``);
+* :mod:`ptycho_torch.bundle` - :func:`save_torch_model_bundle`, :func:`load_inference_bundle_torch` (``wts.h5.zip``);
 * :mod:`.reassembly` - :func:`predict_patches`, :func:`reassemble_cdi_image_torch` (inference + stitching);
+* :mod:`.results` - :class:`TrainingResults`, :class:`ReconstructionResults` (typed, and mappings with the
+  seed guide's keys);
 * :mod:`.models`, :mod:`.execution`, :mod:`.resume`, :mod:`.checkpoints`, :mod:`.loggers` - the pieces those use.
 
 This module adds :func:`run_cdi_example_torch` (train -> bundle -> optional stitching) and keeps the seed
@@ -17,11 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from ptycho_torch.bundle import load_inference_bundle_torch, save_torch_model_bundle
 from ptycho_torch.data import create_ptycho_data_container
-from ptycho_torch.workflows.bundle import load_inference_bundle_torch, save_torch_model_bundle
 from ptycho_torch.workflows.execution import resolve_device, resolve_seed
 from ptycho_torch.workflows.models import DiffractionToObject
 from ptycho_torch.workflows.reassembly import predict_patches, reassemble_cdi_image_torch
+from ptycho_torch.workflows.results import ReconstructionResults, TrainingResults
 from ptycho_torch.workflows.resume import load_checkpoint_safely, resolve_resume_checkpoint
 from ptycho_torch.workflows.training import train_cdi_model_torch
 
@@ -32,13 +35,14 @@ _reassemble_cdi_image_torch = reassemble_cdi_image_torch
 def run_cdi_example_torch(train_data: Any, test_data: Any, config: Any, do_stitching: bool = False, *,
                           execution_config: Any = None, flip_x: bool = False, flip_y: bool = False,
                           transpose: bool = False, M: int = 20, resume_from: Any = None,
-                          ) -> tuple[np.ndarray | None, np.ndarray | None, dict[str, Any]]:
+                          ) -> tuple[np.ndarray | None, np.ndarray | None, TrainingResults]:
     """Train, save ``<output_dir>/wts.h5.zip`` and optionally stitch the test reconstruction.
 
     Returns ``(amp, phase, results)``; ``(None, None, results)`` when ``do_stitching`` is False.
-    results: everything from :func:`train_cdi_model_torch`, 'bundle_path', 'backend' = 'pytorch', and with
-    stitching the keys of :func:`reassemble_cdi_image_torch`. ``resume_from``: see
-    :func:`train_cdi_model_torch` (continue an interrupted run from ``checkpoints/last.ckpt``).
+    results: the :class:`TrainingResults` of :func:`train_cdi_model_torch` (a mapping with the seed guide's
+    keys) with 'bundle_path', 'backend' = 'pytorch', and with stitching the keys of
+    :func:`reassemble_cdi_image_torch`. ``resume_from``: see :func:`train_cdi_model_torch` (continue an
+    interrupted run from ``checkpoints/last.ckpt``).
 
     Raises:
         ValueError: ``do_stitching`` without ``test_data``; ``config.backend`` set to another backend.
@@ -51,18 +55,20 @@ def run_cdi_example_torch(train_data: Any, test_data: Any, config: Any, do_stitc
         raise ValueError(f"M: expected a positive integer crop side, found {M!r}")
     results = train_cdi_model_torch(train_data, test_data, config, execution_config=execution_config,
                                     resume_from=resume_from)
-    results["bundle_path"] = save_torch_model_bundle(results, config)
-    results["backend"] = "pytorch"
+    results.bundle_path = save_torch_model_bundle(results, config)
+    results.backend = "pytorch"
     if not do_stitching:
         return None, None, results
-    amp, phase, recon = reassemble_cdi_image_torch(results["test_container"], config, flip_x, flip_y, transpose, M,
-                                                   models=results["models"], execution_config=execution_config)
+    amp, phase, recon = reassemble_cdi_image_torch(results.test_container, config, flip_x, flip_y, transpose, M,
+                                                   models=results.models, execution_config=execution_config)
     results.update(recon)
     return amp, phase, results
 
 
 __all__ = [
     "DiffractionToObject",
+    "ReconstructionResults",
+    "TrainingResults",
     "_reassemble_cdi_image_torch",
     "create_ptycho_data_container",
     "load_inference_bundle_torch",

@@ -12,16 +12,16 @@ import torch
 from torch import nn
 
 from ptycho.physics import intensity_scale
+from ptycho_torch.bundle import load_inference_bundle_torch, resolve_bundle_path
 from ptycho_torch.data import (
     PtychoDataContainerTorch,
     build_dataloader,
     create_ptycho_data_container,
 )
-from ptycho_torch.persistence import resolve_bundle_path
 from ptycho_torch.stitching import stitch_patches
-from ptycho_torch.workflows.bundle import load_inference_bundle_torch
 from ptycho_torch.workflows.execution import exec_get, resolve_device
 from ptycho_torch.workflows.models import module_intensity_scale
+from ptycho_torch.workflows.results import ReconstructionResults
 
 __all__ = ["predict_patches", "reassemble_cdi_image_torch"]
 
@@ -51,7 +51,7 @@ def predict_patches(
 
 def reassemble_cdi_image_torch(test_data: Any, config: Any, flip_x: bool = False, flip_y: bool = False,
                                transpose: bool = False, M: int = 20, *, models: Mapping[str, Any] | None = None,
-                               execution_config: Any = None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+                               execution_config: Any = None) -> tuple[np.ndarray, np.ndarray, ReconstructionResults]:
     """Predict one object patch per group and stitch them natively in torch.
 
     Args:
@@ -63,7 +63,8 @@ def reassemble_cdi_image_torch(test_data: Any, config: Any, flip_x: bool = False
             bundle is loaded from ``config.model_path`` (InferenceConfig) or ``config.output_dir``.
 
     Returns:
-        (amplitude (H, W) float32, phase (H, W) float32 radians, results) with results
+        (amplitude (H, W) float32, phase (H, W) float32 radians, results) with results a
+        :class:`~ptycho_torch.workflows.results.ReconstructionResults` (also a mapping):
         'obj_tensor_full' (n, N, N, 1) complex64, 'global_offsets' (n, 1, 2, 1) float64 (after the flips),
         'recon_amp', 'recon_phase', 'stitched_obj' (H, W) complex64, 'test_container'.
     """
@@ -101,12 +102,8 @@ def reassemble_cdi_image_torch(test_data: Any, config: Any, flip_x: bool = False
     canvas = canvas.detach().cpu()
     amp = canvas.abs().numpy().astype(np.float32)
     phase = canvas.angle().numpy().astype(np.float32)
-    results = {
-        "obj_tensor_full": obj.numpy()[..., None],
-        "global_offsets": offsets.numpy().reshape(-1, 1, 2, 1),
-        "recon_amp": amp,
-        "recon_phase": phase,
-        "stitched_obj": canvas.numpy().astype(np.complex64),
-        "test_container": container,
-    }
+    results = ReconstructionResults(
+        obj_tensor_full=obj.numpy()[..., None], global_offsets=offsets.numpy().reshape(-1, 1, 2, 1),
+        recon_amp=amp, recon_phase=phase, stitched_obj=canvas.numpy().astype(np.complex64), test_container=container,
+    )
     return amp, phase, results

@@ -10,6 +10,7 @@ from ptycho.config.config import check_implemented, validation_groups
 from ptycho_torch.data import build_dataloader, create_ptycho_data_container
 from ptycho_torch.workflows.execution import exec_get, resolve_seed
 from ptycho_torch.workflows.models import models_dict
+from ptycho_torch.workflows.results import TrainingResults
 from ptycho_torch.workflows.resume import load_checkpoint_safely, resolve_resume_checkpoint
 
 __all__ = ["monitor_name", "train_cdi_model_torch"]
@@ -27,7 +28,7 @@ def monitor_name(requested: str | None, mode: str, has_validation: bool) -> str 
 
 def train_cdi_model_torch(
     train_data: Any, test_data: Any, config: Any, *, execution_config: Any = None, resume_from: Any = None
-) -> dict[str, Any]:
+) -> TrainingResults:
     """Train a PtychoPINN_Lightning model on grouped data.
 
     Args:
@@ -43,9 +44,10 @@ def train_cdi_model_torch(
             (specs/reliability.md §1). The checkpoint is read with ``torch.load(weights_only=True)``.
 
     Returns:
-        dict with 'history' ({'train_loss': [...], 'val_loss': [...]}, one float per epoch), 'models'
+        :class:`~ptycho_torch.workflows.results.TrainingResults` (also a mapping with the seed guide's keys):
+        'history' ({'train_loss': [...], 'val_loss': [...]}, one float per epoch), 'models'
         ('lightning_module', 'diffraction_to_obj'), 'train_container', 'test_container',
-        'intensity_scale', 'probe', 'trainer', 'checkpoint_path' (or None), 'seed'.
+        'intensity_scale', 'probe', 'trainer', 'checkpoint_path' (or None), 'seed', 'module_kwargs'.
     """
     import lightning.pytorch as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
@@ -139,15 +141,9 @@ def train_cdi_model_torch(
     module.eval()
     last = output_dir_last
     history = {"train_loss": list(module.loss_history["train"]), "val_loss": list(module.loss_history["val"])}
-    return {
-        "history": history,
-        "models": models_dict(module, s),
-        "train_container": train_container,
-        "test_container": test_container,
-        "intensity_scale": s,
-        "probe": train_container.probe,
-        "trainer": trainer,
-        "checkpoint_path": last if (enable_ckpt and last.exists()) else None,
-        "seed": seed,
-        "module_kwargs": {"learning_rate": learning_rate, "scheduler": scheduler, "scheduler_kwargs": scheduler_kwargs},
-    }
+    return TrainingResults(
+        history=history, models=models_dict(module, s), train_container=train_container,
+        test_container=test_container, intensity_scale=s, probe=train_container.probe, trainer=trainer,
+        checkpoint_path=last if (enable_ckpt and last.exists()) else None, seed=seed,
+        module_kwargs={"learning_rate": learning_rate, "scheduler": scheduler, "scheduler_kwargs": scheduler_kwargs},
+    )

@@ -11,6 +11,10 @@ A bundle is a ZIP archive holding only data, never code:
 Loading executes nothing from the file: JSON, safetensors and ``numpy.load(allow_pickle=False)``
 only. Member names, sizes, hashes and the backend tag are checked before anything is decoded; any
 violation raises :class:`BundleError` (a ``ValueError``) whose one-line message names the file.
+
+The format (:func:`save_torch_bundle`, :func:`read_bundle`) and the trained model saved and loaded through it
+(:func:`save_torch_model_bundle`, :func:`load_inference_bundle_torch`) - the job of the TensorFlow backend's
+``ptycho.tf_backend.bundle``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -247,6 +252,61 @@ def load_torch_checkpoint_weights(ckpt_path: str | Path) -> dict[str, Any]:
     return ckpt["state_dict"]
 
 
+
+def save_torch_model_bundle(results: Mapping[str, Any], config: Any, output_dir: str | Path | None = None) -> Path:
+    """Write ``<output_dir>/wts.h5.zip`` for the trained module in ``results`` (specs/bundle-format.md)."""
+    from ptycho.config.config import config_to_dict
+
+    module = results["models"]["lightning_module"]
+    return save_torch_bundle(
+        Path(output_dir if output_dir is not None else config.output_dir),
+        state_dict=module.state_dict(),
+        config_dict=config_to_dict(config),
+        probe=results["probe"],
+        intensity_scale=results["intensity_scale"],
+        module_kwargs=results.get("module_kwargs") or {},
+    )
+
+
+def load_inference_bundle_torch(output_dir_or_bundle: str | Path, **read_kwargs: Any) -> tuple[dict[str, Any], Any]:
+    """Load ``wts.h5.zip`` (a run directory or the zip path) -> (models_dict, TrainingConfig).
+
+    models_dict: 'lightning_module' (PtychoPINN_Lightning in eval mode, weights loaded strictly),
+    'diffraction_to_obj' (:class:`DiffractionToObject`), plus 'intensity_scale' (float) and 'probe'
+    ((N, N) complex64 tensor). The config is the canonical TrainingConfig stored in the bundle.
+
+    Raises:
+        BundleNotFoundError / BundleError: see :func:`read_bundle`; also when the
+            stored config or weights do not fit the model they describe.
+    """
+    import torch
+
+    from ptycho.config.config import config_from_dict
+    from ptycho_torch.model import PtychoPINN_Lightning
+    from ptycho_torch.workflows.models import models_dict
+
+    bundle = read_bundle(output_dir_or_bundle, **read_kwargs)
+    try:
+        config = config_from_dict(bundle.config)
+    except (ValueError, TypeError) as exc:
+        raise BundleError(f"{bundle.path}: config.json is not a valid canonical config ({exc})") from None
+    if not hasattr(config, "nepochs"):
+        raise BundleError(f"{bundle.path}: config.json holds a {type(config).__name__}, expected a TrainingConfig")
+    kwargs = dict(bundle.module_kwargs)
+    probe = torch.from_numpy(bundle.probe)
+    module = PtychoPINN_Lightning(config.model, config, probe, bundle.intensity_scale, **kwargs)
+    try:
+        module.load_state_dict(bundle.state_dict, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise BundleError(f"{bundle.path}: weights do not match the stored model config ({first})") from None
+    module.eval()
+    models = models_dict(module, bundle.intensity_scale)
+    models["intensity_scale"] = bundle.intensity_scale
+    models["probe"] = probe
+    return models, config
+
+
 __all__ = [
     "BACKEND",
     "BUNDLE_NAME",
@@ -254,8 +314,10 @@ __all__ = [
     "Bundle",
     "BundleError",
     "BundleNotFoundError",
+    "load_inference_bundle_torch",
     "load_torch_checkpoint_weights",
     "read_bundle",
     "resolve_bundle_path",
     "save_torch_bundle",
+    "save_torch_model_bundle",
 ]
