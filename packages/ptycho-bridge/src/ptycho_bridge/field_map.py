@@ -125,7 +125,7 @@ _M, _T, _I = "ModelConfig", "TrainingConfig", "InferenceConfig"
 _SAME = "same value"
 
 
-def _groupingrows_for(target: str) -> list[FieldMap]:
+def _grouping_rows(target: str) -> list[FieldMap]:
     """Rows shared by TrainingConfig and InferenceConfig (all from DataConfig), in canonical order."""
     return [
         FieldMap(target, "n_subsample", "DataConfig.n_subsample",
@@ -156,9 +156,9 @@ FIELD_MAP: tuple[FieldMap, ...] = (
     FieldMap(_M, "probe_big", "ModelConfig.probe_big", _SAME),
     FieldMap(_M, "probe_mask", "ModelConfig.probe_mask", "same value (a bool; the original's tensor mask is not carried)"),
     FieldMap(_M, "probe_mask_sigma", "ModelConfig.probe_mask_sigma",
-             "same value (the original dropped it, so the CLI value never reached the model)"),
+             "same value; not implemented: training in either backend rejects any value but 1.0 (specs/config.md §3)"),
     FieldMap(_M, "probe_mask_diameter", "ModelConfig.probe_mask_diameter",
-             "same value (the original dropped it, so the CLI value never reached the model)"),
+             "same value; not implemented: training in either backend rejects any value but None"),
     FieldMap(_M, "pad_object", "ModelConfig.pad_object", _SAME),
     FieldMap(_M, "probe_scale", "DataConfig.probe_scale", _SAME),
     FieldMap(_M, "gaussian_smoothing_sigma", "ModelConfig.gaussian_smoothing_sigma", _SAME),
@@ -174,14 +174,16 @@ FIELD_MAP: tuple[FieldMap, ...] = (
     FieldMap(_T, "mae_weight", "TrainingConfig.mae_weight", _SAME),
     FieldMap(_T, "nll_weight", "TrainingConfig.nll_weight",
              "same value (a float; the original's bool `nll` could not carry 0.5)"),
-    FieldMap(_T, "realspace_mae_weight", "TrainingConfig.realspace_mae_weight", _SAME),
-    FieldMap(_T, "realspace_weight", "TrainingConfig.realspace_weight", _SAME),
+    FieldMap(_T, "realspace_mae_weight", "TrainingConfig.realspace_mae_weight",
+             "same value; not implemented: training in either backend rejects a non-zero value"),
+    FieldMap(_T, "realspace_weight", "TrainingConfig.realspace_weight",
+             "same value; not implemented: training in either backend rejects a non-zero value"),
     FieldMap(_T, "nphotons", "DataConfig.nphotons",
              "same value; None (the native default, 'not set') is an error unless overrides['nphotons'] "
              "is given: the canonical 1e9 is never assumed", _nphotons_to),
     FieldMap(_T, "n_groups", "TrainingConfig.n_groups",
              "same value; None stays None (one group per seed position), it is not turned into 512"),
-    *_groupingrows_for(_T),
+    *_grouping_rows(_T),
     FieldMap(_T, "positions_provided", "DataConfig.positions_provided", "same value (legacy flag, mirrored only)"),
     FieldMap(_T, "probe_trainable", "TrainingConfig.probe_trainable", _SAME),
     FieldMap(_T, "intensity_scale_trainable", "TrainingConfig.intensity_scale_trainable",
@@ -199,7 +201,7 @@ FIELD_MAP: tuple[FieldMap, ...] = (
              "same value (str -> Path); None is an error unless overrides['test_data_file'] is given",
              _required_to),
     FieldMap(_I, "n_groups", "InferenceConfig.n_groups", "same value (None = every position)"),
-    *_groupingrows_for(_I),
+    *_grouping_rows(_I),
     FieldMap(_I, "debug", "InferenceConfig.debug", _SAME),
     FieldMap(_I, "output_dir", "InferenceConfig.output_dir", "same value (str -> Path)"),
     FieldMap(_I, "backend", "InferenceConfig.backend", _SAME),
