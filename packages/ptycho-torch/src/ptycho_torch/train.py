@@ -8,8 +8,8 @@ Normative text: specs/torch-cli.md §2 (flags), §3 (``--config``), §5 (errors 
    accelerator, logger extras and gradient accumulation are checked before any data is read;
 3. read and validate the NPZ files (``ptycho.raw_data.RawData.from_file``); ``--N`` defaults to the
    pattern size of the training data;
-4. build the PyTorch-native configs (``ptycho_bridge``) and bridge them to the canonical
-   ``TrainingConfig``;
+4. build the canonical ``TrainingConfig`` directly from the resolved values (learning rate and scheduler
+   from the execution config);
 5. ``ptycho_torch.workflows.components.run_cdi_example_torch(do_stitching=False)`` trains and writes
    ``checkpoints/``, ``lightning_logs/`` (csv/tensorboard logger) and ``wts.h5.zip``;
 6. print ``bundle_path=<path> bundle_sha256=<hex>`` as the last line.
@@ -228,57 +228,25 @@ def _require(training: dict[str, Any], field: str, flag: str) -> Any:
 
 
 def build_canonical_config(training: dict[str, Any], model: dict[str, Any], execution_config: Any) -> Any:
-    """PyTorch-native DataConfig/ModelConfig/TrainingConfig from the resolved values, bridged to the
-    canonical ``ptycho.config.config.TrainingConfig`` (backend 'pytorch').
+    """The canonical ``ptycho.config.config.TrainingConfig`` (backend 'pytorch') built directly from the
+    resolved canonical field values; no PyTorch-native round trip.
 
     Args:
-        training, model: canonical field values (only those set by flags or the file).
-        execution_config: the run's PyTorchExecutionConfig; the bridge takes learning_rate and scheduler
-            from it, so the canonical config (stored in the bundle) and the trainer agree.
+        training, model: canonical field values (only those set by flags or the file; the rest keep the
+            canonical defaults).
+        execution_config: the run's PyTorchExecutionConfig; learning_rate and scheduler are taken from it, so
+            the canonical config (stored in the bundle) and the trainer agree.
 
     Raises:
         CliError: a value the configs reject (one line naming the field).
     """
-    from ptycho.config import config as canonical
-    from ptycho_bridge import bridge
-    from ptycho_bridge import config_params as native
+    from ptycho.config.config import ModelConfig, TrainingConfig
 
-    T, M = canonical.TrainingConfig, canonical.ModelConfig
+    values = {k: v for k, v in training.items() if k not in ("learning_rate", "scheduler", "backend")}
     try:
-        gridsize = model.get("gridsize", M.gridsize)
-        data_cfg = native.DataConfig(
-            N=model.get("N", M.N),
-            grid_size=(gridsize, gridsize),
-            K=training.get("neighbor_count", T.neighbor_count),
-            nphotons=float(training.get("nphotons", T.nphotons)),
-            probe_scale=model.get("probe_scale", M.probe_scale),
-            n_subsample=training.get("n_subsample"),
-            subsample_seed=training.get("subsample_seed"),
-            enable_oversampling=training.get("enable_oversampling", T.enable_oversampling),
-            neighbor_pool_size=training.get("neighbor_pool_size"),
-            sequential_sampling=training.get("sequential_sampling", T.sequential_sampling),
-            positions_provided=training.get("positions_provided", T.positions_provided),
-        )
-        model_type = model.get("model_type", M.model_type)
-        model_cfg = native.ModelConfig(
-            mode="Supervised" if model_type == "supervised" else "Unsupervised",
-            **{k: model[k] for k in ("architecture", "n_filters_scale", "amp_activation", "object_big", "probe_big",
-                                     "probe_mask", "probe_mask_sigma", "probe_mask_diameter", "pad_object",
-                                     "gaussian_smoothing_sigma") if k in model},
-        )
-        train_cfg = native.TrainingConfig(
-            train_data_file=training.get("train_data_file"),
-            test_data_file=training.get("test_data_file"),
-            epochs=training.get("nepochs", T.nepochs),
-            n_groups=training.get("n_groups", 512),
-            output_dir=training["output_dir"],
-            backend="pytorch",
-            **{k: training[k] for k in ("batch_size", "mae_weight", "nll_weight", "realspace_mae_weight",
-                                        "realspace_weight", "probe_trainable", "intensity_scale_trainable",
-                                        "torch_loss_mode", "debug") if k in training},
-        )
-        canonical_model = bridge.to_model_config(data_cfg, model_cfg)
-        return bridge.to_training_config(canonical_model, data_cfg, train_cfg, execution=execution_config)
+        return TrainingConfig(model=ModelConfig(**model), backend="pytorch",
+                              learning_rate=execution_config.learning_rate, scheduler=execution_config.scheduler,
+                              **values)
     except (ValueError, TypeError) as exc:
         raise CliError(" ".join(str(exc).split())) from None
 
