@@ -92,9 +92,9 @@ def _train_and_reconstruct_torch(train: Any, val: Any, config: Any) -> tuple[np.
 
 
 def _train_and_reconstruct_tf(train: Any, val: Any, config: Any) -> tuple[np.ndarray, Any, dict[str, Any]]:
-    from ptycho_cli.tf_entry import _quiet_tf
+    from ptycho_cli.tf_entry import quiet_tensorflow
 
-    _quiet_tf()
+    quiet_tensorflow()
     from ptycho.tf_backend.bundle import load_bundle, save_bundle
     from ptycho.workflows.components import reassemble_cdi_image, run_cdi_example
 

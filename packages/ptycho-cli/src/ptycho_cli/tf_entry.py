@@ -20,13 +20,14 @@ from typing import Any
 from ptycho_cli.errors import UserError
 from ptycho_cli.progress import is_quiet, stage
 
-__all__ = ["build_training_config", "train_tensorflow", "infer_tensorflow", "STITCH_M"]
+__all__ = ["build_training_config", "train_tensorflow", "infer_tensorflow", "quiet_tensorflow", "STITCH_M"]
 
 #: Central crop of each patch used when stitching (the workflows' M=20).
 STITCH_M = 20
 
 
-def _quiet_tf() -> None:
+def quiet_tensorflow() -> None:
+    """Silence TensorFlow's C++ and Python logging below errors (before tensorflow is imported)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
@@ -56,7 +57,7 @@ def build_training_config(args: argparse.Namespace, N: int) -> Any:
 
 def train_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
     """Train with TensorFlow; writes wts.h5.zip, PNGs, reconstruction.npz (with test data), history."""
-    _quiet_tf()
+    quiet_tensorflow()
     from ptycho.raw_data import RawData
     from ptycho.tf_backend.bundle import save_bundle
     from ptycho.workflows.components import run_cdi_example, save_outputs
@@ -92,7 +93,7 @@ def train_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
 
 def infer_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
     """Reconstruct ``--test_data`` with the TensorFlow bundle in ``--model_path``."""
-    _quiet_tf()
+    quiet_tensorflow()
     from ptycho.raw_data import RawData
     from ptycho.tf_backend.bundle import load_bundle
     from ptycho.workflows.components import reassemble_cdi_image, save_outputs
