@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 from tqdm import tqdm
 
+from ptycho_bridge.console import FRAMEWORK_LOGGERS
+
 __all__ = ["bar", "is_quiet", "set_quiet", "track", "stage", "quiet_libraries", "silence_library_logs"]
 
 T = TypeVar("T")
@@ -78,7 +80,7 @@ class quiet_libraries:
     Errors still propagate; nothing is hidden when ``--quiet`` is not given.
     """
 
-    _NAMES = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "tensorflow", "absl")
+    _NAMES = FRAMEWORK_LOGGERS
 
     def __enter__(self) -> quiet_libraries:
         import logging

@@ -27,6 +27,7 @@ from typing import Any
 
 from ptycho.config.config import SCHEDULERS, default_multistage_milestones
 from ptycho_bridge.argtypes import int_value, nonnegative_int, positive_float, positive_int
+from ptycho_bridge.console import FRAMEWORK_LOGGERS
 from ptycho_bridge.execution import LOGGER_BACKENDS
 from ptycho_torch.cli.output_guard import OutputGuard
 
@@ -364,7 +365,6 @@ def validate_paths(
 # console output
 # ----------------------------------------------------------------------------------------------------
 
-_NOISY_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "lightning_fabric")
 
 
 def silence_native_logs() -> None:
@@ -390,11 +390,11 @@ def quiet_output(quiet: bool) -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import lightning.pytorch  # noqa: F401 - its import sets its loggers to INFO; adjust them afterwards
-    saved = {name: logging.getLogger(name).level for name in _NOISY_LOGGERS}
+    saved = {name: logging.getLogger(name).level for name in FRAMEWORK_LOGGERS}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         warnings.filterwarnings("always", category=DeprecationWarning, message="--")
-        for name in _NOISY_LOGGERS:
+        for name in FRAMEWORK_LOGGERS:
             logging.getLogger(name).setLevel(logging.ERROR)
         try:
             yield
