@@ -76,8 +76,8 @@ WRITERS = {
         "save_torch_bundle(target, state_dict={'w': torch.ones(5000)}, config_dict={}, "
         "probe=np.ones((8, 8), np.complex64), intensity_scale=2.0)"),
     "torch checkpoint (AtomicCheckpointIO)": (
-        "last.ckpt", "import torch\nfrom ptycho_torch.workflows.components import _atomic_checkpoint_io\n"
-        "_atomic_checkpoint_io().save_checkpoint({'state_dict': {'w': torch.ones(5000)}}, target)"),
+        "last.ckpt", "import torch\nfrom ptycho_torch.workflows.checkpoints import AtomicCheckpointIO\n"
+        "AtomicCheckpointIO().save_checkpoint({'state_dict': {'w': torch.ones(5000)}}, target)"),
     "reconstruction PNG (ptycho_torch.export)": (
         "reconstructed_amplitude.png", "from ptycho_torch.export import save_reconstruction_pngs\n"
         "save_reconstruction_pngs(amp, amp, d)"),
@@ -89,9 +89,9 @@ WRITERS = {
     # the run's own first flush (kill points off), saved aside as <target>.before; the second flush is killed.
     "metrics CSV (ptycho_torch CSV logger)": (
         "lightning_logs/version_0/metrics.csv",
-        "from ptycho_torch.workflows.components import _atomic_csv_logger\n"
+        "from ptycho_torch.workflows.loggers import make_logger\n"
         "armed, mode = mode, 'off'\n"
-        "w = _atomic_csv_logger(d).experiment\nw.log_metrics({'loss': 1.5}, 0)\nw.save()\n"
+        "w = make_logger('csv', d).experiment\nw.log_metrics({'loss': 1.5}, 0)\nw.save()\n"
         "target.with_name(target.name + '.before').write_bytes(target.read_bytes())\n"
         "mode = armed\nw.log_metrics({'loss': 1.25, 'lr': 0.001}, 1)\nw.save()"),
     "history JSON (ptycho_cli.outputs.write_history)": (
