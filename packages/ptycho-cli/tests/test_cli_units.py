@@ -105,3 +105,29 @@ def test_torch_values_use_the_torch_flag_destinations() -> None:
     values = torch_infer_values(args)
     assert values == {"model_path": "m", "test_data": "t.npz", "output_dir": "o", "n_images": 5}
     assert set(values) <= {a.dest for a in inference.build_parser()._actions}
+
+
+def test_max_time_flag_reaches_both_backends_configs(tmp_path) -> None:
+    """specs/cli.md §4: ``ptycho train --max-time DD:HH:MM:SS`` sets TrainingConfig.max_time for the PyTorch route
+    (through the torch command's destination) and the TensorFlow entry; a malformed budget is exit 2, one line."""
+    import subprocess
+    import sys
+
+    from ptycho_cli.delegate import torch_train_values
+    from ptycho_cli.main import build_parser
+    from ptycho_cli.tf_entry import build_training_config
+    from ptycho_torch import train
+
+    args, _ = build_parser().parse_known_args(
+        ["train", "--train-data-file", "a.npz", "--output_dir", "o", "--max-time", "00:00:14:00"])
+    values = torch_train_values(args)
+    assert values["max_time"] == "00:00:14:00"
+    assert "max_time" in {a.dest for a in train.build_parser()._actions}
+    assert build_training_config(args, 64).max_time == "00:00:14:00"
+    proc = subprocess.run([sys.executable, "-m", "ptycho_cli", "train", "--train-data-file", "a.npz", "--output_dir",
+                           str(tmp_path / "o"), "--max-time", "14 minutes"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert "--max_time/--max-time: expected a positive wall-clock budget DD:HH:MM:SS" in lines[-1]
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "o").exists()

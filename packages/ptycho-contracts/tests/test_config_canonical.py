@@ -247,3 +247,17 @@ def test_resume_checkpoint_rule(tmp_path):
     flat.mkdir()
     (flat / "last.ckpt").write_bytes(b"x")
     assert resume_checkpoint(flat, run) == flat / "last.ckpt"
+
+
+def test_max_time_budget_format():
+    """specs/config.md §3 max_time: DD:HH:MM:SS, positive, fields in range; one-line errors name the field."""
+    from ptycho.config.config import TrainingConfig
+    from ptycho.config.validation import max_time_seconds
+
+    assert max_time_seconds("00:00:14:00") == 840.0
+    assert max_time_seconds("01:02:03:04") == ((24 + 2) * 60 + 3) * 60 + 4
+    assert TrainingConfig(max_time="00:00:00:30").max_time == "00:00:00:30"
+    assert TrainingConfig().max_time is None
+    for bad in ("14:00", "00:00:00:00", "00:24:00:00", "00:00:60:00", "a:b:c:d", "00:00:-1:00", 840):
+        with pytest.raises(ValueError, match=r"^TrainingConfig\.max_time: expected None or a positive wall-clock"):
+            TrainingConfig(max_time=bad)

@@ -177,3 +177,22 @@ def test_unimplemented_fields_are_rejected_not_ignored(changes, needle):
     """specs/config.md §3: a field neither backend implements is a ValueError in TensorFlow training."""
     with pytest.raises(ValueError, match=needle):
         training.compile_models(None, replace(TrainingConfig(), **changes))
+
+
+def test_max_time_stops_fit_after_the_budget_and_resume_trains_no_further(tmp_path):
+    """specs/config.md §3 max_time, specs/tf-backend.md §4: a 1-second budget ends a 500-epoch fit after the batch
+    that exhausts it; the run is finished, so resuming its checkpoint trains nothing more."""
+    import time
+
+    models = _compiled_models()
+    x = np.abs(np.random.default_rng(0).normal(size=(8, 64, 64, 1))).astype(np.float32)
+    coords = np.zeros((8, 1, 2, 1), np.float32)
+    tc = TrainingConfig(model=MC, nepochs=500, batch_size=4, max_time="00:00:00:01")
+    ckpt = tmp_path / "last.ckpt"
+    t0 = time.monotonic()
+    first = training.fit(models, x, coords, tc, 100.0, policy=PYTORCH_DEFAULTS, checkpoint_path=ckpt)
+    assert time.monotonic() - t0 < 60
+    assert 1 <= len(first["train_loss"]) < 500
+    again = _compiled_models()
+    resumed = training.fit(again, x, coords, tc, 100.0, policy=PYTORCH_DEFAULTS, resume_from=ckpt)
+    assert resumed["train_loss"] == first["train_loss"]

@@ -251,3 +251,24 @@ def test_typed_results_answer_the_seed_guide_keys():
     assert "bundle_path" not in r and len(r) == 16
     with pytest.raises(KeyError):
         r["nothing"]
+
+
+def test_max_time_stops_training_at_the_budget(tmp_path):
+    """specs/config.md §3 max_time, specs/torch-workflow.md §3: a 1-second budget ends a 500-epoch run after a
+    few epochs; the history holds the epochs that ran and the progress bar shows the remaining budget."""
+    import time
+
+    from ptycho_torch.workflows.components import train_cdi_model_torch
+    from ptycho_torch.workflows.progress import TimeBudgetProgress
+
+    cfg = _config(tmp_path, n_groups=8, nepochs=500, subsample_seed=0, max_time="00:00:00:01")
+    t0 = time.monotonic()
+    res = train_cdi_model_torch(_raw(), None, cfg, execution_config={
+        "accelerator": "cpu", "logger_backend": "none", "enable_checkpointing": False})
+    elapsed = time.monotonic() - t0
+    epochs = len(res["history"]["train_loss"])
+    assert 1 <= epochs < 500
+    assert elapsed < 30
+    bars = [c for c in res["trainer"].callbacks if isinstance(c, TimeBudgetProgress)]
+    assert len(bars) == 1 and bars[0].total_s == 1.0 and bars[0].remaining_s() == 0.0
+    assert res["trainer"].progress_bar_metrics["budget"] == "00:00:00:01"

@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["int_value", "positive_int", "nonnegative_int", "positive_float"]
+from ptycho.config.validation import max_time_seconds
+
+__all__ = ["int_value", "positive_int", "nonnegative_int", "positive_float", "max_time_value"]
 
 
 def int_value(text: str) -> int:
@@ -45,3 +47,12 @@ def positive_float(text: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"expected a finite number > 0, found {text!r}")
     return value
+
+
+def max_time_value(text: str) -> str:
+    """argparse type: a positive wall-clock budget ``DD:HH:MM:SS`` (returned as given, Lightning's format)."""
+    try:
+        max_time_seconds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text

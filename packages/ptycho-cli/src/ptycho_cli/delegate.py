@@ -24,7 +24,7 @@ __all__ = ["cmd_train", "cmd_infer", "torch_train_values", "torch_infer_values",
 #: ``ptycho train`` destination -> ``ptycho_torch.train`` destination
 _TORCH_TRAIN = {
     "train_data_file": "train_data_file", "test_data_file": "test_data_file", "output_dir": "output_dir",
-    "max_epochs": "max_epochs", "n_groups": "n_groups", "gridsize": "gridsize", "batch_size": "batch_size",
+    "max_epochs": "max_epochs", "max_time": "max_time", "n_groups": "n_groups", "gridsize": "gridsize", "batch_size": "batch_size",
     "nphotons": "nphotons", "neighbor_count": "neighbor_count", "learning_rate": "learning_rate",
     "seed": "subsample_seed", "resume": "resume",
 }

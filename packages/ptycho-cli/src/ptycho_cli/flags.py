@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from ptycho_bridge.argtypes import nonnegative_int, positive_float, positive_int
+from ptycho_bridge.argtypes import max_time_value, nonnegative_int, positive_float, positive_int
 
 __all__ = ["add_train_flags", "add_infer_flags"]
 
@@ -29,6 +29,9 @@ def add_train_flags(p: argparse.ArgumentParser, *, required: bool = True) -> Non
                    help="run folder: wts.h5.zip, history, figures")
     p.add_argument("--max_epochs", "--max-epochs", "--nepochs", "--epochs", dest="max_epochs", type=positive_int,
                    metavar="N", help="training epochs (Lightning's name; TrainingConfig.nepochs)")
+    p.add_argument("--max_time", "--max-time", dest="max_time", type=max_time_value, metavar="DD:HH:MM:SS",
+                   help="wall-clock training budget, e.g. 00:00:14:00; training stops at the budget or the last "
+                        "epoch, whichever comes first (TrainingConfig.max_time)")
     p.add_argument("--n_images", "--n-images", "--n_groups", "--n-groups", dest="n_groups", type=positive_int,
                    metavar="N", help="number of groups used for training (TrainingConfig.n_groups)")
     p.add_argument("--gridsize", type=positive_int, metavar="G", help="group side; C = G*G patterns per group")

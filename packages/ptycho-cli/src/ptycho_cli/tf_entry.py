@@ -46,7 +46,7 @@ def build_training_config(args: argparse.Namespace, N: int) -> Any:
                           "output_dir": Path(args.output_dir), "backend": "tensorflow"}
     if args.test_data_file is not None:
         kw["test_data_file"] = Path(args.test_data_file)
-    for dest, field in (("max_epochs", "nepochs"), ("n_groups", "n_groups"), ("batch_size", "batch_size"),
+    for dest, field in (("max_epochs", "nepochs"), ("max_time", "max_time"), ("n_groups", "n_groups"), ("batch_size", "batch_size"),
                         ("nphotons", "nphotons"), ("neighbor_count", "neighbor_count"),
                         ("learning_rate", "learning_rate"), ("seed", "subsample_seed")):
         value = getattr(args, dest, None)

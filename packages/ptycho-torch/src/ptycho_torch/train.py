@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ptycho_bridge.argtypes import max_time_value
 from ptycho_torch.cli.shared import (
     ACCELERATOR_CHOICES,
     LOGGER_CHOICES,
@@ -59,6 +60,7 @@ CANONICAL_FLAGS: dict[str, str] = {
     "n_groups": "n_groups",
     "batch_size": "batch_size",
     "max_epochs": "nepochs",
+    "max_time": "max_time",
     "nphotons": "nphotons",
     "neighbor_count": "neighbor_count",
     "torch_loss_mode": "torch_loss_mode",
@@ -123,6 +125,8 @@ def build_parser() -> CliArgumentParser:
     d.add_argument("--gridsize", type=positive_int, help="group side; C = gridsize² patterns per group (default 1)")
     d.add_argument("--batch_size", type=positive_int, help="batch size (default 16)")
     d.add_argument("--max_epochs", type=positive_int, help="epochs (canonical nepochs, default 50)")
+    d.add_argument("--max_time", "--max-time", dest="max_time", type=max_time_value, metavar="DD:HH:MM:SS",
+                   help="wall-clock training budget; training stops at the budget or max_epochs, whichever comes first")
     d.add_argument("--N", type=int, choices=(64, 128, 256), help="patch size (default: from the training data)")
     d.add_argument("--model_type", choices=("pinn", "supervised"), help="default pinn")
     d.add_argument("--nphotons", type=positive_float, help="mean photons per pattern (default 1e9)")

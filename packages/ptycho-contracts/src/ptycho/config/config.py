@@ -22,6 +22,7 @@ from ptycho.config.validation import check_bool as _check_bool
 from ptycho.config.validation import check_choice as _check_choice
 from ptycho.config.validation import check_float as _check_float
 from ptycho.config.validation import check_int as _check_int
+from ptycho.config.validation import check_max_time
 from ptycho.config.validation import fail as _fail
 from ptycho.config.validation import is_int as _is_int
 from ptycho.config.validation import set_paths as _set_paths
@@ -312,6 +313,7 @@ class TrainingConfig(_ValidatedOnAssignment):
     backend: str = "tensorflow"
     torch_loss_mode: str = "poisson"
     debug: bool = False
+    max_time: str | None = None
 
     _DEFAULT_N_GROUPS: ClassVar[int | None] = DEFAULT_N_GROUPS
     _PATH_FIELDS: ClassVar[tuple[tuple[str, bool], ...]] = (
@@ -336,6 +338,7 @@ def validate_training_config(cfg: TrainingConfig) -> None:
         _fail(o, "model", cfg.model, "a ModelConfig")
     _check_int(o, "batch_size", cfg.batch_size, 1)
     _check_int(o, "nepochs", cfg.nepochs, 1)
+    check_max_time(o, "max_time", cfg.max_time)
     _check_float(o, "learning_rate", cfg.learning_rate, low=0.0, low_open=True)
     _check_choice(o, "scheduler", cfg.scheduler, SCHEDULERS)
     _check_float(o, "mae_weight", cfg.mae_weight, low=0.0, high=1.0)

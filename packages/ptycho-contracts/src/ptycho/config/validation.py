@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["fail", "is_int", "is_number", "check_choice", "check_int", "check_float", "check_bool", "as_path",
-           "set_paths"]
+           "set_paths", "max_time_seconds", "check_max_time", "MAX_TIME_FORMAT"]
+
+#: The wall-clock budget format (Lightning's ``Trainer(max_time=...)`` string form).
+MAX_TIME_FORMAT = "DD:HH:MM:SS"
 
 
 def fail(owner: str, name: str, value: Any, expected: str) -> None:
@@ -69,6 +72,31 @@ def check_float(
         if high is not None:
             parts.append("<= " + repr(high))
         fail(owner, name, value, " ".join(parts) + (" or None" if optional else ""))
+
+
+def max_time_seconds(value: str) -> float:
+    """Seconds of a ``DD:HH:MM:SS`` budget (e.g. '00:00:14:00' = 840.0); ValueError when malformed or zero.
+
+    Each field is a non-negative integer; hours < 24, minutes and seconds < 60 (days unbounded).
+    """
+    parts = value.split(":") if isinstance(value, str) else []
+    ok = len(parts) == 4 and all(p.isdigit() for p in parts)
+    if ok:
+        d, h, m, s = (int(p) for p in parts)
+        ok = h < 24 and m < 60 and s < 60 and (d, h, m, s) != (0, 0, 0, 0)
+    if not ok:
+        raise ValueError(f"expected a positive wall-clock budget {MAX_TIME_FORMAT} (e.g. '00:00:14:00'), got {value!r}")
+    return float(((d * 24 + h) * 60 + m) * 60 + s)
+
+
+def check_max_time(owner: str, name: str, value: Any) -> None:
+    """``value`` must be None or a positive ``DD:HH:MM:SS`` string."""
+    if value is None:
+        return
+    try:
+        max_time_seconds(value)
+    except ValueError:
+        fail(owner, name, value, f"None or a positive wall-clock budget {MAX_TIME_FORMAT} (e.g. '00:00:14:00')")
 
 
 def check_bool(owner: str, name: str, value: Any) -> None:

@@ -10,6 +10,7 @@ set (``ptycho.config.config.check_implemented``), and so does ``torch_loss_mode=
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import keras
@@ -17,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from ptycho.config.config import check_implemented
+from ptycho.config.validation import max_time_seconds
 from ptycho.sampling import epoch_order  # noqa: F401  (re-exported: the batch order of fit)
 
 from .network import Models
@@ -136,6 +138,25 @@ class TrainingPolicy:
 #: The PyTorch backend's defaults (scheduler 'Default', no hold-out from the training groups, early stopping
 #: that never fires within nepochs): every group trains at a constant learning rate for every epoch.
 PYTORCH_DEFAULTS = TrainingPolicy(validation_fraction=0.0, plateau_factor=None, early_stop_patience=None)
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop ``fit`` after the batch that exhausts a wall-clock budget (``TrainingConfig.max_time``, seconds).
+
+    The clock starts when the object is made (before the first epoch) and runs across the per-epoch ``fit``
+    calls; :attr:`exhausted` tells the epoch loop to stop.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = float(seconds)
+        self.start = time.monotonic()
+        self.exhausted = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.monotonic() - self.start >= self.seconds:
+            self.exhausted = True
+            self.model.stop_training = True
 
 
 class _FiniteGuard(keras.callbacks.Callback):
@@ -329,18 +350,21 @@ def fit(models: Models, x, coords, training_config, intensity_scale: float,
                              f"{loaded.get('n_train')} training groups, found seed {seed} and {len(tr_idx)}")
         state = loaded
     guard = _FiniteGuard()
-    # a run that stopped early is finished: resuming it trains nothing more
+    budget = None if training_config.max_time is None else TimeBudget(max_time_seconds(training_config.max_time))
+    callbacks = [guard] if budget is None else [guard, budget]
+    # a run that stopped early (or on its time budget) is finished: resuming it trains nothing more
     first = int(training_config.nepochs) if state.get("stopped") else int(state["epochs_done"])
     for epoch in range(first, int(training_config.nepochs)):
         perm = epoch_order(len(tr_idx), seed, epoch)
         hist = models.training_model.fit(single([a[perm] for a in tr_in]), [t[perm] for t in tr_out],
                                       batch_size=int(training_config.batch_size), epochs=epoch + 1,
                                       initial_epoch=epoch, shuffle=False, validation_data=val,
-                                      callbacks=[guard], verbose=verbose)
+                                      callbacks=callbacks, verbose=verbose)
         for k, vals in hist.history.items():
             state["keras"].setdefault(k, []).extend(float(v) for v in vals)
         state["epochs_done"] = epoch + 1
         stop = bool(n_val) and _plateau_and_stop(state, models, epoch, float(hist.history["val_loss"][-1]), policy)
+        stop = stop or (budget is not None and budget.exhausted)
         state["stopped"] = stop
         if checkpoint_path is not None:
             if not all(np.all(np.isfinite(w)) for w in models.autoencoder.get_weights()):

@@ -54,6 +54,7 @@ def train_cdi_model_torch(
 
     from ptycho_torch.model import PtychoPINN_Lightning
     from ptycho_torch.workflows.checkpoints import AtomicCheckpointIO, resume_callbacks
+    from ptycho_torch.workflows.progress import TimeBudgetProgress
     from ptycho_torch.workflows.loggers import make_logger
 
     check_implemented(config)
@@ -121,8 +122,11 @@ def train_cdi_model_torch(
     if patience is not None and has_val:
         callbacks.append(EarlyStopping(monitor=monitor, mode=ckpt_mode, patience=int(patience)))
     progress = bool(exec_get(execution_config, "enable_progress_bar", config.debug))
+    if config.max_time is not None:
+        callbacks.append(TimeBudgetProgress(config.max_time))
     trainer = L.Trainer(
         max_epochs=int(config.nepochs),
+        max_time=config.max_time,
         accelerator=str(exec_get(execution_config, "accelerator", "auto")),
         devices=exec_get(execution_config, "devices", 1),
         deterministic=deterministic,
