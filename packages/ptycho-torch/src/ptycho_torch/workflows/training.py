@@ -54,8 +54,8 @@ def train_cdi_model_torch(
 
     from ptycho_torch.model import PtychoPINN_Lightning
     from ptycho_torch.workflows.checkpoints import AtomicCheckpointIO, resume_callbacks
-    from ptycho_torch.workflows.progress import TimeBudgetProgress
     from ptycho_torch.workflows.loggers import make_logger
+    from ptycho_torch.workflows.progress import TimeBudgetProgress
 
     check_implemented(config)
     train_container = create_ptycho_data_container(train_data, config)
