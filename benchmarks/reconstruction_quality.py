@@ -115,7 +115,10 @@ def _figure(path: Path, panels: list[tuple[str, np.ndarray]]) -> None:
     from ptycho.atomic_io import atomic_write
 
     fig, axes = plt.subplots(2, len(panels), figsize=(3.2 * len(panels), 6.0), squeeze=False)
+    truth = panels[0][1]
     for j, (name, img) in enumerate(panels):
+        overlap = np.sum(img * np.conj(truth))  # display with the global phase offset removed (as the metric)
+        img = img * np.exp(-1j * np.angle(overlap)) if abs(overlap) > 0 else img
         amp = axes[0, j].imshow(np.abs(img), cmap="gray")
         axes[0, j].set_title(f"{name}\namplitude", fontsize=8)
         fig.colorbar(amp, ax=axes[0, j], fraction=0.046)
