@@ -149,7 +149,7 @@ def stitch(patches: np.ndarray, positions: np.ndarray, M: int = 20,
     """Stitch (P, N, N) patches at positions (P, 2) [x, y] -> (canvas (H, W), origin_xy (2,)).
 
     ``origin_xy`` = object coordinates [x, y] of canvas pixel (0, 0) under the stitcher's canvas
-    convention (specs/physics.md §6, §6.1): the centring point (mean offset for 'bilinear', rounded
+    convention (specs/physics.md §6, §6.2): the centring point (mean offset for 'bilinear', rounded
     mean for 'fourier') sits at canvas index ``pad + M//2``. It is an integer for 'fourier'.
     """
     from ptycho.physics import reassemble_position
@@ -221,11 +221,21 @@ def score(recon_window: np.ndarray, truth: np.ndarray, window: tuple[int, int, i
 
 
 def headline(metrics: dict[str, Any]) -> dict[str, float]:
-    """{amp_ssim, amp_psnr, amp_frc50, phase_ssim, phase_psnr, phase_frc50} from an evaluate dict."""
+    """{amp,phase}_{ssim, psnr, frc50, frc50_r1} from an ``evaluate`` dict.
+
+    ``frc50`` is evaluate's (first ring, counted from the DC ring 0, where the curve drops below 0.5).
+    After the amplitude scale fit and the phase plane removal the DC ring holds little signal, so its
+    correlation is noise and ``frc50`` is often 0 or < 1 for good reconstructions; ``frc50_r1`` is the
+    same crossing searched from ring 1 on evaluate's own curve (``frc_curve``), in the same ring units.
+    """
+    from ptycho.metrics.frc import frc_cutoff
+
     out = {}
     for part, key in (("amplitude", "amp"), ("phase", "phase")):
         for m in ("ssim", "psnr", "frc50"):
             out[f"{key}_{m}"] = float(metrics[part][m])
+        curve = np.asarray(metrics["frc_curve"][part], dtype=np.float64)
+        out[f"{key}_frc50_r1"] = 1.0 + frc_cutoff(curve[1:], 0.5) if curve.size > 1 else 0.0
     return out
 
 
