@@ -221,21 +221,19 @@ def score(recon_window: np.ndarray, truth: np.ndarray, window: tuple[int, int, i
 
 
 def headline(metrics: dict[str, Any]) -> dict[str, float]:
-    """{amp,phase}_{ssim, psnr, frc50, frc50_r1} from an ``evaluate`` dict.
+    """{amp,phase}_{ssim, psnr, frc50} from an ``evaluate`` dict.
 
-    ``frc50`` is evaluate's (first ring, counted from the DC ring 0, where the curve drops below 0.5).
-    After the amplitude scale fit and the phase plane removal the DC ring holds little signal, so its
-    correlation is noise and ``frc50`` is often 0 or < 1 for good reconstructions; ``frc50_r1`` is the
-    same crossing searched from ring 1 on evaluate's own curve (``frc_curve``), in the same ring units.
+    Caveat on ``frc50`` (evaluate's first 0.5 crossing, counted from ring 0): on these rectangular,
+    non-periodic windows the lowest rings carry little or distorted signal -- ring 0 after the amplitude
+    scale fit and phase plane removal, ring 1 after the registration's periodic Fourier shift -- so a
+    good reconstruction can read 0-1 (e.g. true patches, bilinear stitch, Siemens quick scan: amplitude
+    FRC 1.00, 0.07, 0.78, 0.99, ... by ring). Read it together with SSIM/PSNR; the curves are in
+    ``metrics['frc_curve']``.
     """
-    from ptycho.metrics.frc import frc_cutoff
-
     out = {}
     for part, key in (("amplitude", "amp"), ("phase", "phase")):
         for m in ("ssim", "psnr", "frc50"):
             out[f"{key}_{m}"] = float(metrics[part][m])
-        curve = np.asarray(metrics["frc_curve"][part], dtype=np.float64)
-        out[f"{key}_frc50_r1"] = 1.0 + frc_cutoff(curve[1:], 0.5) if curve.size > 1 else 0.0
     return out
 
 

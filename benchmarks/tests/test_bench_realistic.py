@@ -75,11 +75,3 @@ def test_true_patches_fourier_stitch_scores_near_one(scan):
     assert ssim["fourier"][0] > 0.99 and ssim["fourier"][1] > 0.99, ssim
     assert ssim["bilinear"][0] < ssim["fourier"][0] - 0.05, ssim
 
-
-def test_headline_frc_from_ring_one():
-    part = {"ssim": 0.5, "psnr": 20.0, "frc50": 0.0}
-    metrics = {"amplitude": part, "phase": part,
-               "frc_curve": {"amplitude": [0.1, 0.9, 0.7, 0.3, 0.2], "phase": [0.9, 0.9, 0.9, 0.9]}}
-    h = R.headline(metrics)
-    assert h["amp_frc50"] == 0.0 and h["amp_frc50_r1"] == pytest.approx(2.5)  # 0.7 -> 0.3 crosses halfway
-    assert h["phase_frc50_r1"] == 4.0  # never drops: the number of rings
