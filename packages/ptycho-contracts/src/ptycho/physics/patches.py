@@ -255,8 +255,9 @@ def reassemble_position(
         ``d_p = offset_p - round(mean offset)`` (round half up), so that integer positions stay
         integer; pad is computed from these d_p the same way. Each patch is shifted by
         ``e_p = d_p - round(d_p)`` (in [-1/2, 1/2)) as ``ifft2(fft2(patch) * exp(-2 pi i (e_y f_y +
-        e_x f_x)))`` over the whole N x N patch (the ramp's wrap-around touches only the patch
-        border, outside the central crop for M well below N); its central M x M crop is added at
+        e_x f_x)))`` over the whole N x N patch (the ramp treats the patch as periodic: a jump
+        between opposite edges, or inside the patch, rings into the crop with amplitude about
+        jump * sin(pi e) / (pi * distance); small for M well below N); its central M x M crop is added at
         top-left ``(pad + round(d_y), pad + round(d_x))`` and the count is the same placement of
         integer masks of ones. The object point at ``round(mean offset)`` lands at
         ``(pad + M//2, pad + M//2)``. Real patches give the real part.
