@@ -377,18 +377,24 @@ class PtychiRun:
         return self.task.get_data_to_cpu("object", as_numpy=True)[0]
 
 
-def _ptychi_vs_ours(scan: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, float]:
-    import torch
-
+def _counts(scan: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
+    """Noise-free counts ``(s * far_field_amplitude(P * Y))^2`` of positions ``idx`` (ptycho.physics)."""
     from ptycho.physics import far_field_amplitude
+
+    s = float(scan["sim_intensity_scale"])
+    return (s * far_field_amplitude(scan["Y"][idx].astype(np.complex128) * scan["probeGuess"][None])) ** 2
+
+
+def _ptychi_rel_err(scan: dict[str, np.ndarray], idx: np.ndarray) -> float:
+    """||pty-chi intensities (true object) - our noise-free counts|| / ||ours|| over positions ``idx``."""
+    import torch
 
     run = PtychiRun(scan, idx, scan["objectGuess"].shape, initial_object=scan["objectGuess"])
     with torch.no_grad():
         pred = run.task.reconstructor.forward_model.forward(torch.arange(len(idx))).cpu().numpy()
     pred = np.fft.fftshift(pred.astype(np.float64), axes=(-2, -1))  # pty-chi predicts with DC at the corner
-    s = float(scan["sim_intensity_scale"])
-    ours = (s * far_field_amplitude(scan["Y"][idx].astype(np.complex128) * scan["probeGuess"][None])) ** 2
-    return {"rel_err": float(np.linalg.norm(pred - ours) / np.linalg.norm(ours))}
+    ours = _counts(scan, idx)
+    return float(np.linalg.norm(pred - ours) / np.linalg.norm(ours))
 
 
 def ptychi_forward_check(scan: dict[str, np.ndarray], index: np.ndarray, count: int = 64) -> dict[str, float]:
@@ -413,23 +419,19 @@ def ptychi_forward_check(scan: dict[str, np.ndarray], index: np.ndarray, count: 
     from ptycho.physics import extract_patches
 
     idx = np.asarray(index)[:count]
+    n = int(scan["probeGuess"].shape[0])
     exact = dict(scan)
     exact["xcoords"] = np.floor(scan["xcoords"] + 0.5)
     exact["ycoords"] = np.floor(scan["ycoords"] + 0.5)
     exact["Y"] = scan["Y"].copy()
-    exact["Y"][idx] = extract_patches(scan["objectGuess"], np.stack([exact["xcoords"][idx], exact["ycoords"][idx]], 1),
-                                      int(scan["probeGuess"].shape[0]))
-    s = float(scan["sim_intensity_scale"])
-    from ptycho.physics import far_field_amplitude
-
-    ours = (s * far_field_amplitude(scan["Y"][idx].astype(np.complex128) * scan["probeGuess"][None])) ** 2
-    noisy = (s * scan["diffraction"][idx].astype(np.float64)) ** 2
-    n = int(scan["probeGuess"].shape[0])
+    exact["Y"][idx] = extract_patches(scan["objectGuess"], np.stack([exact["xcoords"][idx], exact["ycoords"][idx]], 1), n)
     yy, xx = np.mgrid[:n, :n] - n // 2
     smooth = dict(scan)
     smooth["probeGuess"] = (np.exp(-(xx**2 + yy**2) / (2 * 6.0**2)) * np.abs(scan["probeGuess"]).max()).astype(np.complex64)
-    return {"integer_positions": _ptychi_vs_ours(exact, idx)["rel_err"],
-            "scan_positions": _ptychi_vs_ours(scan, idx)["rel_err"],
-            "smooth_probe_scan_positions": _ptychi_vs_ours(smooth, idx)["rel_err"],
+    ours = _counts(scan, idx)
+    noisy = (float(scan["sim_intensity_scale"]) * scan["diffraction"][idx].astype(np.float64)) ** 2
+    return {"integer_positions": _ptychi_rel_err(exact, idx),
+            "scan_positions": _ptychi_rel_err(scan, idx),
+            "smooth_probe_scan_positions": _ptychi_rel_err(smooth, idx),
             "poisson_noise": float(np.linalg.norm(noisy - ours) / np.linalg.norm(ours)),
             "positions": int(len(idx))}

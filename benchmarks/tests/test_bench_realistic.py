@@ -28,6 +28,9 @@ def test_split_partitions_by_row(scan):
     assert np.array_equal(np.sort(np.concatenate([train, test])), np.arange(len(scan["xcoords"])))
     assert np.all(scan["ycoords"][train] < centre) and np.all(scan["ycoords"][test] >= centre)
     assert 0.3 < len(train) / len(scan["xcoords"]) < 0.7
+    half = R.subset(scan, test)
+    assert half["diffraction"].shape[0] == half["Y"].shape[0] == len(test)
+    assert half["objectGuess"] is scan["objectGuess"] and half["probeGuess"] is scan["probeGuess"]
 
 
 def test_half_files_hold_no_ground_truth(scan, tmp_path):
