@@ -9,6 +9,7 @@ rectangle of object pixels that the test half covers.
 
 API (all positions are object pixels, x = column, y = row; patches are (P, N, N)):
 
+* :func:`prepare` -> :class:`Case` -- all of the following at once (scan, split, files, window);
 * :class:`ScanSpec`, :func:`simulate_scan` -- the scan (``ptycho.simulation.simulate`` arrays);
 * :func:`split_scan` -- (train, test) index arrays: ``y < centre`` / the rest;
 * :func:`write_half`, :func:`write_truth` -- contract NPZ files for ``ptycho train``/``ptycho infer``
@@ -37,6 +38,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "Case",
+    "prepare",
     "ScanSpec",
     "simulate_scan",
     "split_scan",
@@ -135,6 +138,45 @@ def write_truth(path: str | Path, scan: dict[str, np.ndarray], index: np.ndarray
     save_npz_atomic(target, objectGuess=scan["objectGuess"], Y=scan["Y"][index],
                     xcoords=scan["xcoords"][index], ycoords=scan["ycoords"][index])
     return target
+
+
+@dataclasses.dataclass
+class Case:
+    """One prepared benchmark case (see :func:`prepare`).
+
+    ``scan``: the simulated arrays; ``train``/``test``: index arrays; ``test_positions`` (P, 2) [x, y];
+    ``window`` (r0, r1, c0, c1): the scoring window in object pixels; ``files``: 'train', 'test',
+    'truth' NPZ paths (None when not written).
+    """
+
+    spec: ScanSpec
+    scan: dict[str, np.ndarray]
+    train: np.ndarray
+    test: np.ndarray
+    test_positions: np.ndarray
+    window: tuple[int, int, int, int]
+    files: dict[str, Path | None]
+
+    @property
+    def truth(self) -> np.ndarray:
+        """(H, W) complex64 ground-truth object."""
+        return self.scan["objectGuess"]
+
+
+def prepare(spec: ScanSpec, folder: str | Path | None = None, M: int = 20) -> Case:
+    """Simulate ``spec``, split it, compute the scoring window (crop side ``M``) and, when ``folder``
+    is given, write ``train.npz`` / ``test.npz`` (no ground truth) and ``truth.npz`` there."""
+    scan = simulate_scan(spec)
+    train, test = split_scan(scan)
+    pos = np.stack([scan["xcoords"][test], scan["ycoords"][test]], axis=1)
+    files: dict[str, Path | None] = {"train": None, "test": None, "truth": None}
+    if folder is not None:
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        files = {"train": write_half(out / "train.npz", scan, train, "train"),
+                 "test": write_half(out / "test.npz", scan, test, "test"),
+                 "truth": write_truth(out / "truth.npz", scan, test)}
+    return Case(spec, scan, train, test, pos, scoring_window(pos, scan["objectGuess"].shape, M=M), files)
 
 
 def _positions(x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:

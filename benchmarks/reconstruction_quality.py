@@ -164,16 +164,10 @@ def run_object(kind: str, args: argparse.Namespace, rate: float, has_max_time: b
     spec = R.ScanSpec(object_kind=kind, probe_kind=args.probe, seed=args.seed,
                       **({"n_positions": 400, "object_size": 192} if args.quick else {}))
     work = Path(args.output_dir) / kind
-    (work / "data").mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    scan = R.simulate_scan(spec)
-    train_idx, test_idx = R.split_scan(scan)
-    R.write_half(work / "data" / "train.npz", scan, train_idx, "train")
-    R.write_half(work / "data" / "test.npz", scan, test_idx, "test")
-    R.write_truth(work / "data" / "truth.npz", scan, test_idx)
-    truth = scan["objectGuess"]
-    pos = np.stack([scan["xcoords"][test_idx], scan["ycoords"][test_idx]], axis=1)
-    window = R.scoring_window(pos, truth.shape, M=M_STITCH)
+    case = R.prepare(spec, work / "data", M=M_STITCH)
+    scan, train_idx, test_idx, pos, window = case.scan, case.train, case.test, case.test_positions, case.window
+    truth = case.truth
     r0, r1, c0, c1 = window
     print(f"{kind}: {len(train_idx)} train / {len(test_idx)} test positions, scoring window rows {r0}:{r1} "
           f"cols {c0}:{c1} (simulated in {time.perf_counter() - t:.1f} s)", flush=True)

@@ -78,3 +78,11 @@ def test_true_patches_fourier_stitch_scores_near_one(scan):
     assert ssim["fourier"][0] > 0.99 and ssim["fourier"][1] > 0.99, ssim
     assert ssim["bilinear"][0] < ssim["fourier"][0] - 0.05, ssim
 
+
+
+def test_prepare_writes_the_case(tmp_path):
+    case = R.prepare(R.ScanSpec(n_positions=60, object_size=96, seed=5), tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["test.npz", "train.npz", "truth.npz"]
+    assert case.files["test"] == tmp_path / "test.npz"
+    np.testing.assert_array_equal(case.test_positions[:, 1], case.scan["ycoords"][case.test])
+    assert case.window == R.scoring_window(case.test_positions, case.truth.shape)
