@@ -239,7 +239,7 @@ def reassemble_position(
         interpolation: 'bilinear' (default; what the workflows and ptychodus use) or 'fourier'
             (band-limited: every whole N x N patch is shifted by the fractional part of its offset
             with a Fourier phase ramp, then its central M x M crop is placed at the integer part;
-            sharp objects are not blurred, integer offsets are copied exactly). See below.
+            sharp objects are not blurred, integer offsets are copied exactly). See below and §6.2.
 
     Returns:
         (Hc, Wc) array (complex for complex patches, real for real ones, input precision) with
