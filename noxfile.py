@@ -9,6 +9,7 @@
     nox -s parity-gpu   Torch on CUDA vs live TF or the golden vectors; fails when no CUDA device is visible
     nox -s docs         build the mkdocs site with --strict and open its pages in headless Chromium
     nox -s demo         the main job: simulate -> train -> reconstruct -> evaluate (PyTorch backend)
+    nox -s benchmark    realistic train-on-one-half benchmark with the pty-chi anchor (posargs -> the script)
 
 All sessions install with ``-c constraints.txt`` so torch resolves to the pinned CPU wheel.
 """
@@ -71,6 +72,8 @@ def tests(session: nox.Session) -> None:
         ran += 1
     if not ran:
         session.error("no package has tests")
+    # the pure helpers of the benchmarks (a few seconds; the benchmarks themselves are not tests)
+    session.run("pytest", "benchmarks/tests", "-q", *session.posargs, env=_pytest_env())
 
 
 @nox.session
@@ -131,6 +134,19 @@ def demo(session: nox.Session) -> None:
     session.install(*CONSTRAINTS, *[a for n in ("ptycho-contracts", "ptycho-bridge", "ptycho-torch", "ptycho-cli")
                                     for a in ("-e", str(ROOT / "packages" / n))])
     session.run("ptycho", "demo", *session.posargs, env={"MPLBACKEND": "Agg"})
+
+
+@nox.session
+def benchmark(session: nox.Session) -> None:
+    """benchmarks/reconstruction_quality.py with the optional pty-chi anchor.
+
+    pty-chi is installed without its dependencies (its torchvision requirement would pull a CUDA wheel
+    that fails beside the pinned CPU torch); its other dependencies come from benchmarks/requirements.txt.
+    """
+    _editable(session, PACKAGES)
+    session.install(*CONSTRAINTS, "-r", str(ROOT / "benchmarks" / "requirements.txt"))
+    session.install(*CONSTRAINTS, "--no-deps", "ptychi==2.2.0")
+    session.run("python", "benchmarks/reconstruction_quality.py", *session.posargs, env={"MPLBACKEND": "Agg"})
 
 
 DOCS_REQUIREMENTS = (

@@ -156,6 +156,21 @@ def test_reassemble_position(device, prec, n, p, m, seed):
 
 
 @settings(max_examples=ps.examples(8))
+@given(prec=precisions, n=sizes, p=st.integers(1, 12), m=st.sampled_from([8, 20, 32]), seed=st.integers(0, 2**16))
+def test_reassemble_position_fourier(device, prec, n, p, m, seed):
+    """specs/physics.md §6.2 interpolation='fourier': numpy vs Torch vs TF at sub-pixel offsets."""
+    from ptycho_torch import physics as tp
+
+    rng = np.random.default_rng(seed)
+    patches = _cplx(rng, (p, n, n), prec)
+    off = rng.uniform(20, 60, (p, 2))
+    ref = physics.reassemble_position(patches.astype(np.complex128), off, M=m, interpolation="fourier")
+    out = tp.reassemble_position(_t(patches, device), _t(off, device), M=m, interpolation="fourier")
+    _compare("reassemble_position_fourier", prec, ref, out,
+             lambda: _tf()[0].reassemble_position(patches, off, m, interpolation="fourier"), f"n={n} P={p} M={m}")
+
+
+@settings(max_examples=ps.examples(8))
 @given(prec=precisions, n=sizes, seed=st.integers(0, 2**16))
 def test_losses(device, prec, n, seed):
     from ptycho_torch import physics as tp

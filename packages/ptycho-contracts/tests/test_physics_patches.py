@@ -178,3 +178,99 @@ def test_bad_shapes_raise_one_line():
         reassemble_groups(np.zeros((1, 8, 8, 4), complex), np.zeros((1, 2, 4)), 10)
     with pytest.raises(ValueError, match=r"reassemble_position: M: expected a crop side <= N=8"):
         reassemble_position(np.zeros((1, 8, 8), complex), np.zeros((1, 2)), M=10)
+
+
+def _plane_wave_patches(pos, n, freqs):
+    """Closed-form patches of o(r, c) = sum_k a_k exp(2 pi i (fy_k r + fx_k c)) at float positions [x, y]."""
+    grid = np.arange(n) - n // 2
+    out = np.zeros((len(pos), n, n), complex)
+    for a, fy, fx in freqs:
+        rows = pos[:, 1, None, None] + grid[None, :, None]
+        cols = pos[:, 0, None, None] + grid[None, None, :]
+        out += a * np.exp(2j * np.pi * (fy * rows + fx * cols))
+    return out
+
+
+def test_reassemble_position_fourier_sinusoid_closed_form():
+    """specs/physics.md §6.2 (interpolation='fourier'): patches of a sum of plane waves periodic over N
+    (band-limited, closed form) at sub-pixel positions stitch back to the object exactly; canvas index
+    (pad + M//2 + v, pad + M//2 + u) holds o(round(mean_y) + v, round(mean_x) + u). Bilinear does not."""
+    rng = np.random.default_rng(11)
+    n, m = 32, 12
+    freqs = [(1.0, 3 / n, -5 / n), (0.5j, -11 / n, 7 / n), (0.3, 14 / n, 13 / n)]
+    pos = rng.uniform(30, 50, (40, 2))
+    patches = _plane_wave_patches(pos, n, freqs)
+    out = reassemble_position(patches, pos, M=m, interpolation="fourier")
+    centred = pos - np.floor(pos.mean(axis=0) + 0.5)
+    pad = int(np.ceil(np.abs(centred).max()))
+    pad += pad % 2
+    assert out.shape == (m + 2 * pad, m + 2 * pad) and out.dtype == np.complex128
+    rows, cols = np.nonzero(out)
+    assert rows.size > 0.5 * out.size
+    mx, my = np.floor(pos.mean(axis=0) + 0.5)
+    r_obj = my - pad - m // 2 + rows
+    c_obj = mx - pad - m // 2 + cols
+    expect = sum(a * np.exp(2j * np.pi * (fy * r_obj + fx * c_obj)) for a, fy, fx in freqs)
+    np.testing.assert_allclose(out[rows, cols], expect, atol=1e-9)
+    # bilinear on the same patches: the mean is rounded away too, so compare at the same object points
+    shift = pos - pos.mean(axis=0) - centred  # = round(mean) - mean, the bilinear canvas offset
+    bil = reassemble_position(patches, pos, M=m)
+    rb, cb = np.nonzero(bil)
+    pad_b = (bil.shape[0] - m) // 2
+    expect_b = sum(a * np.exp(2j * np.pi * (fy * (my - shift[0, 1] - pad_b - m // 2 + rb)
+                                           + fx * (mx - shift[0, 0] - pad_b - m // 2 + cb))) for a, fy, fx in freqs)
+    assert np.abs(bil[rb, cb] - expect_b).max() > 0.1
+
+
+def test_reassemble_position_fourier_integer_positions_copy_pixels():
+    """specs/physics.md §6.2: with 'fourier', integer positions (even with a fractional mean) copy pixels
+    exactly; the object point at round(mean) sits at (pad + M//2, pad + M//2); counts are integers."""
+    obj = _object(50, 50, seed=7)
+    n, m = 16, 10
+    xs, ys = np.meshgrid(np.arange(12, 39, 3.0), np.arange(13, 37, 4.0))
+    pos = np.stack([xs.ravel(), ys.ravel()], axis=1)
+    pos = np.concatenate([pos, [[20.0, 21.0]]])  # fractional mean
+    assert np.any(pos.mean(axis=0) % 1)
+    patches = extract_patches(obj, pos, n)
+    out = reassemble_position(patches, pos, M=m, interpolation="fourier")
+    ref = reassemble_position(patches, pos, M=m)  # bilinear shifts by the fractional mean: not a copy
+    pad = (out.shape[0] - m) // 2
+    mx, my = np.floor(pos.mean(axis=0) + 0.5).astype(int)
+    rows, cols = np.nonzero(out)
+    np.testing.assert_allclose(out[rows, cols], obj[rows - pad - m // 2 + my, cols - pad - m // 2 + mx], atol=1e-12)
+    assert not np.allclose(ref[ref != 0], obj[np.nonzero(ref)[0] - pad - m // 2 + my, np.nonzero(ref)[1] - pad - m // 2 + mx])
+
+
+def test_reassemble_position_fourier_beats_bilinear_on_sharp_object():
+    """specs/physics.md §6.2: true patches of a sharp object cut with extract_patches(..., 'fourier') at
+    jittered positions stitch back far closer to the object with 'fourier' than with 'bilinear'."""
+    rng = np.random.default_rng(3)
+    size, n, m = 96, 32, 12
+    yy, xx = np.mgrid[:size, :size] - size / 2
+    angle = np.arctan2(yy, xx)
+    obj = np.where(np.sin(6 * angle) > 0, 1.0, 0.3) * np.exp(0.5j * (np.cos(6 * angle) > 0))
+    g = np.arange(24, 73, 4.0)
+    gx, gy = np.meshgrid(g, g)
+    pos = np.stack([gx.ravel(), gy.ravel()], axis=1) + rng.normal(0, 1.0, (g.size**2, 2))
+    pos -= pos.mean(axis=0) - np.round(pos.mean(axis=0))  # integer mean: both canvases share one frame
+    patches = extract_patches(obj, pos, n, interpolation="fourier")
+    errs = {}
+    for interp in ("bilinear", "fourier"):
+        out = reassemble_position(patches, pos, M=m, interpolation=interp)
+        pad = (out.shape[0] - m) // 2
+        ox, oy = (np.round(pos.mean(axis=0)) - pad - m // 2).astype(int)  # object [x, y] of canvas (0, 0)
+        win = out[20:-20, 20:-20]
+        truth = obj[oy + 20 : oy + out.shape[0] - 20, ox + 20 : ox + out.shape[1] - 20]
+        assert np.all(win != 0)
+        errs[interp] = np.sqrt(np.mean(np.abs(win - truth) ** 2))
+    assert errs["fourier"] < 0.25 * errs["bilinear"], errs
+
+
+def test_reassemble_position_interpolation_checked_and_real_stays_real():
+    """specs/physics.md §6.2: unknown interpolation is a one-line ValueError; real patches give a real canvas."""
+    with pytest.raises(ValueError, match=r"reassemble_position: interpolation: expected 'bilinear' or 'fourier'"):
+        reassemble_position(np.zeros((1, 8, 8)), np.zeros((1, 2)), M=4, interpolation="cubic")
+    out = reassemble_position(np.ones((3, 8, 8), np.float32), np.array([[0.0, 0.0], [1.3, 0.2], [2.7, -1.1]]),
+                              M=4, interpolation="fourier")
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out[out != 0], 1.0, atol=1e-5)

@@ -72,6 +72,21 @@ def test_reassemble_position_matches_numpy(seed, p, m):
     _close(ops.reassemble_position(patches, off, m).numpy(), physics.reassemble_position(patches, off, m))
 
 
+@SETTINGS
+@given(seed=st.integers(0, 10_000), p=st.integers(1, 12), m=st.sampled_from([8, 11, 16]), real=st.booleans())
+def test_reassemble_position_fourier_matches_numpy(seed, p, m, real):
+    """specs/physics.md §6.2, interpolation='fourier' (also through tf_helper): equals the numpy reference."""
+    from ptycho import tf_helper
+
+    rng = np.random.default_rng(seed)
+    patches = rng.standard_normal((p, 16, 16)) if real else _cplx(rng, p, 16, 16)
+    off = rng.uniform(0, 30, (p, 2))
+    ref = physics.reassemble_position(patches, off, m, interpolation="fourier")
+    _close(ops.reassemble_position(patches, off, m, chunk=5, interpolation="fourier").numpy(), ref)
+    helper = tf_helper.reassemble_position(patches[..., None], off[:, None, :, None], M=m, interpolation="fourier")
+    _close(np.asarray(helper)[..., 0], ref)
+
+
 def test_far_field_parseval_and_numpy():
     rng = np.random.default_rng(0)
     f = _cplx(rng, 3, 16, 16)

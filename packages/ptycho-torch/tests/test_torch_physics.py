@@ -147,6 +147,31 @@ def test_reassemble_position_matches_reference(seed, p, m, layout):
     close(R.reassemble_position(patches, offs_in, m), T.reassemble_position(t(patches), t(offs_in), m))
 
 
+@FAST
+@given(seed=seeds, p=st.integers(1, 30), m=st.sampled_from([4, 7, 10]), real=st.booleans())
+def test_reassemble_position_fourier_matches_reference(seed, p, m, real):
+    """specs/physics.md §6.2, interpolation='fourier': torch equals the numpy reference (float64)."""
+    rng = np.random.default_rng(seed)
+    n = 12
+    patches = rng.normal(size=(p, n, n)) if real else cplx(rng, (p, n, n))
+    offs = rng.uniform(0, 30, size=(p, 2)) + 100.0
+    ref = R.reassemble_position(patches, offs, m, interpolation="fourier")
+    got = T.reassemble_position(t(patches), t(offs), m, interpolation="fourier")
+    assert got.dtype == t(patches).dtype
+    close(ref, got)
+
+
+def test_reassemble_position_fourier_chunking_is_invisible(monkeypatch):
+    rng = np.random.default_rng(4)
+    patches = t(cplx(rng, (9, 10, 10)))
+    offs = t(rng.uniform(0, 12, size=(9, 2)))
+    whole = T.reassemble_position(patches, offs, 6, interpolation="fourier")
+    monkeypatch.setattr(T.patches, "_POSITION_CHUNK", 2)
+    close(whole.numpy(), T.reassemble_position(patches, offs, 6, interpolation="fourier"), rtol=1e-12)
+    with pytest.raises(ValueError, match="interpolation: expected 'bilinear' or 'fourier'"):
+        T.reassemble_position(patches, offs, 6, interpolation="nearest")
+
+
 def test_reassemble_position_chunking_is_invisible(monkeypatch):
     rng = np.random.default_rng(3)
     patches = t(rng.normal(size=(9, 10, 10)))

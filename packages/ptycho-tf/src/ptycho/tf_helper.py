@@ -73,9 +73,10 @@ def extract_from_canvas(canvas, coords_relative, N: int):
     return ops.extract_from_canvas(canvas, coords_relative, int(N))
 
 
-def reassemble_position(obj_tensor, global_offsets, M: int = 10, chunk_size: int = 256):
+def reassemble_position(obj_tensor, global_offsets, M: int = 10, chunk_size: int = 256, interpolation: str = "bilinear"):
     """Stitch one patch per scan position: (P,N,N,1) or (P,N,N) complex patches, offsets (P,1,2,1) or
-    (P,2) [x, y] -> (H, H, 1) complex tensor (H = M + 2 pad; see ops.reassemble_position)."""
+    (P,2) [x, y] -> (H, H, 1) complex tensor (H = M + 2 pad; see ops.reassemble_position).
+    ``interpolation``: 'bilinear' (default) or 'fourier' (band-limited sub-pixel shifts, specs/physics.md §6.2)."""
     x, _ = _squeeze_last(obj_tensor)
     off = np.asarray(global_offsets, np.float64)
     p = int(x.shape[0])
@@ -84,7 +85,7 @@ def reassemble_position(obj_tensor, global_offsets, M: int = 10, chunk_size: int
     elif off.shape != (p, 2):
         raise ValueError(f"reassemble_position: global_offsets: expected shape ({p}, 1, 2, 1) or ({p}, 2), "
                          f"found {off.shape}")
-    return ops.reassemble_position(x, off, int(M), chunk=int(chunk_size))[..., None]
+    return ops.reassemble_position(x, off, int(M), chunk=int(chunk_size), interpolation=interpolation)[..., None]
 
 
 def trim_reconstruction(x, N: int | None = None):

@@ -65,6 +65,7 @@ def stitch_patches(
     flip_x: bool = False,
     flip_y: bool = False,
     transpose: bool = False,
+    interpolation: str = "bilinear",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Stitch one patch per group into a 2-D complex canvas.
 
@@ -72,6 +73,8 @@ def stitch_patches(
         patches: (P, N, N) complex (or (P, N, N, 1) / (P, 1, N, N)).
         global_offsets: (P, 1, 2, 1) or (P, 2) group centres [x, y] in object pixels.
         M: side of the central crop of every patch used in the shift-and-sum (0 < M <= N).
+        interpolation: 'bilinear' (default) or 'fourier', passed to ``reassemble_position``
+            (specs/physics.md §6.2).
 
     Returns:
         (canvas (H, W) complex64, offsets actually used (P, 2) float64 after the transforms).
@@ -84,7 +87,7 @@ def stitch_patches(
     if not isinstance(M, (int, np.integer)) or not 0 < int(M) <= N:
         raise ValueError(f"M: expected an integer with 0 < M <= N={N}, found {M!r}")
     p, off = apply_alignment(p, off, flip_x=flip_x, flip_y=flip_y, transpose=transpose)
-    canvas = reassemble_position(p, off.to(p.device), M=int(M))
+    canvas = reassemble_position(p, off.to(p.device), M=int(M), interpolation=interpolation)
     return canvas, off
 
 

@@ -227,13 +227,19 @@ def _position_offsets(global_offsets: object, count: int, func: str) -> np.ndarr
     )
 
 
-def reassemble_position(patches: np.ndarray, global_offsets: np.ndarray, M: int = 20) -> np.ndarray:
+def reassemble_position(
+    patches: np.ndarray, global_offsets: np.ndarray, M: int = 20, interpolation: str = "bilinear"
+) -> np.ndarray:
     """Stitch one reconstructed patch per scan point into a full object (specs/physics.md §6).
 
     Args:
         patches: (P, N, N) or (P, N, N, 1) complex (or real) patches.
         global_offsets: (P, 1, 2, 1) or (P, 2) positions ``[x, y]`` (positive sense, object pixels).
         M: side of the central crop kept from every patch, 1 <= M <= N (workflows use 20).
+        interpolation: 'bilinear' (default; what the workflows and ptychodus use) or 'fourier'
+            (band-limited: every whole N x N patch is shifted by the fractional part of its offset
+            with a Fourier phase ramp, then its central M x M crop is placed at the integer part;
+            sharp objects are not blurred, integer offsets are copied exactly). See below and §6.2.
 
     Returns:
         (Hc, Wc) array (complex for complex patches, real for real ones, input precision) with
@@ -244,6 +250,17 @@ def reassemble_position(patches: np.ndarray, global_offsets: np.ndarray, M: int 
         is > 1e-6, and set to 0 elsewhere. The canvas is centred on the scan's mean position:
         the object point at ``mean offset`` lands at canvas index ``(pad + M//2, pad + M//2)``
         (row, col) for even M.
+
+        With ``interpolation='fourier'`` the offsets are centred on the *rounded* mean,
+        ``d_p = offset_p - round(mean offset)`` (round half up), so that integer positions stay
+        integer; pad is computed from these d_p the same way. Each patch is shifted by
+        ``e_p = d_p - round(d_p)`` (in [-1/2, 1/2)) as ``ifft2(fft2(patch) * exp(-2 pi i (e_y f_y +
+        e_x f_x)))`` over the whole N x N patch (the ramp treats the patch as periodic: a jump
+        between opposite edges, or inside the patch, rings into the crop with amplitude about
+        jump * sin(pi e) / (pi * distance); small for M well below N); its central M x M crop is added at
+        top-left ``(pad + round(d_y), pad + round(d_x))`` and the count is the same placement of
+        integer masks of ones. The object point at ``round(mean offset)`` lands at
+        ``(pad + M//2, pad + M//2)``. Real patches give the real part.
 
     Vectorised as a scatter-add (``np.bincount``) in chunks; 10k patches take well under a second.
     """
@@ -259,12 +276,19 @@ def reassemble_position(patches: np.ndarray, global_offsets: np.ndarray, M: int 
     m = check_positive_int(M, "M", func)
     if m > n:
         raise ValueError(f"{func}: M: expected a crop side <= N={n}, found {m}")
+    if interpolation not in ("bilinear", "fourier"):
+        raise ValueError(f"{func}: interpolation: expected 'bilinear' or 'fourier', found {interpolation!r}")
     offs = _position_offsets(global_offsets, count_p, func)
-    offs = offs - offs.mean(axis=0, keepdims=True)
+    if interpolation == "fourier":
+        offs = offs - np.floor(offs.mean(axis=0, keepdims=True) + 0.5)
+    else:
+        offs = offs - offs.mean(axis=0, keepdims=True)
     pad = math.ceil(float(np.max(np.abs(offs))))
     pad += pad % 2
     side = m + 2 * pad
     lo_c = n // 2 - m // 2
+    if interpolation == "fourier":
+        return _reassemble_fourier(arr, offs, m, pad, side, lo_c)
     crops = arr[:, lo_c : lo_c + m, lo_c : lo_c + m]
     is_complex = np.iscomplexobj(crops)
 
@@ -309,3 +333,35 @@ def reassemble_position(patches: np.ndarray, global_offsets: np.ndarray, M: int 
     else:
         result = np.where(covered, total_re / safe, 0.0)
     return result.reshape(side, side).astype(arr.dtype, copy=False)
+
+
+def _reassemble_fourier(arr: np.ndarray, offs: np.ndarray, m: int, pad: int, side: int, lo_c: int) -> np.ndarray:
+    """'fourier' branch of :func:`reassemble_position`: offs (P, 2) already centred, canvas (side, side)."""
+    n = arr.shape[-1]
+    whole = np.floor(offs + 0.5)
+    frac = offs - whole  # in [-1/2, 1/2)
+    k = whole.astype(np.int64) + pad  # top-left of each crop on the canvas
+    freq = np.fft.fftfreq(n)
+    total = np.zeros((side, side), dtype=np.complex128)
+    count = np.zeros((side, side), dtype=np.float64)
+    chunk_size = max(1, _POSITION_CHUNK // 8)
+    for lo in range(0, arr.shape[0], chunk_size):
+        hi = min(lo + chunk_size, arr.shape[0])
+        ey = frac[lo:hi, 1, None, None]
+        ex = frac[lo:hi, 0, None, None]
+        ramp = np.exp(-2j * np.pi * (ey * freq[None, :, None] + ex * freq[None, None, :]))
+        shifted = np.fft.ifft2(np.fft.fft2(arr[lo:hi].astype(np.complex128), axes=(-2, -1)) * ramp, axes=(-2, -1))
+        crops = shifted[:, lo_c : lo_c + m, lo_c : lo_c + m]
+        rows = k[lo:hi, 1, None] + np.arange(m)[None, :]  # (p, m), all inside [0, side) by construction of pad
+        cols = k[lo:hi, 0, None] + np.arange(m)[None, :]
+        idx = (rows[:, :, None] * side + cols[:, None, :]).ravel()
+        vals = crops.ravel()
+        total.ravel()[:] += np.bincount(idx, weights=vals.real, minlength=side * side) + 1j * np.bincount(
+            idx, weights=vals.imag, minlength=side * side
+        )
+        count.ravel()[:] += np.bincount(idx, minlength=side * side)
+    covered = count > _COUNT_FLOOR
+    result = np.where(covered, total / np.where(covered, count, 1.0), 0.0)
+    if not np.iscomplexobj(arr):
+        return result.real.astype(arr.dtype, copy=False)
+    return result.astype(arr.dtype, copy=False)

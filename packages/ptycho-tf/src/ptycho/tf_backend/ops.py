@@ -316,7 +316,7 @@ def forward_from_patches(object_patches, probe, coords_relative, s, object_big: 
     return trimmed, amp, canvas
 
 
-def reassemble_position(patches, global_offsets, m: int = 20, chunk: int = 256):
+def reassemble_position(patches, global_offsets, m: int = 20, chunk: int = 256, interpolation: str = "bilinear"):
     """Stitch per-scan-position patches into one object (inference stitcher).
 
     Crop the central (M, M) of each patch, centre the offsets on their mean, pad the canvas by
@@ -326,8 +326,13 @@ def reassemble_position(patches, global_offsets, m: int = 20, chunk: int = 256):
     Args:
       patches: (P, N, N) complex or real. global_offsets: (P, 2) rows [x, y] in pixels.
       m: crop size, 0 < M <= N. chunk: patches per accumulation step (memory bound).
+      interpolation: 'bilinear' (default) or 'fourier' (offsets centred on the rounded mean; each
+        whole patch shifted by the fractional part of its offset with a Fourier phase ramp; central
+        M x M crop added at the integer part; specs/physics.md §6.2).
     Returns: (H, H) tensor with H = M + 2 pad, dtype of ``patches``.
     """
+    if interpolation not in ("bilinear", "fourier"):
+        raise ValueError(f"reassemble_position: interpolation: expected 'bilinear' or 'fourier', found {interpolation!r}")
     patches = tf.convert_to_tensor(patches)
     if patches.shape.rank != 3:
         raise ValueError(f"reassemble_position: expected patches (P, N, N), found shape {patches.shape}")
@@ -338,11 +343,16 @@ def reassemble_position(patches, global_offsets, m: int = 20, chunk: int = 256):
     off = np.asarray(global_offsets, dtype=np.float64).reshape(-1, 2)
     if off.shape[0] != int(patches.shape[0]):
         raise ValueError(f"reassemble_position: {patches.shape[0]} patches but {off.shape[0]} offsets")
-    off = off - off.mean(axis=0, keepdims=True)
+    if interpolation == "fourier":
+        off = off - np.floor(off.mean(axis=0, keepdims=True) + 0.5)
+    else:
+        off = off - off.mean(axis=0, keepdims=True)
     pad = int(math.ceil(float(np.abs(off).max()))) if off.size else 0
     pad += pad % 2
     side = m + 2 * pad
     lo = n // 2 - m // 2  # same crop origin as ptycho.physics.reassemble_position
+    if interpolation == "fourier":
+        return _reassemble_position_fourier(patches, off, m, pad, side, lo, chunk)
     crops = patches[:, lo : lo + m, lo : lo + m]
     num = tf.zeros([side, side], dtype=patches.dtype)
     cnt = tf.zeros([side, side], dtype=rdt)
@@ -360,6 +370,35 @@ def reassemble_position(patches, global_offsets, m: int = 20, chunk: int = 256):
     safe = tf.where(ok, cnt, tf.ones_like(cnt))
     out = num / tf.cast(safe, num.dtype)
     return tf.where(ok, out, tf.zeros_like(out))
+
+
+def _reassemble_position_fourier(patches, off, m: int, pad: int, side: int, lo: int, chunk: int):
+    """'fourier' branch of :func:`reassemble_position`; ``off`` (P, 2) numpy float64, already centred."""
+    n = int(patches.shape[-1])
+    cdt = tf.complex128 if patches.dtype in (tf.complex128, tf.float64) else tf.complex64
+    whole = np.floor(off + 0.5)
+    frac = off - whole
+    k = whole.astype(np.int64) + pad
+    freq = np.fft.fftfreq(n)
+    ar = np.arange(m)
+    num = tf.zeros([side * side], dtype=cdt)
+    cnt = np.zeros(side * side)
+    for i in range(0, off.shape[0], chunk):
+        f = frac[i : i + chunk]
+        phase = -2 * np.pi * (f[:, 1, None, None] * freq[None, :, None] + f[:, 0, None, None] * freq[None, None, :])
+        ramp = tf.constant(np.exp(1j * phase), dtype=cdt)
+        shifted = tf.signal.ifft2d(tf.signal.fft2d(tf.cast(patches[i : i + chunk], cdt)) * ramp)
+        crops = tf.reshape(shifted[:, lo : lo + m, lo : lo + m], [-1])
+        idx = ((k[i : i + chunk, 1, None] + ar)[:, :, None] * side + (k[i : i + chunk, 0, None] + ar)[:, None, :]).ravel()
+        num += tf.math.unsorted_segment_sum(crops, tf.constant(idx), side * side)
+        cnt += np.bincount(idx, minlength=side * side)
+    ok = cnt > 1e-6
+    out = num / tf.constant(np.where(ok, cnt, 1.0), dtype=cdt)
+    out = tf.where(tf.constant(ok), out, tf.zeros_like(out))
+    out = tf.reshape(out, [side, side])
+    if not patches.dtype.is_complex:
+        out = tf.math.real(out)
+    return tf.cast(out, patches.dtype)
 
 
 # ----------------------------------------------------------------------------- format conversions

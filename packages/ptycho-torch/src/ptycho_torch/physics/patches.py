@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from ._validation import as_tensor, check_ndim, check_positive_int, real_dtype
+from ._validation import as_tensor, check_ndim, check_positive_int, complex_dtype, real_dtype
 from .translation import resample_separable, shift_matrix
 
 __all__ = [
@@ -180,13 +180,19 @@ def _position_offsets(global_offsets, like: torch.Tensor, count: int, func: str)
     return offs.to(device=like.device, dtype=torch.float64)
 
 
-def reassemble_position(patches: torch.Tensor, global_offsets: torch.Tensor, M: int = 20) -> torch.Tensor:
+def reassemble_position(
+    patches: torch.Tensor, global_offsets: torch.Tensor, M: int = 20, interpolation: str = "bilinear"
+) -> torch.Tensor:
     """Stitch one reconstructed patch per scan point into a full object (specs/physics.md §6).
 
     Args:
         patches: (P, N, N) or (P, N, N, 1) complex or real.
         global_offsets: (P, 1, 2, 1) or (P, 2) positions ``[x, y]`` (object pixels, positive sense).
         M: central crop side kept from every patch, 1 <= M <= N (workflows use 20).
+        interpolation: 'bilinear' (default) or 'fourier': offsets centred on the rounded mean,
+            each whole patch shifted by the fractional part of its offset with a Fourier phase
+            ramp, its central M x M crop added at the integer part (specs/physics.md §6.2; same
+            arithmetic as ``ptycho.physics.reassemble_position``).
     Returns:
         (Hc, Wc) tensor, patches' dtype, ``Hc = Wc = M + 2*pad``, ``pad = ceil(max |offset - mean|)``
         rounded up to even. Crop of patch p (rows ``N//2 - M//2`` ...) placed at (pad, pad), translated
@@ -203,12 +209,19 @@ def reassemble_position(patches: torch.Tensor, global_offsets: torch.Tensor, M: 
     m = check_positive_int(M, "M", func)
     if m > n:
         raise ValueError(f"{func}: M: expected a crop side <= N={n}, found {m}")
+    if interpolation not in ("bilinear", "fourier"):
+        raise ValueError(f"{func}: interpolation: expected 'bilinear' or 'fourier', found {interpolation!r}")
     offs = _position_offsets(global_offsets, p, count_p, func)
-    offs = offs - offs.mean(dim=0, keepdim=True)
+    if interpolation == "fourier":
+        offs = offs - torch.floor(offs.mean(dim=0, keepdim=True) + 0.5)
+    else:
+        offs = offs - offs.mean(dim=0, keepdim=True)
     pad = math.ceil(float(offs.detach().abs().max()))
     pad += pad % 2
     side = m + 2 * pad
     lo_c = n // 2 - m // 2
+    if interpolation == "fourier":
+        return _reassemble_fourier(p, offs.detach(), m, pad, side, lo_c)
     crops = p[:, lo_c:lo_c + m, lo_c:lo_c + m]
     rdt = real_dtype(p)
     total = None
@@ -235,4 +248,38 @@ def reassemble_position(patches: torch.Tensor, global_offsets: torch.Tensor, M: 
     covered = count > _COUNT_FLOOR
     safe = torch.where(covered, count, torch.ones_like(count))
     out = torch.where(covered, total / safe, torch.zeros((), dtype=total.dtype, device=p.device))
+    return out.to(p.dtype)
+
+
+def _reassemble_fourier(p: torch.Tensor, offs: torch.Tensor, m: int, pad: int, side: int, lo_c: int) -> torch.Tensor:
+    """'fourier' branch of :func:`reassemble_position`; offs (P, 2) float64, already centred."""
+    n = p.shape[-1]
+    cdt = complex_dtype(p)
+    whole = torch.floor(offs + 0.5)
+    frac = (offs - whole).to(real_dtype(p))  # in [-1/2, 1/2)
+    k = whole.to(torch.int64) + pad  # canvas top-left of every crop
+    freq = torch.fft.fftfreq(n, dtype=real_dtype(p), device=p.device)
+    ar = torch.arange(m, device=p.device)
+    total = torch.zeros(side * side, dtype=cdt, device=p.device)
+    count = torch.zeros(side * side, dtype=real_dtype(p), device=p.device)
+    for lo in range(0, p.shape[0], _POSITION_CHUNK):
+        hi = min(lo + _POSITION_CHUNK, p.shape[0])
+        ey = frac[lo:hi, 1, None, None]
+        ex = frac[lo:hi, 0, None, None]
+        ramp = torch.polar(torch.ones((), dtype=frac.dtype, device=p.device),
+                           -2 * math.pi * (ey * freq[None, :, None] + ex * freq[None, None, :]))
+        shifted = torch.fft.ifft2(torch.fft.fft2(p[lo:hi].to(cdt)) * ramp)
+        crops = shifted[:, lo_c:lo_c + m, lo_c:lo_c + m]
+        rows = k[lo:hi, 1, None] + ar[None, :]
+        cols = k[lo:hi, 0, None] + ar[None, :]
+        idx = (rows[:, :, None] * side + cols[:, None, :]).reshape(-1)
+        total = total.index_add(0, idx, crops.reshape(-1))
+        count = count.index_add(0, idx, torch.ones(idx.shape, dtype=count.dtype, device=p.device))
+    total = total.reshape(side, side)
+    count = count.reshape(side, side)
+    covered = count > _COUNT_FLOOR
+    out = torch.where(covered, total / torch.where(covered, count, torch.ones_like(count)),
+                      torch.zeros((), dtype=total.dtype, device=p.device))
+    if not p.is_complex():
+        out = out.real
     return out.to(p.dtype)
