@@ -96,7 +96,7 @@ def test_torch_values_use_the_torch_flag_destinations() -> None:
          "--accelerator", "cpu"])
     values = torch_train_values(args)
     assert values == {"train_data_file": "a.npz", "output_dir": "o", "max_epochs": 3, "subsample_seed": 7,
-                      "quiet": True}
+                      "quiet": True, "n_filters_scale": 1}
     assert extra == ["--accelerator", "cpu"]
     train_dests = {a.dest for a in train.build_parser()._actions}
     assert set(values) <= train_dests
@@ -131,3 +131,23 @@ def test_max_time_flag_reaches_both_backends_configs(tmp_path) -> None:
     assert "--max_time/--max-time: expected a positive wall-clock budget DD:HH:MM:SS" in lines[-1]
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_train_recipe_fills_unset_fields_only() -> None:
+    """specs/cli.md §4.1: ``ptycho train`` uses n_filters_scale 1 unless the flag or the backend's --config sets it;
+    both backends' configs receive it."""
+    from ptycho_cli.delegate import torch_train_values
+    from ptycho_cli.main import build_parser
+    from ptycho_cli.recipe import TRAIN_RECIPE
+    from ptycho_cli.tf_entry import build_training_config
+
+    assert TRAIN_RECIPE == {"n_filters_scale": 1}
+    base = ["train", "--train-data-file", "a.npz", "--output_dir", "o"]
+    args, extra = build_parser().parse_known_args(base)
+    assert torch_train_values(args, extra)["n_filters_scale"] == 1
+    assert build_training_config(args, 64).model.n_filters_scale == 1
+    args, extra = build_parser().parse_known_args(base + ["--n_filters_scale", "2"])
+    assert torch_train_values(args, extra)["n_filters_scale"] == 2
+    assert build_training_config(args, 64).model.n_filters_scale == 2
+    args, extra = build_parser().parse_known_args(base + ["--config", "c.yaml"])
+    assert "n_filters_scale" not in torch_train_values(args, extra)

@@ -18,6 +18,7 @@ import os
 
 from ptycho_cli.backends import choose_backend
 from ptycho_cli.errors import UserError
+from ptycho_cli.recipe import TRAIN_RECIPE
 
 __all__ = ["cmd_train", "cmd_infer", "torch_train_values", "torch_infer_values", "bundle_backend"]
 
@@ -26,6 +27,7 @@ _TORCH_TRAIN = {
     "train_data_file": "train_data_file", "test_data_file": "test_data_file", "output_dir": "output_dir",
     "max_epochs": "max_epochs", "max_time": "max_time", "n_groups": "n_groups", "gridsize": "gridsize", "batch_size": "batch_size",
     "nphotons": "nphotons", "neighbor_count": "neighbor_count", "learning_rate": "learning_rate",
+    "n_filters_scale": "n_filters_scale",
     "seed": "subsample_seed", "resume": "resume",
 }
 #: ``ptycho infer`` destination -> ``ptycho_torch.inference`` destination
@@ -43,11 +45,16 @@ def _values(args: argparse.Namespace, table: dict[str, str]) -> dict[str, object
     return out
 
 
-def torch_train_values(args: argparse.Namespace) -> dict[str, object]:
-    """Values for ``ptycho_torch.train.main_with`` from the parsed ``ptycho train`` flags (those given)."""
-    if getattr(args, "n_filters_scale", None) is not None:
-        raise UserError("--n_filters_scale: not a flag of the PyTorch training command line (set it in --config)")
-    return _values(args, _TORCH_TRAIN)
+def torch_train_values(args: argparse.Namespace, extra: list[str] | None = None) -> dict[str, object]:
+    """Values for ``ptycho_torch.train.main_with`` from the parsed ``ptycho train`` flags (those given), plus the
+    ``ptycho train`` recipe (:data:`ptycho_cli.recipe.TRAIN_RECIPE`) for the fields the user left unset — unless
+    the backend's own ``--config`` file is given (``extra``), whose values then stand."""
+    values = _values(args, _TORCH_TRAIN)
+    uses_config = any(a == "--config" or a.startswith("--config=") for a in (extra or []))
+    for field, value in TRAIN_RECIPE.items():
+        if field not in values and not uses_config:
+            values[field] = value
+    return values
 
 
 def torch_infer_values(args: argparse.Namespace) -> dict[str, object]:
@@ -106,7 +113,7 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
 
         silence_library_logs()
 
-        return int(main_with(torch_train_values(args), extra) or 0)
+        return int(main_with(torch_train_values(args, extra), extra) or 0)
     if extra:
         raise UserError(f"unrecognized arguments for the tensorflow backend: {' '.join(extra)}")
     from ptycho_cli.tf_entry import train_tensorflow

@@ -19,6 +19,7 @@ from typing import Any
 
 from ptycho_cli.errors import UserError
 from ptycho_cli.progress import is_quiet, stage
+from ptycho_cli.recipe import TRAIN_RECIPE
 
 __all__ = ["build_training_config", "train_tensorflow", "infer_tensorflow", "quiet_tensorflow", "STITCH_M"]
 
@@ -40,8 +41,8 @@ def build_training_config(args: argparse.Namespace, N: int) -> Any:
     if args.gridsize is not None:
         model_kw["gridsize"] = args.gridsize
         model_kw["object_big"] = args.gridsize > 1
-    if getattr(args, "n_filters_scale", None) is not None:
-        model_kw["n_filters_scale"] = args.n_filters_scale
+    nfs = getattr(args, "n_filters_scale", None)
+    model_kw["n_filters_scale"] = nfs if nfs is not None else TRAIN_RECIPE["n_filters_scale"]
     kw: dict[str, Any] = {"model": ModelConfig(**model_kw), "train_data_file": Path(args.train_data_file),
                           "output_dir": Path(args.output_dir), "backend": "tensorflow"}
     if args.test_data_file is not None:

@@ -71,6 +71,7 @@ CANONICAL_FLAGS: dict[str, str] = {
     "gridsize": "model.gridsize",
     "N": "model.N",
     "model_type": "model.model_type",
+    "n_filters_scale": "model.n_filters_scale",
 }
 
 #: execution flags and their defaults when not given (not settable from --config).
@@ -129,6 +130,8 @@ def build_parser() -> CliArgumentParser:
                    help="wall-clock training budget; training stops at the budget or max_epochs, whichever comes first")
     d.add_argument("--N", type=int, choices=(64, 128, 256), help="patch size (default: from the training data)")
     d.add_argument("--model_type", choices=("pinn", "supervised"), help="default pinn")
+    d.add_argument("--n_filters_scale", "--n-filters-scale", dest="n_filters_scale", type=positive_int,
+                   help="width multiplier of the network's filter ladders (canonical default 2)")
     d.add_argument("--nphotons", type=positive_float, help="mean photons per pattern (default 1e9)")
     d.add_argument("--neighbor_count", type=positive_int, help="K nearest neighbours for grouping (default 4)")
     d.add_argument("--torch-loss-mode", dest="torch_loss_mode", choices=("poisson", "mae"), help="default poisson")
