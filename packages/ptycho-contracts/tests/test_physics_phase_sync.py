@@ -14,14 +14,18 @@ def _smooth_object(size: int, seed: int) -> np.ndarray:
     return (amp * np.exp(1j * phase)).astype(np.complex64)
 
 
+def _scrambled(obj_seed: int, seed: int, count: int):
+    """Patches of a smooth object at random integer positions, and a random phase constant per patch."""
+    obj = _smooth_object(96, obj_seed)
+    rng = np.random.default_rng(seed)
+    pos = rng.integers(24, 72, size=(count, 2)).astype(np.float64)
+    return extract_patches(obj, pos, 32), pos, np.exp(1j * rng.uniform(-np.pi, np.pi, count))
+
+
 def test_recovers_random_phase_constants_up_to_one_global_phase():
     """§6.1: patches of one object, each multiplied by a random phase constant: the factors undo the
     constants (residual phase < 0.02 rad at integer positions) up to one global phase."""
-    obj = _smooth_object(96, 0)
-    rng = np.random.default_rng(1)
-    pos = rng.integers(24, 72, size=(60, 2)).astype(np.float64)
-    patches = extract_patches(obj, pos, 32)
-    applied = np.exp(1j * rng.uniform(-np.pi, np.pi, len(pos)))
+    patches, pos, applied = _scrambled(0, 1, 60)
     z = phase_sync_factors(patches * applied[:, None, None], pos, M=16)
     assert z.shape == (60,) and np.allclose(np.abs(z), 1.0)
     residual = z * applied
@@ -31,11 +35,7 @@ def test_recovers_random_phase_constants_up_to_one_global_phase():
 
 def test_synchronised_stitch_matches_the_unperturbed_stitch():
     """§6.1: stitching the synchronised patches gives the stitch of the original patches times one constant."""
-    obj = _smooth_object(96, 2)
-    rng = np.random.default_rng(3)
-    pos = rng.integers(24, 72, size=(80, 2)).astype(np.float64)
-    patches = extract_patches(obj, pos, 32)
-    applied = np.exp(1j * rng.uniform(-np.pi, np.pi, len(pos)))
+    patches, pos, applied = _scrambled(2, 3, 80)
     z = phase_sync_factors(patches * applied[:, None, None], pos, M=16)
     fixed = reassemble_position(patches * (applied * z)[:, None, None], pos, M=16)
     plain = reassemble_position(patches, pos, M=16)

@@ -11,7 +11,7 @@ import math
 
 from ptycho.config.validation import max_time_seconds
 
-__all__ = ["int_value", "positive_int", "nonnegative_int", "positive_float", "max_time_value"]
+__all__ = ["int_value", "positive_int", "nonnegative_int", "positive_float", "nonnegative_float", "max_time_value"]
 
 
 def int_value(text: str) -> int:
@@ -38,15 +38,24 @@ def nonnegative_int(text: str) -> int:
     return value
 
 
-def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0 (``1e9`` style accepted)."""
+def _bounded_float(text: str, strict: bool) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, found {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, found {text!r}")
+    if not math.isfinite(value) or value < 0 or (strict and value == 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number {'>' if strict else '>='} 0, found {text!r}")
     return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (``1e9`` style accepted)."""
+    return _bounded_float(text, strict=True)
+
+
+def nonnegative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    return _bounded_float(text, strict=False)
 
 
 def max_time_value(text: str) -> str:

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from ptycho_bridge.argtypes import nonnegative_int, positive_float, positive_int
+from ptycho_bridge.argtypes import nonnegative_float, nonnegative_int, positive_float, positive_int
 from ptycho_cli import __version__
 from ptycho_cli.errors import EXIT_OK, UserError, report_exception
 from ptycho_cli.flags import add_infer_flags, add_train_flags
@@ -48,7 +48,14 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
                                    "holding the diffraction amplitudes, positions, probe and ground-truth object.")
     p.add_argument("--output", "-o", required=True, metavar="NPZ", help="file to write")
     p.add_argument("--object", dest="object_kind", default="lines", metavar="KIND",
-                   help="test object: lines (default), grf, siemens")
+                   help="test object: lines (default), grf, siemens, natural")
+    p.add_argument("--probe", dest="probe_kind", default="disk", metavar="KIND",
+                   help="probe: disk (default; real, centro-symmetric), fresnel (propagated aperture), zoneplate "
+                        "(defocused zone plate): the last two carry phase, like a beamline probe")
+    p.add_argument("--jitter", type=nonnegative_float, default=0.0, metavar="PX",
+                   help="standard deviation of random position errors added to the scan, pixels (default 0)")
+    p.add_argument("--interpolation", default="bilinear", metavar="KIND",
+                   help="sub-pixel patch cutting: bilinear (default) or fourier (band-limited, no blur)")
     p.add_argument("--N", "-N", dest="N", type=positive_int, default=64, help="pattern size: 64, 128 or 256 (default 64)")
     p.add_argument("--n-positions", "--n_positions", dest="n_positions", type=positive_int, default=512, metavar="M",
                    help="number of scan positions (default 512)")

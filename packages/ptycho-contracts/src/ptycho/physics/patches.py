@@ -227,6 +227,24 @@ def _position_offsets(global_offsets: object, count: int, func: str) -> np.ndarr
     )
 
 
+def patch_stack(patches: object, M: object, func: str) -> tuple[np.ndarray, int]:
+    """Check a stack of patches with a central crop side: returns ((P, N, N) array, M).
+
+    Accepts (P, N, N) or (P, N, N, 1) with P >= 1 and 1 <= M <= N; otherwise a one-line ValueError from ``func``.
+    """
+    arr = as_array(patches, "patches", func)
+    if arr.ndim == 4 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    check_ndim(arr, (3,), "patches", func, "(P, N, N) or (P, N, N, 1)")
+    n = check_square(arr, (1, 2), "patches", func, "(P, N, N)")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{func}: patches: expected at least one patch, found shape {arr.shape}")
+    m = check_positive_int(M, "M", func)
+    if m > n:
+        raise ValueError(f"{func}: M: expected a crop side <= N={n}, found {m}")
+    return arr, m
+
+
 def reassemble_position(
     patches: np.ndarray, global_offsets: np.ndarray, M: int = 20, interpolation: str = "bilinear"
 ) -> np.ndarray:
@@ -265,17 +283,9 @@ def reassemble_position(
     Vectorised as a scatter-add (``np.bincount``) in chunks; 10k patches take well under a second.
     """
     func = "reassemble_position"
-    arr = as_array(patches, "patches", func)
-    if arr.ndim == 4 and arr.shape[-1] == 1:
-        arr = arr[..., 0]
-    check_ndim(arr, (3,), "patches", func, "(P, N, N) or (P, N, N, 1)")
-    n = check_square(arr, (1, 2), "patches", func, "(P, N, N)")
+    arr, m = patch_stack(patches, M, func)
+    n = arr.shape[-1]
     count_p = arr.shape[0]
-    if count_p == 0:
-        raise ValueError(f"{func}: patches: expected at least one patch, found shape {arr.shape}")
-    m = check_positive_int(M, "M", func)
-    if m > n:
-        raise ValueError(f"{func}: M: expected a crop side <= N={n}, found {m}")
     if interpolation not in ("bilinear", "fourier"):
         raise ValueError(f"{func}: interpolation: expected 'bilinear' or 'fourier', found {interpolation!r}")
     offs = _position_offsets(global_offsets, count_p, func)

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_array, check_ndim, check_positive_int, check_square
+from ._validation import as_array
+from .patches import patch_stack
 
 __all__ = ["phase_sync_factors"]
 
@@ -38,14 +39,8 @@ def phase_sync_factors(patches: np.ndarray, positions: np.ndarray, M: int = 32) 
         patch the result is ``[1]``.
     """
     func = "phase_sync_factors"
-    arr = as_array(patches, "patches", func)
-    if arr.ndim == 4 and arr.shape[-1] == 1:
-        arr = arr[..., 0]
-    check_ndim(arr, (3,), "patches", func, "(P, N, N) or (P, N, N, 1)")
-    n = check_square(arr, (1, 2), "patches", func, "(P, N, N)")
-    m = check_positive_int(M, "M", func)
-    if m > n:
-        raise ValueError(f"{func}: M: expected a crop side <= N={n}, found {m}")
+    arr, m = patch_stack(patches, M, func)
+    n = arr.shape[-1]
     pos = as_array(positions, "positions", func, allow_complex=False).astype(np.float64)
     if pos.ndim == 4 and pos.shape[1:] == (1, 2, 1):
         pos = pos.reshape(-1, 2)
