@@ -45,7 +45,7 @@ INVALID = {
     },
     TrainingConfig: {
         "train_data_file": [3, ""], "test_data_file": [1.0], "output_dir": [None, ""],
-        "batch_size": [0, 16.0], "epochs": [0, -1],
+        "batch_size": [0, 16.0], "epochs": [0, -1], "max_time": ["14:00", "00:00:00:00", 840],
         "mae_weight": [-0.1, 1.5], "nll_weight": [2.0, math.nan],
         "realspace_mae_weight": [-1.0], "realspace_weight": [-1.0],
         "n_groups": [0, 3.0], "probe_trainable": [1], "intensity_scale_trainable": ["False"],

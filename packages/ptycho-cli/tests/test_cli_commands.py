@@ -134,3 +134,26 @@ def test_ptycho_evaluate_entry_point_in_process(tmp_path: Path) -> None:
     from ptycho_cli.main import evaluate_main
 
     assert evaluate_main(["--reconstruction", str(tmp_path / "r.npz"), "--ground-truth", "g.npz"]) == 2
+
+
+def test_simulate_realistic_scan_flags(tmp_path: Path) -> None:
+    """specs/cli.md §2: --probe/--jitter/--interpolation reach ptycho.simulation.simulate (recorded in _metadata);
+    an unknown probe kind is exit 2, one line, no file."""
+    import json
+
+    import numpy as np
+
+    out = tmp_path / "zp.npz"
+    proc = ptycho("simulate", "-o", str(out), "--n-positions", "40", "--scan", "fermat", "--probe", "zoneplate",
+                  "--jitter", "1", "--interpolation", "fourier")
+    assert proc.returncode == 0, proc.stderr
+    assert "zoneplate probe" in proc.stdout
+    with np.load(out, allow_pickle=False) as data:
+        meta = json.loads(str(data["_metadata"]))["simulation"]
+        assert np.abs(data["probeGuess"].imag).max() > 0
+    assert meta["probe_kind"] == "zoneplate" and meta["jitter"] == 1.0 and meta["interpolation"] == "fourier"
+    bad = ptycho("simulate", "-o", str(tmp_path / "bad.npz"), "--probe", "gauss")
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines()[-1] == ("ptycho simulate: error: --probe: expected one of disk, fresnel, "
+                                                   "zoneplate, found 'gauss'")
+    assert not (tmp_path / "bad.npz").exists()

@@ -32,6 +32,7 @@ from ptycho.config.validation import (
     check_choice,
     check_float,
     check_int,
+    check_max_time,
     fail,
     is_int,
     set_paths,
@@ -179,7 +180,8 @@ class TrainingConfig:
 
     Attributes:
         train_data_file, test_data_file: NPZ paths (str is converted to Path) or None.
-        batch_size: >= 1. epochs: >= 1 (canonical ``nepochs``).
+        batch_size: >= 1. epochs: >= 1 (canonical ``nepochs``). max_time: None or a wall-clock budget
+            ``DD:HH:MM:SS`` (canonical ``max_time``).
         mae_weight, nll_weight: in [0, 1] (nll_weight is a float, so canonical weights such as
             0.5 are representable). realspace_mae_weight, realspace_weight: >= 0.
         n_groups: groups to train on (>= 1) or None = one group per seed position.
@@ -193,6 +195,7 @@ class TrainingConfig:
     test_data_file: Path | None = None
     batch_size: int = 16
     epochs: int = 50
+    max_time: str | None = None
     mae_weight: float = 0.0
     nll_weight: float = 1.0
     realspace_mae_weight: float = 0.0
@@ -210,6 +213,7 @@ class TrainingConfig:
         set_paths(self, o, (("train_data_file", True), ("test_data_file", True), ("output_dir", False)))
         check_int(o, "batch_size", self.batch_size, 1)
         check_int(o, "epochs", self.epochs, 1)
+        check_max_time(o, "max_time", self.max_time)
         check_float(o, "mae_weight", self.mae_weight, low=0.0, high=1.0)
         check_float(o, "nll_weight", self.nll_weight, low=0.0, high=1.0)
         check_float(o, "realspace_mae_weight", self.realspace_mae_weight, low=0.0)

@@ -167,6 +167,7 @@ FIELD_MAP: tuple[FieldMap, ...] = (
     FieldMap(_T, "test_data_file", "TrainingConfig.test_data_file", "same value (str -> Path)"),
     FieldMap(_T, "batch_size", "TrainingConfig.batch_size", _SAME),
     FieldMap(_T, "nepochs", "TrainingConfig.epochs", "rename"),
+    FieldMap(_T, "max_time", "TrainingConfig.max_time", _SAME),
     FieldMap(_T, "learning_rate", "PyTorchExecutionConfig.learning_rate",
              "same value; the execution config is the native home (one home per setting)"),
     FieldMap(_T, "scheduler", "PyTorchExecutionConfig.scheduler",
