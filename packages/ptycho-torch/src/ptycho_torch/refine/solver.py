@@ -1,0 +1,353 @@
+"""Maximum-likelihood refinement loop with illumination-preconditioned steps (specs/refinement.md §3-§5).
+
+One iteration is one pass over the scan's patterns in mini-batches (a seeded random order). For each batch:
+
+1. forward model (:mod:`.operators`) and NLL (:mod:`.likelihood`); autograd gives the gradients of the batch
+   NLL with respect to the object canvas ``g_O``, the probe ``g_P`` and the fractional positions ``g_f``;
+2. preconditioned directions (LSQML / ptypy's wavefield preconditioner):
+   ``dO = -g_O / (4 s^2 (sum_k |P_k|^2 + delta max))`` (probe intensity summed over the batch at each
+   window), ``dP = -g_P / (4 s^2 (sum_k |W_k|^2 + delta max))``;
+3. one step length ``alpha`` for both, minimising the batch NLL along the exact (quadratic in alpha) path
+   ``Psi(alpha) = F[(P_k + alpha dP_k)(W_k + alpha dW_k)]`` by safeguarded 1-D Newton steps (no extra FFTs);
+4. positions (optional): a Gauss-Newton step per pattern ``df = -g_f / (4 s^2 sum (dA / df)^2)``,
+   clipped, with the batch mean removed (a common shift of all positions is the object's, not theirs).
+
+Pure computation: arrays in, arrays out; no files. Deterministic for a seed on a given device.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from . import operators as ops
+from .likelihood import CURVATURE, LIKELIHOODS, nll_terms
+
+__all__ = ["RefineOptions", "RefineResult", "refine", "flat_canvas", "object_canvas_geometry", "nll_and_gradients"]
+
+
+@dataclass(frozen=True)
+class RefineOptions:
+    """Knobs of :func:`refine` (specs/refinement.md §6).
+
+    iterations: passes over all patterns (>= 0). batch_size: patterns per update.
+    likelihood: 'poisson' (default) or 'gaussian'. delta: preconditioner damping (fraction of the maximum).
+    refine_probe / refine_positions: also update the probe / the sub-pixel positions, from iteration
+    ``probe_start`` / ``position_start`` (0-based). max_position_step: clip per update (px).
+    newton_steps: 1-D Newton steps of the step-length search. seed: batch order.
+    device: 'cpu', 'cuda', ... dtype: 'float32' or 'float64' (real precision of the computation).
+    """
+
+    iterations: int = 20
+    batch_size: int = 64
+    likelihood: str = "poisson"
+    delta: float = 0.05
+    refine_probe: bool = False
+    refine_positions: bool = False
+    probe_start: int = 1
+    position_start: int = 2
+    max_position_step: float = 0.5
+    newton_steps: int = 3
+    max_step: float = 1.0
+    seed: int = 0
+    device: str = "cpu"
+    dtype: str = "float32"
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first bad field."""
+        for name in ("iterations", "probe_start", "position_start", "seed"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"RefineOptions.{name}: expected an integer >= 0, found {v!r}")
+        for name in ("batch_size", "newton_steps"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"RefineOptions.{name}: expected an integer >= 1, found {v!r}")
+        if self.likelihood not in LIKELIHOODS:
+            raise ValueError(f"RefineOptions.likelihood: expected one of {LIKELIHOODS}, found {self.likelihood!r}")
+        for name in ("delta", "max_position_step"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise ValueError(f"RefineOptions.{name}: expected a finite number > 0, found {v!r}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"RefineOptions.dtype: expected 'float32' or 'float64', found {self.dtype!r}")
+
+
+@dataclass
+class RefineResult:
+    """Output of :func:`refine` (numpy arrays; positions rows [x, y]; history one dict per iteration)."""
+
+    object: np.ndarray
+    origin_xy: tuple[int, int]
+    probe: np.ndarray
+    positions: np.ndarray
+    history: list[dict[str, float]] = field(default_factory=list)
+    initial_nll: float = float("nan")
+    final_nll: float = float("nan")
+    start_scale: complex = 1.0
+
+
+def object_canvas_geometry(positions: np.ndarray, n: int, margin: int = 4) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(origin (x0, y0), shape (H, W)) of a canvas holding every N x N window of ``positions`` plus ``margin`` px."""
+    base = np.round(np.asarray(positions, dtype=np.float64))
+    lo = base.min(axis=0) - n // 2 - margin
+    hi = base.max(axis=0) - n // 2 + n + margin
+    x0, y0 = int(lo[0]), int(lo[1])
+    return (x0, y0), (int(hi[1]) - y0, int(hi[0]) - x0)
+
+
+def flat_canvas(shape: tuple[int, int]) -> np.ndarray:
+    """The flat start: a (H, W) complex64 canvas of ones (rescaled to the data by :func:`refine`)."""
+    return np.ones(shape, dtype=np.complex64)
+
+
+def _check_inputs(diffraction, positions, probe, obj) -> tuple[int, int]:
+    d = np.asarray(diffraction)
+    if d.ndim != 3 or d.shape[1] != d.shape[2] or d.shape[0] == 0:
+        raise ValueError(f"refine: diffraction: expected shape (K, N, N), found shape {d.shape}")
+    k, n = d.shape[0], d.shape[1]
+    if np.asarray(positions).shape != (k, 2):
+        raise ValueError(f"refine: positions: expected shape ({k}, 2) rows [x, y], found shape {np.asarray(positions).shape}")
+    if np.asarray(probe).shape != (n, n):
+        raise ValueError(f"refine: probe: expected shape ({n}, {n}), found shape {np.asarray(probe).shape}")
+    if obj is not None and np.asarray(obj).ndim != 2:
+        raise ValueError(f"refine: obj: expected a 2-D canvas (H, W), found shape {np.asarray(obj).shape}")
+    for name, arr in (("diffraction", d), ("positions", positions), ("probe", probe)):
+        if not np.all(np.isfinite(np.asarray(arr))):
+            raise ValueError(f"refine: {name}: expected finite values, found NaN or inf")
+    return k, n
+
+
+class _Problem:
+    """Tensors of one refinement run (device, dtype) and the batched forward model."""
+
+    def __init__(self, diffraction, positions, probe, obj, origin, scale, opts: RefineOptions):
+        rdt = torch.float64 if opts.dtype == "float64" else torch.float32
+        cdt = torch.complex128 if rdt == torch.float64 else torch.complex64
+        dev = torch.device(opts.device)
+        self.opts = opts
+        self.scale = float(scale)
+        self.d = torch.as_tensor(np.asarray(diffraction), device=dev).to(rdt)
+        self.pos = torch.as_tensor(np.asarray(positions, dtype=np.float64), device=dev)  # float64: absolute coordinates
+        self.probe = torch.as_tensor(np.asarray(probe), device=dev).to(cdt)
+        self.obj = torch.as_tensor(np.asarray(obj), device=dev).to(cdt)
+        self.origin = (int(origin[0]), int(origin[1]))
+        self.shape = (int(self.obj.shape[0]), int(self.obj.shape[1]))
+        self.n = int(self.probe.shape[-1])
+        self.count = self.d.numel()
+        s2 = self.scale ** 2
+        # what nll_terms('poisson') leaves out of the project's per-element Poisson NLL of the counts
+        self.poisson_offset = -float((self.d.double() ** 2).mean()) * s2 * math.log(s2) if opts.likelihood == "poisson" else 0.0
+
+    def geometry(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        base, frac = ops.split_positions(self.pos[idx])
+        return ops.window_index(base, self.origin, self.n, self.shape), frac
+
+    def spectra(self, obj, probe, index, frac) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(Psi (B, N, N), shifted probes P_k, windows W_k)."""
+        probes = ops.shift_probe(probe, frac)
+        windows = ops.gather_windows(obj, index)
+        return ops.far_field(probes * windows), probes, windows
+
+    def batch_nll(self, psi_hat: torch.Tensor, idx: torch.Tensor, likelihood: str | None = None) -> torch.Tensor:
+        """Summed NLL of the batch ``idx`` (``likelihood`` default: the run's)."""
+        return nll_terms(torch.abs(psi_hat), self.d[idx], self.scale, likelihood or self.opts.likelihood).sum()
+
+    @torch.no_grad()
+    def full_nll(self) -> float:
+        """Mean per-element NLL over the whole scan (the project's convention, specs/refinement.md §2)."""
+        total = 0.0
+        for idx in torch.arange(self.d.shape[0], device=self.d.device).split(self.opts.batch_size):
+            index, frac = self.geometry(idx)
+            psi_hat, _, _ = self.spectra(self.obj, self.probe, index, frac)
+            total += float(self.batch_nll(psi_hat, idx))
+        return total / self.count + self.poisson_offset
+
+    @torch.no_grad()
+    def match_intensity(self) -> complex:
+        """Scale the object so the predicted total intensity equals the measured one; returns the factor."""
+        pred = 0.0
+        for idx in torch.arange(self.d.shape[0], device=self.d.device).split(self.opts.batch_size):
+            index, frac = self.geometry(idx)
+            psi_hat, _, _ = self.spectra(self.obj, self.probe, index, frac)
+            pred += float((psi_hat.real ** 2 + psi_hat.imag ** 2).sum())
+        if pred <= 0:
+            raise ValueError("refine: obj: expected a start object that is not zero under the probe, found no predicted intensity")
+        factor = math.sqrt(float((self.d.double() ** 2).sum()) / pred)
+        self.obj = self.obj * factor
+        return factor
+
+
+def _line_search(problem: _Problem, psi_hat, d1, d2, idx, steps: int, a_max: float) -> tuple[float, float, float]:
+    """Minimise the batch NLL of ``psi_hat + a d1 + a^2 d2`` over 0 <= a <= a_max; returns (a, nll(0), nll(a))."""
+    d = problem.d[idx]
+
+    def value(a: torch.Tensor) -> torch.Tensor:
+        z = psi_hat + a * d1 + (a * a) * d2
+        return nll_terms(torch.abs(z), d, problem.scale, problem.opts.likelihood).sum()
+
+    with torch.no_grad():
+        f0 = float(value(torch.zeros((), dtype=d.dtype, device=d.device)))
+    best_a, best_f = 0.0, f0
+    a_val = min(1.0, a_max)
+    for _ in range(steps):
+        a = torch.tensor(a_val, dtype=d.dtype, device=d.device, requires_grad=True)
+        f = value(a)
+        (g,) = torch.autograd.grad(f, a, create_graph=True)
+        (h,) = torch.autograd.grad(g, a)
+        fv, gv, hv = float(f.detach()), float(g.detach()), float(h)
+        if math.isfinite(fv) and fv < best_f:
+            best_a, best_f = a_val, fv
+        if not (math.isfinite(gv) and math.isfinite(hv)):
+            break
+        nxt = a_val - gv / hv if hv > 0 else (2.0 * a_val if gv < 0 else 0.5 * a_val)
+        a_val = float(min(max(nxt, 0.0), a_max))
+    with torch.no_grad():
+        fl = float(value(torch.tensor(a_val, dtype=d.dtype, device=d.device)))
+    if math.isfinite(fl) and fl < best_f:
+        best_a, best_f = a_val, fl
+    return best_a, f0, best_f
+
+
+def _batch_update(problem: _Problem, idx: torch.Tensor, it: int) -> float:
+    """One preconditioned update of object (and probe, positions) on the patterns ``idx``; returns the batch NLL before it."""
+    opts = problem.opts
+    do_probe = opts.refine_probe and it >= opts.probe_start
+    do_pos = opts.refine_positions and it >= opts.position_start
+    index, frac = problem.geometry(idx)
+    obj = problem.obj.detach().requires_grad_(True)
+    probe = problem.probe.detach().requires_grad_(do_probe)
+    frac = frac.detach().requires_grad_(do_pos)
+    psi_hat, probes, windows = problem.spectra(obj, probe, index, frac)
+    # the direction is the gradient of the Gaussian-amplitude NLL for both likelihoods (bounded where the
+    # prediction is ~0, unlike the Poisson gradient); the run's likelihood chooses the step (LSQML)
+    loss = problem.batch_nll(psi_hat, idx, "gaussian")
+    with torch.no_grad():
+        reported = problem.batch_nll(psi_hat, idx) if opts.likelihood != "gaussian" else loss
+    wanted = [obj] + ([probe] if do_probe else []) + ([frac] if do_pos else [])
+    grads = torch.autograd.grad(loss, wanted)
+    curv = CURVATURE * problem.scale ** 2
+    with torch.no_grad():
+        probes, windows, psi_hat = probes.detach(), windows.detach(), psi_hat.detach()
+        illum = ops.illumination(probes, index, problem.shape)
+        d_obj = -grads[0] / (curv * (illum + opts.delta * illum.max()))
+        d_windows = ops.gather_windows(d_obj, index)
+        d1_field = probes * d_windows
+        d_probe = None
+        d2 = torch.zeros_like(psi_hat)
+        if do_probe:
+            w2 = (windows.real ** 2 + windows.imag ** 2).sum(0)
+            d_probe = -grads[1] / (curv * (w2 + opts.delta * w2.max()))
+            d_probes = ops.shift_probe(d_probe, frac.detach())
+            d1_field = d1_field + d_probes * windows
+            d2 = ops.far_field(d_probes * d_windows)
+        d1 = ops.far_field(d1_field)
+    alpha, _, _ = _line_search(problem, psi_hat, d1, d2, idx, opts.newton_steps, opts.max_step)
+    with torch.no_grad():
+        problem.obj = problem.obj + alpha * d_obj
+        if d_probe is not None:
+            problem.probe = problem.probe + alpha * d_probe
+        if do_pos:
+            g_f = grads[-1]
+            dpx, dpy = ops.probe_shift_derivatives(problem.probe if d_probe is None else problem.probe - alpha * d_probe,
+                                                   frac.detach())
+            # Gauss-Newton curvature: 4 s^2 sum (dA/df)^2 with dA/df = Re(conj(Psi) dPsi/df) / A
+            amp = psi_hat.abs().clamp_min(1e-30)
+            hx = curv * ((psi_hat.conj() * ops.far_field(dpx * windows)).real / amp).pow(2).sum(dim=(1, 2))
+            hy = curv * ((psi_hat.conj() * ops.far_field(dpy * windows)).real / amp).pow(2).sum(dim=(1, 2))
+            step = -torch.stack((g_f[:, 0] / hx.clamp_min(1e-30), g_f[:, 1] / hy.clamp_min(1e-30)), dim=1)
+            step = step.clamp(-opts.max_position_step, opts.max_position_step)
+            if step.shape[0] > 1:
+                step = step - step.mean(dim=0, keepdim=True)
+            problem.pos[idx] = problem.pos[idx] + step.to(problem.pos.dtype)
+    return float(reported.detach())
+
+
+def refine(diffraction: np.ndarray, positions: np.ndarray, probe: np.ndarray, obj: np.ndarray | None = None,
+           origin_xy: tuple[int, int] | None = None, *, scale: float = 1.0, options: RefineOptions | None = None,
+           on_iteration: Callable[[dict[str, float]], None] | None = None) -> RefineResult:
+    """Refine an object (and optionally the probe and positions) by maximum likelihood.
+
+    Args:
+        diffraction: (K, N, N) measured amplitudes (counts = (scale * d)^2).
+        positions: (K, 2) rows [x, y], object pixels.
+        probe: (N, N) complex.
+        obj: (H, W) complex start canvas, or None for the flat start (:func:`flat_canvas` over
+            :func:`object_canvas_geometry`). origin_xy: object coordinates (integers) of obj's pixel (0, 0).
+        scale: intensity scale s of the data (only the reported NLL depends on it).
+        options: :class:`RefineOptions`. on_iteration: called with each history row.
+    Returns:
+        :class:`RefineResult`. The start object is first multiplied by the real factor that makes the
+        predicted total intensity equal the measured one (``start_scale``).
+    Raises:
+        ValueError (one line) on bad shapes, non-finite input, a canvas that does not hold every window,
+        or bad options.
+    """
+    opts = options or RefineOptions()
+    opts.validate()
+    _, n = _check_inputs(diffraction, positions, probe, obj)
+    if not math.isfinite(float(scale)) or float(scale) <= 0:
+        raise ValueError(f"refine: scale: expected a finite number > 0, found {scale!r}")
+    if obj is None:
+        origin_xy, shape = object_canvas_geometry(np.asarray(positions), n)
+        obj = flat_canvas(shape)
+    elif origin_xy is None:
+        raise ValueError("refine: origin_xy: expected the object coordinates of the start canvas's pixel (0, 0), found None")
+    torch.manual_seed(opts.seed)
+    problem = _Problem(diffraction, positions, probe, obj, origin_xy, scale, opts)
+    start_scale = problem.match_intensity()
+    initial = problem.full_nll()
+    gen = torch.Generator(device="cpu").manual_seed(opts.seed)
+    history: list[dict[str, float]] = []
+    t0 = time.perf_counter()
+    k = problem.d.shape[0]
+    for it in range(opts.iterations):
+        order = torch.randperm(k, generator=gen).to(problem.d.device)
+        total = 0.0
+        for idx in order.split(opts.batch_size):
+            total += _batch_update(problem, idx, it)
+        if problem.d.is_cuda:
+            torch.cuda.synchronize(problem.d.device)
+        row = {"iteration": it + 1, "nll": total / problem.count + problem.poisson_offset,
+               "time_s": time.perf_counter() - t0}
+        history.append(row)
+        if on_iteration is not None:
+            on_iteration(row)
+    final = problem.full_nll()
+    return RefineResult(
+        object=problem.obj.detach().to(torch.complex64).cpu().numpy(),
+        origin_xy=problem.origin,
+        probe=problem.probe.detach().to(torch.complex64).cpu().numpy(),
+        positions=problem.pos.detach().cpu().double().numpy(),
+        history=history, initial_nll=initial, final_nll=final, start_scale=start_scale,
+    )
+
+
+def nll_and_gradients(diffraction: np.ndarray, positions: np.ndarray, probe: np.ndarray, obj: np.ndarray,
+                      origin_xy: tuple[int, int], *, scale: float = 1.0, likelihood: str = "poisson",
+                      dtype: str = "float64") -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """Summed NLL of all patterns and its gradients (what each batch update differentiates).
+
+    Returns (nll, g_obj (H, W) complex, g_probe (N, N) complex, g_positions (K, 2) real) with the torch
+    convention for a real function of complex z = a + i b: ``g = dL/da + i dL/db``. Used by the tests
+    against finite differences (specs/refinement.md §2).
+    """
+    opts = RefineOptions(likelihood=likelihood, dtype=dtype, batch_size=max(1, len(diffraction)))
+    opts.validate()
+    _check_inputs(diffraction, positions, probe, obj)
+    problem = _Problem(diffraction, positions, probe, obj, origin_xy, scale, opts)
+    idx = torch.arange(problem.d.shape[0], device=problem.d.device)
+    pos = problem.pos.detach().requires_grad_(True)
+    base, frac = ops.split_positions(pos)
+    index = ops.window_index(base, problem.origin, problem.n, problem.shape)
+    o = problem.obj.detach().requires_grad_(True)
+    p = problem.probe.detach().requires_grad_(True)
+    psi_hat, _, _ = problem.spectra(o, p, index, frac)
+    loss = problem.batch_nll(psi_hat, idx)
+    g_o, g_p, g_r = torch.autograd.grad(loss, (o, p, pos))
+    return float(loss.detach()), g_o.cpu().numpy(), g_p.cpu().numpy(), g_r.cpu().numpy()
