@@ -72,30 +72,30 @@ def numpy_iteration(d, pos, probe, s, likelihood, delta, refine_probe):
     base = np.round(pos).astype(int)
     frac = pos - base
     probes = np.array([_shift(probe, f) for f in frac])
-    spectra = np.array([_ff(p * _window(obj, origin, b)) for p, b in zip(probes, base)])
+    spectra = np.array([_ff(p * _window(obj, origin, b)) for p, b in zip(probes, base, strict=True)])
     obj *= np.sqrt((d ** 2).sum() / (np.abs(spectra) ** 2).sum())  # intensity match of the start
     wins = np.array([_window(obj, origin, b) for b in base])
-    spectra = np.array([_ff(p * w) for p, w in zip(probes, wins)])
+    spectra = np.array([_ff(p * w) for p, w in zip(probes, wins, strict=True)])
     a = np.abs(spectra)
-    chi = np.array([_iff(4 * s ** 2 * (ak - dk) * sk / ak) for ak, dk, sk in zip(a, d, spectra)])
+    chi = np.array([_iff(4 * s ** 2 * (ak - dk) * sk / ak) for ak, dk, sk in zip(a, d, spectra, strict=True)])
     g_obj = np.zeros(shape, complex)
     illum = np.zeros(shape)
-    for p, c, b in zip(probes, chi, base):
+    for p, c, b in zip(probes, chi, base, strict=True):
         top, left = b[1] - origin[1] - N // 2, b[0] - origin[0] - N // 2
         g_obj[top:top + N, left:left + N] += np.conj(p) * c  # dL/da + i dL/db (= 2 dL/dz*)
         illum[top:top + N, left:left + N] += np.abs(p) ** 2
     d_obj = -g_obj / (4 * s ** 2 * (illum + delta * illum.max()))
     d_wins = np.array([_window(d_obj, origin, b) for b in base])
-    d1 = np.array([_ff(p * dw) for p, dw in zip(probes, d_wins)])
+    d1 = np.array([_ff(p * dw) for p, dw in zip(probes, d_wins, strict=True)])
     d2 = np.zeros_like(d1)
     d_probe = np.zeros_like(probe)
     if refine_probe:
-        g_probe = sum(_unshift(np.conj(w) * c, f) for w, c, f in zip(wins, chi, frac))
+        g_probe = sum(_unshift(np.conj(w) * c, f) for w, c, f in zip(wins, chi, frac, strict=True))
         w2 = (np.abs(wins) ** 2).sum(0)
         d_probe = -g_probe / (4 * s ** 2 * (w2 + delta * w2.max()))
         d_probes = np.array([_shift(d_probe, f) for f in frac])
-        d1 = d1 + np.array([_ff(dp * w) for dp, w in zip(d_probes, wins)])
-        d2 = np.array([_ff(dp * dw) for dp, dw in zip(d_probes, d_wins)])
+        d1 = d1 + np.array([_ff(dp * w) for dp, w in zip(d_probes, wins, strict=True)])
+        d2 = np.array([_ff(dp * dw) for dp, dw in zip(d_probes, d_wins, strict=True)])
     best = minimize_scalar(lambda t: _nll(np.abs(spectra + t * d1 + t * t * d2), d, s, likelihood),
                            bounds=(0.0, 1.0), method="bounded", options={"xatol": 1e-10})
     return obj + best.x * d_obj, probe + best.x * d_probe, origin

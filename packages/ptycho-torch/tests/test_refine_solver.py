@@ -64,8 +64,10 @@ def test_position_refinement_recovers_a_known_shift(scan):
     err = np.zeros_like(pos)
     err[moved, 0] = 0.8
     err -= err.mean(0)
-    res = refine(scan["diffraction"], pos + err, scan["probeGuess"], scale=scan["s"],
+    given = pos + err
+    res = refine(scan["diffraction"], given, scan["probeGuess"], scale=scan["s"],
                  options=RefineOptions(iterations=25, batch_size=32, refine_positions=True))
+    np.testing.assert_array_equal(given, pos + err)  # the caller's array is not updated in place
     left = res.positions - pos
     left -= left.mean(0)
     assert np.abs(left[moved, 0]).max() < 0.3

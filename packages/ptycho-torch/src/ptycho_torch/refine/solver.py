@@ -89,7 +89,7 @@ class RefineResult:
     history: list[dict[str, float]] = field(default_factory=list)
     initial_nll: float = float("nan")
     final_nll: float = float("nan")
-    start_scale: complex = 1.0
+    start_scale: float = 1.0
 
 
 def object_canvas_geometry(positions: np.ndarray, n: int, margin: int = 4) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -133,7 +133,8 @@ class _Problem:
         self.opts = opts
         self.scale = float(scale)
         self.d = torch.as_tensor(np.asarray(diffraction), device=dev).to(rdt)
-        self.pos = torch.as_tensor(np.asarray(positions, dtype=np.float64), device=dev)  # float64: absolute coordinates
+        # a copy (updated in place), float64: absolute coordinates
+        self.pos = torch.tensor(np.asarray(positions, dtype=np.float64), device=dev)
         self.probe = torch.as_tensor(np.asarray(probe), device=dev).to(cdt)
         self.obj = torch.as_tensor(np.asarray(obj), device=dev).to(cdt)
         self.origin = (int(origin[0]), int(origin[1]))
