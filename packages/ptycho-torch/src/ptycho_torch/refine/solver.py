@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from . import operators as ops
-from .likelihood import CURVATURE, LIKELIHOODS, nll_terms
+from .likelihood import CURVATURE, LIKELIHOODS, nll_derivatives, nll_terms
 
 __all__ = ["RefineOptions", "RefineResult", "refine", "flat_canvas", "object_canvas_geometry", "nll_and_gradients"]
 
@@ -184,32 +184,44 @@ class _Problem:
         return factor
 
 
-def _line_search(problem: _Problem, psi_hat, d1, d2, idx, steps: int, a_max: float) -> tuple[float, float, float]:
-    """Minimise the batch NLL of ``psi_hat + a d1 + a^2 d2`` over 0 <= a <= a_max; returns (a, nll(0), nll(a))."""
+def _line_search(problem: _Problem, psi_hat, d1, d2, idx, steps: int, a_max: float,
+                 f0: float) -> tuple[float, float, float]:
+    """Minimise the batch NLL of ``Z(a) = psi_hat + a d1 + a^2 d2`` over 0 <= a <= a_max.
+
+    Safeguarded Newton steps from ``a = min(1, a_max)`` with the exact first and second derivatives
+    (``A' = Re(conj(Z) Z') / A``, ``A'' = (|Z'|^2 + Re(conj(Z) Z'')) / A - A'^2 / A``); the best value seen
+    is kept. ``f0`` is the batch NLL at a = 0 (already known). Returns (a, nll(0), nll(a)).
+    """
     d = problem.d[idx]
+    lik, scale = problem.opts.likelihood, problem.scale
 
-    def value(a: torch.Tensor) -> torch.Tensor:
-        z = psi_hat + a * d1 + (a * a) * d2
-        return nll_terms(torch.abs(z), d, problem.scale, problem.opts.likelihood).sum()
+    def path(a: float) -> torch.Tensor:
+        return psi_hat + a * d1 if d2 is None else psi_hat + a * d1 + (a * a) * d2
 
-    with torch.no_grad():
-        f0 = float(value(torch.zeros((), dtype=d.dtype, device=d.device)))
+    def value(a: float) -> float:
+        return float(nll_terms(torch.abs(path(a)), d, scale, lik).sum())
+
     best_a, best_f = 0.0, f0
     a_val = min(1.0, a_max)
+    dd2 = None if d2 is None else 2.0 * d2
     for _ in range(steps):
-        a = torch.tensor(a_val, dtype=d.dtype, device=d.device, requires_grad=True)
-        f = value(a)
-        (g,) = torch.autograd.grad(f, a, create_graph=True)
-        (h,) = torch.autograd.grad(g, a)
-        fv, gv, hv = float(f.detach()), float(g.detach()), float(h)
+        z = path(a_val)
+        z1 = d1 if dd2 is None else d1 + a_val * dd2
+        amp = torch.abs(z).clamp_min(1e-30)
+        a1 = (z.conj() * z1).real / amp
+        curv_z = z1.real ** 2 + z1.imag ** 2 if dd2 is None else z1.real ** 2 + z1.imag ** 2 + (z.conj() * dd2).real
+        a2 = curv_z / amp - a1 ** 2 / amp
+        phi, dphi, ddphi = nll_derivatives(amp, d, scale, lik)
+        fv = float(phi.sum())
+        gv = float((dphi * a1).sum())
+        hv = float((ddphi * a1 ** 2 + dphi * a2).sum())
         if math.isfinite(fv) and fv < best_f:
             best_a, best_f = a_val, fv
         if not (math.isfinite(gv) and math.isfinite(hv)):
             break
         nxt = a_val - gv / hv if hv > 0 else (2.0 * a_val if gv < 0 else 0.5 * a_val)
         a_val = float(min(max(nxt, 0.0), a_max))
-    with torch.no_grad():
-        fl = float(value(torch.tensor(a_val, dtype=d.dtype, device=d.device)))
+    fl = value(a_val)
     if math.isfinite(fl) and fl < best_f:
         best_a, best_f = a_val, fl
     return best_a, f0, best_f
@@ -227,9 +239,11 @@ def _batch_update(problem: _Problem, idx: torch.Tensor, it: int) -> float:
     psi_hat, probes, windows = problem.spectra(obj, probe, index, frac)
     # the direction is the gradient of the Gaussian-amplitude NLL for both likelihoods (bounded where the
     # prediction is ~0, unlike the Poisson gradient); the run's likelihood chooses the step (LSQML)
-    loss = problem.batch_nll(psi_hat, idx, "gaussian")
+    amp = torch.abs(psi_hat)
+    loss = nll_terms(amp, problem.d[idx], problem.scale, "gaussian").sum()
     with torch.no_grad():
-        reported = problem.batch_nll(psi_hat, idx) if opts.likelihood != "gaussian" else loss
+        reported = nll_terms(amp.detach(), problem.d[idx], problem.scale, opts.likelihood).sum() \
+            if opts.likelihood != "gaussian" else loss.detach()
     wanted = [obj] + ([probe] if do_probe else []) + ([frac] if do_pos else [])
     grads = torch.autograd.grad(loss, wanted)
     curv = CURVATURE * problem.scale ** 2
@@ -240,7 +254,7 @@ def _batch_update(problem: _Problem, idx: torch.Tensor, it: int) -> float:
         d_windows = ops.gather_windows(d_obj, index)
         d1_field = probes * d_windows
         d_probe = None
-        d2 = torch.zeros_like(psi_hat)
+        d2 = None  # the alpha^2 term exists only when object and probe both move
         if do_probe:
             w2 = (windows.real ** 2 + windows.imag ** 2).sum(0)
             d_probe = -grads[1] / (curv * (w2 + opts.delta * w2.max()))
@@ -248,19 +262,19 @@ def _batch_update(problem: _Problem, idx: torch.Tensor, it: int) -> float:
             d1_field = d1_field + d_probes * windows
             d2 = ops.far_field(d_probes * d_windows)
         d1 = ops.far_field(d1_field)
-    alpha, _, _ = _line_search(problem, psi_hat, d1, d2, idx, opts.newton_steps, opts.max_step)
+    alpha, _, _ = _line_search(problem, psi_hat, d1, d2, idx, opts.newton_steps, opts.max_step, float(reported))
     with torch.no_grad():
+        probe_before = problem.probe
         problem.obj = problem.obj + alpha * d_obj
         if d_probe is not None:
             problem.probe = problem.probe + alpha * d_probe
         if do_pos:
             g_f = grads[-1]
-            dpx, dpy = ops.probe_shift_derivatives(problem.probe if d_probe is None else problem.probe - alpha * d_probe,
-                                                   frac.detach())
+            dpx, dpy = ops.probe_shift_derivatives(probe_before, frac.detach())
             # Gauss-Newton curvature: 4 s^2 sum (dA/df)^2 with dA/df = Re(conj(Psi) dPsi/df) / A
-            amp = psi_hat.abs().clamp_min(1e-30)
-            hx = curv * ((psi_hat.conj() * ops.far_field(dpx * windows)).real / amp).pow(2).sum(dim=(1, 2))
-            hy = curv * ((psi_hat.conj() * ops.far_field(dpy * windows)).real / amp).pow(2).sum(dim=(1, 2))
+            a_safe = amp.detach().clamp_min(1e-30)
+            hx = curv * ((psi_hat.conj() * ops.far_field(dpx * windows)).real / a_safe).pow(2).sum(dim=(1, 2))
+            hy = curv * ((psi_hat.conj() * ops.far_field(dpy * windows)).real / a_safe).pow(2).sum(dim=(1, 2))
             step = -torch.stack((g_f[:, 0] / hx.clamp_min(1e-30), g_f[:, 1] / hy.clamp_min(1e-30)), dim=1)
             step = step.clamp(-opts.max_position_step, opts.max_position_step)
             if step.shape[0] > 1:
