@@ -43,9 +43,12 @@ def _corr(a, b):
 
 def test_flat_start_converges(scan):
     """specs/refinement.md §3, §5: from flat the NLL falls and the object approaches the truth in 15 passes."""
+    seen = []
     res = refine(scan["diffraction"], scan["positions"], scan["probeGuess"], scale=scan["s"],
-                 options=RefineOptions(iterations=15, batch_size=32))
+                 options=RefineOptions(iterations=15, batch_size=32), on_result=seen.append)
     nll = [row["nll"] for row in res.history]
+    assert [len(r.history) for r in seen] == list(range(1, 16))
+    np.testing.assert_array_equal(seen[-1].object, res.object)  # the last preview is the result
     assert len(nll) == 15 and [row["iteration"] for row in res.history] == list(range(1, 16))
     assert nll[0] < res.initial_nll and nll[-1] < nll[4] < nll[0]
     assert res.final_nll < nll[4]

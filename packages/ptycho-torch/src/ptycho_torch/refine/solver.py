@@ -285,7 +285,8 @@ def _batch_update(problem: _Problem, idx: torch.Tensor, it: int) -> float:
 
 def refine(diffraction: np.ndarray, positions: np.ndarray, probe: np.ndarray, obj: np.ndarray | None = None,
            origin_xy: tuple[int, int] | None = None, *, scale: float = 1.0, options: RefineOptions | None = None,
-           on_iteration: Callable[[dict[str, float]], None] | None = None) -> RefineResult:
+           on_iteration: Callable[[dict[str, float]], None] | None = None,
+           on_result: Callable[[RefineResult], None] | None = None) -> RefineResult:
     """Refine an object (and optionally the probe and positions) by maximum likelihood.
 
     Args:
@@ -296,6 +297,9 @@ def refine(diffraction: np.ndarray, positions: np.ndarray, probe: np.ndarray, ob
             :func:`object_canvas_geometry`). origin_xy: object coordinates (integers) of obj's pixel (0, 0).
         scale: intensity scale s of the data (only the reported NLL depends on it).
         options: :class:`RefineOptions`. on_iteration: called with each history row.
+        on_result: called after each iteration with the current :class:`RefineResult` (object, probe,
+            positions, history so far; NLLs nan) for previews or checkpoints; its time is not counted in
+            ``time_s``.
     Returns:
         :class:`RefineResult`. The start object is first multiplied by the real factor that makes the
         predicted total intensity equal the measured one (``start_scale``).
@@ -320,6 +324,7 @@ def refine(diffraction: np.ndarray, positions: np.ndarray, probe: np.ndarray, ob
     gen = torch.Generator(device="cpu").manual_seed(opts.seed)
     history: list[dict[str, float]] = []
     t0 = time.perf_counter()
+    paused = 0.0
     k = problem.d.shape[0]
     for it in range(opts.iterations):
         order = torch.randperm(k, generator=gen).to(problem.d.device)
@@ -329,11 +334,18 @@ def refine(diffraction: np.ndarray, positions: np.ndarray, probe: np.ndarray, ob
         if problem.d.is_cuda:
             torch.cuda.synchronize(problem.d.device)
         row = {"iteration": it + 1, "nll": total / problem.count + problem.poisson_offset,
-               "time_s": time.perf_counter() - t0}
+               "time_s": time.perf_counter() - t0 - paused}
         history.append(row)
         if on_iteration is not None:
             on_iteration(row)
-    final = problem.full_nll()
+        if on_result is not None:
+            t_cb = time.perf_counter()
+            on_result(_result(problem, list(history), float("nan"), float("nan"), start_scale))
+            paused += time.perf_counter() - t_cb
+    return _result(problem, history, initial, problem.full_nll(), start_scale)
+
+
+def _result(problem: _Problem, history, initial: float, final: float, start_scale: float) -> RefineResult:
     return RefineResult(
         object=problem.obj.detach().to(torch.complex64).cpu().numpy(),
         origin_xy=problem.origin,
