@@ -110,7 +110,8 @@ def _run(scan: dict[str, Any], options: Any, out_dir: Path, start: tuple[np.ndar
     obj = origin = None
     n = scan["diffraction"].shape[-1]
     if start is not None:
-        obj, origin = embed_start(start[0], start[1], scan["positions"], n)
+        margin = 4 + (options.subpixel_margin if options.subpixel == "object" else 0)
+        obj, origin = embed_start(start[0], start[1], scan["positions"], n, margin)
     say = (lambda row: None) if quiet else (
         lambda row: print(f"iteration {row['iteration']}: nll={row['nll']:.6g} ({row['time_s']:.1f} s)", flush=True))
     result = refine(scan["diffraction"], scan["positions"], scan["probe"], obj, origin, scale=scan["scale"],

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["split_positions", "window_index", "gather_windows", "scatter_windows", "shift_probe",
+__all__ = ["split_positions", "window_index", "gather_windows", "scatter_windows", "shift_probe", "shifted_windows",
+           "window_shift_derivatives",
            "probe_shift_derivatives", "far_field", "illumination"]
 
 
@@ -112,3 +113,42 @@ def far_field(psi: torch.Tensor) -> torch.Tensor:
 def illumination(probes: torch.Tensor, index: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     """Summed probe intensity ``sum_k |P_k|^2`` placed at each window, (H, W) real (the object preconditioner)."""
     return scatter_windows((probes.real ** 2 + probes.imag ** 2), index, shape)
+
+
+def _object_ramp(frac: torch.Tensor, side: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(ramp (K, side, side) complex = exp(+2 pi i (fx kx + fy ky)), kx (1, 1, side), ky (1, side, 1))."""
+    k = _frequencies(side, dtype, device)
+    fx = frac[:, 0].to(dtype)[:, None, None]
+    fy = frac[:, 1].to(dtype)[:, None, None]
+    phase = 2.0 * torch.pi * (fx * k[None, None, :] + fy * k[None, :, None])
+    return torch.polar(torch.ones_like(phase), phase), k[None, None, :], k[None, :, None]
+
+
+def shifted_windows(canvas: torch.Tensor, base: torch.Tensor, frac: torch.Tensor, origin: tuple[int, int], n: int,
+                    margin: int) -> torch.Tensor:
+    """Band-limited sub-pixel windows ``W_k[i, j] = O(p_y + f_y - N//2 + i, p_x + f_x - N//2 + j)``, (K, N, N).
+
+    The (N + 2 margin)-pixel window at the integer part is moved by ``-f`` with a Fourier phase ramp and its
+    centre kept: ``ptycho.physics.extract_patches(..., interpolation='fourier')`` (margin 16) on the canvas.
+    Differentiable in the canvas and in ``frac``; zero ``frac`` copies pixels exactly.
+    """
+    side = n + 2 * margin
+    index = window_index(base, origin, side, (canvas.shape[0], canvas.shape[1]))
+    crops = gather_windows(canvas, index)
+    if not frac.requires_grad and bool((frac == 0).all()):
+        return crops[:, margin:margin + n, margin:margin + n]
+    ramp, _, _ = _object_ramp(frac, side, canvas.real.dtype, canvas.device)
+    moved = torch.fft.ifft2(torch.fft.fft2(crops) * ramp)
+    return moved[:, margin:margin + n, margin:margin + n]
+
+
+def window_shift_derivatives(canvas: torch.Tensor, base: torch.Tensor, frac: torch.Tensor, origin: tuple[int, int],
+                             n: int, margin: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """d W_k / d f_x and d W_k / d f_y of :func:`shifted_windows`, each (K, N, N) (factor ``2 pi i k`` in Fourier space)."""
+    side = n + 2 * margin
+    index = window_index(base, origin, side, (canvas.shape[0], canvas.shape[1]))
+    ramp, kx, ky = _object_ramp(frac, side, canvas.real.dtype, canvas.device)
+    spec = torch.fft.fft2(gather_windows(canvas, index)) * ramp
+    dx = torch.fft.ifft2(spec * (2j * torch.pi * kx).to(spec.dtype))
+    dy = torch.fft.ifft2(spec * (2j * torch.pi * ky).to(spec.dtype))
+    return dx[:, margin:margin + n, margin:margin + n], dy[:, margin:margin + n, margin:margin + n]

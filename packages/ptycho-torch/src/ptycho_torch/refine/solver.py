@@ -39,7 +39,10 @@ class RefineOptions:
     likelihood: 'poisson' (default) or 'gaussian'. delta: preconditioner damping (fraction of the maximum).
     refine_probe / refine_positions: also update the probe / the sub-pixel positions, from iteration
     ``probe_start`` / ``position_start`` (0-based). max_position_step: clip per update (px).
-    newton_steps: 1-D Newton steps of the step-length search. seed: batch order.
+    newton_steps: 1-D Newton steps of the step-length search. max_step: largest step length.
+    subpixel: 'object' (band-limited shift of an (N + 2 subpixel_margin) object window, the physics of
+    ``simulate(..., interpolation='fourier')``) or 'probe' (Fourier shift of the probe; cheaper, exact only
+    for band-limited exit waves). seed: batch order.
     device: 'cpu', 'cuda', ... dtype: 'float32' or 'float64' (real precision of the computation).
     """
 
@@ -54,6 +57,8 @@ class RefineOptions:
     max_position_step: float = 0.5
     newton_steps: int = 3
     max_step: float = 1.0
+    subpixel: str = "object"
+    subpixel_margin: int = 16
     seed: int = 0
     device: str = "cpu"
     dtype: str = "float32"
@@ -64,13 +69,17 @@ class RefineOptions:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"RefineOptions.{name}: expected an integer >= 0, found {v!r}")
+        if self.subpixel not in ("object", "probe"):
+            raise ValueError(f"RefineOptions.subpixel: expected 'object' or 'probe', found {self.subpixel!r}")
+        if isinstance(self.subpixel_margin, bool) or not isinstance(self.subpixel_margin, int) or self.subpixel_margin < 0:
+            raise ValueError(f"RefineOptions.subpixel_margin: expected an integer >= 0, found {self.subpixel_margin!r}")
         for name in ("batch_size", "newton_steps"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"RefineOptions.{name}: expected an integer >= 1, found {v!r}")
         if self.likelihood not in LIKELIHOODS:
             raise ValueError(f"RefineOptions.likelihood: expected one of {LIKELIHOODS}, found {self.likelihood!r}")
-        for name in ("delta", "max_position_step"):
+        for name in ("delta", "max_position_step", "max_step"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
                 raise ValueError(f"RefineOptions.{name}: expected a finite number > 0, found {v!r}")
@@ -145,14 +154,31 @@ class _Problem:
         # what nll_terms('poisson') leaves out of the project's per-element Poisson NLL of the counts
         self.poisson_offset = -float((self.d.double() ** 2).mean()) * s2 * math.log(s2) if opts.likelihood == "poisson" else 0.0
 
-    def geometry(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        base, frac = ops.split_positions(self.pos[idx])
-        return ops.window_index(base, self.origin, self.n, self.shape), frac
+    @property
+    def margin(self) -> int:
+        return self.opts.subpixel_margin if self.opts.subpixel == "object" else 0
 
-    def spectra(self, obj, probe, index, frac) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(Psi (B, N, N), shifted probes P_k, windows W_k)."""
-        probes = ops.shift_probe(probe, frac)
-        windows = ops.gather_windows(obj, index)
+    def geometry(self, idx: torch.Tensor, pos: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(integer window index (B, N, N), integer positions (B, 2), fractional parts (B, 2)) of ``idx``."""
+        base, frac = ops.split_positions(self.pos[idx] if pos is None else pos)
+        return ops.window_index(base, self.origin, self.n, self.shape), base, frac
+
+    def probes(self, probe: torch.Tensor, frac: torch.Tensor) -> torch.Tensor:
+        """P_k: the probe moved by f_k ('probe' mode) or the probe itself broadcast ('object' mode)."""
+        if self.opts.subpixel == "probe":
+            return ops.shift_probe(probe, frac)
+        return probe.expand(frac.shape[0], -1, -1)
+
+    def windows(self, obj: torch.Tensor, index: torch.Tensor, base: torch.Tensor, frac: torch.Tensor) -> torch.Tensor:
+        """W_k: integer windows ('probe' mode) or band-limited sub-pixel windows ('object' mode)."""
+        if self.opts.subpixel == "probe":
+            return ops.gather_windows(obj, index)
+        return ops.shifted_windows(obj, base, frac, self.origin, self.n, self.margin)
+
+    def spectra(self, obj, probe, index, base, frac) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(Psi (B, N, N), probes P_k, windows W_k)."""
+        probes = self.probes(probe, frac)
+        windows = self.windows(obj, index, base, frac)
         return ops.far_field(probes * windows), probes, windows
 
     def batch_nll(self, psi_hat: torch.Tensor, idx: torch.Tensor, likelihood: str | None = None) -> torch.Tensor:
@@ -164,8 +190,8 @@ class _Problem:
         """Mean per-element NLL over the whole scan (the project's convention, specs/refinement.md §2)."""
         total = 0.0
         for idx in torch.arange(self.d.shape[0], device=self.d.device).split(self.opts.batch_size):
-            index, frac = self.geometry(idx)
-            psi_hat, _, _ = self.spectra(self.obj, self.probe, index, frac)
+            index, base, frac = self.geometry(idx)
+            psi_hat, _, _ = self.spectra(self.obj, self.probe, index, base, frac)
             total += float(self.batch_nll(psi_hat, idx))
         return total / self.count + self.poisson_offset
 
@@ -174,8 +200,8 @@ class _Problem:
         """Scale the object so the predicted total intensity equals the measured one; returns the factor."""
         pred = 0.0
         for idx in torch.arange(self.d.shape[0], device=self.d.device).split(self.opts.batch_size):
-            index, frac = self.geometry(idx)
-            psi_hat, _, _ = self.spectra(self.obj, self.probe, index, frac)
+            index, base, frac = self.geometry(idx)
+            psi_hat, _, _ = self.spectra(self.obj, self.probe, index, base, frac)
             pred += float((psi_hat.real ** 2 + psi_hat.imag ** 2).sum())
         if pred <= 0:
             raise ValueError("refine: obj: expected a start object that is not zero under the probe, found no predicted intensity")
@@ -232,11 +258,11 @@ def _batch_update(problem: _Problem, idx: torch.Tensor, it: int) -> float:
     opts = problem.opts
     do_probe = opts.refine_probe and it >= opts.probe_start
     do_pos = opts.refine_positions and it >= opts.position_start
-    index, frac = problem.geometry(idx)
+    index, base, frac = problem.geometry(idx)
     obj = problem.obj.detach().requires_grad_(True)
     probe = problem.probe.detach().requires_grad_(do_probe)
     frac = frac.detach().requires_grad_(do_pos)
-    psi_hat, probes, windows = problem.spectra(obj, probe, index, frac)
+    psi_hat, probes, windows = problem.spectra(obj, probe, index, base, frac)
     # the direction is the gradient of the Gaussian-amplitude NLL for both likelihoods (bounded where the
     # prediction is ~0, unlike the Poisson gradient); the run's likelihood chooses the step (LSQML)
     amp = torch.abs(psi_hat)
@@ -251,14 +277,15 @@ def _batch_update(problem: _Problem, idx: torch.Tensor, it: int) -> float:
         probes, windows, psi_hat = probes.detach(), windows.detach(), psi_hat.detach()
         illum = ops.illumination(probes, index, problem.shape)
         d_obj = -grads[0] / (curv * (illum + opts.delta * illum.max()))
-        d_windows = ops.gather_windows(d_obj, index)
+        frac = frac.detach()
+        d_windows = problem.windows(d_obj, index, base, frac)
         d1_field = probes * d_windows
         d_probe = None
         d2 = None  # the alpha^2 term exists only when object and probe both move
         if do_probe:
             w2 = (windows.real ** 2 + windows.imag ** 2).sum(0)
             d_probe = -grads[1] / (curv * (w2 + opts.delta * w2.max()))
-            d_probes = ops.shift_probe(d_probe, frac.detach())
+            d_probes = problem.probes(d_probe, frac)
             d1_field = d1_field + d_probes * windows
             d2 = ops.far_field(d_probes * d_windows)
         d1 = ops.far_field(d1_field)
@@ -270,11 +297,16 @@ def _batch_update(problem: _Problem, idx: torch.Tensor, it: int) -> float:
             problem.probe = problem.probe + alpha * d_probe
         if do_pos:
             g_f = grads[-1]
-            dpx, dpy = ops.probe_shift_derivatives(probe_before, frac.detach())
+            if problem.opts.subpixel == "probe":
+                dpx, dpy = ops.probe_shift_derivatives(probe_before, frac)
+                dpx, dpy = dpx * windows, dpy * windows
+            else:
+                wx, wy = ops.window_shift_derivatives(obj.detach(), base, frac, problem.origin, problem.n, problem.margin)
+                dpx, dpy = probes * wx, probes * wy
             # Gauss-Newton curvature: 4 s^2 sum (dA/df)^2 with dA/df = Re(conj(Psi) dPsi/df) / A
             a_safe = amp.detach().clamp_min(1e-30)
-            hx = curv * ((psi_hat.conj() * ops.far_field(dpx * windows)).real / a_safe).pow(2).sum(dim=(1, 2))
-            hy = curv * ((psi_hat.conj() * ops.far_field(dpy * windows)).real / a_safe).pow(2).sum(dim=(1, 2))
+            hx = curv * ((psi_hat.conj() * ops.far_field(dpx)).real / a_safe).pow(2).sum(dim=(1, 2))
+            hy = curv * ((psi_hat.conj() * ops.far_field(dpy)).real / a_safe).pow(2).sum(dim=(1, 2))
             step = -torch.stack((g_f[:, 0] / hx.clamp_min(1e-30), g_f[:, 1] / hy.clamp_min(1e-30)), dim=1)
             step = step.clamp(-opts.max_position_step, opts.max_position_step)
             if step.shape[0] > 1:
@@ -313,7 +345,8 @@ def refine(diffraction: np.ndarray, positions: np.ndarray, probe: np.ndarray, ob
     if not math.isfinite(float(scale)) or float(scale) <= 0:
         raise ValueError(f"refine: scale: expected a finite number > 0, found {scale!r}")
     if obj is None:
-        origin_xy, shape = object_canvas_geometry(np.asarray(positions), n)
+        margin = 4 + (opts.subpixel_margin if opts.subpixel == "object" else 0)
+        origin_xy, shape = object_canvas_geometry(np.asarray(positions), n, margin)
         obj = flat_canvas(shape)
     elif origin_xy is None:
         raise ValueError("refine: origin_xy: expected the object coordinates of the start canvas's pixel (0, 0), found None")
@@ -357,24 +390,25 @@ def _result(problem: _Problem, history, initial: float, final: float, start_scal
 
 def nll_and_gradients(diffraction: np.ndarray, positions: np.ndarray, probe: np.ndarray, obj: np.ndarray,
                       origin_xy: tuple[int, int], *, scale: float = 1.0, likelihood: str = "poisson",
-                      dtype: str = "float64") -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+                      dtype: str = "float64", subpixel: str = "object",
+                      subpixel_margin: int = 16) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
     """Summed NLL of all patterns and its gradients (what each batch update differentiates).
 
     Returns (nll, g_obj (H, W) complex, g_probe (N, N) complex, g_positions (K, 2) real) with the torch
     convention for a real function of complex z = a + i b: ``g = dL/da + i dL/db``. Used by the tests
     against finite differences (specs/refinement.md §2).
     """
-    opts = RefineOptions(likelihood=likelihood, dtype=dtype, batch_size=max(1, len(diffraction)))
+    opts = RefineOptions(likelihood=likelihood, dtype=dtype, batch_size=max(1, len(diffraction)), subpixel=subpixel,
+                         subpixel_margin=subpixel_margin)
     opts.validate()
     _check_inputs(diffraction, positions, probe, obj)
     problem = _Problem(diffraction, positions, probe, obj, origin_xy, scale, opts)
     idx = torch.arange(problem.d.shape[0], device=problem.d.device)
     pos = problem.pos.detach().requires_grad_(True)
-    base, frac = ops.split_positions(pos)
-    index = ops.window_index(base, problem.origin, problem.n, problem.shape)
+    index, base, frac = problem.geometry(idx, pos)
     o = problem.obj.detach().requires_grad_(True)
     p = problem.probe.detach().requires_grad_(True)
-    psi_hat, _, _ = problem.spectra(o, p, index, frac)
+    psi_hat, _, _ = problem.spectra(o, p, index, base, frac)
     loss = problem.batch_nll(psi_hat, idx)
     g_o, g_p, g_r = torch.autograd.grad(loss, (o, p, pos))
     return float(loss.detach()), g_o.cpu().numpy(), g_p.cpu().numpy(), g_r.cpu().numpy()

@@ -21,11 +21,12 @@ __all__ = ["embed_start", "output_window", "crop"]
 
 
 def embed_start(canvas: np.ndarray, origin_xy, positions: np.ndarray, n: int,
-                margin: int = 4) -> tuple[np.ndarray, tuple[int, int]]:
+                margin: int = 20) -> tuple[np.ndarray, tuple[int, int]]:
     """Place a stitched (H, W) complex ``canvas`` whose pixel (0, 0) is at object coordinates ``origin_xy``.
 
     Returns (start canvas (H', W') complex64, integer origin (x0, y0)) holding every N x N window of
-    ``positions`` plus ``margin`` px. Raises ValueError for a non-2-D or non-finite canvas.
+    ``positions`` plus ``margin`` px (default 20: the 16 px sub-pixel margin of ``RefineOptions`` plus 4).
+    Raises ValueError for a non-2-D or non-finite canvas.
     """
     img = np.asarray(canvas)
     if img.ndim != 2 or not np.all(np.isfinite(img)):
