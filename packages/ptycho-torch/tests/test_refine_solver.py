@@ -76,7 +76,7 @@ def test_position_refinement_recovers_a_known_shift(scan):
     assert np.abs(left[moved, 0]).max() < 0.3
     assert np.sqrt((left ** 2).sum(1).mean()) < 0.5 * np.sqrt((err ** 2).sum(1).mean())
     fixed = refine(scan["diffraction"], pos + err, scan["probeGuess"], scale=scan["s"],
-                   options=RefineOptions(iterations=25, batch_size=32))
+                   options=RefineOptions(iterations=3, batch_size=32))
     np.testing.assert_array_equal(fixed.positions, pos + err)  # positions move only when asked
 
 
