@@ -132,6 +132,11 @@ def _check_inputs(diffraction, positions, probe, obj) -> tuple[int, int]:
     return k, n
 
 
+def _sum_squares(t: torch.Tensor, chunk: int = 256) -> float:
+    """sum t^2 accumulated in float64 over chunks of patterns (peak memory: one chunk in float64)."""
+    return sum(float((part.double() ** 2).sum()) for part in t.split(chunk))
+
+
 class _Problem:
     """Tensors of one refinement run (device, dtype) and the batched forward model."""
 
@@ -152,7 +157,8 @@ class _Problem:
         self.count = self.d.numel()
         s2 = self.scale ** 2
         # what nll_terms('poisson') leaves out of the project's per-element Poisson NLL of the counts
-        self.poisson_offset = -float((self.d.double() ** 2).mean()) * s2 * math.log(s2) if opts.likelihood == "poisson" else 0.0
+        self.power = _sum_squares(self.d)  # sum d^2 (float64, chunked: no full-size float64 copy)
+        self.poisson_offset = -self.power / self.count * s2 * math.log(s2) if opts.likelihood == "poisson" else 0.0
 
     @property
     def margin(self) -> int:
@@ -205,7 +211,7 @@ class _Problem:
             pred += float((psi_hat.real ** 2 + psi_hat.imag ** 2).sum())
         if pred <= 0:
             raise ValueError("refine: obj: expected a start object that is not zero under the probe, found no predicted intensity")
-        factor = math.sqrt(float((self.d.double() ** 2).sum()) / pred)
+        factor = math.sqrt(self.power / pred)
         self.obj = self.obj * factor
         return factor
 
