@@ -78,8 +78,12 @@ def test_subprocess_any_order_writes_pngs_and_complex_npz(bundle_dir, tmp_path):
         data = (out / name).read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 1024
     with np.load(out / "reconstructed_object.npz", allow_pickle=False) as z:
-        obj, amp, phase = z["object"], z["amplitude"], z["phase"]
+        obj, amp, phase, origin = z["object"], z["amplitude"], z["phase"], z["origin_xy"]
     assert obj.dtype == np.complex64 and obj.ndim == 2 and obj.shape == amp.shape == phase.shape
+    with np.load(FIXTURE, allow_pickle=False) as scan:  # the canvas centre is the mean stitched offset
+        xs, ys = scan["xcoords"], scan["ycoords"]
+    centre = origin + obj.shape[0] / 2
+    assert origin.shape == (2,) and xs.min() <= centre[0] <= xs.max() and ys.min() <= centre[1] <= ys.max()
     assert np.all(np.isfinite(obj)) and np.abs(obj).max() > 0
     np.testing.assert_allclose(np.abs(obj), amp, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.exp(1j * np.angle(obj)), np.exp(1j * phase), atol=1e-4)

@@ -1,4 +1,4 @@
-"""The ``ptycho`` command: simulate, validate, train, infer, evaluate, demo (specs/cli.md).
+"""The ``ptycho`` command: simulate, validate, train, infer, evaluate, demo, refine (specs/cli.md).
 
 Entry points (``[project.scripts]``): ``ptycho`` -> :func:`main`, ``ptycho_train`` -> :func:`train_main`,
 ``ptycho_inference`` -> :func:`inference_main`, ``ptycho_evaluate`` -> :func:`evaluate_main`; also
@@ -19,6 +19,7 @@ from ptycho_bridge.argtypes import nonnegative_float, nonnegative_int, positive_
 from ptycho_cli import __version__
 from ptycho_cli.errors import EXIT_OK, UserError, report_exception
 from ptycho_cli.flags import add_infer_flags, add_train_flags
+from ptycho_cli.refine_cmd import add_refine_infer_flags, add_refine_parser
 
 __all__ = ["build_parser", "main", "train_main", "inference_main", "evaluate_main", "CliParser"]
 
@@ -87,6 +88,7 @@ def _add_infer(sub: argparse._SubParsersAction) -> None:
                                    "PyTorch command line (python -m ptycho_torch.inference).")
     _backend_flag(p, "default: the backend that wrote the bundle, else as for train")
     add_infer_flags(p)
+    add_refine_infer_flags(p)
     _common(p, suppress=True)
 
 
@@ -131,8 +133,8 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> CliParser:
-    """The ``ptycho`` parser with its six subcommands (specs/cli.md §1)."""
-    parser = CliParser(prog="ptycho", description="PtychoPINN: simulate, validate, train, infer, evaluate, demo.")
+    """The ``ptycho`` parser with its seven subcommands (specs/cli.md §1)."""
+    parser = CliParser(prog="ptycho", description="PtychoPINN: simulate, validate, train, infer, evaluate, demo, refine.")
     parser.add_argument("--version", action="version", version=f"ptycho {__version__}")
     _common(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CliParser)
@@ -143,6 +145,7 @@ def build_parser() -> CliParser:
     _add_infer(sub)
     _add_evaluate(sub)
     _add_demo(sub)
+    add_refine_parser(sub, _common)
     return parser
 
 
@@ -154,11 +157,13 @@ def _handler(command: str) -> Callable[[argparse.Namespace, list[str]], int]:
     elif command == "train":
         from ptycho_cli.delegate import cmd_train as fn
     elif command in ("infer", "inference"):
-        from ptycho_cli.delegate import cmd_infer as fn
+        from ptycho_cli.refine_cmd import cmd_infer_then_refine as fn
     elif command == "evaluate":
         from ptycho_cli.commands import cmd_evaluate as fn
     elif command == "demo":
         from ptycho_cli.demo import cmd_demo as fn
+    elif command == "refine":
+        from ptycho_cli.refine_cmd import cmd_refine as fn
     else:  # pragma: no cover - argparse restricts the choices
         raise UserError(f"unknown command {command!r}")
     return fn

@@ -41,6 +41,7 @@ from ptycho_torch.cli.shared import (
 
 PROG = "ptycho_torch.inference"
 OBJECT_NPZ = "reconstructed_object.npz"
+STITCH_M = 20  # central crop of each patch in the stitched canvas (the workflows' M)
 
 
 def build_parser() -> CliArgumentParser:
@@ -131,7 +132,7 @@ def _run(args: Any) -> int:
     try:
         with quiet_output(quiet):
             amp, phase, results = reassemble_cdi_image_torch(
-                test_data, config, models=models, execution_config=execution_config
+                test_data, config, M=STITCH_M, models=models, execution_config=execution_config
             )
         validate_paths(None, None, output_dir, create=True)
         written = _write_outputs(output_dir, amp, phase, results)
@@ -146,7 +147,8 @@ def _run(args: Any) -> int:
 
 
 def _write_outputs(output_dir: Path, amp: Any, phase: Any, results: dict[str, Any]) -> list[Path]:
-    """Write the two PNGs and the NPZ (keys 'object' complex64 (H,W), 'amplitude', 'phase' float32 (H,W))."""
+    """Write the two PNGs and the NPZ (keys 'object' complex64 (H,W), 'amplitude', 'phase' float32 (H,W), and
+    'origin_xy' float64 (2,), the object coordinates [x, y] of pixel (0, 0), when the offsets are known)."""
     import numpy as np
 
     from ptycho.atomic_io import save_npz_atomic
@@ -158,7 +160,13 @@ def _write_outputs(output_dir: Path, amp: Any, phase: Any, results: dict[str, An
     obj = (amp * np.exp(1j * phase)).astype(np.complex64) if obj is None else np.asarray(obj, dtype=np.complex64)
     amp_png, phase_png = save_reconstruction_pngs(amp, phase, output_dir)
     npz = output_dir / OBJECT_NPZ
-    save_npz_atomic(npz, object=obj, amplitude=amp, phase=phase)
+    extra = {}
+    if results.get("global_offsets") is not None:
+        from ptycho_torch.stitching import canvas_origin
+
+        m = min(STITCH_M, int(np.asarray(results["obj_tensor_full"]).shape[1])) if "obj_tensor_full" in results else STITCH_M
+        extra["origin_xy"] = canvas_origin(results["global_offsets"], obj.shape[0], m)
+    save_npz_atomic(npz, object=obj, amplitude=amp, phase=phase, **extra)
     return [Path(amp_png), Path(phase_png), npz]
 
 

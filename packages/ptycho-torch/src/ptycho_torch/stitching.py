@@ -91,4 +91,14 @@ def stitch_patches(
     return canvas, off
 
 
-__all__ = ["apply_alignment", "as_group_patches", "as_offsets", "stitch_patches"]
+def canvas_origin(global_offsets: Any, side: int, M: int) -> np.ndarray:
+    """Object coordinates [x, y] (float64 (2,)) of pixel (0, 0) of a :func:`stitch_patches` canvas of side ``side``.
+
+    ``reassemble_position`` puts the mean offset at canvas index ``pad + M//2`` with ``pad = (side - M) // 2``,
+    so the origin is ``mean - (pad + M//2)`` (specs/torch-cli.md §4; what refinement needs to place it).
+    """
+    off = np.asarray(global_offsets, dtype=np.float64).reshape(-1, 2)
+    return off.mean(axis=0) - float((int(side) - int(M)) // 2 + int(M) // 2)
+
+
+__all__ = ["apply_alignment", "as_group_patches", "as_offsets", "canvas_origin", "stitch_patches"]

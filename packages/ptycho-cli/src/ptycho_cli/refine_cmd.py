@@ -1,0 +1,171 @@
+"""``ptycho refine`` and ``ptycho infer --refine-iterations K`` (specs/refinement.md §7).
+
+The subcommand and the infer flags live here so the parser needs only a few-line hook
+(:func:`add_refine_parser`, :func:`add_refine_infer_flags`, :func:`cmd_infer_then_refine`). The solver is
+``ptycho_torch.refine``; files are written by :mod:`ptycho_cli.refine_outputs`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ptycho_bridge.argtypes import nonnegative_int, positive_int
+from ptycho_cli.errors import EXIT_OK, UserError
+
+__all__ = ["add_refine_parser", "add_refine_infer_flags", "cmd_refine", "cmd_infer_then_refine", "load_scan"]
+
+_DEVICES = ("auto", "cpu", "cuda")
+_LIKELIHOODS = ("poisson", "gaussian")
+
+
+def add_refine_parser(sub: argparse._SubParsersAction, common: Any) -> None:
+    """The ``refine`` subcommand; ``common`` adds --debug/--quiet like the other subcommands."""
+    p = sub.add_parser("refine", help="maximum-likelihood refinement from a flat start (no model)",
+                       description="Iterative maximum-likelihood reconstruction of a scan from a flat object "
+                                   "(illumination-preconditioned steps; optional probe and position refinement). "
+                                   "Writes the object like 'ptycho infer', a convergence log and figure.")
+    p.add_argument("--test-data", "--test_data", dest="test_data", required=True, metavar="NPZ", help="scan (.npz)")
+    p.add_argument("--output-dir", "--output_dir", dest="output_dir", required=True, metavar="DIR",
+                   help="folder for reconstructed_object.npz, PNGs and refine_log.*")
+    p.add_argument("--iterations", type=nonnegative_int, default=20, metavar="K", help="passes over the scan (default 20)")
+    _solver_flags(p, prefix="")
+    common(p, suppress=True)
+
+
+def _solver_flags(p: argparse.ArgumentParser, prefix: str) -> None:
+    """Solver flags; ``prefix`` '' for ``ptycho refine`` (--likelihood ...), 'refine-' on ``ptycho infer``."""
+    p.add_argument("--refine-probe", dest="refine_probe", action="store_true",
+                   help="also refine the probe (from iteration 1)")
+    p.add_argument("--refine-positions", dest="refine_positions", action="store_true",
+                   help="also refine the sub-pixel scan positions (from iteration 2)")
+    p.add_argument(f"--{prefix}likelihood", dest="refine_likelihood", choices=_LIKELIHOODS, default=None,
+                   help="noise model that sets the step length (default poisson)")
+    p.add_argument(f"--{prefix}device", dest="refine_device", choices=_DEVICES, default=None,
+                   help="auto (default: CUDA when present, else CPU), cpu, cuda")
+    p.add_argument(f"--{prefix}batch-size", dest="refine_batch_size", type=positive_int, default=None, metavar="B",
+                   help="patterns per update (default 64)")
+    p.add_argument(f"--{prefix}seed", dest="refine_seed", type=nonnegative_int, default=None, metavar="SEED",
+                   help="seed of the batch order (default 0)")
+
+
+def add_refine_infer_flags(p: argparse.ArgumentParser) -> None:
+    """``--refine-iterations K`` and friends on ``ptycho infer``."""
+    p.add_argument("--refine-iterations", dest="refine_iterations", type=positive_int, default=None, metavar="K",
+                   help="after inference, refine the network's object with K maximum-likelihood passes "
+                        "(files in OUTPUT_DIR/refined/)")
+    _solver_flags(p, prefix="refine-")
+
+
+def _options(args: argparse.Namespace, iterations: int) -> Any:
+    from ptycho_torch.refine import RefineOptions
+
+    device = args.refine_device or "auto"
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UserError("device cuda: expected a CUDA device, found none (torch.cuda.is_available() is False)")
+    kw: dict[str, Any] = {"iterations": int(iterations), "refine_probe": bool(args.refine_probe),
+                          "refine_positions": bool(args.refine_positions), "device": device}
+    for dest, field in (("refine_likelihood", "likelihood"), ("refine_batch_size", "batch_size"),
+                        ("refine_seed", "seed")):
+        value = getattr(args, dest, None)
+        if value is not None:
+            kw[field] = value
+    return RefineOptions(**kw)
+
+
+def load_scan(path: str | Path) -> dict[str, Any]:
+    """Diffraction, positions, probe, intensity scale and N of a contract-valid scan (ContractError otherwise)."""
+    from ptycho.raw_data import RawData
+
+    raw = RawData.from_file(path)
+    meta = raw.metadata or {}
+    scale = (meta.get("physics_parameters") or {}).get("sim_intensity_scale")
+    try:
+        scale = float(scale) if scale is not None else 1.0
+    except (TypeError, ValueError):
+        scale = 1.0
+    scale = scale if np.isfinite(scale) and scale > 0 else 1.0
+    return {"diffraction": np.asarray(raw.diff3d, dtype=np.float32),
+            "positions": np.stack([np.asarray(raw.xcoords, np.float64), np.asarray(raw.ycoords, np.float64)], 1),
+            "probe": np.asarray(raw.probeGuess, dtype=np.complex64), "scale": scale,
+            "scale_known": scale != 1.0 or "sim_intensity_scale" in (meta.get("physics_parameters") or {})}
+
+
+def _run(scan: dict[str, Any], options: Any, out_dir: Path, start: tuple[np.ndarray, Any] | None,
+         quiet: bool) -> dict[str, Any]:
+    from ptycho_cli.refine_outputs import write_refinement
+    from ptycho_torch.refine import refine
+    from ptycho_torch.refine.start import embed_start
+
+    obj = origin = None
+    n = scan["diffraction"].shape[-1]
+    if start is not None:
+        margin = 4 + (options.subpixel_margin if options.subpixel == "object" else 0)
+        obj, origin = embed_start(start[0], start[1], scan["positions"], n, margin)
+    say = (lambda row: None) if quiet else (
+        lambda row: print(f"iteration {row['iteration']}: nll={row['nll']:.6g} ({row['time_s']:.1f} s)", flush=True))
+    result = refine(scan["diffraction"], scan["positions"], scan["probe"], obj, origin, scale=scan["scale"],
+                    options=options, on_iteration=say)
+    written = write_refinement(out_dir, result, scan, options)
+    print(f"refined={out_dir.resolve()} iterations={options.iterations} "
+          f"nll={result.initial_nll:.6g}->{result.final_nll:.6g}", flush=True)
+    return written
+
+
+def cmd_refine(args: argparse.Namespace, extra: list[str]) -> int:
+    """``ptycho refine``: flat start, no model."""
+    out = Path(args.output_dir)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--output-dir {out}: expected a folder, found a file")
+    options = _options(args, args.iterations)
+    options.validate()
+    scan = load_scan(args.test_data)
+    _run(scan, options, out, None, bool(getattr(args, "quiet", False)))
+    return EXIT_OK
+
+
+def _network_start(out_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(stitched object, origin_xy) from what plain inference wrote in ``out_dir`` (PyTorch or TensorFlow file)."""
+    from ptycho_cli.evaluation import load_reconstruction
+
+    for name in ("reconstructed_object.npz", "reconstruction.npz"):
+        path = out_dir / name
+        if path.is_file():
+            obj, origin = load_reconstruction(path)
+            if origin is None:
+                raise UserError(f"{path}: key 'origin_xy': expected the canvas origin to place the start object, found none")
+            return obj, origin
+    raise UserError(f"{out_dir}: expected reconstructed_object.npz or reconstruction.npz from inference, found neither")
+
+
+def cmd_infer_then_refine(args: argparse.Namespace, extra: list[str]) -> int:
+    """``ptycho infer``, then (with ``--refine-iterations``) refinement of its object into OUTPUT_DIR/refined/."""
+    from ptycho_cli.delegate import cmd_infer
+
+    k = getattr(args, "refine_iterations", None)
+    if k is None:
+        for flag, dest in (("--refine-probe", "refine_probe"), ("--refine-positions", "refine_positions"),
+                           ("--refine-likelihood", "refine_likelihood"), ("--refine-device", "refine_device"),
+                           ("--refine-batch-size", "refine_batch_size"), ("--refine-seed", "refine_seed")):
+            if getattr(args, dest, None) not in (None, False):
+                raise UserError(f"{flag}: needs --refine-iterations K")
+        return cmd_infer(args, extra)
+    options = _options(args, k)
+    options.validate()
+    code = cmd_infer(args, extra)
+    if code != EXIT_OK:
+        return code
+    out = Path(args.output_dir)
+    scan = load_scan(args.test_data)
+    _run(scan, options, out / "refined", _network_start(out), bool(getattr(args, "quiet", False)))
+    return EXIT_OK

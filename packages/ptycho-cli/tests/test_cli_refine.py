@@ -1,0 +1,133 @@
+"""``ptycho refine`` and ``ptycho infer --refine-iterations`` (specs/refinement.md §7)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ptycho.simulation import write_simulation
+from ptycho_cli.main import main
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def scan(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("scan") / "scan.npz"
+    write_simulation(path, object_kind="siemens", N=64, n_positions=48, object_size=128, probe_kind="zoneplate",
+                     jitter=1.0, interpolation="fourier", nphotons=1e6, seed=2)
+    return path
+
+
+def test_refine_writes_object_log_probe_positions(scan: Path, tmp_path: Path, capsys) -> None:
+    """§7: files, keys, placement, log (JSON = CSV), last stdout line; the NLL falls."""
+    out = tmp_path / "ref"
+    code = main(["refine", "--test-data", str(scan), "--output-dir", str(out), "--iterations", "3",
+                 "--refine-probe", "--refine-positions", "--seed", "1", "--device", "cpu"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    last = captured.out.strip().splitlines()[-1]
+    assert last.startswith(f"refined={out.resolve()} iterations=3 nll=")
+    assert sorted(p.name for p in out.iterdir()) == [
+        "reconstructed_amplitude.png", "reconstructed_object.npz", "reconstructed_phase.png", "refine_convergence.png",
+        "refine_log.csv", "refine_log.json", "refined_positions.npz", "refined_probe.npz"]
+    for name in ("reconstructed_amplitude.png", "reconstructed_phase.png", "refine_convergence.png"):
+        assert (out / name).read_bytes().startswith(PNG_MAGIC)
+    with np.load(scan) as z:
+        xs, ys, probe = z["xcoords"], z["ycoords"], z["probeGuess"]
+    with np.load(out / "reconstructed_object.npz") as z:
+        obj, origin = z["object"], z["origin_xy"]
+        np.testing.assert_allclose(z["amplitude"], np.abs(obj), rtol=1e-6)
+    # the box of the positions grown by 10 px (half the stitching crop)
+    assert tuple(origin) == (np.floor(xs.min()) - 10, np.floor(ys.min()) - 10)
+    assert obj.shape == (np.ceil(ys.max()) - np.floor(ys.min()) + 20, np.ceil(xs.max()) - np.floor(xs.min()) + 20)
+    log = json.loads((out / "refine_log.json").read_text())
+    assert [r["iteration"] for r in log["history"]] == [1, 2, 3]
+    assert log["options"]["refine_probe"] and log["options"]["seed"] == 1 and log["nll_units"] == "counts"
+    assert log["final_nll"] < log["initial_nll"]
+    rows = (out / "refine_log.csv").read_text().splitlines()
+    assert rows[0] == "iteration,nll,time_s" and len(rows) == 4
+    assert float(rows[3].split(",")[1]) == log["history"][2]["nll"]
+    with np.load(out / "refined_probe.npz") as z:
+        assert z["probe"].shape == probe.shape and not np.array_equal(z["probe"], probe)
+    with np.load(out / "refined_positions.npz") as z:
+        np.testing.assert_array_equal(z["xcoords_start"], xs)
+        assert z["xcoords"].shape == xs.shape and not np.array_equal(z["xcoords"], xs)
+
+
+def test_refine_evaluates_with_ptycho_evaluate(scan: Path, tmp_path: Path, capsys) -> None:
+    """§7: the refined file is placed on the ground truth by its origin_xy (no search)."""
+    out = tmp_path / "ref"
+    assert main(["refine", "--test-data", str(scan), "--output-dir", str(out), "--iterations", "2", "-q"]) == 0
+    assert main(["evaluate", "-r", str(out / "reconstructed_object.npz"), "-g", str(scan),
+                 "--output-dir", str(tmp_path / "ev"), "-q"]) == 0
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert 0 < metrics["amplitude"]["ssim"] <= 1
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["refine", "--test-data", "missing.npz", "--output-dir", "o"], "missing.npz"),
+    (["refine", "--test-data", "S", "--output-dir", "o", "--iterations", "-1"], "--iterations"),
+    (["refine", "--test-data", "S", "--output-dir", "o", "--likelihood", "l2"], "--likelihood"),
+    (["infer", "--model_path", "m", "--test_data", "S", "--output_dir", "o", "--refine-probe"],
+     "--refine-probe: needs --refine-iterations K"),
+])
+def test_bad_input_is_one_line_exit_2(scan: Path, tmp_path: Path, capsys, argv, message) -> None:
+    """§7: user errors print one line on stderr, exit 2, and write nothing."""
+    argv = [str(scan) if a == "S" else (str(tmp_path / a) if a in ("o", "m") else a) for a in argv]
+    code = main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and message in err[0], err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_failed_write_leaves_no_files(scan: Path, tmp_path: Path, monkeypatch) -> None:
+    """§7: when a later file cannot be written, the files written before it are removed."""
+    import ptycho.atomic_io as aio
+    from ptycho_cli.refine_cmd import load_scan
+    from ptycho_cli.refine_outputs import write_refinement
+    from ptycho_torch.refine import RefineOptions, refine
+
+    data = load_scan(scan)
+    opts = RefineOptions(iterations=1, refine_probe=True)
+    res = refine(data["diffraction"], data["positions"], data["probe"], scale=data["scale"], options=opts)
+
+    def broken(path, text):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(aio, "save_text_atomic", broken)
+    out = tmp_path / "out"
+    with pytest.raises(OSError):
+        write_refinement(out, res, data, opts)
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_infer_then_refine_round_trip(scan: Path, tmp_path: Path) -> None:
+    """§7: plain inference files stay; refined ones go to OUTPUT_DIR/refined/ and start from the network."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+
+    def ptycho(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "ptycho_cli", *args], capture_output=True, text=True,
+                              env=env, timeout=900)
+
+    r = ptycho("train", "--backend", "pytorch", "--train_data_file", str(scan), "--output_dir", str(tmp_path / "run"),
+               "--max_epochs", "1", "--n_images", "32", "--quiet")
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "inf"
+    r = ptycho("infer", "--model_path", str(tmp_path / "run"), "--test_data", str(scan), "--output_dir", str(out),
+               "--refine-iterations", "2", "--refine-positions", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert (out / "reconstructed_object.npz").is_file()
+    assert r.stdout.strip().splitlines()[-1].startswith(f"refined={(out / 'refined').resolve()} iterations=2 ")
+    with np.load(out / "refined" / "reconstructed_object.npz") as z:
+        assert z["object"].ndim == 2 and np.all(np.isfinite(z["object"]))
+    assert (out / "refined" / "refined_positions.npz").is_file()
+    assert not (out / "refined" / "refined_probe.npz").exists()

@@ -1,0 +1,15 @@
+"""Maximum-likelihood refinement of a ptychographic reconstruction (normative text: specs/refinement.md).
+
+``refine(diffraction, positions, probe, obj=None, origin_xy=None, scale=..., options=RefineOptions(...))``
+runs K passes of illumination-preconditioned maximum-likelihood updates of the object (and, optionally, of
+the probe and the sub-pixel scan positions) from a network's stitched object or from a flat start.
+
+* :mod:`.operators` - windows, Fourier-shifted probe, far field, illumination (the physics);
+* :mod:`.likelihood` - Poisson and Gaussian-amplitude NLLs;
+* :mod:`.solver` - the loop (preconditioned directions, step length, position steps).
+"""
+
+from .likelihood import LIKELIHOODS
+from .solver import RefineOptions, RefineResult, flat_canvas, object_canvas_geometry, refine
+
+__all__ = ["LIKELIHOODS", "RefineOptions", "RefineResult", "refine", "flat_canvas", "object_canvas_geometry"]

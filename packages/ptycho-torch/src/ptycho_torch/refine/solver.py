@@ -1,0 +1,420 @@
+"""Maximum-likelihood refinement loop with illumination-preconditioned steps (specs/refinement.md §3-§5).
+
+One iteration is one pass over the scan's patterns in mini-batches (a seeded random order). For each batch:
+
+1. forward model (:mod:`.operators`) and NLL (:mod:`.likelihood`); autograd gives the gradients of the batch
+   NLL with respect to the object canvas ``g_O``, the probe ``g_P`` and the fractional positions ``g_f``;
+2. preconditioned directions (LSQML / ptypy's wavefield preconditioner):
+   ``dO = -g_O / (4 s^2 (sum_k |P_k|^2 + delta max))`` (probe intensity summed over the batch at each
+   window), ``dP = -g_P / (4 s^2 (sum_k |W_k|^2 + delta max))``;
+3. one step length ``alpha`` for both, minimising the batch NLL along the exact (quadratic in alpha) path
+   ``Psi(alpha) = F[(P_k + alpha dP_k)(W_k + alpha dW_k)]`` by safeguarded 1-D Newton steps (no extra FFTs);
+4. positions (optional): a Gauss-Newton step per pattern ``df = -g_f / (4 s^2 sum (dA / df)^2)``,
+   clipped, with the batch mean removed (a common shift of all positions is the object's, not theirs).
+
+Pure computation: arrays in, arrays out; no files. Deterministic for a seed on a given device.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from . import operators as ops
+from .likelihood import CURVATURE, LIKELIHOODS, nll_derivatives, nll_terms
+
+__all__ = ["RefineOptions", "RefineResult", "refine", "flat_canvas", "object_canvas_geometry", "nll_and_gradients"]
+
+
+@dataclass(frozen=True)
+class RefineOptions:
+    """Knobs of :func:`refine` (specs/refinement.md §6).
+
+    iterations: passes over all patterns (>= 0). batch_size: patterns per update.
+    likelihood: 'poisson' (default) or 'gaussian'. delta: preconditioner damping (fraction of the maximum).
+    refine_probe / refine_positions: also update the probe / the sub-pixel positions, from iteration
+    ``probe_start`` / ``position_start`` (0-based). max_position_step: clip per update (px).
+    newton_steps: 1-D Newton steps of the step-length search. max_step: largest step length.
+    subpixel: 'object' (band-limited shift of an (N + 2 subpixel_margin) object window, the physics of
+    ``simulate(..., interpolation='fourier')``) or 'probe' (Fourier shift of the probe; cheaper, exact only
+    for band-limited exit waves). seed: batch order.
+    device: 'cpu', 'cuda', ... dtype: 'float32' or 'float64' (real precision of the computation).
+    """
+
+    iterations: int = 20
+    batch_size: int = 64
+    likelihood: str = "poisson"
+    delta: float = 0.05
+    refine_probe: bool = False
+    refine_positions: bool = False
+    probe_start: int = 1
+    position_start: int = 2
+    max_position_step: float = 0.5
+    newton_steps: int = 3
+    max_step: float = 1.0
+    subpixel: str = "object"
+    subpixel_margin: int = 16
+    seed: int = 0
+    device: str = "cpu"
+    dtype: str = "float32"
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first bad field."""
+        for name in ("iterations", "probe_start", "position_start", "seed"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"RefineOptions.{name}: expected an integer >= 0, found {v!r}")
+        if self.subpixel not in ("object", "probe"):
+            raise ValueError(f"RefineOptions.subpixel: expected 'object' or 'probe', found {self.subpixel!r}")
+        if isinstance(self.subpixel_margin, bool) or not isinstance(self.subpixel_margin, int) or self.subpixel_margin < 0:
+            raise ValueError(f"RefineOptions.subpixel_margin: expected an integer >= 0, found {self.subpixel_margin!r}")
+        for name in ("batch_size", "newton_steps"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"RefineOptions.{name}: expected an integer >= 1, found {v!r}")
+        if self.likelihood not in LIKELIHOODS:
+            raise ValueError(f"RefineOptions.likelihood: expected one of {LIKELIHOODS}, found {self.likelihood!r}")
+        for name in ("delta", "max_position_step", "max_step"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise ValueError(f"RefineOptions.{name}: expected a finite number > 0, found {v!r}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"RefineOptions.dtype: expected 'float32' or 'float64', found {self.dtype!r}")
+
+
+@dataclass
+class RefineResult:
+    """Output of :func:`refine` (numpy arrays; positions rows [x, y]; history one dict per iteration)."""
+
+    object: np.ndarray
+    origin_xy: tuple[int, int]
+    probe: np.ndarray
+    positions: np.ndarray
+    history: list[dict[str, float]] = field(default_factory=list)
+    initial_nll: float = float("nan")
+    final_nll: float = float("nan")
+    start_scale: float = 1.0
+
+
+def object_canvas_geometry(positions: np.ndarray, n: int, margin: int = 4) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(origin (x0, y0), shape (H, W)) of a canvas holding every N x N window of ``positions`` plus ``margin`` px."""
+    base = np.round(np.asarray(positions, dtype=np.float64))
+    lo = base.min(axis=0) - n // 2 - margin
+    hi = base.max(axis=0) - n // 2 + n + margin
+    x0, y0 = int(lo[0]), int(lo[1])
+    return (x0, y0), (int(hi[1]) - y0, int(hi[0]) - x0)
+
+
+def flat_canvas(shape: tuple[int, int]) -> np.ndarray:
+    """The flat start: a (H, W) complex64 canvas of ones (rescaled to the data by :func:`refine`)."""
+    return np.ones(shape, dtype=np.complex64)
+
+
+def _check_inputs(diffraction, positions, probe, obj) -> tuple[int, int]:
+    d = np.asarray(diffraction)
+    if d.ndim != 3 or d.shape[1] != d.shape[2] or d.shape[0] == 0:
+        raise ValueError(f"refine: diffraction: expected shape (K, N, N), found shape {d.shape}")
+    k, n = d.shape[0], d.shape[1]
+    if np.asarray(positions).shape != (k, 2):
+        raise ValueError(f"refine: positions: expected shape ({k}, 2) rows [x, y], found shape {np.asarray(positions).shape}")
+    if np.asarray(probe).shape != (n, n):
+        raise ValueError(f"refine: probe: expected shape ({n}, {n}), found shape {np.asarray(probe).shape}")
+    if obj is not None and np.asarray(obj).ndim != 2:
+        raise ValueError(f"refine: obj: expected a 2-D canvas (H, W), found shape {np.asarray(obj).shape}")
+    for name, arr in (("diffraction", d), ("positions", positions), ("probe", probe)):
+        if not np.all(np.isfinite(np.asarray(arr))):
+            raise ValueError(f"refine: {name}: expected finite values, found NaN or inf")
+    return k, n
+
+
+def _sum_squares(t: torch.Tensor, chunk: int = 256) -> float:
+    """sum t^2 accumulated in float64 over chunks of patterns (peak memory: one chunk in float64)."""
+    return sum(float((part.double() ** 2).sum()) for part in t.split(chunk))
+
+
+class _Problem:
+    """Tensors of one refinement run (device, dtype) and the batched forward model."""
+
+    def __init__(self, diffraction, positions, probe, obj, origin, scale, opts: RefineOptions):
+        rdt = torch.float64 if opts.dtype == "float64" else torch.float32
+        cdt = torch.complex128 if rdt == torch.float64 else torch.complex64
+        dev = torch.device(opts.device)
+        self.opts = opts
+        self.scale = float(scale)
+        self.d = torch.as_tensor(np.asarray(diffraction), device=dev).to(rdt)
+        # a copy (updated in place), float64: absolute coordinates
+        self.pos = torch.tensor(np.asarray(positions, dtype=np.float64), device=dev)
+        self.probe = torch.as_tensor(np.asarray(probe), device=dev).to(cdt)
+        self.obj = torch.as_tensor(np.asarray(obj), device=dev).to(cdt)
+        self.origin = (int(origin[0]), int(origin[1]))
+        self.shape = (int(self.obj.shape[0]), int(self.obj.shape[1]))
+        self.n = int(self.probe.shape[-1])
+        self.count = self.d.numel()
+        s2 = self.scale ** 2
+        # what nll_terms('poisson') leaves out of the project's per-element Poisson NLL of the counts
+        self.power = _sum_squares(self.d)  # sum d^2 (float64, chunked: no full-size float64 copy)
+        self.poisson_offset = -self.power / self.count * s2 * math.log(s2) if opts.likelihood == "poisson" else 0.0
+
+    @property
+    def margin(self) -> int:
+        return self.opts.subpixel_margin if self.opts.subpixel == "object" else 0
+
+    def geometry(self, idx: torch.Tensor, pos: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(integer window index (B, N, N), integer positions (B, 2), fractional parts (B, 2)) of ``idx``."""
+        base, frac = ops.split_positions(self.pos[idx] if pos is None else pos)
+        return ops.window_index(base, self.origin, self.n, self.shape), base, frac
+
+    def probes(self, probe: torch.Tensor, frac: torch.Tensor) -> torch.Tensor:
+        """P_k: the probe moved by f_k ('probe' mode) or the probe itself broadcast ('object' mode)."""
+        if self.opts.subpixel == "probe":
+            return ops.shift_probe(probe, frac)
+        return probe.expand(frac.shape[0], -1, -1)
+
+    def windows(self, obj: torch.Tensor, index: torch.Tensor, base: torch.Tensor, frac: torch.Tensor) -> torch.Tensor:
+        """W_k: integer windows ('probe' mode) or band-limited sub-pixel windows ('object' mode)."""
+        if self.opts.subpixel == "probe":
+            return ops.gather_windows(obj, index)
+        return ops.shifted_windows(obj, base, frac, self.origin, self.n, self.margin)
+
+    def spectra(self, obj, probe, index, base, frac) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(Psi (B, N, N), probes P_k, windows W_k)."""
+        probes = self.probes(probe, frac)
+        windows = self.windows(obj, index, base, frac)
+        return ops.far_field(probes * windows), probes, windows
+
+    def batch_nll(self, psi_hat: torch.Tensor, idx: torch.Tensor, likelihood: str | None = None) -> torch.Tensor:
+        """Summed NLL of the batch ``idx`` (``likelihood`` default: the run's)."""
+        return nll_terms(torch.abs(psi_hat), self.d[idx], self.scale, likelihood or self.opts.likelihood).sum()
+
+    @torch.no_grad()
+    def full_nll(self) -> float:
+        """Mean per-element NLL over the whole scan (the project's convention, specs/refinement.md §2)."""
+        total = 0.0
+        for idx in torch.arange(self.d.shape[0], device=self.d.device).split(self.opts.batch_size):
+            index, base, frac = self.geometry(idx)
+            psi_hat, _, _ = self.spectra(self.obj, self.probe, index, base, frac)
+            total += float(self.batch_nll(psi_hat, idx))
+        return total / self.count + self.poisson_offset
+
+    @torch.no_grad()
+    def match_intensity(self) -> complex:
+        """Scale the object so the predicted total intensity equals the measured one; returns the factor."""
+        pred = 0.0
+        for idx in torch.arange(self.d.shape[0], device=self.d.device).split(self.opts.batch_size):
+            index, base, frac = self.geometry(idx)
+            psi_hat, _, _ = self.spectra(self.obj, self.probe, index, base, frac)
+            pred += float((psi_hat.real ** 2 + psi_hat.imag ** 2).sum())
+        if pred <= 0:
+            raise ValueError("refine: obj: expected a start object that is not zero under the probe, found no predicted intensity")
+        factor = math.sqrt(self.power / pred)
+        self.obj = self.obj * factor
+        return factor
+
+
+def _line_search(problem: _Problem, psi_hat, d1, d2, idx, steps: int, a_max: float,
+                 f0: float) -> tuple[float, float, float]:
+    """Minimise the batch NLL of ``Z(a) = psi_hat + a d1 + a^2 d2`` over 0 <= a <= a_max.
+
+    Safeguarded Newton steps from ``a = min(1, a_max)`` with the exact first and second derivatives
+    (``A' = Re(conj(Z) Z') / A``, ``A'' = (|Z'|^2 + Re(conj(Z) Z'')) / A - A'^2 / A``); the best value seen
+    is kept. ``f0`` is the batch NLL at a = 0 (already known). Returns (a, nll(0), nll(a)).
+    """
+    d = problem.d[idx]
+    lik, scale = problem.opts.likelihood, problem.scale
+
+    def path(a: float) -> torch.Tensor:
+        return psi_hat + a * d1 if d2 is None else psi_hat + a * d1 + (a * a) * d2
+
+    def value(a: float) -> float:
+        return float(nll_terms(torch.abs(path(a)), d, scale, lik).sum())
+
+    best_a, best_f = 0.0, f0
+    a_val = min(1.0, a_max)
+    dd2 = None if d2 is None else 2.0 * d2
+    for _ in range(steps):
+        z = path(a_val)
+        z1 = d1 if dd2 is None else d1 + a_val * dd2
+        amp = torch.abs(z).clamp_min(1e-30)
+        a1 = (z.conj() * z1).real / amp
+        curv_z = z1.real ** 2 + z1.imag ** 2 if dd2 is None else z1.real ** 2 + z1.imag ** 2 + (z.conj() * dd2).real
+        a2 = curv_z / amp - a1 ** 2 / amp
+        phi, dphi, ddphi = nll_derivatives(amp, d, scale, lik)
+        fv = float(phi.sum())
+        gv = float((dphi * a1).sum())
+        hv = float((ddphi * a1 ** 2 + dphi * a2).sum())
+        if math.isfinite(fv) and fv < best_f:
+            best_a, best_f = a_val, fv
+        if not (math.isfinite(gv) and math.isfinite(hv)):
+            break
+        nxt = a_val - gv / hv if hv > 0 else (2.0 * a_val if gv < 0 else 0.5 * a_val)
+        a_val = float(min(max(nxt, 0.0), a_max))
+    fl = value(a_val)
+    if math.isfinite(fl) and fl < best_f:
+        best_a, best_f = a_val, fl
+    return best_a, f0, best_f
+
+
+def _batch_update(problem: _Problem, idx: torch.Tensor, it: int) -> float:
+    """One preconditioned update of object (and probe, positions) on the patterns ``idx``; returns the batch NLL before it."""
+    opts = problem.opts
+    do_probe = opts.refine_probe and it >= opts.probe_start
+    do_pos = opts.refine_positions and it >= opts.position_start
+    index, base, frac = problem.geometry(idx)
+    obj = problem.obj.detach().requires_grad_(True)
+    probe = problem.probe.detach().requires_grad_(do_probe)
+    frac = frac.detach().requires_grad_(do_pos)
+    psi_hat, probes, windows = problem.spectra(obj, probe, index, base, frac)
+    # the direction is the gradient of the Gaussian-amplitude NLL for both likelihoods (bounded where the
+    # prediction is ~0, unlike the Poisson gradient); the run's likelihood chooses the step (LSQML)
+    amp = torch.abs(psi_hat)
+    loss = nll_terms(amp, problem.d[idx], problem.scale, "gaussian").sum()
+    with torch.no_grad():
+        reported = nll_terms(amp.detach(), problem.d[idx], problem.scale, opts.likelihood).sum() \
+            if opts.likelihood != "gaussian" else loss.detach()
+    wanted = [obj] + ([probe] if do_probe else []) + ([frac] if do_pos else [])
+    grads = torch.autograd.grad(loss, wanted)
+    curv = CURVATURE * problem.scale ** 2
+    with torch.no_grad():
+        probes, windows, psi_hat = probes.detach(), windows.detach(), psi_hat.detach()
+        illum = ops.illumination(probes, index, problem.shape)
+        d_obj = -grads[0] / (curv * (illum + opts.delta * illum.max()))
+        frac = frac.detach()
+        d_windows = problem.windows(d_obj, index, base, frac)
+        d1_field = probes * d_windows
+        d_probe = None
+        d2 = None  # the alpha^2 term exists only when object and probe both move
+        if do_probe:
+            w2 = (windows.real ** 2 + windows.imag ** 2).sum(0)
+            d_probe = -grads[1] / (curv * (w2 + opts.delta * w2.max()))
+            d_probes = problem.probes(d_probe, frac)
+            d1_field = d1_field + d_probes * windows
+            d2 = ops.far_field(d_probes * d_windows)
+        d1 = ops.far_field(d1_field)
+    alpha, _, _ = _line_search(problem, psi_hat, d1, d2, idx, opts.newton_steps, opts.max_step, float(reported))
+    with torch.no_grad():
+        probe_before = problem.probe
+        problem.obj = problem.obj + alpha * d_obj
+        if d_probe is not None:
+            problem.probe = problem.probe + alpha * d_probe
+        if do_pos:
+            g_f = grads[-1]
+            if problem.opts.subpixel == "probe":
+                dpx, dpy = ops.probe_shift_derivatives(probe_before, frac)
+                dpx, dpy = dpx * windows, dpy * windows
+            else:
+                wx, wy = ops.window_shift_derivatives(obj.detach(), base, frac, problem.origin, problem.n, problem.margin)
+                dpx, dpy = probes * wx, probes * wy
+            # Gauss-Newton curvature: 4 s^2 sum (dA/df)^2 with dA/df = Re(conj(Psi) dPsi/df) / A
+            a_safe = amp.detach().clamp_min(1e-30)
+            hx = curv * ((psi_hat.conj() * ops.far_field(dpx)).real / a_safe).pow(2).sum(dim=(1, 2))
+            hy = curv * ((psi_hat.conj() * ops.far_field(dpy)).real / a_safe).pow(2).sum(dim=(1, 2))
+            step = -torch.stack((g_f[:, 0] / hx.clamp_min(1e-30), g_f[:, 1] / hy.clamp_min(1e-30)), dim=1)
+            step = step.clamp(-opts.max_position_step, opts.max_position_step)
+            if step.shape[0] > 1:
+                step = step - step.mean(dim=0, keepdim=True)
+            problem.pos[idx] = problem.pos[idx] + step.to(problem.pos.dtype)
+    return float(reported.detach())
+
+
+def refine(diffraction: np.ndarray, positions: np.ndarray, probe: np.ndarray, obj: np.ndarray | None = None,
+           origin_xy: tuple[int, int] | None = None, *, scale: float = 1.0, options: RefineOptions | None = None,
+           on_iteration: Callable[[dict[str, float]], None] | None = None,
+           on_result: Callable[[RefineResult], None] | None = None) -> RefineResult:
+    """Refine an object (and optionally the probe and positions) by maximum likelihood.
+
+    Args:
+        diffraction: (K, N, N) measured amplitudes (counts = (scale * d)^2).
+        positions: (K, 2) rows [x, y], object pixels.
+        probe: (N, N) complex.
+        obj: (H, W) complex start canvas, or None for the flat start (:func:`flat_canvas` over
+            :func:`object_canvas_geometry`). origin_xy: object coordinates (integers) of obj's pixel (0, 0).
+        scale: intensity scale s of the data (only the reported NLL depends on it).
+        options: :class:`RefineOptions`. on_iteration: called with each history row.
+        on_result: called after each iteration with the current :class:`RefineResult` (object, probe,
+            positions, history so far; NLLs nan) for previews or checkpoints; its time is not counted in
+            ``time_s``.
+    Returns:
+        :class:`RefineResult`. The start object is first multiplied by the real factor that makes the
+        predicted total intensity equal the measured one (``start_scale``).
+    Raises:
+        ValueError (one line) on bad shapes, non-finite input, a canvas that does not hold every window,
+        or bad options.
+    """
+    opts = options or RefineOptions()
+    opts.validate()
+    _, n = _check_inputs(diffraction, positions, probe, obj)
+    if not math.isfinite(float(scale)) or float(scale) <= 0:
+        raise ValueError(f"refine: scale: expected a finite number > 0, found {scale!r}")
+    if obj is None:
+        margin = 4 + (opts.subpixel_margin if opts.subpixel == "object" else 0)
+        origin_xy, shape = object_canvas_geometry(np.asarray(positions), n, margin)
+        obj = flat_canvas(shape)
+    elif origin_xy is None:
+        raise ValueError("refine: origin_xy: expected the object coordinates of the start canvas's pixel (0, 0), found None")
+    torch.manual_seed(opts.seed)
+    problem = _Problem(diffraction, positions, probe, obj, origin_xy, scale, opts)
+    start_scale = problem.match_intensity()
+    initial = problem.full_nll()
+    gen = torch.Generator(device="cpu").manual_seed(opts.seed)
+    history: list[dict[str, float]] = []
+    t0 = time.perf_counter()
+    paused = 0.0
+    k = problem.d.shape[0]
+    for it in range(opts.iterations):
+        order = torch.randperm(k, generator=gen).to(problem.d.device)
+        total = 0.0
+        for idx in order.split(opts.batch_size):
+            total += _batch_update(problem, idx, it)
+        if problem.d.is_cuda:
+            torch.cuda.synchronize(problem.d.device)
+        row = {"iteration": it + 1, "nll": total / problem.count + problem.poisson_offset,
+               "time_s": time.perf_counter() - t0 - paused}
+        history.append(row)
+        if on_iteration is not None:
+            on_iteration(row)
+        if on_result is not None:
+            t_cb = time.perf_counter()
+            on_result(_result(problem, list(history), float("nan"), float("nan"), start_scale))
+            paused += time.perf_counter() - t_cb
+    return _result(problem, history, initial, problem.full_nll(), start_scale)
+
+
+def _result(problem: _Problem, history, initial: float, final: float, start_scale: float) -> RefineResult:
+    return RefineResult(
+        object=problem.obj.detach().to(torch.complex64).cpu().numpy(),
+        origin_xy=problem.origin,
+        probe=problem.probe.detach().to(torch.complex64).cpu().numpy(),
+        positions=problem.pos.detach().cpu().double().numpy(),
+        history=history, initial_nll=initial, final_nll=final, start_scale=start_scale,
+    )
+
+
+def nll_and_gradients(diffraction: np.ndarray, positions: np.ndarray, probe: np.ndarray, obj: np.ndarray,
+                      origin_xy: tuple[int, int], *, scale: float = 1.0, likelihood: str = "poisson",
+                      dtype: str = "float64", subpixel: str = "object",
+                      subpixel_margin: int = 16) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """Summed NLL of all patterns and its gradients (what each batch update differentiates).
+
+    Returns (nll, g_obj (H, W) complex, g_probe (N, N) complex, g_positions (K, 2) real) with the torch
+    convention for a real function of complex z = a + i b: ``g = dL/da + i dL/db``. Used by the tests
+    against finite differences (specs/refinement.md §2).
+    """
+    opts = RefineOptions(likelihood=likelihood, dtype=dtype, batch_size=max(1, len(diffraction)), subpixel=subpixel,
+                         subpixel_margin=subpixel_margin)
+    opts.validate()
+    _check_inputs(diffraction, positions, probe, obj)
+    problem = _Problem(diffraction, positions, probe, obj, origin_xy, scale, opts)
+    idx = torch.arange(problem.d.shape[0], device=problem.d.device)
+    pos = problem.pos.detach().requires_grad_(True)
+    index, base, frac = problem.geometry(idx, pos)
+    o = problem.obj.detach().requires_grad_(True)
+    p = problem.probe.detach().requires_grad_(True)
+    psi_hat, _, _ = problem.spectra(o, p, index, base, frac)
+    loss = problem.batch_nll(psi_hat, idx)
+    g_o, g_p, g_r = torch.autograd.grad(loss, (o, p, pos))
+    return float(loss.detach()), g_o.cpu().numpy(), g_p.cpu().numpy(), g_r.cpu().numpy()
