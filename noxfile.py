@@ -196,3 +196,5 @@ def parity_gpu(session: nox.Session) -> None:
     _editable(session, PACKAGES)
     env = {**_pytest_env(), "CUDA_VISIBLE_DEVICES": "0", "NVIDIA_TF32_OVERRIDE": "0"}
     session.run("pytest", "tests-parity", "-q", "--device", "cuda", "--tf", "auto", *session.posargs, env=env)
+    # the packages' own CUDA tests (marked gpu; deselected by the default run)
+    session.run("pytest", "packages/ptycho-torch/tests", "-q", "-m", "gpu", env=env)

@@ -131,6 +131,7 @@ def test_bad_arrays_are_one_line(scan):
         refine(d, scan["positions"], scan["probeGuess"], obj=np.ones((96, 96), np.complex64))
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_matches_cpu(scan):
     """specs/refinement.md §5: the same run on CUDA agrees with CPU (float64, same batch order)."""
