@@ -235,7 +235,7 @@ def refine_reconstruction(scan: Any, canvas: np.ndarray, origin_xy: Any, iterati
 def _network_and_refined(network: dict[str, Any], refined: dict[str, Any], iterations: int) -> list[str]:
     from ptycho_cli.commands import format_metrics_table
 
-    return [f"the network alone (trained on this scan, one pass):", format_metrics_table(network), "",
+    return ["the network alone (trained on this scan, one pass):", format_metrics_table(network), "",
             f"after {iterations} refinement iterations started from it (ptycho_torch.refine):",
             format_metrics_table(refined)]
 
