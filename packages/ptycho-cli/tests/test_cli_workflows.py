@@ -25,10 +25,14 @@ def test_fast_demo_writes_every_output(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("backend: pytorch")
     assert "ssim" in r.stdout and "psnr" in r.stdout
-    for name in ("reconstruction.png", "loss_curves.png", "comparison.png"):
+    for name in ("reconstruction.png", "loss_curves.png", "comparison.png", "comparison_network.png",
+                 "refined/reconstruction.png", "refined/reconstruction.npz"):
         assert (out / name).stat().st_size > 1024, name
     metrics = json.loads((out / "metrics.json").read_text())
-    assert 0 <= metrics["amplitude"]["ssim"] <= 1
+    assert -1 <= metrics["amplitude"]["ssim"] <= 1
+    assert -1 <= metrics["network_alone"]["amplitude"]["ssim"] <= 1
+    assert "after 1 refinement iterations" in r.stdout and "the network alone" in r.stdout
+    assert metrics["demo"]["timings_s"]["refine"] > 0
     assert metrics["demo"]["history"]["train_loss"] and metrics["demo"]["history"]["val_loss"]
     assert "Lightning" not in r.stderr and "%|" not in r.stderr  # --quiet: no bars, no library chatter
 
