@@ -193,6 +193,14 @@ def run_row(row: str, args: argparse.Namespace) -> dict[str, Any]:
     if row == "positions":
         out["position_rms_before_px"] = pos_rms(positions)
         out["position_rms_after_px"] = pos_rms(res.positions)
+        # by distance from the scan centre: the Siemens star's fine structure (position information) is central
+        err = res.positions - true_pos
+        err = np.sqrt(((err - err.mean(0)) ** 2).sum(1))
+        dist = np.sqrt(((true_pos - true_pos.mean(0)) ** 2).sum(1))
+        out["position_rms_by_radius"] = [
+            {"from_px": lo, "to_px": hi, "count": int(((dist >= lo) & (dist < hi)).sum()),
+             "rms_px": float(np.sqrt((err[(dist >= lo) & (dist < hi)] ** 2).mean()))}
+            for lo, hi in ((0, 40), (40, 70), (70, 10_000)) if ((dist >= lo) & (dist < hi)).any()]
     if row == "probe":
         out["probe_corr_before"] = corr(probe)
         out["probe_corr_after"] = corr(res.probe)
@@ -237,6 +245,9 @@ def print_tables(rows: list[dict[str, Any]], truth: float) -> None:
                   f"{c['phase_ssim']:.3f} |{cells}")
         if "position_rms_after_px" in r:
             print(f"position RMS error: {r['position_rms_before_px']:.3f} px -> {r['position_rms_after_px']:.3f} px")
+            for band in r["position_rms_by_radius"]:
+                print(f"  {band['from_px']}-{band['to_px']} px from the scan centre: {band['count']} positions, "
+                      f"RMS {band['rms_px']:.3f} px")
         if "probe_corr_after" in r:
             print(f"probe correlation: {r['probe_corr_before']:.3f} -> {r['probe_corr_after']:.3f}")
         mem = (f"peak RSS {r['peak_rss_mb']:.0f} MB (RSS before refining: {r['base_rss_mb']:.0f} MB; "
