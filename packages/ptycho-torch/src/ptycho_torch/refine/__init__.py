@@ -6,10 +6,13 @@ the probe and the sub-pixel scan positions) from a network's stitched object or 
 
 * :mod:`.operators` - windows, Fourier-shifted probe, far field, illumination (the physics);
 * :mod:`.likelihood` - Poisson and Gaussian-amplitude NLLs;
-* :mod:`.solver` - the loop (preconditioned directions, step length, position steps).
+* :mod:`.options` - ``RefineOptions``, ``RefineResult``, canvas geometry;
+* :mod:`.solver` - the loop (preconditioned directions, step length, position steps);
+* :mod:`.start` - placing a network's stitched object, output windows.
 """
 
 from .likelihood import LIKELIHOODS
-from .solver import RefineOptions, RefineResult, flat_canvas, object_canvas_geometry, refine
+from .options import RefineOptions, RefineResult, flat_canvas, object_canvas_geometry
+from .solver import refine
 
 __all__ = ["LIKELIHOODS", "RefineOptions", "RefineResult", "refine", "flat_canvas", "object_canvas_geometry"]

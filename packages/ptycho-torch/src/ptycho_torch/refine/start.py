@@ -15,7 +15,7 @@ import math
 import numpy as np
 from scipy import ndimage
 
-from .solver import object_canvas_geometry
+from .options import object_canvas_geometry
 
 __all__ = ["embed_start", "output_window", "crop"]
 

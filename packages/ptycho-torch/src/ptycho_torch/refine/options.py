@@ -1,0 +1,96 @@
+"""Options, result and canvas geometry of refinement (specs/refinement.md §5-§6)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .likelihood import LIKELIHOODS
+
+__all__ = ["RefineOptions", "RefineResult", "object_canvas_geometry", "flat_canvas"]
+
+
+@dataclass(frozen=True)
+class RefineOptions:
+    """Knobs of :func:`refine` (specs/refinement.md §6).
+
+    iterations: passes over all patterns (>= 0). batch_size: patterns per update.
+    likelihood: 'poisson' (default) or 'gaussian'. delta: preconditioner damping (fraction of the maximum).
+    refine_probe / refine_positions: also update the probe / the sub-pixel positions, from iteration
+    ``probe_start`` / ``position_start`` (0-based). max_position_step: clip per update (px).
+    newton_steps: 1-D Newton steps of the step-length search. max_step: largest step length.
+    subpixel: 'object' (band-limited shift of an (N + 2 subpixel_margin) object window, the physics of
+    ``simulate(..., interpolation='fourier')``) or 'probe' (Fourier shift of the probe; cheaper, exact only
+    for band-limited exit waves). seed: batch order.
+    device: 'cpu', 'cuda', ... dtype: 'float32' or 'float64' (real precision of the computation).
+    """
+
+    iterations: int = 20
+    batch_size: int = 64
+    likelihood: str = "poisson"
+    delta: float = 0.05
+    refine_probe: bool = False
+    refine_positions: bool = False
+    probe_start: int = 1
+    position_start: int = 2
+    max_position_step: float = 0.5
+    newton_steps: int = 3
+    max_step: float = 1.0
+    subpixel: str = "object"
+    subpixel_margin: int = 16
+    seed: int = 0
+    device: str = "cpu"
+    dtype: str = "float32"
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first bad field."""
+        for name in ("iterations", "probe_start", "position_start", "seed"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"RefineOptions.{name}: expected an integer >= 0, found {v!r}")
+        if self.subpixel not in ("object", "probe"):
+            raise ValueError(f"RefineOptions.subpixel: expected 'object' or 'probe', found {self.subpixel!r}")
+        if isinstance(self.subpixel_margin, bool) or not isinstance(self.subpixel_margin, int) or self.subpixel_margin < 0:
+            raise ValueError(f"RefineOptions.subpixel_margin: expected an integer >= 0, found {self.subpixel_margin!r}")
+        for name in ("batch_size", "newton_steps"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"RefineOptions.{name}: expected an integer >= 1, found {v!r}")
+        if self.likelihood not in LIKELIHOODS:
+            raise ValueError(f"RefineOptions.likelihood: expected one of {LIKELIHOODS}, found {self.likelihood!r}")
+        for name in ("delta", "max_position_step", "max_step"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise ValueError(f"RefineOptions.{name}: expected a finite number > 0, found {v!r}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"RefineOptions.dtype: expected 'float32' or 'float64', found {self.dtype!r}")
+
+
+@dataclass
+class RefineResult:
+    """Output of :func:`refine` (numpy arrays; positions rows [x, y]; history one dict per iteration)."""
+
+    object: np.ndarray
+    origin_xy: tuple[int, int]
+    probe: np.ndarray
+    positions: np.ndarray
+    history: list[dict[str, float]] = field(default_factory=list)
+    initial_nll: float = float("nan")
+    final_nll: float = float("nan")
+    start_scale: float = 1.0
+
+
+def object_canvas_geometry(positions: np.ndarray, n: int, margin: int = 4) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(origin (x0, y0), shape (H, W)) of a canvas holding every N x N window of ``positions`` plus ``margin`` px."""
+    base = np.round(np.asarray(positions, dtype=np.float64))
+    lo = base.min(axis=0) - n // 2 - margin
+    hi = base.max(axis=0) - n // 2 + n + margin
+    x0, y0 = int(lo[0]), int(lo[1])
+    return (x0, y0), (int(hi[1]) - y0, int(hi[0]) - x0)
+
+
+def flat_canvas(shape: tuple[int, int]) -> np.ndarray:
+    """The flat start: a (H, W) complex64 canvas of ones (rescaled to the data by :func:`refine`)."""
+    return np.ones(shape, dtype=np.complex64)
