@@ -216,7 +216,8 @@ def refine_reconstruction(scan: Any, canvas: np.ndarray, origin_xy: Any, iterati
     the scan's own probe and positions, ``iterations`` passes, Poisson likelihood.
 
     Returns (object (H, W) complex64 over the scanned box plus half a stitching crop, as ``ptycho infer
-    --refine-iterations`` writes it; object coordinates [x, y] of its pixel (0, 0), float)."""
+    --refine-iterations`` writes it, zero where the stitched ``canvas`` (origin ``origin_xy``) covers nothing;
+    object coordinates [x, y] of its pixel (0, 0), float)."""
     from ptycho_torch.refine import RefineOptions, refine
     from ptycho_torch.refine.start import crop, embed_start, output_window
 
@@ -227,9 +228,18 @@ def refine_reconstruction(scan: Any, canvas: np.ndarray, origin_xy: Any, iterati
         result = refine(np.asarray(scan.diff3d), positions, np.asarray(scan.probeGuess), start, origin,
                         options=RefineOptions(iterations=int(iterations)))
     window, shape = output_window(positions)
-    obj = crop(result.object, result.origin_xy, window, shape)
+    obj = crop(result.object, result.origin_xy, window, shape).astype(np.complex64)
     corner = (max(window[0], result.origin_xy[0]), max(window[1], result.origin_xy[1]))
-    return obj.astype(np.complex64), np.asarray(corner, dtype=float)
+    # what the stitched network canvas does not cover was never illuminated: zero it in the refined object
+    # too, so both are scored on the same region (the evaluation scores the covered rectangle)
+    shift = np.round(np.asarray(corner, float) - np.asarray(origin_xy, float)).astype(int)  # canvas px of obj (0, 0)
+    rows = np.arange(obj.shape[0])[:, None] + shift[1]
+    cols = np.arange(obj.shape[1])[None, :] + shift[0]
+    inside = (rows >= 0) & (rows < canvas.shape[0]) & (cols >= 0) & (cols < canvas.shape[1])
+    covered = np.zeros(obj.shape, dtype=bool)
+    covered[inside] = np.abs(canvas[np.clip(rows, 0, canvas.shape[0] - 1), np.clip(cols, 0, canvas.shape[1] - 1)])[inside] > 0
+    obj[~covered] = 0
+    return obj, np.asarray(corner, dtype=float)
 
 
 def _network_and_refined(network: dict[str, Any], refined: dict[str, Any], iterations: int) -> list[str]:
