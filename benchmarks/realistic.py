@@ -301,7 +301,7 @@ def network_patches(model_dir: str | Path, test_npz: str | Path, M: int = 20,
 
 
 def matmul_rate(threads: int | None = None) -> float:
-    """float32 FLOP/s of a 1024^3 ``torch.mm`` in this process (as benchmarks/torch_throughput.py)."""
+    """float32 FLOP/s of a 1024^3 ``torch.mm`` in this process (the reference rate every benchmark reports against)."""
     import torch
 
     if threads:

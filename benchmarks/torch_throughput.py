@@ -53,15 +53,9 @@ def _raw(M: int, seed: int = 0):
 
 
 def _matmul_flops() -> float:
-    import torch
+    from realistic import matmul_rate  # benchmarks/realistic.py: one definition of the reference rate
 
-    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
-    for _ in range(3):
-        a @ b
-    reps, t = 10, time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    return 2 * 1024**3 * reps / (time.perf_counter() - t)
+    return matmul_rate()
 
 
 def _flops_per_batch(module, batch, train: bool) -> int:

@@ -71,18 +71,22 @@ def _frequencies(n: int, dtype: torch.dtype, device: torch.device) -> torch.Tens
     return torch.fft.fftfreq(n, dtype=dtype, device=device)
 
 
+def _shift_ramp(probe: torch.Tensor, frac: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(frequencies k (N,) cycles/px, Fourier ramp exp(-2 pi i (dx kx + dy ky)) (K, N, N)) for shifts frac (K, 2)."""
+    rdt = probe.real.dtype
+    k = _frequencies(probe.shape[-1], rdt, probe.device)
+    fx = frac[:, 0].to(rdt)[:, None, None]
+    fy = frac[:, 1].to(rdt)[:, None, None]
+    phase = -2.0 * torch.pi * (fx * k[None, None, :] + fy * k[None, :, None])
+    return k, torch.polar(torch.ones_like(phase), phase)
+
+
 def shift_probe(probe: torch.Tensor, frac: torch.Tensor) -> torch.Tensor:
     """Probe content moved by ``+frac`` (K, 2) [dx, dy] pixels: ``ifft2(fft2(P) * exp(-2 pi i (dx kx + dy ky)))``.
 
     probe (N, N) complex; returns (K, N, N). Zero shifts return the probe exactly (no FFT round-off).
     """
-    n = probe.shape[-1]
-    rdt = probe.real.dtype
-    k = _frequencies(n, rdt, probe.device)
-    fx = frac[:, 0].to(rdt)[:, None, None]
-    fy = frac[:, 1].to(rdt)[:, None, None]
-    phase = -2.0 * torch.pi * (fx * k[None, None, :] + fy * k[None, :, None])
-    ramp = torch.polar(torch.ones_like(phase), phase)
+    k, ramp = _shift_ramp(probe, frac)
     shifted = torch.fft.ifft2(torch.fft.fft2(probe)[None] * ramp)
     if not frac.requires_grad:
         still = (frac == 0).all(dim=1)
@@ -93,13 +97,8 @@ def shift_probe(probe: torch.Tensor, frac: torch.Tensor) -> torch.Tensor:
 
 def probe_shift_derivatives(probe: torch.Tensor, frac: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """d T_f[P] / d dx and d / d dy, each (K, N, N): the ramp's frequency factor ``-2 pi i k`` applied in Fourier space."""
-    n = probe.shape[-1]
-    rdt = probe.real.dtype
-    k = _frequencies(n, rdt, probe.device)
-    fx = frac[:, 0].to(rdt)[:, None, None]
-    fy = frac[:, 1].to(rdt)[:, None, None]
-    phase = -2.0 * torch.pi * (fx * k[None, None, :] + fy * k[None, :, None])
-    spec = torch.fft.fft2(probe)[None] * torch.polar(torch.ones_like(phase), phase)
+    k, ramp = _shift_ramp(probe, frac)
+    spec = torch.fft.fft2(probe)[None] * ramp
     kx = (-2j * torch.pi * k[None, None, :]).to(spec.dtype)
     ky = (-2j * torch.pi * k[None, :, None]).to(spec.dtype)
     return torch.fft.ifft2(spec * kx), torch.fft.ifft2(spec * ky)
