@@ -151,3 +151,23 @@ def test_train_recipe_fills_unset_fields_only() -> None:
     assert build_training_config(args, 64).model.n_filters_scale == 2
     args, extra = build_parser().parse_known_args(base + ["--config", "c.yaml"])
     assert "n_filters_scale" not in torch_train_values(args, extra)
+
+
+def test_a_time_budget_alone_lifts_the_epoch_cap() -> None:
+    """specs/cli.md §4.1: with --max-time and no --max_epochs, ptycho train trains until the budget (epoch cap
+    BUDGET_EPOCHS) in both backends; an explicit --max_epochs still wins; without a budget the canonical 50 stands."""
+    from ptycho_cli.delegate import torch_train_values
+    from ptycho_cli.main import build_parser
+    from ptycho_cli.recipe import BUDGET_EPOCHS
+    from ptycho_cli.tf_entry import build_training_config
+
+    base = ["train", "--train-data-file", "a.npz", "--output_dir", "o"]
+    args, extra = build_parser().parse_known_args(base + ["--max-time", "00:00:10:00"])
+    assert torch_train_values(args, extra)["max_epochs"] == BUDGET_EPOCHS
+    assert build_training_config(args, 64).nepochs == BUDGET_EPOCHS
+    args, extra = build_parser().parse_known_args(base + ["--max-time", "00:00:10:00", "--epochs", "7"])
+    assert torch_train_values(args, extra)["max_epochs"] == 7
+    assert build_training_config(args, 64).nepochs == 7
+    args, extra = build_parser().parse_known_args(base)
+    assert "max_epochs" not in torch_train_values(args, extra)
+    assert build_training_config(args, 64).nepochs == 50

@@ -19,7 +19,7 @@ from typing import Any
 
 from ptycho_cli.errors import UserError
 from ptycho_cli.progress import is_quiet, stage
-from ptycho_cli.recipe import TRAIN_RECIPE
+from ptycho_cli.recipe import TRAIN_RECIPE, budget_epochs
 
 __all__ = ["build_training_config", "train_tensorflow", "infer_tensorflow", "quiet_tensorflow", "STITCH_M"]
 
@@ -47,6 +47,9 @@ def build_training_config(args: argparse.Namespace, N: int) -> Any:
                           "output_dir": Path(args.output_dir), "backend": "tensorflow"}
     if args.test_data_file is not None:
         kw["test_data_file"] = Path(args.test_data_file)
+    epochs = budget_epochs(getattr(args, "max_time", None), getattr(args, "max_epochs", None))
+    if epochs is not None:
+        kw["nepochs"] = epochs
     for dest, field in (("max_epochs", "nepochs"), ("max_time", "max_time"), ("n_groups", "n_groups"), ("batch_size", "batch_size"),
                         ("nphotons", "nphotons"), ("neighbor_count", "neighbor_count"),
                         ("learning_rate", "learning_rate"), ("seed", "subsample_seed")):
