@@ -8,9 +8,9 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+
+from .checks import square_gridsize
 
 __all__ = [
     "channel_to_flat",
@@ -53,19 +53,12 @@ def flat_to_channel(x: np.ndarray, C: int) -> np.ndarray:
     return np.transpose(arr[..., 0].reshape(bc // C, C, h, w), (0, 2, 3, 1))
 
 
-def _gridsize(c: int, func: str) -> int:
-    gs = math.isqrt(c)
-    if gs * gs != c:
-        raise ValueError(f"{func}: x: expected a square number of channels C = gridsize**2, found C={c}")
-    return gs
-
-
 def channel_to_grid(x: np.ndarray) -> np.ndarray:
     """(B, N, N, C) -> (B, gs, gs, N, N, 1), channel c at (row = c // gs, col = c % gs)."""
     func = "channel_to_grid"
     arr = _ndarray(x, "x", func, 4, "(B, N, N, C)")
     b, h, w, c = arr.shape
-    gs = _gridsize(c, func)
+    gs = square_gridsize(c, func)
     return np.transpose(arr, (0, 3, 1, 2)).reshape(b, gs, gs, h, w, 1)
 
 

@@ -7,9 +7,9 @@ channel (B, N, N, C); flat (B*C, N, N, 1), index b*C + c; grid (B, gs, gs, N, N,
 
 from __future__ import annotations
 
-import math
-
 import torch
+
+from ptycho.physics.checks import square_gridsize
 
 __all__ = ["channel_to_flat", "flat_to_channel", "channel_to_grid", "grid_to_channel",
            "offsets_channel_to_flat", "offsets_flat_to_channel"]
@@ -46,19 +46,12 @@ def flat_to_channel(x: torch.Tensor, C: int) -> torch.Tensor:
     return t[..., 0].reshape(bc // c, c, h, w).permute(0, 2, 3, 1)
 
 
-def _gridsize(c: int, func: str) -> int:
-    gs = math.isqrt(c)
-    if gs * gs != c:
-        raise ValueError(f"{func}: x: expected a square number of channels C = gridsize**2, found C={c}")
-    return gs
-
-
 def channel_to_grid(x: torch.Tensor) -> torch.Tensor:
     """(B, N, N, C) -> (B, gs, gs, N, N, 1)."""
     func = "channel_to_grid"
     t = _tensor(x, "x", func, 4, "(B, N, N, C)")
     b, h, w, c = t.shape
-    gs = _gridsize(c, func)
+    gs = square_gridsize(c, func)
     return t.permute(0, 3, 1, 2).reshape(b, gs, gs, h, w, 1)
 
 

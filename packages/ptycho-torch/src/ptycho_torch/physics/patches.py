@@ -18,6 +18,8 @@ import math
 
 import torch
 
+from ptycho.physics.patches import canvas_size as reference_canvas_size
+
 from ._validation import as_tensor, check_ndim, check_positive_int, complex_dtype, real_dtype
 from .translation import resample_separable, shift_matrix
 
@@ -79,24 +81,12 @@ def extract_patches(obj: torch.Tensor, positions: torch.Tensor, N: int) -> torch
 
 
 def canvas_size(N: int, gridsize: int, coords_relative=None, offset: int = 4, max_position_jitter: int = 10) -> int:
-    """Side M of the per-group canvas (specs/physics.md §5); same rule as ``ptycho.physics.canvas_size``.
-
-    ``M = N + (gridsize - 1) * offset + max_position_jitter``, raised to ``N + 2 * ceil(max |coords|)``
-    when ``coords_relative`` (B, 1, 2, C) is given and needs more, rounded up to even. Python int.
-    """
-    func = "canvas_size"
-    n = check_positive_int(N, "N", func)
-    gs = check_positive_int(gridsize, "gridsize", func)
-    off = check_positive_int(offset, "offset", func, minimum=0)
-    jit = check_positive_int(max_position_jitter, "max_position_jitter", func, minimum=0)
-    size = n + (gs - 1) * off + jit
+    """Side M of the per-group canvas (specs/physics.md §5): ``ptycho.physics.canvas_size`` applied to
+    ``coords_relative`` (B, 1, 2, C) tensor or array (detached, read on the host). Python int."""
+    rel = None
     if coords_relative is not None:
-        rel = as_tensor(coords_relative, "coords_relative", func, allow_complex=False)
-        if rel.dim() != 4 or tuple(rel.shape[1:3]) != (1, 2):
-            raise ValueError(f"{func}: coords_relative: expected shape (B, 1, 2, C), found shape {tuple(rel.shape)}")
-        if rel.numel():
-            size = max(size, n + 2 * math.ceil(float(rel.detach().abs().max())))
-    return size + (size % 2)
+        rel = as_tensor(coords_relative, "coords_relative", "canvas_size", allow_complex=False).detach().cpu().numpy()
+    return reference_canvas_size(N, gridsize, rel, offset, max_position_jitter)
 
 
 def reassemble_groups_cf(patches: torch.Tensor, rel: torch.Tensor, M: int) -> torch.Tensor:
