@@ -16,15 +16,9 @@ Normative text: specs/physics.md. One module per concern:
 * :mod:`.formats` - channel / flat / grid layout conversions (§1.2).
 """
 
+from . import formats
 from .diffraction import far_field_amplitude, forward_model
-from .formats import (
-    channel_to_flat,
-    channel_to_grid,
-    flat_to_channel,
-    grid_to_channel,
-    offsets_channel_to_flat,
-    offsets_flat_to_channel,
-)
+from .formats import *  # noqa: F403  (the layout conversions named in formats.__all__)
 from .losses import amplitude_mae, poisson_nll
 from .noise import poisson_sample
 from .patches import canvas_size, extract_from_canvas, extract_patches, reassemble_groups, reassemble_position
@@ -55,10 +49,5 @@ __all__ = [
     "poisson_sample",
     "poisson_nll",
     "amplitude_mae",
-    "channel_to_flat",
-    "flat_to_channel",
-    "channel_to_grid",
-    "grid_to_channel",
-    "offsets_channel_to_flat",
-    "offsets_flat_to_channel",
+    *formats.__all__,
 ]
