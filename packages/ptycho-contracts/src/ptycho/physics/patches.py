@@ -107,7 +107,7 @@ def canvas_size(
 ) -> int:
     """Side M of the per-group canvas used by the in-model merge (specs/physics.md §5).
 
-    ``M = N + (gridsize - 1) * offset + max_position_jitter`` (the original's padded size). When
+    ``M = N + (gridsize - 1) * offset + max_position_jitter`` (the TensorFlow network's padded size). When
     ``coords_relative`` (B, 1, 2, C) is given, M is raised if needed to ``N + 2 * ceil(max |offset|)``
     so that every translated patch fits on the canvas without being clipped. M is rounded up to
     an even number. Returns a Python int >= N.

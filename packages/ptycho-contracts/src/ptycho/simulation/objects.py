@@ -18,7 +18,7 @@ __all__ = ["make_object", "OBJECT_KINDS"]
 
 OBJECT_KINDS = ("lines", "grf", "siemens", "natural")
 
-# Lines density of the original generator: 400 segments on a (2 * 392)^2 canvas.
+# Lines density: 400 segments on a (2 * 392)^2 canvas.
 _LINES_PER_PIXEL = 400 / (2 * 392) ** 2
 # Power-law exponent of the Gaussian random field spectrum P(k) = k^-0.4.
 _GRF_EXPONENT = 0.4

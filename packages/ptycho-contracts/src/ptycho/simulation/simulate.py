@@ -40,7 +40,7 @@ __all__ = ["simulate", "write_simulation", "default_object_size"]
 
 
 def default_object_size(N: int) -> int:
-    """Default object side: int(3.5 * N) pixels (224 for N=64), as in the original lines workflow."""
+    """Default object side: int(3.5 * N) pixels (224 for N=64), the size of the lines workflow's object."""
     return int(3.5 * N)
 
 
