@@ -176,8 +176,8 @@ def _object(parts: ProductParts, n: int, notices: list[str]) -> np.ndarray | Non
 
 def _read_inputs(path: Path, diffraction: str | os.PathLike[str] | None, fmt: str) -> tuple[ProductParts, Patterns]:
     if fmt == "cxi":
-        parts, pats = read_cxi(path)
-        return parts, (pats if diffraction is None else read_diffraction(diffraction))
+        parts, pats = read_cxi(path, with_patterns=diffraction is None)
+        return parts, (read_diffraction(diffraction) if pats is None else pats)
     parts = read_product_npz(path) if fmt == "ptychodus-npz" else read_product_h5(path)
     if diffraction is None:
         raise ContractError(str(path), None, "a diffraction file with it (--diffraction FILE): a ptychodus product "

@@ -86,12 +86,13 @@ def _probe(h5: Any, source: str) -> tuple[str, np.ndarray, tuple[float, float] |
     raise ContractError(source, f"{_E}/image_1/data", "a probe (or /entry_1/instrument_1/source_1/illumination)", "missing")
 
 
-def read_cxi(path: str | os.PathLike[str]) -> tuple[ProductParts, Patterns]:
-    """Read a CXI file's positions, probe, optional object, geometry and patterns.
+def read_cxi(path: str | os.PathLike[str], with_patterns: bool = True) -> tuple[ProductParts, Patterns | None]:
+    """Read a CXI file's positions, probe, optional object, geometry and (if ``with_patterns``) patterns.
 
     Returns:
         (parts, patterns): positions in metres with their pattern indexes, probe as stored, object or
-        None, pixel sizes and centre where the file records them; the patterns of :func:`read_cxi_patterns`.
+        None, pixel sizes and centre where the file records them; the patterns of :func:`read_cxi_patterns`
+        (None when not ``with_patterns``: a ptychodus ``product.cxi`` keeps them in a separate file).
 
     Raises:
         ContractError: a missing or malformed dataset, named by its path.
@@ -100,7 +101,7 @@ def read_cxi(path: str | os.PathLike[str]) -> tuple[ProductParts, Patterns]:
     with open_h5(path) as h5:
         if not is_cxi(h5):
             raise ContractError(source, _E, "the CXI entry group", "missing")
-        patterns = read_cxi_patterns(h5, source)
+        patterns = read_cxi_patterns(h5, source) if with_patterns else None
         tkey, trans = _translation(h5, source)
         idx = h5_array(h5, f"{_PT}/probe_position_indexes", source, required=False)
         if idx is None:

@@ -100,6 +100,8 @@ def _read_ptychodus_h5(h5: Any, source: str) -> Patterns:
 def read_cxi_patterns(h5: Any, source: str) -> Patterns:
     """The patterns of an open CXI file (data_1/data, else detector_1/data), mask and pixel size."""
     key = CXI_DATA if CXI_DATA in h5 else f"{CXI_DETECTOR}/data"
+    if key not in h5:  # e.g. ptychodus's product.cxi, whose patterns are in its diffraction.cxi
+        raise ContractError(source, CXI_DATA, "the diffraction patterns (or give them with --diffraction FILE)", "missing")
     counts = _stack(source, key, h5_array(h5, key, source))
     w = h5_scalar(h5, f"{CXI_DETECTOR}/x_pixel_size", source)
     h = h5_scalar(h5, f"{CXI_DETECTOR}/y_pixel_size", source)
