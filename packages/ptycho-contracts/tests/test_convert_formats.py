@@ -213,6 +213,7 @@ def test_multimode_probe_needs_probe_mode(tmp_path):
     ("negative", r"d.npy: key '<npy>': expected non-negative detector counts, found 1 negative"),
     ("probe_grid", r"key 'probe_pixel_width_m': expected the probe sampled on the object grid"),
     ("contract_npz", r"already our format"),
+    ("near_field", r"key 'far_field': expected a far-field product"),
     ("cxi_no_positions", r"key '/entry_1/sample_1/geometry_1/translation'.*missing"),
     ("not_a_scan", r"expected an NPY, NPZ or HDF5 file"),
 ])
@@ -229,6 +230,10 @@ def test_bad_inputs_fail_with_one_line_and_write_nothing(tmp_path, case, match):
     elif case == "probe_grid":
         a = dict(np.load(src))
         a["probe_pixel_width_m"] = 2 * DX
+        np.savez(src, **a)
+    elif case == "near_field":
+        a = dict(np.load(src))
+        a["far_field"] = False
         np.savez(src, **a)
     elif case == "contract_npz":
         np.savez(src, diffraction=np.sqrt(counts), xcoords=cols, ycoords=rows, probeGuess=probe)

@@ -209,6 +209,9 @@ def convert_scan(path: str | os.PathLike[str], diffraction: str | os.PathLike[st
         raise ValueError(f"convert: format: expected auto or one of {', '.join(FORMATS)}, found {fmt!r}")
     fmt = detect_format(p) if fmt == "auto" else fmt
     parts, pats = _read_inputs(p, diffraction, fmt)
+    if not parts.far_field:
+        raise ContractError(parts.source, "far_field", "a far-field product (the models' forward model is a far-field FFT)",
+                            "far_field = false (near field)")
     notices: list[str] = []
     pos_rows, pat_rows = _pair_positions(parts, pats, notices)
     probe = _single_probe(parts, probe_mode, notices)

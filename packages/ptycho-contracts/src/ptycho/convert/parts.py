@@ -29,6 +29,7 @@ class ProductParts:
         object_center_m: (x, y) of the object's centre in metres, or None.
         photon_energy_eV: photon energy, or None; detector_distance_m: sample-detector distance, or None.
         name: the product's name ('' if none).
+        far_field: False for a near-field (Fresnel) product, which the far-field models cannot use.
     """
 
     source: str
@@ -44,3 +45,4 @@ class ProductParts:
     photon_energy_eV: float | None  # noqa: N815
     detector_distance_m: float | None
     name: str = ""
+    far_field: bool = True

@@ -114,6 +114,7 @@ def read_product_npz(path: str | os.PathLike[str]) -> ProductParts:
         photon_energy_eV=_scalar(arrays, "photon_energy_eV", source),
         detector_distance_m=_scalar(arrays, "detector_object_distance_m", source),
         name=as_text(arrays.get("name")),
+        far_field=bool(np.asarray(arrays.get("far_field", True)).reshape(-1)[0]),
     )
 
 
@@ -141,6 +142,7 @@ def read_product_h5(path: str | os.PathLike[str]) -> ProductParts:
             photon_energy_eV=energy,
             detector_distance_m=h5_attr(h5, "detector_object_distance_m", source, "/"),
             name=as_text(h5.attrs.get("name")),
+            far_field=bool(np.asarray(h5.attrs.get("far_field", True)).reshape(-1)[0]),
         )
 
 
