@@ -1,4 +1,4 @@
-"""The ``ptycho`` command: simulate, validate, train, infer, evaluate, demo, refine (specs/cli.md).
+"""The ``ptycho`` command: simulate, validate, train, infer, evaluate, demo, refine, convert (specs/cli.md).
 
 Entry points (``[project.scripts]``): ``ptycho`` -> :func:`main`, ``ptycho_train`` -> :func:`train_main`,
 ``ptycho_inference`` -> :func:`inference_main`, ``ptycho_evaluate`` -> :func:`evaluate_main`; also
@@ -17,6 +17,7 @@ from typing import NoReturn
 
 from ptycho_bridge.argtypes import nonnegative_float, nonnegative_int, positive_float, positive_int
 from ptycho_cli import __version__
+from ptycho_cli.convert_cmd import add_convert_parser
 from ptycho_cli.errors import EXIT_OK, UserError, report_exception
 from ptycho_cli.flags import add_infer_flags, add_train_flags
 from ptycho_cli.refine_cmd import add_refine_infer_flags, add_refine_parser
@@ -133,8 +134,9 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> CliParser:
-    """The ``ptycho`` parser with its seven subcommands (specs/cli.md §1)."""
-    parser = CliParser(prog="ptycho", description="PtychoPINN: simulate, validate, train, infer, evaluate, demo, refine.")
+    """The ``ptycho`` parser with its eight subcommands (specs/cli.md §1)."""
+    parser = CliParser(prog="ptycho", description="PtychoPINN: simulate, validate, train, infer, evaluate, demo, refine, "
+                                                  "convert.")
     parser.add_argument("--version", action="version", version=f"ptycho {__version__}")
     _common(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CliParser)
@@ -146,6 +148,7 @@ def build_parser() -> CliParser:
     _add_evaluate(sub)
     _add_demo(sub)
     add_refine_parser(sub, _common)
+    add_convert_parser(sub, _common)
     return parser
 
 
@@ -164,6 +167,8 @@ def _handler(command: str) -> Callable[[argparse.Namespace, list[str]], int]:
         from ptycho_cli.demo import cmd_demo as fn
     elif command == "refine":
         from ptycho_cli.refine_cmd import cmd_refine as fn
+    elif command == "convert":
+        from ptycho_cli.convert_cmd import cmd_convert as fn
     else:  # pragma: no cover - argparse restricts the choices
         raise UserError(f"unknown command {command!r}")
     return fn
