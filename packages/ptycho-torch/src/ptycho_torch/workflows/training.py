@@ -69,7 +69,6 @@ def train_cdi_model_torch(
         # a small validation scan must not fail at gridsize > 1 because n_groups was sized for training
         val_groups = validation_groups(config, len(test_data.diff3d)) if hasattr(test_data, "diff3d") else config.n_groups
         test_container = create_ptycho_data_container(test_data, config, intensity_scale=s, n_groups=val_groups)
-    mode = config.torch_loss_mode
     seed = resolve_seed(config)
     deterministic = bool(exec_get(execution_config, "deterministic", True))
     L.seed_everything(seed, workers=True, verbose=False)
@@ -109,7 +108,8 @@ def train_cdi_model_torch(
     last_path = output_dir_last = Path(config.output_dir) / "checkpoints" / "last.ckpt"
     callbacks = [*resume_callbacks(train_loader.sampler, last_path if enable_ckpt else None, every_n), *callbacks]
     has_val = val_loader is not None
-    monitor = monitor_name(exec_get(execution_config, "checkpoint_monitor_metric", None), mode, has_val)
+    # the module's own loss prefix: 'mae' for the supervised baseline whatever torch_loss_mode says
+    monitor = monitor_name(exec_get(execution_config, "checkpoint_monitor_metric", None), module.loss_prefix, has_val)
     ckpt_mode = str(exec_get(execution_config, "checkpoint_mode", "min"))
     checkpoint_cb = None
     top_k = int(exec_get(execution_config, "checkpoint_save_top_k", 1))
