@@ -59,7 +59,7 @@ def test_every_keyword_ptychodus_passes_is_accepted_and_converts():
     assert (len(PTYCHODUS_DATA), len(PTYCHODUS_MODEL), len(PTYCHODUS_TRAINING), len(PTYCHODUS_INFERENCE)) == \
         (18, 33, 34, 6)
     nat = to_native(DataConfig(**PTYCHODUS_DATA), ModelConfig(**PTYCHODUS_MODEL),
-                    TrainingConfig(**PTYCHODUS_TRAINING), InferenceConfig(**PTYCHODUS_INFERENCE), resolve_device=False)
+                    TrainingConfig(**PTYCHODUS_TRAINING), InferenceConfig(**PTYCHODUS_INFERENCE))
     assert (nat.data.N, nat.data.grid_size, nat.data.K, nat.data.n_subsample) == (128, (2, 2), 6, None)
     assert (nat.training.epochs, nat.training.batch_size, nat.training.nll_weight) == (50, 16, 1.0)
     assert (nat.execution.num_workers, nat.execution.learning_rate, nat.execution.inference_batch_size) == \
@@ -92,14 +92,14 @@ def test_bad_values_are_one_line_errors_naming_the_field(cls, kwargs, message):
 def test_refused_values_fail_at_conversion(cfg, field):
     args = {"model": cfg} if isinstance(cfg, ModelConfig) else {"training": cfg}
     with pytest.raises(ValueError, match=rf"\.{field}: expected"):
-        to_native(DataConfig(), resolve_device=False, **args)
+        to_native(DataConfig(), **args)
 
 
 def test_assignment_after_construction_is_validated_at_conversion():
     tc = TrainingConfig()
     tc.n_devices = "many"  # ptychodus assigns n_devices; a bad value must not slip through
     with pytest.raises(ValueError, match=r"^TrainingConfig\.n_devices"):
-        to_native(DataConfig(), training=tc, resolve_device=False)
+        to_native(DataConfig(), training=tc)
 
 
 def test_every_field_has_a_fate_and_the_spec_lists_it():
@@ -131,7 +131,7 @@ def test_stitched_object_lands_on_the_object_pixel_grid():
     n, m = 64, 32
     xs, ys = np.array([40.3, 90.7, 45.1, 95.9]), np.array([44.6, 41.2, 94.4, 97.05])
     j = np.arange(n) - n // 2
-    patches = np.stack([(x + j[None, :]) + 1j * (y + j[:, None]) for x, y in zip(xs, ys)]).astype(np.complex64)
+    patches = np.stack([(x + j[None, :]) + 1j * (y + j[:, None]) for x, y in zip(xs, ys, strict=True)]).astype(np.complex64)
     offsets = np.stack([xs, ys], 1).reshape(-1, 1, 2, 1)
     canvas, used = stitch_patches(torch.from_numpy(patches), offsets, m)
     out = place_on_object_grid(canvas.numpy(), used.numpy(), m, xs, ys)
@@ -139,7 +139,7 @@ def test_stitched_object_lands_on_the_object_pixel_grid():
                                                       int(round(xs.min() + xs.max())) + 1)
     r, c = np.mgrid[0:out.shape[0], 0:out.shape[1]]
     inside = np.zeros(out.shape, bool)
-    for x, y in zip(xs, ys):  # pixels at least one pixel inside a crop
+    for x, y in zip(xs, ys, strict=True):  # pixels at least one pixel inside a crop
         inside |= (np.abs(c - x) <= m / 2 - 2) & (np.abs(r - y) <= m / 2 - 2)
     np.testing.assert_allclose(out[inside], (c + 1j * r)[inside], atol=2e-3)
 
@@ -218,3 +218,12 @@ def _canonical():
 
     mc = CModel(N=64, gridsize=1)
     return mc, dataclasses.replace(CTraining(model=mc, nphotons=1e5), nepochs=2)
+
+
+def test_cuda_device_falls_back_to_the_cpu_with_a_warning():
+    with pytest.warns(UserWarning, match="no CUDA device is available"):
+        nat = to_native(DataConfig(), training=TrainingConfig(device="cuda"), cuda_available=False)
+    assert nat.execution.accelerator == "cpu"
+    assert to_native(DataConfig(), training=TrainingConfig(device="cuda"), cuda_available=True).execution.accelerator \
+        == "cuda"
+    assert to_native(DataConfig(), training=TrainingConfig(device="cuda")).execution.accelerator == "auto"

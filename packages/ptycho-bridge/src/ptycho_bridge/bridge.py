@@ -31,8 +31,6 @@ from typing import Any, NamedTuple
 from ptycho.config import config as canonical
 from ptycho_bridge import config_params as native
 from ptycho_bridge.execution import PyTorchExecutionConfig
-from ptycho_bridge.v2_checks import v2_training_checks
-from ptycho_bridge.v2_convert import is_v2, native_data, native_model, refused_problems, to_native
 from ptycho_bridge.field_map import (
     DROPPED_FIELDS,
     FIELD_MAP,
@@ -42,6 +40,8 @@ from ptycho_bridge.field_map import (
     rows_for,
     table_problems,
 )
+from ptycho_bridge.v2_checks import v2_training_checks
+from ptycho_bridge.v2_convert import is_v2, native_data, native_model, refused_problems, to_native
 
 __all__ = [
     "FieldMap",
@@ -192,8 +192,7 @@ def to_training_config(
     if v2_inputs:
         v2_training_checks(data, training, overrides)
     if is_v2(training):
-        converted = to_native(None, model=pt_model if is_v2(pt_model) else None, training=training,
-                              resolve_device=False)
+        converted = to_native(None, model=pt_model if is_v2(pt_model) else None, training=training)
         execution = converted.execution if execution is None else execution
         training = converted.training
     data = _as_native(data)

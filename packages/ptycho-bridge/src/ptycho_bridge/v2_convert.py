@@ -114,13 +114,11 @@ def _native_training(training: v2.TrainingConfig, model: v2.ModelConfig | None) 
     return native.TrainingConfig(**kwargs)
 
 
-def accelerator_for(device: str) -> str:
+def accelerator_for(device: str, cuda_available: bool) -> str:
     """Execution accelerator for the v2 ``device``: 'cuda'/'gpu' on a machine without CUDA falls back to 'cpu'
-    with a warning (ptychodus's default is 'cuda'); 'auto' and 'cpu' are kept. Imports torch lazily."""
+    with a warning (ptychodus's default is 'cuda'); 'auto' and 'cpu' are kept."""
     if device in ("cuda", "gpu"):
-        import torch
-
-        if not torch.cuda.is_available():
+        if not cuda_available:
             warnings.warn(f"TrainingConfig.device={device!r}: no CUDA device is available; training on the CPU",
                           stacklevel=3)
             return "cpu"
@@ -129,11 +127,11 @@ def accelerator_for(device: str) -> str:
 
 
 def _execution(training: v2.TrainingConfig | None, inference: v2.InferenceConfig | None,
-               base: PyTorchExecutionConfig | None, resolve_device: bool) -> PyTorchExecutionConfig:
+               base: PyTorchExecutionConfig | None, cuda_available: bool | None) -> PyTorchExecutionConfig:
     changes: dict[str, Any] = {}
     if training is not None:
-        if resolve_device:
-            changes["accelerator"] = accelerator_for(training.device)
+        if cuda_available is not None:
+            changes["accelerator"] = accelerator_for(training.device, cuda_available)
         changes.update(
             devices=1, num_workers=training.num_workers,
             learning_rate=training.learning_rate, scheduler=_SCHEDULERS[training.scheduler],
@@ -146,12 +144,13 @@ def _execution(training: v2.TrainingConfig | None, inference: v2.InferenceConfig
 
 def to_native(data: v2.DataConfig | None, model: v2.ModelConfig | None = None, training: v2.TrainingConfig | None = None,
               inference: v2.InferenceConfig | None = None, *,
-              execution: PyTorchExecutionConfig | None = None, resolve_device: bool = True) -> NativeConfigs:
+              execution: PyTorchExecutionConfig | None = None, cuda_available: bool | None = None) -> NativeConfigs:
     """Convert v2 configs to native ones (validating each again: they are mutable).
 
     Raises ValueError naming the field: a refused field at a non-default value, a bad mode or activation,
-    or a value the native validation refuses. ``resolve_device`` False leaves the execution accelerator
-    as in ``execution`` (the config bridge needs only learning rate and scheduler). Non-square grids are representable natively and refused by
+    or a value the native validation refuses. ``cuda_available`` (what the caller's torch reports) turns
+    ``TrainingConfig.device`` into the execution accelerator; None leaves the accelerator as in ``execution``
+    (the config bridge needs only learning rate and scheduler). Non-square grids are representable natively and refused by
     the canonical bridge.
     """
     for cfg in (data, model, training, inference):
@@ -163,5 +162,5 @@ def to_native(data: v2.DataConfig | None, model: v2.ModelConfig | None = None, t
         model=None if model is None else native_model(model),
         training=None if training is None else _native_training(training, model),
         inference=None if inference is None else native.InferenceConfig(),
-        execution=_execution(training, inference, execution, resolve_device),
+        execution=_execution(training, inference, execution, cuda_available),
     )

@@ -58,8 +58,13 @@ class ConfigManager:
 
     def native(self, *, resolve_device: bool = True) -> Any:
         """:class:`ptycho_bridge.v2_convert.NativeConfigs` of these configs (refused values raise here)."""
+        cuda = None
+        if resolve_device:
+            import torch
+
+            cuda = bool(torch.cuda.is_available())
         return to_native(self.data_config, self.model_config, self.training_config, self.inference_config,
-                         resolve_device=resolve_device)
+                         cuda_available=cuda)
 
     def canonical_training(self, scan: ScanData, output_dir: Path | None, *, resolve_device: bool = True) -> tuple:
         """(canonical TrainingConfig, PyTorchExecutionConfig) for training on ``scan``: nphotons is the scan's."""
