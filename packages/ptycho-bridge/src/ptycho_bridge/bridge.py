@@ -40,6 +40,8 @@ from ptycho_bridge.field_map import (
     rows_for,
     table_problems,
 )
+from ptycho_bridge.v2_checks import v2_training_checks
+from ptycho_bridge.v2_convert import is_v2, native_data, native_model, refused_problems, to_native
 
 __all__ = [
     "FieldMap",
@@ -111,7 +113,18 @@ def _gather(target: str, objects: dict[str, Any], overrides: dict[str, Any]) -> 
     return kwargs, sources
 
 
+def _as_native(cfg: Any) -> Any:
+    """A v2-dialect DataConfig/ModelConfig converted to its native class; anything else unchanged."""
+    if not is_v2(cfg):
+        return cfg
+    problems = refused_problems(cfg)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return native_data(cfg) if type(cfg).__name__ == "DataConfig" else native_model(cfg)
+
+
 def _model_from(model: Any, data: native.DataConfig, overrides: dict[str, Any]) -> canonical.ModelConfig:
+    model = _as_native(model)
     model_overrides = {k: v for k, v in overrides.items() if k in canonical_fields(_M)}
     if isinstance(model, native.ModelConfig):
         return to_model_config(data, model, model_overrides)
@@ -137,7 +150,9 @@ def to_model_config(
     ``overrides``: canonical ModelConfig field names -> canonical values; they win over the native values.
     Raises ValueError naming the field: unknown override key, N not in {64, 128, 256}, non-square
     grid_size, unknown mode or activation, or a value the canonical validation refuses.
+    ``data`` / ``model`` may also be v2-dialect configs (``ptycho_torch.config_params``; specs/ptychodus-torch.md).
     """
+    data, model = _as_native(data), _as_native(model)
     _check_instance("data", data, native.DataConfig)
     _check_instance("model", model, native.ModelConfig)
     ov = _check_overrides(overrides, (_M,))
@@ -146,25 +161,41 @@ def to_model_config(
 
 
 def to_training_config(
-    model: canonical.ModelConfig | native.ModelConfig,
-    data: native.DataConfig,
-    training: native.TrainingConfig,
-    overrides: Mapping[str, Any] | None = None,
-    *,
+    model: Any, data: Any, *args: Any, overrides: Mapping[str, Any] | None = None,
     execution: PyTorchExecutionConfig | None = None,
 ) -> canonical.TrainingConfig:
-    """Canonical ``TrainingConfig`` from native configs.
+    """Canonical ``TrainingConfig`` from native (or v2-dialect) configs.
+
+    Two call forms:
+
+    * ``to_training_config(model, data, training, overrides=None, *, execution=None)``;
+    * the original's ``to_training_config(tf_model, data, pt_model, training, overrides=None)``, where
+      ``pt_model`` (a ModelConfig) supplies ``intensity_scale_trainable`` (v2 dialect) and is otherwise
+      unused.
 
     Args:
-        model: the canonical ``ModelConfig`` (e.g. from :func:`to_model_config`) or a native ``ModelConfig``
+        model: the canonical ``ModelConfig`` (e.g. from :func:`to_model_config`) or a native/v2 ``ModelConfig``
             (bridged here with ``data``).
-        data, training: native ``DataConfig`` / ``TrainingConfig``.
+        data, training: native or v2 ``DataConfig`` / ``TrainingConfig``. With v2 configs the original's rules
+            apply as well (:func:`ptycho_bridge.v2_checks.v2_training_checks`): nphotons left at the v2
+            default 1e5, n_groups None or train_data_file None without an override are errors; a missing
+            test_data_file is a warning.
         overrides: canonical TrainingConfig or ModelConfig field names -> canonical values; they win.
-        execution: source of ``learning_rate`` and ``scheduler``; None = ``PyTorchExecutionConfig()``.
+        execution: source of ``learning_rate`` and ``scheduler``; None = ``PyTorchExecutionConfig()`` (with a
+            v2 TrainingConfig: its learning_rate / scheduler / plateau settings).
 
     Raises ValueError naming the field: ``DataConfig.nphotons`` None without ``overrides['nphotons']``,
     unknown override keys, or any value the canonical validation refuses (e.g. K < gridsize²).
     """
+    pt_model, training, overrides = _training_args(args, overrides)
+    v2_inputs = is_v2(data) or is_v2(training)
+    if v2_inputs:
+        v2_training_checks(data, training, overrides)
+    if is_v2(training):
+        converted = to_native(None, model=pt_model if is_v2(pt_model) else None, training=training)
+        execution = converted.execution if execution is None else execution
+        training = converted.training
+    data = _as_native(data)
     _check_instance("data", data, native.DataConfig)
     _check_instance("training", training, native.TrainingConfig)
     if execution is None:
@@ -184,6 +215,23 @@ def to_training_config(
     return cfg
 
 
+def _training_args(args: tuple, overrides: Any) -> tuple[Any, Any, Any]:
+    """(pt_model or None, training, overrides) from the positional arguments after ``data``."""
+    if not args or len(args) > 3:
+        raise ValueError("to_training_config: expected (model, data, training[, overrides]) or "
+                         f"(tf_model, data, pt_model, training[, overrides]), got {2 + len(args)} positional arguments")
+    pt_model = None
+    if len(args) >= 2 and (is_v2(args[0]) or isinstance(args[0], native.ModelConfig)) and \
+            type(args[0]).__name__ == "ModelConfig":
+        pt_model, args = args[0], args[1:]
+    training, rest = args[0], args[1:]
+    if rest:
+        if overrides is not None:
+            raise ValueError("to_training_config: overrides given both positionally and by keyword")
+        overrides = rest[0]
+    return pt_model, training, overrides
+
+
 def to_inference_config(
     model: canonical.ModelConfig | native.ModelConfig,
     data: native.DataConfig,
@@ -196,6 +244,9 @@ def to_inference_config(
     Raises ValueError naming the field; ``model_path`` / ``test_data_file`` left at None are errors unless
     overridden.
     """
+    data = _as_native(data)
+    if is_v2(inference):
+        inference = native.InferenceConfig()  # every v2 inference field is execution-only (batch_size, trim)
     _check_instance("data", data, native.DataConfig)
     _check_instance("inference", inference, native.InferenceConfig)
     ov = _check_overrides(overrides, (_I, _M))

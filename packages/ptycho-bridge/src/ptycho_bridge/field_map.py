@@ -40,7 +40,7 @@ def _grid_to(value: Any, source: str) -> int:
     if h != w:
         raise ValueError(
             f"{source}: expected a square grid (h, h) because canonical gridsize is one integer "
-            f"(e.g. (2, 2)), got {tuple(value)!r}"
+            f"(e.g. (2, 2)), got {tuple(value)!r}: Non-square grids are not supported"
         )
     return int(h)
 
@@ -55,7 +55,7 @@ _MODE_FROM = {v: k for k, v in _MODE_TO.items()}
 
 def _mode_to(value: Any, source: str) -> str:
     if value not in _MODE_TO:
-        raise ValueError(f"{source}: expected 'Unsupervised' or 'Supervised', got {value!r}")
+        raise ValueError(f"{source}: Invalid mode: expected 'Unsupervised' or 'Supervised', got {value!r}")
     return _MODE_TO[value]
 
 
@@ -69,7 +69,7 @@ def _activation_to(value: Any, source: str) -> str:
     if value in AMP_ACTIVATIONS:
         return value
     known = ", ".join(repr(a) for a in native.AMP_ACTIVATION_SPELLINGS)
-    raise ValueError(f"{source}: expected a known activation ({known}), got {value!r}")
+    raise ValueError(f"{source}: Unknown activation: expected a known activation ({known}), got {value!r}")
 
 
 def _nphotons_to(value: Any, source: str) -> float:
@@ -86,8 +86,8 @@ def _required_to(value: Any, source: str) -> Any:
     if value is None:
         field_name = source.rsplit(".", 1)[-1]
         raise ValueError(
-            f"{source}: expected a path (required by canonical InferenceConfig), got None; set it or pass "
-            f"overrides={{'{field_name}': ...}}"
+            f"{source}: expected a path (required by canonical InferenceConfig), got None; {field_name} is "
+            f"required in overrides or on the config: set it or pass overrides={{'{field_name}': ...}}"
         )
     return value
 

@@ -61,6 +61,24 @@ def _as_config(value: Any, cls: type, name: str):
     raise ValueError(f"PtychoPINN_Lightning: {name}: expected a {cls.__name__} or its dict, found {type(value).__name__}")
 
 
+def check_v2_agreement(mc: ModelConfig, given: dict[str, Any], source: Any) -> None:
+    """ValueError when v2 configs passed at load time disagree with the checkpoint's canonical model config."""
+    data, model = given.get("data_config"), given.get("model_config")
+    found = []
+    if data is not None and hasattr(data, "grid_size"):
+        if getattr(data, "N", mc.N) != mc.N:
+            found.append(f"data_config.N={data.N} vs {mc.N}")
+        if tuple(data.grid_size) != (mc.gridsize, mc.gridsize):
+            found.append(f"data_config.grid_size={tuple(data.grid_size)} vs ({mc.gridsize}, {mc.gridsize})")
+    if model is not None and hasattr(model, "mode"):
+        mode = "Supervised" if mc.model_type == "supervised" else "Unsupervised"
+        if model.mode != mode:
+            found.append(f"model_config.mode={model.mode!r} vs {mode!r}")
+    if found:
+        raise ValueError(f"{source}: configs passed to load_from_checkpoint disagree with the checkpoint: "
+                         + "; ".join(found))
+
+
 class PtychoPINN_Lightning(L.LightningModule):
     """PtychoPINN (or the supervised baseline) as a LightningModule with manual optimisation.
 
@@ -142,6 +160,38 @@ class PtychoPINN_Lightning(L.LightningModule):
             intensity_scale_trainable=tc.intensity_scale_trainable)
         self.loss_history: dict[str, list[float]] = {"train": [], "val": []}
         self._epoch_sums: dict[str, list[float]] = {}
+
+    @property
+    def loss_name(self) -> str:
+        """Name of the logged training loss ('<poisson|mae>_train_loss')."""
+        return f"{self.loss_prefix}_train_loss"
+
+    @property
+    def val_loss_name(self) -> str:
+        """Name of the logged validation loss ('<poisson|mae>_val_loss')."""
+        return f"{self.loss_prefix}_val_loss"
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path: Any, map_location: Any = None, hparams_file: Any = None,
+                             strict: bool | None = None, weights_only: bool | None = True, **kwargs: Any):
+        """Lightning's ``load_from_checkpoint`` with ``weights_only=True`` always (no pickle).
+
+        The module is rebuilt from the canonical configs saved in the checkpoint's hyper-parameters. The v2
+        API's keywords ``model_config=``, ``data_config=``, ``training_config=``, ``inference_config=``
+        (v2-dialect configs, as ptychodus passes them) are checked against those (N, gridsize, mode) and
+        otherwise not applied: a trained network's architecture is the one it was trained with. Other keywords
+        are refused. Raises ValueError naming the mismatch.
+        """
+        if weights_only is False:
+            raise ValueError("PtychoPINN_Lightning.load_from_checkpoint: weights_only=False is refused (no pickle)")
+        given = {k: kwargs.pop(k) for k in ("model_config", "data_config", "training_config", "inference_config")
+                 if k in kwargs}
+        if kwargs:
+            raise ValueError(f"PtychoPINN_Lightning.load_from_checkpoint: unknown keyword(s) {sorted(kwargs)}")
+        module = super().load_from_checkpoint(checkpoint_path, map_location=map_location, hparams_file=hparams_file,
+                                              strict=strict, weights_only=True)
+        check_v2_agreement(module.model_config, given, checkpoint_path)
+        return module
 
     # ------------------------------------------------------------------------------------------
     def forward(self, X_scaled: torch.Tensor, coords_relative: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -3,6 +3,7 @@ Lightning ``Trainer.fit`` with resumable checkpoints and the chosen logger."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,8 @@ def monitor_name(requested: str | None, mode: str, has_validation: bool) -> str 
 
 
 def train_cdi_model_torch(
-    train_data: Any, test_data: Any, config: Any, *, execution_config: Any = None, resume_from: Any = None
+    train_data: Any, test_data: Any, config: Any, *, execution_config: Any = None, resume_from: Any = None,
+    callbacks: Sequence[Any] = (),
 ) -> TrainingResults:
     """Train a PtychoPINN_Lightning model on grouped data.
 
@@ -42,6 +44,8 @@ def train_cdi_model_torch(
             ``.ckpt`` path. Weights, optimizer, scheduler, RNG states, epoch, loss history and the position in
             the epoch's batch order are restored, so the result equals an uninterrupted run bitwise on CPU
             (specs/reliability.md §1). The checkpoint is read with ``torch.load(weights_only=True)``.
+        callbacks: extra Lightning callbacks, appended after the workflow's own (e.g. the v2 API's config
+            recorder and ptychodus's loss collector; specs/ptychodus-torch.md).
 
     Returns:
         :class:`~ptycho_torch.workflows.results.TrainingResults` (also a mapping with the seed guide's keys):
@@ -65,7 +69,6 @@ def train_cdi_model_torch(
         # a small validation scan must not fail at gridsize > 1 because n_groups was sized for training
         val_groups = validation_groups(config, len(test_data.diff3d)) if hasattr(test_data, "diff3d") else config.n_groups
         test_container = create_ptycho_data_container(test_data, config, intensity_scale=s, n_groups=val_groups)
-    mode = config.torch_loss_mode
     seed = resolve_seed(config)
     deterministic = bool(exec_get(execution_config, "deterministic", True))
     L.seed_everything(seed, workers=True, verbose=False)
@@ -103,9 +106,10 @@ def train_cdi_model_torch(
     if every_n < 0:
         raise ValueError(f"execution_config.checkpoint_every_n_steps: expected an integer >= 0, found {every_n}")
     last_path = output_dir_last = Path(config.output_dir) / "checkpoints" / "last.ckpt"
-    callbacks: list[Any] = resume_callbacks(train_loader.sampler, last_path if enable_ckpt else None, every_n)
+    callbacks = [*resume_callbacks(train_loader.sampler, last_path if enable_ckpt else None, every_n), *callbacks]
     has_val = val_loader is not None
-    monitor = monitor_name(exec_get(execution_config, "checkpoint_monitor_metric", None), mode, has_val)
+    # the module's own loss prefix: 'mae' for the supervised baseline whatever torch_loss_mode says
+    monitor = monitor_name(exec_get(execution_config, "checkpoint_monitor_metric", None), module.loss_prefix, has_val)
     ckpt_mode = str(exec_get(execution_config, "checkpoint_mode", "min"))
     checkpoint_cb = None
     top_k = int(exec_get(execution_config, "checkpoint_save_top_k", 1))
