@@ -238,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args = _parse(argv)
     torch.set_num_threads(args.threads)
+    # Lightning (the network rows) must be imported before pty-chi: realistic.import_ptychi may stub
+    # torchvision with a spec-less module, which Lightning's package check cannot handle
+    import ptycho_torch.model  # noqa: F401
     rows = [r.strip() for r in args.rows.split(",") if r.strip()]
     out = args.output_dir
     out.mkdir(parents=True, exist_ok=True)
