@@ -141,7 +141,8 @@ def test_infer_then_refine_round_trip(scan: Path, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_infer_then_finetune_the_network(scan: Path, tmp_path: Path) -> None:
-    """§9: --refine-target both fine-tunes the network (its NLL falls), then refines the object from its stitch."""
+    """§9: --refine-target both fine-tunes the network (its NLL falls), then refines the object from its stitch;
+    --refine-target network writes the fine-tuned network's stitch."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
     run = [sys.executable, "-m", "ptycho_cli"]
     r = subprocess.run([*run, "train", "--backend", "pytorch", "--train_data_file", str(scan), "--output_dir",
@@ -161,3 +162,14 @@ def test_infer_then_finetune_the_network(scan: Path, tmp_path: Path) -> None:
     assert [row["iteration"] for row in log["history"]] == [1, 2]
     with np.load(out / "refined" / "reconstructed_object.npz") as z:
         assert z["object"].ndim == 2 and np.all(np.isfinite(z["object"]))
+    # network only: the fine-tuned network's stitch is the result, with no object passes
+    out2 = tmp_path / "inf_net"
+    r = subprocess.run([*run, "infer", "--model_path", str(tmp_path / "run"), "--test_data", str(scan), "--output_dir",
+                        str(out2), "--refine-iterations", "1", "--refine-target", "network", "--quiet"],
+                       capture_output=True, text=True, env=env, timeout=900)
+    assert r.returncode == 0, r.stderr
+    log2 = json.loads((out2 / "refined" / "refine_log.json").read_text())
+    assert log2["network"]["target"] == "network" and len(log2["network"]["history"]) == 1
+    assert log2["history"] == [] and log2["options"]["iterations"] == 0
+    with np.load(out2 / "refined" / "reconstructed_object.npz") as z:
+        assert z["object"].ndim == 2 and np.all(np.isfinite(z["object"])) and np.abs(z["object"]).max() > 0
