@@ -23,7 +23,8 @@ Scoring: ``ptycho.metrics.evaluate`` (registration, amplitude scale, phase plane
 the fidelity benchmark uses for a stitched network output: the union of the 20 x 20 stitching crops around the
 positions, its bounding box shrunk until fully covered, then by 5 px per side. Memory: peak RSS of the row's
 process (``ru_maxrss``) and its increase over the RSS after loading the scan and importing torch, next to the
-size of the diffraction stack. The pty-chi LSQML column belongs to ``benchmarks/realistic.py`` (not here).
+size of the diffraction stack. The realistic scan's unseen half, the network-fine-tuning rows and the pty-chi
+LSQML column are ``benchmarks/refinement_realistic.py``.
 """
 
 from __future__ import annotations

@@ -78,6 +78,12 @@ def test_refine_evaluates_with_ptycho_evaluate(scan: Path, tmp_path: Path, capsy
     (["refine", "--test-data", "S", "--output-dir", "o", "--likelihood", "l2"], "--likelihood"),
     (["infer", "--model_path", "m", "--test_data", "S", "--output_dir", "o", "--refine-probe"],
      "--refine-probe: needs --refine-iterations K"),
+    (["infer", "--model_path", "m", "--test_data", "S", "--output_dir", "o", "--refine-target", "network"],
+     "--refine-target: needs --refine-iterations K"),
+    (["infer", "--model_path", "m", "--test_data", "S", "--output_dir", "o", "--refine-iterations", "2",
+      "--refine-target", "network", "--refine-positions"], "found --refine-target network"),
+    (["infer", "--model_path", "m", "--test_data", "S", "--output_dir", "o", "--refine-iterations", "2",
+      "--refine-target", "weights"], "--refine-target"),
 ])
 def test_bad_input_is_one_line_exit_2(scan: Path, tmp_path: Path, capsys, argv, message) -> None:
     """§7: user errors print one line on stderr, exit 2, and write nothing."""
@@ -131,3 +137,39 @@ def test_infer_then_refine_round_trip(scan: Path, tmp_path: Path) -> None:
         assert z["object"].ndim == 2 and np.all(np.isfinite(z["object"]))
     assert (out / "refined" / "refined_positions.npz").is_file()
     assert not (out / "refined" / "refined_probe.npz").exists()
+
+
+@pytest.mark.slow
+def test_infer_then_finetune_the_network(scan: Path, tmp_path: Path) -> None:
+    """§9: --refine-target both fine-tunes the network (its NLL falls), then refines the object from its stitch;
+    --refine-target network writes the fine-tuned network's stitch."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    run = [sys.executable, "-m", "ptycho_cli"]
+    r = subprocess.run([*run, "train", "--backend", "pytorch", "--train_data_file", str(scan), "--output_dir",
+                        str(tmp_path / "run"), "--max_epochs", "1", "--n_images", "32", "--quiet"],
+                       capture_output=True, text=True, env=env, timeout=900)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "inf"
+    r = subprocess.run([*run, "infer", "--model_path", str(tmp_path / "run"), "--test_data", str(scan), "--output_dir",
+                        str(out), "--refine-iterations", "2", "--refine-target", "both"],
+                       capture_output=True, text=True, env=env, timeout=900)
+    assert r.returncode == 0, r.stderr
+    assert "network pass 2: nll=" in r.stdout
+    log = json.loads((out / "refined" / "refine_log.json").read_text())
+    net = log["network"]
+    assert net["target"] == "both" and [row["iteration"] for row in net["history"]] == [1, 2]
+    assert net["final_nll"] < net["initial_nll"]
+    assert [row["iteration"] for row in log["history"]] == [1, 2]
+    with np.load(out / "refined" / "reconstructed_object.npz") as z:
+        assert z["object"].ndim == 2 and np.all(np.isfinite(z["object"]))
+    # network only: the fine-tuned network's stitch is the result, with no object passes
+    out2 = tmp_path / "inf_net"
+    r = subprocess.run([*run, "infer", "--model_path", str(tmp_path / "run"), "--test_data", str(scan), "--output_dir",
+                        str(out2), "--refine-iterations", "1", "--refine-target", "network", "--quiet"],
+                       capture_output=True, text=True, env=env, timeout=900)
+    assert r.returncode == 0, r.stderr
+    log2 = json.loads((out2 / "refined" / "refine_log.json").read_text())
+    assert log2["network"]["target"] == "network" and len(log2["network"]["history"]) == 1
+    assert log2["history"] == [] and log2["options"]["iterations"] == 0
+    with np.load(out2 / "refined" / "reconstructed_object.npz") as z:
+        assert z["object"].ndim == 2 and np.all(np.isfinite(z["object"])) and np.abs(z["object"]).max() > 0

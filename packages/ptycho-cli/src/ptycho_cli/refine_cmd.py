@@ -8,6 +8,7 @@ The subcommand and the infer flags live here so the parser needs only a few-line
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from ptycho_bridge.argtypes import nonnegative_int, positive_int
 from ptycho_cli.errors import EXIT_OK, UserError
+from ptycho_cli.refine_network import TARGETS, finetuned_start, require_torch_bundle
 
 __all__ = ["add_refine_parser", "add_refine_infer_flags", "cmd_refine", "cmd_infer_then_refine", "load_scan"]
 
@@ -57,6 +59,10 @@ def add_refine_infer_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--refine-iterations", dest="refine_iterations", type=positive_int, default=None, metavar="K",
                    help="after inference, refine the network's object with K maximum-likelihood passes "
                         "(files in OUTPUT_DIR/refined/)")
+    p.add_argument("--refine-target", dest="refine_target", choices=TARGETS, default=None,
+                   help="what the K passes update: object (default: the network's stitched object), network "
+                        "(fine-tune the PyTorch network's weights on the scan, then stitch), or both (K network "
+                        "passes, then K object passes)")
     _solver_flags(p, prefix="refine-")
 
 
@@ -102,7 +108,7 @@ def load_scan(path: str | Path) -> dict[str, Any]:
 
 
 def _run(scan: dict[str, Any], options: Any, out_dir: Path, start: tuple[np.ndarray, Any] | None,
-         quiet: bool) -> dict[str, Any]:
+         quiet: bool, network_log: dict[str, Any] | None = None) -> dict[str, Any]:
     from ptycho_cli.refine_outputs import write_refinement
     from ptycho_torch.refine import refine
     from ptycho_torch.refine.start import embed_start
@@ -116,7 +122,7 @@ def _run(scan: dict[str, Any], options: Any, out_dir: Path, start: tuple[np.ndar
         lambda row: print(f"iteration {row['iteration']}: nll={row['nll']:.6g} ({row['time_s']:.1f} s)", flush=True))
     result = refine(scan["diffraction"], scan["positions"], scan["probe"], obj, origin, scale=scan["scale"],
                     options=options, on_iteration=say)
-    written = write_refinement(out_dir, result, scan, options)
+    written = write_refinement(out_dir, result, scan, options, network_log)
     print(f"refined={out_dir.resolve()} iterations={options.iterations} "
           f"nll={result.initial_nll:.6g}->{result.final_nll:.6g}", flush=True)
     return written
@@ -156,16 +162,44 @@ def cmd_infer_then_refine(args: argparse.Namespace, extra: list[str]) -> int:
     if k is None:
         for flag, dest in (("--refine-probe", "refine_probe"), ("--refine-positions", "refine_positions"),
                            ("--refine-likelihood", "refine_likelihood"), ("--refine-device", "refine_device"),
-                           ("--refine-batch-size", "refine_batch_size"), ("--refine-seed", "refine_seed")):
+                           ("--refine-batch-size", "refine_batch_size"), ("--refine-seed", "refine_seed"),
+                           ("--refine-target", "refine_target")):
             if getattr(args, dest, None) not in (None, False):
                 raise UserError(f"{flag}: needs --refine-iterations K")
         return cmd_infer(args, extra)
-    options = _options(args, k)
+    target = getattr(args, "refine_target", None) or "object"
+    if target == "network" and (args.refine_probe or args.refine_positions):
+        raise UserError("--refine-probe/--refine-positions: expected --refine-target object or both "
+                        "(they refine the object's probe and positions), found --refine-target network")
+    options = _options(args, k if target != "network" else 0)
     options.validate()
+    net_options = _network_options(options, k) if target != "object" else None
+    if net_options is not None:
+        require_torch_bundle(args)
     code = cmd_infer(args, extra)
     if code != EXIT_OK:
         return code
     out = Path(args.output_dir)
     scan = load_scan(args.test_data)
-    _run(scan, options, out / "refined", _network_start(out), bool(getattr(args, "quiet", False)))
+    quiet = bool(getattr(args, "quiet", False))
+    if net_options is None:
+        _run(scan, options, out / "refined", _network_start(out), quiet)
+        return EXIT_OK
+    say = (lambda row: None) if quiet else (
+        lambda row: print(f"network pass {row['iteration']}: nll={row['nll']:.6g} ({row['time_s']:.1f} s)", flush=True))
+    canvas, origin, history, before, after = finetuned_start(args.model_path, args.test_data, net_options, out, say)
+    log = {"target": target, "options": dataclasses.asdict(net_options), "initial_nll": before,
+           "final_nll": after, "history": history}
+    _run(scan, options, out / "refined", (canvas, origin), quiet, log)
     return EXIT_OK
+
+
+def _network_options(options: Any, iterations: int) -> Any:
+    """Network fine-tuning options of ``--refine-target network|both``: K passes, the solver's likelihood,
+    seed and device, batch 16 (the training recipe's)."""
+    from ptycho_torch.refine import NetworkOptions
+
+    net = NetworkOptions(iterations=int(iterations), likelihood=options.likelihood, seed=options.seed,
+                         device=options.device)
+    net.validate()
+    return net

@@ -46,8 +46,13 @@ def _convergence_png(history: list[dict[str, float]], initial: float, path: Path
         fh.write(buf.getvalue())
 
 
-def write_refinement(out_dir: str | Path, result: Any, scan: dict[str, Any], options: Any) -> dict[str, Path]:
-    """Write the files of :class:`ptycho_torch.refine.RefineResult` ``result`` into ``out_dir``; returns their paths."""
+def write_refinement(out_dir: str | Path, result: Any, scan: dict[str, Any], options: Any,
+                     network_log: dict[str, Any] | None = None) -> dict[str, Path]:
+    """Write the files of :class:`ptycho_torch.refine.RefineResult` ``result`` into ``out_dir``; returns their paths.
+
+    ``network_log`` (``--refine-target network|both``): the network fine-tuning's target, options, NLLs and
+    history, stored under the key 'network' of the JSON log (the CSV and figure are the object passes').
+    """
     from ptycho.atomic_io import save_json_atomic, save_npz_atomic, save_text_atomic
     from ptycho_torch.export import save_reconstruction_pngs
     from ptycho_torch.refine.start import crop, output_window
@@ -60,6 +65,8 @@ def write_refinement(out_dir: str | Path, result: Any, scan: dict[str, Any], opt
     units = "counts" if scan.get("scale_known") else "amplitude^2 (scan scale unknown)"
     log = {"options": dataclasses.asdict(options), "initial_nll": result.initial_nll, "final_nll": result.final_nll,
            "start_scale": float(result.start_scale), "nll_units": units, "history": result.history}
+    if network_log is not None:
+        log["network"] = network_log
     csv = "iteration,nll,time_s\n" + "".join(f"{r['iteration']},{r['nll']!r},{r['time_s']!r}\n" for r in result.history)
     written: list[Path] = []
     try:

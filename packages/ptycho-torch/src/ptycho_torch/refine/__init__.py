@@ -9,10 +9,12 @@ the probe and the sub-pixel scan positions) from a network's stitched object or 
 * :mod:`.options` - ``RefineOptions``, ``RefineResult``, canvas geometry;
 * :mod:`.solver` - the loop (preconditioned directions, step length, position steps);
 * :mod:`.start` - placing a network's stitched object, output windows.
+* :mod:`.network` - self-supervised fine-tuning of the network itself on the scan.
 """
 
 from .likelihood import LIKELIHOODS
+from .network import NetworkOptions, finetune_network, network_nll
 from .options import RefineOptions, RefineResult, flat_canvas, object_canvas_geometry
 from .solver import refine
 
-__all__ = ["LIKELIHOODS", "RefineOptions", "RefineResult", "refine", "flat_canvas", "object_canvas_geometry"]
+__all__ = ["LIKELIHOODS", "NetworkOptions", "finetune_network", "network_nll", "RefineOptions", "RefineResult", "refine", "flat_canvas", "object_canvas_geometry"]

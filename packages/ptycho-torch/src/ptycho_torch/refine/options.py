@@ -16,7 +16,8 @@ __all__ = ["RefineOptions", "RefineResult", "object_canvas_geometry", "flat_canv
 class RefineOptions:
     """Knobs of :func:`refine` (specs/refinement.md §6).
 
-    iterations: passes over all patterns (>= 0). batch_size: patterns per update.
+    iterations: passes over all patterns (>= 0). batch_size: patterns per update. chunk_size: patterns
+    evaluated at once within a batch (working memory; the update is the batch's whatever the chunk).
     likelihood: 'poisson' (default) or 'gaussian'. delta: preconditioner damping (fraction of the maximum).
     refine_probe / refine_positions: also update the probe / the sub-pixel positions, from iteration
     ``probe_start`` / ``position_start`` (0-based). max_position_step: clip per update (px).
@@ -29,6 +30,7 @@ class RefineOptions:
 
     iterations: int = 20
     batch_size: int = 64
+    chunk_size: int = 16
     likelihood: str = "poisson"
     delta: float = 0.05
     refine_probe: bool = False
@@ -54,7 +56,7 @@ class RefineOptions:
             raise ValueError(f"RefineOptions.subpixel: expected 'object' or 'probe', found {self.subpixel!r}")
         if isinstance(self.subpixel_margin, bool) or not isinstance(self.subpixel_margin, int) or self.subpixel_margin < 0:
             raise ValueError(f"RefineOptions.subpixel_margin: expected an integer >= 0, found {self.subpixel_margin!r}")
-        for name in ("batch_size", "newton_steps"):
+        for name in ("batch_size", "chunk_size", "newton_steps"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"RefineOptions.{name}: expected an integer >= 1, found {v!r}")

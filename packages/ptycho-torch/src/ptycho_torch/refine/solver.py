@@ -48,7 +48,7 @@ def _check_inputs(diffraction, positions, probe, obj) -> tuple[int, int]:
     return k, n
 
 
-def _sum_squares(t: torch.Tensor, chunk: int = 256) -> float:
+def _sum_squares(t: torch.Tensor, chunk: int = 32) -> float:
     """sum t^2 accumulated in float64 over chunks of patterns (peak memory: one chunk in float64)."""
     return sum(float((part.double() ** 2).sum()) for part in t.split(chunk))
 
@@ -111,7 +111,7 @@ class _Problem:
     def full_nll(self) -> float:
         """Mean per-element NLL over the whole scan (the project's convention, specs/refinement.md §2)."""
         total = 0.0
-        for idx in torch.arange(self.d.shape[0], device=self.d.device).split(self.opts.batch_size):
+        for idx in torch.arange(self.d.shape[0], device=self.d.device).split(self.opts.chunk_size):
             index, base, frac = self.geometry(idx)
             psi_hat, _, _ = self.spectra(self.obj, self.probe, index, base, frac)
             total += float(self.batch_nll(psi_hat, idx))
@@ -121,7 +121,7 @@ class _Problem:
     def match_intensity(self) -> complex:
         """Scale the object so the predicted total intensity equals the measured one; returns the factor."""
         pred = 0.0
-        for idx in torch.arange(self.d.shape[0], device=self.d.device).split(self.opts.batch_size):
+        for idx in torch.arange(self.d.shape[0], device=self.d.device).split(self.opts.chunk_size):
             index, base, frac = self.geometry(idx)
             psi_hat, _, _ = self.spectra(self.obj, self.probe, index, base, frac)
             pred += float((psi_hat.real ** 2 + psi_hat.imag ** 2).sum())
@@ -138,31 +138,35 @@ def _line_search(problem: _Problem, psi_hat, d1, d2, idx, steps: int, a_max: flo
 
     Safeguarded Newton steps from ``a = min(1, a_max)`` with the exact first and second derivatives
     (``A' = Re(conj(Z) Z') / A``, ``A'' = (|Z'|^2 + Re(conj(Z) Z'')) / A - A'^2 / A``); the best value seen
-    is kept. ``f0`` is the batch NLL at a = 0 (already known). Returns (a, nll(0), nll(a)).
+    is kept. ``f0`` is the batch NLL at a = 0 (already known). The sums run over chunks of
+    ``opts.chunk_size`` patterns (working memory of one chunk). Returns (a, nll(0), nll(a)).
     """
-    d = problem.d[idx]
     lik, scale = problem.opts.likelihood, problem.scale
+    parts = _chunks(int(idx.shape[0]), problem.opts.chunk_size)
 
-    def path(a: float) -> torch.Tensor:
-        return psi_hat + a * d1 if d2 is None else psi_hat + a * d1 + (a * a) * d2
+    def path(a: float, p: slice) -> torch.Tensor:
+        return psi_hat[p] + a * d1[p] if d2 is None else psi_hat[p] + a * d1[p] + (a * a) * d2[p]
 
     def value(a: float) -> float:
-        return float(nll_terms(torch.abs(path(a)), d, scale, lik).sum())
+        return sum(float(nll_terms(torch.abs(path(a, p)), problem.d[idx[p]], scale, lik).sum()) for p in parts)
+
+    def derivatives(a: float, p: slice) -> tuple[float, float, float]:
+        z = path(a, p)
+        z1 = d1[p] if d2 is None else d1[p] + (2.0 * a) * d2[p]
+        amp = torch.abs(z).clamp_min(1e-30)
+        a1 = (z.conj() * z1).real / amp
+        curv_z = z1.real ** 2 + z1.imag ** 2 if d2 is None else z1.real ** 2 + z1.imag ** 2 + 2.0 * (z.conj() * d2[p]).real
+        a2 = curv_z / amp - a1 ** 2 / amp
+        phi, dphi, ddphi = nll_derivatives(amp, problem.d[idx[p]], scale, lik)
+        return float(phi.sum()), float((dphi * a1).sum()), float((ddphi * a1 ** 2 + dphi * a2).sum())
 
     best_a, best_f = 0.0, f0
     a_val = min(1.0, a_max)
-    dd2 = None if d2 is None else 2.0 * d2
     for _ in range(steps):
-        z = path(a_val)
-        z1 = d1 if dd2 is None else d1 + a_val * dd2
-        amp = torch.abs(z).clamp_min(1e-30)
-        a1 = (z.conj() * z1).real / amp
-        curv_z = z1.real ** 2 + z1.imag ** 2 if dd2 is None else z1.real ** 2 + z1.imag ** 2 + (z.conj() * dd2).real
-        a2 = curv_z / amp - a1 ** 2 / amp
-        phi, dphi, ddphi = nll_derivatives(amp, d, scale, lik)
-        fv = float(phi.sum())
-        gv = float((dphi * a1).sum())
-        hv = float((ddphi * a1 ** 2 + dphi * a2).sum())
+        fv = gv = hv = 0.0
+        for p in parts:
+            f_p, g_p, h_p = derivatives(a_val, p)
+            fv, gv, hv = fv + f_p, gv + g_p, hv + h_p
         if math.isfinite(fv) and fv < best_f:
             best_a, best_f = a_val, fv
         if not (math.isfinite(gv) and math.isfinite(hv)):
@@ -175,66 +179,107 @@ def _line_search(problem: _Problem, psi_hat, d1, d2, idx, steps: int, a_max: flo
     return best_a, f0, best_f
 
 
+def _chunks(count: int, size: int) -> list[slice]:
+    """Consecutive slices of at most ``size`` covering ``range(count)``."""
+    return [slice(i, min(i + size, count)) for i in range(0, count, size)]
+
+
+def _batch_gradients(problem: _Problem, idx, index, base, frac, do_probe: bool, do_pos: bool):
+    """Gradients of the batch's Gaussian-amplitude NLL, evaluated ``opts.chunk_size`` patterns at a time.
+
+    Returns (g_O, g_P or None, g_f (B, 2) or None, Psi (B, N, N) detached, W_k (B, N, N) detached, reported
+    batch NLL of the run's likelihood). The autograd graph (the (N + 2m)^2 windows, their FFTs, ramps) exists
+    for one chunk at a time, so the working memory does not grow with the batch; the sums are the batch's.
+    """
+    opts = problem.opts
+    obj = problem.obj.detach().requires_grad_(True)
+    probe = problem.probe.detach().requires_grad_(do_probe)
+    g_f = torch.zeros_like(frac) if do_pos else None
+    g_obj = g_probe = None
+    psi_parts, window_parts = [], []
+    reported = 0.0
+    for part in _chunks(int(idx.shape[0]), opts.chunk_size):
+        f = frac[part].detach().requires_grad_(do_pos)
+        psi_hat, _, windows = problem.spectra(obj, probe, index[part], base[part], f)
+        # the direction is the gradient of the Gaussian-amplitude NLL for both likelihoods (bounded where the
+        # prediction is ~0, unlike the Poisson gradient); the run's likelihood chooses the step (LSQML)
+        amp = torch.abs(psi_hat)
+        loss = nll_terms(amp, problem.d[idx[part]], problem.scale, "gaussian").sum()
+        with torch.no_grad():
+            reported += float(loss) if opts.likelihood == "gaussian" else \
+                float(nll_terms(amp.detach(), problem.d[idx[part]], problem.scale, opts.likelihood).sum())
+        wanted = [obj] + ([probe] if do_probe else []) + ([f] if do_pos else [])
+        grads = torch.autograd.grad(loss, wanted)
+        g_obj = grads[0] if g_obj is None else g_obj + grads[0]
+        if do_probe:
+            g_probe = grads[1] if g_probe is None else g_probe + grads[1]
+        if do_pos:
+            g_f[part] = grads[-1]
+        psi_parts.append(psi_hat.detach())
+        window_parts.append(windows.detach())
+    return g_obj, g_probe, g_f, torch.cat(psi_parts), torch.cat(window_parts), reported
+
+
 def _batch_update(problem: _Problem, idx: torch.Tensor, it: int) -> float:
     """One preconditioned update of object (and probe, positions) on the patterns ``idx``; returns the batch NLL before it."""
     opts = problem.opts
     do_probe = opts.refine_probe and it >= opts.probe_start
     do_pos = opts.refine_positions and it >= opts.position_start
     index, base, frac = problem.geometry(idx)
-    obj = problem.obj.detach().requires_grad_(True)
-    probe = problem.probe.detach().requires_grad_(do_probe)
-    frac = frac.detach().requires_grad_(do_pos)
-    psi_hat, probes, windows = problem.spectra(obj, probe, index, base, frac)
-    # the direction is the gradient of the Gaussian-amplitude NLL for both likelihoods (bounded where the
-    # prediction is ~0, unlike the Poisson gradient); the run's likelihood chooses the step (LSQML)
-    amp = torch.abs(psi_hat)
-    loss = nll_terms(amp, problem.d[idx], problem.scale, "gaussian").sum()
-    with torch.no_grad():
-        reported = nll_terms(amp.detach(), problem.d[idx], problem.scale, opts.likelihood).sum() \
-            if opts.likelihood != "gaussian" else loss.detach()
-    wanted = [obj] + ([probe] if do_probe else []) + ([frac] if do_pos else [])
-    grads = torch.autograd.grad(loss, wanted)
+    frac = frac.detach()
+    g_obj, g_probe, g_f, psi_hat, windows, reported = _batch_gradients(problem, idx, index, base, frac,
+                                                                       do_probe, do_pos)
     curv = CURVATURE * problem.scale ** 2
+    parts = _chunks(int(idx.shape[0]), opts.chunk_size)
     with torch.no_grad():
-        probes, windows, psi_hat = probes.detach(), windows.detach(), psi_hat.detach()
+        probes = problem.probes(problem.probe, frac)
         illum = ops.illumination(probes, index, problem.shape)
-        d_obj = -grads[0] / (curv * (illum + opts.delta * illum.max()))
-        frac = frac.detach()
-        d_windows = problem.windows(d_obj, index, base, frac)
+        d_obj = -g_obj / (curv * (illum + opts.delta * illum.max()))
+        d_windows = torch.cat([problem.windows(d_obj, index[p], base[p], frac[p]) for p in parts])
         d1_field = probes * d_windows
         d_probe = None
         d2 = None  # the alpha^2 term exists only when object and probe both move
         if do_probe:
             w2 = (windows.real ** 2 + windows.imag ** 2).sum(0)
-            d_probe = -grads[1] / (curv * (w2 + opts.delta * w2.max()))
+            d_probe = -g_probe / (curv * (w2 + opts.delta * w2.max()))
             d_probes = problem.probes(d_probe, frac)
             d1_field = d1_field + d_probes * windows
             d2 = ops.far_field(d_probes * d_windows)
         d1 = ops.far_field(d1_field)
-    alpha, _, _ = _line_search(problem, psi_hat, d1, d2, idx, opts.newton_steps, opts.max_step, float(reported))
+        del d1_field, d_windows
+    alpha, _, _ = _line_search(problem, psi_hat, d1, d2, idx, opts.newton_steps, opts.max_step, reported)
     with torch.no_grad():
-        probe_before = problem.probe
+        probe_before, obj_before = problem.probe, problem.obj
         problem.obj = problem.obj + alpha * d_obj
         if d_probe is not None:
             problem.probe = problem.probe + alpha * d_probe
         if do_pos:
-            g_f = grads[-1]
-            if problem.opts.subpixel == "probe":
-                dpx, dpy = ops.probe_shift_derivatives(probe_before, frac)
-                dpx, dpy = dpx * windows, dpy * windows
-            else:
-                wx, wy = ops.window_shift_derivatives(obj.detach(), base, frac, problem.origin, problem.n, problem.margin)
-                dpx, dpy = probes * wx, probes * wy
-            # Gauss-Newton curvature: 4 s^2 sum (dA/df)^2 with dA/df = Re(conj(Psi) dPsi/df) / A
-            a_safe = amp.detach().clamp_min(1e-30)
-            hx = curv * ((psi_hat.conj() * ops.far_field(dpx)).real / a_safe).pow(2).sum(dim=(1, 2))
-            hy = curv * ((psi_hat.conj() * ops.far_field(dpy)).real / a_safe).pow(2).sum(dim=(1, 2))
+            hx, hy = _position_curvature(problem, psi_hat, probes, windows, probe_before, obj_before, base, frac,
+                                         parts, curv)
             step = -torch.stack((g_f[:, 0] / hx.clamp_min(1e-30), g_f[:, 1] / hy.clamp_min(1e-30)), dim=1)
             step = step.clamp(-opts.max_position_step, opts.max_position_step)
             if step.shape[0] > 1:
                 step = step - step.mean(dim=0, keepdim=True)
             problem.pos[idx] = problem.pos[idx] + step.to(problem.pos.dtype)
-    return float(reported.detach())
+    return reported
+
+
+def _position_curvature(problem: _Problem, psi_hat, probes, windows, probe, obj, base, frac, parts,
+                        curv: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gauss-Newton curvatures ``4 s^2 sum (dA/df)^2`` per pattern and axis (B,), ``dA/df = Re(conj(Psi) dPsi/df) / A``,
+    chunk by chunk (the (N + 2m)^2 derivative windows of one chunk at a time)."""
+    hx, hy = [], []
+    for p in parts:
+        if problem.opts.subpixel == "probe":
+            dpx, dpy = ops.probe_shift_derivatives(probe, frac[p])
+            dpx, dpy = dpx * windows[p], dpy * windows[p]
+        else:
+            wx, wy = ops.window_shift_derivatives(obj, base[p], frac[p], problem.origin, problem.n, problem.margin)
+            dpx, dpy = probes[p] * wx, probes[p] * wy
+        a_safe = torch.abs(psi_hat[p]).clamp_min(1e-30)
+        hx.append(curv * ((psi_hat[p].conj() * ops.far_field(dpx)).real / a_safe).pow(2).sum(dim=(1, 2)))
+        hy.append(curv * ((psi_hat[p].conj() * ops.far_field(dpy)).real / a_safe).pow(2).sum(dim=(1, 2)))
+    return torch.cat(hx), torch.cat(hy)
 
 
 def refine(diffraction: np.ndarray, positions: np.ndarray, probe: np.ndarray, obj: np.ndarray | None = None,
