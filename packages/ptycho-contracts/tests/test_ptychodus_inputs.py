@@ -23,8 +23,9 @@ from ptycho.raw_data import RawData
 N = 64
 
 
-def _scan(m: int = 6, seed: int = 0) -> dict:
-    rng = np.random.default_rng(seed)
+def _scan(m: int = 6) -> dict:
+    """m positions, random amplitudes (below 3, not whole numbers) and probe."""
+    rng = np.random.default_rng(m)
     return {"xcoords": rng.uniform(40, 80, m), "ycoords": rng.uniform(40, 80, m),
             "diff3d": (rng.random((m, N, N)) * 3).astype(np.float32),
             "probeGuess": (rng.random((N, N)) + 0.1).astype(np.complex64)}

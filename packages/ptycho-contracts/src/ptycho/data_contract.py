@@ -252,9 +252,15 @@ def _are_counts(arr: np.ndarray) -> bool:
     """Detector counts rather than amplitudes: an integer dtype, or floats that are all whole numbers with a
     maximum of at least 2 (amplitudes sqrt(counts) of a real scan are never all whole numbers; up to 1 the
     two readings agree)."""
-    if arr.dtype.kind in "iu":
+    if arr.size == 0 or arr.dtype.kind in "iu":
         return arr.size > 0
-    return arr.size > 0 and float(np.max(arr)) >= 2.0 and bool(np.all(arr == np.round(arr)))
+    peak = 0.0
+    for i in range(0, arr.shape[0], 64):  # bounded memory; amplitudes fail on the first chunk
+        chunk = arr[i : i + 64]
+        if not np.array_equal(chunk, np.rint(chunk)):
+            return False
+        peak = max(peak, float(chunk.max()))
+    return peak >= 2.0
 
 
 def _probe(source: str, value: Any, n: int) -> np.ndarray:
