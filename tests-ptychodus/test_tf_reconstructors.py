@@ -4,7 +4,9 @@ For 'ptychopinn_pinn' and 'ptychopinn_supervised', on a small simulated scan giv
 counts (NPY) and a ptychodus NPZ product: export training data -> train (ptychodus builds ModelConfig(N=0)
 and assigns N; its probe is (1, N, N); output_dir=Path()) -> reconstruct (NumSamples=1) -> save the model
 -> open the saved model (ptychodus unzips it into a folder) -> reconstruct -> batch train and batch
-reconstruct in a fresh ModelCore from the files and settings a user would leave in a directory.
+reconstruct (ModelCore.batch_mode_execute) from the files and settings a user would leave in a folder.
+One epoch of the smallest network: the test checks the plumbing and the frame, not reconstruction quality
+(specs/tf-backend.md §7 scores quality on the same call chain).
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def _load(core: ModelCore, scan):
 
 
 @pytest.mark.parametrize("algorithm", ["ptychopinn_pinn", "ptychopinn_supervised"])
-def test_tf_reconstructor_end_to_end(algorithm, ptychodus_scan, tmp_path, monkeypatch):
+def test_tf_reconstructor_end_to_end(algorithm, ptychodus_scan, tmp_path, monkeypatch, capfd):
     scan = ptychodus_scan
     monkeypatch.chdir(tmp_path)
     train_in, train_out, batch_in, batch_out = (tmp_path / n for n in ("in", "out", "batch_in", "batch_out"))
@@ -74,6 +76,9 @@ def test_tf_reconstructor_end_to_end(algorithm, ptychodus_scan, tmp_path, monkey
         product.train_reconstructor_local(train_in, train_out, algorithm=algorithm, block=True)
         assert (train_out / "wts.h5.zip").is_file()
         assert not (tmp_path / "checkpoints").exists()  # output_dir=Path(): no checkpoint in the working dir
+        # the child read the exported counts as counts: converted to amplitudes, with the notice
+        err = capfd.readouterr().err
+        assert "DiffractionCountsWarning" in err and "train_data.npz: key 'diff3d': integer detector counts" in err
 
         first = _check_object(product.reconstruct_local(algorithm=algorithm, block=True).get_product().object_, scan)
 

@@ -3,7 +3,7 @@
 ptychodus builds ``ModelConfig(N=0, ...)`` before it has opened the training data and assigns
 ``config.model.N = <pattern side>`` afterwards. ``N = 0`` therefore means *taken from the data*: the
 config is valid to build and to carry around, the one assignment ``model.N = n`` (n in 64, 128, 256) is
-allowed while N is 0, and every use that needs the size (training, building a network, saving a model)
+allowed while N is 0, and every use that needs the size (training in both backends, building a network)
 calls :func:`require_n`, which names the field when it is still 0. Any other assignment to a
 ``ModelConfig`` field still raises ``dataclasses.FrozenInstanceError``.
 """
