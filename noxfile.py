@@ -139,8 +139,10 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def ptychodus(session: nox.Session) -> None:
-    """ptychodus, the beamline application, installed without its GUI extra beside our packages, trains,
-    reconstructs, saves, reopens and runs in batch mode through its own code (specs/ptychodus.md §6)."""
+    """ptychodus 1.7.0 (no GUI) beside our packages drives its PtychoPINN integrations end to end.
+
+    ptychodus, the beamline application, trains, reconstructs, saves, reopens and runs in batch mode through
+    its own code on a small simulated scan (specs/ptychodus.md §6)."""
     _editable(session, PACKAGES)
     session.install(*CONSTRAINTS, "ptychodus==1.7.0")
     session.run("pytest", "tests-ptychodus", "-q", *session.posargs, env=_pytest_env())
