@@ -10,6 +10,7 @@
     nox -s docs         build the mkdocs site with --strict and open its pages in headless Chromium
     nox -s demo         the main job: simulate -> train -> reconstruct -> evaluate (PyTorch backend)
     nox -s benchmark    realistic train-on-one-half benchmark with the pty-chi anchor (posargs -> the script)
+    nox -s ptychodus    ptychodus 1.7.0 (no GUI) drives its PtychoPINN integrations end to end (tests-ptychodus/)
 
 All sessions install with ``-c constraints.txt`` so torch resolves to the pinned CPU wheel.
 """
@@ -134,6 +135,17 @@ def demo(session: nox.Session) -> None:
     session.install(*CONSTRAINTS, *[a for n in ("ptycho-contracts", "ptycho-bridge", "ptycho-torch", "ptycho-cli")
                                     for a in ("-e", str(ROOT / "packages" / n))])
     session.run("ptycho", "demo", *session.posargs, env={"MPLBACKEND": "Agg"})
+
+
+@nox.session
+def ptychodus(session: nox.Session) -> None:
+    """ptychodus 1.7.0 (no GUI) beside our packages drives its PtychoPINN integrations end to end.
+
+    ptychodus, the beamline application, trains, reconstructs, saves, reopens and runs in batch mode through
+    its own code on a small simulated scan (specs/ptychodus.md §6)."""
+    _editable(session, PACKAGES)
+    session.install(*CONSTRAINTS, "ptychodus==1.7.0")
+    session.run("pytest", "tests-ptychodus", "-q", *session.posargs, env=_pytest_env())
 
 
 @nox.session

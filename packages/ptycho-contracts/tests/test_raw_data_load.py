@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ptycho.data_contract import ContractError, validate_npz
+from ptycho.data_contract import ContractError, DiffractionCountsWarning, validate_npz
 from ptycho.raw_data import RawData, load_data
 
 N = 64
@@ -50,16 +50,18 @@ def test_square_legacy_ambiguity_keeps_leading_axis(tmp_path: Path) -> None:
 
 
 def test_trailing_singleton_and_dtype_casts(tmp_path: Path) -> None:
-    """§2.2-§2.3: (M,N,N,1) is squeezed; integer and float64 amplitudes become float32."""
+    """§2.2-§2.3: (M,N,N,1) is squeezed; integer diffraction is read as detector counts and becomes
+    float32 amplitudes sqrt(counts), with a DiffractionCountsWarning naming the file and key."""
     a = _arrays(4)
     counts = np.random.default_rng(1).integers(0, 60000, size=(4, N, N, 1)).astype(np.uint16)
     a["diffraction"] = counts
     a["probeGuess"] = np.ones((N, N))  # real float64 probe -> complex64
     path = tmp_path / "ints.npz"
     np.savez(path, **a)
-    raw = RawData.from_file(path)
+    with pytest.warns(DiffractionCountsWarning, match=r"ints\.npz: key 'diffraction': integer detector counts"):
+        raw = RawData.from_file(path)
     assert raw.diff3d.dtype == np.float32 and raw.diff3d.shape == (4, N, N)
-    np.testing.assert_array_equal(raw.diff3d, counts[..., 0].astype(np.float32))
+    np.testing.assert_allclose(raw.diff3d, np.sqrt(counts[..., 0].astype(np.float64)), rtol=1e-6)
     assert raw.probeGuess.dtype == np.complex64
     assert raw.xcoords.dtype == np.float64 and raw.scan_index.dtype == np.int64
     np.testing.assert_array_equal(raw.scan_index, np.zeros(4))

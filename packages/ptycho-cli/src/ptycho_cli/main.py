@@ -194,7 +194,9 @@ def _run(argv: Sequence[str], parse: Callable[[list[str]], tuple[argparse.Namesp
         if extra and command not in _PASS_THROUGH:
             raise UserError(f"unrecognized arguments: {' '.join(extra)} (see '{prog} --help')")
         args.argv = argv
-        with progress.quiet_libraries():
+        from ptycho_cli.notices import one_line_notices
+
+        with one_line_notices(prog), progress.quiet_libraries():
             return int(_handler(command)(args, extra) or EXIT_OK)
     except SystemExit as exc:  # --help / --version, or a delegated command line that exits
         code = exc.code

@@ -74,7 +74,8 @@ def train_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
     with stage(f"training (tensorflow, {config.nepochs} epochs)"):
         try:
             amp, phase, results = run_cdi_example(train, test, config, M=STITCH_M, do_stitching=test is not None,
-                                                  resume_from=True if getattr(args, "resume", None) else None)
+                                                  resume_from=True if getattr(args, "resume", None) else None,
+                                                  checkpoints=True)
         except FileNotFoundError as exc:  # --resume without a checkpoint: bad input, one line
             if not getattr(args, "resume", None):
                 raise

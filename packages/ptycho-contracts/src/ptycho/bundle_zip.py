@@ -5,6 +5,10 @@ member is decompressed, ``open_checked`` rejects unsafe member names (absolute p
 backslashes), duplicates and a declared uncompressed total above the limit; ``read_member`` never returns
 more than its byte limit whatever a (possibly forged) header claims. Every failure is one ``BundleError``
 line naming the file. The backends add their own manifest semantics (backend tag, members, weight format).
+
+A bundle may also be given *unzipped*: a folder holding the members as files (``manifest.json`` at its top),
+which is what ptychodus's "open model" leaves after extracting a saved ``model.zip`` (specs/ptychodus.md §4).
+``resolve_bundle`` picks the zip or the folder, and ``open_checked`` reads either with the same checks.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 __all__ = [
     "BundleError",
@@ -20,6 +24,8 @@ __all__ = [
     "MAX_UNCOMPRESSED_BYTES",
     "MAX_MANIFEST_BYTES",
     "check_member_name",
+    "FolderBundle",
+    "resolve_bundle",
     "open_checked",
     "read_member",
     "read_json_member",
@@ -53,13 +59,60 @@ def check_member_name(path: Path, name: str) -> None:
         raise BundleError(f"{path}: unsafe member name {name!r} (absolute paths and '..' are not allowed)")
 
 
-def open_checked(path: Path, limit: int = MAX_UNCOMPRESSED_BYTES) -> zipfile.ZipFile:
-    """Open ``path`` as a zip after checking names, duplicates and the declared total size (<= ``limit``).
+class FolderBundle:
+    """The members of a bundle as the regular files directly inside one folder (an unzipped bundle).
 
-    The caller closes the returned ZipFile (use it as a context manager).
+    Offers what the loaders use of a ``zipfile.ZipFile``: ``namelist()``, ``open(name)`` (KeyError when
+    absent) and the context-manager protocol. Symbolic links and sub-folders are not members.
     """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._names = sorted(p.name for p in self.folder.iterdir() if p.is_file() and not p.is_symlink())
+
+    def namelist(self) -> list[str]:
+        return list(self._names)
+
+    def open(self, name: str) -> IO[bytes]:
+        if name not in self._names:
+            raise KeyError(name)
+        return (self.folder / name).open("rb")
+
+    def close(self) -> None:
+        """Nothing to release (files are opened per member)."""
+
+    def __enter__(self) -> FolderBundle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def resolve_bundle(location: Any, bundle_name: str) -> Path:
+    """The bundle a location names: a ``*.zip`` path itself; a folder holding ``bundle_name``; otherwise a
+    folder holding ``manifest.json`` (an unzipped bundle); else ``<folder>/<bundle_name>`` (which then
+    fails as not found, naming that path)."""
+    p = Path(location)
+    if p.suffix == ".zip" or not p.is_dir() or (p / bundle_name).exists():
+        return p if p.suffix == ".zip" else p / bundle_name
+    return p if (p / "manifest.json").is_file() else p / bundle_name
+
+
+def open_checked(path: Path, limit: int = MAX_UNCOMPRESSED_BYTES) -> zipfile.ZipFile | FolderBundle:
+    """Open ``path`` (a zip, or a folder of unzipped members) after checking names, duplicates and the
+    (declared) total size (<= ``limit``).
+
+    The caller closes the returned object (use it as a context manager).
+    """
+    if path.is_dir():
+        folder = FolderBundle(path)
+        total = sum((path / n).stat().st_size for n in folder.namelist())
+        if total > limit:
+            raise BundleError(f"{path}: unzipped bundle size {total} bytes exceeds the limit {limit}")
+        return folder
     if not path.is_file():
-        raise BundleNotFoundError(f"{path}: model bundle not found (expected a wts.h5.zip file or a folder holding one)")
+        raise BundleNotFoundError(f"{path}: model bundle not found (expected a wts.h5.zip file, a folder holding one, "
+                                  "or a folder of its unzipped members with manifest.json)")
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
@@ -80,7 +133,7 @@ def open_checked(path: Path, limit: int = MAX_UNCOMPRESSED_BYTES) -> zipfile.Zip
     return zf
 
 
-def read_member(zf: zipfile.ZipFile, path: Path, name: str, limit: int) -> bytes:
+def read_member(zf: zipfile.ZipFile | FolderBundle, path: Path, name: str, limit: int) -> bytes:
     """One member's bytes, never more than ``limit`` whatever its header claims."""
     check_member_name(path, name)
     try:
@@ -95,7 +148,7 @@ def read_member(zf: zipfile.ZipFile, path: Path, name: str, limit: int) -> bytes
     return data
 
 
-def read_json_member(zf: zipfile.ZipFile, path: Path, name: str, limit: int = MAX_MANIFEST_BYTES) -> dict[str, Any]:
+def read_json_member(zf: zipfile.ZipFile | FolderBundle, path: Path, name: str, limit: int = MAX_MANIFEST_BYTES) -> dict[str, Any]:
     """A JSON-object member (manifest, config), decoded without executing anything."""
     try:
         value = json.loads(read_member(zf, path, name, limit))

@@ -5,10 +5,11 @@ Normative text: specs/data-contract.md. A raw dataset is a set of named arrays (
 ==================  ===========  ===========  =========  ================================================
 key                 shape        dtype out    required   meaning
 ==================  ===========  ===========  =========  ================================================
-``diffraction``     (M, N, N)    float32      yes        amplitudes sqrt(counts); alias ``diff3d``
+``diffraction``     (M, N, N)    float32      yes        amplitudes sqrt(counts); alias ``diff3d``; counts
+                                                         (integers) are converted with a warning
 ``xcoords``         (M,)         float64      yes        scan x = column, object pixels
 ``ycoords``         (M,)         float64      yes        scan y = row, object pixels
-``probeGuess``      (N, N)       complex64    yes        probe on the object pixel grid
+``probeGuess``      (N, N)       complex64    yes        probe on the object pixel grid; (1, N, N) squeezed
 ``xcoords_start``   (M,)         float64      no         nominal x (default: ``xcoords``); pairs with y
 ``ycoords_start``   (M,)         float64      no         nominal y (default: ``ycoords``)
 ``scan_index``      (M,)         int64        no         scan id per position (default zeros)
@@ -31,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -43,6 +45,7 @@ __all__ = [
     "MAX_EXPANSION",
     "MIN_BUDGET_BYTES",
     "ContractError",
+    "DiffractionCountsWarning",
     "read_npz",
     "validate_arrays",
     "validate_npz",
@@ -76,6 +79,10 @@ class ContractError(ValueError):
         where = f"{self.source}: key '{key}'" if key is not None else self.source
         message = f"{where}: expected {expected}, found {found}"
         super().__init__(" ".join(message.split()))  # always one line
+
+
+class DiffractionCountsWarning(UserWarning):
+    """Diffraction given as detector counts was converted to amplitudes sqrt(counts) (specs/data-contract.md §2.2)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -226,12 +233,50 @@ def _diffraction(source: str, key: str, value: Any, m: int) -> np.ndarray:
     n = arr.shape[1]
     if n not in ALLOWED_N:
         raise ContractError(source, key, f"pattern size N in {set(ALLOWED_N)}", f"N = {n} (shape {arr.shape})")
+    if _are_counts(arr):
+        if float(arr.min()) < 0:
+            raise ContractError(source, key, "non-negative detector counts", f"minimum {float(arr.min()):.6g}")
+        warnings.warn(f"{source}: key '{key}': integer detector counts ({arr.dtype}, max {float(arr.max()):.6g}) "
+                      "converted to amplitudes sqrt(counts); store float32 amplitudes to silence this",
+                      DiffractionCountsWarning, stacklevel=4)
+        arr = np.sqrt(arr.astype(np.float64))
     out = np.ascontiguousarray(arr, dtype=np.float32)
     if not np.all(np.isfinite(out)):
         raise ContractError(source, key, "amplitudes that fit in float32", "values that overflow float32")
     if out.size and float(out.min()) < 0:
         raise ContractError(source, key, "non-negative amplitudes sqrt(counts)", f"minimum {float(out.min()):.6g}")
     return out
+
+
+def _are_counts(arr: np.ndarray) -> bool:
+    """Detector counts rather than amplitudes: an integer dtype, or floats that are all whole numbers with a
+    maximum of at least 2 (amplitudes sqrt(counts) of a real scan are never all whole numbers; up to 1 the
+    two readings agree)."""
+    if arr.size == 0 or arr.dtype.kind in "iu":
+        return arr.size > 0
+    peak = 0.0
+    for i in range(0, arr.shape[0], 64):  # bounded memory; amplitudes fail on the first chunk
+        chunk = arr[i : i + 64]
+        if not np.array_equal(chunk, np.rint(chunk)):
+            return False
+        peak = max(peak, float(chunk.max()))
+    return peak >= 2.0
+
+
+def _probe(source: str, value: Any, n: int) -> np.ndarray:
+    """(N, N) complex64 probe; a one-mode stack (1, N, N) (ptychodus's probe export) is squeezed."""
+    probe = _numeric(source, "probeGuess", value, allow_complex=True)
+    if probe.ndim == 3 and probe.shape[1:] == (n, n):
+        if probe.shape[0] != 1:
+            raise ContractError(source, "probeGuess", f"one probe mode, shape ({n}, {n}) or (1, {n}, {n})",
+                                f"{probe.shape[0]} modes, shape {probe.shape} (multi-mode probes are not supported; "
+                                "pass the dominant mode probeGuess[0])")
+        probe = probe[0]
+    if probe.shape != (n, n):
+        raise ContractError(source, "probeGuess", f"shape ({n}, {n}) like the patterns", f"shape {probe.shape}")
+    if not np.any(probe):
+        raise ContractError(source, "probeGuess", "a probe with non-zero values", "all zeros")
+    return np.ascontiguousarray(probe, dtype=np.complex64)
 
 
 def _patch_stack(source: str, key: str, value: Any, m: int, n: int, *, complex_ok: bool) -> np.ndarray:
@@ -328,12 +373,7 @@ def validate_arrays(arrays: Mapping[str, Any], source: str = "<arrays>") -> dict
     else:
         scan_index = np.zeros(m, dtype=np.int64)
 
-    probe = _numeric(source, "probeGuess", need("probeGuess"), allow_complex=True)
-    if probe.shape != (n, n):
-        raise ContractError(source, "probeGuess", f"shape ({n}, {n}) like the patterns", f"shape {probe.shape}")
-    if not np.any(probe):
-        raise ContractError(source, "probeGuess", "a probe with non-zero values", "all zeros")
-    probe = np.ascontiguousarray(probe, dtype=np.complex64)
+    probe = _probe(source, need("probeGuess"), n)
 
     obj = None
     if "objectGuess" in present:

@@ -222,7 +222,8 @@ class RawData:
         Args:
             N: pattern size; must equal the data's N.
             K: nearest neighbours per seed (gridsize > 1), K >= C = gridsize².
-            nsamples: groups wanted (B = min(nsamples, M) unless oversampling).
+            nsamples: groups wanted (B = min(nsamples, M) unless oversampling); 1 (the legacy default,
+                and ptychodus's NumSamples default) means one group per scan position (B = M).
             dataset_path: accepted for signature compatibility; there is no grouping cache.
             seed: seed of ``np.random.default_rng`` (None: fresh entropy; sequential with None: 0).
             sequential_sampling: seeds are the first B positions.
@@ -246,6 +247,8 @@ class RawData:
             raise ValueError(f"generate_grouped_data: dataset_path: expected a path or None, found {type(dataset_path).__name__}")
         if seed is None and sequential_sampling:
             seed = 0
+        if isinstance(nsamples, (int, np.integer)) and not isinstance(nsamples, bool) and nsamples == 1:
+            nsamples = len(self)  # the legacy meaning of 1: every position seeds one group (specs/grouping.md §2)
         rng = np.random.default_rng(seed)
         idx = group_indices(
             self.xcoords,

@@ -13,7 +13,23 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PtychoDataContainer", "PtychoDataset", "load"]
+__all__ = ["PtychoDataContainer", "PtychoDataset", "ObjectFrameOffsets", "load"]
+
+
+class ObjectFrameOffsets(np.ndarray):
+    """Group centres (B,1,2,1) float64 [x, y] that remember the (H, W) ``object_shape`` of the object whose
+    pixel coordinates they are, so that ``ptycho.tf_helper.reassemble_position`` can stitch into that
+    object's frame (specs/ptychodus.md §3). Views and slices keep the shape; ``np.asarray`` drops it."""
+
+    object_shape: tuple[int, int] | None
+
+    def __new__(cls, offsets, object_shape):
+        out = np.asarray(offsets, np.float64).view(cls)
+        out.object_shape = None if object_shape is None else (int(object_shape[0]), int(object_shape[1]))
+        return out
+
+    def __array_finalize__(self, obj) -> None:
+        self.object_shape = getattr(obj, "object_shape", None)
 
 
 class PtychoDataContainer:
@@ -24,7 +40,8 @@ class PtychoDataContainer:
       and phase (ones / zeros when unknown, then ``has_labels`` is False: no supervised training);
       norm_Y_I float (dataset intensity scale); YY_full (unused,
       None); coords_nominal, coords_true (B,1,2,C) float32 relative offsets; nn_indices (B,C) int32;
-      global_offsets (B,1,2,1) float64 group centres [x, y]; local_offsets (B,1,2,C) float64
+      global_offsets (B,1,2,1) float64 group centres [x, y] (an ObjectFrameOffsets carrying the
+      objectGuess shape when the grouped data had one); local_offsets (B,1,2,C) float64
       coords_relative; probeGuess (N,N) complex64.
     """
 
@@ -48,7 +65,10 @@ class PtychoDataContainer:
             if arr.shape != (b, 1, 2, c):
                 raise ValueError(f"PtychoDataContainer: {name}: expected shape {(b, 1, 2, c)}, found {arr.shape}")
         self.nn_indices = None if nn_indices is None else np.asarray(nn_indices, np.int32)
+        shape = getattr(global_offsets, "object_shape", None)
         self.global_offsets = np.asarray(global_offsets, np.float64)
+        if shape is not None:
+            self.global_offsets = ObjectFrameOffsets(self.global_offsets, shape)
         self.local_offsets = np.asarray(local_offsets, np.float64)
         self.probe = None if probeGuess is None else np.asarray(probeGuess, np.complex64)
         self.probeGuess = self.probe
@@ -150,8 +170,11 @@ def _container_from_dict(d: dict[str, Any], probeGuess, nphotons: float) -> Ptyc
     rel = np.asarray(d["coords_relative"], np.float64)
     start_rel = np.asarray(d.get("coords_start_relative", rel), np.float64)
     probe = probeGuess if probeGuess is not None else d.get("probeGuess")
-    cont = PtychoDataContainer(x, y_i, y_phi, norm, None, start_rel, rel, d.get("nn_indices"),
-                               np.asarray(d["coords_offsets"], np.float64), rel, probe)
+    offsets = np.asarray(d["coords_offsets"], np.float64)
+    obj = d.get("objectGuess")
+    if obj is not None and np.ndim(obj) == 2:
+        offsets = ObjectFrameOffsets(offsets, np.shape(obj))
+    cont = PtychoDataContainer(x, y_i, y_phi, norm, None, start_rel, rel, d.get("nn_indices"), offsets, rel, probe)
     cont.has_labels = y is not None
     return cont
 

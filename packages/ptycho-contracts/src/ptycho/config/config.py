@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ptycho.config.model_size import ALLOWED_N, assign_n_once, check_n, require_n
+from ptycho.config.resume import resume_checkpoint
 from ptycho.config.validation import check_bool as _check_bool
 from ptycho.config.validation import check_choice as _check_choice
 from ptycho.config.validation import check_float as _check_float
@@ -57,7 +59,6 @@ __all__ = [
     "validate_inference_config",
 ]
 
-ALLOWED_N = (64, 128, 256)
 MODEL_TYPES = ("pinn", "supervised")
 ARCHITECTURES = ("cnn",)
 AMP_ACTIVATIONS = ("sigmoid", "swish", "softplus", "relu")
@@ -126,29 +127,15 @@ UNIMPLEMENTED_FIELDS: tuple[tuple[str, Any], ...] = (
 
 def check_implemented(config: Any) -> None:
     """ValueError naming the field when ``config`` (a TrainingConfig) sets a field of
-    :data:`UNIMPLEMENTED_FIELDS` to another value: both backends reject it instead of ignoring it."""
+    :data:`UNIMPLEMENTED_FIELDS` to another value (both backends reject it instead of ignoring it), or
+    when its ``model.N`` is still 0 (taken from the data, not yet assigned; specs/config.md §2.1)."""
+    require_n(config.model, "training")
     for path, accepted in UNIMPLEMENTED_FIELDS:
         owner, name = (config.model, path[len("model."):]) if path.startswith("model.") else (config, path)
         value = getattr(owner, name, accepted)
         if value != accepted:
             cls = type(owner).__name__
             raise ValueError(f"{cls}.{name}: not implemented by either backend; expected {accepted!r}, found {value!r}")
-
-
-def resume_checkpoint(resume_from: Any, output_dir: str | Path) -> Path | None:
-    """The checkpoint a workflow resumes from, the same rule in both backends (specs/reliability.md §1):
-    None/False -> None; True -> ``<output_dir>/checkpoints/last.ckpt``; a directory -> its
-    ``checkpoints/last.ckpt`` (or ``<dir>/last.ckpt`` when it has no ``checkpoints/`` but that file); a file ->
-    itself. FileNotFoundError (one line naming the path) when the checkpoint does not exist."""
-    if resume_from is None or resume_from is False:
-        return None
-    p = Path(output_dir) if resume_from is True else Path(resume_from)
-    if p.is_dir():
-        p = p / "last.ckpt" if not (p / "checkpoints").is_dir() and (p / "last.ckpt").exists() \
-            else p / "checkpoints" / "last.ckpt"
-    if not p.is_file():
-        raise FileNotFoundError(f"resume_from: no checkpoint at {p} (expected <output_dir>/checkpoints/last.ckpt)")
-    return p
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -161,7 +148,8 @@ class ModelConfig:
     """Network and forward-model architecture (specs/config.md §2).
 
     Frozen: derive variants with ``dataclasses.replace``. ``amp_activation`` accepts 'silu'/'SiLU'
-    and stores the canonical 'swish'.
+    and stores the canonical 'swish'. ``N=0`` means "taken from the data": ``N`` may then be assigned
+    once, and uses that need it call ``require_n`` (``ptycho.config.model_size``, specs/config.md §2.1).
     """
 
     N: int = 64
@@ -192,11 +180,13 @@ class ModelConfig:
         return self.gridsize * self.gridsize
 
 
+ModelConfig.__setattr__ = assign_n_once  # type: ignore[method-assign,assignment]
+
+
 def validate_model_config(cfg: ModelConfig) -> None:
     """Raise ValueError naming the first invalid field of ``cfg`` (specs/config.md §2)."""
     o = "ModelConfig"
-    if cfg.N not in ALLOWED_N or not _is_int(cfg.N):
-        _fail(o, "N", cfg.N, "one of 64, 128, 256")
+    check_n(cfg.N, allow_unset=True)
     _check_int(o, "gridsize", cfg.gridsize, 1)
     _check_int(o, "n_filters_scale", cfg.n_filters_scale, 1)
     _check_choice(o, "model_type", cfg.model_type, MODEL_TYPES)

@@ -22,7 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ptycho.bundle_zip import MAX_UNCOMPRESSED_BYTES, BundleError, open_checked, read_json_member, read_member
+from ptycho.bundle_zip import (
+    MAX_UNCOMPRESSED_BYTES,
+    BundleError,
+    open_checked,
+    read_json_member,
+    read_member,
+    resolve_bundle,
+)
 
 from .network import Models, build_models
 
@@ -76,7 +83,7 @@ def save_bundle(location, models: Models, config) -> Path:
 _REQUIRED = ("config.json", "model.weights.h5", "physics.npz")
 
 
-def _manifest(zf: zipfile.ZipFile, path: Path) -> dict:
+def _manifest(zf, path: Path) -> dict:
     names = set(zf.namelist())
     if "manifest.json" not in names:
         found = "manifest.dill (an original PtychoPINN bundle)" if "manifest.dill" in names else sorted(names)[:5]
@@ -86,7 +93,7 @@ def _manifest(zf: zipfile.ZipFile, path: Path) -> dict:
 
 def read_manifest(path, *, max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES) -> dict:
     """Manifest of a bundle; FileNotFoundError / BundleError (a ValueError) with the path on bad input."""
-    path = Path(path)
+    path = resolve_bundle(path, BUNDLE_NAME)
     with open_checked(path, max_uncompressed_bytes) as zf:
         return _manifest(zf, path)
 
@@ -94,6 +101,8 @@ def read_manifest(path, *, max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES)
 def load_bundle(location, *, max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES):
     """Load a TensorFlow bundle without executing anything stored in it (specs/bundle-format.md §4).
 
+    ``location``: the bundle zip, a folder holding ``wts.h5.zip``, or a folder of its unzipped members
+    (ptychodus's "open model", specs/ptychodus.md §4).
     Returns: ``(models, config, extras)`` where ``config`` is the canonical config object stored in
     config.json and ``extras = {'intensity_scale': float, 'probe': (N, N) complex64, 'manifest': dict}``.
     Raises: FileNotFoundError (no file); BundleError (a ValueError, one line naming the file) when the
@@ -102,7 +111,7 @@ def load_bundle(location, *, max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTE
     """
     from ptycho.config.config import config_from_dict
 
-    path = bundle_path(location)
+    path = resolve_bundle(location, BUNDLE_NAME)
     with open_checked(path, max_uncompressed_bytes) as zf:
         manifest = _manifest(zf, path)
         backend = manifest.get("backend")

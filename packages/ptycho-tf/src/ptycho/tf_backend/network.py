@@ -22,6 +22,7 @@ import keras
 import numpy as np
 
 from ptycho.config.config import MODEL_TYPES
+from ptycho.config.model_size import require_n
 
 from .layers import IntensityScale, PhysicsForward
 
@@ -171,7 +172,7 @@ def build_models(model_config, probe=None, intensity_scale: float = 1.0, probe_t
       seed: optional seed for the Glorot initialisers (keras.utils.set_random_seed).
     Returns: :class:`Models`.
     """
-    n, gs = int(model_config.N), int(model_config.gridsize)
+    n, gs = require_n(model_config, "building the network"), int(model_config.gridsize)
     if n not in ENCODER_FILTERS:
         raise ValueError(f"ModelConfig.N: expected one of {sorted(ENCODER_FILTERS)}, found {n}")
     if gs < 1:

@@ -316,7 +316,8 @@ def forward_from_patches(object_patches, probe, coords_relative, s, object_big: 
     return trimmed, amp, canvas
 
 
-def reassemble_position(patches, global_offsets, m: int = 20, chunk: int = 256, interpolation: str = "bilinear"):
+def reassemble_position(patches, global_offsets, m: int = 20, chunk: int = 256, interpolation: str = "bilinear",
+                        frame: tuple[int, int] | None = None):
     """Stitch per-scan-position patches into one object (inference stitcher).
 
     Crop the central (M, M) of each patch, centre the offsets on their mean, pad the canvas by
@@ -329,7 +330,10 @@ def reassemble_position(patches, global_offsets, m: int = 20, chunk: int = 256, 
       interpolation: 'bilinear' (default) or 'fourier' (offsets centred on the rounded mean; each
         whole patch shifted by the fractional part of its offset with a Fourier phase ramp; central
         M x M crop added at the integer part; specs/physics.md §6.2).
-    Returns: (H, H) tensor with H = M + 2 pad, dtype of ``patches``.
+      frame: (H, W) of the object the offsets are pixel coordinates of (bilinear only): the canvas is then
+        that object's frame, canvas index (row, col) = object pixel (row, col), with no centring or padding
+        (specs/physics.md §6.3); positions outside it contribute only their part inside.
+    Returns: (H, H) tensor with H = M + 2 pad (or the (H, W) frame), dtype of ``patches``.
     """
     if interpolation not in ("bilinear", "fourier"):
         raise ValueError(f"reassemble_position: interpolation: expected 'bilinear' or 'fourier', found {interpolation!r}")
@@ -339,10 +343,15 @@ def reassemble_position(patches, global_offsets, m: int = 20, chunk: int = 256, 
     n = int(patches.shape[-1])
     if not 0 < m <= n:
         raise ValueError(f"reassemble_position: expected 0 < M <= N={n}, found M={m}")
-    rdt = tf.float64 if patches.dtype in (tf.complex128, tf.float64) else tf.float32
     off = np.asarray(global_offsets, dtype=np.float64).reshape(-1, 2)
     if off.shape[0] != int(patches.shape[0]):
         raise ValueError(f"reassemble_position: {patches.shape[0]} patches but {off.shape[0]} offsets")
+    lo = n // 2 - m // 2  # same crop origin as ptycho.physics.reassemble_position
+    if frame is not None:
+        if interpolation != "bilinear" or len(frame) != 2 or min(int(v) for v in frame) < 1:
+            raise ValueError(f"reassemble_position: frame: expected (H, W) > 0 with interpolation='bilinear', "
+                             f"found {frame!r} with {interpolation!r}")
+        return _stitch_bilinear(patches[:, lo : lo + m, lo : lo + m], off, (int(frame[0]), int(frame[1])), m // 2, chunk)
     if interpolation == "fourier":
         off = off - np.floor(off.mean(axis=0, keepdims=True) + 0.5)
     else:
@@ -350,18 +359,24 @@ def reassemble_position(patches, global_offsets, m: int = 20, chunk: int = 256, 
     pad = int(math.ceil(float(np.abs(off).max()))) if off.size else 0
     pad += pad % 2
     side = m + 2 * pad
-    lo = n // 2 - m // 2  # same crop origin as ptycho.physics.reassemble_position
     if interpolation == "fourier":
         return _reassemble_position_fourier(patches, off, m, pad, side, lo, chunk)
-    crops = patches[:, lo : lo + m, lo : lo + m]
-    num = tf.zeros([side, side], dtype=patches.dtype)
-    cnt = tf.zeros([side, side], dtype=rdt)
+    return _stitch_bilinear(patches[:, lo : lo + m, lo : lo + m], off, (side, side), -pad, chunk)
+
+
+def _stitch_bilinear(crops, off: np.ndarray, shape: tuple[int, int], anchor: int, chunk: int):
+    """Sum (P, M, M) crops translated by ``off`` (P, 2) [x, y] onto an (H, W) canvas where canvas index i holds
+    crop index ``i + anchor - offset``; divide by the overlap count where it is > 1e-6 (else 0)."""
+    rdt = tf.float64 if crops.dtype in (tf.complex128, tf.float64) else tf.float32
+    m = int(crops.shape[-1])
+    num = tf.zeros(list(shape), dtype=crops.dtype)
+    cnt = tf.zeros(list(shape), dtype=rdt)
     for i in range(0, off.shape[0], chunk):
         o = tf.constant(off[i : i + chunk], dtype=rdt)
-        ry = _axis_matrix(o[:, 1], side, m, -pad)
-        rx = _axis_matrix(o[:, 0], side, m, -pad)
+        ry = _axis_matrix(o[:, 1], shape[0], m, anchor)
+        rx = _axis_matrix(o[:, 0], shape[1], m, anchor)
         c = crops[i : i + chunk]
-        if patches.dtype.is_complex:
+        if crops.dtype.is_complex:
             num += tf.einsum("pim,pmn,pjn->ij", tf.cast(ry, c.dtype), c, tf.cast(rx, c.dtype))
         else:
             num += tf.einsum("pim,pmn,pjn->ij", ry, c, rx)

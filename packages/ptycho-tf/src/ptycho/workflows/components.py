@@ -131,7 +131,7 @@ def reassemble_cdi_image(test_data, config, flip_x=False, flip_y=False, transpos
 
 
 def run_cdi_example(train_data, test_data, config, flip_x=False, flip_y=False, transpose=False, M=20,
-                    do_stitching=False, *, resume_from=None, policy=None, init_weights=None):
+                    do_stitching=False, *, resume_from=None, policy=None, init_weights=None, checkpoints=None):
     """Train on ``train_data`` (RawData) with ``config`` (TrainingConfig); evaluate on ``test_data``.
 
     Returns ``(amp, phase, results)``: amp/phase (H, W) of the stitched test reconstruction when
@@ -143,10 +143,14 @@ def run_cdi_example(train_data, test_data, config, flip_x=False, flip_y=False, t
     ``reconstructed_obj``, ``pred_amp``, ``reconstructed_obj_cdi``; with stitching also
     ``obj_tensor_full``, ``global_offsets``, ``recon_amp``, ``recon_phase``.
     ``ptycho.model_manager.save(prefix)`` afterwards saves the model trained here. ``resume_from``,
-    ``policy`` and ``init_weights``: see :func:`train_cdi_model`.
+    ``policy`` and ``init_weights``: see :func:`train_cdi_model`. ``checkpoints``: write the resume point
+    ``<output_dir>/checkpoints/last.ckpt``; None (the legacy call) writes it unless ``config.output_dir`` is the
+    empty path ``Path()``, which ptychodus passes to mean "no output directory" (specs/ptychodus.md §3).
     """
-    models, results = _train(train_data, test_data, config, None, resume_from=resume_from, checkpoints=True,
-                             policy=policy, init_weights=init_weights)
+    if checkpoints is None:
+        checkpoints = str(config.output_dir) != "."
+    models, results = _train(train_data, test_data, config, None, resume_from=resume_from,
+                             checkpoints=bool(checkpoints), policy=policy, init_weights=init_weights)
     if not (do_stitching and test_data is not None):
         return None, None, results
     img, amp, phase, off = reassemble_cdi_image(results["test_container"], config, flip_x, flip_y, transpose, M,
