@@ -67,30 +67,37 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
     _common(p, suppress=True)
 
 
-def _add_validate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("validate", help="check data files against the data contract",
-                       description="Print 'OK' or the contract violation for every file; exit 2 if any fails.")
-    p.add_argument("files", nargs="+", metavar="FILE")
+def _subcommand(sub: argparse._SubParsersAction, name: str, help: str, description: str,
+                add_flags: Sequence[Callable[[argparse.ArgumentParser], None]] = (), *,
+                backend_default: str | None = None, aliases: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """One subcommand: its help, optional ``--backend`` flag, its flag groups, then ``--debug`` / ``--quiet``."""
+    p = sub.add_parser(name, aliases=list(aliases), help=help, description=description)
+    if backend_default is not None:
+        _backend_flag(p, backend_default)
+    for add in add_flags:
+        add(p)
     _common(p, suppress=True)
+    return p
+
+
+def _add_validate(sub: argparse._SubParsersAction) -> None:
+    _subcommand(sub, "validate", "check data files against the data contract",
+                "Print 'OK' or the contract violation for every file; exit 2 if any fails.",
+                [lambda p: p.add_argument("files", nargs="+", metavar="FILE")])
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a model (delegates to the chosen backend)",
-                       description="Train on a scan with the backend's own flags; unknown flags are passed to "
-                                   "the PyTorch command line (python -m ptycho_torch.train).")
-    _backend_flag(p, "default: the only installed one, else the canonical default")
-    add_train_flags(p)
-    _common(p, suppress=True)
+    _subcommand(sub, "train", "train a model (delegates to the chosen backend)",
+                "Train on a scan with the backend's own flags; unknown flags are passed to the PyTorch command "
+                "line (python -m ptycho_torch.train).", [add_train_flags],
+                backend_default="default: the only installed one, else the canonical default")
 
 
 def _add_infer(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("infer", aliases=["inference"], help="reconstruct a scan with a trained model",
-                       description="Reconstruct a scan with a trained bundle; unknown flags are passed to the "
-                                   "PyTorch command line (python -m ptycho_torch.inference).")
-    _backend_flag(p, "default: the backend that wrote the bundle, else as for train")
-    add_infer_flags(p)
-    add_refine_infer_flags(p)
-    _common(p, suppress=True)
+    _subcommand(sub, "infer", "reconstruct a scan with a trained model",
+                "Reconstruct a scan with a trained bundle; unknown flags are passed to the PyTorch command line "
+                "(python -m ptycho_torch.inference).", [add_infer_flags, add_refine_infer_flags],
+                backend_default="default: the backend that wrote the bundle, else as for train", aliases=["inference"])
 
 
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
@@ -108,11 +115,9 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="compare a reconstruction with ground truth: metrics JSON + figure",
-                       description="Align a reconstruction with the ground truth, write metrics.json (MAE, MSE, "
-                                   "PSNR, SSIM, MS-SSIM, FRC for amplitude and phase) and comparison.png.")
-    add_evaluate_arguments(p)
-    _common(p, suppress=True)
+    _subcommand(sub, "evaluate", "compare a reconstruction with ground truth: metrics JSON + figure",
+                "Align a reconstruction with the ground truth, write metrics.json (MAE, MSE, PSNR, SSIM, MS-SSIM, "
+                "FRC for amplitude and phase) and comparison.png.", [add_evaluate_arguments])
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
