@@ -4,23 +4,14 @@ Imports neither torch nor tensorflow (the backends are imported lazily inside th
 Specs: specs/config-bridge.md (generated from ``ptycho_bridge.bridge.FIELD_MAP``), specs/backend-selection.md.
 """
 
+from ptycho_bridge import bridge
 from ptycho_bridge.backend_selector import (
     available_backends,
     load_inference_bundle_with_backend,
     resolve_backend,
     run_cdi_example_with_backend,
 )
-from ptycho_bridge.bridge import (
-    FIELD_MAP,
-    TorchInferenceConfigs,
-    TorchTrainingConfigs,
-    from_inference_config,
-    from_model_config,
-    from_training_config,
-    to_inference_config,
-    to_model_config,
-    to_training_config,
-)
+from ptycho_bridge.bridge import *  # noqa: F403  (the conversions named in bridge.__all__)
 from ptycho_bridge.config_params import (
     DataConfig,
     InferenceConfig,
@@ -40,15 +31,7 @@ __all__ = [
     "PyTorchExecutionConfig",
     "update_config",
     "execution_config_for",
-    "FIELD_MAP",
-    "TorchTrainingConfigs",
-    "TorchInferenceConfigs",
-    "to_model_config",
-    "to_training_config",
-    "to_inference_config",
-    "from_model_config",
-    "from_training_config",
-    "from_inference_config",
+    *bridge.__all__,
     "run_cdi_example_with_backend",
     "load_inference_bundle_with_backend",
     "available_backends",
