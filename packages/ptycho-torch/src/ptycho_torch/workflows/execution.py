@@ -14,7 +14,14 @@ import torch
 
 from ptycho.config.config import effective_seed
 
-__all__ = ["exec_get", "resolve_device", "resolve_seed"]
+__all__ = ["autocast_for", "exec_get", "is_main_process", "pin_memory_for", "resolve_device", "resolve_seed",
+           "trainer_precision"]
+
+_AUTOCAST_DTYPES = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
+
+#: environment variables that number the processes of a distributed run: Lightning's own launcher
+#: (LOCAL_RANK, NODE_RANK), torchrun (RANK, LOCAL_RANK) and SLURM (SLURM_PROCID)
+_RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
 
 
 def exec_get(execution_config: Any, name: str, default: Any = None) -> Any:
@@ -27,6 +34,21 @@ def exec_get(execution_config: Any, name: str, default: Any = None) -> Any:
         value = getattr(execution_config, name, default)
     return default if value is None else value
 
+
+
+def is_main_process() -> bool:
+    """True unless the environment numbers this process as another than the first of a distributed run.
+
+    Used before a Trainer exists (and by the command lines after it): the other processes of a DDP run train
+    but leave every output (bundle, printed result, clean-up of a failed run) to the first (specs/scaling.md §1).
+    """
+    import os
+
+    for name in _RANK_VARIABLES:
+        value = os.environ.get(name, "0").strip() or "0"
+        if value.isdigit() and int(value) != 0:
+            return False
+    return True
 
 
 def resolve_seed(config: Any) -> int:
@@ -49,3 +71,21 @@ def resolve_device(execution_config: Any = None) -> torch.device:
         return torch.device("cpu")
     raise ValueError(f"execution_config.accelerator: expected 'auto', 'cpu', 'cuda' or 'gpu', found {acc!r}")
 
+
+
+def trainer_precision(precision: str) -> str:
+    """Lightning's precision name for ``PyTorchExecutionConfig.precision`` ('32' -> '32-true')."""
+    return "32-true" if str(precision) == "32" else str(precision)
+
+
+def autocast_for(device: torch.device, precision: str) -> Any:
+    """The autocast region of plain (non-Trainer) inference: the network in bf16/fp16 for a mixed
+    ``precision``, disabled for '32'. The model's physics leaves it itself (specs/scaling.md §4)."""
+    dtype = _AUTOCAST_DTYPES.get(str(precision))
+    return torch.autocast(device_type=device.type, dtype=dtype, enabled=dtype is not None)
+
+
+def pin_memory_for(accelerator: str) -> bool:
+    """Page-locked DataLoader batches (faster, asynchronous host-to-GPU copies) when the run uses CUDA."""
+    acc = str(accelerator).lower()
+    return acc in ("cuda", "gpu") or (acc == "auto" and torch.cuda.is_available())
