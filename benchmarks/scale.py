@@ -1,7 +1,7 @@
 """Scans larger than memory: peak RSS and patterns/s of HDF5 training and streamed inference vs scan size.
 
 Usage:  python benchmarks/scale.py [--sizes 2000 16000 128000] [--train-steps 16] [--n-filters-scale 1]
-        [--batch 64] [--workdir DIR]
+        [--batch 64] [--precision 32|bf16-mixed] [--workdir DIR]
 
 For every size M an HDF5 scan (N=64, random amplitudes on a jittered raster, chunks of 64 patterns) is written
 block by block (it never sits in memory), then each measurement runs in a fresh subprocess so its peak RSS
@@ -54,7 +54,7 @@ def write_scan(path: Path, m: int, seed: int = 0) -> None:
     write_scan_hdf5(path, {"xcoords": x, "ycoords": y, "probeGuess": probe}, chunk_patterns=64, diffraction=blocks())
 
 
-def run_case(scan: str, mode: str, batch: int, steps: int, nfs: int) -> dict:
+def run_case(scan: str, mode: str, batch: int, steps: int, nfs: int, precision: str = "32") -> dict:
     """One measurement in this process (called in a fresh subprocess by :func:`main`)."""
     import torch
 
@@ -74,14 +74,16 @@ def run_case(scan: str, mode: str, batch: int, steps: int, nfs: int) -> dict:
             torch.manual_seed(0)
             module = PtychoPINN_Lightning(cfg.model, cfg, raw.probeGuess)
             reassemble_cdi_image_torch(raw, cfg, models={"lightning_module": module}, M=20,
-                                       execution_config={"accelerator": "cpu", "inference_batch_size": batch})
+                                       execution_config={"accelerator": "cpu", "inference_batch_size": batch,
+                                                         "precision": precision})
             patterns, seconds = m, time.perf_counter() - t0
         else:
             n_groups = min(m, steps * batch)
             cfg = TrainingConfig(model=ModelConfig(N=N, gridsize=1, n_filters_scale=nfs), n_groups=n_groups,
                                  batch_size=batch, nepochs=1, output_dir=out, backend="pytorch")
             train_cdi_model_torch(raw, None, cfg, execution_config={
-                "accelerator": "cpu", "logger_backend": "none", "enable_checkpointing": False})
+                "accelerator": "cpu", "logger_backend": "none", "enable_checkpointing": False,
+                "precision": precision})
             patterns, seconds = n_groups, time.perf_counter() - t0
     return {"patterns": patterns, "seconds": seconds,
             "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
@@ -94,11 +96,14 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--train-steps", type=int, default=16)
     ap.add_argument("--n-filters-scale", type=int, default=1)
+    ap.add_argument("--precision", default="32", choices=("32", "bf16-mixed", "16-mixed"),
+                    help="the network's precision (specs/scaling.md §4); memory does not depend on it")
     ap.add_argument("--workdir", default=None, help="where the scans are written (default: a temporary folder)")
     ap.add_argument("--case", nargs=2, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.case:
-        print(json.dumps(run_case(args.case[0], args.case[1], args.batch, args.train_steps, args.n_filters_scale)))
+        print(json.dumps(run_case(args.case[0], args.case[1], args.batch, args.train_steps, args.n_filters_scale,
+                                  args.precision)))
         return
     with tempfile.TemporaryDirectory(dir=args.workdir) as work:
         rows = []
@@ -108,12 +113,13 @@ def main() -> None:
             row = {"M": m, "stack_gib": m * N * N * 4 / 2**30}
             for mode in args.modes:
                 cmd = [sys.executable, __file__, "--case", str(scan), mode, "--batch", str(args.batch),
-                       "--train-steps", str(args.train_steps), "--n-filters-scale", str(args.n_filters_scale)]
+                       "--train-steps", str(args.train_steps), "--n-filters-scale", str(args.n_filters_scale),
+                       "--precision", args.precision]
                 res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
                 row[mode] = res
             scan.unlink()
             rows.append(row)
-            print(f"done M={m}", file=sys.stderr, flush=True)
+            print(f"done M={m}: {json.dumps(row)}", file=sys.stderr, flush=True)
     head = f"{'patterns':>9} {'stack GiB':>9}"
     for mode in args.modes:
         head += f" {mode + ' pat/s':>12} {mode + ' peak RSS GiB':>18}"

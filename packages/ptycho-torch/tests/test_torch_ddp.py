@@ -68,12 +68,34 @@ def test_resume_position_counts_global_batches():
     assert list(s) == list(full)[3:]
 
 
+def test_cli_flags_fill_the_execution_config_and_bad_combinations_are_exit_2(tmp_path):
+    """specs/torch-cli.md §2.2: --strategy/--num-nodes/--precision reach PyTorchExecutionConfig."""
+    from ptycho_torch.cli.shared import build_execution_config_from_args
+    from ptycho_torch.train import parse_explicit, resolve_args
+
+    args, _, _ = resolve_args(parse_explicit(["--train_data_file", "a.npz", "--output_dir", "o", "--accelerator", "cpu",
+                                              "--strategy", "ddp", "--devices", "2", "--num-nodes", "3",
+                                              "--precision", "bf16-mixed"]))
+    e = build_execution_config_from_args(args, "training")
+    assert (e.strategy, e.devices, e.num_nodes, e.precision) == ("ddp", 2, 3, "bf16-mixed")
+    res = _train(tmp_path / "o", "--max_epochs", "1", "--num-nodes", "2")
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines()[-1].endswith(
+        "PyTorchExecutionConfig.num_nodes: expected 1 unless strategy='ddp' (several machines need DDP), got 2")
+    assert not (tmp_path / "o").exists()
+    res = _train(tmp_path / "o", "--max_epochs", "1", "--strategy", "ddp", "--devices", "2", "--batch_size", "15")
+    assert res.returncode == 2 and not (tmp_path / "o").exists()  # refused before any process is launched
+    assert "batch_size: expected a multiple of the 2 training processes" in res.stderr
+
+
 def _train(out: Path, *flags: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
     for name in ("RANK", "LOCAL_RANK", "NODE_RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS"):
         env.pop(name, None)
+    if "--batch_size" not in flags:
+        flags = ("--batch_size", "16", *flags)
     cmd = [sys.executable, "-m", "ptycho_torch.train", "--train_data_file", str(FIXTURE), "--output_dir", str(out),
-           "--n_groups", "64", "--batch_size", "16", "--n_filters_scale", "1", "--subsample-seed", "3",
+           "--n_groups", "64", "--n_filters_scale", "1", "--subsample-seed", "3",
            "--accelerator", "cpu", "--logger", "none", "--quiet", "--checkpoint-every-n-steps", "0", *flags]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
 

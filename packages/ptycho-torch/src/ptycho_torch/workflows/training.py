@@ -142,6 +142,11 @@ def train_cdi_model_torch(
     if config.max_time is not None:
         callbacks.append(TimeBudgetProgress(config.max_time))
     strategy = str(exec_get(execution_config, "strategy", "auto"))
+    devices, num_nodes = exec_get(execution_config, "devices", 1), int(exec_get(execution_config, "num_nodes", 1))
+    if strategy != "auto" and isinstance(devices, int) and config.batch_size % (devices * num_nodes):
+        # checked before any process is launched; the sampler repeats the check with the real world size
+        raise ValueError(f"batch_size: expected a multiple of the {devices * num_nodes} training processes "
+                         f"(devices x num_nodes share the global batch equally), found {config.batch_size}")
     if strategy == "ddp_spawn" and not enable_ckpt:
         # the spawned workers' loss history reaches this process through checkpoints/last.ckpt
         raise ValueError("execution_config.strategy: 'ddp_spawn' needs enable_checkpointing=True, found False")
@@ -149,11 +154,11 @@ def train_cdi_model_torch(
         max_epochs=int(config.nepochs),
         strategy=lightning_strategy(strategy),
         precision=trainer_precision(exec_get(execution_config, "precision", "32")),
-        num_nodes=int(exec_get(execution_config, "num_nodes", 1)),
+        num_nodes=num_nodes,
         use_distributed_sampler=False,  # the epoch-seeded sampler shards global batches itself
         max_time=config.max_time,
         accelerator=str(exec_get(execution_config, "accelerator", "auto")),
-        devices=exec_get(execution_config, "devices", 1),
+        devices=devices,
         deterministic=deterministic,
         default_root_dir=str(output_dir),
         enable_progress_bar=progress,
