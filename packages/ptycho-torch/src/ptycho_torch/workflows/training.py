@@ -19,15 +19,15 @@ __all__ = ["lightning_strategy", "monitor_name", "train_cdi_model_torch"]
 def lightning_strategy(name: str) -> Any:
     """The Trainer strategy for ``PyTorchExecutionConfig.strategy`` (specs/scaling.md §1).
 
-    'auto' stays 'auto'. 'ddp' / 'ddp_spawn' become Lightning's ``DDPStrategy`` (processes launched by
-    Lightning, by torchrun or by SLURM / spawned by the training process) without buffer broadcasts: the
-    model's buffers (probe, masks, fixed intensity scale) are constants, identical on every rank.
+    'auto' stays 'auto'. 'ddp' becomes Lightning's ``DDPStrategy`` (processes launched by Lightning, by
+    torchrun or by SLURM) without buffer broadcasts: the model's buffers (probe, masks, fixed intensity
+    scale) are constants, identical on every rank.
     """
-    if name not in ("ddp", "ddp_spawn"):
+    if name != "ddp":
         return name
     from lightning.pytorch.strategies import DDPStrategy
 
-    return DDPStrategy(start_method="spawn" if name == "ddp_spawn" else "popen", broadcast_buffers=False)
+    return DDPStrategy(start_method="popen", broadcast_buffers=False)
 
 
 def monitor_name(requested: str | None, mode: str, has_validation: bool) -> str | None:
@@ -147,9 +147,6 @@ def train_cdi_model_torch(
         # checked before any process is launched; the sampler repeats the check with the real world size
         raise ValueError(f"batch_size: expected a multiple of the {devices * num_nodes} training processes "
                          f"(devices x num_nodes share the global batch equally), found {config.batch_size}")
-    if strategy == "ddp_spawn" and not enable_ckpt:
-        # the spawned workers' loss history reaches this process through checkpoints/last.ckpt
-        raise ValueError("execution_config.strategy: 'ddp_spawn' needs enable_checkpointing=True, found False")
     trainer = L.Trainer(
         max_epochs=int(config.nepochs),
         strategy=lightning_strategy(strategy),
@@ -173,10 +170,6 @@ def train_cdi_model_torch(
     trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
                 ckpt_path=None if ckpt_path is None else str(ckpt_path), weights_only=True)
     last = output_dir_last
-    if strategy == "ddp_spawn" and last.is_file():
-        # Lightning copies the trained weights back from rank 0; the loss history rides in its checkpoint
-        state = load_checkpoint_safely(last).get("ptycho_resume") or {}
-        module.loss_history = {k: [float(x) for x in v] for k, v in state.get("loss_history", {}).items()}
     module.eval()
     history = {"train_loss": list(module.loss_history["train"]), "val_loss": list(module.loss_history["val"])}
     return TrainingResults(
