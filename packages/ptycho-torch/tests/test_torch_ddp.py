@@ -100,28 +100,33 @@ def _train(out: Path, *flags: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
 
 
-def _history(out: Path, world_size: int) -> list[float]:
+def _history(out: Path, world_size: int, key: str = "train") -> list[float]:
     ckpt = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert ckpt["ptycho_data_order"]["world_size"] == world_size  # the run really had that many processes
-    return [float(v) for v in ckpt["ptycho_resume"]["loss_history"]["train"]]
+    return [float(v) for v in ckpt["ptycho_resume"]["loss_history"][key]]
 
 
 @pytest.mark.slow
 def test_two_gloo_processes_train_resume_and_match_one_process(tmp_path):
-    """specs/scaling.md §1: 2 CPU processes (gloo) train, write one bundle, resume, and follow the loss
-    curve of one process with the same global batch within 1 %."""
-    one = _train(tmp_path / "one", "--max_epochs", "3")
+    """specs/scaling.md §1: 2 CPU processes (gloo) train with validation, write one bundle, resume, and follow
+    the training and validation loss curves of one process with the same global batch within 1 %."""
+    val = ("--test_data_file", str(FIXTURE))  # validation on every rank, checkpoint monitor and early stopping
+    one = _train(tmp_path / "one", "--max_epochs", "3", *val)
     assert one.returncode == 0, one.stderr[-2000:]
     ddp = tmp_path / "ddp"
-    first = _train(ddp, "--max_epochs", "2", "--strategy", "ddp", "--devices", "2")
+    first = _train(ddp, "--max_epochs", "2", "--strategy", "ddp", "--devices", "2", *val)
     assert first.returncode == 0, first.stderr[-2000:]
     lines = [ln for ln in first.stdout.splitlines() if ln.startswith("bundle_path=")]
     assert len(lines) == 1, first.stdout  # only rank 0 reports (and writes) the bundle
     assert sorted(p.name for p in ddp.glob("*.zip")) == ["wts.h5.zip"]
     assert len(_history(ddp, 2)) == 2
-    resumed = _train(ddp, "--max_epochs", "3", "--strategy", "ddp", "--devices", "2", "--resume")
+    resumed = _train(ddp, "--max_epochs", "3", "--strategy", "ddp", "--devices", "2", "--resume", *val)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     ref, got = _history(tmp_path / "one", 1), _history(ddp, 2)
+    ref_val, got_val = _history(tmp_path / "one", 1, "val"), _history(ddp, 2, "val")
+    assert len(ref_val) == len(got_val) == 3
+    for a, b in zip(ref_val, got_val, strict=True):
+        assert abs(a - b) <= 0.01 * abs(a), (ref_val, got_val)
     assert len(ref) == len(got) == 3
     print("one process:", ref, "two processes:", got, "relative:", [abs(a - b) / abs(a) for a, b in zip(ref, got, strict=True)])
     for a, b in zip(ref, got, strict=True):
