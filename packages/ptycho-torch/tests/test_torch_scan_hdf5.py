@@ -44,6 +44,11 @@ def test_lazy_batches_equal_in_memory_batches(scans, tmp_path, gridsize):
     assert a["X"].dtype == torch.float32 and a["X"].shape == b["X"].shape
     torch.testing.assert_close(a["X"], b["X"], rtol=1e-6, atol=0)
     torch.testing.assert_close(a["coords_relative"], b["coords_relative"], rtol=0, atol=0)
+    if gridsize == 1:  # a forked DataLoader worker reads through its own file handle
+        from ptycho_torch.data import build_dataloader
+
+        first = next(iter(build_dataloader(lazy, 16, shuffle=False, num_workers=1)))
+        torch.testing.assert_close(first["X"], mem.batch(list(range(16)))["X"], rtol=1e-6, atol=0)
 
 
 def test_streaming_stitcher_equals_stitch_patches_in_any_batch_order():

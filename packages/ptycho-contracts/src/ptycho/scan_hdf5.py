@@ -47,8 +47,8 @@ class LazyDiffraction:
 
     ``stack[i]``, ``stack[a:b]`` and ``stack[index_array]`` (any shape of non-negative ints, e.g. (B, C) group
     members) return float32 ndarrays holding only the requested patterns (the file is read in sorted
-    order; repeated indices are read once). ``np.asarray(stack)`` reads the whole stack. The file handle is
-    reopened after pickling (DataLoader workers, spawned DDP processes).
+    order; repeated indices are read once). ``np.asarray(stack)`` reads the whole stack. Each process opens
+    its own file handle (after pickling, and in a forked DataLoader worker).
 
     Attributes:
         path: the HDF5 file; key: the dataset name; shape: (M, N, N); dtype: float32.
@@ -60,6 +60,7 @@ class LazyDiffraction:
     def __init__(self, path: str | os.PathLike[str], key: str, shape: tuple[int, int, int]) -> None:
         self.path, self.key, self.shape = str(path), str(key), tuple(int(s) for s in shape)
         self._file: Any = None
+        self._pid = 0  # process that opened ``_file``: a forked DataLoader worker opens its own handle
 
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self.path, "key": self.key, "shape": self.shape}
@@ -68,10 +69,11 @@ class LazyDiffraction:
         self.__init__(state["path"], state["key"], state["shape"])  # type: ignore[misc]
 
     def _dataset(self) -> Any:
-        if self._file is None:
+        if self._file is None or self._pid != os.getpid():
             import h5py
 
-            self._file = h5py.File(self.path, "r")
+            # HDF5 handles must not be shared across fork: a child drops the inherited one and opens its own
+            self._file, self._pid = h5py.File(self.path, "r"), os.getpid()
         return self._file[self.key]
 
     def close(self) -> None:
