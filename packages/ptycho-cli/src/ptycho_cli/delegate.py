@@ -100,7 +100,10 @@ def bundle_backend(model_path: str) -> str | None:
 
 
 def _announce(backend: str, reason: str) -> None:
-    print(f"backend: {backend} ({reason})", flush=True)
+    from ptycho_bridge.execution import is_main_process
+
+    if is_main_process():  # the other processes of a DDP run (specs/scaling.md §1) stay silent
+        print(f"backend: {backend} ({reason})", flush=True)
 
 
 def _debug_env(args: argparse.Namespace) -> None:

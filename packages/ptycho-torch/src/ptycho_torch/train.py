@@ -333,7 +333,7 @@ def _run(explicit: argparse.Namespace) -> int:
             resume = resolve_resume_checkpoint(resume, output_dir)
         except FileNotFoundError as exc:
             raise CliError(f"--resume: {exc}") from None
-    from ptycho_torch.workflows.execution import is_main_process
+    from ptycho_bridge.execution import is_main_process
 
     main_process = is_main_process()
     # the other processes of a DDP run leave clean-up and outputs to the first one

@@ -13,15 +13,12 @@ from typing import Any
 import torch
 
 from ptycho.config.config import effective_seed
+from ptycho_bridge.execution import is_main_process  # noqa: F401 - re-exported for the workflows
 
 __all__ = ["autocast_for", "exec_get", "is_main_process", "pin_memory_for", "resolve_device", "resolve_seed",
            "trainer_precision"]
 
 _AUTOCAST_DTYPES = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
-
-#: environment variables that number the processes of a distributed run: Lightning's own launcher
-#: (LOCAL_RANK, NODE_RANK), torchrun (RANK, LOCAL_RANK) and SLURM (SLURM_PROCID)
-_RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
 
 
 def exec_get(execution_config: Any, name: str, default: Any = None) -> Any:
@@ -35,27 +32,10 @@ def exec_get(execution_config: Any, name: str, default: Any = None) -> Any:
     return default if value is None else value
 
 
-
-def is_main_process() -> bool:
-    """True unless the environment numbers this process as another than the first of a distributed run.
-
-    Used before a Trainer exists (and by the command lines after it): the other processes of a DDP run train
-    but leave every output (bundle, printed result, clean-up of a failed run) to the first (specs/scaling.md §1).
-    """
-    import os
-
-    for name in _RANK_VARIABLES:
-        value = os.environ.get(name, "0").strip() or "0"
-        if value.isdigit() and int(value) != 0:
-            return False
-    return True
-
-
 def resolve_seed(config: Any) -> int:
     """Training seed: ``config.subsample_seed`` when set (0 included), else ``DEFAULT_SEED`` (42) - the same
     rule (``ptycho.config.config.effective_seed``) that seeds the grouping in both backends."""
     return effective_seed(config)
-
 
 
 def resolve_device(execution_config: Any = None) -> torch.device:
@@ -70,7 +50,6 @@ def resolve_device(execution_config: Any = None) -> torch.device:
     if acc == "cpu":
         return torch.device("cpu")
     raise ValueError(f"execution_config.accelerator: expected 'auto', 'cpu', 'cuda' or 'gpu', found {acc!r}")
-
 
 
 def trainer_precision(precision: str) -> str:
