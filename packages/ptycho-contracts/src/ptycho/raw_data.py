@@ -53,7 +53,8 @@ class RawData:
 
     Attributes (after validation, see specs/data-contract.md §2):
         xcoords, ycoords, xcoords_start, ycoords_start: (M,) float64 object pixels.
-        diff3d: (M, N, N) float32 amplitudes; ``diffraction`` is the same array.
+        diff3d: (M, N, N) float32 amplitudes; ``diffraction`` is the same array. For an HDF5 scan it is a
+            ``ptycho.scan_hdf5.LazyDiffraction`` that reads patterns on demand (specs/scaling.md §2).
         probeGuess: (N, N) complex64. scan_index: (M,) int64.
         objectGuess: (H, W) complex64 or None. Y: (M, N, N) complex64 ground-truth patches or None.
         norm_Y_I: float or None. metadata: dict or None.
@@ -270,10 +271,11 @@ class RawData:
         b, c = idx.shape
         n = self.N
 
-        lazy = not materialize and callable(getattr(self.diff3d, "pattern_power", None))
+        stack: Any = self.diff3d  # an ndarray, or a ptycho.scan_hdf5.LazyDiffraction read on demand
+        lazy = not materialize and callable(getattr(stack, "pattern_power", None))
         if lazy:
             # the factor of normalize_diffraction: mean over every grouped pattern of its power
-            power = float(np.mean(self.diff3d.pattern_power()[idx]))
+            power = float(np.mean(stack.pattern_power()[idx]))
             if power <= 0.0:
                 raise ValueError("generate_grouped_data: diffraction: expected some non-zero amplitudes, found all zeros")
             diffraction, x_full, factor = None, None, math.sqrt((n / 2.0) ** 2 / power)
