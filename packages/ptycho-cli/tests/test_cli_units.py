@@ -171,3 +171,57 @@ def test_a_time_budget_alone_lifts_the_epoch_cap() -> None:
     args, extra = build_parser().parse_known_args(base)
     assert "max_epochs" not in torch_train_values(args, extra)
     assert build_training_config(args, 64).nepochs == 50
+
+
+def test_multiprocess_flags_reach_the_torch_route_and_are_refused_by_tensorflow(tmp_path) -> None:
+    """specs/cli.md §4, specs/scaling.md §1: ``--strategy/--devices/--num-nodes`` go to the torch command's
+    destinations; with the TensorFlow backend they are exit 2, one line, before anything is written."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from ptycho_cli.delegate import torch_train_values
+    from ptycho_cli.main import build_parser
+    from ptycho_torch import train
+
+    args, extra = build_parser().parse_known_args(
+        ["train", "--train-data-file", "a.npz", "--output_dir", "o", "--strategy", "ddp", "--devices", "4",
+         "--num-nodes", "2"])
+    values = torch_train_values(args)
+    assert (values["strategy"], values["devices"], values["num_nodes"]) == ("ddp", 4, 2) and extra == []
+    assert {"strategy", "devices", "num_nodes"} <= {a.dest for a in train.build_parser()._actions}
+    fixture = Path(__file__).resolve().parents[2] / "ptycho-contracts" / "tests" / "fixtures" / "minimal_dataset_v1.npz"
+    proc = subprocess.run([sys.executable, "-m", "ptycho_cli", "train", "--backend", "tensorflow", "--train-data-file",
+                           str(fixture), "--output_dir", str(tmp_path / "o"), "--strategy", "ddp", "--devices", "2"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].endswith(
+        "--strategy, --devices: multi-process training needs --backend pytorch, found tensorflow")
+    assert "Traceback" not in proc.stderr and not (tmp_path / "o").exists()
+
+
+def test_validate_accepts_an_hdf5_scan_and_names_its_damage(tmp_path) -> None:
+    """specs/scaling.md §2: ``ptycho validate`` reads HDF5 scans through the one scan reader."""
+    from pathlib import Path
+
+    from ptycho.data_contract import read_npz, validate_arrays
+    from ptycho.scan_hdf5 import write_scan_hdf5
+    from ptycho_cli.main import main
+
+    fixture = Path(__file__).resolve().parents[2] / "ptycho-contracts" / "tests" / "fixtures" / "minimal_dataset_v1.npz"
+    arrays = validate_arrays(read_npz(fixture), source=str(fixture))
+    good, bad = tmp_path / "good.h5", tmp_path / "bad.h5"
+    write_scan_hdf5(good, arrays)
+    arrays["diffraction"][5, 0, 0] = -2.0
+    write_scan_hdf5(bad, arrays)
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = main(["validate", str(good), str(bad)])
+    lines = out.getvalue().strip().splitlines()
+    assert rc == 2
+    assert lines[0].startswith(f"{good}: OK (64 positions, N=64")
+    assert lines[1] == (f"{bad}: key 'diffraction': expected non-negative amplitudes sqrt(counts), "
+                        "found minimum -2 in pattern 5")

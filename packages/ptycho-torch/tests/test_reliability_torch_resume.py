@@ -98,7 +98,7 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run_bitwise(tmp_path
     from ptycho_torch.workflows.components import load_checkpoint_safely
 
     ckpt = load_checkpoint_safely(run / "checkpoints" / "last.ckpt")
-    assert ckpt["ptycho_data_order"] == {"epoch": 1, "batches_done": 2, "epoch_done": False}
+    assert ckpt["ptycho_data_order"] == {"epoch": 1, "batches_done": 2, "epoch_done": False, "world_size": 1}
     assert ckpt["global_step"] == 6
     _assert_ok(_run(tmp_path, run, "resume"))
     a, b = _weights(ref), _weights(run)

@@ -51,10 +51,11 @@ def spy(monkeypatch):
     calls = []
     real = reassembly.predict_patches
 
-    def wrapper(module, container, *, batch_size, device, num_workers=0):
+    def wrapper(module, container, *, batch_size, device, num_workers=0, precision="32"):
         calls.append({"batch_size": batch_size, "device": str(device), "groups": len(container),
-                      "num_workers": num_workers})
-        return real(module, container, batch_size=batch_size, device=device, num_workers=num_workers)
+                      "num_workers": num_workers, "precision": precision})
+        return real(module, container, batch_size=batch_size, device=device, num_workers=num_workers,
+                    precision=precision)
 
     monkeypatch.setattr(reassembly, "predict_patches", wrapper)
     return calls
@@ -92,19 +93,20 @@ def test_subprocess_any_order_writes_pngs_and_complex_npz(bundle_dir, tmp_path):
 
 
 def test_flags_reach_the_workflow(bundle_dir, tmp_path, spy, capsys):
-    """specs/torch-cli.md §4: --n_images (groups), --inference-batch-size, --accelerator, --num-workers reach
+    """specs/torch-cli.md §4: --n_images (groups), --inference-batch-size, --accelerator, --num-workers, --precision reach
     prediction; without --inference-batch-size the bundle's training batch size (16) is used; not quiet =
     progress lines."""
     out = tmp_path / "a"
     assert infer(["--model_path", bundle_dir, "--test_data", FIXTURE, "--output_dir", out, "--accelerator", "cpu",
-                  "--n_images", "5", "--inference-batch-size", "2", "--num-workers", "1"]) == 0
-    assert spy[-1] == {"batch_size": 2, "device": "cpu", "groups": 5, "num_workers": 1}
+                  "--n_images", "5", "--inference-batch-size", "2", "--num-workers", "1", "--precision", "bf16-mixed"]) == 0
+    assert spy[-1] == {"batch_size": 2, "device": "cpu", "groups": 5, "num_workers": 1, "precision": "bf16-mixed"}
     text = capsys.readouterr().out
     assert "loaded model from" in text and "wrote" in text and text.strip().splitlines()[-1].endswith("groups=5")
     out2 = tmp_path / "b"
     assert infer(["--model_path", bundle_dir / "wts.h5.zip", "--test_data", FIXTURE, "--output_dir", out2,
                   "--accelerator", "cpu", "--quiet"]) == 0
-    assert spy[-1] == {"batch_size": 16, "device": "cpu", "groups": 64, "num_workers": 0}  # every position by default
+    assert spy[-1] == {"batch_size": 16, "device": "cpu", "groups": 64, "num_workers": 0,  # every position by default
+                       "precision": "32"}
     assert capsys.readouterr().out.count("\n") == 1
 
 

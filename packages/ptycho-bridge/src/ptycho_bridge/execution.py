@@ -24,25 +24,53 @@ from ptycho.config.validation import check_bool, check_choice, check_float, chec
 __all__ = [
     "PyTorchExecutionConfig",
     "ACCELERATORS",
+    "STRATEGIES",
+    "PRECISIONS",
     "LOGGER_BACKENDS",
     "CHECKPOINT_MODES",
     "EXECUTION_RULES",
     "execution_config_for",
+    "is_main_process",
 ]
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
+STRATEGIES = ("auto", "ddp")
+PRECISIONS = ("32", "bf16-mixed", "16-mixed")
 LOGGER_BACKENDS = ("csv", "tensorboard", "mlflow", "none")
 CHECKPOINT_MODES = ("min", "max")
 
 _O = "PyTorchExecutionConfig"
+
+#: environment variables that number the processes of a distributed run: Lightning's own launcher
+#: (LOCAL_RANK, NODE_RANK), torchrun (RANK, LOCAL_RANK) and SLURM (SLURM_PROCID)
+_RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
+
+
+def is_main_process() -> bool:
+    """True unless the environment numbers this process as another than the first of a distributed run.
+
+    Read before a Trainer exists (and by the command lines after it): the other processes of a DDP run train
+    but leave every output (bundle, printed result, clean-up of a failed run) to the first (specs/scaling.md §1).
+    """
+    import os
+
+    for name in _RANK_VARIABLES:
+        value = os.environ.get(name, "0").strip() or "0"
+        if value.isdigit() and int(value) != 0:
+            return False
+    return True
 
 #: What each field allows and means; rendered into specs/config-bridge.md §5.
 EXECUTION_RULES: dict[str, str] = {
     "accelerator": "'auto', 'cpu', 'gpu', 'cuda', 'mps' ('tpu' is refused: Torch-XLA unsupported); 'auto' is "
                    "resolved by the trainer (CUDA when available, else CPU), never here",
     "devices": "int >= 1 or 'auto'",
-    "strategy": "a Lightning strategy name (non-empty str), passed to the Trainer",
+    "strategy": "'auto' (one process) or 'ddp' (one process per device, launched by Lightning or by torchrun/SLURM; "
+                "specs/scaling.md §1)",
+    "num_nodes": "int >= 1 machines taking part in a 'ddp' run (Lightning's num_nodes); world size = devices x num_nodes",
     "deterministic": "True, False or 'warn' (Lightning's deterministic flag)",
+    "precision": "'32' (float32), 'bf16-mixed' or '16-mixed': the network under autocast, physics and loss in "
+                 "float32 (fp16 with a gradient scaler); training and inference (specs/scaling.md §4)",
     "num_workers": "int >= 0 DataLoader workers (0 = main process)",
     "learning_rate": "> 0, Adam; mirrors canonical TrainingConfig.learning_rate (§4, §5.1)",
     "scheduler": "'Default' (constant), 'Exponential', 'MultiStage', 'Adaptive' (plateau); 'ReduceLROnPlateau' "
@@ -76,8 +104,10 @@ class PyTorchExecutionConfig:
     """Execution-only settings of a PyTorch run (specs/config-bridge.md §5 lists each with its rule).
 
     Trainer: ``accelerator`` ('auto' | 'cpu' | 'gpu' | 'cuda' | 'mps'; 'tpu' is rejected), ``devices``
-    (int >= 1 or 'auto'), ``strategy`` (Lightning strategy name, non-empty str), ``deterministic`` (bool or
-    'warn'), ``accumulate_grad_batches`` (int >= 1; values > 1 are refused by the trainer with a
+    (int >= 1 or 'auto'), ``strategy`` ('auto' | 'ddp'), ``num_nodes`` (int >= 1; a DDP run has
+    devices x num_nodes processes, specs/scaling.md §1), ``deterministic`` (bool or
+    'warn'), ``precision`` ('32' | 'bf16-mixed' | '16-mixed': autocast of the network only, specs/scaling.md
+    §4), ``accumulate_grad_batches`` (int >= 1; values > 1 are refused by the trainer with a
     RuntimeError because the Lightning module uses manual optimisation).
     Data loading: ``num_workers`` (int >= 0), ``inference_batch_size`` (int >= 1 or None = the training
     batch size).
@@ -96,7 +126,9 @@ class PyTorchExecutionConfig:
     accelerator: str = "auto"
     devices: int | str = 1
     strategy: str = "auto"
+    num_nodes: int = 1
     deterministic: bool | str = True
+    precision: str = "32"
     num_workers: int = 0
     learning_rate: float = 1e-3
     scheduler: str = "Default"
@@ -137,8 +169,11 @@ class PyTorchExecutionConfig:
         check_choice(_O, "accelerator", self.accelerator, ACCELERATORS)
         if not ((is_int(self.devices) and self.devices >= 1) or self.devices == "auto"):
             fail(_O, "devices", self.devices, "an integer >= 1 or 'auto'")
-        if not isinstance(self.strategy, str) or not self.strategy:
-            fail(_O, "strategy", self.strategy, "a non-empty Lightning strategy name such as 'auto' or 'ddp'")
+        check_choice(_O, "strategy", self.strategy, STRATEGIES)
+        check_int(_O, "num_nodes", self.num_nodes, 1)
+        if self.num_nodes > 1 and self.strategy != "ddp":
+            fail(_O, "num_nodes", self.num_nodes, "1 unless strategy='ddp' (several machines need DDP)")
+        check_choice(_O, "precision", self.precision, PRECISIONS)
         if not (isinstance(self.deterministic, bool) or self.deterministic == "warn"):
             fail(_O, "deterministic", self.deterministic, "True, False or 'warn'")
         check_int(_O, "num_workers", self.num_workers, 0)

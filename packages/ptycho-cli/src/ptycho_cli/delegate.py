@@ -29,7 +29,10 @@ _TORCH_TRAIN = {
     "nphotons": "nphotons", "neighbor_count": "neighbor_count", "learning_rate": "learning_rate",
     "n_filters_scale": "n_filters_scale",
     "seed": "subsample_seed", "resume": "resume",
+    "strategy": "strategy", "devices": "devices", "num_nodes": "num_nodes",
 }
+#: ``ptycho train`` flags only the PyTorch backend runs (multi-process training, specs/scaling.md §1)
+_TORCH_ONLY = ("strategy", "devices", "num_nodes")
 #: ``ptycho infer`` destination -> ``ptycho_torch.inference`` destination
 _TORCH_INFER = {
     "model_path": "model_path", "test_data": "test_data", "output_dir": "output_dir", "n_groups": "n_images",
@@ -97,7 +100,10 @@ def bundle_backend(model_path: str) -> str | None:
 
 
 def _announce(backend: str, reason: str) -> None:
-    print(f"backend: {backend} ({reason})", flush=True)
+    from ptycho_bridge.execution import is_main_process
+
+    if is_main_process():  # the other processes of a DDP run (specs/scaling.md §1) stay silent
+        print(f"backend: {backend} ({reason})", flush=True)
 
 
 def _debug_env(args: argparse.Namespace) -> None:
@@ -119,6 +125,9 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
         return int(main_with(torch_train_values(args, extra), extra) or 0)
     if extra:
         raise UserError(f"unrecognized arguments for the tensorflow backend: {' '.join(extra)}")
+    given = [f"--{name.replace('_', '-')}" for name in _TORCH_ONLY if getattr(args, name, None) not in (None, 1, "auto")]
+    if given:
+        raise UserError(f"{', '.join(given)}: multi-process training needs --backend pytorch, found tensorflow")
     from ptycho_cli.tf_entry import train_tensorflow
 
     train_tensorflow(args)

@@ -42,6 +42,12 @@ def add_train_flags(p: argparse.ArgumentParser, *, required: bool = True) -> Non
     p.add_argument("--n_filters_scale", "--n-filters-scale", dest="n_filters_scale", type=positive_int, metavar="S")
     p.add_argument("--seed", "--subsample_seed", "--subsample-seed", dest="seed", type=nonnegative_int, metavar="SEED",
                    help="seed for sampling and weight initialisation (TrainingConfig.subsample_seed)")
+    p.add_argument("--strategy", choices=("auto", "ddp"),
+                   help="PyTorch only: auto (one process) or ddp (one process per device; under torchrun/SLURM too); "
+                        "--batch_size stays the global batch (specs/scaling.md §1)")
+    p.add_argument("--devices", type=positive_int, metavar="K", help="PyTorch only: devices (processes) per machine")
+    p.add_argument("--num-nodes", "--num_nodes", dest="num_nodes", type=positive_int, metavar="M",
+                   help="PyTorch only: machines taking part in a ddp run")
     p.add_argument("--resume", action="store_true", default=None,
                    help="continue an interrupted run from <output_dir>/checkpoints/last.ckpt (specs/reliability.md §1)")
 

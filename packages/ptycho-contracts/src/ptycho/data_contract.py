@@ -47,6 +47,7 @@ __all__ = [
     "ContractError",
     "DiffractionCountsWarning",
     "read_npz",
+    "read_scan",
     "validate_arrays",
     "validate_npz",
 ]
@@ -216,7 +217,9 @@ def _one_d(source: str, key: str, value: Any, m: int | None) -> np.ndarray:
     return arr
 
 
-def _diffraction(source: str, key: str, value: Any, m: int) -> np.ndarray:
+def _diffraction(source: str, key: str, value: Any, m: int) -> Any:
+    if callable(getattr(value, "check", None)):  # a stack read on demand (ptycho.scan_hdf5.LazyDiffraction)
+        return value.check(source, key, m, ALLOWED_N)
     arr = _numeric(source, key, value, allow_complex=False)
     if arr.ndim == 4 and arr.shape[-1] == 1:
         arr = arr[..., 0]
@@ -428,9 +431,17 @@ def validate_arrays(arrays: Mapping[str, Any], source: str = "<arrays>") -> dict
     }
 
 
+def read_scan(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The raw arrays of a scan file: an HDF5 file (recognised by its signature; ``diffraction`` stays on
+    disk, :func:`ptycho.scan_hdf5.read_scan_hdf5`, specs/scaling.md §2) or an NPZ (:func:`read_npz`)."""
+    from ptycho.scan_hdf5 import is_hdf5, read_scan_hdf5
+
+    return read_scan_hdf5(path) if is_hdf5(path) else read_npz(path)
+
+
 def validate_npz(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read ``path`` safely (:func:`read_npz`) and validate it; return the canonical arrays.
+    """Read a scan file safely (:func:`read_scan`: NPZ or HDF5) and validate it; return the canonical arrays.
 
     Same verdict as ``RawData.from_file(path)`` without building the object. Raises ContractError.
     """
-    return validate_arrays(read_npz(path), source=str(path))
+    return validate_arrays(read_scan(path), source=str(path))

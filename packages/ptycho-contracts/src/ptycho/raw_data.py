@@ -9,6 +9,7 @@ object pixels (x = column, y = row), probe (N, N) complex64.
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ptycho.atomic_io import save_npz_atomic, save_text_atomic
-from ptycho.data_contract import ContractError, read_npz, validate_arrays
+from ptycho.data_contract import ContractError, read_scan, validate_arrays
 from ptycho.grouping import group_indices
 
 __all__ = ["RawData", "get_relative_coords", "load_data"]
@@ -52,7 +53,8 @@ class RawData:
 
     Attributes (after validation, see specs/data-contract.md §2):
         xcoords, ycoords, xcoords_start, ycoords_start: (M,) float64 object pixels.
-        diff3d: (M, N, N) float32 amplitudes; ``diffraction`` is the same array.
+        diff3d: (M, N, N) float32 amplitudes; ``diffraction`` is the same array. For an HDF5 scan it is a
+            ``ptycho.scan_hdf5.LazyDiffraction`` that reads patterns on demand (specs/scaling.md §2).
         probeGuess: (N, N) complex64. scan_index: (M,) int64.
         objectGuess: (H, W) complex64 or None. Y: (M, N, N) complex64 ground-truth patches or None.
         norm_Y_I: float or None. metadata: dict or None.
@@ -125,8 +127,9 @@ class RawData:
     # ---------------------------------------------------------------- constructors
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> RawData:
-        """Read and validate an NPZ (specs/data-contract.md §2-§6). Raises ContractError."""
-        return cls._from_validated(validate_arrays(read_npz(path), source=str(path)))
+        """Read and validate an NPZ or HDF5 scan (specs/data-contract.md §2-§6, specs/scaling.md §2; an HDF5
+        ``diffraction`` stays on disk as a ``ptycho.scan_hdf5.LazyDiffraction``). Raises ContractError."""
+        return cls._from_validated(validate_arrays(read_scan(path), source=str(path)))
 
     @classmethod
     def from_coords_without_pc(
@@ -216,6 +219,7 @@ class RawData:
         gridsize: int = 1,
         enable_oversampling: bool = False,
         neighbor_pool_size: int | None = None,
+        materialize: bool = True,
     ) -> dict[str, Any]:
         """Group positions and assemble channel-last model arrays (specs/grouping.md).
 
@@ -229,6 +233,10 @@ class RawData:
             sequential_sampling: seeds are the first B positions.
             gridsize: members per group C = gridsize².
             enable_oversampling, neighbor_pool_size: see specs/grouping.md §4.
+            materialize: False leaves a diffraction stack that is read on demand (an HDF5 scan,
+                specs/scaling.md §2) on disk: ``diffraction``, ``X_full`` and ``Y`` are then None, and
+                ``X_full_norm`` is computed from per-pattern powers streamed over the file; the caller
+                reads ``factor * diff3d[nn_indices[batch]]`` batch by batch. In-memory scans ignore it.
 
         Returns:
             dict (specs/grouping.md §6): ``diffraction`` (B,N,N,C) float32 raw amplitudes,
@@ -266,15 +274,26 @@ class RawData:
         b, c = idx.shape
         n = self.N
 
-        diffraction = np.ascontiguousarray(np.moveaxis(self.diff3d[idx], 1, 3))  # (B,N,N,C)
-        x_full, factor = normalize_diffraction(diffraction)
+        stack: Any = self.diff3d  # an ndarray, or a ptycho.scan_hdf5.LazyDiffraction read on demand
+        lazy = not materialize and callable(getattr(stack, "pattern_power", None))
+        if lazy:
+            # the factor of normalize_diffraction: mean over every grouped pattern of its power
+            power = float(np.mean(stack.pattern_power()[idx]))
+            if power <= 0.0:
+                raise ValueError("generate_grouped_data: diffraction: expected some non-zero amplitudes, found all zeros")
+            diffraction, x_full, factor = None, None, math.sqrt((n / 2.0) ** 2 / power)
+        else:
+            diffraction = np.ascontiguousarray(np.moveaxis(self.diff3d[idx], 1, 3))  # (B,N,N,C)
+            x_full, factor = normalize_diffraction(diffraction)
         coords_nn = _coords_nn(self.xcoords, self.ycoords, idx)
         coords_offsets, coords_relative = get_relative_coords(coords_nn)
         coords_start_nn = _coords_nn(self.xcoords_start, self.ycoords_start, idx)
         coords_start_offsets, coords_start_relative = get_relative_coords(coords_start_nn)
 
         y_patches: np.ndarray | None
-        if self.Y is not None:
+        if lazy:
+            y_patches = None  # labels of a scan larger than memory are not assembled
+        elif self.Y is not None:
             y_patches = np.ascontiguousarray(np.moveaxis(self.Y[idx], 1, 3), dtype=np.complex64)
         elif self.objectGuess is not None:
             pos = np.stack([self.xcoords[idx].ravel(), self.ycoords[idx].ravel()], axis=1)  # (B·C, 2)
@@ -284,8 +303,8 @@ class RawData:
             y_patches = None
 
         out: dict[str, Any] = {
-            "diffraction": diffraction.astype(np.float32, copy=False),
-            "X_full": np.asarray(x_full, dtype=np.float32),
+            "diffraction": None if diffraction is None else diffraction.astype(np.float32, copy=False),
+            "X_full": None if x_full is None else np.asarray(x_full, dtype=np.float32),
             "X_full_norm": float(factor),
             "coords_nn": coords_nn,
             "coords_offsets": coords_offsets,

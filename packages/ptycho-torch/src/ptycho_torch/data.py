@@ -17,7 +17,6 @@ per-sample dicts to collate.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from ptycho.config.config import effective_seed
 from ptycho.physics import intensity_scale as physics_intensity_scale
 from ptycho.sampling import epoch_order
+from ptycho_torch.lazy_data import LazyGroupedStack
 
 
 class IndexMismatchError(RuntimeError):
@@ -52,9 +52,12 @@ def _check_shape(name: str, arr: np.ndarray, expected: tuple[int | None, ...]) -
 
 @dataclass
 class PtychoDataContainerTorch:
-    """Grouped, normalised scan data as contiguous torch tensors (see module docstring for layouts)."""
+    """Grouped, normalised scan data as contiguous torch tensors (see module docstring for layouts).
 
-    X: torch.Tensor
+    ``X`` is a :class:`~ptycho_torch.lazy_data.LazyGroupedStack` for a scan whose diffraction stays on disk
+    (an HDF5 scan): :meth:`batch` then reads only the batch's patterns (specs/scaling.md §2)."""
+
+    X: torch.Tensor | LazyGroupedStack
     coords_relative: torch.Tensor
     global_offsets: torch.Tensor
     nn_indices: torch.Tensor
@@ -84,7 +87,8 @@ class PtychoDataContainerTorch:
         from ptycho.physics import normalize_probe
 
         C = gridsize * gridsize
-        X = _to_numpy("X_full", grouped.get("X_full"))
+        lazy = isinstance(grouped.get("X_full"), LazyGroupedStack)  # a scan read batch by batch
+        X = grouped["X_full"] if lazy else _to_numpy("X_full", grouped.get("X_full"))
         n = X.shape[0] if X.ndim else 0
         _check_shape("X_full", X, (None, N, N, C))
         rel = _to_numpy("coords_relative", grouped.get("coords_relative"))
@@ -95,7 +99,7 @@ class PtychoDataContainerTorch:
         _check_shape("nn_indices", nn, (n, C))
         if n == 0:
             raise ValueError("grouped data: expected at least one group, found 0")
-        if not np.all(np.isfinite(X)):
+        if not lazy and not np.all(np.isfinite(X)):  # an on-disk stack was checked by the contract
             raise ValueError("grouped data key 'X_full': expected finite amplitudes, found NaN/inf")
         p = np.asarray(probe)
         if p.shape != (N, N):
@@ -108,7 +112,7 @@ class PtychoDataContainerTorch:
             _check_shape("Y", Yn, (n, N, N, C))
             Y_t = torch.from_numpy(np.ascontiguousarray(Yn.astype(np.complex64)))
         return cls(
-            X=torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)),
+            X=X if lazy else torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)),
             coords_relative=torch.from_numpy(np.ascontiguousarray(rel, dtype=np.float32)),
             global_offsets=torch.from_numpy(np.ascontiguousarray(off, dtype=np.float64)),
             nn_indices=torch.from_numpy(np.ascontiguousarray(nn, dtype=np.int64)),
@@ -144,12 +148,12 @@ class PtychoDataContainerTorch:
         """
         model = config.model
         N, gs = int(model.N), int(model.gridsize)
-        diff = np.asarray(raw.diff3d)
-        if diff.ndim != 3 or diff.shape[1:] != (N, N):
-            raise ValueError(f"RawData.diff3d: expected shape (M, {N}, {N}) for config N={N}, found {diff.shape}")
+        shape = tuple(raw.diff3d.shape)  # an on-disk stack is not read here
+        if len(shape) != 3 or shape[1:] != (N, N):
+            raise ValueError(f"RawData.diff3d: expected shape (M, {N}, {N}) for config N={N}, found {shape}")
         nsamples = n_groups if n_groups is not None else getattr(config, "n_groups", None)
         if nsamples is None:
-            nsamples = diff.shape[0]
+            nsamples = shape[0]
         grouped = raw.generate_grouped_data(
             N,
             K=int(config.neighbor_count),
@@ -159,7 +163,10 @@ class PtychoDataContainerTorch:
             gridsize=gs,
             enable_oversampling=bool(getattr(config, "enable_oversampling", False)),
             neighbor_pool_size=getattr(config, "neighbor_pool_size", None),
+            materialize=False,
         )
+        if grouped["X_full"] is None:  # the diffraction stays on disk (specs/scaling.md §2)
+            grouped["X_full"] = LazyGroupedStack(raw.diff3d, grouped["nn_indices"], grouped["X_full_norm"])
         recorded = getattr(raw, "sample_indices", None)
         if recorded is not None:
             check_sample_indices(raw, config, grouped.get("sample_indices"))
@@ -273,9 +280,17 @@ class EpochBatchSampler(Sampler):
     every epoch (and a resumed run calls :meth:`resume_at`), so a run restarted from a checkpoint sees
     exactly the batches an uninterrupted run would have seen (specs/reliability.md §1).
 
+    Distributed runs (specs/scaling.md §1): after :meth:`set_shard` (rank r of W processes) ``batch_size`` is
+    the *global* batch. Every rank computes the same epoch order and the same global batches and takes the
+    strided share ``global_batch[r::W]``; DDP's gradient average over ranks of equal shares is then the
+    gradient of the global batch's mean loss, as in one process with the same ``batch_size``. A global batch
+    whose length is not a multiple of W (only the last one of an epoch can be) is cut to the largest
+    multiple, so every rank takes the same number of equal steps; ``batch_size`` itself must be a multiple
+    of W (ValueError otherwise).
+
     Attributes:
         epoch: epoch whose order the next iteration yields.
-        served: batches yielded by the current iteration so far (bookkeeping only).
+        rank, world_size: this process's share (0 and 1 outside a distributed run).
     """
 
     def __init__(self, n: int, batch_size: int, *, shuffle: bool, seed: int = 42, drop_last: bool = False):
@@ -284,7 +299,17 @@ class EpochBatchSampler(Sampler):
         self.n, self.batch_size, self.shuffle = int(n), batch_size, bool(shuffle)
         self.seed, self.drop_last = int(seed), bool(drop_last)
         self.epoch = 0
+        self.rank, self.world_size = 0, 1
         self._skip: tuple[int, int] | None = None  # (epoch, batches already done in that epoch)
+
+    def set_shard(self, rank: int, world_size: int) -> None:
+        """Serve the share of process ``rank`` of ``world_size`` (called by the trainer before fitting)."""
+        if not (isinstance(world_size, int) and world_size >= 1 and isinstance(rank, int) and 0 <= rank < world_size):
+            raise ValueError(f"set_shard: expected 0 <= rank < world_size, found rank={rank!r} world_size={world_size!r}")
+        if self.batch_size % world_size:
+            raise ValueError(f"batch_size: expected a multiple of the {world_size} training processes (the global "
+                             f"batch is shared equally), found {self.batch_size}")
+        self.rank, self.world_size = rank, world_size
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose order the next iteration yields (called by Lightning each epoch)."""
@@ -304,7 +329,9 @@ class EpochBatchSampler(Sampler):
         return torch.from_numpy(epoch_order(self.n, self.seed, epoch))
 
     def __len__(self) -> int:
-        return self.n // self.batch_size if self.drop_last else math.ceil(self.n / self.batch_size)
+        full, rest = divmod(self.n, self.batch_size)
+        # a short last batch is kept unless drop_last, or unless it cannot give every process one pattern
+        return full + int(rest >= self.world_size and not self.drop_last)
 
     def __iter__(self):
         epoch = self.epoch
@@ -313,8 +340,13 @@ class EpochBatchSampler(Sampler):
             start = self._skip[1]
         self._skip = None
         order = self.order(epoch).tolist()
+        W, r = self.world_size, self.rank
         for b in range(start, len(self)):
-            yield order[b * self.batch_size:(b + 1) * self.batch_size]
+            batch = order[b * self.batch_size:(b + 1) * self.batch_size]
+            if W == 1:
+                yield batch
+            else:
+                yield batch[:len(batch) - len(batch) % W][r::W]
 
 
 def build_dataloader(
@@ -325,6 +357,7 @@ def build_dataloader(
     seed: int = 42,
     num_workers: int = 0,
     drop_last: bool = False,
+    pin_memory: bool = False,
 ) -> DataLoader:
     """DataLoader over batch dicts whose sampler is an :class:`EpochBatchSampler` (``loader.sampler``).
 
@@ -341,6 +374,7 @@ def build_dataloader(
         batch_size=None,
         num_workers=int(num_workers),
         persistent_workers=bool(num_workers),
+        pin_memory=bool(pin_memory),  # page-locked batches for asynchronous copies to a GPU
     )
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from ptycho_torch.cli.shared import (
     ACCELERATOR_CHOICES,
+    PRECISION_CHOICES,
     CliArgumentParser,
     CliError,
     OutputGuard,
@@ -61,6 +62,8 @@ def build_parser() -> CliArgumentParser:
     p.add_argument("--num-workers", dest="num_workers", type=nonnegative_int, default=0, help="DataLoader workers (default 0)")
     p.add_argument("--inference-batch-size", dest="inference_batch_size", type=positive_int, default=None,
                    help="batch size for prediction (default: the training batch size stored in the bundle)")
+    p.add_argument("--precision", choices=PRECISION_CHOICES, default="32",
+                   help="32 (default), bf16-mixed or 16-mixed: the network under autocast, the physics in float32")
     p.add_argument("--quiet", action="store_true", help="print only the final summary line")
     p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="deprecated: use --accelerator")
     return p
@@ -141,7 +144,7 @@ def _run(args: Any) -> int:
         raise
     for path in written:
         say(f"wrote {path}")
-    n_groups = len(results["obj_tensor_full"]) if "obj_tensor_full" in results else "?"
+    n_groups = len(results["global_offsets"])
     print(f"reconstruction={output_dir.resolve()} object_shape={amp.shape[0]}x{amp.shape[1]} groups={n_groups}", flush=True)
     return 0
 
@@ -164,7 +167,7 @@ def _write_outputs(output_dir: Path, amp: Any, phase: Any, results: dict[str, An
     if results.get("global_offsets") is not None:
         from ptycho_torch.stitching import canvas_origin
 
-        m = min(STITCH_M, int(np.asarray(results["obj_tensor_full"]).shape[1])) if "obj_tensor_full" in results else STITCH_M
+        m = min(STITCH_M, int(results["test_container"].N)) if "test_container" in results else STITCH_M
         extra["origin_xy"] = canvas_origin(results["global_offsets"], obj.shape[0], m)
     save_npz_atomic(npz, object=obj, amplitude=amp, phase=phase, **extra)
     return [Path(amp_png), Path(phase_png), npz]

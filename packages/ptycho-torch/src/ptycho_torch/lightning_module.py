@@ -41,6 +41,11 @@ __all__ = ["NonFiniteLossError", "PtychoPINN_Lightning", "SCHEDULERS"]
 _FUSED_ADAM_ON_CPU = tuple(int(v) for v in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 4)
 
 
+def float32_region(like: torch.Tensor):
+    """A region where autocast is off on ``like``'s device: physics and loss stay float32 under mixed precision."""
+    return torch.autocast(device_type=like.device.type, enabled=False)
+
+
 class NonFiniteLossError(RuntimeError):
     """Training produced a NaN/inf loss or gradient; raised before the optimizer step, so the weights (and
     every checkpoint written so far) are still the last finite ones. The message names epoch and step."""
@@ -210,9 +215,13 @@ class PtychoPINN_Lightning(L.LightningModule):
             raise ValueError(f"PtychoPINN_Lightning.forward: X: expected shape (B, {mc.N}, {mc.N}, {C}), "
                              f"found {tuple(X_scaled.shape)}")
         x = self.forward_model.scale_input(X_scaled)
+        # the network runs in whatever autocast region the caller opened (bf16/fp16 mixed precision); the
+        # physics always runs in float32 (specs/scaling.md §4)
         amp, phase = run_generator(self.encoder, self.decoder_amp, self.decoder_phase, x, self.supervised)
-        patches = object_patches(amp, phase)
-        trimmed, pred_amp = self.forward_model(patches, coords_relative)
+        with float32_region(x):
+            amp, phase = amp.float(), phase.float()
+            patches = object_patches(amp, phase)
+            trimmed, pred_amp = self.forward_model(patches, coords_relative.float())
         return {"object": trimmed, "patches": patches, "pred_amplitude": pred_amp, "amp": amp, "phase": phase}
 
     # ------------------------------------------------------------------------------------------
@@ -228,6 +237,12 @@ class PtychoPINN_Lightning(L.LightningModule):
         s = self.intensity_scale
         target = X * s
         out = self(target, coords)
+        pred = out["pred_amplitude"]
+        with float32_region(pred):
+            return self._loss_and_metrics(batch, X, target, out)
+
+    def _loss_and_metrics(self, batch: dict, X: torch.Tensor, target: torch.Tensor,
+                          out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         pred = out["pred_amplitude"]
         metrics = {
             "amp_mae_tf_scale": amplitude_mae(target.detach(), pred.detach()),
@@ -253,9 +268,19 @@ class PtychoPINN_Lightning(L.LightningModule):
         acc[0] += float(value.detach()) * n
         acc[1] += n
 
-    def _pop_mean(self, key: str) -> float | None:
-        acc = self._epoch_sums.pop(key, None)
-        return None if not acc or acc[1] == 0 else acc[0] / acc[1]
+    def _world_size(self) -> int:
+        trainer = self._trainer
+        return 1 if trainer is None else int(getattr(trainer, "world_size", 1))
+
+    def _pop_mean(self, key: str, across_processes: bool = False) -> float | None:
+        """Epoch mean of ``key`` weighted by batch size; ``across_processes``: over the shares of every DDP
+        process (a collective call: every rank makes it), so each rank records the global batch mean."""
+        acc = self._epoch_sums.pop(key, None) or [0.0, 0]
+        if across_processes and self._world_size() > 1:
+            both = torch.tensor([float(acc[0]), float(acc[1])], dtype=torch.float64, device=self.device)
+            both = self.trainer.strategy.reduce(both, reduce_op="sum")
+            acc = [float(both[0]), int(round(float(both[1])))]
+        return None if acc[1] == 0 else acc[0] / acc[1]
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         opt = self.optimizers()
@@ -267,17 +292,22 @@ class PtychoPINN_Lightning(L.LightningModule):
         opt.zero_grad()
         self.manual_backward(loss)
         grads = [p.grad for p in self.parameters() if p.grad is not None]
-        if grads and not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()):
+        # under fp16 mixed precision the gradient scaler skips steps with inf gradients (and lowers its scale)
+        scaled = str(getattr(self._trainer, "precision", "32-true")) == "16-mixed"
+        if grads and not scaled and not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()):
             raise NonFiniteLossError(f"PtychoPINN_Lightning: non-finite gradient {where}; "
                                      "weights and checkpoints keep the last finite state")
         opt.step()
         n = int(batch["X"].shape[0])
         self._accumulate("train", loss, n)
+        sync = self._world_size() > 1  # DDP: logged values are means over the processes' shares
         self.log(f"{self.loss_prefix}_train_loss", loss.detach(), on_step=True, on_epoch=True, prog_bar=True,
-                 batch_size=n)
-        self.log("amp_inv_mae_epoch", metrics["amp_inv_mae"], on_step=False, on_epoch=True, batch_size=n)
-        self.log("amp_mae_tf_scale_epoch", metrics["amp_mae_tf_scale"], on_step=False, on_epoch=True, batch_size=n)
-        self.log("lr", float(opt.param_groups[0]["lr"]), on_step=False, on_epoch=True, batch_size=n)
+                 batch_size=n, sync_dist=sync)
+        self.log("amp_inv_mae_epoch", metrics["amp_inv_mae"], on_step=False, on_epoch=True, batch_size=n,
+                 sync_dist=sync)
+        self.log("amp_mae_tf_scale_epoch", metrics["amp_mae_tf_scale"], on_step=False, on_epoch=True, batch_size=n,
+                 sync_dist=sync)
+        self.log("lr", float(opt.param_groups[0]["lr"]), on_step=False, on_epoch=True, batch_size=n, sync_dist=sync)
         return loss.detach()
 
     def validation_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
@@ -286,7 +316,7 @@ class PtychoPINN_Lightning(L.LightningModule):
         if not self.trainer.sanity_checking:
             self._accumulate("val", loss, n)
         self.log(f"{self.loss_prefix}_val_loss", loss.detach(), on_step=False, on_epoch=True, prog_bar=True,
-                 batch_size=n)
+                 batch_size=n, sync_dist=self._world_size() > 1)
         return loss.detach()
 
     # ------------------------------------------------------------------------------------------
@@ -328,8 +358,8 @@ class PtychoPINN_Lightning(L.LightningModule):
         self._epoch_sums.pop("val", None)
 
     def on_train_epoch_end(self) -> None:
-        train = self._pop_mean("train")
-        val = self._pop_mean("val")
+        train = self._pop_mean("train", across_processes=True)
+        val = self._pop_mean("val")  # every process validates on the whole validation set
         if train is not None:
             self.loss_history["train"].append(train)
         if val is not None:

@@ -114,6 +114,11 @@ class Encoder(nn.Module):
         return x
 
 
+def _phase_activation(t: torch.Tensor) -> torch.Tensor:
+    """pi * tanh(t): phases in (-pi, pi). A module-level function, so the model pickles (spawned DDP workers)."""
+    return math.pi * torch.tanh(t)
+
+
 def _activation(name: str):
     if name == "sigmoid":
         return torch.sigmoid
@@ -124,7 +129,7 @@ def _activation(name: str):
     if name == "relu":
         return F.relu
     if name == "phase":
-        return lambda t: math.pi * torch.tanh(t)
+        return _phase_activation
     raise ValueError(f"amp_activation: expected one of {AMP_ACTIVATIONS}, got {name!r}")
 
 

@@ -11,6 +11,7 @@ optional data-alignment transforms of the TensorFlow workflow:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -91,6 +92,58 @@ def stitch_patches(
     return canvas, off
 
 
+class StreamingStitcher:
+    """:func:`stitch_patches` (bilinear) fed batch by batch: the canvas grows by addition, so memory is the
+    canvas plus one batch, whatever the number of patches (specs/scaling.md §3).
+
+    The canvas geometry comes from every group offset up front (cheap: (P, 2) float64); :meth:`add` places
+    the central M×M crops of one batch of patches; :meth:`result` divides by the overlap count. Equals
+    :func:`stitch_patches` up to the float32 summation order of the sums.
+
+    Args:
+        global_offsets: (P, 1, 2, 1) or (P, 2) group centres [x, y] of all patches to come.
+        N: patch side; M: crop side (0 < M <= N); flip_x, flip_y, transpose: as :func:`stitch_patches`.
+        device: where the canvas lives.
+    """
+
+    def __init__(self, global_offsets: Any, N: int, M: int = 20, *, flip_x: bool = False, flip_y: bool = False,
+                 transpose: bool = False, device: Any = "cpu") -> None:
+        if not isinstance(M, (int, np.integer)) or not 0 < int(M) <= int(N):
+            raise ValueError(f"M: expected an integer with 0 < M <= N={N}, found {M!r}")
+        off = as_offsets(global_offsets, int(np.asarray(global_offsets).reshape(-1, 2).shape[0]))
+        _, self.offsets = apply_alignment(torch.zeros(0, 1, 1), off, flip_x=flip_x, flip_y=flip_y)
+        self.transpose, self.N, self.M = bool(transpose), int(N), int(M)
+        centred = self.offsets - self.offsets.mean(dim=0, keepdim=True)
+        pad = math.ceil(float(centred.abs().max()))
+        self.pad = pad + pad % 2
+        self.side = self.M + 2 * self.pad
+        self._centred = centred.to(device)
+        self.total = torch.zeros(self.side, self.side, dtype=torch.complex64, device=device)
+        self.count = torch.zeros(self.side, self.side, dtype=torch.float32, device=device)
+        self.added = 0
+
+    def add(self, patches: Any, index: Any) -> None:
+        """Place patches (b, N, N) complex of the groups ``index`` (b,) ints."""
+        from ptycho_torch.physics.patches import accumulate_crops
+
+        p = as_group_patches(patches).to(self.total.device)
+        if self.transpose:
+            p = p.transpose(-2, -1)
+        lo = self.N // 2 - self.M // 2
+        idx = torch.as_tensor(index, dtype=torch.int64, device=self.total.device)
+        piece, covered = accumulate_crops(p[:, lo:lo + self.M, lo:lo + self.M].contiguous(), self._centred[idx],
+                                          self.side, self.pad)
+        self.total += piece
+        self.count += covered
+        self.added += int(idx.numel())
+
+    def result(self) -> torch.Tensor:
+        """(side, side) complex64 stitched object."""
+        from ptycho_torch.physics.patches import normalise_canvas
+
+        return normalise_canvas(self.total, self.count)
+
+
 def canvas_origin(global_offsets: Any, side: int, M: int) -> np.ndarray:
     """Object coordinates [x, y] (float64 (2,)) of pixel (0, 0) of a :func:`stitch_patches` canvas of side ``side``.
 
@@ -101,4 +154,4 @@ def canvas_origin(global_offsets: Any, side: int, M: int) -> np.ndarray:
     return off.mean(axis=0) - float((int(side) - int(M)) // 2 + int(M) // 2)
 
 
-__all__ = ["apply_alignment", "as_group_patches", "as_offsets", "canvas_origin", "stitch_patches"]
+__all__ = ["StreamingStitcher", "apply_alignment", "as_group_patches", "as_offsets", "canvas_origin", "stitch_patches"]

@@ -32,7 +32,9 @@ from ptycho_bridge.argtypes import max_time_value
 from ptycho_torch.cli.shared import (
     ACCELERATOR_CHOICES,
     LOGGER_CHOICES,
+    PRECISION_CHOICES,
     SCHEDULER_CHOICES,
+    STRATEGY_CHOICES,
     CliArgumentParser,
     CliError,
     OutputGuard,
@@ -78,6 +80,9 @@ CANONICAL_FLAGS: dict[str, str] = {
 EXECUTION_DEFAULTS: dict[str, Any] = {
     "accelerator": "auto",
     "devices": 1,
+    "strategy": "auto",
+    "num_nodes": 1,
+    "precision": "32",
     "deterministic": True,
     "num_workers": 0,
     "accumulate_grad_batches": 1,
@@ -141,7 +146,14 @@ def build_parser() -> CliArgumentParser:
     e = p.add_argument_group("execution")
     e.add_argument("--accelerator", choices=ACCELERATOR_CHOICES,
                    help="auto (default: CUDA when present, else CPU), cpu, cuda/gpu, mps")
-    e.add_argument("--devices", type=devices_value, help="devices for the Trainer (default 1)")
+    e.add_argument("--devices", type=devices_value, help="devices per machine for the Trainer (default 1)")
+    e.add_argument("--strategy", choices=STRATEGY_CHOICES,
+                   help="auto (default: one process) or ddp (one process per device; also under torchrun/SLURM); "
+                   "--batch_size is the global batch (specs/scaling.md §1)")
+    e.add_argument("--num-nodes", "--num_nodes", dest="num_nodes", type=positive_int,
+                   help="machines taking part in a ddp run (default 1)")
+    e.add_argument("--precision", choices=PRECISION_CHOICES,
+                   help="32 (default), bf16-mixed or 16-mixed: the network under autocast, physics and loss in float32")
     e.add_argument("--deterministic", action=argparse.BooleanOptionalAction, help="deterministic algorithms (default on)")
     e.add_argument("--num-workers", dest="num_workers", type=nonnegative_int, help="DataLoader workers (default 0)")
     e.add_argument("--learning-rate", dest="learning_rate", type=positive_float, help="Adam learning rate (default 1e-3)")
@@ -321,7 +333,11 @@ def _run(explicit: argparse.Namespace) -> int:
             resume = resolve_resume_checkpoint(resume, output_dir)
         except FileNotFoundError as exc:
             raise CliError(f"--resume: {exc}") from None
-    guard = OutputGuard(output_dir)
+    from ptycho_bridge.execution import is_main_process
+
+    main_process = is_main_process()
+    # the other processes of a DDP run leave clean-up and outputs to the first one
+    guard = OutputGuard(output_dir) if main_process else None
     try:
         validate_paths(train_file, test_file, output_dir, create=True)
         from ptycho_torch.workflows.components import run_cdi_example_torch
@@ -331,9 +347,13 @@ def _run(explicit: argparse.Namespace) -> int:
                 train_data, test_data, config, do_stitching=False, execution_config=execution_config,
                 resume_from=resume,
             )
+        if results.get("bundle_path") is None:  # a DDP process other than the first: rank 0 wrote the bundle
+            return 0
         bundle = Path(results["bundle_path"])
         digest = sha256_file(bundle)
     except BaseException as exc:
+        if guard is None:
+            raise
         # A diverged or interrupted run keeps checkpoints/ (the last finite state, resumable with --resume);
         # any other failure removes everything it wrote (specs/reliability.md §2).
         from ptycho_torch.lightning_module import NonFiniteLossError

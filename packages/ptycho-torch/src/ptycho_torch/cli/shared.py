@@ -33,6 +33,8 @@ from ptycho_torch.cli.output_guard import OutputGuard
 
 __all__ = [
     "ACCELERATOR_CHOICES",
+    "STRATEGY_CHOICES",
+    "PRECISION_CHOICES",
     "LOGGER_CHOICES",
     "SCHEDULER_CHOICES",
     "CliError",
@@ -60,6 +62,10 @@ __all__ = [
 ACCELERATOR_CHOICES = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
 LOGGER_CHOICES = LOGGER_BACKENDS
 SCHEDULER_CHOICES = SCHEDULERS
+#: ``--strategy`` (specs/scaling.md §1): one process, or DDP launched by Lightning, torchrun or SLURM
+STRATEGY_CHOICES = ("auto", "ddp")
+#: ``--precision`` (specs/scaling.md §4): float32, or the network under bf16 / fp16 autocast
+PRECISION_CHOICES = ("32", "bf16-mixed", "16-mixed")
 #: optional logger backends: flag value -> (module that must be importable, ptycho-torch extra)
 LOGGER_EXTRAS = {"tensorboard": ("tensorboard", "tensorboard"), "mlflow": ("mlflow", "mlflow")}
 
@@ -236,6 +242,7 @@ def build_execution_config_from_args(args: argparse.Namespace, mode: str) -> Any
     kwargs: dict[str, Any] = {
         "accelerator": accelerator,
         "num_workers": int(_arg(args, "num_workers", 0)),
+        "precision": str(_arg(args, "precision", "32") or "32"),
     }
     if mode == "inference":
         kwargs["inference_batch_size"] = _arg(args, "inference_batch_size")
@@ -258,6 +265,8 @@ def build_execution_config_from_args(args: argparse.Namespace, mode: str) -> Any
     top_k = int(_arg(args, "checkpoint_save_top_k", 1))
     kwargs.update(
         devices=_arg(args, "devices", 1),
+        strategy=_arg(args, "strategy", "auto") or "auto",
+        num_nodes=int(_arg(args, "num_nodes", 1) or 1),
         deterministic=bool(_arg(args, "deterministic", True)),
         learning_rate=float(_arg(args, "learning_rate", 1e-3)),
         scheduler=_arg(args, "scheduler", "Default"),

@@ -29,6 +29,8 @@ __all__ = [
     "extract_from_canvas",
     "canvas_size",
     "reassemble_position",
+    "accumulate_crops",
+    "normalise_canvas",
     "reassemble_groups_cf",
     "extract_from_canvas_cf",
 ]
@@ -213,32 +215,44 @@ def reassemble_position(
     if interpolation == "fourier":
         return _reassemble_fourier(p, offs.detach(), m, pad, side, lo_c)
     crops = p[:, lo_c:lo_c + m, lo_c:lo_c + m]
-    rdt = real_dtype(p)
     total = None
-    count = torch.zeros(side, side, dtype=rdt, device=p.device)
+    count = torch.zeros(side, side, dtype=real_dtype(p), device=p.device)
     for lo in range(0, count_p, _POSITION_CHUNK):
         hi = min(lo + _POSITION_CHUNK, count_p)
-        # canvas row Y reads crop row Y - pad - dy  (translation by +offset)
-        sy = shift_matrix(side, m, -pad - offs[lo:hi, 1]).to(rdt)  # (p, side, m)
-        sx = shift_matrix(side, m, -pad - offs[lo:hi, 0]).to(rdt)
-        k = hi - lo
-        sx_cat = sx.permute(0, 2, 1).reshape(k * m, side)  # rows (p, j)
-        count = count + sy.sum(-1).T @ sx.sum(-1)
-        chunk = crops[lo:hi]
-        if chunk.is_complex():
-            parts = (chunk.real, chunk.imag)
-        else:
-            parts = (chunk,)
-        res = []
-        for part in parts:
-            a = sy @ part  # (p, side, m)
-            res.append(a.permute(1, 0, 2).reshape(side, k * m) @ sx_cat)
-        piece = torch.complex(res[0], res[1]) if chunk.is_complex() else res[0]
+        piece, covered = accumulate_crops(crops[lo:hi], offs[lo:hi], side, pad)
+        count = count + covered
         total = piece if total is None else total + piece
+    return normalise_canvas(total, count).to(p.dtype)
+
+
+def accumulate_crops(crops: torch.Tensor, offs: torch.Tensor, side: int, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One chunk of the bilinear shift-and-sum of :func:`reassemble_position` (also the step of a streamed stitch).
+
+    Args:
+        crops: (k, m, m) central crops, real or complex.
+        offs: (k, 2) float64 offsets [x, y] relative to the canvas centre (object pixels).
+        side, pad: canvas side and the margin around the centred crop (``side = m + 2*pad``).
+    Returns:
+        (sum of the translated crops (side, side), crops' dtype; sum of the translated ones (side, side), real):
+        canvas row Y reads crop row Y - pad - dy (translation by +offset); one (side, k*m) x (k*m, side)
+        matmul per real part.
+    """
+    k, m = crops.shape[0], crops.shape[-1]
+    rdt = real_dtype(crops)
+    sy = shift_matrix(side, m, -pad - offs[:, 1]).to(rdt)  # (k, side, m)
+    sx = shift_matrix(side, m, -pad - offs[:, 0]).to(rdt)
+    sx_cat = sx.permute(0, 2, 1).reshape(k * m, side)  # rows (p, j)
+    covered = sy.sum(-1).T @ sx.sum(-1)
+    parts = (crops.real, crops.imag) if crops.is_complex() else (crops,)
+    res = [(sy @ part).permute(1, 0, 2).reshape(side, k * m) @ sx_cat for part in parts]
+    return (torch.complex(res[0], res[1]) if crops.is_complex() else res[0]), covered
+
+
+def normalise_canvas(total: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+    """``total / count`` where count > 1e-6, 0 elsewhere (the overlap normalisation of a stitched canvas)."""
     covered = count > _COUNT_FLOOR
     safe = torch.where(covered, count, torch.ones_like(count))
-    out = torch.where(covered, total / safe, torch.zeros((), dtype=total.dtype, device=p.device))
-    return out.to(p.dtype)
+    return torch.where(covered, total / safe, torch.zeros((), dtype=total.dtype, device=total.device))
 
 
 def _reassemble_fourier(p: torch.Tensor, offs: torch.Tensor, m: int, pad: int, side: int, lo_c: int) -> torch.Tensor:
@@ -267,9 +281,7 @@ def _reassemble_fourier(p: torch.Tensor, offs: torch.Tensor, m: int, pad: int, s
         count = count.index_add(0, idx, torch.ones(idx.shape, dtype=count.dtype, device=p.device))
     total = total.reshape(side, side)
     count = count.reshape(side, side)
-    covered = count > _COUNT_FLOOR
-    out = torch.where(covered, total / torch.where(covered, count, torch.ones_like(count)),
-                      torch.zeros((), dtype=total.dtype, device=p.device))
+    out = normalise_canvas(total, count)
     if not p.is_complex():
         out = out.real
     return out.to(p.dtype)

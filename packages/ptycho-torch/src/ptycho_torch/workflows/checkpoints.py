@@ -32,12 +32,18 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 class DataOrderCallback(L.Callback):
-    """Records how many batches of the current epoch are done and, on resume, tells the epoch-seeded
-    sampler to start the interrupted epoch after them."""
+    """Gives the epoch-seeded sampler this process's share of each batch (rank, world size), records how many
+    batches of the current epoch are done and, on resume, tells the sampler to start the interrupted epoch
+    after them."""
 
     def __init__(self, sampler: Any) -> None:
         self.sampler = sampler
         self.batches_done = 0
+
+    def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        # each DDP process trains on its share of every global batch (specs/scaling.md §1)
+        if self.sampler is not None and hasattr(self.sampler, "set_shard"):
+            self.sampler.set_shard(int(trainer.global_rank), int(trainer.world_size))
 
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
         self.batches_done = 0
@@ -46,8 +52,11 @@ class DataOrderCallback(L.Callback):
         self.batches_done = batch_idx + 1
 
     def on_save_checkpoint(self, trainer: Any, pl_module: Any, checkpoint: dict[str, Any]) -> None:
+        # world_size: processes that shared each global batch (a resumed run may use another count: the
+        # position counts global batches)
         checkpoint["ptycho_data_order"] = {"epoch": int(trainer.current_epoch), "batches_done": self.batches_done,
-                                           "epoch_done": self.batches_done >= int(trainer.num_training_batches)}
+                                           "epoch_done": self.batches_done >= int(trainer.num_training_batches),
+                                           "world_size": int(trainer.world_size)}
 
     def on_load_checkpoint(self, trainer: Any, pl_module: Any, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("ptycho_data_order")

@@ -55,7 +55,10 @@ def run_cdi_example_torch(train_data: Any, test_data: Any, config: Any, do_stitc
         raise ValueError(f"M: expected a positive integer crop side, found {M!r}")
     results = train_cdi_model_torch(train_data, test_data, config, execution_config=execution_config,
                                     resume_from=resume_from)
-    results.bundle_path = save_torch_model_bundle(results, config)
+    trainer = results.get("trainer")
+    # in a DDP run every process trains; only the first (global rank 0) writes the bundle (specs/scaling.md §1)
+    is_zero = bool(getattr(trainer, "is_global_zero", True))
+    results.bundle_path = save_torch_model_bundle(results, config) if is_zero else None
     results.backend = "pytorch"
     if not do_stitching:
         return None, None, results

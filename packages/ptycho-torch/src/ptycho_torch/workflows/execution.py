@@ -13,8 +13,12 @@ from typing import Any
 import torch
 
 from ptycho.config.config import effective_seed
+from ptycho_bridge.execution import is_main_process  # noqa: F401 - re-exported for the workflows
 
-__all__ = ["exec_get", "resolve_device", "resolve_seed"]
+__all__ = ["autocast_for", "exec_get", "is_main_process", "pin_memory_for", "resolve_device", "resolve_seed",
+           "trainer_precision"]
+
+_AUTOCAST_DTYPES = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
 
 
 def exec_get(execution_config: Any, name: str, default: Any = None) -> Any:
@@ -28,12 +32,10 @@ def exec_get(execution_config: Any, name: str, default: Any = None) -> Any:
     return default if value is None else value
 
 
-
 def resolve_seed(config: Any) -> int:
     """Training seed: ``config.subsample_seed`` when set (0 included), else ``DEFAULT_SEED`` (42) - the same
     rule (``ptycho.config.config.effective_seed``) that seeds the grouping in both backends."""
     return effective_seed(config)
-
 
 
 def resolve_device(execution_config: Any = None) -> torch.device:
@@ -49,3 +51,20 @@ def resolve_device(execution_config: Any = None) -> torch.device:
         return torch.device("cpu")
     raise ValueError(f"execution_config.accelerator: expected 'auto', 'cpu', 'cuda' or 'gpu', found {acc!r}")
 
+
+def trainer_precision(precision: str) -> str:
+    """Lightning's precision name for ``PyTorchExecutionConfig.precision`` ('32' -> '32-true')."""
+    return "32-true" if str(precision) == "32" else str(precision)
+
+
+def autocast_for(device: torch.device, precision: str) -> Any:
+    """The autocast region of plain (non-Trainer) inference: the network in bf16/fp16 for a mixed
+    ``precision``, disabled for '32'. The model's physics leaves it itself (specs/scaling.md §4)."""
+    dtype = _AUTOCAST_DTYPES.get(str(precision))
+    return torch.autocast(device_type=device.type, dtype=dtype, enabled=dtype is not None)
+
+
+def pin_memory_for(accelerator: str) -> bool:
+    """Page-locked DataLoader batches (faster, asynchronous host-to-GPU copies) when the run uses CUDA."""
+    acc = str(accelerator).lower()
+    return acc in ("cuda", "gpu") or (acc == "auto" and torch.cuda.is_available())

@@ -18,12 +18,13 @@ from ptycho_torch.data import (
     build_dataloader,
     create_ptycho_data_container,
 )
-from ptycho_torch.stitching import stitch_patches
-from ptycho_torch.workflows.execution import exec_get, resolve_device
+from ptycho_torch.lazy_data import LazyGroupedStack
+from ptycho_torch.stitching import StreamingStitcher, stitch_patches
+from ptycho_torch.workflows.execution import autocast_for, exec_get, resolve_device
 from ptycho_torch.workflows.models import module_intensity_scale
 from ptycho_torch.workflows.results import ReconstructionResults
 
-__all__ = ["predict_patches", "reassemble_cdi_image_torch"]
+__all__ = ["predict_patches", "reassemble_cdi_image_torch", "stream_stitch"]
 
 
 @torch.inference_mode()
@@ -34,19 +35,47 @@ def predict_patches(
     batch_size: int,
     device: torch.device,
     num_workers: int = 0,
+    precision: str = "32",
 ) -> torch.Tensor:
-    """Run ``predict_step`` over a container in order -> (n, N, N) complex64 on the CPU."""
+    """Run ``predict_step`` over a container in order -> (n, N, N) complex64 on the CPU (``precision``: the
+    network's autocast, :func:`ptycho_torch.workflows.execution.autocast_for`)."""
     module = module.to(device).eval()
     outs: list[torch.Tensor] = []
-    loader = build_dataloader(container, batch_size, shuffle=False, num_workers=num_workers)
-    for i, batch in enumerate(loader):
-        batch = {k: v.to(device) for k, v in batch.items()}
-        obj = module.predict_step(batch, i)["object"]
+    for i, batch in _device_batches(container, batch_size, device, num_workers):
+        with autocast_for(device, precision):
+            obj = module.predict_step(batch, i)["object"]
         outs.append(obj.detach().to("cpu", torch.complex64))
     obj = torch.cat(outs, 0)
     if obj.ndim != 3 or obj.shape[0] != len(container):
         raise RuntimeError(f"predict_step: expected 'object' of shape ({len(container)}, N, N), found {tuple(obj.shape)}")
     return obj
+
+
+def _device_batches(container: PtychoDataContainerTorch, batch_size: int, device: torch.device, num_workers: int):
+    """(index, batch on ``device``) in order; page-locked host batches and asynchronous copies on CUDA."""
+    cuda = device.type == "cuda"
+    loader = build_dataloader(container, batch_size, shuffle=False, num_workers=num_workers, pin_memory=cuda)
+    for i, batch in enumerate(loader):
+        yield i, {k: v.to(device, non_blocking=cuda) for k, v in batch.items()}
+
+
+@torch.inference_mode()
+def stream_stitch(module: nn.Module, container: PtychoDataContainerTorch, M: int, *, batch_size: int,
+                  device: torch.device, num_workers: int = 0, flip_x: bool = False, flip_y: bool = False,
+                  transpose: bool = False, precision: str = "32") -> tuple[torch.Tensor, torch.Tensor]:
+    """Predict batch by batch and add each batch to the canvas at once (specs/scaling.md §3): peak memory is
+    the canvas plus one batch, not every patch. Returns (canvas (H, W) complex64, offsets (n, 2) float64
+    after the flips), as :func:`ptycho_torch.stitching.stitch_patches` would."""
+    module = module.to(device).eval()
+    stitcher = StreamingStitcher(container.global_offsets, container.N, M, flip_x=flip_x, flip_y=flip_y,
+                                 transpose=transpose, device=device)
+    for i, batch in _device_batches(container, batch_size, device, num_workers):
+        with autocast_for(device, precision):
+            obj = module.predict_step(batch, i)["object"]
+        stitcher.add(obj, batch["index"])
+    if stitcher.added != len(container):
+        raise RuntimeError(f"stream_stitch: expected {len(container)} patches, stitched {stitcher.added}")
+    return stitcher.result(), stitcher.offsets
 
 
 def reassemble_cdi_image_torch(test_data: Any, config: Any, flip_x: bool = False, flip_y: bool = False,
@@ -65,7 +94,8 @@ def reassemble_cdi_image_torch(test_data: Any, config: Any, flip_x: bool = False
     Returns:
         (amplitude (H, W) float32, phase (H, W) float32 radians, results) with results a
         :class:`~ptycho_torch.workflows.results.ReconstructionResults` (also a mapping):
-        'obj_tensor_full' (n, N, N, 1) complex64, 'global_offsets' (n, 1, 2, 1) float64 (after the flips),
+        'obj_tensor_full' (n, N, N, 1) complex64 (absent for a scan read from disk, whose patches are
+        stitched batch by batch, :func:`stream_stitch`), 'global_offsets' (n, 1, 2, 1) float64 (after the flips),
         'recon_amp', 'recon_phase', 'stitched_obj' (H, W) complex64, 'test_container'.
     """
     if models is None:
@@ -94,16 +124,25 @@ def reassemble_cdi_image_torch(test_data: Any, config: Any, flip_x: bool = False
         M = container.N
     batch_size = int(exec_get(execution_config, "inference_batch_size", getattr(config, "batch_size", 16)))
     num_workers = int(exec_get(execution_config, "num_workers", 0))
-    obj = predict_patches(module, container, batch_size=batch_size, device=resolve_device(execution_config),
-                          num_workers=num_workers)
-    canvas, offsets = stitch_patches(
-        obj, container.global_offsets, M, flip_x=flip_x, flip_y=flip_y, transpose=transpose
-    )
+    device = resolve_device(execution_config)
+    precision = str(exec_get(execution_config, "precision", "32"))
+    if isinstance(container.X, LazyGroupedStack):  # a scan larger than memory: never hold every patch
+        obj = None
+        canvas, offsets = stream_stitch(module, container, M, batch_size=batch_size, device=device,
+                                        num_workers=num_workers, flip_x=flip_x, flip_y=flip_y, transpose=transpose,
+                                        precision=precision)
+    else:
+        obj = predict_patches(module, container, batch_size=batch_size, device=device, num_workers=num_workers,
+                              precision=precision)
+        canvas, offsets = stitch_patches(
+            obj, container.global_offsets, M, flip_x=flip_x, flip_y=flip_y, transpose=transpose
+        )
     canvas = canvas.detach().cpu()
     amp = canvas.abs().numpy().astype(np.float32)
     phase = canvas.angle().numpy().astype(np.float32)
     results = ReconstructionResults(
-        obj_tensor_full=obj.numpy()[..., None], global_offsets=offsets.numpy().reshape(-1, 1, 2, 1),
+        obj_tensor_full=None if obj is None else obj.numpy()[..., None],
+        global_offsets=offsets.cpu().numpy().reshape(-1, 1, 2, 1),
         recon_amp=amp, recon_phase=phase, stitched_obj=canvas.numpy().astype(np.complex64), test_container=container,
     )
     return amp, phase, results

@@ -66,9 +66,12 @@ class _FieldMapping(MutableMapping[str, Any]):
 class ReconstructionResults(_FieldMapping):
     """What stitching one scan gives: ``obj_tensor_full`` (n, N, N, 1) complex64 patches, ``global_offsets``
     (n, 1, 2, 1) float64 after the flips, ``recon_amp`` / ``recon_phase`` (H, W) float32, ``stitched_obj``
-    (H, W) complex64 and the ``test_container`` that was predicted."""
+    (H, W) complex64 and the ``test_container`` that was predicted. ``obj_tensor_full`` is None (and not a
+    key) for a scan stitched batch by batch from disk (specs/scaling.md §3)."""
 
-    obj_tensor_full: np.ndarray
+    _OPTIONAL = frozenset({"obj_tensor_full"})
+
+    obj_tensor_full: np.ndarray | None
     global_offsets: np.ndarray
     recon_amp: np.ndarray
     recon_phase: np.ndarray

@@ -9,12 +9,26 @@ from typing import Any
 
 from ptycho.config.config import check_implemented, validation_groups
 from ptycho_torch.data import build_dataloader, create_ptycho_data_container
-from ptycho_torch.workflows.execution import exec_get, resolve_seed
+from ptycho_torch.workflows.execution import exec_get, pin_memory_for, resolve_seed, trainer_precision
 from ptycho_torch.workflows.models import models_dict
 from ptycho_torch.workflows.results import TrainingResults
 from ptycho_torch.workflows.resume import load_checkpoint_safely, resolve_resume_checkpoint
 
-__all__ = ["monitor_name", "train_cdi_model_torch"]
+__all__ = ["lightning_strategy", "monitor_name", "train_cdi_model_torch"]
+
+
+def lightning_strategy(name: str) -> Any:
+    """The Trainer strategy for ``PyTorchExecutionConfig.strategy`` (specs/scaling.md §1).
+
+    'auto' stays 'auto'. 'ddp' becomes Lightning's ``DDPStrategy`` (processes launched by Lightning, by
+    torchrun or by SLURM) without buffer broadcasts: the model's buffers (probe, masks, fixed intensity
+    scale) are constants, identical on every rank.
+    """
+    if name != "ddp":
+        return name
+    from lightning.pytorch.strategies import DDPStrategy
+
+    return DDPStrategy(start_method="popen", broadcast_buffers=False)
 
 
 def monitor_name(requested: str | None, mode: str, has_validation: bool) -> str | None:
@@ -90,12 +104,15 @@ def train_cdi_model_torch(
         scheduler_kwargs=scheduler_kwargs,
     )
     num_workers = int(exec_get(execution_config, "num_workers", 0))
+    pin = pin_memory_for(str(exec_get(execution_config, "accelerator", "auto")))
     train_loader = build_dataloader(
-        train_container, config.batch_size, shuffle=not config.sequential_sampling, seed=seed, num_workers=num_workers
+        train_container, config.batch_size, shuffle=not config.sequential_sampling, seed=seed, num_workers=num_workers,
+        pin_memory=pin,
     )
     val_loader = None
     if test_container is not None:
-        val_loader = build_dataloader(test_container, config.batch_size, shuffle=False, num_workers=num_workers)
+        val_loader = build_dataloader(test_container, config.batch_size, shuffle=False, num_workers=num_workers,
+                                      pin_memory=pin)
 
     output_dir = Path(config.output_dir)
     ckpt_path = resolve_resume_checkpoint(resume_from, config.output_dir)
@@ -128,11 +145,21 @@ def train_cdi_model_torch(
     progress = bool(exec_get(execution_config, "enable_progress_bar", config.debug))
     if config.max_time is not None:
         callbacks.append(TimeBudgetProgress(config.max_time))
+    strategy = str(exec_get(execution_config, "strategy", "auto"))
+    devices, num_nodes = exec_get(execution_config, "devices", 1), int(exec_get(execution_config, "num_nodes", 1))
+    if strategy != "auto" and isinstance(devices, int) and config.batch_size % (devices * num_nodes):
+        # checked before any process is launched; the sampler repeats the check with the real world size
+        raise ValueError(f"batch_size: expected a multiple of the {devices * num_nodes} training processes "
+                         f"(devices x num_nodes share the global batch equally), found {config.batch_size}")
     trainer = L.Trainer(
         max_epochs=int(config.nepochs),
+        strategy=lightning_strategy(strategy),
+        precision=trainer_precision(exec_get(execution_config, "precision", "32")),
+        num_nodes=num_nodes,
+        use_distributed_sampler=False,  # the epoch-seeded sampler shards global batches itself
         max_time=config.max_time,
         accelerator=str(exec_get(execution_config, "accelerator", "auto")),
-        devices=exec_get(execution_config, "devices", 1),
+        devices=devices,
         deterministic=deterministic,
         default_root_dir=str(output_dir),
         enable_progress_bar=progress,
@@ -146,8 +173,8 @@ def train_cdi_model_torch(
     )
     trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
                 ckpt_path=None if ckpt_path is None else str(ckpt_path), weights_only=True)
-    module.eval()
     last = output_dir_last
+    module.eval()
     history = {"train_loss": list(module.loss_history["train"]), "val_loss": list(module.loss_history["val"])}
     return TrainingResults(
         history=history, models=models_dict(module, s), train_container=train_container,

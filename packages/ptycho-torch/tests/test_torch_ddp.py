@@ -1,0 +1,134 @@
+"""Multi-process training with Lightning DDP (specs/scaling.md §1).
+
+The sampler tests pin the sharding rule: every rank sees the same epoch order and takes the strided share
+``global_batch[r::W]`` of each global batch. The CPU run trains the 64-position fixture (N=64, gridsize 1,
+n_filters_scale 1, global batch 16 -> 4 steps per epoch) with ``--strategy ddp --devices 2`` (two gloo
+processes launched by Lightning), then resumes it for a third epoch, and compares the per-epoch training
+loss with a one-process run of the same global batch: DDP averages the gradients of two equal halves, which
+is the gradient of the global batch's mean loss, so the curves agree up to float32 summation order
+(tolerance 1 %, the issue's target; observed differences are ~1e-6 relative).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from ptycho_torch.data import EpochBatchSampler
+
+FIXTURE = Path(__file__).resolve().parents[2] / "ptycho-contracts" / "tests" / "fixtures" / "minimal_dataset_v1.npz"
+
+
+@pytest.mark.parametrize("n, batch, world", [(64, 16, 2), (70, 16, 2), (71, 12, 3), (65, 16, 4)])
+def test_shards_partition_each_global_batch_in_the_shared_order(n, batch, world):
+    single = EpochBatchSampler(n, batch, shuffle=True, seed=5)
+    single.set_epoch(3)
+    shards = []
+    for rank in range(world):
+        s = EpochBatchSampler(n, batch, shuffle=True, seed=5)
+        s.set_shard(rank, world)
+        s.set_epoch(3)
+        shards.append(list(s))
+    assert len({len(sh) for sh in shards}) == 1  # every rank takes the same number of steps
+    for b, global_batch in enumerate(list(single)[:len(shards[0])]):
+        parts = [sh[b] for sh in shards]
+        assert len({len(p) for p in parts}) == 1 and len(parts[0]) >= 1  # equal, non-empty shares
+        kept = len(global_batch) - len(global_batch) % world
+        assert sorted(sum(parts, [])) == sorted(global_batch[:kept])
+        assert parts[0] == global_batch[:kept][0::world]
+
+
+def test_short_last_batch_that_cannot_feed_every_rank_is_dropped():
+    s = EpochBatchSampler(65, 16, shuffle=False)
+    assert len(s) == 5
+    s.set_shard(1, 4)
+    assert len(s) == 4 and len(list(s)) == 4  # one pattern left over cannot be shared by 4 processes
+
+
+def test_global_batch_must_divide_among_processes():
+    s = EpochBatchSampler(64, 15, shuffle=True)
+    with pytest.raises(ValueError, match="batch_size: expected a multiple of the 2 training processes"):
+        s.set_shard(0, 2)
+    with pytest.raises(ValueError, match="set_shard"):
+        s.set_shard(2, 2)
+
+
+def test_resume_position_counts_global_batches():
+    s = EpochBatchSampler(64, 16, shuffle=True, seed=1)
+    s.set_shard(1, 2)
+    full = EpochBatchSampler(64, 16, shuffle=True, seed=1)
+    full.set_shard(1, 2)
+    full.set_epoch(2)
+    s.resume_at(2, 3)
+    assert list(s) == list(full)[3:]
+
+
+def test_cli_flags_fill_the_execution_config_and_bad_combinations_are_exit_2(tmp_path):
+    """specs/torch-cli.md §2.2: --strategy/--num-nodes/--precision reach PyTorchExecutionConfig."""
+    from ptycho_torch.cli.shared import build_execution_config_from_args
+    from ptycho_torch.train import parse_explicit, resolve_args
+
+    args, _, _ = resolve_args(parse_explicit(["--train_data_file", "a.npz", "--output_dir", "o", "--accelerator", "cpu",
+                                              "--strategy", "ddp", "--devices", "2", "--num-nodes", "3",
+                                              "--precision", "bf16-mixed"]))
+    e = build_execution_config_from_args(args, "training")
+    assert (e.strategy, e.devices, e.num_nodes, e.precision) == ("ddp", 2, 3, "bf16-mixed")
+    res = _train(tmp_path / "o", "--max_epochs", "1", "--num-nodes", "2")
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines()[-1].endswith(
+        "PyTorchExecutionConfig.num_nodes: expected 1 unless strategy='ddp' (several machines need DDP), got 2")
+    assert not (tmp_path / "o").exists()
+    res = _train(tmp_path / "o", "--max_epochs", "1", "--strategy", "ddp", "--devices", "2", "--batch_size", "15")
+    assert res.returncode == 2 and not (tmp_path / "o").exists()  # refused before any process is launched
+    assert "batch_size: expected a multiple of the 2 training processes" in res.stderr
+
+
+def _train(out: Path, *flags: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
+    for name in ("RANK", "LOCAL_RANK", "NODE_RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS"):
+        env.pop(name, None)
+    if "--batch_size" not in flags:
+        flags = ("--batch_size", "16", *flags)
+    cmd = [sys.executable, "-m", "ptycho_torch.train", "--train_data_file", str(FIXTURE), "--output_dir", str(out),
+           "--n_groups", "64", "--n_filters_scale", "1", "--subsample-seed", "3",
+           "--accelerator", "cpu", "--logger", "none", "--quiet", "--checkpoint-every-n-steps", "0", *flags]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def _history(out: Path, world_size: int, key: str = "train") -> list[float]:
+    ckpt = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert ckpt["ptycho_data_order"]["world_size"] == world_size  # the run really had that many processes
+    return [float(v) for v in ckpt["ptycho_resume"]["loss_history"][key]]
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_train_resume_and_match_one_process(tmp_path):
+    """specs/scaling.md §1: 2 CPU processes (gloo) train with validation, write one bundle, resume, and follow
+    the training and validation loss curves of one process with the same global batch within 1 %."""
+    val = ("--test_data_file", str(FIXTURE))  # validation on every rank, checkpoint monitor and early stopping
+    one = _train(tmp_path / "one", "--max_epochs", "3", *val)
+    assert one.returncode == 0, one.stderr[-2000:]
+    ddp = tmp_path / "ddp"
+    first = _train(ddp, "--max_epochs", "2", "--strategy", "ddp", "--devices", "2", *val)
+    assert first.returncode == 0, first.stderr[-2000:]
+    lines = [ln for ln in first.stdout.splitlines() if ln.startswith("bundle_path=")]
+    assert len(lines) == 1, first.stdout  # only rank 0 reports (and writes) the bundle
+    assert sorted(p.name for p in ddp.glob("*.zip")) == ["wts.h5.zip"]
+    assert len(_history(ddp, 2)) == 2
+    resumed = _train(ddp, "--max_epochs", "3", "--strategy", "ddp", "--devices", "2", "--resume", *val)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    ref, got = _history(tmp_path / "one", 1), _history(ddp, 2)
+    ref_val, got_val = _history(tmp_path / "one", 1, "val"), _history(ddp, 2, "val")
+    assert len(ref_val) == len(got_val) == 3
+    for a, b in zip(ref_val, got_val, strict=True):
+        assert abs(a - b) <= 0.01 * abs(a), (ref_val, got_val)
+    assert len(ref) == len(got) == 3
+    print("one process:", ref, "two processes:", got, "relative:", [abs(a - b) / abs(a) for a, b in zip(ref, got, strict=True)])
+    for a, b in zip(ref, got, strict=True):
+        assert abs(a - b) <= 0.01 * abs(a), (ref, got)
+    assert ref[0] != ref[-1]  # the curve moves, so agreement is not trivial
