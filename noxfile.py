@@ -5,6 +5,7 @@
     nox -s fixture      rebuild the 64-position test fixture and check its recorded SHA-256
     nox -s torch-only   build wheels, install ptycho-torch alone (no tensorflow), run its tests
     nox -s slow         the tests marked slow
+    nox -s ddp          two-process DDP training on CPU against one process (slow-marked, run in CI)
     nox -s parity       TF/Torch/numpy parity suite on CPU (live TensorFlow), writes tests-parity/report/
     nox -s parity-gpu   Torch on CUDA vs live TF or the golden vectors; fails when no CUDA device is visible
     nox -s docs         build the mkdocs site with --strict and open its pages in headless Chromium
@@ -87,6 +88,14 @@ def slow(session: nox.Session) -> None:
                 "pytest", f"packages/{name}/tests", "-m", "slow", "-q", *session.posargs,
                 env=_pytest_env(), success_codes=[0, 5],
             )
+
+
+@nox.session
+def ddp(session: nox.Session) -> None:
+    """Lightning DDP on CPU: two gloo processes train, resume and match one process (specs/scaling.md §1)."""
+    _editable(session, ["ptycho-contracts", "ptycho-bridge", "ptycho-torch"])
+    session.run("pytest", "packages/ptycho-torch/tests/test_torch_ddp.py", "-m", "slow", "-q", *session.posargs,
+                env=_pytest_env())
 
 
 @nox.session
