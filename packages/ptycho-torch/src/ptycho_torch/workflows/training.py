@@ -52,10 +52,12 @@ def train_cdi_model_torch(
     import lightning.pytorch as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
+    from ptycho.config.validation import max_time_seconds
+    from ptycho_bridge.console import quiet_third_party_noise
     from ptycho_torch.model import PtychoPINN_Lightning
     from ptycho_torch.workflows.checkpoints import AtomicCheckpointIO, resume_callbacks
     from ptycho_torch.workflows.loggers import make_logger
-    from ptycho_torch.workflows.progress import TimeBudgetProgress
+    from ptycho_torch.workflows.progress import OverallProgress, TimeBudgetProgress
 
     check_implemented(config)
     train_container = create_ptycho_data_container(train_data, config)
@@ -124,6 +126,10 @@ def train_cdi_model_torch(
     progress = bool(exec_get(execution_config, "enable_progress_bar", config.debug))
     if config.max_time is not None:
         callbacks.append(TimeBudgetProgress(config.max_time))
+    if progress:
+        budget = None if config.max_time is None else max_time_seconds(config.max_time)
+        callbacks.append(OverallProgress(int(config.nepochs), budget))
+    quiet_third_party_noise()  # Lightning's litlogger advert and its LeafSpec deprecation warning
     trainer = L.Trainer(
         max_epochs=int(config.nepochs),
         max_time=config.max_time,
