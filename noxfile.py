@@ -144,7 +144,7 @@ def torch_only(session: nox.Session) -> None:
     import shlex
     import shutil
 
-    clone = Path(session.create_tmp()) / "clone"
+    clone = Path(session.create_tmp()).resolve() / "clone"
     shutil.rmtree(clone, ignore_errors=True)
     session.run("git", "clone", "--quiet", str(ROOT), str(clone), external=True)
     head = session.run("git", "-C", str(ROOT), "rev-parse", "HEAD", external=True, silent=True).strip()
