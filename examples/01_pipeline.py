@@ -14,11 +14,9 @@ refinement iterations started from it recover the lines. Scores: SSIM 1 is a per
 import sys
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-import numpy as np
+from _shared import amplitude_phase_panels, run  # examples/_shared.py: the ptycho call, the figure
 
 from ptycho_cli.evaluation import evaluate_arrays, load_ground_truth, load_reconstruction
-from ptycho_cli.main import main as ptycho
 
 FIGURES = {
     "truth_vs_reconstruction.png": "Ground truth, the network alone, and the network followed by 10 refinement "
@@ -29,16 +27,10 @@ out = Path(sys.argv[1] if len(sys.argv) > 1 else "gallery_pipeline").resolve()
 out.mkdir(parents=True, exist_ok=True)
 
 
-def run(*argv: str) -> None:
-    """Run one `ptycho` command in-process; stop on failure."""
-    code = ptycho(list(argv))
-    if code != 0:
-        raise SystemExit(f"ptycho {' '.join(argv)} failed with exit code {code}")
-
-
 run("simulate", "--output", "scan.npz", "--n-positions", "256", "--scan", "fermat", "--probe", "zoneplate",
     "--jitter", "1", "--interpolation", "fourier", "--seed", "1", "--quiet")
-run("train", "--train_data_file", "scan.npz", "--output_dir", "run", "--max_epochs", "4", "--seed", "1", "--quiet")
+run("train", "--backend", "pytorch", "--train_data_file", "scan.npz", "--output_dir", "run", "--max_epochs", "4",
+    "--seed", "1", "--quiet")
 run("infer", "--model_path", "run", "--test_data", "scan.npz", "--output_dir", "run/recon",
     "--refine-iterations", "10", "--quiet")
 run("evaluate", "-r", "run/recon/reconstructed_object.npz", "-g", "scan.npz", "--output-dir", "run/eval_network", "-q")
@@ -55,15 +47,5 @@ for label, path in (("network alone", "run/recon/reconstructed_object.npz"),
     print(f"{label:36s} SSIM amplitude {metrics['amplitude']['ssim']:.3f}  phase {metrics['phase']['ssim']:.3f}")
 panels.insert(0, ("ground truth", target))
 
-fig, axes = plt.subplots(2, 3, figsize=(10, 6.6), constrained_layout=True)
-for col, (label, image) in enumerate(panels):
-    axes[0, col].imshow(np.abs(image), cmap="gray")
-    axes[1, col].imshow(np.angle(image), cmap="viridis")
-    axes[0, col].set_title(label, fontsize=10)
-    for ax in axes[:, col]:
-        ax.set_xticks([])
-        ax.set_yticks([])
-axes[0, 0].set_ylabel("amplitude")
-axes[1, 0].set_ylabel("phase (rad)")
-fig.savefig(out / "truth_vs_reconstruction.png", dpi=90)
+amplitude_phase_panels(panels, out / "truth_vs_reconstruction.png")
 print("written:", ", ".join(sorted(str(p) for p in Path("run").rglob("*.npz"))))

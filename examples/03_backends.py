@@ -10,11 +10,9 @@ batch order differs, so the pictures differ in detail; the scores should be clos
 import sys
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-import numpy as np
+from _shared import amplitude_phase_panels, run  # examples/_shared.py: the ptycho call, the figure
 
 from ptycho_cli.evaluation import evaluate_arrays, load_ground_truth, load_reconstruction
-from ptycho_cli.main import main as ptycho
 
 FIGURES = {
     "backends.png": "Ground truth and the two backends' reconstructions after the same short training "
@@ -23,13 +21,6 @@ FIGURES = {
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "gallery_backends").resolve()
 out.mkdir(parents=True, exist_ok=True)
-
-
-def run(*argv: str) -> None:
-    """Run one `ptycho` command in-process; stop on failure."""
-    code = ptycho(list(argv))
-    if code != 0:
-        raise SystemExit(f"ptycho {' '.join(argv)} failed with exit code {code}")
 
 
 run("simulate", "--output", "scan.npz", "--n-positions", "128", "--scan", "fermat", "--seed", "2", "--quiet")
@@ -47,12 +38,4 @@ for backend in ("pytorch", "tensorflow"):
     panels.append((f"{backend}\nSSIM {amp:.2f} / {phase:.2f}", window))
 panels.insert(0, ("ground truth", target))
 
-fig, axes = plt.subplots(2, 3, figsize=(10, 6.6), constrained_layout=True)
-for col, (label, image) in enumerate(panels):
-    axes[0, col].imshow(np.abs(image), cmap="gray")
-    axes[1, col].imshow(np.angle(image), cmap="viridis")
-    axes[0, col].set_title(label, fontsize=10)
-    for ax in axes[:, col]:
-        ax.set_xticks([])
-        ax.set_yticks([])
-fig.savefig(out / "backends.png", dpi=90)
+amplitude_phase_panels(panels, out / "backends.png")

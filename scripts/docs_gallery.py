@@ -57,7 +57,7 @@ class Example:
 
 def examples() -> list[Example]:
     """Every gallery script, in name order (names start with a number to set the order)."""
-    return [Example(p) for p in sorted(EXAMPLES.glob("*.py"))]
+    return [Example(p) for p in sorted(EXAMPLES.glob("[0-9]*.py"))]
 
 
 def _stamp(example: Example) -> str:
