@@ -3,12 +3,13 @@
     nox -s tests        every package's default (non-slow) tests, each package in its own pytest run
     nox -s lint         ruff, mypy on ptycho-contracts, import-linter layering, shared-version check
     nox -s fixture      rebuild the 64-position test fixture and check its recorded SHA-256
-    nox -s torch-only   build wheels, install ptycho-torch alone (no tensorflow), run its tests
+    nox -s wheels       build the five wheels into dist/
+    nox -s torch-only   fresh clone: build wheels, run the README's install line (no tensorflow), ptycho-torch tests
     nox -s slow         the tests marked slow
     nox -s ddp          two-process DDP training on CPU against one process (slow-marked, run in CI)
     nox -s parity       TF/Torch/numpy parity suite on CPU (live TensorFlow), writes tests-parity/report/
     nox -s parity-gpu   Torch on CUDA vs live TF or the golden vectors; fails when no CUDA device is visible
-    nox -s docs         build the mkdocs site with --strict and open its pages in headless Chromium
+    nox -s docs         build the mkdocs site with --strict (runs the examples gallery), test the pages and quickstart
     nox -s demo         the main job: simulate -> train -> reconstruct -> evaluate (PyTorch backend)
     nox -s benchmark    realistic train-on-one-half benchmark with the pty-chi anchor (posargs -> the script)
     nox -s ptychodus    ptychodus 1.7.0 (no GUI) drives its PtychoPINN integrations end to end (tests-ptychodus/)
@@ -104,7 +105,7 @@ def lint(session: nox.Session) -> None:
     session.install("ruff==0.17.6", "mypy==2.4.1", "import-linter==2.17")
     session.install(*CONSTRAINTS, "-e", str(ROOT / "packages" / "ptycho-contracts"))
     session.install("--no-deps", *[a for n in PACKAGES[1:] for a in ("-e", str(ROOT / "packages" / n))])
-    session.run("ruff", "check", "packages", "benchmarks", "scripts", "tests-parity", "noxfile.py")
+    session.run("ruff", "check", "packages", "benchmarks", "scripts", "examples", "tests-parity", "tests-docs", "noxfile.py")
     session.run("mypy", "packages/ptycho-contracts/src/ptycho")
     session.run("lint-imports")
     session.run("python", "scripts/check_versions.py")
@@ -117,23 +118,64 @@ def fixture(session: nox.Session) -> None:
     session.run("python", "scripts/make_fixture.py", "--check", *session.posargs)
 
 
+def _build_wheels(session: nox.Session, root: Path, outdir: Path) -> list[Path]:
+    """Build the five package wheels of the checkout at ``root`` into ``outdir`` (old ptycho wheels removed)."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    for old in outdir.glob("ptycho_*.whl"):
+        old.unlink()
+    session.install("build")
+    for name in PACKAGES:
+        session.run("python", "-m", "build", "--wheel", "--outdir", str(outdir), str(root / "packages" / name),
+                    silent=True)
+    return sorted(outdir.glob("ptycho_*.whl"))
+
+
+def readme_install_line(readme: Path) -> str:
+    """The README's one-line install of the PyTorch backend from ``dist/`` (the line under test)."""
+    for line in readme.read_text(encoding="utf-8").splitlines():
+        if line.startswith("pip install") and "--find-links dist" in line:
+            return line.split("#", 1)[0].strip()
+    raise ValueError(f"{readme}: expected a line starting 'pip install' with '--find-links dist', found none")
+
+
+@nox.session
+def wheels(session: nox.Session) -> None:
+    """Build the five wheels into dist/ (install from them: the README's `pip install ... --find-links dist`)."""
+    built = _build_wheels(session, ROOT, ROOT / "dist")
+    session.log("built " + ", ".join(w.name for w in built))
+
+
 @nox.session(name="torch-only")
 def torch_only(session: nox.Session) -> None:
-    """Install ptycho-torch alone from freshly built wheels and prove tensorflow is absent."""
-    wheels = Path(session.create_tmp()) / "wheels"
-    wheels.mkdir(exist_ok=True)
-    session.install("build")
-    for name in ["ptycho-contracts", "ptycho-bridge", "ptycho-torch"]:
-        session.run("python", "-m", "build", "--wheel", "--outdir", str(wheels), f"packages/{name}")
-    session.install(*CONSTRAINTS, "--find-links", str(wheels), "ptycho-torch[test]")
+    """The README's install line, run in a fresh clone of the committed HEAD: build the wheels there
+    (`nox -s wheels`' recipe), install the PyTorch backend alone exactly as the README says, prove tensorflow
+    is absent and `ptycho` works, then run ptycho-torch's tests from the clone. Uncommitted changes are not
+    in the clone: commit first."""
+    import shlex
+    import shutil
+
+    clone = Path(session.create_tmp()).resolve() / "clone"
+    shutil.rmtree(clone, ignore_errors=True)
+    session.run("git", "clone", "--quiet", str(ROOT), str(clone), external=True)
+    head = session.run("git", "-C", str(ROOT), "rev-parse", "HEAD", external=True, silent=True).strip()
+    session.run("git", "-C", str(clone), "checkout", "--quiet", head, external=True)
+    built = _build_wheels(session, clone, clone / "dist")
+    line = readme_install_line(clone / "README.md")
+    session.log(f"README install line: {line}")
+    session.chdir(clone)
+    session.run("python", "-m", *shlex.split(line))
     # the wheels keep version 0.1.0 while their contents change: replace what a reused environment holds
-    session.install("--force-reinstall", "--no-deps", *sorted(str(w) for w in wheels.glob("*.whl")))
+    session.install("--force-reinstall", "--no-deps", *(str(w) for w in built if "ptycho_tf" not in w.name))
     session.run(
         "python", "-c",
         "import importlib.util, sys; "
         "sys.exit('tensorflow is importable in the torch-only environment') "
         "if importlib.util.find_spec('tensorflow') else print('tensorflow absent: OK')",
     )
+    session.run("ptycho", "--version")
+    session.run("ptycho", "simulate", "-o", "smoke.npz", "--n-positions", "16", "--quiet")
+    session.run("ptycho", "validate", "smoke.npz")
+    session.install(*CONSTRAINTS, "pytest>=7", "hypothesis>=6.80")
     session.run("pytest", "packages/ptycho-torch/tests", "-m", "not slow and not gpu", "-q",
                 *session.posargs, env=_pytest_env())
 
@@ -193,13 +235,14 @@ def _ensure_chromium(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Build the mkdocs-material site with --strict, then open its pages in headless Chromium."""
+    """Build the mkdocs-material site with --strict (the hook runs the examples gallery: both backends, so
+    ptycho-tf is installed too), then check the sources and the built pages, open them in headless Chromium
+    and run the quickstart's commands as written (tests-docs/)."""
     session.install(*DOCS_REQUIREMENTS)
-    session.install(*CONSTRAINTS, *[a for n in ("ptycho-contracts", "ptycho-bridge", "ptycho-torch", "ptycho-cli")
-                                    for a in ("-e", str(ROOT / "packages" / n))])
-    session.run("mkdocs", "build", "--strict", "--clean", env={"MPLBACKEND": "Agg"})
+    session.install(*CONSTRAINTS, *[a for n in PACKAGES for a in ("-e", str(ROOT / "packages" / n))])
+    session.run("mkdocs", "build", "--strict", "--clean", env={"MPLBACKEND": "Agg", **_pytest_env()})
     _ensure_chromium(session)
-    session.run("pytest", "tests-docs", "-q", *session.posargs)
+    session.run("pytest", "tests-docs", "-q", *session.posargs, env=_pytest_env())
 
 
 @nox.session

@@ -32,7 +32,12 @@ PAGES = {
     "specs/config/": ("Configuration", False, True),
     "specs/config-bridge/": ("bridge", False, True),
     "reference/cli/": ("CLI", False, True),
-    "reference/api/": ("API", False, False),
+    "reference/api/": ("API", False, True),
+    "reference/api/config/": ("Configuration", False, False),
+    "examples/": ("Examples", False, True),
+    "examples/01_pipeline/": ("Simulate", False, False),
+    "howto/reading-metrics/": ("metrics", False, True),
+    "howto/troubleshooting/": ("Troubleshooting", False, True),
     "reference/parity/": ("arity", False, True),
     "reference/benchmarks/": ("enchmark", False, True),
     "changelog/": ("Changelog", False, False),
@@ -69,6 +74,8 @@ def test_page_renders(server, browser, path):
     page = browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    outside: list[str] = []  # the site must not fetch anything from the internet (fonts, scripts)
+    page.on("request", lambda r: outside.append(r.url) if urlparse(r.url).hostname not in ("127.0.0.1", None) else None)
     response = page.goto(urljoin(server, path))
     assert response is not None and response.status == 200, path
     page.wait_for_load_state("networkidle")
@@ -83,6 +90,7 @@ def test_page_renders(server, browser, path):
     if has_table:
         assert page.locator("article table").count() > 0, f"{path}: no table"
     assert not errors, f"{path}: JavaScript errors {errors}"
+    assert not outside, f"{path}: requests outside the site: {outside[:5]}"
     # Internal links resolve to existing pages of the site.
     hrefs = page.eval_on_selector_all("article a[href]", "els => els.map(e => e.href)")
     for href in hrefs:

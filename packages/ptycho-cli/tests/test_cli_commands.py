@@ -57,7 +57,7 @@ def test_validate_ok_and_failures(scan: Path, tmp_path: Path) -> None:
     assert r.returncode == 2
     lines = r.stdout.strip().splitlines()
     assert len(lines) == 3 and "OK" in lines[0]
-    assert "ycoords" in lines[1] and "expected" in lines[1]
+    assert "key 'xcoords'" in lines[1] and "expected length 40" in lines[1]  # the short one is blamed
     assert "missing.npz" in lines[2] and "no such file" in lines[2]
 
 
@@ -66,6 +66,9 @@ def test_validate_ok_and_failures(scan: Path, tmp_path: Path) -> None:
     (["simulate", "-o", "x.npz", "--N", "32"], "--N"),
     (["simulate", "-o", "x.npz", "--object", "cat"], "--object"),
     (["simulate", "-o", "x.npz", "--n-positions", "-3"], "n-positions"),
+    (["simulate", "-o", "new/dir/x.npz"], "new/dir"),
+    (["simulate", "-o", "scan.txt"], ".npz"),
+    (["simulate", "-o", "scan"], ".npz"),
     (["validate"], "FILE"),
     (["nosuchcommand"], "invalid choice"),
     (["evaluate", "--reconstruction", "nope.npz", "--ground-truth", "nope2.npz"], "nope.npz"),
@@ -84,6 +87,14 @@ def test_user_errors_are_one_line_exit_2(argv: list[str], needle: str, tmp_path:
     assert len(err) == 1, r.stderr
     assert err[0].startswith("ptycho") and "error" in err[0] and needle in err[0]
     assert "Traceback" not in r.stderr
+
+
+def test_simulate_creates_no_folder_and_no_file_on_a_bad_name(tmp_path: Path) -> None:
+    """specs/cli.md §2: a missing folder or a name not ending in .npz is refused; nothing is created."""
+    for target in ("new/dir/x.npz", "scan.txt"):
+        r = ptycho("simulate", "-o", target, "--n-positions", "8", cwd=tmp_path)
+        assert r.returncode == 2, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 def test_debug_shows_traceback(tmp_path: Path) -> None:

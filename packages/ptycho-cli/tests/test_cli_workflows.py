@@ -26,7 +26,7 @@ def test_fast_demo_writes_every_output(tmp_path: Path) -> None:
     assert r.stdout.startswith("backend: pytorch")
     assert "ssim" in r.stdout and "psnr" in r.stdout
     for name in ("reconstruction.png", "loss_curves.png", "comparison.png", "comparison_network.png",
-                 "refined/reconstruction.png", "refined/reconstruction.npz"):
+                 "refined/reconstruction.png", "refined/reconstructed_object.npz"):
         assert (out / name).stat().st_size > 1024, name
     metrics = json.loads((out / "metrics.json").read_text())
     assert -1 <= metrics["amplitude"]["ssim"] <= 1

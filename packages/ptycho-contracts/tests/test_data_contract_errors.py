@@ -74,6 +74,8 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
     ("missing probe", _drop("probeGuess"), "probeGuess", "missing"),
     ("missing one start", _drop("ycoords_start"), "ycoords_start", "missing"),
     ("ycoords short", _set("ycoords", lambda a: a["ycoords"][:-1]), "ycoords", "length"),
+    ("xcoords short", _set("xcoords", lambda a: a["xcoords"][:-1]), "xcoords", "length"),
+    ("xcoords long", _set("xcoords", lambda a: np.zeros(_m(a) + 2)), "xcoords", "length"),
     ("xcoords_start long", _set("xcoords_start", lambda a: np.zeros(_m(a) + 1)), "xcoords_start", "length"),
     ("scan_index short", _set("scan_index", lambda a: np.zeros(_m(a) - 1, np.int64)), "scan_index", "length"),
     ("Y long", _set("Y", lambda a: np.ones((_m(a) + 1, N, N), np.complex64)), "Y", "length"),

@@ -108,7 +108,7 @@ def _native_table(cls: type) -> list[str]:
     lines = ["| field | type | default | canonical counterpart(s) |", "|---|---|---|---|"]
     for f in fields(cls):
         targets = [f"`{r.target}.{r.field}`" for r in FIELD_MAP if r.source == f"{cls.__name__}.{f.name}"]
-        lines.append(f"| `{f.name}` | `{_cell(str(f.type))}` | {_fmt_default(f)} | {', '.join(targets) or '—'} |")
+        lines.append(f"| `{f.name}` | {_type_cell(f.type)} | {_fmt_default(f)} | {', '.join(targets) or '—'} |")
     return lines
 
 
@@ -148,6 +148,12 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def _type_cell(annotation: object) -> str:
+    """A type for a table cell: ``int | None`` as `` `int` or `None` `` (a ``|`` inside a code span would show
+    its escaping backslash on the rendered page)."""
+    return " or ".join(f"`{part.strip()}`" for part in str(annotation).split("|"))
+
+
 def render_bridge_spec() -> str:
     """The text of specs/config-bridge.md, generated from :data:`FIELD_MAP`, the dataclasses and
     :data:`DROPPED_FIELDS` (``scripts/gen_config_bridge_spec.py`` writes it; a test compares)."""
@@ -169,7 +175,7 @@ def render_bridge_spec() -> str:
     out.append(_SPEC_EXEC_HEAD)
     out += ["| field | type | default | allowed / meaning |", "|---|---|---|---|"]
     for f in fields(PyTorchExecutionConfig):
-        out.append(f"| `{f.name}` | `{_cell(str(f.type))}` | {_fmt_default(f)} | {_cell(EXECUTION_RULES[f.name])} |")
+        out.append(f"| `{f.name}` | {_type_cell(f.type)} | {_fmt_default(f)} | {_cell(EXECUTION_RULES[f.name])} |")
     out += ["", "## §6 Fields of the original PyTorch configs not carried", "",
             "| original class | fields | fate / reason |", "|---|---|---|"]
     out += [f"| {cls} | {_cell(names)} | {_cell(why)} |" for cls, names, why in DROPPED_FIELDS]

@@ -19,7 +19,8 @@ def simulate_to(path: str | Path, *, object_kind: str = "lines", N: int = 64, n_
     """Simulate a scan and write it atomically at ``path`` after a contract check.
 
     Returns a summary dict (path, M, N, object size, photons, seed, scan). Raises UserError for bad
-    choices (unknown object/scan kind, N outside 64/128/256).
+    choices (unknown object/scan kind, N outside 64/128/256), a name not ending in ``.npz`` and a missing
+    parent folder (never created silently: a typo in the path would scatter folders).
     """
     from ptycho.data_contract import ALLOWED_N, validate_npz
     from ptycho.simulation import OBJECT_KINDS, PROBE_KINDS, SCAN_KINDS, write_simulation
@@ -37,6 +38,10 @@ def simulate_to(path: str | Path, *, object_kind: str = "lines", N: int = 64, n_
     target = Path(path)
     if target.is_dir():
         raise UserError(f"--output {target}: expected a file path, found a directory")
+    if target.suffix.lower() != ".npz":
+        raise UserError(f"--output {target}: expected a file name ending in .npz, found {target.suffix or 'no suffix'!r}")
+    if not target.parent.is_dir():
+        raise UserError(f"--output {target}: expected an existing folder {target.parent}, found none (create it first)")
     with stage(f"simulating {n_positions} positions ({object_kind}, N={N})"):
         write_simulation(target, object_kind=object_kind, N=N, n_positions=n_positions, scan=scan,
                          nphotons=nphotons, seed=seed, probe_kind=probe_kind, jitter=jitter,

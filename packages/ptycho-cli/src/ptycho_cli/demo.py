@@ -7,8 +7,8 @@ maximum-likelihood iterations (``ptycho_torch.refine``) -> evaluate both against
 -> figures -> summary table on stdout.
 
 Outputs under ``--output-dir`` (default ./ptycho_demo_output): ``data/train.npz``, ``data/val.npz``,
-``model/wts.h5.zip`` (+ backend files), ``reconstruction.npz`` / ``reconstruction.png`` (the network alone),
-``refined/reconstruction.npz`` / ``refined/reconstruction.png`` (after refinement), ``history.json``,
+``model/wts.h5.zip`` (+ backend files), ``reconstructed_object.npz`` / ``reconstruction.png`` (the network alone),
+``refined/reconstructed_object.npz`` / ``refined/reconstruction.png`` (after refinement), ``history.json``,
 ``loss_curves.png``, ``metrics.json``, ``comparison.png`` (refined; ``comparison_network.png``: the network
 alone), ``summary.txt``.
 """
@@ -27,7 +27,7 @@ import numpy as np
 from ptycho_cli.backends import choose_backend
 from ptycho_cli.progress import is_quiet, stage
 
-__all__ = ["DemoPreset", "DEFAULT_PRESET", "FAST_PRESET", "run_demo", "cmd_demo"]
+__all__ = ["DemoPreset", "DEFAULT_PRESET", "FAST_PRESET", "METRICS_LEGEND", "run_demo", "cmd_demo"]
 
 #: Central crop of each patch when stitching (the workflows' M=20).
 STITCH_M = 20
@@ -134,6 +134,7 @@ def run_demo(output_dir: str | Path, *, backend: str, preset: DemoPreset, seed: 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     train_path, val_path = out / "data" / "train.npz", out / "data" / "val.npz"
+    train_path.parent.mkdir(parents=True, exist_ok=True)  # the demo owns its output folder
     scan_kw = dict(object_kind=preset.object_kind, N=preset.N, scan=preset.scan, nphotons=preset.nphotons,
                    probe_kind=preset.probe_kind, jitter=preset.jitter, interpolation=preset.interpolation)
     simulate_to(train_path, n_positions=preset.n_positions, seed=seed, **scan_kw)
@@ -159,8 +160,9 @@ def run_demo(output_dir: str | Path, *, backend: str, preset: DemoPreset, seed: 
         refined = refine_reconstruction(train, np.asarray(obj), origin, preset.refine_iterations)
         timings["refine"] = time.perf_counter() - t3
         refined_obj, refined_origin = refined
-        files.update(write_reconstruction(out / "refined", refined_obj, refined_origin,
-                                          f"Demo: network + {preset.refine_iterations} refinement iterations"))
+        refined_files = write_reconstruction(out / "refined", refined_obj, refined_origin,
+                                             f"Demo: network + {preset.refine_iterations} refinement iterations")
+        files.update({f"refined_{key}": path for key, path in refined_files.items()})
         metrics, win_r, target_r = evaluate_arrays(refined_obj, gt, refined_origin)
         plot_comparison(win, target, out / "comparison_network.png", frc_curve=network_metrics.get("frc_curve"),
                         metrics=network_metrics)
@@ -192,9 +194,10 @@ def run_demo(output_dir: str | Path, *, backend: str, preset: DemoPreset, seed: 
         *(_network_and_refined(network_metrics, metrics, preset.refine_iterations) if refined is not None
           else [format_metrics_table(metrics)]),
         "",
-        "SSIM and MS-SSIM: 1 is a perfect match, 0 no structural agreement; PSNR in dB, higher is better; FRC50: the",
-        "finest ring (cycles per window) at which the Fourier ring correlation is still above 0.5, higher is better.",
-        f"Pictures: {out / 'comparison.png'} (truth | reconstruction | difference).",
+        *METRICS_LEGEND,
+        f"Look at: {out / 'comparison.png'} (truth | reconstruction | difference"
+        + (f"; {out / 'comparison_network.png'}: the network alone)" if refined is not None else ")")
+        + f", {out / 'loss_curves.png'} (training loss per epoch).",
         "",
         "time: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()),
         "files: " + ", ".join(str(p) for p in sorted(map(str, files.values()))),
@@ -202,6 +205,19 @@ def run_demo(output_dir: str | Path, *, backend: str, preset: DemoPreset, seed: 
     text = "\n".join(lines) + "\n"
     save_text_atomic(out / "summary.txt", text)
     return {"text": text, "metrics": metrics, "files": files}
+
+
+#: What each number of the summary means and which direction is better (printed under the tables).
+METRICS_LEGEND = (
+    "What the numbers mean (amplitude and phase scored separately, after aligning the reconstruction to the truth):",
+    "  ssim, ms_ssim  structural similarity, 1 = identical, 0 = unrelated: higher is better (the headline score)",
+    "  psnr           peak signal-to-noise ratio in dB: higher is better",
+    "  mae, mse       mean absolute / squared error: lower is better (0 = identical)",
+    "  frc50, frc_*   resolution: the finest Fourier ring still correlated above 0.5 (1/7, half-bit), in rings",
+    "                 of the evaluated window: higher is better (finer detail recovered)",
+    "  train/validation loss  Poisson negative log-likelihood up to a constant: only its decrease during",
+    "                 training means anything; its value (often large and negative) is not a quality score",
+)
 
 
 def _refinement_available() -> bool:
@@ -262,6 +278,10 @@ def cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
         from ptycho_cli.errors import UserError
 
         raise UserError(f"--n-positions: expected at least gridsize^2 = {preset.gridsize**2}, found {preset.n_positions}")
+    refine_text = f", then {preset.refine_iterations} refinement iterations" if preset.refine_iterations else ""
+    expected = " (about 2 minutes on 2 idle CPU cores)" if preset == DEFAULT_PRESET else ""
+    print(f"demo: simulate {preset.n_positions} positions, train {preset.epochs} epoch(s){refine_text}, "
+          f"evaluate{expected}; the training bar shows epochs done/total, elapsed and ETA", flush=True)
     summary = run_demo(args.output_dir, backend=backend, preset=preset, seed=args.seed)
     print(summary["text"], end="", flush=True)
     return 0

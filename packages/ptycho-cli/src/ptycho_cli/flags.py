@@ -59,7 +59,7 @@ def add_infer_flags(p: argparse.ArgumentParser, *, required: bool = True) -> Non
     p.add_argument(*_both("test_data"), "--test_data_file", "--test-data-file", dest="test_data", required=required,
                    metavar="NPZ", help="scan to reconstruct (.npz)")
     p.add_argument(*_both("output_dir"), dest="output_dir", required=required, metavar="DIR",
-                   help="folder for reconstruction.npz and PNGs")
+                   help="folder for reconstructed_object.npz and PNGs")
     p.add_argument("--n_images", "--n-images", "--n_groups", "--n-groups", dest="n_groups", type=positive_int,
                    metavar="N", help="number of groups to reconstruct (default: every position)")
     p.add_argument("--inference-batch-size", "--inference_batch_size", dest="inference_batch_size",

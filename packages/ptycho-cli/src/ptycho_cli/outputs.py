@@ -1,6 +1,7 @@
 """Files a ``ptycho`` run writes next to the backend's own (specs/cli.md §6).
 
-``reconstruction.npz``: ``reconstruction`` (H, W) complex64, ``amplitude``/``phase`` (H, W) float32
+``reconstructed_object.npz`` (the name ``ptycho_torch.inference`` and ``ptycho refine`` use too): ``object``
+(H, W) complex64, ``amplitude``/``phase`` (H, W) float32
 (radians), ``origin_xy`` (2,) float64 = object coordinates [x, y] of pixel (0, 0) of the canvas, which
 lets ``ptycho evaluate`` place it on the ground truth without a search. ``history.json``: per-epoch losses.
 Figures: ``reconstruction.png`` (amplitude + phase with colour bars), ``loss_curves.png``.
@@ -30,7 +31,7 @@ def canvas_origin(global_offsets: Any, canvas_shape: Sequence[int], M: int) -> n
 
 
 def write_reconstruction(out_dir: str | Path, obj: Any, origin_xy: Any | None, title: str) -> dict[str, Path]:
-    """Write ``reconstruction.npz`` and ``reconstruction.png`` (atomic); returns their paths."""
+    """Write ``reconstructed_object.npz`` and ``reconstruction.png`` (atomic); returns their paths."""
     from ptycho.atomic_io import save_npz_atomic
     from ptycho_cli.figures import plot_amplitude_phase
 
@@ -40,11 +41,11 @@ def write_reconstruction(out_dir: str | Path, obj: Any, origin_xy: Any | None, t
     if img.ndim == 3 and img.shape[-1] == 1:
         img = img[..., 0]
     img = img.astype(np.complex64)
-    arrays: dict[str, Any] = {"reconstruction": img, "amplitude": np.abs(img).astype(np.float32),
+    arrays: dict[str, Any] = {"object": img, "amplitude": np.abs(img).astype(np.float32),
                               "phase": np.angle(img).astype(np.float32)}
     if origin_xy is not None:
         arrays["origin_xy"] = np.asarray(origin_xy, dtype=np.float64).reshape(2)
-    npz = out / "reconstruction.npz"
+    npz = out / "reconstructed_object.npz"
     save_npz_atomic(npz, **arrays)
     png = out / "reconstruction.png"
     plot_amplitude_phase(arrays["amplitude"], arrays["phase"], png, title=title)

@@ -141,17 +141,17 @@ def cmd_refine(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _network_start(out_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(stitched object, origin_xy) from what plain inference wrote in ``out_dir`` (PyTorch or TensorFlow file)."""
+    """(stitched object, origin_xy) from the ``reconstructed_object.npz`` plain inference wrote in ``out_dir``
+    (either backend)."""
     from ptycho_cli.evaluation import load_reconstruction
 
-    for name in ("reconstructed_object.npz", "reconstruction.npz"):
-        path = out_dir / name
-        if path.is_file():
-            obj, origin = load_reconstruction(path)
-            if origin is None:
-                raise UserError(f"{path}: key 'origin_xy': expected the canvas origin to place the start object, found none")
-            return obj, origin
-    raise UserError(f"{out_dir}: expected reconstructed_object.npz or reconstruction.npz from inference, found neither")
+    path = out_dir / "reconstructed_object.npz"
+    if not path.is_file():
+        raise UserError(f"{out_dir}: expected reconstructed_object.npz from inference, found none")
+    obj, origin = load_reconstruction(path)
+    if origin is None:
+        raise UserError(f"{path}: key 'origin_xy': expected the canvas origin to place the start object, found none")
+    return obj, origin
 
 
 def cmd_infer_then_refine(args: argparse.Namespace, extra: list[str]) -> int:

@@ -60,7 +60,7 @@ def build_training_config(args: argparse.Namespace, N: int) -> Any:
 
 
 def train_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
-    """Train with TensorFlow; writes wts.h5.zip, PNGs, reconstruction.npz (with test data), history."""
+    """Train with TensorFlow; writes wts.h5.zip, PNGs, reconstructed_object.npz (with test data), history."""
     quiet_tensorflow()
     from ptycho.raw_data import RawData
     from ptycho.tf_backend.bundle import save_bundle

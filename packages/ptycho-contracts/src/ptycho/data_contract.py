@@ -217,6 +217,16 @@ def _one_d(source: str, key: str, value: Any, m: int | None) -> np.ndarray:
     return arr
 
 
+def _blame_positions(source: str, nx: int, ny: int, diffraction: Any) -> None:
+    """Raise for ``xcoords``/``ycoords`` of different lengths, naming the one that disagrees with the number of
+    diffraction patterns (axis 0, or axis 2 in the legacy layout); ``ycoords`` when that cannot decide."""
+    shape = () if diffraction is None else tuple(getattr(diffraction, "shape", None) or np.shape(diffraction))
+    counts = {shape[0], shape[2]} if len(shape) >= 3 else set()
+    if ny in counts and nx not in counts:
+        raise ContractError(source, "xcoords", f"length {ny} (one per diffraction pattern)", f"length {nx}")
+    raise ContractError(source, "ycoords", f"length {nx} (one per diffraction pattern, as xcoords)", f"length {ny}")
+
+
 def _diffraction(source: str, key: str, value: Any, m: int) -> Any:
     if callable(getattr(value, "check", None)):  # a stack read on demand (ptycho.scan_hdf5.LazyDiffraction)
         return value.check(source, key, m, ALLOWED_N)
@@ -346,7 +356,9 @@ def validate_arrays(arrays: Mapping[str, Any], source: str = "<arrays>") -> dict
     m = int(x.shape[0])
     if m == 0:
         raise ContractError(source, "xcoords", "at least 1 scan position", "0 positions")
-    y = _one_d(source, "ycoords", need("ycoords"), m)
+    y = _one_d(source, "ycoords", need("ycoords"), None)
+    if y.shape[0] != m:
+        _blame_positions(source, m, int(y.shape[0]), arrays.get("diffraction", arrays.get("diff3d")))
 
     if "diffraction" in present:
         dkey = "diffraction"

@@ -1,7 +1,10 @@
-"""The wall-clock budget on the progress display (specs/torch-workflow.md §3).
+"""Overall progress and the wall-clock budget on the progress display (specs/torch-workflow.md §3).
 
-Lightning stops ``Trainer.fit`` at ``max_time`` itself (its ``Timer`` callback); this callback only shows the
-budget: the progress bar gains ``budget`` (the total, ``DD:HH:MM:SS``) and ``left`` (seconds remaining).
+Lightning's bar counts the batches of one epoch only. :class:`OverallProgress` adds the run as a whole:
+``epochs`` (completed / total), ``elapsed`` and ``eta`` (``M:SS``; the estimate from the fraction of batches done,
+capped by the time budget when there is one). Lightning stops ``Trainer.fit`` at ``max_time`` itself (its
+``Timer`` callback); :class:`TimeBudgetProgress` only shows the budget: ``budget`` (the total,
+``DD:HH:MM:SS``) and ``left_s`` (seconds remaining).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import lightning.pytorch as L
 
 from ptycho.config.validation import max_time_seconds
 
-__all__ = ["TimeBudgetProgress"]
+__all__ = ["OverallProgress", "TimeBudgetProgress", "UNREACHABLE_EPOCHS", "clock"]
 
 
 class TimeBudgetProgress(L.Callback):
@@ -36,3 +39,52 @@ class TimeBudgetProgress(L.Callback):
                            batch_idx: int) -> None:
         trainer.progress_bar_metrics["left_s"] = round(self.remaining_s())
         trainer.progress_bar_metrics["budget"] = self.max_time
+
+
+#: An epoch total at least this large under a time budget is a cap, not a plan: the display leaves it out.
+UNREACHABLE_EPOCHS = 1000
+
+
+def clock(seconds: float) -> str:
+    """``seconds`` as ``M:SS`` (``H:MM:SS`` from one hour)."""
+    total = int(round(max(0.0, seconds)))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class OverallProgress(L.Callback):
+    """Adds ``epochs`` (done/total), ``elapsed`` and ``eta`` of the whole run to the progress-bar metrics.
+
+    ``max_epochs``: the epoch limit; ``budget_s``: the wall-clock budget in seconds or None. With a budget the
+    ETA is the smaller of the epoch-based estimate and the budget left, and a total beyond reach under the budget
+    (:data:`UNREACHABLE_EPOCHS` or more, the cap ``ptycho train --max-time`` sets) is left out: ``epochs`` shows
+    the count done.
+    """
+
+    def __init__(self, max_epochs: int, budget_s: float | None = None) -> None:
+        self.max_epochs = int(max_epochs)
+        self.budget_s = budget_s
+        self._start: float | None = None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._start = time.monotonic()
+
+    def estimate(self, epoch: int, batches_done: int, batches_per_epoch: int) -> dict[str, str]:
+        """The three fields for ``batches_done`` batches into 0-based ``epoch`` (pure; used by the hook)."""
+        elapsed = 0.0 if self._start is None else time.monotonic() - self._start
+        per_epoch = max(1, int(batches_per_epoch))
+        fraction = min(1.0, (epoch + min(batches_done, per_epoch) / per_epoch) / max(1, self.max_epochs))
+        eta = elapsed * (1.0 - fraction) / fraction if fraction > 0 else float("inf")
+        if self.budget_s is not None:
+            eta = min(eta, max(0.0, self.budget_s - elapsed))
+        done = epoch + (1 if batches_done >= per_epoch else 0)
+        budget_decides = self.budget_s is not None and self.max_epochs >= UNREACHABLE_EPOCHS
+        return {"epochs": f"{done}" if budget_decides else f"{done}/{self.max_epochs}",
+                "elapsed": clock(elapsed), "eta": "?" if eta == float("inf") else clock(eta)}
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        batches = trainer.num_training_batches
+        per_epoch = int(batches) if isinstance(batches, (int, float)) and batches != float("inf") else batch_idx + 1
+        trainer.progress_bar_metrics.update(self.estimate(trainer.current_epoch, batch_idx + 1, per_epoch))

@@ -70,10 +70,12 @@ def train_cdi_model_torch(
     import lightning.pytorch as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
+    from ptycho.config.validation import max_time_seconds
+    from ptycho_bridge.console import quiet_third_party_noise
     from ptycho_torch.model import PtychoPINN_Lightning
     from ptycho_torch.workflows.checkpoints import AtomicCheckpointIO, resume_callbacks
     from ptycho_torch.workflows.loggers import make_logger
-    from ptycho_torch.workflows.progress import TimeBudgetProgress
+    from ptycho_torch.workflows.progress import OverallProgress, TimeBudgetProgress
 
     check_implemented(config)
     train_container = create_ptycho_data_container(train_data, config)
@@ -151,6 +153,10 @@ def train_cdi_model_torch(
         # checked before any process is launched; the sampler repeats the check with the real world size
         raise ValueError(f"batch_size: expected a multiple of the {devices * num_nodes} training processes "
                          f"(devices x num_nodes share the global batch equally), found {config.batch_size}")
+    if progress:
+        budget = None if config.max_time is None else max_time_seconds(config.max_time)
+        callbacks.append(OverallProgress(int(config.nepochs), budget))
+    quiet_third_party_noise()  # Lightning's litlogger advert and its LeafSpec deprecation warning
     trainer = L.Trainer(
         max_epochs=int(config.nepochs),
         strategy=lightning_strategy(strategy),
