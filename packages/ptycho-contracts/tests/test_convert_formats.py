@@ -252,8 +252,8 @@ def test_bad_inputs_fail_with_one_line_and_write_nothing(tmp_path, case, match):
     assert not (tmp_path / "out.npz").exists()
 
 
-@pytest.mark.parametrize("suffix", [".h5", ".npz"])
-def test_reconstruction_back_to_product_restores_metres(tmp_path, suffix):
+@pytest.mark.parametrize("suffix, key", [(".h5", "object"), (".npz", "reconstruction")])
+def test_reconstruction_back_to_product_restores_metres(tmp_path, suffix, key):
     """specs/convert.md §7: positions return to the product's metres; the canvas centre follows origin_xy."""
     cols, rows, x_m, y_m, counts, probe, obj = _scene(seed=4)
     _product_npz(tmp_path / "p.npz", x_m, y_m, probe, obj, indexes=np.arange(12) + 100)
@@ -261,7 +261,7 @@ def test_reconstruction_back_to_product_restores_metres(tmp_path, suffix):
     _diffraction_h5(tmp_path / "d.h5", counts, indexes=np.arange(12) + 100)
     convert_to_npz(tmp_path / "p.npz", tmp_path / "scan.npz", diffraction=tmp_path / "d.h5")
     canvas = obj[10:110, 20:140]  # 100 x 120 canvas whose pixel (0, 0) is object pixel (x=20, y=10)
-    np.savez(tmp_path / "recon.npz", reconstruction=canvas, origin_xy=np.array([20.0, 10.0]))
+    np.savez(tmp_path / "recon.npz", **{key: canvas}, origin_xy=np.array([20.0, 10.0]))  # 'object': ptycho infer
     fmt, notes = reconstruction_to_product(tmp_path / "recon.npz", tmp_path / "scan.npz", tmp_path / f"out{suffix}")
     assert fmt == ("HDF5" if suffix == ".h5" else "NPZ") and notes == []
     if suffix == ".h5":

@@ -1,7 +1,8 @@
 """A reconstruction written back as a ptychodus product file (specs/convert.md §7).
 
 Inputs are what this project already writes: the reconstruction NPZ of ``ptycho infer`` /
-``ptycho refine`` (``reconstruction`` (H, W) complex, or ``amplitude`` + ``phase``; ``origin_xy`` =
+``ptycho refine``, ``reconstructed_object.npz`` (``object`` (H, W) complex; also accepted: ``reconstruction``
+(H, W) complex, or ``amplitude`` + ``phase``; ``origin_xy`` =
 object coordinates [x, y] of its pixel (0, 0)) and the scan NPZ it was made from (positions in object
 pixels, ``probeGuess``). Positions go back to metres with the inverse of the mapping used on the way in
 (:func:`ptycho.convert.geometry.pixels_to_positions`), using the frame that ``ptycho convert`` recorded in
@@ -30,14 +31,14 @@ def read_reconstruction(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.nd
     """The complex object (H, W) complex64 and ``origin_xy`` (2,) float64 (or None) of a reconstruction NPZ."""
     source = str(path)
     a = read_npz(path)
-    if "reconstruction" in a:
-        obj = np.asarray(a["reconstruction"])
-        key = "reconstruction"
+    key = next((k for k in ("object", "reconstruction") if k in a), None)
+    if key is not None:
+        obj = np.asarray(a[key])
     elif "amplitude" in a and "phase" in a:
         obj = np.asarray(a["amplitude"], dtype=np.float64) * np.exp(1j * np.asarray(a["phase"], dtype=np.float64))
         key = "amplitude"
     else:
-        raise ContractError(source, "reconstruction", "a reconstruction (or 'amplitude' and 'phase')",
+        raise ContractError(source, "object", "a reconstruction ('object', 'reconstruction', or 'amplitude' and 'phase')",
                             f"missing (keys present: {', '.join(sorted(a))})")
     if obj.ndim == 3 and obj.shape[-1] == 1:
         obj = obj[..., 0]
