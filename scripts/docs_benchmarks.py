@@ -149,7 +149,7 @@ def _quality_figure(text: str, path: Path) -> None:
 
     points, curves = quality_points(text), refinement_curves(text)
     fig, axes = plt.subplots(1, 2, figsize=(10, 5.2), sharey=True)
-    for k, (ax, label) in enumerate(zip(axes, ("amplitude SSIM", "phase SSIM"))):
+    for k, (ax, label) in enumerate(zip(axes, ("amplitude SSIM", "phase SSIM"), strict=True)):
         for name, curve in curves.items():
             ax.plot([c[0] for c in curve], [c[1 + k] for c in curve], "o-", ms=3, label=f"{name} (issue 15, run A)")
         for method, wall, amp, phase in points:
