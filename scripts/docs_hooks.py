@@ -4,6 +4,9 @@
   the page goes through :func:`on_page_markdown` like every other page. A spec missing from the explicit nav
   fails the strict build (nav.omitted_files).
 - ``docs/examples/*.md`` and their figures: the examples gallery, run at build time (``scripts/docs_gallery.py``).
+- ``docs/generated/benchmarks/*.png``: the plots of docs/reference/benchmarks.md, drawn from the tables of
+  ``benchmarks/RESULTS.md`` (``scripts/docs_benchmarks.py``); a table that no longer parses fails the build
+  with one line naming its section.
 
 Every page: plain-text spec references (``specs/physics.md §6``) become links to the spec page and section
 (:func:`link_spec_references`); Sphinx roles left in docstrings (``:func:`x```) lose their role prefix.
@@ -199,6 +202,13 @@ def on_pre_build(config, **kwargs) -> None:  # mkdocs hook signature
     from docs_gallery import build_gallery
 
     build_gallery(_write_if_changed)
+    from docs_benchmarks import BenchmarkParseError, build_benchmark_figures
+    from mkdocs.exceptions import PluginError
+
+    try:
+        build_benchmark_figures()
+    except BenchmarkParseError as exc:
+        raise PluginError(str(exc)) from None
     _write_if_changed(DOCS / "reference" / "cli.md", generate_cli_reference())
     figure = DOCS / "generated" / "coordinates.png"
     if not figure.exists():

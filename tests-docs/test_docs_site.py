@@ -7,20 +7,14 @@ where the page has them, and every internal link resolves to a page of the site.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import re
-import threading
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
 import pytest
 
 SITE = Path(os.environ.get("PTYCHO_SITE_DIR", Path(__file__).resolve().parents[1] / "site"))
-CHROMIUM = os.environ.get("PTYCHO_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
 
 # page path -> (expected title fragment, expects math, expects a table)
 PAGES = {
@@ -42,30 +36,6 @@ PAGES = {
     "reference/benchmarks/": ("enchmark", False, True),
     "changelog/": ("Changelog", False, False),
 }
-
-
-@pytest.fixture(scope="module")
-def server():
-    if not (SITE / "index.html").exists():
-        pytest.fail(f"{SITE}/index.html missing: build the site first (nox -s docs)")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.RequestHandlerClass.log_message = lambda *a, **k: None  # quiet
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.mark.parametrize("path", list(PAGES))
