@@ -22,11 +22,13 @@ Steps (the scan and scoring of ``benchmarks/realistic.py``, as in ``reconstructi
    train.npz); (B) ``--model_type supervised`` (the supervised baseline network, MAE on amplitude and phase
    of ``Y``) on train_teacher.npz.
 5. ``ptycho infer`` of each on the TEST half, without and with ``--refine-iterations`` object passes after;
-   ``reconstructed_object.npz`` scored by ``realistic.score`` on the test window (registered SSIM / PSNR).
+   ``reconstructed_object.npz`` scored by ``realistic.score`` on the test window (registered SSIM / PSNR);
+   and on the TRAIN half (network alone, scored on the train window: how well it fits what it was trained on).
 
 Rows also give the floors (flat object) and the ceiling (true test patches, bilinear stitch as ``ptycho infer``
 stitches) and object refinement of the test half from a flat start with the same number of passes.
-``--parallel`` trains A and B at the same time (two processes; per-epoch comparison is unaffected, seconds are).
+``--reuse-models`` keeps networks trained by an earlier run in the same ``--output-dir`` (the scan is
+deterministic for a seed). ``--parallel`` trains A and B at the same time (two processes; per-epoch comparison is unaffected, seconds are).
 Writes ``<output-dir>/results.json``. ``--quick``: 400 positions, 192^2 object, 1 epoch, 3 passes (a smoke run).
 """
 
@@ -58,6 +60,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=16, help="training batch size (default 16)")
     p.add_argument("--seed", type=int, default=1, help="simulation seed (default 1)")
     p.add_argument("--parallel", action="store_true", help="train the two networks at the same time")
+    p.add_argument("--reuse-models", action="store_true",
+                   help="skip training a network whose folder under --output-dir already holds wts.h5.zip")
     p.add_argument("--output-dir", default="teacher_training_output", help="where results go")
     p.add_argument("--quick", action="store_true", help="small scan, 1 epoch, 3 passes (smoke run)")
     args = p.parse_args(argv)
@@ -188,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     seconds: dict[str, float] = {}
     procs = {}
     for name, (npz, model, sup) in runs.items():
+        if args.reuse_models and (model / "wts.h5.zip").exists():
+            print(f"  reusing {model} (trained earlier; no training time)", flush=True)
+            continue
         t = time.perf_counter()
         train_args = _train_args(npz, model, args, len(case.train), nphotons, sup)
         if args.parallel:
@@ -200,19 +207,26 @@ def main(argv: list[str] | None = None) -> int:
         seconds[name] = time.perf_counter() - t
 
     # 5. infer on the test half, with and without object refinement after
+    fits: dict[str, dict] = {}
     for name, (_, model, _) in runs.items():
         infer_dir = out / f"{model.name}_infer"
         extra = ["--refine-iterations", str(args.refine_iterations)] if args.refine_iterations else []
         _ptycho(["infer", "--model_path", str(model), "--test_data", str(data / "test.npz"),
                  "--output_dir", str(infer_dir), *extra], out / f"{model.name}_infer.log")
         obj, origin = _load_object(infer_dir)
-        rows.append({"method": f"{name}, network alone", "budget": f"{args.epochs} ep", "seconds": seconds[name],
-                     **_scores(obj, origin, truth, window)})
+        rows.append({"method": f"{name}, network alone", "budget": f"{args.epochs} ep",
+                     "seconds": seconds.get(name), **_scores(obj, origin, truth, window)})
         if args.refine_iterations:
             obj, origin = _load_object(infer_dir / "refined")
             rows.append({"method": f"{name}, + {args.refine_iterations} object passes",
-                         "budget": f"{args.epochs} ep + {args.refine_iterations} p", "seconds": seconds[name],
+                         "budget": f"{args.epochs} ep + {args.refine_iterations} p", "seconds": seconds.get(name),
                          **_scores(obj, origin, truth, window)})
+        # the same network on the half it was trained on (its fit, scored on the train window)
+        fit_dir = out / f"{model.name}_infer_train"
+        _ptycho(["infer", "--model_path", str(model), "--test_data", str(data / "train.npz"),
+                 "--output_dir", str(fit_dir)], out / f"{model.name}_infer_train.log")
+        obj, origin = _load_object(fit_dir)
+        fits[name] = _scores(obj, origin, truth, train_window)
     if args.refine_iterations:
         _ptycho(["refine", "--test-data", str(data / "test.npz"), "--output-dir", str(out / "test_flat"),
                  "--iterations", str(args.refine_iterations)], out / "test_flat.log")
@@ -221,10 +235,15 @@ def main(argv: list[str] | None = None) -> int:
                      **_scores(obj, origin, truth, window)})
 
     print(_table(rows), flush=True)
+    print("on the TRAIN window (fit, not generalisation): teacher "
+          f"{teacher['amp_ssim']:.3f} / {teacher['phase_ssim']:.3f}; "
+          + "; ".join(f"{k} {v['amp_ssim']:.3f} / {v['phase_ssim']:.3f}" for k, v in fits.items())
+          + " (amplitude / phase SSIM)", flush=True)
     save_json_atomic(out / "results.json", {
         "args": vars(args), "window": list(window), "train_window": list(train_window),
         "n_train": int(len(case.train)), "n_test": int(len(case.test)), "torch_threads": torch.get_num_threads(),
-        "teacher": {"seconds": teacher_s, "train_half": teacher, "label_rel_error": label_err}, "rows": rows})
+        "teacher": {"seconds": teacher_s, "train_half": teacher, "label_rel_error": label_err},
+        "train_half_fit": fits, "rows": rows})
     print(f"wrote {out / 'results.json'}")
     return 0
 
