@@ -22,7 +22,8 @@ Steps (the scan and scoring of ``benchmarks/realistic.py``, as in ``reconstructi
    train.npz); (B) ``--model_type supervised`` (the supervised baseline network, MAE on amplitude and phase
    of ``Y``) on train_teacher.npz.
 5. ``ptycho infer`` of each on the TEST half, without and with ``--refine-iterations`` object passes after;
-   ``reconstructed_object.npz`` scored by ``realistic.score`` on the test window (registered SSIM / PSNR);
+   ``reconstructed_object.npz`` scored by ``realistic.score`` on the test window (registered SSIM / PSNR; the
+   network-alone rows also unregistered, since the amplitude cross-correlation can misfire on a blotchy stitch);
    and on the TRAIN half (network alone, scored on the train window: how well it fits what it was trained on).
 
 Rows also give the floors (flat object) and the ceiling (true test patches, bilinear stitch as ``ptycho infer``
