@@ -31,8 +31,8 @@ def v2_training_checks(data: Any, training: Any, overrides: Mapping[str, Any] | 
     if not is_v2(training):
         return
     if ov.get("n_groups", training.n_groups) is None:
-        raise ValueError("TrainingConfig.n_groups: n_groups is required (None would leave the legacy "
-                         "params.cfg['n_groups'] unset); pass overrides=dict(..., n_groups=<groups>)")
+        raise ValueError("TrainingConfig.n_groups: n_groups is required (the v2 dialect has no default "
+                         "group count); pass overrides=dict(..., n_groups=<groups>)")
     if ov.get("test_data_file", training.test_data_file) is None:
         warnings.warn("TrainingConfig.test_data_file is not set: evaluation and inference need it later "
                       "(pass overrides=dict(..., test_data_file=...))", UserWarning, stacklevel=3)
