@@ -107,13 +107,18 @@ class _Problem:
         """Summed NLL of the batch ``idx`` (``likelihood`` default: the run's)."""
         return nll_terms(torch.abs(psi_hat), self.d[idx], self.scale, likelihood or self.opts.likelihood).sum()
 
+    def scan_spectra(self):
+        """Yield ``(idx, psi_hat)`` for the whole scan in ``chunk_size`` pieces (current object, probe, positions)."""
+        for idx in torch.arange(self.d.shape[0], device=self.d.device).split(self.opts.chunk_size):
+            index, base, frac = self.geometry(idx)
+            psi_hat, _, _ = self.spectra(self.obj, self.probe, index, base, frac)
+            yield idx, psi_hat
+
     @torch.no_grad()
     def full_nll(self) -> float:
         """Mean per-element NLL over the whole scan (the project's convention, specs/refinement.md §2)."""
         total = 0.0
-        for idx in torch.arange(self.d.shape[0], device=self.d.device).split(self.opts.chunk_size):
-            index, base, frac = self.geometry(idx)
-            psi_hat, _, _ = self.spectra(self.obj, self.probe, index, base, frac)
+        for idx, psi_hat in self.scan_spectra():
             total += float(self.batch_nll(psi_hat, idx))
         return total / self.count + self.poisson_offset
 
@@ -121,9 +126,7 @@ class _Problem:
     def match_intensity(self) -> complex:
         """Scale the object so the predicted total intensity equals the measured one; returns the factor."""
         pred = 0.0
-        for idx in torch.arange(self.d.shape[0], device=self.d.device).split(self.opts.chunk_size):
-            index, base, frac = self.geometry(idx)
-            psi_hat, _, _ = self.spectra(self.obj, self.probe, index, base, frac)
+        for _, psi_hat in self.scan_spectra():
             pred += float((psi_hat.real ** 2 + psi_hat.imag ** 2).sum())
         if pred <= 0:
             raise ValueError("refine: obj: expected a start object that is not zero under the probe, found no predicted intensity")
