@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 from ptycho.physics.patches import canvas_size as reference_canvas_size
 
@@ -215,37 +216,49 @@ def reassemble_position(
     if interpolation == "fourier":
         return _reassemble_fourier(p, offs.detach(), m, pad, side, lo_c)
     crops = p[:, lo_c:lo_c + m, lo_c:lo_c + m]
-    total = None
+    total = torch.zeros(side, side, dtype=p.dtype, device=p.device)
     count = torch.zeros(side, side, dtype=real_dtype(p), device=p.device)
     for lo in range(0, count_p, _POSITION_CHUNK):
         hi = min(lo + _POSITION_CHUNK, count_p)
-        piece, covered = accumulate_crops(crops[lo:hi], offs[lo:hi], side, pad)
-        count = count + covered
-        total = piece if total is None else total + piece
+        piece, covered, (r0, c0) = accumulate_crops(crops[lo:hi], offs[lo:hi], side, pad)
+        h, w = covered.shape
+        # out of place: the stitch stays differentiable with respect to the patches
+        total = total + F.pad(piece, (c0, side - c0 - w, r0, side - r0 - h))
+        count = count + F.pad(covered, (c0, side - c0 - w, r0, side - r0 - h))
     return normalise_canvas(total, count).to(p.dtype)
 
 
-def accumulate_crops(crops: torch.Tensor, offs: torch.Tensor, side: int, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+def accumulate_crops(
+    crops: torch.Tensor, offs: torch.Tensor, side: int, pad: int
+) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
     """One chunk of the bilinear shift-and-sum of :func:`reassemble_position` (also the step of a streamed stitch).
+
+    Canvas row Y reads crop row Y - pad - dy (translation by +offset). Only the window of the canvas that the
+    chunk's crops reach is computed, so the cost is (window area) x k*m, not (canvas area) x k*m: a streamed
+    stitch of a long scan stays linear in the number of patches (specs/scaling.md §3).
 
     Args:
         crops: (k, m, m) central crops, real or complex.
         offs: (k, 2) float64 offsets [x, y] relative to the canvas centre (object pixels).
         side, pad: canvas side and the margin around the centred crop (``side = m + 2*pad``).
     Returns:
-        (sum of the translated crops (side, side), crops' dtype; sum of the translated ones (side, side), real):
-        canvas row Y reads crop row Y - pad - dy (translation by +offset); one (side, k*m) x (k*m, side)
-        matmul per real part.
+        (sum of the translated crops (h, w), crops' dtype; sum of the translated ones (h, w), real;
+        (r0, c0) the window's first canvas row and column): the window is rows r0:r0+h, columns c0:c0+w of
+        the (side, side) canvas; one (h, k*m) x (k*m, w) matmul per real part.
     """
     k, m = crops.shape[0], crops.shape[-1]
     rdt = real_dtype(crops)
-    sy = shift_matrix(side, m, -pad - offs[:, 1]).to(rdt)  # (k, side, m)
-    sx = shift_matrix(side, m, -pad - offs[:, 0]).to(rdt)
-    sx_cat = sx.permute(0, 2, 1).reshape(k * m, side)  # rows (p, j)
+    lo = torch.floor(offs.detach().min(dim=0).values).to(torch.int64).tolist()
+    hi = torch.ceil(offs.detach().max(dim=0).values).to(torch.int64).tolist()
+    c0, r0 = (min(side, max(0, pad + v)) for v in lo)  # offs columns are [x, y]
+    c1, r1 = (min(side, max(0, pad + v + m + 1)) for v in hi)
+    sy = shift_matrix(r1 - r0, m, r0 - pad - offs[:, 1]).to(rdt)  # (k, h, m)
+    sx = shift_matrix(c1 - c0, m, c0 - pad - offs[:, 0]).to(rdt)  # (k, w, m)
+    sx_cat = sx.permute(0, 2, 1).reshape(k * m, c1 - c0)  # rows (p, j)
     covered = sy.sum(-1).T @ sx.sum(-1)
     parts = (crops.real, crops.imag) if crops.is_complex() else (crops,)
-    res = [(sy @ part).permute(1, 0, 2).reshape(side, k * m) @ sx_cat for part in parts]
-    return (torch.complex(res[0], res[1]) if crops.is_complex() else res[0]), covered
+    res = [(sy @ part).permute(1, 0, 2).reshape(r1 - r0, k * m) @ sx_cat for part in parts]
+    return (torch.complex(res[0], res[1]) if crops.is_complex() else res[0]), covered, (r0, c0)
 
 
 def normalise_canvas(total: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
