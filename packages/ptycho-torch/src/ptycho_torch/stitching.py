@@ -131,11 +131,10 @@ class StreamingStitcher:
             p = p.transpose(-2, -1)
         lo = self.N // 2 - self.M // 2
         idx = torch.as_tensor(index, dtype=torch.int64, device=self.total.device)
-        piece, covered, (r0, c0) = accumulate_crops(p[:, lo:lo + self.M, lo:lo + self.M].contiguous(),
-                                                    self._centred[idx], self.side, self.pad)
-        h, w = covered.shape
-        self.total[r0:r0 + h, c0:c0 + w] += piece  # only the window the batch reaches
-        self.count[r0:r0 + h, c0:c0 + w] += covered
+        index, values, weights = accumulate_crops(p[:, lo:lo + self.M, lo:lo + self.M], self._centred[idx],
+                                                  self.side, self.pad)
+        self.total.view(-1).index_add_(0, index, values.to(self.total.dtype))  # 4·B·M² additions, in place
+        self.count.view(-1).index_add_(0, index, weights.to(self.count.dtype))
         self.added += int(idx.numel())
 
     def result(self) -> torch.Tensor:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
 from ptycho.physics.patches import canvas_size as reference_canvas_size
 
@@ -216,49 +215,55 @@ def reassemble_position(
     if interpolation == "fourier":
         return _reassemble_fourier(p, offs.detach(), m, pad, side, lo_c)
     crops = p[:, lo_c:lo_c + m, lo_c:lo_c + m]
-    total = torch.zeros(side, side, dtype=p.dtype, device=p.device)
-    count = torch.zeros(side, side, dtype=real_dtype(p), device=p.device)
+    total = torch.zeros(side * side, dtype=p.dtype, device=p.device)
+    count = torch.zeros(side * side, dtype=real_dtype(p), device=p.device)
     for lo in range(0, count_p, _POSITION_CHUNK):
         hi = min(lo + _POSITION_CHUNK, count_p)
-        piece, covered, (r0, c0) = accumulate_crops(crops[lo:hi], offs[lo:hi], side, pad)
-        h, w = covered.shape
-        # out of place: the stitch stays differentiable with respect to the patches
-        total = total + F.pad(piece, (c0, side - c0 - w, r0, side - r0 - h))
-        count = count + F.pad(covered, (c0, side - c0 - w, r0, side - r0 - h))
-    return normalise_canvas(total, count).to(p.dtype)
+        index, values, weights = accumulate_crops(crops[lo:hi], offs[lo:hi], side, pad)
+        # out of place: the stitch stays differentiable with respect to the patches and offsets
+        total = total.index_add(0, index, values)
+        count = count.index_add(0, index, weights)
+    return normalise_canvas(total.view(side, side), count.view(side, side)).to(p.dtype)
 
 
 def accumulate_crops(
     crops: torch.Tensor, offs: torch.Tensor, side: int, pad: int
-) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
-    """One chunk of the bilinear shift-and-sum of :func:`reassemble_position` (also the step of a streamed stitch).
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One chunk of the bilinear shift-and-sum of :func:`reassemble_position` (also the step of a streamed stitch),
+    as a scatter onto the flattened (side, side) canvas.
 
-    Canvas row Y reads crop row Y - pad - dy (translation by +offset). Only the window of the canvas that the
-    chunk's crops reach is computed, so the cost is (window area) x k*m, not (canvas area) x k*m: a streamed
-    stitch of a long scan stays linear in the number of patches (specs/scaling.md §3).
+    Crop pixel (r, c) of a crop with offset (dx, dy) lands at canvas position (pad + dy + r, pad + dx + c) and is
+    split bilinearly over the four pixels around it — the same weights as reading canvas row Y from crop row
+    Y - pad - dy by linear interpolation. The cost is 4·k·m² additions whatever the canvas size and the crops'
+    order, so a streamed stitch of a long scan is linear in the number of patches (specs/scaling.md §3).
 
     Args:
         crops: (k, m, m) central crops, real or complex.
-        offs: (k, 2) float64 offsets [x, y] relative to the canvas centre (object pixels).
+        offs: (k, 2) float64 offsets [x, y] relative to the canvas centre (object pixels), |offset| <= pad.
         side, pad: canvas side and the margin around the centred crop (``side = m + 2*pad``).
     Returns:
-        (sum of the translated crops (h, w), crops' dtype; sum of the translated ones (h, w), real;
-        (r0, c0) the window's first canvas row and column): the window is rows r0:r0+h, columns c0:c0+w of
-        the (side, side) canvas; one (h, k*m) x (k*m, w) matmul per real part.
+        (index (4·k·m²,) int64 flat canvas indices row * side + column; values (4·k·m²,) crops' dtype, the
+        weighted crop pixels; weights (4·k·m²,) real, the bilinear weights (the translated ones)), for
+        ``canvas.view(-1).index_add_(0, index, values)`` and the same for the overlap count.
     """
     k, m = crops.shape[0], crops.shape[-1]
     rdt = real_dtype(crops)
-    lo = torch.floor(offs.detach().min(dim=0).values).to(torch.int64).tolist()
-    hi = torch.ceil(offs.detach().max(dim=0).values).to(torch.int64).tolist()
-    c0, r0 = (min(side, max(0, pad + v)) for v in lo)  # offs columns are [x, y]
-    c1, r1 = (min(side, max(0, pad + v + m + 1)) for v in hi)
-    sy = shift_matrix(r1 - r0, m, r0 - pad - offs[:, 1]).to(rdt)  # (k, h, m)
-    sx = shift_matrix(c1 - c0, m, c0 - pad - offs[:, 0]).to(rdt)  # (k, w, m)
-    sx_cat = sx.permute(0, 2, 1).reshape(k * m, c1 - c0)  # rows (p, j)
-    covered = sy.sum(-1).T @ sx.sum(-1)
-    parts = (crops.real, crops.imag) if crops.is_complex() else (crops,)
-    res = [(sy @ part).permute(1, 0, 2).reshape(r1 - r0, k * m) @ sx_cat for part in parts]
-    return (torch.complex(res[0], res[1]) if crops.is_complex() else res[0]), covered, (r0, c0)
+    start = pad + offs
+    base = torch.floor(start.detach())
+    frac = (start - base).to(rdt)  # (k, 2) [x, y], in [0, 1)
+    r = torch.arange(m, device=crops.device)
+    cols = base[:, 0].to(torch.int64)[:, None] + r  # (k, m)
+    rows = base[:, 1].to(torch.int64)[:, None] + r
+    tx, ty = frac[:, 0], frac[:, 1]
+    index, weights = [], []
+    for dy, wy in ((0, 1 - ty), (1, ty)):
+        for dx, wx in ((0, 1 - tx), (1, tx)):
+            # the +1 neighbour can leave the canvas only with weight 0 (|offset| = pad exactly): clamp it in
+            flat = (rows + dy).clamp(max=side - 1)[:, :, None] * side + (cols + dx).clamp(max=side - 1)[:, None, :]
+            index.append(flat)
+            weights.append((wy * wx)[:, None, None].expand(k, m, m))
+    w = torch.stack(weights)  # (4, k, m, m)
+    return torch.stack(index).reshape(-1), (crops[None] * w).reshape(-1), w.reshape(-1)
 
 
 def normalise_canvas(total: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
