@@ -56,7 +56,7 @@ INVALID = {
         "debug": [1], "backend": ["keras"],
     },
     PyTorchExecutionConfig: {
-        "accelerator": ["tpu", "xla", None], "devices": [0, True, "all", 1.0], "strategy": ["", None, "fsdp", "DDP", "ddp_spawn"],
+        "accelerator": ["tpu", "xla", None], "devices": [0, True, "all", 1.0], "strategy": ["", None, "fsdp", "DDP", "ddp_notebook"],
         "num_nodes": [0, 2.0, True], "precision": ["16", "bf16", 32, None],
         "deterministic": [1, "yes"], "num_workers": [-1, 1.5], "learning_rate": [0.0, -1e-3, math.inf],
         "scheduler": ["WarmupCosine", "cosine", None], "exponential_gamma": [0.0, 1.5],

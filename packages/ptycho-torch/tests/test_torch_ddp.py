@@ -68,6 +68,17 @@ def test_resume_position_counts_global_batches():
     assert list(s) == list(full)[3:]
 
 
+def test_spawn_strategy_is_lightning_ddp_with_the_spawn_launcher():
+    from lightning.pytorch.strategies import DDPStrategy
+
+    from ptycho_torch.workflows.spawn import SpawnDDPStrategy
+    from ptycho_torch.workflows.training import lightning_strategy
+
+    s = lightning_strategy("ddp_spawn")
+    assert isinstance(s, SpawnDDPStrategy) and isinstance(s, DDPStrategy) and s._start_method == "spawn"
+    assert lightning_strategy("ddp")._start_method == "popen" and lightning_strategy("auto") == "auto"
+
+
 def test_cli_flags_fill_the_execution_config_and_bad_combinations_are_exit_2(tmp_path):
     """specs/torch-cli.md §2.2: --strategy/--num-nodes/--precision reach PyTorchExecutionConfig."""
     from ptycho_torch.cli.shared import build_execution_config_from_args
@@ -132,3 +143,19 @@ def test_two_gloo_processes_train_resume_and_match_one_process(tmp_path):
     for a, b in zip(ref, got, strict=True):
         assert abs(a - b) <= 0.01 * abs(a), (ref, got)
     assert ref[0] != ref[-1]  # the curve moves, so agreement is not trivial
+
+    # 'ddp_spawn': the command's process spawns the two workers and writes the bundle from their weights
+    spawn = tmp_path / "spawn"
+    res = _train(spawn, "--max_epochs", "3", "--strategy", "ddp_spawn", "--devices", "2", *val)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert len([ln for ln in res.stdout.splitlines() if ln.startswith("bundle_path=")]) == 1
+    assert sorted(p.name for p in spawn.glob("*.zip")) == ["wts.h5.zip"]
+    spawned = _history(spawn, 2)
+    for a, b in zip(ref, spawned, strict=True):
+        assert abs(a - b) <= 0.01 * abs(a), (ref, spawned)
+    from ptycho_torch.bundle import load_inference_bundle_torch
+
+    module = load_inference_bundle_torch(spawn)[0]["lightning_module"]
+    final = torch.load(spawn / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+    for name, value in module.state_dict().items():
+        assert torch.equal(value, final[name]), name  # the bundle holds what the workers trained

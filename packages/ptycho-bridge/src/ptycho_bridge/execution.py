@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
-STRATEGIES = ("auto", "ddp")
+STRATEGIES = ("auto", "ddp", "ddp_spawn")
 PRECISIONS = ("32", "bf16-mixed", "16-mixed")
 LOGGER_BACKENDS = ("csv", "tensorboard", "mlflow", "none")
 CHECKPOINT_MODES = ("min", "max")
@@ -65,8 +65,8 @@ EXECUTION_RULES: dict[str, str] = {
     "accelerator": "'auto', 'cpu', 'gpu', 'cuda', 'mps' ('tpu' is refused: Torch-XLA unsupported); 'auto' is "
                    "resolved by the trainer (CUDA when available, else CPU), never here",
     "devices": "int >= 1 or 'auto'",
-    "strategy": "'auto' (one process) or 'ddp' (one process per device, launched by Lightning or by torchrun/SLURM; "
-                "specs/scaling.md §1)",
+    "strategy": "'auto' (one process), 'ddp' (one process per device, launched by Lightning or by torchrun/SLURM) "
+                "or 'ddp_spawn' (workers spawned from the calling process; specs/scaling.md §1)",
     "num_nodes": "int >= 1 machines taking part in a 'ddp' run (Lightning's num_nodes); world size = devices x num_nodes",
     "deterministic": "True, False or 'warn' (Lightning's deterministic flag)",
     "precision": "'32' (float32), 'bf16-mixed' or '16-mixed': the network under autocast, physics and loss in "
@@ -104,7 +104,7 @@ class PyTorchExecutionConfig:
     """Execution-only settings of a PyTorch run (specs/config-bridge.md §5 lists each with its rule).
 
     Trainer: ``accelerator`` ('auto' | 'cpu' | 'gpu' | 'cuda' | 'mps'; 'tpu' is rejected), ``devices``
-    (int >= 1 or 'auto'), ``strategy`` ('auto' | 'ddp'), ``num_nodes`` (int >= 1; a DDP run has
+    (int >= 1 or 'auto'), ``strategy`` ('auto' | 'ddp' | 'ddp_spawn'), ``num_nodes`` (int >= 1; a DDP run has
     devices x num_nodes processes, specs/scaling.md §1), ``deterministic`` (bool or
     'warn'), ``precision`` ('32' | 'bf16-mixed' | '16-mixed': autocast of the network only, specs/scaling.md
     §4), ``accumulate_grad_batches`` (int >= 1; values > 1 are refused by the trainer with a

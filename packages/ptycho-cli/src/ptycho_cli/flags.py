@@ -42,8 +42,9 @@ def add_train_flags(p: argparse.ArgumentParser, *, required: bool = True) -> Non
     p.add_argument("--n_filters_scale", "--n-filters-scale", dest="n_filters_scale", type=positive_int, metavar="S")
     p.add_argument("--seed", "--subsample_seed", "--subsample-seed", dest="seed", type=nonnegative_int, metavar="SEED",
                    help="seed for sampling and weight initialisation (TrainingConfig.subsample_seed)")
-    p.add_argument("--strategy", choices=("auto", "ddp"),
-                   help="PyTorch only: auto (one process) or ddp (one process per device; under torchrun/SLURM too); "
+    p.add_argument("--strategy", choices=("auto", "ddp", "ddp_spawn"),
+                   help="PyTorch only: auto (one process), ddp (one process per device; under torchrun/SLURM too) or "
+                        "ddp_spawn (workers spawned from this process); "
                         "--batch_size stays the global batch (specs/scaling.md §1)")
     p.add_argument("--devices", type=positive_int, metavar="K", help="PyTorch only: devices (processes) per machine")
     p.add_argument("--num-nodes", "--num_nodes", dest="num_nodes", type=positive_int, metavar="M",

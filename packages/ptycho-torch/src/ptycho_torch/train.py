@@ -148,7 +148,8 @@ def build_parser() -> CliArgumentParser:
                    help="auto (default: CUDA when present, else CPU), cpu, cuda/gpu, mps")
     e.add_argument("--devices", type=devices_value, help="devices per machine for the Trainer (default 1)")
     e.add_argument("--strategy", choices=STRATEGY_CHOICES,
-                   help="auto (default: one process) or ddp (one process per device; also under torchrun/SLURM); "
+                   help="auto (default: one process), ddp (one process per device; also under torchrun/SLURM) or "
+                   "ddp_spawn (workers spawned from this process); "
                    "--batch_size is the global batch (specs/scaling.md §1)")
     e.add_argument("--num-nodes", "--num_nodes", dest="num_nodes", type=positive_int,
                    help="machines taking part in a ddp run (default 1)")

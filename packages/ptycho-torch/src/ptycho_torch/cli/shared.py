@@ -62,8 +62,9 @@ __all__ = [
 ACCELERATOR_CHOICES = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
 LOGGER_CHOICES = LOGGER_BACKENDS
 SCHEDULER_CHOICES = SCHEDULERS
-#: ``--strategy`` (specs/scaling.md §1): one process, or DDP launched by Lightning, torchrun or SLURM
-STRATEGY_CHOICES = ("auto", "ddp")
+#: ``--strategy`` (specs/scaling.md §1): one process, DDP launched by Lightning, torchrun or SLURM, or DDP with
+#: workers spawned from the calling process
+STRATEGY_CHOICES = ("auto", "ddp", "ddp_spawn")
 #: ``--precision`` (specs/scaling.md §4): float32, or the network under bf16 / fp16 autocast
 PRECISION_CHOICES = ("32", "bf16-mixed", "16-mixed")
 #: optional logger backends: flag value -> (module that must be importable, ptycho-torch extra)

@@ -24,9 +24,13 @@ def lightning_strategy(name: str) -> Any:
     torchrun or by SLURM) without buffer broadcasts: the model's buffers (probe, masks, fixed intensity
     scale) are constants, identical on every rank.
     """
-    if name != "ddp":
+    if name not in ("ddp", "ddp_spawn"):
         return name
     from lightning.pytorch.strategies import DDPStrategy
+    if name == "ddp_spawn":
+        from ptycho_torch.workflows.spawn import SpawnDDPStrategy
+
+        return SpawnDDPStrategy(broadcast_buffers=False)
 
     return DDPStrategy(start_method="popen", broadcast_buffers=False)
 
