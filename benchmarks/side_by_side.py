@@ -15,12 +15,15 @@ amplitudes and the same scan offsets (grouped once by this backend and handed to
 in a fresh subprocess and measures
 
 * training patterns/s of bare optimizer steps: each package's own loss (forward, physics, Poisson NLL),
-  backward and its own ``configure_optimizers`` Adam, after one warm-up step;
+  backward and its own ``configure_optimizers`` Adam, after two warm-up steps;
 * training patterns/s through each package's ``LightningModule.training_step`` in one ``lightning`` Trainer
-  configuration (CPU, no logger, no checkpoints, no progress bar): epoch 1 is warm-up, epoch 2 is timed;
+  configuration (CPU, no logger, no checkpoints, no progress bar): epoch 1 is warm-up, epoch 2 is timed
+  (one interval = from a batch's ``on_train_batch_start`` to the next one's, or to the epoch's end);
 * inference patterns/s of the network forward under ``torch.inference_mode`` (diffraction -> complex object
   patches: ours ``run_generator`` + ``object_patches``, the original's ``PtychoPINN_Lightning.forward_predict``);
-  our full ``predict_step`` (network + physics + trimmed object) is reported alongside;
+  our full ``predict_step`` (network + physics + trimmed object) is reported alongside (3 passes);
+* each measurement's time per batch is the MEDIAN over its timed batches (robust to load spikes of a shared
+  machine; the lists are in the JSON of each case);
 * parameter counts and FLOPs per batch (``torch.utils.flop_counter.FlopCounterMode``: one training
   forward+backward, one inference forward), and the float32 matmul rate (1024^3 ``torch.mm``) in the same process.
 
@@ -104,35 +107,52 @@ def _count_flops(fn) -> int:
     return int(counter.get_total_flops())
 
 
-def _timed(fn, items) -> float:
-    t = time.perf_counter()
+def _step_times(fn, items) -> list[float]:
+    """Seconds of ``fn(item)`` for each item."""
+    out = []
     for it in items:
+        t = time.perf_counter()
         fn(it)
-    return time.perf_counter() - t
+        out.append(time.perf_counter() - t)
+    return out
 
 
-def _fit_seconds(module, batches, timed_batches: int) -> float:
-    """Seconds of the second epoch of ``lightning.Trainer.fit`` over ``timed_batches`` batches (epoch 1: warm-up)."""
+def _fit_step_times(module, batches, timed_batches: int) -> list[float]:
+    """Per-batch seconds of the second epoch of ``lightning.Trainer.fit`` over ``timed_batches`` batches (epoch 1:
+    warm-up): from each ``on_train_batch_start`` to the next one (the last: to ``on_train_epoch_end``), so the
+    loader, the step, its logging and every hook between two batches count."""
     import lightning as L
     import torch
 
-    marks: list[float] = []
+    marks: list[list[float]] = []
 
     class _EpochClock(L.Callback):
         def on_train_epoch_start(self, trainer, pl_module):
-            marks.append(time.perf_counter())
+            marks.append([])
+
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            marks[-1].append(time.perf_counter())
 
         def on_train_epoch_end(self, trainer, pl_module):
-            marks.append(time.perf_counter())
+            marks[-1].append(time.perf_counter())
 
     loader = torch.utils.data.DataLoader(batches[:timed_batches], batch_size=None, shuffle=False)
     trainer = L.Trainer(accelerator="cpu", devices=1, max_epochs=2, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
                         limit_val_batches=0, callbacks=[_EpochClock()])
     trainer.fit(module, train_dataloaders=loader)
-    if len(marks) != 4:
-        raise RuntimeError(f"Trainer.fit: expected 2 epochs, recorded {len(marks) // 2}")
-    return marks[3] - marks[2]
+    if len(marks) != 2 or len(marks[1]) != timed_batches + 1:
+        raise RuntimeError(f"Trainer.fit: expected 2 epochs of {timed_batches} batches, recorded {marks}")
+    return [b - a for a, b in zip(marks[1][:-1], marks[1][1:], strict=True)]
+
+
+def _times(**lists) -> dict:
+    """``key``: the median of each list of per-batch seconds (None stays None), ``key_all``: the list."""
+    out: dict = {}
+    for k, v in lists.items():
+        out[k] = None if v is None else statistics.median(v)
+        out[f"{k}_all"] = v
+    return out
 
 
 def _batches_of(n: int, timed: int) -> list[int]:
@@ -202,9 +222,9 @@ def run_ours(gridsize: int, data: str, timed: int, nfs: int, fit: bool) -> dict:
     def train_flops():
         tt._loss(module, batches[0]).backward()
 
-    tt._bare_steps(module, batches[:1], opt)  # warm-up
+    tt._bare_steps(module, batches[:2], opt)  # warm-up
     idx = _batches_of(nb, timed)
-    t_train = tt._bare_steps(module, [batches[i] for i in idx], opt)
+    t_train = _step_times(lambda i: tt._bare_steps(module, [batches[i]], opt), idx)
     module.zero_grad(set_to_none=True)
     f_train = _count_flops(train_flops)
     module.zero_grad(set_to_none=True)
@@ -212,19 +232,18 @@ def run_ours(gridsize: int, data: str, timed: int, nfs: int, fit: bool) -> dict:
     with torch.inference_mode():
         infer(batches[0])
         module.predict_step(batches[0])
-        t_inf = min(_timed(lambda i: infer(batches[i]), idx) for _ in range(3))
-        t_pred = min(_timed(lambda i: module.predict_step(batches[i]), idx) for _ in range(3))
+        t_inf = _step_times(lambda i: infer(batches[i]), idx * 3)
+        t_pred = _step_times(lambda i: module.predict_step(batches[i]), idx * 3)
         f_inf = _count_flops(lambda: infer(batches[0]))
     module.train()
-    t_fit = _fit_seconds(module, batches, timed) if fit else None
+    t_fit = _fit_step_times(module, batches, timed) if fit else None
     net = sum(p.numel() for m in (module.encoder, module.decoder_amp, module.decoder_phase) for p in m.parameters())
     return {
         "which": "ours", "gridsize": gridsize, "package": str(Path(ptycho_torch.__file__).parent),
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "params_net": net, "params_trainable": sum(p.numel() for p in module.parameters() if p.requires_grad),
         "flops_train": f_train, "flops_infer": f_inf,
-        "train_step_s": t_train / timed, "infer_batch_s": t_inf / timed, "predict_batch_s": t_pred / timed,
-        "fit_step_s": None if t_fit is None else t_fit / timed,
+        **_times(train_step_s=t_train, infer_batch_s=t_inf, predict_batch_s=t_pred, fit_step_s=t_fit),
         "matmul_flop_rate": max(_matmul_rate() for _ in range(3)),
     }
 
@@ -301,19 +320,20 @@ def run_original(gridsize: int, data: str, timed: int, nfs: int, fit: bool, orig
         return module.forward_predict(b[0]["images"], b[0]["coords_relative"], b[1], b[0]["rms_scaling_constant"])
 
     module.train()
-    step(batches[0])  # warm-up
+    for b in batches[:2]:  # warm-up
+        step(b)
     idx = _batches_of(nb, timed)
-    t_train = _timed(lambda i: step(batches[i]), idx)
+    t_train = _step_times(lambda i: step(batches[i]), idx)
     module.zero_grad(set_to_none=True)
     f_train = _count_flops(lambda: module.compute_loss(batches[0]).backward())
     module.zero_grad(set_to_none=True)
     module.eval()
     with torch.inference_mode():
         infer(batches[0])
-        t_inf = min(_timed(lambda i: infer(batches[i]), idx) for _ in range(3))
+        t_inf = _step_times(lambda i: infer(batches[i]), idx * 3)
         f_inf = _count_flops(lambda: infer(batches[0]))
     module.train()
-    t_fit = _fit_seconds(module, batches, timed) if fit else None
+    t_fit = _fit_step_times(module, batches, timed) if fit else None
     return {
         "which": "original", "gridsize": gridsize, "package": str(pkg),
         "torch": torch.__version__, "threads": torch.get_num_threads(),
@@ -321,8 +341,7 @@ def run_original(gridsize: int, data: str, timed: int, nfs: int, fit: bool, orig
         "params_trainable": sum(p.numel() for p in module.parameters() if p.requires_grad),
         "params_net_original_defaults": default_net,
         "flops_train": f_train, "flops_infer": f_inf,
-        "train_step_s": t_train / timed, "infer_batch_s": t_inf / timed, "predict_batch_s": None,
-        "fit_step_s": None if t_fit is None else t_fit / timed,
+        **_times(train_step_s=t_train, infer_batch_s=t_inf, predict_batch_s=None, fit_step_s=t_fit),
         "matmul_flop_rate": max(_matmul_rate() for _ in range(3)),
     }
 
