@@ -15,15 +15,19 @@ amplitudes and the same scan offsets (grouped once by this backend and handed to
 in a fresh subprocess and measures
 
 * training patterns/s of bare optimizer steps: each package's own loss (forward, physics, Poisson NLL),
-  backward and its own ``configure_optimizers`` Adam, after two warm-up steps;
+  backward and its own ``configure_optimizers`` Adam, after ``--warmup-steps`` (8) warm-up steps: our
+  backend's first few steps from its Keras-like initialisation run up to ~2.5x slower on CPU (denormal floats;
+  they vanish with ``torch.set_flush_denormal(True)``, offered here as ``--flush-denormal`` for both sides);
 * training patterns/s through each package's ``LightningModule.training_step`` in one ``lightning`` Trainer
   configuration (CPU, no logger, no checkpoints, no progress bar): epoch 1 is warm-up, epoch 2 is timed
   (one interval = from a batch's ``on_train_batch_start`` to the next one's, or to the epoch's end);
 * inference patterns/s of the network forward under ``torch.inference_mode`` (diffraction -> complex object
   patches: ours ``run_generator`` + ``object_patches``, the original's ``PtychoPINN_Lightning.forward_predict``);
   our full ``predict_step`` (network + physics + trimmed object) is reported alongside (3 passes);
-* each measurement's time per batch is the MEDIAN over its timed batches (robust to load spikes of a shared
-  machine; the lists are in the JSON of each case);
+* each measurement keeps its per-batch times (``--json`` writes every case); the report gives, per gridsize and
+  side, the BEST batch (minimum time over all timed batches of all repeats: what the code does when it has the
+  CPU, the robust estimator on a shared machine whose load only ever slows a batch down) and the median over the
+  repeats of each case's median batch;
 * parameter counts and FLOPs per batch (``torch.utils.flop_counter.FlopCounterMode``: one training
   forward+backward, one inference forward), and the float32 matmul rate (1024^3 ``torch.mm``) in the same process.
 
@@ -71,13 +75,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="timed batches per measurement (bare steps, inference passes, the timed fit epoch)")
     ap.add_argument("--n-filters-scale", type=int, default=2, help="network width factor of both models (default 2)")
     ap.add_argument("--gridsizes", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--warmup-steps", type=int, default=8, help="training steps before the timed ones (default 8)")
+    ap.add_argument("--flush-denormal", action="store_true",
+                    help="torch.set_flush_denormal(True) in both sides' processes (a diagnostic; off by default)")
+    ap.add_argument("--json", default=None, help="write every case's record (incl. per-batch seconds) to this file")
     ap.add_argument("--no-fit", action="store_true", help="skip the Trainer.fit measurement")
     ap.add_argument("--case", choices=("ours", "original"), default=None, help=argparse.SUPPRESS)
     ap.add_argument("--gridsize", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--data", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.repeats < 1 or args.groups < BATCH or args.timed_batches < 1:
-        ap.error("--repeats and --timed-batches must be >= 1 and --groups >= the batch size (16)")
+    if args.repeats < 1 or args.groups < BATCH or args.timed_batches < 1 or args.warmup_steps < 1:
+        ap.error("--repeats, --timed-batches and --warmup-steps must be >= 1 and --groups >= the batch size (16)")
     return args
 
 
@@ -187,7 +195,7 @@ def prepare_data(gridsize: int, groups: int, path: Path) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------- our case
-def run_ours(gridsize: int, data: str, timed: int, nfs: int, fit: bool) -> dict:
+def run_ours(gridsize: int, data: str, timed: int, nfs: int, fit: bool, warmup: int = 8, ftz: bool = False) -> dict:
     import numpy as np
     import torch
 
@@ -201,6 +209,7 @@ def run_ours(gridsize: int, data: str, timed: int, nfs: int, fit: bool) -> dict:
     from ptycho_torch.network import run_generator
 
     torch.set_num_threads(THREADS)
+    torch.set_flush_denormal(ftz)
     torch.manual_seed(0)
     d = np.load(data)
     X, coords = torch.from_numpy(d["X"]), torch.from_numpy(d["coords_relative"])
@@ -222,7 +231,7 @@ def run_ours(gridsize: int, data: str, timed: int, nfs: int, fit: bool) -> dict:
     def train_flops():
         tt._loss(module, batches[0]).backward()
 
-    tt._bare_steps(module, batches[:2], opt)  # warm-up
+    tt._bare_steps(module, [batches[i] for i in _batches_of(nb, warmup)], opt)  # warm-up
     idx = _batches_of(nb, timed)
     t_train = _step_times(lambda i: tt._bare_steps(module, [batches[i]], opt), idx)
     module.zero_grad(set_to_none=True)
@@ -239,7 +248,7 @@ def run_ours(gridsize: int, data: str, timed: int, nfs: int, fit: bool) -> dict:
     t_fit = _fit_step_times(module, batches, timed) if fit else None
     net = sum(p.numel() for m in (module.encoder, module.decoder_amp, module.decoder_phase) for p in m.parameters())
     return {
-        "which": "ours", "gridsize": gridsize, "package": str(Path(ptycho_torch.__file__).parent),
+        "which": "ours", "gridsize": gridsize, "warmup_steps": warmup, "flush_denormal": ftz, "package": str(Path(ptycho_torch.__file__).parent),
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "params_net": net, "params_trainable": sum(p.numel() for p in module.parameters() if p.requires_grad),
         "flops_train": f_train, "flops_infer": f_inf,
@@ -267,7 +276,8 @@ def original_configs(gridsize: int, nfs: int, matched: bool = True):
     return mc, dc, tc, InferenceConfig()
 
 
-def run_original(gridsize: int, data: str, timed: int, nfs: int, fit: bool, original_path: str) -> dict:
+def run_original(gridsize: int, data: str, timed: int, nfs: int, fit: bool, original_path: str, warmup: int = 8,
+                 ftz: bool = False) -> dict:
     import contextlib
     import io
 
@@ -283,6 +293,7 @@ def run_original(gridsize: int, data: str, timed: int, nfs: int, fit: bool, orig
     from ptycho_torch.model import PtychoPINN_Lightning
 
     torch.set_num_threads(THREADS)
+    torch.set_flush_denormal(ftz)
     torch.manual_seed(0)
     with contextlib.redirect_stdout(io.StringIO()):  # the original prints one line per decoder block
         module = PtychoPINN_Lightning(*original_configs(gridsize, nfs))
@@ -320,8 +331,8 @@ def run_original(gridsize: int, data: str, timed: int, nfs: int, fit: bool, orig
         return module.forward_predict(b[0]["images"], b[0]["coords_relative"], b[1], b[0]["rms_scaling_constant"])
 
     module.train()
-    for b in batches[:2]:  # warm-up
-        step(b)
+    for i in _batches_of(nb, warmup):  # warm-up
+        step(batches[i])
     idx = _batches_of(nb, timed)
     t_train = _step_times(lambda i: step(batches[i]), idx)
     module.zero_grad(set_to_none=True)
@@ -335,7 +346,7 @@ def run_original(gridsize: int, data: str, timed: int, nfs: int, fit: bool, orig
     module.train()
     t_fit = _fit_step_times(module, batches, timed) if fit else None
     return {
-        "which": "original", "gridsize": gridsize, "package": str(pkg),
+        "which": "original", "gridsize": gridsize, "warmup_steps": warmup, "flush_denormal": ftz, "package": str(pkg),
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "params_net": sum(p.numel() for p in module.model.autoencoder.parameters()),
         "params_trainable": sum(p.numel() for p in module.parameters() if p.requires_grad),
@@ -357,8 +368,15 @@ def _patterns(case: dict, key: str) -> float | None:
     return None if s is None else BATCH * case["gridsize"] ** 2 / s
 
 
+def _best(cases: list[dict], key: str) -> float | None:
+    """Patterns/s of the fastest timed batch of ``key`` over all ``cases`` (None when not measured)."""
+    times = [t for c in cases for t in (c.get(f"{key}_all") or [])]
+    return BATCH * cases[0]["gridsize"] ** 2 / min(times) if times else None
+
+
 def summarize(cases: list[dict]) -> list[dict]:
-    """One row per gridsize: medians over the repeats of each side, their ratios and the per-repeat ratio range."""
+    """One row per gridsize: each side's best batch and median over the repeats, their ratios and the per-repeat
+    ratio range (of the case medians)."""
     rows = []
     for gs in sorted({c["gridsize"] for c in cases}):
         ours = [c for c in cases if c["gridsize"] == gs and c["which"] == "ours"]
@@ -375,6 +393,9 @@ def summarize(cases: list[dict]) -> list[dict]:
             per = [_patterns(a, key) / _patterns(b, key) for a, b in zip(ours, orig, strict=False)
                    if _patterns(a, key) is not None and _patterns(b, key) is not None]
             row[f"range_{name}"] = (min(per), max(per)) if per else None
+            ob, gb = _best(ours, key), _best(orig, key)
+            row[f"ours_{name}_best"], row[f"orig_{name}_best"] = ob, gb
+            row[f"ratio_{name}_best"] = None if (ob is None or gb is None) else ob / gb
         for side, group in (("ours", ours), ("orig", orig)):
             row[f"{side}_params"] = group[0]["params_net"]
             row[f"{side}_flops_train"] = group[0]["flops_train"]
@@ -391,18 +412,25 @@ def _f(v, fmt: str = ".1f") -> str:
 
 
 def _ratio_cell(r: dict, name: str) -> str:
-    if r[f"ratio_{name}"] is None:
+    """'**best ratio**x / median ratio x (per-repeat range)'."""
+    best, med = r.get(f"ratio_{name}_best"), r[f"ratio_{name}"]
+    if best is None and med is None:
         return "n/a"
     rg = r[f"range_{name}"]
     span = "" if rg is None else f" ({rg[0]:.2f}-{rg[1]:.2f})"
-    return f"**{r[f'ratio_{name}']:.2f}x**{span}"
+    return f"**{_f(best, '.2f')}x** / {_f(med, '.2f')}x{span}"
+
+
+def _pair(r: dict, side: str, name: str) -> str:
+    """'best / median' patterns/s."""
+    return f"{_f(r.get(f'{side}_{name}_best'))} / {_f(r[f'{side}_{name}'])}"
 
 
 def build_tables(rows: list[dict]) -> str:
     """The printed report (markdown tables) of :func:`summarize`'s rows."""
     out = [
-        "| gs | params ours | params original | train GFLOP/batch ours / orig | infer GFLOP/batch ours / orig | "
-        "matmul GFLOP/s |",
+        ("| gs | params ours | params original | train GFLOP/batch ours / orig | infer GFLOP/batch ours / orig | "
+         "matmul GFLOP/s |"),
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -412,15 +440,19 @@ def build_tables(rows: list[dict]) -> str:
             f"{r['ours_flops_infer'] / 1e9:.1f} / {r['orig_flops_infer'] / 1e9:.1f} | {r['mm'] / 1e9:.1f} |")
     out += [
         "",
-        "| gs | ours train pat/s | original train pat/s | ratio | ours fit pat/s | original fit pat/s | ratio | "
-        "ours infer pat/s | original infer pat/s | ratio | ours predict_step pat/s |",
+        "patterns/s: best batch / median of the repeats; ratio ours/original: **of the best** / of the medians "
+        "(range of the per-repeat ratios)",
+        "",
+        ("| gs | ours train | original train | ratio | ours fit | original fit | ratio | "
+         "ours infer | original infer | ratio | ours predict_step |"),
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         out.append(
-            f"| {r['gridsize']} | {_f(r['ours_train'])} | {_f(r['orig_train'])} | {_ratio_cell(r, 'train')} | "
-            f"{_f(r['ours_fit'])} | {_f(r['orig_fit'])} | {_ratio_cell(r, 'fit')} | "
-            f"{_f(r['ours_infer'])} | {_f(r['orig_infer'])} | {_ratio_cell(r, 'infer')} | {_f(r['ours_predict'])} |")
+            f"| {r['gridsize']} | {_pair(r, 'ours', 'train')} | {_pair(r, 'orig', 'train')} | {_ratio_cell(r, 'train')} | "
+            f"{_pair(r, 'ours', 'fit')} | {_pair(r, 'orig', 'fit')} | {_ratio_cell(r, 'fit')} | "
+            f"{_pair(r, 'ours', 'infer')} | {_pair(r, 'orig', 'infer')} | {_ratio_cell(r, 'infer')} | "
+            f"{_pair(r, 'ours', 'predict')} |")
     notes = []
     for r in rows:
         if r["ours_params"] != r["orig_params"]:
@@ -431,10 +463,10 @@ def build_tables(rows: list[dict]) -> str:
                          f"channels, 1 amplitude channel) has {r['orig_params_defaults']:,} network parameters")
         for side in ("ours", "orig"):
             ft = r[f"{side}_flops_train"]
-            tr = r[f"{side}_train"]
+            tr = r[f"{side}_train_best"]
             if tr is not None:
                 rate = ft * tr / (BATCH * r["gridsize"] ** 2)
-                notes.append(f"gs={r['gridsize']} {'ours' if side == 'ours' else 'original'}: bare training at "
+                notes.append(f"gs={r['gridsize']} {'ours' if side == 'ours' else 'original'}: best bare training batch at "
                              f"{rate / 1e9:.1f} GFLOP/s = {rate / r[f'{side}_mm']:.2f} of its matmul rate")
     return "\n".join(out + [""] + notes)
 
@@ -450,11 +482,12 @@ def _run_case(cmd: list[str], env: dict | None) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.case == "ours":
-        print(json.dumps(run_ours(args.gridsize, args.data, args.timed_batches, args.n_filters_scale, not args.no_fit)))
+        print(json.dumps(run_ours(args.gridsize, args.data, args.timed_batches, args.n_filters_scale, not args.no_fit,
+                                  args.warmup_steps, args.flush_denormal)))
         return 0
     if args.case == "original":
         print(json.dumps(run_original(args.gridsize, args.data, args.timed_batches, args.n_filters_scale,
-                                      not args.no_fit, args.original_path)))
+                                      not args.no_fit, args.original_path, args.warmup_steps, args.flush_denormal)))
         return 0
     if not args.original_python or not args.original_path:
         print(NO_ORIGINAL, file=sys.stderr)
@@ -468,7 +501,8 @@ def main(argv: list[str] | None = None) -> int:
     env_orig["PYTHONPATH"] = str(orig_path.resolve())
     env_orig.setdefault("OMP_NUM_THREADS", str(THREADS))
     common = ["--timed-batches", str(args.timed_batches), "--n-filters-scale", str(args.n_filters_scale),
-              "--original-path", str(orig_path.resolve())] + (["--no-fit"] if args.no_fit else [])
+              "--original-path", str(orig_path.resolve()), "--warmup-steps", str(args.warmup_steps)]
+    common += (["--no-fit"] if args.no_fit else []) + (["--flush-denormal"] if args.flush_denormal else [])
     t0 = time.time()
     cases: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -484,17 +518,19 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  repeat {rep + 1} gs={gs} {c['which']:>8}: train {_f(_patterns(c, 'train_step_s'))} "
                           f"fit {_f(_patterns(c, 'fit_step_s'))} infer {_f(_patterns(c, 'infer_batch_s'))} pat/s, "
                           f"matmul {c['matmul_flop_rate'] / 1e9:.1f} GFLOP/s", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(cases, indent=1))
     o = next(c for c in cases if c["which"] == "original")
     u = next(c for c in cases if c["which"] == "ours")
     print(f"\nSide by side, N={N}, batch {BATCH}, torch threads {THREADS}, n_filters_scale {args.n_filters_scale}, "
-          f"{args.groups} groups, {args.timed_batches} timed batches per measurement, {args.repeats} interleaved "
-          f"repeats, {time.time() - t0:.0f} s")
+          f"{args.groups} groups, {args.warmup_steps} warm-up steps, {args.timed_batches} timed batches per "
+          f"measurement, {args.repeats} interleaved repeats, flush_denormal {args.flush_denormal}, "
+          f"{time.time() - t0:.0f} s")
     print(f"ours: {u['package']} (torch {u['torch']}); original: {o['package']} (torch {o['torch']}, "
           f"{args.original_python})\n")
     print(build_tables(summarize(cases)))
     print("\ntrain = bare loss+backward+Adam steps; fit = the timed epoch of lightning Trainer.fit; infer = network "
-          "forward to complex patches under inference_mode; ratio = ours/original of the medians (range of the "
-          "per-repeat ratios)")
+          "forward to complex patches under inference_mode")
     return 0
 
 
