@@ -11,29 +11,29 @@ subprocesses, and each of them checks that ``ptycho_torch`` was imported from th
 ``--original-python`` the script exits with status 2 and a one-line message.
 
 For gridsize 1 and 2 at N=64, batch 16, ``torch.set_num_threads(2)``, on the same synthetic random diffraction
-amplitudes and the same scan offsets (grouped once by this backend and handed to both as arrays), each case runs
-in a fresh subprocess and measures
+amplitudes and the same scan offsets (grouped once by this backend and handed to both as arrays), each side runs
+in one worker subprocess per gridsize (ours in this interpreter, the original in ``--original-python``), which
+sets its model up, runs ``--warmup-steps`` (8) training steps and then answers one measurement at a time:
 
-* training patterns/s of bare optimizer steps: each package's own loss (forward, physics, Poisson NLL),
-  backward and its own ``configure_optimizers`` Adam, after ``--warmup-steps`` (8) warm-up steps: our
-  backend's first few steps from its Keras-like initialisation run up to ~2.5x slower on CPU (denormal floats;
-  they vanish with ``torch.set_flush_denormal(True)``, offered here as ``--flush-denormal`` for both sides);
-* training patterns/s through each package's ``LightningModule.training_step`` in one ``lightning`` Trainer
-  configuration (CPU, no logger, no checkpoints, no progress bar): epoch 1 is warm-up, epoch 2 is timed
+* ``train``: ``--timed-batches`` (3) bare optimizer steps: each package's own loss (forward, physics, Poisson
+  NLL), backward and its own ``configure_optimizers`` Adam. The warm-up matters for ours: its first few CPU
+  steps from the Keras-like initialisation run up to ~2.5x slower (denormal floats; they vanish with
+  ``torch.set_flush_denormal(True)``, offered as ``--flush-denormal`` for both sides);
+* ``fit``: each package's ``LightningModule.training_step`` in one ``lightning`` Trainer configuration (CPU, no
+  logger, no checkpoints, no progress bar) over the same number of batches: epoch 1 is warm-up, epoch 2 is timed
   (one interval = from a batch's ``on_train_batch_start`` to the next one's, or to the epoch's end);
-* inference patterns/s of the network forward under ``torch.inference_mode`` (diffraction -> complex object
-  patches: ours ``run_generator`` + ``object_patches``, the original's ``PtychoPINN_Lightning.forward_predict``);
-  our full ``predict_step`` (network + physics + trimmed object) is reported alongside (3 passes);
-* each measurement keeps its per-batch times (``--json`` writes every case); the report gives, per gridsize and
-  side, the BEST batch (minimum time over all timed batches of all repeats: what the code does when it has the
-  CPU, the robust estimator on a shared machine whose load only ever slows a batch down) and the median over the
-  repeats of each case's median batch;
-* parameter counts and FLOPs per batch (``torch.utils.flop_counter.FlopCounterMode``: one training
-  forward+backward, one inference forward), and the float32 matmul rate (1024^3 ``torch.mm``) in the same process.
+* ``infer``: the network forward under ``torch.inference_mode`` (diffraction -> complex object patches: ours
+  ``run_generator`` + ``object_patches``, the original's ``PtychoPINN_Lightning.forward_predict``); our full
+  ``predict_step`` (network + physics + trimmed object) is reported alongside;
+* ``matmul``: the float32 matmul rate (1024^3 ``torch.mm``), after each ``train``;
+* once at set-up: parameter counts and FLOPs per batch (``torch.utils.flop_counter.FlopCounterMode``: one
+  training forward+backward, one inference forward).
 
-The cases are interleaved: for each repeat and gridsize ours and the original run back to back, the order
-alternating between repeats (ours-first, original-first, ...), so a change of machine load hits both; the
-tables give per-case medians over the repeats and the range of the per-repeat ratios.
+The measurements are interleaved finely: in each of ``--repeats`` (3) rounds every measurement is taken from ours
+and from the original back to back (seconds apart), the order alternating between rounds, so a change of machine
+load hits both. The ratio ours/original is computed per round from these adjacent measurements (median batch
+time of each) and reported as the median over the rounds with its range; the patterns/s columns give each side's
+median batch and, in parentheses, its best batch. ``--json`` writes every per-batch time.
 
 The original's model is configured to the same network as ours (n_filters_scale, C_model = C_forward = gridsize^2,
 ``cbam_encoder=False``, ``decoder_last_c_outer_fraction`` = 4 border channels, ``decoder_last_amp_channels`` = C,
@@ -69,7 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="interpreter of the environment where the original backend's dependencies are installed")
     ap.add_argument("--original-path", default=None,
                     help="directory holding the original's ptycho_torch package (its subprocesses' PYTHONPATH)")
-    ap.add_argument("--repeats", type=int, default=3, help="interleaved repeats of every case (default 3)")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="interleaved rounds: every measurement of both sides, back to back (default 3)")
     ap.add_argument("--groups", type=int, default=64, help="groups of synthetic data per gridsize (default 64)")
     ap.add_argument("--timed-batches", type=int, default=3,
                     help="timed batches per measurement (bare steps, inference passes, the timed fit epoch)")
@@ -78,7 +79,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--warmup-steps", type=int, default=8, help="training steps before the timed ones (default 8)")
     ap.add_argument("--flush-denormal", action="store_true",
                     help="torch.set_flush_denormal(True) in both sides' processes (a diagnostic; off by default)")
-    ap.add_argument("--json", default=None, help="write every case's record (incl. per-batch seconds) to this file")
+    ap.add_argument("--json", default=None, help="write every measurement (incl. per-batch seconds) to this file")
     ap.add_argument("--no-fit", action="store_true", help="skip the Trainer.fit measurement")
     ap.add_argument("--case", choices=("ours", "original"), default=None, help=argparse.SUPPRESS)
     ap.add_argument("--gridsize", type=int, default=1, help=argparse.SUPPRESS)
@@ -154,15 +155,6 @@ def _fit_step_times(module, batches, timed_batches: int) -> list[float]:
     return [b - a for a, b in zip(marks[1][:-1], marks[1][1:], strict=True)]
 
 
-def _times(**lists) -> dict:
-    """``key``: the median of each list of per-batch seconds (None stays None), ``key_all``: the list."""
-    out: dict = {}
-    for k, v in lists.items():
-        out[k] = None if v is None else statistics.median(v)
-        out[f"{k}_all"] = v
-    return out
-
-
 def _batches_of(n: int, timed: int) -> list[int]:
     """Indices of ``timed`` batches cycling through ``n`` prepared batches."""
     return [i % n for i in range(timed)]
@@ -194,8 +186,18 @@ def prepare_data(gridsize: int, groups: int, path: Path) -> Path:
     return out
 
 
-# ---------------------------------------------------------------------------------------------- our case
-def run_ours(gridsize: int, data: str, timed: int, nfs: int, fit: bool, warmup: int = 8, ftz: bool = False) -> dict:
+# ---------------------------------------------------------------------------------------------- the two sides
+class Bench:
+    """One side, set up and warmed up in its own process: ``train(i)`` one optimizer step on batch i, ``infer(i)``
+    the network forward (call under inference_mode), ``predict(i)`` our full predict_step (None for the original),
+    ``fit()`` per-batch seconds of a Trainer.fit timed epoch, ``info`` the parameter and FLOP counts."""
+
+    def __init__(self, module, batches, train, infer, predict, info):
+        self.module, self.batches, self.train, self.infer, self.predict, self.info = (
+            module, batches, train, infer, predict, info)
+
+
+def setup_ours(gridsize: int, data: str, nfs: int, warmup: int = 8, ftz: bool = False) -> Bench:
     import numpy as np
     import torch
 
@@ -223,41 +225,34 @@ def run_ours(gridsize: int, data: str, timed: int, nfs: int, fit: bool, warmup: 
     opt = opt["optimizer"] if isinstance(opt, dict) else opt
     s = module.intensity_scale
 
-    def infer(b):
-        x = module.forward_model.scale_input(b["X"] * s)
+    def infer(i):
+        x = module.forward_model.scale_input(batches[i]["X"] * s)
         amp, phase = run_generator(module.encoder, module.decoder_amp, module.decoder_phase, x)
         return object_patches(amp, phase)
 
-    def train_flops():
-        tt._loss(module, batches[0]).backward()
+    def train(i):
+        tt._bare_steps(module, [batches[i]], opt)
 
-    tt._bare_steps(module, [batches[i] for i in _batches_of(nb, warmup)], opt)  # warm-up
-    idx = _batches_of(nb, timed)
-    t_train = _step_times(lambda i: tt._bare_steps(module, [batches[i]], opt), idx)
+    for i in _batches_of(nb, warmup):  # warm-up
+        train(i)
     module.zero_grad(set_to_none=True)
-    f_train = _count_flops(train_flops)
+    f_train = _count_flops(lambda: tt._loss(module, batches[0]).backward())
     module.zero_grad(set_to_none=True)
     module.eval()
     with torch.inference_mode():
-        infer(batches[0])
+        infer(0)
         module.predict_step(batches[0])
-        t_inf = _step_times(lambda i: infer(batches[i]), idx * 3)
-        t_pred = _step_times(lambda i: module.predict_step(batches[i]), idx * 3)
-        f_inf = _count_flops(lambda: infer(batches[0]))
+        f_inf = _count_flops(lambda: infer(0))
     module.train()
-    t_fit = _fit_step_times(module, batches, timed) if fit else None
     net = sum(p.numel() for m in (module.encoder, module.decoder_amp, module.decoder_phase) for p in m.parameters())
-    return {
-        "which": "ours", "gridsize": gridsize, "warmup_steps": warmup, "flush_denormal": ftz, "package": str(Path(ptycho_torch.__file__).parent),
-        "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "params_net": net, "params_trainable": sum(p.numel() for p in module.parameters() if p.requires_grad),
-        "flops_train": f_train, "flops_infer": f_inf,
-        **_times(train_step_s=t_train, infer_batch_s=t_inf, predict_batch_s=t_pred, fit_step_s=t_fit),
-        "matmul_flop_rate": max(_matmul_rate() for _ in range(3)),
-    }
+    info = {"which": "ours", "gridsize": gridsize, "warmup_steps": warmup, "flush_denormal": ftz,
+            "package": str(Path(ptycho_torch.__file__).parent), "torch": torch.__version__,
+            "threads": torch.get_num_threads(), "params_net": net,
+            "params_trainable": sum(p.numel() for p in module.parameters() if p.requires_grad),
+            "flops_train": f_train, "flops_infer": f_inf}
+    return Bench(module, batches, train, infer, lambda i: module.predict_step(batches[i]), info)
 
 
-# ---------------------------------------------------------------------------------------------- original case
 def original_configs(gridsize: int, nfs: int, matched: bool = True):
     """The original's (ModelConfig, DataConfig, TrainingConfig, InferenceConfig), the order of its
     ``PtychoPINN_Lightning`` arguments; ``matched``: the settings that
@@ -276,8 +271,8 @@ def original_configs(gridsize: int, nfs: int, matched: bool = True):
     return mc, dc, tc, InferenceConfig()
 
 
-def run_original(gridsize: int, data: str, timed: int, nfs: int, fit: bool, original_path: str, warmup: int = 8,
-                 ftz: bool = False) -> dict:
+def setup_original(gridsize: int, data: str, nfs: int, original_path: str, warmup: int = 8,
+                   ftz: bool = False) -> Bench:
     import contextlib
     import io
 
@@ -321,88 +316,151 @@ def run_original(gridsize: int, data: str, timed: int, nfs: int, fit: bool, orig
         ))
     opt = module.configure_optimizers()["optimizer"]
 
-    def step(b):
-        loss = module.compute_loss(b)
+    def train(i):
+        loss = module.compute_loss(batches[i])
         opt.zero_grad()
         loss.backward()
         opt.step()
 
-    def infer(b):
+    def infer(i):
+        b = batches[i]
         return module.forward_predict(b[0]["images"], b[0]["coords_relative"], b[1], b[0]["rms_scaling_constant"])
 
     module.train()
     for i in _batches_of(nb, warmup):  # warm-up
-        step(batches[i])
-    idx = _batches_of(nb, timed)
-    t_train = _step_times(lambda i: step(batches[i]), idx)
+        train(i)
     module.zero_grad(set_to_none=True)
     f_train = _count_flops(lambda: module.compute_loss(batches[0]).backward())
     module.zero_grad(set_to_none=True)
     module.eval()
     with torch.inference_mode():
-        infer(batches[0])
-        t_inf = _step_times(lambda i: infer(batches[i]), idx * 3)
-        f_inf = _count_flops(lambda: infer(batches[0]))
+        infer(0)
+        f_inf = _count_flops(lambda: infer(0))
     module.train()
-    t_fit = _fit_step_times(module, batches, timed) if fit else None
-    return {
-        "which": "original", "gridsize": gridsize, "warmup_steps": warmup, "flush_denormal": ftz, "package": str(pkg),
-        "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "params_net": sum(p.numel() for p in module.model.autoencoder.parameters()),
-        "params_trainable": sum(p.numel() for p in module.parameters() if p.requires_grad),
-        "params_net_original_defaults": default_net,
-        "flops_train": f_train, "flops_infer": f_inf,
-        **_times(train_step_s=t_train, infer_batch_s=t_inf, predict_batch_s=None, fit_step_s=t_fit),
-        "matmul_flop_rate": max(_matmul_rate() for _ in range(3)),
-    }
+    info = {"which": "original", "gridsize": gridsize, "warmup_steps": warmup, "flush_denormal": ftz,
+            "package": str(pkg), "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "params_net": sum(p.numel() for p in module.model.autoencoder.parameters()),
+            "params_trainable": sum(p.numel() for p in module.parameters() if p.requires_grad),
+            "params_net_original_defaults": default_net, "flops_train": f_train, "flops_infer": f_inf}
+    return Bench(module, batches, train, infer, None, info)
+
+
+# ---------------------------------------------------------------------------------------------- worker
+PROTO = "@@side_by_side "
+
+
+def serve(bench: Bench, timed: int) -> None:
+    """Answer one measurement per stdin line ('train', 'infer', 'predict', 'fit', 'matmul', 'quit') with one
+    protocol line on the real stdout; everything else the libraries print goes to stderr."""
+    import torch
+
+    proto, sys.stdout = sys.stdout, sys.stderr
+
+    def say(obj) -> None:
+        proto.write(PROTO + json.dumps(obj) + "\n")
+        proto.flush()
+
+    nb = len(bench.batches)
+    say({"ready": bench.info})
+    offset = 0
+    for line in sys.stdin:
+        op = line.strip()
+        idx = [(offset + k) % nb for k in range(timed)]
+        offset += timed
+        if op == "train":
+            say({"op": op, "times": _step_times(bench.train, idx)})
+        elif op in ("infer", "predict"):
+            fn = bench.infer if op == "infer" else bench.predict
+            if fn is None:
+                say({"op": op, "times": None})
+                continue
+            bench.module.eval()
+            with torch.inference_mode():
+                t = _step_times(fn, idx)
+            bench.module.train()
+            say({"op": op, "times": t})
+        elif op == "fit":
+            say({"op": op, "times": _fit_step_times(bench.module, bench.batches, timed)})
+        elif op == "matmul":
+            say({"op": op, "rate": _matmul_rate()})
+        else:
+            say({"op": "quit"})
+            return
+
+
+class Worker:
+    """A side's serving subprocess (stderr to a file, so that a chatty library cannot block on a full pipe)."""
+
+    def __init__(self, cmd: list[str], env: dict | None, log: Path):
+        self.log = log
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log.open("w"),
+                                     env=env, text=True, bufsize=1)
+        self.info = self._read()["ready"]
+
+    def _read(self) -> dict:
+        for line in self.proc.stdout:
+            if line.startswith(PROTO):
+                return json.loads(line[len(PROTO):])
+        raise RuntimeError(f"{self.proc.args[1:4]} ended (status {self.proc.wait()}):\n"
+                           f"{self.log.read_text()[-3000:]}")
+
+    def ask(self, op: str) -> dict:
+        self.proc.stdin.write(op + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.ask("quit")
+            except (RuntimeError, BrokenPipeError):
+                pass
+            self.proc.wait(timeout=60)
 
 
 # ---------------------------------------------------------------------------------------------- report
-def _med(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
+OPS = ("train", "fit", "infer", "predict")
 
 
-def _patterns(case: dict, key: str) -> float | None:
-    s = case.get(key)
-    return None if s is None else BATCH * case["gridsize"] ** 2 / s
+def _pat(gs: int, seconds: float | None) -> float | None:
+    return None if seconds is None else BATCH * gs * gs / seconds
 
 
-def _best(cases: list[dict], key: str) -> float | None:
-    """Patterns/s of the fastest timed batch of ``key`` over all ``cases`` (None when not measured)."""
-    times = [t for c in cases for t in (c.get(f"{key}_all") or [])]
-    return BATCH * cases[0]["gridsize"] ** 2 / min(times) if times else None
+def _times_of(records: list[dict], which: str, gs: int, op: str, rnd: int | None = None) -> list[float]:
+    return [t for r in records if r["which"] == which and r["gridsize"] == gs and r["op"] == op
+            and (rnd is None or r["round"] == rnd) for t in (r.get("times") or [])]
 
 
-def summarize(cases: list[dict]) -> list[dict]:
-    """One row per gridsize: each side's best batch and median over the repeats, their ratios and the per-repeat
-    ratio range (of the case medians)."""
+def summarize(records: list[dict], infos: list[dict]) -> list[dict]:
+    """One row per gridsize: per side and measurement the median and the best batch (patterns/s); the ratio
+    ours/original of each round's adjacent measurements (median over the rounds, and their range)."""
     rows = []
-    for gs in sorted({c["gridsize"] for c in cases}):
-        ours = [c for c in cases if c["gridsize"] == gs and c["which"] == "ours"]
-        orig = [c for c in cases if c["gridsize"] == gs and c["which"] == "original"]
-        if not ours or not orig:
+    for gs in sorted({r["gridsize"] for r in records}):
+        info = {i["which"]: i for i in infos if i["gridsize"] == gs}
+        if set(info) != {"ours", "original"}:
             continue
-        row: dict = {"gridsize": gs, "repeats": min(len(ours), len(orig))}
-        for key, name in (("train_step_s", "train"), ("fit_step_s", "fit"), ("infer_batch_s", "infer"),
-                          ("predict_batch_s", "predict")):
-            o = _med(_patterns(c, key) for c in ours)
-            g = _med(_patterns(c, key) for c in orig)
-            row[f"ours_{name}"], row[f"orig_{name}"] = o, g
-            row[f"ratio_{name}"] = None if (o is None or g is None) else o / g
-            per = [_patterns(a, key) / _patterns(b, key) for a, b in zip(ours, orig, strict=False)
-                   if _patterns(a, key) is not None and _patterns(b, key) is not None]
-            row[f"range_{name}"] = (min(per), max(per)) if per else None
-            ob, gb = _best(ours, key), _best(orig, key)
-            row[f"ours_{name}_best"], row[f"orig_{name}_best"] = ob, gb
-            row[f"ratio_{name}_best"] = None if (ob is None or gb is None) else ob / gb
-        for side, group in (("ours", ours), ("orig", orig)):
-            row[f"{side}_params"] = group[0]["params_net"]
-            row[f"{side}_flops_train"] = group[0]["flops_train"]
-            row[f"{side}_flops_infer"] = group[0]["flops_infer"]
-            row[f"{side}_mm"] = _med(c["matmul_flop_rate"] for c in group)
-        row["orig_params_defaults"] = orig[0].get("params_net_original_defaults")
-        row["mm"] = _med(c["matmul_flop_rate"] for c in ours + orig)
+        row: dict = {"gridsize": gs, "rounds": len({r["round"] for r in records if r["gridsize"] == gs})}
+        for op in OPS:
+            for side, which in (("ours", "ours"), ("orig", "original")):
+                t = _times_of(records, which, gs, op)
+                row[f"{side}_{op}"] = _pat(gs, statistics.median(t)) if t else None
+                row[f"{side}_{op}_best"] = _pat(gs, min(t)) if t else None
+            per = []
+            for rnd in sorted({r["round"] for r in records if r["gridsize"] == gs}):
+                a, b = _times_of(records, "ours", gs, op, rnd), _times_of(records, "original", gs, op, rnd)
+                if a and b:
+                    per.append(statistics.median(b) / statistics.median(a))
+            row[f"ratio_{op}"] = statistics.median(per) if per else None
+            row[f"range_{op}"] = (min(per), max(per)) if per else None
+        for side, which in (("ours", "ours"), ("orig", "original")):
+            row[f"{side}_params"] = info[which]["params_net"]
+            row[f"{side}_flops_train"] = info[which]["flops_train"]
+            row[f"{side}_flops_infer"] = info[which]["flops_infer"]
+            rates = [r["rate"] for r in records if r["which"] == which and r["gridsize"] == gs and r["op"] == "matmul"]
+            row[f"{side}_mm"] = statistics.median(rates) if rates else None
+        row["orig_params_defaults"] = info["original"].get("params_net_original_defaults")
+        rates = [r["rate"] for r in records if r["gridsize"] == gs and r["op"] == "matmul"]
+        row["mm"] = statistics.median(rates) if rates else None
         rows.append(row)
     return rows
 
@@ -411,19 +469,19 @@ def _f(v, fmt: str = ".1f") -> str:
     return "n/a" if v is None else format(v, fmt)
 
 
-def _ratio_cell(r: dict, name: str) -> str:
-    """'**best ratio**x / median ratio x (per-repeat range)'."""
-    best, med = r.get(f"ratio_{name}_best"), r[f"ratio_{name}"]
-    if best is None and med is None:
+def _ratio_cell(r: dict, op: str) -> str:
+    """'**median of the per-round ratios**x (their range)'."""
+    if r[f"ratio_{op}"] is None:
         return "n/a"
-    rg = r[f"range_{name}"]
-    span = "" if rg is None else f" ({rg[0]:.2f}-{rg[1]:.2f})"
-    return f"**{_f(best, '.2f')}x** / {_f(med, '.2f')}x{span}"
+    lo, hi = r[f"range_{op}"]
+    return f"**{r[f'ratio_{op}']:.2f}x** ({lo:.2f}-{hi:.2f})"
 
 
-def _pair(r: dict, side: str, name: str) -> str:
-    """'best / median' patterns/s."""
-    return f"{_f(r.get(f'{side}_{name}_best'))} / {_f(r[f'{side}_{name}'])}"
+def _cell(r: dict, side: str, op: str) -> str:
+    """'median (best)' patterns/s."""
+    if r[f"{side}_{op}"] is None:
+        return "n/a"
+    return f"{_f(r[f'{side}_{op}'])} ({_f(r[f'{side}_{op}_best'])})"
 
 
 def build_tables(rows: list[dict]) -> str:
@@ -437,11 +495,11 @@ def build_tables(rows: list[dict]) -> str:
         out.append(
             f"| {r['gridsize']} | {r['ours_params']:,} | {r['orig_params']:,} | "
             f"{r['ours_flops_train'] / 1e9:.1f} / {r['orig_flops_train'] / 1e9:.1f} | "
-            f"{r['ours_flops_infer'] / 1e9:.1f} / {r['orig_flops_infer'] / 1e9:.1f} | {r['mm'] / 1e9:.1f} |")
+            f"{r['ours_flops_infer'] / 1e9:.1f} / {r['orig_flops_infer'] / 1e9:.1f} | {_f(r['mm'] and r['mm'] / 1e9)} |")
     out += [
         "",
-        "patterns/s: best batch / median of the repeats; ratio ours/original: **of the best** / of the medians "
-        "(range of the per-repeat ratios)",
+        "patterns/s: median batch (best batch); ratio ours/original: **median over the rounds** of the ratio of "
+        "the round's adjacent measurements (range over the rounds)",
         "",
         ("| gs | ours train | original train | ratio | ours fit | original fit | ratio | "
          "ours infer | original infer | ratio | ours predict_step |"),
@@ -449,10 +507,10 @@ def build_tables(rows: list[dict]) -> str:
     ]
     for r in rows:
         out.append(
-            f"| {r['gridsize']} | {_pair(r, 'ours', 'train')} | {_pair(r, 'orig', 'train')} | {_ratio_cell(r, 'train')} | "
-            f"{_pair(r, 'ours', 'fit')} | {_pair(r, 'orig', 'fit')} | {_ratio_cell(r, 'fit')} | "
-            f"{_pair(r, 'ours', 'infer')} | {_pair(r, 'orig', 'infer')} | {_ratio_cell(r, 'infer')} | "
-            f"{_pair(r, 'ours', 'predict')} |")
+            f"| {r['gridsize']} | {_cell(r, 'ours', 'train')} | {_cell(r, 'orig', 'train')} | {_ratio_cell(r, 'train')} | "
+            f"{_cell(r, 'ours', 'fit')} | {_cell(r, 'orig', 'fit')} | {_ratio_cell(r, 'fit')} | "
+            f"{_cell(r, 'ours', 'infer')} | {_cell(r, 'orig', 'infer')} | {_ratio_cell(r, 'infer')} | "
+            f"{_cell(r, 'ours', 'predict')} |")
     notes = []
     for r in rows:
         if r["ours_params"] != r["orig_params"]:
@@ -461,33 +519,25 @@ def build_tables(rows: list[dict]) -> str:
         if r.get("orig_params_defaults") is not None and r["orig_params_defaults"] != r["orig_params"]:
             notes.append(f"gs={r['gridsize']}: the original with its own ModelConfig defaults (CBAM encoder, 8 border "
                          f"channels, 1 amplitude channel) has {r['orig_params_defaults']:,} network parameters")
-        for side in ("ours", "orig"):
-            ft = r[f"{side}_flops_train"]
-            tr = r[f"{side}_train_best"]
-            if tr is not None:
-                rate = ft * tr / (BATCH * r["gridsize"] ** 2)
-                notes.append(f"gs={r['gridsize']} {'ours' if side == 'ours' else 'original'}: best bare training batch at "
-                             f"{rate / 1e9:.1f} GFLOP/s = {rate / r[f'{side}_mm']:.2f} of its matmul rate")
+        for side, name in (("ours", "ours"), ("orig", "original")):
+            tr, mm = r[f"{side}_train"], r[f"{side}_mm"]
+            if tr is not None and mm:
+                rate = r[f"{side}_flops_train"] * tr / (BATCH * r["gridsize"] ** 2)
+                notes.append(f"gs={r['gridsize']} {name}: median bare training batch at {rate / 1e9:.1f} GFLOP/s = "
+                             f"{rate / mm:.2f} of the matmul rate measured after its training batches")
     return "\n".join(out + [""] + notes)
 
 
 # ---------------------------------------------------------------------------------------------- driver
-def _run_case(cmd: list[str], env: dict | None) -> dict:
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    if proc.returncode != 0:
-        sys.exit(f"case {' '.join(cmd[1:])} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.case == "ours":
-        print(json.dumps(run_ours(args.gridsize, args.data, args.timed_batches, args.n_filters_scale, not args.no_fit,
-                                  args.warmup_steps, args.flush_denormal)))
+        serve(setup_ours(args.gridsize, args.data, args.n_filters_scale, args.warmup_steps, args.flush_denormal),
+              args.timed_batches)
         return 0
     if args.case == "original":
-        print(json.dumps(run_original(args.gridsize, args.data, args.timed_batches, args.n_filters_scale,
-                                      not args.no_fit, args.original_path, args.warmup_steps, args.flush_denormal)))
+        serve(setup_original(args.gridsize, args.data, args.n_filters_scale, args.original_path, args.warmup_steps,
+                             args.flush_denormal), args.timed_batches)
         return 0
     if not args.original_python or not args.original_path:
         print(NO_ORIGINAL, file=sys.stderr)
@@ -502,35 +552,60 @@ def main(argv: list[str] | None = None) -> int:
     env_orig.setdefault("OMP_NUM_THREADS", str(THREADS))
     common = ["--timed-batches", str(args.timed_batches), "--n-filters-scale", str(args.n_filters_scale),
               "--original-path", str(orig_path.resolve()), "--warmup-steps", str(args.warmup_steps)]
-    common += (["--no-fit"] if args.no_fit else []) + (["--flush-denormal"] if args.flush_denormal else [])
+    common += ["--flush-denormal"] if args.flush_denormal else []
+    ops = ("train", "infer") if args.no_fit else ("train", "infer", "fit")
     t0 = time.time()
-    cases: list[dict] = []
+    records: list[dict] = []
+    infos: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
-        data = {gs: prepare_data(gs, args.groups, Path(tmp)) for gs in args.gridsizes}
-        for rep in range(args.repeats):
-            for gs in args.gridsizes:
-                tail = ["--gridsize", str(gs), "--data", str(data[gs])] + common
-                ours = ([sys.executable, __file__, "--case", "ours"] + tail, None)
-                orig = ([str(orig_py), __file__, "--case", "original"] + tail, env_orig)
-                for cmd, env in ((ours, orig) if rep % 2 == 0 else (orig, ours)):
-                    cases.append(_run_case(cmd, env))
-                    c = cases[-1]
-                    print(f"  repeat {rep + 1} gs={gs} {c['which']:>8}: train {_f(_patterns(c, 'train_step_s'))} "
-                          f"fit {_f(_patterns(c, 'fit_step_s'))} infer {_f(_patterns(c, 'infer_batch_s'))} pat/s, "
-                          f"matmul {c['matmul_flop_rate'] / 1e9:.1f} GFLOP/s", flush=True)
+        for gs in args.gridsizes:
+            data = prepare_data(gs, args.groups, Path(tmp))
+            tail = ["--gridsize", str(gs), "--data", str(data)] + common
+            # one warmed-up worker per side, started one after the other (their warm-ups do not overlap)
+            ours = Worker([sys.executable, __file__, "--case", "ours"] + tail, None, Path(tmp) / f"ours{gs}.log")
+            try:
+                orig = Worker([str(orig_py), __file__, "--case", "original"] + tail, env_orig,
+                              Path(tmp) / f"orig{gs}.log")
+            except BaseException:
+                ours.close()
+                raise
+            infos += [ours.info, orig.info]
+            try:
+                for rnd in range(args.repeats):
+                    order = ((ours, "ours"), (orig, "original"))
+                    order = order if rnd % 2 == 0 else order[::-1]
+                    for op in ops:
+                        for w, which in order:
+                            res = w.ask(op)
+                            records.append({"which": which, "gridsize": gs, "round": rnd, "op": op,
+                                            "times": res["times"]})
+                            if op == "train":
+                                records.append({"which": which, "gridsize": gs, "round": rnd, "op": "matmul",
+                                                "rate": w.ask("matmul")["rate"]})
+                    records.append({"which": "ours", "gridsize": gs, "round": rnd, "op": "predict",
+                                    "times": ours.ask("predict")["times"]})
+                    line = [f"  gs={gs} round {rnd + 1} ({order[0][1]} first):"]
+                    for op in ops:
+                        a = _times_of(records, "ours", gs, op, rnd)
+                        b = _times_of(records, "original", gs, op, rnd)
+                        line.append(f"{op} {_pat(gs, statistics.median(a)):.1f} / {_pat(gs, statistics.median(b)):.1f}")
+                    mm = [r["rate"] for r in records if r["gridsize"] == gs and r["round"] == rnd and r["op"] == "matmul"]
+                    print(" ".join(line) + f" pat/s (ours / original), matmul {min(mm) / 1e9:.0f}-{max(mm) / 1e9:.0f} "
+                          "GFLOP/s", flush=True)
+            finally:
+                ours.close()
+                orig.close()
     if args.json:
-        Path(args.json).write_text(json.dumps(cases, indent=1))
-    o = next(c for c in cases if c["which"] == "original")
-    u = next(c for c in cases if c["which"] == "ours")
+        Path(args.json).write_text(json.dumps({"infos": infos, "records": records}, indent=1))
+    u, o = infos[0], infos[1]
     print(f"\nSide by side, N={N}, batch {BATCH}, torch threads {THREADS}, n_filters_scale {args.n_filters_scale}, "
-          f"{args.groups} groups, {args.warmup_steps} warm-up steps, {args.timed_batches} timed batches per "
-          f"measurement, {args.repeats} interleaved repeats, flush_denormal {args.flush_denormal}, "
-          f"{time.time() - t0:.0f} s")
+          f"{args.groups} groups, {args.warmup_steps} warm-up steps, {args.timed_batches} batches per measurement, "
+          f"{args.repeats} interleaved rounds, flush_denormal {args.flush_denormal}, {time.time() - t0:.0f} s")
     print(f"ours: {u['package']} (torch {u['torch']}); original: {o['package']} (torch {o['torch']}, "
           f"{args.original_python})\n")
-    print(build_tables(summarize(cases)))
+    print(build_tables(summarize(records, infos)))
     print("\ntrain = bare loss+backward+Adam steps; fit = the timed epoch of lightning Trainer.fit; infer = network "
-          "forward to complex patches under inference_mode")
+          "forward to complex patches under inference_mode; predict_step = ours, network + physics + trimmed object")
     return 0
 
 
