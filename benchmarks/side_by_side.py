@@ -16,9 +16,10 @@ in one worker subprocess per gridsize (ours in this interpreter, the original in
 sets its model up, runs ``--warmup-steps`` (8) training steps and then answers one measurement at a time:
 
 * ``train``: ``--timed-batches`` (3) bare optimizer steps: each package's own loss (forward, physics, Poisson
-  NLL), backward and its own ``configure_optimizers`` Adam. The warm-up matters for ours: its first few CPU
-  steps from the Keras-like initialisation run up to ~2.5x slower (denormal floats; they vanish with
-  ``torch.set_flush_denormal(True)``, offered as ``--flush-denormal`` for both sides);
+  NLL), backward and its own ``configure_optimizers`` Adam. Ours' CPU steps intermittently run up to ~2.5x
+  slower (denormal floats: its fused Adam step then takes ~0.4 s instead of ~0.01 s; they vanish with
+  ``torch.set_flush_denormal(True)``, offered as ``--flush-denormal`` for both sides), most often in the first
+  steps, hence the warm-up;
 * ``fit``: each package's ``LightningModule.training_step`` in one ``lightning`` Trainer configuration (CPU, no
   logger, no checkpoints, no progress bar) over the same number of batches: epoch 1 is warm-up, epoch 2 is timed
   (one interval = from a batch's ``on_train_batch_start`` to the next one's, or to the epoch's end);
