@@ -20,7 +20,7 @@ from ptycho_torch.data import (
 )
 from ptycho_torch.lazy_data import LazyGroupedStack
 from ptycho_torch.stitching import StreamingStitcher, stitch_patches
-from ptycho_torch.workflows.execution import autocast_for, exec_get, resolve_device
+from ptycho_torch.workflows.execution import autocast_for, denormals_flushed, exec_get, resolve_device
 from ptycho_torch.workflows.models import module_intensity_scale
 from ptycho_torch.workflows.results import ReconstructionResults
 
@@ -42,7 +42,7 @@ def predict_patches(
     module = module.to(device).eval()
     outs: list[torch.Tensor] = []
     for i, batch in _device_batches(container, batch_size, device, num_workers):
-        with autocast_for(device, precision):
+        with autocast_for(device, precision), denormals_flushed(device):
             obj = module.predict_step(batch, i)["object"]
         outs.append(obj.detach().to("cpu", torch.complex64))
     obj = torch.cat(outs, 0)
@@ -70,7 +70,7 @@ def stream_stitch(module: nn.Module, container: PtychoDataContainerTorch, M: int
     stitcher = StreamingStitcher(container.global_offsets, container.N, M, flip_x=flip_x, flip_y=flip_y,
                                  transpose=transpose, device=device)
     for i, batch in _device_batches(container, batch_size, device, num_workers):
-        with autocast_for(device, precision):
+        with autocast_for(device, precision), denormals_flushed(device):
             obj = module.predict_step(batch, i)["object"]
         stitcher.add(obj, batch["index"])
     if stitcher.added != len(container):

@@ -9,7 +9,13 @@ from typing import Any
 
 from ptycho.config.config import check_implemented, validation_groups
 from ptycho_torch.data import build_dataloader, create_ptycho_data_container
-from ptycho_torch.workflows.execution import exec_get, pin_memory_for, resolve_seed, trainer_precision
+from ptycho_torch.workflows.execution import (
+    denormal_mode_restored,
+    exec_get,
+    pin_memory_for,
+    resolve_seed,
+    trainer_precision,
+)
 from ptycho_torch.workflows.models import models_dict
 from ptycho_torch.workflows.results import TrainingResults
 from ptycho_torch.workflows.resume import load_checkpoint_safely, resolve_resume_checkpoint
@@ -181,8 +187,9 @@ def train_cdi_model_torch(
         num_sanity_val_steps=0,
         plugins=[AtomicCheckpointIO()],
     )
-    trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
-                ckpt_path=None if ckpt_path is None else str(ckpt_path), weights_only=True)
+    with denormal_mode_restored():  # the module flushes denormals on the CPU (specs/torch-training.md §4)
+        trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
+                    ckpt_path=None if ckpt_path is None else str(ckpt_path), weights_only=True)
     last = output_dir_last
     module.eval()
     history = {"train_loss": list(module.loss_history["train"]), "val_loss": list(module.loss_history["val"])}
