@@ -7,7 +7,11 @@ from pathlib import Path
 
 import torch
 
-from ptycho_torch.workflows.execution import denormal_mode_restored, denormals_flushed, flush_denormals_enabled
+from ptycho_torch.workflows.execution import (
+    denormal_mode_restored,
+    denormals_flushed,
+    flush_denormals_enabled,
+)
 
 FIXTURE = Path(__file__).resolve().parents[2] / "ptycho-contracts" / "tests" / "fixtures" / "minimal_dataset_v1.npz"
 
