@@ -354,12 +354,6 @@ class PtychoPINN_Lightning(L.LightningModule):
         py = state["rng_python"]
         random.setstate((py[-1], tuple(int(x) for x in py[:-1]), state["rng_python_gauss"]))
 
-    def on_fit_start(self) -> None:
-        # denormal floats (deep layers' tiny gradients, Adam's second moments) are many times slower on x86
-        # cores; flushed to zero here, in every training process (specs/torch-training.md §4)
-        if self.device.type == "cpu":
-            torch.set_flush_denormal(True)
-
     def on_validation_epoch_start(self) -> None:
         self._epoch_sums.pop("val", None)
 

@@ -7,8 +7,7 @@ that is absent or None takes the caller's default.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -70,34 +69,3 @@ def pin_memory_for(accelerator: str) -> bool:
     acc = str(accelerator).lower()
     return acc in ("cuda", "gpu") or (acc == "auto" and torch.cuda.is_available())
 
-
-def flush_denormals_enabled() -> bool:
-    """Whether this thread flushes denormal float32 values to zero (x86 FTZ/DAZ, ``torch.set_flush_denormal``)."""
-    return float(torch.tensor([1e-39], dtype=torch.float32).mul(2.0)[0]) == 0.0
-
-
-@contextmanager
-def denormals_flushed(device: Any) -> Iterator[None]:
-    """Denormal float32 values (below 1.2e-38) read and written as zero while the block runs on the CPU; the
-    previous mode is restored after (specs/torch-training.md §4).
-
-    The deep layers' tiny gradients and Adam's second moments (their squares) underflow into denormals, which
-    x86 cores process many times slower than normal numbers: without flushing, CPU training steps were
-    intermittently ~2.5x slower (benchmarks/RESULTS.md, "Step-cost variants"). A zero in place of a value below
-    1.2e-38 changes nothing that Adam's eps (1e-8) does not already swamp. Other devices are left alone.
-    """
-    with denormal_mode_restored():
-        if torch.device(device).type == "cpu":
-            torch.set_flush_denormal(True)
-        yield
-
-
-@contextmanager
-def denormal_mode_restored() -> Iterator[None]:
-    """Restores this thread's denormal mode when the block ends (the training module turns flushing on in
-    ``on_fit_start`` when it runs on the CPU, where the device is known)."""
-    before = flush_denormals_enabled()
-    try:
-        yield
-    finally:
-        torch.set_flush_denormal(before)

@@ -18,9 +18,10 @@ from ptycho_torch.data import (
     build_dataloader,
     create_ptycho_data_container,
 )
+from ptycho_torch.denormals import denormals_flushed
 from ptycho_torch.lazy_data import LazyGroupedStack
 from ptycho_torch.stitching import StreamingStitcher, stitch_patches
-from ptycho_torch.workflows.execution import autocast_for, denormals_flushed, exec_get, resolve_device
+from ptycho_torch.workflows.execution import autocast_for, exec_get, resolve_device
 from ptycho_torch.workflows.models import module_intensity_scale
 from ptycho_torch.workflows.results import ReconstructionResults
 

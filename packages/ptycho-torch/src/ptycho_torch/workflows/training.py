@@ -9,8 +9,8 @@ from typing import Any
 
 from ptycho.config.config import check_implemented, validation_groups
 from ptycho_torch.data import build_dataloader, create_ptycho_data_container
+from ptycho_torch.denormals import FlushDenormals, denormal_mode_restored
 from ptycho_torch.workflows.execution import (
-    denormal_mode_restored,
     exec_get,
     pin_memory_for,
     resolve_seed,
@@ -135,7 +135,8 @@ def train_cdi_model_torch(
     if every_n < 0:
         raise ValueError(f"execution_config.checkpoint_every_n_steps: expected an integer >= 0, found {every_n}")
     last_path = output_dir_last = Path(config.output_dir) / "checkpoints" / "last.ckpt"
-    callbacks = [*resume_callbacks(train_loader.sampler, last_path if enable_ckpt else None, every_n), *callbacks]
+    callbacks = [*resume_callbacks(train_loader.sampler, last_path if enable_ckpt else None, every_n), FlushDenormals(),
+                 *callbacks]
     has_val = val_loader is not None
     # the module's own loss prefix: 'mae' for the supervised baseline whatever torch_loss_mode says
     monitor = monitor_name(exec_get(execution_config, "checkpoint_monitor_metric", None), module.loss_prefix, has_val)
@@ -187,7 +188,7 @@ def train_cdi_model_torch(
         num_sanity_val_steps=0,
         plugins=[AtomicCheckpointIO()],
     )
-    with denormal_mode_restored():  # the module flushes denormals on the CPU (specs/torch-training.md §4)
+    with denormal_mode_restored():  # FlushDenormals also restores it; this covers a fit that never started
         trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
                     ckpt_path=None if ckpt_path is None else str(ckpt_path), weights_only=True)
     last = output_dir_last
