@@ -27,7 +27,9 @@ Steps (the scan and scoring of ``benchmarks/realistic.py``, as in ``reconstructi
    |o - y| between the module's object patch o = amp·exp(i·phase) (``forward(...)['object']``, what inference
    stitches) and the label y; (D) warm start: C's first W = ``--warm-epochs`` epochs (default E//2), then E − W
    epochs of the module's own Poisson loss (``module.compute_loss(batch)[0]``) on the same train patterns,
-   with a fresh Adam (``module.configure_optimizers()``). C and D run in one worker process (``--worker``):
+   with a fresh Adam (``module.configure_optimizers()``). ``--supervised-loss split``: C and D's supervised
+   loss is instead B's (MAE of amplitude + MAE of phase, on the generator's amp and phase outputs), which
+   separates the architecture from the loss against B. C and D run in one worker process (``--worker``):
    D's supervised part IS C's first W epochs (same seed, initial weights and batch order), so D continues
    C's snapshot after epoch W instead of repeating it; D's seconds are C's first W epochs plus its own.
    The loop: ``lightning.seed_everything(42)``, the module built as ``train_cdi_model_torch`` builds it,
@@ -82,6 +84,15 @@ NETWORKS = {
 TRAIN_RECORD = "train_record.json"  # written by the C/D worker next to each wts.h5.zip, after it
 
 
+def _network_name(letter: str, args: argparse.Namespace) -> tuple[str, str]:
+    """(row label, model folder) of a network; C/D's label names the split loss when it is used."""
+    name, folder = NETWORKS[letter]
+    if letter in "CD" and getattr(args, "supervised_loss", "complex") == "split":
+        name = name.replace("complex L1", "amp MAE + phase MAE").replace("teacher warm start",
+                                                                          "teacher warm start (amp + phase MAE)")
+    return name, folder
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=8, help="training epochs E of every network (default 8)")
@@ -93,6 +104,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rows", default="AB", help="networks to train and score, letters of ABCD (default AB)")
     p.add_argument("--warm-epochs", type=int, default=None,
                    help="D: supervised epochs before the Poisson ones (default E//2; 1 <= W < E)")
+    p.add_argument("--supervised-loss", choices=("complex", "split"), default="complex",
+                   help="C and D's supervised loss: complex L1 (default) or 'split': MAE of amplitude + MAE of "
+                        "phase, the supervised model's loss (row B's)")
     p.add_argument("--parallel", action="store_true", help="train the networks at the same time")
     p.add_argument("--reuse-models", action="store_true",
                    help="skip training a network whose folder under --output-dir already holds wts.h5.zip")
@@ -257,6 +271,18 @@ def complex_l1(module: Any, batch: dict) -> Any:
     return (out["object"] - label).abs().mean()
 
 
+def split_mae(module: Any, batch: dict) -> Any:
+    """MAE of amplitude plus MAE of phase against the labels: the loss ``PtychoPINN_Lightning`` gives the
+    supervised baseline (row B), here on the PINN generator's amp / phase outputs (``--supervised-loss split``)."""
+    from ptycho_torch.physics.losses import amplitude_mae
+
+    out = module(batch["X"] * module.intensity_scale, batch["coords_relative"])
+    return amplitude_mae(batch["label_amp"], out["amp"]) + amplitude_mae(batch["label_phase"], out["phase"])
+
+
+SUPERVISED_LOSSES = {"complex": (complex_l1, "complex L1"), "split": (split_mae, "amplitude MAE + phase MAE")}
+
+
 def poisson_loss(module: Any, batch: dict) -> Any:
     """The module's own training loss (Poisson NLL for model_type 'pinn')."""
     return module.compute_loss(batch)[0]
@@ -333,14 +359,15 @@ def train_generator(job: dict) -> None:
           f"torch threads {torch.get_num_threads()}", flush=True)
     t0 = time.perf_counter()
     sup_epochs = epochs if c_dir is not None else warm
-    first = _epochs(module, loader, opt, 0, min(warm, sup_epochs), complex_l1, "C (complex L1)")
+    sup_fn, sup_name = SUPERVISED_LOSSES[job.get("supervised_loss", "complex")]
+    first = _epochs(module, loader, opt, 0, min(warm, sup_epochs), sup_fn, f"C ({sup_name})")
     t_warm = time.perf_counter() - t0
     snapshot = copy.deepcopy(module.state_dict()) if d_dir is not None else None
-    history = first + _epochs(module, loader, opt, warm, sup_epochs - warm, complex_l1, "C (complex L1)")
+    history = first + _epochs(module, loader, opt, warm, sup_epochs - warm, sup_fn, f"C ({sup_name})")
     if c_dir is not None:
         _save(module, container, generator_config(teacher, c_dir, epochs, config.batch_size, len(container),
                                                   config.nphotons, n), c_dir,
-              {"seconds": time.perf_counter() - t0, "loss": "complex L1", "history": history})
+              {"seconds": time.perf_counter() - t0, "loss": sup_name, "history": history})
     if d_dir is not None:
         t1 = time.perf_counter()
         d_config = generator_config(teacher, d_dir, epochs, config.batch_size, len(container), config.nphotons, n)
@@ -349,7 +376,7 @@ def train_generator(job: dict) -> None:
         poisson = _epochs(d_module, loader, _adam(d_module), warm, epochs - warm, poisson_loss, "D (Poisson NLL)")
         _save(d_module, container, d_config, d_dir,
               {"seconds": t_warm + time.perf_counter() - t1, "seconds_warm": t_warm, "warm_epochs": warm,
-               "loss": f"complex L1 for {warm} epochs, then Poisson NLL", "history_warm": history[:warm],
+               "loss": f"{sup_name} for {warm} epochs, then Poisson NLL", "history_warm": history[:warm],
                "history_poisson": poisson})
 
 
@@ -480,7 +507,9 @@ def main(argv: list[str] | None = None) -> int:
     gen = [x for x in args.rows if x in "CD"]
     if gen:
         dirs = {x: out / NETWORKS[x][1] for x in gen}
-        if args.reuse_models and all((d / TRAIN_RECORD).exists() for d in dirs.values()):
+        sup_name = SUPERVISED_LOSSES[args.supervised_loss][1]
+        if args.reuse_models and all((d / TRAIN_RECORD).exists() and sup_name in
+                                     json.loads((d / TRAIN_RECORD).read_text())["loss"] for d in dirs.values()):
             print(f"  reusing {', '.join(map(str, dirs.values()))} (trained earlier; no training time)", flush=True)
             seconds.update({x: None for x in gen})
         else:
@@ -488,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
                 (d / TRAIN_RECORD).unlink(missing_ok=True)
             job = {"teacher_npz": str(data / "train_teacher.npz"), "epochs": args.epochs,
                    "warm_epochs": args.warm_epochs, "batch_size": args.batch_size, "n_train": n_train,
-                   "nphotons": nphotons, "c_dir": str(dirs["C"]) if "C" in dirs else None,
+                   "nphotons": nphotons, "supervised_loss": args.supervised_loss, "c_dir": str(dirs["C"]) if "C" in dirs else None,
                    "d_dir": str(dirs["D"]) if "D" in dirs else None}
             save_json_atomic(out / "generator_job.json", job)
             proc = _spawn_worker(out / "generator_job.json", out / "generator_train.log", wait=not args.parallel)
@@ -527,7 +556,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(2.0)
             continue
         pending.remove(letter)
-        name, folder = NETWORKS[letter]
+        name, folder = _network_name(letter, args)
         model = out / folder
         per_net[letter] = net_rows = []
         budget = f"{args.epochs} ep" + (f" ({args.warm_epochs} L1 + {args.epochs - args.warm_epochs} Poisson)"
