@@ -2,7 +2,8 @@
 
 Usage:
     OMP_NUM_THREADS=1 python benchmarks/teacher_training.py [--epochs 8] [--teacher-iterations 20]
-        [--refine-iterations 10] [--batch-size 16] [--rows AB] [--warm-epochs K] [--parallel]
+        [--refine-iterations 10] [--batch-size 16] [--rows AB] [--warm-epochs K] [--supervised-loss complex|split]
+        [--parallel]
         [--reuse-models] [--output-dir teacher_training_output] [--quick]
 
 Question: a network trained self-supervised (Poisson NLL through the forward model) on the training half of the
