@@ -95,17 +95,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # (these run in both interpreters: standard library and torch only)
 
 def _matmul_rate() -> float:
-    """float32 FLOP/s of a 1024^3 ``torch.mm`` (the definition of benchmarks/realistic.py's ``matmul_rate``,
-    repeated here because the original's subprocess imports nothing of this repository)."""
-    import torch
+    """float32 FLOP/s of a 1024^3 ``torch.mm``: benchmarks/realistic.py's ``matmul_rate`` (numpy and the standard
+    library at import, so the original's interpreter can load it too)."""
+    from realistic import matmul_rate
 
-    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
-    for _ in range(3):
-        a @ b
-    reps, t = 10, time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    return 2 * 1024**3 * reps / (time.perf_counter() - t)
+    return matmul_rate()
 
 
 def _count_flops(fn) -> int:

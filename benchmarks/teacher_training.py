@@ -132,10 +132,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _ptycho(args: list[str], log: Path, wait: bool = True) -> subprocess.Popen | None:
-    """Run ``python -m ptycho_cli ARGS`` with stdout/stderr to ``log``; raise SystemExit on failure."""
-    cmd = [sys.executable, "-m", "ptycho_cli", *args]
-    print("  $ ptycho " + " ".join(args), flush=True)
+def _launch(cmd: list[str], shown: str, log: Path, wait: bool) -> subprocess.Popen | None:
+    """Start ``cmd`` with stdout/stderr to ``log`` (echoing ``shown``); wait for it (None) or return the process."""
+    print(f"  $ {shown}", flush=True)
     handle = open(log, "w")
     proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT)
     proc.log = log  # type: ignore[attr-defined]
@@ -144,6 +143,11 @@ def _ptycho(args: list[str], log: Path, wait: bool = True) -> subprocess.Popen |
         _finish(proc)
         return None
     return proc
+
+
+def _ptycho(args: list[str], log: Path, wait: bool = True) -> subprocess.Popen | None:
+    """Run ``python -m ptycho_cli ARGS`` with stdout/stderr to ``log``; raise SystemExit on failure."""
+    return _launch([sys.executable, "-m", "ptycho_cli", *args], "ptycho " + " ".join(args), log, wait)
 
 
 def _finish(proc: subprocess.Popen) -> None:
@@ -188,16 +192,8 @@ def _train_args(data: Path, out: Path, args: argparse.Namespace, n_train: int, n
 
 def _spawn_worker(job: Path, log: Path, wait: bool) -> subprocess.Popen | None:
     """Run this script with ``--worker JOB`` (C/D training) with output to ``log``; see :func:`_ptycho`."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(job)]
-    print(f"  $ python {Path(__file__).name} --worker {job}", flush=True)
-    handle = open(log, "w")
-    proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT)
-    proc.log = log  # type: ignore[attr-defined]
-    proc.handle = handle  # type: ignore[attr-defined]
-    if wait:
-        _finish(proc)
-        return None
-    return proc
+    return _launch([sys.executable, str(Path(__file__).resolve()), "--worker", str(job)],
+                   f"python {Path(__file__).name} --worker {job}", log, wait)
 
 
 # ------------------------------------------------------------------------------------------------ scoring
