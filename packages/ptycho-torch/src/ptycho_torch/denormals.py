@@ -28,8 +28,8 @@ def denormals_flushed(device: Any) -> Iterator[None]:
     previous mode is restored after (specs/torch-training.md §4).
 
     The deep layers' tiny gradients and Adam's second moments (their squares) underflow into denormals, which
-    x86 cores process many times slower than normal numbers: without flushing, CPU training steps were
-    intermittently ~2.5x slower (benchmarks/RESULTS.md, "Step-cost variants"). A zero in place of a value below
+    x86 cores process many times slower than normal numbers: unflushed CPU training steps were seen
+    intermittently ~2.5x slower (benchmarks/RESULTS.md, "Side by side with the original PyTorch backend"). A zero in place of a value below
     1.2e-38 changes nothing that Adam's eps (1e-8) does not already swamp. Other devices are left alone.
     """
     with denormal_mode_restored():
@@ -40,8 +40,7 @@ def denormals_flushed(device: Any) -> Iterator[None]:
 
 @contextmanager
 def denormal_mode_restored() -> Iterator[None]:
-    """Restores this thread's denormal mode when the block ends (the training module turns flushing on in
-    ``on_fit_start`` when it runs on the CPU, where the device is known)."""
+    """Restores this thread's denormal mode when the block ends."""
     before = flush_denormals_enabled()
     try:
         yield

@@ -68,4 +68,3 @@ def pin_memory_for(accelerator: str) -> bool:
     """Page-locked DataLoader batches (faster, asynchronous host-to-GPU copies) when the run uses CUDA."""
     acc = str(accelerator).lower()
     return acc in ("cuda", "gpu") or (acc == "auto" and torch.cuda.is_available())
-

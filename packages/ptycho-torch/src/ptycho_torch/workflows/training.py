@@ -9,13 +9,8 @@ from typing import Any
 
 from ptycho.config.config import check_implemented, validation_groups
 from ptycho_torch.data import build_dataloader, create_ptycho_data_container
-from ptycho_torch.denormals import FlushDenormals, denormal_mode_restored
-from ptycho_torch.workflows.execution import (
-    exec_get,
-    pin_memory_for,
-    resolve_seed,
-    trainer_precision,
-)
+from ptycho_torch.denormals import FlushDenormals
+from ptycho_torch.workflows.execution import exec_get, pin_memory_for, resolve_seed, trainer_precision
 from ptycho_torch.workflows.models import models_dict
 from ptycho_torch.workflows.results import TrainingResults
 from ptycho_torch.workflows.resume import load_checkpoint_safely, resolve_resume_checkpoint
@@ -27,8 +22,9 @@ def lightning_strategy(name: str) -> Any:
     """The Trainer strategy for ``PyTorchExecutionConfig.strategy`` (specs/scaling.md §1).
 
     'auto' stays 'auto'. 'ddp' becomes Lightning's ``DDPStrategy`` (processes launched by Lightning, by
-    torchrun or by SLURM) without buffer broadcasts: the model's buffers (probe, masks, fixed intensity
-    scale) are constants, identical on every rank.
+    torchrun or by SLURM) and 'ddp_spawn' :class:`ptycho_torch.workflows.spawn.SpawnDDPStrategy` (workers
+    spawned from this process), both without buffer broadcasts: the model's buffers (probe, masks, fixed
+    intensity scale) are constants, identical on every rank.
     """
     if name not in ("ddp", "ddp_spawn"):
         return name
@@ -188,9 +184,8 @@ def train_cdi_model_torch(
         num_sanity_val_steps=0,
         plugins=[AtomicCheckpointIO()],
     )
-    with denormal_mode_restored():  # FlushDenormals also restores it; this covers a fit that never started
-        trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
-                    ckpt_path=None if ckpt_path is None else str(ckpt_path), weights_only=True)
+    trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
+                ckpt_path=None if ckpt_path is None else str(ckpt_path), weights_only=True)
     last = output_dir_last
     module.eval()
     history = {"train_loss": list(module.loss_history["train"]), "val_loss": list(module.loss_history["val"])}
