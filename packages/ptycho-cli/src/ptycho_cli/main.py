@@ -53,11 +53,16 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
                    help="test object: lines (default), grf, siemens, natural")
     p.add_argument("--probe", dest="probe_kind", default="disk", metavar="KIND",
                    help="probe: disk (default; real, centro-symmetric), fresnel (propagated aperture), zoneplate "
-                        "(defocused zone plate): the last two carry phase, like a beamline probe")
+                        "(defocused zone plate), phasescreen (aperture behind a random phase screen): the last "
+                        "three carry phase, like a beamline probe")
     p.add_argument("--jitter", type=nonnegative_float, default=0.0, metavar="PX",
                    help="standard deviation of random position errors added to the scan, pixels (default 0)")
-    p.add_argument("--interpolation", default="bilinear", metavar="KIND",
-                   help="sub-pixel patch cutting: bilinear (default) or fourier (band-limited, no blur)")
+    p.add_argument("--interpolation", default="finegrid", metavar="MODEL",
+                   help="measurement model of sub-pixel positions: finegrid (default; neutral: object, probe and "
+                        "exit wave on an --oversample-times finer grid, the detector keeps the central band), "
+                        "fourier (object shift), probe (probe shift), bilinear (interpolated patches)")
+    p.add_argument("--oversample", type=positive_int, default=4, metavar="S",
+                   help="fine pixels per object pixel of --interpolation finegrid (default 4)")
     p.add_argument("--N", "-N", dest="N", type=positive_int, default=64, help="pattern size: 64, 128 or 256 (default 64)")
     p.add_argument("--n-positions", "--n_positions", dest="n_positions", type=positive_int, default=512, metavar="M",
                    help="number of scan positions (default 512)")
