@@ -33,7 +33,8 @@ def add_train_flags(p: argparse.ArgumentParser, *, required: bool = True) -> Non
                    help="wall-clock training budget, e.g. 00:00:14:00; training stops at the budget or the last "
                         "epoch, whichever comes first (TrainingConfig.max_time)")
     p.add_argument("--n_images", "--n-images", "--n_groups", "--n-groups", dest="n_groups", type=positive_int,
-                   metavar="N", help="number of groups used for training (TrainingConfig.n_groups)")
+                   metavar="N", help="groups to train on (TrainingConfig.n_groups; default: the whole scan, one group "
+                        "per position)")
     p.add_argument("--gridsize", type=positive_int, metavar="G", help="group side; C = G*G patterns per group")
     p.add_argument(*_both("batch_size"), dest="batch_size", type=positive_int, metavar="B")
     p.add_argument("--nphotons", type=positive_float, metavar="PHOTONS", help="mean photons per pattern")

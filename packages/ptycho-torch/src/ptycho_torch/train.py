@@ -126,7 +126,7 @@ def build_parser() -> CliArgumentParser:
     d.add_argument("--train_data_file", metavar="NPZ", help="training data (required here or in --config)")
     d.add_argument("--test_data_file", metavar="NPZ", help="validation data (enables val metrics, early stopping)")
     d.add_argument("--output_dir", metavar="DIR", help="run folder (required here or in --config)")
-    d.add_argument("--n_groups", type=positive_int, help="number of grouped samples (default 512)")
+    d.add_argument("--n_groups", type=positive_int, help="groups to train on (default: the whole scan, one group per position)")
     d.add_argument("--n_images", type=positive_int, help="deprecated alias of --n_groups")
     d.add_argument("--gridsize", type=positive_int, help="group side; C = gridsize² patterns per group (default 1)")
     d.add_argument("--batch_size", type=positive_int, help="batch size (default 16)")
@@ -318,9 +318,13 @@ def _run(explicit: argparse.Namespace) -> int:
     config = build_canonical_config(training, model, execution_config)
 
     if not quiet:
+        from ptycho.config.config import groups_used
+
+        n_positions = len(train_data.diff3d)
         print(
             f"{PROG}: N={config.model.N} gridsize={config.model.gridsize} model_type={config.model.model_type} "
-            f"n_groups={config.n_groups} batch_size={config.batch_size} epochs={config.nepochs} "
+            f"groups={groups_used(config, n_positions)} of {n_positions} positions "
+            f"(n_groups={config.n_groups or 'all'}) batch_size={config.batch_size} epochs={config.nepochs} "
             f"lr={execution_config.learning_rate:g} scheduler={execution_config.scheduler} "
             f"accelerator={execution_config.accelerator} logger={execution_config.logger_backend} "
             f"output_dir={output_dir}",
