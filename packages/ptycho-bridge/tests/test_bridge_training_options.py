@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 import pytest
+
 from ptycho.config import config as canonical
 from ptycho_bridge import v2_config as v2
 from ptycho_bridge.bridge import from_training_config, to_training_config

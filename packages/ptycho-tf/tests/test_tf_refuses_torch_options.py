@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ptycho.config.config import ModelConfig, TrainingConfig
 
 

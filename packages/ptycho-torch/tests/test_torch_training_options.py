@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pytest
 import torch
+
 from ptycho.config.config import ModelConfig, TrainingConfig
 from ptycho_torch.generators import build_generator
 from ptycho_torch.generators.fno import SpectralConv1d, SpectralConv2d

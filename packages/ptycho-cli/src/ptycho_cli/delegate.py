@@ -16,9 +16,9 @@ from __future__ import annotations
 import argparse
 import os
 
+from ptycho_bridge.option_flags import MODEL_OPTION_FIELDS, SCHEDULE_FLAGS, TRAINING_OPTION_FIELDS
 from ptycho_cli.backends import choose_backend
 from ptycho_cli.errors import UserError
-from ptycho_bridge.option_flags import MODEL_OPTION_FIELDS, SCHEDULE_FLAGS, TRAINING_OPTION_FIELDS
 from ptycho_cli.recipe import TRAIN_RECIPE, budget_epochs
 
 __all__ = ["cmd_train", "cmd_infer", "torch_train_values", "torch_infer_values", "bundle_backend"]
