@@ -162,6 +162,18 @@ def test_groups_used_is_the_whole_scan_by_default():
     assert groups_used(t2, 256) == 512
 
 
+def test_logs_print_the_groups_used_never_the_bare_setting():
+    """specs/config.md §3: a 256-position scan never reads n_groups=512."""
+    from ptycho.config.training_options import describe_groups
+
+    t = TrainingConfig(model=ModelConfig())
+    assert describe_groups(t, 256) == "groups=256 of 256 positions (the whole scan)"
+    t.n_groups = 512
+    assert describe_groups(t, 256) == "groups=256 of 256 positions (n_groups 512 capped at the scan)"
+    t.n_groups = 100
+    assert describe_groups(t, 256) == "groups=100 of 256 positions (subsampled by n_groups)"
+
+
 def test_n_images_is_a_deprecated_alias_of_n_groups():
     with pytest.warns(DeprecationWarning, match="n_images"):
         t = TrainingConfig(model=ModelConfig(), n_images=64)

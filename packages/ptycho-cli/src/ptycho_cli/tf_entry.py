@@ -90,11 +90,9 @@ def train_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
     test = RawData.from_file(args.test_data_file) if args.test_data_file else None
     config = build_training_config(args, int(train.diff3d.shape[-1]))
     out = Path(config.output_dir)
-    from ptycho.config.config import groups_used
+    from ptycho.config.training_options import describe_groups
 
-    n_positions = len(train.diff3d)
-    groups = groups_used(config, n_positions)
-    with stage(f"training (tensorflow, {config.nepochs} epochs, {groups} groups of {n_positions} positions)"):
+    with stage(f"training (tensorflow, {config.nepochs} epochs, {describe_groups(config, len(train.diff3d))})"):
         try:
             amp, phase, results = run_cdi_example(train, test, config, M=STITCH_M, do_stitching=test is not None,
                                                   resume_from=True if getattr(args, "resume", None) else None,

@@ -330,13 +330,11 @@ def _run(explicit: argparse.Namespace) -> int:
     config = build_canonical_config(training, model, execution_config)
 
     if not quiet:
-        from ptycho.config.config import groups_used
+        from ptycho.config.training_options import describe_groups
 
-        n_positions = len(train_data.diff3d)
         print(
             f"{PROG}: N={config.model.N} gridsize={config.model.gridsize} model_type={config.model.model_type} "
-            f"groups={groups_used(config, n_positions)} of {n_positions} positions "
-            f"(n_groups={config.n_groups or 'all'}) batch_size={config.batch_size} epochs={config.nepochs} "
+            f"{describe_groups(config, len(train_data.diff3d))} batch_size={config.batch_size} epochs={config.nepochs} "
             f"architecture={config.model.architecture} optimizer={config.optimizer} "
             f"lr={execution_config.learning_rate:g} scheduler={execution_config.scheduler} "
             f"accelerator={execution_config.accelerator} logger={execution_config.logger_backend} "

@@ -23,6 +23,7 @@ __all__ = [
     "UNIMPLEMENTED_FIELDS",
     "check_implemented",
     "groups_used",
+    "describe_groups",
 ]
 
 #: Generators: 'cnn' = the U-Net of specs/network.md; 'fno' = Fourier neural operator (full 2-D spectral
@@ -101,6 +102,22 @@ def groups_used(config: Any, n_positions: int) -> int:
     model = getattr(config, "model", None)
     oversample = bool(getattr(config, "enable_oversampling", False)) and int(getattr(model, "gridsize", 1)) > 1
     return int(groups) if oversample else min(int(groups), n)
+
+
+def describe_groups(config: Any, n_positions: int) -> str:
+    """What the training logs print: ``groups=<used> of <M> positions (<why>)`` - the count actually drawn,
+    never the bare setting (a 256-position scan never reads 'n_groups=512')."""
+    used, n = groups_used(config, n_positions), int(n_positions)
+    requested = getattr(config, "n_groups", None)
+    if requested is None:
+        why = "the whole scan"
+    elif int(requested) > n and used == n:
+        why = f"n_groups {requested} capped at the scan"
+    elif used > n:
+        why = "oversampled"
+    else:
+        why = "subsampled by n_groups" if used < n else "the whole scan"
+    return f"groups={used} of {n} positions ({why})"
 
 
 #: Canonical fields kept for compatibility that neither backend implements, with the one value both accept
