@@ -205,6 +205,21 @@ def test_cli_flags_reach_the_canonical_config():
     assert (ex.lr_warmup_epochs, ex.lr_min_ratio) == (2, 0.2)
 
 
+def test_config_file_sets_the_options(tmp_path):
+    """specs/torch-cli.md §3: the options are canonical fields, so a --config file sets them; flags win."""
+    from ptycho_torch.cli.shared import build_execution_config_from_args
+    from ptycho_torch.train import build_canonical_config, parse_explicit, resolve_args
+
+    cfg_file = tmp_path / "opts.yaml"
+    cfg_file.write_text("optimizer: adamw\nweight_decay: 0.05\ngradient_clip_val: 0.5\n"
+                        "model:\n  architecture: ffno\n  fno_width: 12\n")
+    args, training, model = resolve_args(parse_explicit(["--config", str(cfg_file), "--N", "64",
+                                                         "--weight-decay", "0.01"]))
+    cfg = build_canonical_config(training, model, build_execution_config_from_args(args, "training"))
+    assert (cfg.optimizer, cfg.weight_decay, cfg.gradient_clip_val) == ("adamw", 0.01, 0.5)
+    assert (cfg.model.architecture, cfg.model.fno_width) == ("ffno", 12)
+
+
 @pytest.mark.parametrize("argv", [["--optimizer", "rmsprop"], ["--momentum", "1.0"], ["--gradient-clip-val", "0"],
                                   ["--gradient-clip-algorithm", "agc"], ["--architecture", "unet"],
                                   ["--weight-decay", "-1"], ["--lr-min-ratio", "2"]])
