@@ -196,6 +196,8 @@ def restore_determinism():
     [
         ("Default", 3, (), [1e-3, 1e-3, 1e-3]),
         ("MultiStage", 4, (), [1e-3, 1e-3, 1e-4, 1e-5]),  # milestones at 1/2 and 3/4 of 4 epochs
+        # warm-up 0.1 lr -> lr over 1 epoch, then cosine to 0.1 lr: 0.1 + 0.45 (1 + cos(pi t)), t = 0, 1/3, 2/3
+        ("WarmupCosine", 4, ("--lr-warmup-epochs", "1"), [1e-4, 1e-3, 7.75e-4, 3.25e-4]),
     ],
 )
 def test_scheduler_changes_logged_lr(tmp_path, nfs1, scheduler, epochs, extra, expected):

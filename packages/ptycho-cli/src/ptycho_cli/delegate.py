@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from ptycho_bridge.option_flags import MODEL_OPTION_FIELDS, SCHEDULE_FLAGS, TRAINING_OPTION_FIELDS
 from ptycho_cli.backends import choose_backend
 from ptycho_cli.errors import UserError
 from ptycho_cli.recipe import TRAIN_RECIPE, budget_epochs
@@ -29,7 +30,8 @@ _TORCH_TRAIN = {
     "nphotons": "nphotons", "neighbor_count": "neighbor_count", "learning_rate": "learning_rate",
     "n_filters_scale": "n_filters_scale",
     "seed": "subsample_seed", "resume": "resume",
-    "strategy": "strategy", "devices": "devices", "num_nodes": "num_nodes",
+    "strategy": "strategy", "devices": "devices", "num_nodes": "num_nodes", "scheduler": "scheduler",
+    **{name: name for name in (*TRAINING_OPTION_FIELDS, *MODEL_OPTION_FIELDS, *SCHEDULE_FLAGS)},
 }
 #: ``ptycho train`` flags only the PyTorch backend runs (multi-process training, specs/scaling.md §1)
 _TORCH_ONLY = ("strategy", "devices", "num_nodes")

@@ -29,6 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from ptycho_bridge.argtypes import max_time_value
+from ptycho_bridge.option_flags import (
+    MODEL_OPTION_FIELDS,
+    SCHEDULE_FLAGS,
+    TRAINING_OPTION_FIELDS,
+    add_option_flags,
+    add_schedule_flags,
+)
 from ptycho_torch.cli.shared import (
     ACCELERATOR_CHOICES,
     LOGGER_CHOICES,
@@ -74,6 +81,8 @@ CANONICAL_FLAGS: dict[str, str] = {
     "N": "model.N",
     "model_type": "model.model_type",
     "n_filters_scale": "model.n_filters_scale",
+    **{name: name for name in TRAINING_OPTION_FIELDS},
+    **{name: f"model.{name}" for name in MODEL_OPTION_FIELDS},
 }
 
 #: execution flags and their defaults when not given (not settable from --config).
@@ -99,6 +108,7 @@ EXECUTION_DEFAULTS: dict[str, Any] = {
     "config": None,
     "n_images": None,
     "resume": None,
+    **SCHEDULE_FLAGS,
 }
 
 
@@ -126,7 +136,7 @@ def build_parser() -> CliArgumentParser:
     d.add_argument("--train_data_file", metavar="NPZ", help="training data (required here or in --config)")
     d.add_argument("--test_data_file", metavar="NPZ", help="validation data (enables val metrics, early stopping)")
     d.add_argument("--output_dir", metavar="DIR", help="run folder (required here or in --config)")
-    d.add_argument("--n_groups", type=positive_int, help="number of grouped samples (default 512)")
+    d.add_argument("--n_groups", type=positive_int, help="groups to train on (default: the whole scan, one group per position)")
     d.add_argument("--n_images", type=positive_int, help="deprecated alias of --n_groups")
     d.add_argument("--gridsize", type=positive_int, help="group side; C = gridsize² patterns per group (default 1)")
     d.add_argument("--batch_size", type=positive_int, help="batch size (default 16)")
@@ -143,6 +153,7 @@ def build_parser() -> CliArgumentParser:
     d.add_argument("--subsample-seed", dest="subsample_seed", type=nonnegative_int, help="seed for sampling and training (default 42)")
     d.add_argument("--sequential-sampling", dest="sequential_sampling", action=argparse.BooleanOptionalAction,
                    help="first n positions as group seeds, batches in order")
+    add_option_flags(p.add_argument_group("generator and optimiser (canonical config fields; also settable via --config)"))
     e = p.add_argument_group("execution")
     e.add_argument("--accelerator", choices=ACCELERATOR_CHOICES,
                    help="auto (default: CUDA when present, else CPU), cpu, cuda/gpu, mps")
@@ -157,8 +168,9 @@ def build_parser() -> CliArgumentParser:
                    help="32 (default), bf16-mixed or 16-mixed: the network under autocast, physics and loss in float32")
     e.add_argument("--deterministic", action=argparse.BooleanOptionalAction, help="deterministic algorithms (default on)")
     e.add_argument("--num-workers", dest="num_workers", type=nonnegative_int, help="DataLoader workers (default 0)")
-    e.add_argument("--learning-rate", dest="learning_rate", type=positive_float, help="Adam learning rate (default 1e-3)")
+    e.add_argument("--learning-rate", dest="learning_rate", type=positive_float, help="learning rate (default 1e-3)")
     e.add_argument("--scheduler", choices=SCHEDULER_CHOICES, help="learning-rate schedule (default Default = constant)")
+    add_schedule_flags(e)
     e.add_argument("--accumulate-grad-batches", dest="accumulate_grad_batches", type=positive_int,
                    help="must be 1: manual optimisation cannot accumulate (EXEC-ACCUM-001)")
     e.add_argument("--quiet", action="store_true", help="no progress bar, no library logging")
@@ -318,9 +330,12 @@ def _run(explicit: argparse.Namespace) -> int:
     config = build_canonical_config(training, model, execution_config)
 
     if not quiet:
+        from ptycho.config.training_options import describe_groups
+
         print(
             f"{PROG}: N={config.model.N} gridsize={config.model.gridsize} model_type={config.model.model_type} "
-            f"n_groups={config.n_groups} batch_size={config.batch_size} epochs={config.nepochs} "
+            f"{describe_groups(config, len(train_data.diff3d))} batch_size={config.batch_size} epochs={config.nepochs} "
+            f"architecture={config.model.architecture} optimizer={config.optimizer} "
             f"lr={execution_config.learning_rate:g} scheduler={execution_config.scheduler} "
             f"accelerator={execution_config.accelerator} logger={execution_config.logger_backend} "
             f"output_dir={output_dir}",

@@ -271,6 +271,8 @@ def build_execution_config_from_args(args: argparse.Namespace, mode: str) -> Any
         deterministic=bool(_arg(args, "deterministic", True)),
         learning_rate=float(_arg(args, "learning_rate", 1e-3)),
         scheduler=_arg(args, "scheduler", "Default"),
+        lr_warmup_epochs=int(_arg(args, "lr_warmup_epochs", 0)),
+        lr_min_ratio=float(_arg(args, "lr_min_ratio", 0.1)),
         accumulate_grad_batches=accumulate,
         enable_progress_bar=not quiet,
         # top-k 0 means "keep no checkpoint": Lightning would still write last.ckpt, so switch it off.
