@@ -161,3 +161,23 @@ def test_default_run_fits_the_data_and_restores_the_denormal_mode(scan):
     assert res.final_nll <= true_nll
     assert res.final_nll < res.initial_nll
     assert dataclasses.asdict(RefineOptions())["subpixel"] == "probe"
+
+
+def test_position_refinement_keeps_mini_batches(scan, monkeypatch):
+    """§5: with refine_positions the growing batch stops at POSITION_BATCH_CAP and no step is a conjugate one."""
+    seen = []
+    real = S._batch_update
+
+    def spy(problem, idx, it, conjugate=None):
+        seen.append((int(idx.shape[0]), conjugate is not None))
+        return real(problem, idx, it, conjugate)
+
+    monkeypatch.setattr(S, "_batch_update", spy)
+    monkeypatch.setattr(S, "POSITION_BATCH_CAP", 40)
+    refine(scan["diffraction"], scan["positions"], scan["probeGuess"], scale=scan["s"],
+           options=RefineOptions(iterations=4, refine_positions=True, tolerance=0.0))
+    assert max(size for size, _ in seen) == 40 and not any(cg for _, cg in seen)
+    seen.clear()
+    refine(scan["diffraction"], scan["positions"], scan["probeGuess"], scale=scan["s"],
+           options=RefineOptions(iterations=4, tolerance=0.0))
+    assert (100, True) in seen

@@ -17,8 +17,8 @@ class RefineOptions:
     """Knobs of :func:`refine` (specs/refinement.md §5, §6).
 
     iterations: passes over all patterns (>= 0; the most when ``tolerance`` stops earlier). batch_size: patterns
-    per update (from the pass where the growing batch reaches it; None: the whole scan, as far as
-    ``FULL_BATCH_BYTES`` of working memory hold it). batch_start: patterns per update in the first
+    per update (from the pass where the growing batch reaches it; None: the whole scan, or at most
+    ``POSITION_BATCH_CAP`` = 256 patterns while positions are refined). batch_start: patterns per update in the first
     pass, doubled every pass up to ``batch_size`` (None: ``batch_size`` from the start). tolerance: stop after the
     ``patience``-th pass in a row whose relative object change ``||O_t - O_(t-1)|| / ||O_t||`` is below it (0: never;
     one pass below it is not enough: conjugate steps on a slow mode can change little for a few passes and then
