@@ -302,7 +302,7 @@ def _main(argv: Sequence[str] | None) -> int:
     return _run(parse_explicit(argv))
 
 
-def _run(explicit: argparse.Namespace) -> int:
+def _run(explicit: argparse.Namespace, prog: str = PROG) -> int:
     args, training, model = resolve_args(explicit)
     train_file = _require(training, "train_data_file", "--train_data_file")
     output_dir = Path(_require(training, "output_dir", "--output_dir"))
@@ -333,7 +333,7 @@ def _run(explicit: argparse.Namespace) -> int:
         from ptycho.config.training_options import describe_groups
 
         print(
-            f"{PROG}: N={config.model.N} gridsize={config.model.gridsize} model_type={config.model.model_type} "
+            f"{prog}: N={config.model.N} gridsize={config.model.gridsize} model_type={config.model.model_type} "
             f"{describe_groups(config, len(train_data.diff3d))} batch_size={config.batch_size} epochs={config.nepochs} "
             f"architecture={config.model.architecture} optimizer={config.optimizer} "
             f"lr={execution_config.learning_rate:g} scheduler={execution_config.scheduler} "
@@ -381,7 +381,7 @@ def _run(explicit: argparse.Namespace) -> int:
         history = results.get("history") or {}
         losses = history.get("train_loss") or []
         if losses:
-            print(f"{PROG}: trained {len(losses)} epoch(s); final train loss {losses[-1]:.6g}", flush=True)
+            print(f"{prog}: trained {len(losses)} epoch(s); final train loss {losses[-1]:.6g}", flush=True)
     print(f"bundle_path={bundle.resolve()} bundle_sha256={digest}", flush=True)
     return 0
 
@@ -391,11 +391,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_cli(PROG, _main, argv)
 
 
-def main_with(given: dict[str, Any], extra: Sequence[str] = ()) -> int:
+def main_with(given: dict[str, Any], extra: Sequence[str] = (), prog: str = PROG) -> int:
     """:func:`main` for a caller that parsed some flags itself (the ``ptycho train`` command): ``given`` maps
     this parser's destinations to values, ``extra`` holds further flags in this command's spelling
-    (:func:`ptycho_torch.cli.shared.parse_with_values`; specs/torch-cli.md §5)."""
-    return run_cli(PROG, lambda _: _run(parse_explicit(extra, given=given)), None)
+    (:func:`ptycho_torch.cli.shared.parse_with_values`; specs/torch-cli.md §5). ``prog`` names the command in
+    messages (``ptycho train`` from the ``ptycho`` command line)."""
+    return run_cli(prog, lambda _: _run(parse_explicit(extra, given=given), prog), None)
 
 
 if __name__ == "__main__":
