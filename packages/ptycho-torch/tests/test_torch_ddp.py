@@ -207,3 +207,65 @@ def test_ptycho_train_multiprocess_matrix_with_progress_budget_and_resume(tmp_pa
     _clean(resumed)
     assert len(_history(out, 2)) == target
     assert sorted(p.name for p in out.glob("*.zip")) == ["wts.h5.zip"]
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        kids.extend(int(k) for k in text)
+    return kids
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the training processes through /proc")
+@pytest.mark.parametrize("strategy", ["ddp", "ddp_spawn"])
+def test_killed_rank_stops_the_run_keeps_checkpoints_and_the_printed_resume_command_finishes(tmp_path, strategy):
+    """specs/reliability.md §8: SIGKILL one training process once checkpoints/last.ckpt exists: the run stops
+    within seconds, exit non-zero, one line naming the cause and the exact --resume command, no C++ abort text;
+    checkpoints/ kept, no bundle; that command, run as printed, completes the run."""
+    import shlex
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
+    for name in ("RANK", "LOCAL_RANK", "NODE_RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS"):
+        env.pop(name, None)
+    epochs = 10
+    cmd = [sys.executable, "-m", "ptycho_cli", "train", "--backend", "pytorch", "--train-data-file", str(FIXTURE),
+           "--output-dir", str(out), "--n-groups", "64", "--batch_size", "16", "--accelerator", "cpu",
+           "--strategy", strategy, "--devices", "2", "--nepochs", str(epochs)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not (out / "checkpoints" / "last.ckpt").is_file():
+            assert proc.poll() is None and time.monotonic() < deadline, "training ended before its first checkpoint"
+            time.sleep(0.1)
+        workers = [k for k in _children(proc.pid)
+                   if "resource_tracker" not in Path(f"/proc/{k}/cmdline").read_text(errors="replace")]
+        assert workers, "no training process found"
+        os.kill(workers[-1], signal.SIGKILL)
+        killed = time.monotonic()
+        stdout, stderr = proc.communicate(timeout=120)
+        stopped_after = time.monotonic() - killed
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode not in (0, None), stderr[-3000:]
+    assert stopped_after < 30, stopped_after
+    for text in ("EnforceNotMet", "terminate called", "Traceback", "pair.cc"):
+        assert text not in stderr, stderr[-3000:]
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("ptycho train:")]
+    assert len(lines) == 1, stderr[-3000:]  # ddp_spawn: torch/Lightning add their own shutdown notes around it
+    line = lines[0]
+    assert line.startswith("ptycho train: stopped: ") and "ended unexpectedly" in line, stderr[-3000:]
+    assert f"checkpoints kept in {out / 'checkpoints'}" in line
+    assert (out / "checkpoints" / "last.ckpt").is_file() and not (out / "wts.h5.zip").exists()
+    words = shlex.split(line.split("continue with: ", 1)[1])
+    assert words == ["ptycho", *cmd[3:], "--resume"]  # the command as typed ('ptycho' = python -m ptycho_cli)
+    resumed = subprocess.run([sys.executable, "-m", "ptycho_cli", *words[1:]], env=env, capture_output=True,
+                             text=True, timeout=600)
+    _clean(resumed)
+    assert (out / "wts.h5.zip").is_file() and len(_history(out, 2)) == epochs

@@ -31,6 +31,7 @@ from ptycho_bridge.console import FRAMEWORK_LOGGERS
 from ptycho_bridge.execution import LOGGER_BACKENDS
 from ptycho_bridge.faults import environment_fault
 from ptycho_torch.cli.output_guard import OutputGuard
+from ptycho_torch.cli.stopped import RunStopped
 
 __all__ = [
     "ACCELERATOR_CHOICES",
@@ -456,6 +457,9 @@ def run_cli(prog: str, body: Callable[[Sequence[str] | None], int], argv: Sequen
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except RunStopped as exc:  # a training run that stopped after it began (ptycho_torch.cli.stopped)
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return exc.code
     except OSError as exc:
         # an environment fault (full disk, read-only folder, vanished file: specs/reliability.md §7) names the
         # path and the cause; an OSError without an errno (e.g. h5py's) is an internal error
