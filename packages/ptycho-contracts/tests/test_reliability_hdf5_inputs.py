@@ -309,3 +309,22 @@ def test_mutated_hdf5_scan_gives_contract_error_or_success(arrays, kind, where, 
         finally:
             if old_env is not None:
                 os.environ[ALLOW_EXTERNAL_ENV] = old_env
+
+
+def test_a_damaged_chunk_read_in_a_dataloader_worker_stays_one_contract_error_line(tmp_path, arrays):
+    """Streaming reads in DataLoader workers (num_workers > 0): torch re-creates the worker's exception from its
+    text; it stays a ContractError with the original one line."""
+    torch = pytest.importorskip("torch")
+    from ptycho.scan_hdf5 import LazyDiffraction
+
+    path = _gzip_scan(tmp_path / "gz.h5", arrays)
+    with h5py.File(path, "r") as fh:
+        info = fh["diffraction"].id.get_chunk_info(4)
+    with open(path, "r+b") as fh:
+        fh.seek(info.byte_offset + info.size // 3)
+        fh.write(b"\xff\x00" * 16)
+    stack = LazyDiffraction(path, "diffraction", arrays["diffraction"].shape)
+    loader = torch.utils.data.DataLoader(stack, batch_size=8, num_workers=1)
+    with pytest.raises(ContractError) as err:
+        list(loader)
+    _one_line(err, path, "diffraction")

@@ -80,8 +80,12 @@ class ContractError(ValueError):
         self.found = found
         if expected is None and found is None and key is None:
             # ContractError(message): a finished message re-raised as is, e.g. by a torch DataLoader that
-            # re-creates a worker's exception from its text (the error stays a ContractError, exit 2)
+            # re-creates a worker's exception from "Caught ContractError in DataLoader worker ... Original
+            # Traceback ...: <message>" (the error stays a ContractError, exit 2; only the message is kept)
             message = self.source
+            if "Original Traceback" in message:
+                last = [ln for ln in message.splitlines() if ln.strip()][-1]
+                message = last.split("ContractError: ", 1)[-1]
         else:
             where = f"{self.source}: key '{key}'" if key is not None else self.source
             message = f"{where}: expected {expected}, found {found}"
