@@ -124,7 +124,8 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
 
         silence_library_logs()
 
-        return int(main_with(torch_train_values(args, extra), extra) or 0)
+        return int(main_with(torch_train_values(args, extra), extra, prog="ptycho train",
+                             command=getattr(args, "command_line", None)) or 0)
     if extra:
         raise UserError(f"unrecognized arguments for the tensorflow backend: {' '.join(extra)}")
     given = [f"--{name.replace('_', '-')}" for name in _TORCH_ONLY if getattr(args, name, None) not in (None, 1, "auto")]
@@ -150,7 +151,7 @@ def cmd_infer(args: argparse.Namespace, extra: list[str]) -> int:
         _debug_env(args)
         from ptycho_torch.inference import main_with
 
-        return int(main_with(torch_infer_values(args), extra) or 0)
+        return int(main_with(torch_infer_values(args), extra, prog="ptycho infer") or 0)
     if extra:
         raise UserError(f"unrecognized arguments for the tensorflow backend: {' '.join(extra)}")
     from ptycho_cli.tf_entry import infer_tensorflow

@@ -189,6 +189,7 @@ _PASS_THROUGH = {"train", "infer", "inference"}
 
 def _run(argv: Sequence[str], parse: Callable[[list[str]], tuple[argparse.Namespace, list[str]]], prog: str) -> int:
     argv = list(argv)
+    typed = prog  # the command as typed ('ptycho', 'ptycho_train'): the start of a --resume hint
     debug = "--debug" in argv
     try:
         args, extra = parse(argv)
@@ -204,6 +205,7 @@ def _run(argv: Sequence[str], parse: Callable[[list[str]], tuple[argparse.Namesp
         if extra and command not in _PASS_THROUGH:
             raise UserError(f"unrecognized arguments: {' '.join(extra)} (see '{prog} --help')")
         args.argv = argv
+        args.command_line = [typed, *argv]
         from ptycho_cli.notices import one_line_notices
 
         with one_line_notices(prog), progress.quiet_libraries():

@@ -299,10 +299,13 @@ def _load_raw(path: Any) -> Any:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    return _run(parse_explicit(argv))
+    args = list(sys.argv[1:] if argv is None else argv)
+    return _run(parse_explicit(args), PROG, ["python", "-m", PROG, *args])
 
 
-def _run(explicit: argparse.Namespace) -> int:
+def _run(explicit: argparse.Namespace, prog: str = PROG, command: Sequence[str] | None = None) -> int:
+    """Train as the flags say. ``command``: the command line that started the run (the ``--resume`` hint of a
+    run that stops, :mod:`ptycho_torch.cli.stopped`)."""
     args, training, model = resolve_args(explicit)
     train_file = _require(training, "train_data_file", "--train_data_file")
     output_dir = Path(_require(training, "output_dir", "--output_dir"))
@@ -333,7 +336,7 @@ def _run(explicit: argparse.Namespace) -> int:
         from ptycho.config.training_options import describe_groups
 
         print(
-            f"{PROG}: N={config.model.N} gridsize={config.model.gridsize} model_type={config.model.model_type} "
+            f"{prog}: N={config.model.N} gridsize={config.model.gridsize} model_type={config.model.model_type} "
             f"{describe_groups(config, len(train_data.diff3d))} batch_size={config.batch_size} epochs={config.nepochs} "
             f"architecture={config.model.architecture} optimizer={config.optimizer} "
             f"lr={execution_config.learning_rate:g} scheduler={execution_config.scheduler} "
@@ -356,9 +359,10 @@ def _run(explicit: argparse.Namespace) -> int:
     guard = OutputGuard(output_dir) if main_process else None
     try:
         validate_paths(train_file, test_file, output_dir, create=True)
+        from ptycho_torch.cli.stopped import sigterm_raises
         from ptycho_torch.workflows.components import run_cdi_example_torch
 
-        with quiet_output(quiet):
+        with sigterm_raises(), quiet_output(quiet):
             _, _, results = run_cdi_example_torch(
                 train_data, test_data, config, do_stitching=False, execution_config=execution_config,
                 resume_from=resume,
@@ -368,20 +372,19 @@ def _run(explicit: argparse.Namespace) -> int:
         bundle = Path(results["bundle_path"])
         digest = sha256_file(bundle)
     except BaseException as exc:
-        if guard is None:
-            raise
-        # A diverged or interrupted run keeps checkpoints/ (the last finite state, resumable with --resume);
-        # any other failure removes everything it wrote (specs/reliability.md §2).
-        from ptycho_torch.lightning_module import NonFiniteLossError
+        # A run that stops after training began keeps checkpoints/ and says how to continue; before any
+        # checkpoint exists everything it wrote is removed (specs/reliability.md §8, ptycho_torch.cli.stopped).
+        from ptycho_torch.cli.stopped import stop_run
 
-        resumable = isinstance(exc, (NonFiniteLossError, KeyboardInterrupt))
-        guard.rollback(keep=("checkpoints",) if resumable else ())
-        raise
+        stopped = stop_run(exc, guard, output_dir, command)
+        if stopped is exc:
+            raise
+        raise stopped from None
     if not quiet:
         history = results.get("history") or {}
         losses = history.get("train_loss") or []
         if losses:
-            print(f"{PROG}: trained {len(losses)} epoch(s); final train loss {losses[-1]:.6g}", flush=True)
+            print(f"{prog}: trained {len(losses)} epoch(s); final train loss {losses[-1]:.6g}", flush=True)
     print(f"bundle_path={bundle.resolve()} bundle_sha256={digest}", flush=True)
     return 0
 
@@ -391,11 +394,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_cli(PROG, _main, argv)
 
 
-def main_with(given: dict[str, Any], extra: Sequence[str] = ()) -> int:
+def main_with(given: dict[str, Any], extra: Sequence[str] = (), prog: str = PROG,
+              command: Sequence[str] | None = None) -> int:
     """:func:`main` for a caller that parsed some flags itself (the ``ptycho train`` command): ``given`` maps
     this parser's destinations to values, ``extra`` holds further flags in this command's spelling
-    (:func:`ptycho_torch.cli.shared.parse_with_values`; specs/torch-cli.md §5)."""
-    return run_cli(PROG, lambda _: _run(parse_explicit(extra, given=given)), None)
+    (:func:`ptycho_torch.cli.shared.parse_with_values`; specs/torch-cli.md §5). ``prog`` names the command in
+    messages (``ptycho train`` from the ``ptycho`` command line); ``command`` is the command line as typed
+    (for the ``--resume`` hint when the run stops)."""
+    return run_cli(prog, lambda _: _run(parse_explicit(extra, given=given), prog, command), None)
 
 
 if __name__ == "__main__":
