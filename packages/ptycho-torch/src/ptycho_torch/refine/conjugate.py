@@ -23,7 +23,7 @@ CG_MAX_STEP = 16.0
 
 
 def _dot(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
-    return float(sum((x.conj() * y).real.sum() for x, y in zip(a, b)))
+    return float(sum((x.conj() * y).real.sum() for x, y in zip(a, b, strict=True)))
 
 
 class ConjugateDirections:
@@ -43,7 +43,7 @@ class ConjugateDirections:
             g0, z0, d0 = self._prev
             denom = _dot(z0, g0)
             if denom > 0:
-                beta = max(0.0, _dot(precond, [g - h for g, h in zip(grads, g0)]) / denom)
-                d = [x + beta * y for x, y in zip(d, d0)]
+                beta = max(0.0, _dot(precond, [g - h for g, h in zip(grads, g0, strict=True)]) / denom)
+                d = [x + beta * y for x, y in zip(d, d0, strict=True)]
         self._prev = (grads, precond, d)
         return d

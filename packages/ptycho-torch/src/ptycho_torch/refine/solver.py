@@ -24,10 +24,10 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from . import operators as ops
 from ptycho_torch.denormal_mode import denormals_flushed
 from ptycho_torch.physics.losses import PRED_FLOOR
 
+from . import operators as ops
 from .conjugate import CG_MAX_STEP, ConjugateDirections
 from .likelihood import CURVATURE, nll_terms
 from .options import RefineOptions, RefineResult, flat_canvas, object_canvas_geometry
