@@ -196,10 +196,10 @@ def _swing(spec: R.ScanSpec, args: argparse.Namespace, anchor: str) -> dict[str,
 def aux_rows(spec: R.ScanSpec, seed: int = 1) -> dict[str, Any]:
     """Probe and position refinement with the default options on the neutral scan (flat start): positions with
     1 px RMS errors (zero mean) and a probe 20 % too wide; RMS position error, probe correlation and SSIM."""
-    from ptycho_torch.refine import RefineOptions, refine
-
     import refinement_realistic as RR
     from refinement import wide_probe
+
+    from ptycho_torch.refine import RefineOptions, refine
 
     bench = Bench(R.prepare(spec))
     rows: dict[str, Any] = {}
