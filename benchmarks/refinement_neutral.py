@@ -40,6 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import realistic as R  # noqa: E402
+from refinement_realistic import Bench  # noqa: E402  (the test half's arrays and the scoring of a canvas)
 
 #: tolerance on both SSIMs when reaching the anchor (issue 32: "within 0.003")
 TOLERANCE = 0.003
@@ -54,22 +55,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # mini-batch only: the batch grows to 256 and stays (no conjugate full-scan steps)
     "probe-b256": {"subpixel": "probe", "batch_size": 256, "tolerance": 0.0, "conjugate": False},
 }
-
-
-class Bench:
-    """One prepared scan: the test half's arrays and the scoring of a canvas."""
-
-    def __init__(self, case: R.Case) -> None:
-        self.case = case
-        scan, test = case.scan, case.test
-        self.diffraction = np.ascontiguousarray(scan["diffraction"][test])
-        self.positions = case.test_positions
-        self.probe = scan["probeGuess"].astype(np.complex64)
-        self.scale = float(scan["sim_intensity_scale"])
-
-    def score(self, canvas: np.ndarray, origin: Any) -> tuple[float, float]:
-        m = R.headline(R.score(R.window_of(canvas, origin, self.case.window), self.case.truth, self.case.window))
-        return m["amp_ssim"], m["phase_ssim"]
 
 
 def ours_curve(bench: Bench, iterations: int, **kw: Any) -> tuple[list[dict[str, float]], Any]:
