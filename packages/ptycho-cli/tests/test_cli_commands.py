@@ -191,3 +191,23 @@ def test_simulate_defaults_to_the_neutral_model(tmp_path: Path) -> None:
     assert bad.stderr.strip().splitlines()[-1] == ("ptycho simulate: error: --interpolation: expected one of "
                                                    "finegrid, fourier, probe, bilinear, found 'cubic'")
     assert not (tmp_path / "bad.npz").exists()
+
+
+def test_flags_are_never_matched_by_a_prefix(tmp_path: Path) -> None:
+    """specs/cli.md §1: a flag's prefix is not the flag (``--iter`` is not ``--iterations``, ``--train-data`` is
+    not ``--train-data-file``): exit 2, one line, nothing run or written; the torch CLI's parser does the same."""
+    scan = tmp_path / "s.npz"
+    assert ptycho("simulate", "-o", str(scan), "--n-positions", "16", "-q").returncode == 0
+    bad = ptycho("refine", "--test-data", str(scan), "--output-dir", str(tmp_path / "r"), "--iter", "2")
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines()[-1] == ("ptycho refine: error: unrecognized arguments: --iter 2 "
+                                                   "(see 'ptycho refine --help')")
+    assert not (tmp_path / "r").exists()
+    bad = ptycho("train", "--backend", "pytorch", "--train-data", str(scan), "--output-dir", str(tmp_path / "t"))
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "t").exists()
+    from ptycho_torch.cli.shared import CliArgumentParser
+
+    parser = CliArgumentParser(prog="x")
+    parser.add_argument("--train_data_file")
+    assert not parser.allow_abbrev

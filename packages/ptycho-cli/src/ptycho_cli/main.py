@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from ptycho_bridge.argtypes import nonnegative_float, nonnegative_int, positive_float, positive_int
 from ptycho_cli import __version__
@@ -26,7 +26,12 @@ __all__ = ["build_parser", "main", "train_main", "inference_main", "evaluate_mai
 
 
 class CliParser(argparse.ArgumentParser):
-    """ArgumentParser whose errors are a one-line :class:`UserError` instead of usage text + exit."""
+    """ArgumentParser whose errors are a one-line :class:`UserError` instead of usage text + exit, and which never
+    matches a flag by a prefix (``--train-data`` is not ``--train-data-file``; specs/cli.md §1)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise UserError(f"{message} (see '{self.prog} --help')")

@@ -95,7 +95,12 @@ def _one_line(text: Any) -> str:
 
 
 class CliArgumentParser(argparse.ArgumentParser):
-    """ArgumentParser whose errors raise :class:`CliError` (one line, exit 2) instead of printing usage."""
+    """ArgumentParser whose errors raise :class:`CliError` (one line, exit 2) instead of printing usage, and which
+    never matches a flag by a prefix (specs/torch-cli.md §5)."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # type: ignore[override]
         raise CliError(_one_line(message))
