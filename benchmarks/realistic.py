@@ -290,12 +290,11 @@ def score(recon_window: np.ndarray, truth: np.ndarray, window: tuple[int, int, i
 def headline(metrics: dict[str, Any]) -> dict[str, float]:
     """{amp,phase}_{ssim, psnr, frc50} from an ``evaluate`` dict.
 
-    Caveat on ``frc50`` (evaluate's first 0.5 crossing, counted from ring 0): on these rectangular,
-    non-periodic windows the lowest rings carry little or distorted signal -- ring 0 after the amplitude
-    scale fit and phase plane removal, ring 1 after the registration's periodic Fourier shift -- so a
-    good reconstruction can read 0-1 (e.g. true patches, bilinear stitch, Siemens quick scan: amplitude
-    FRC 1.00, 0.07, 0.78, 0.99, ... by ring). Read it together with SSIM/PSNR; the curves are in
-    ``metrics['frc_curve']``.
+    ``frc50`` is evaluate's first 0.5 crossing from ring 2 on (specs/metrics.md §4.2): on these rectangular,
+    non-periodic windows rings 0 and 1 carry distorted signal -- ring 0 after the amplitude scale fit and phase
+    plane removal, ring 1 after the registration's periodic Fourier shift (e.g. true patches, bilinear stitch,
+    Siemens quick scan: amplitude FRC 1.00, 0.07, 0.78, 0.99, ... by ring). Read it together with SSIM/PSNR;
+    the curves are in ``metrics['frc_curve']``.
     """
     out = {}
     for part, key in (("amplitude", "amp"), ("phase", "phase")):

@@ -115,3 +115,22 @@ def test_bad_input_raises_one_line():
         evaluate(np.ones((20, 20)), np.ones((21, 20)))
     with pytest.raises(ValueError, match="evaluate: phase_align"):
         evaluate(np.ones((20, 20)), np.ones((20, 20)), phase_align="ramp")
+
+
+def test_frc_crossing_skips_the_dc_and_lowest_rings():
+    """specs/metrics.md §4.2: the crossing is searched from ring 2, so an FRC of -1 at the DC ring and a dip at
+    ring 1 (offset and plane removal, registration) do not report a resolved image as unresolved."""
+    curve = np.array([-1.0, 0.07, 0.9, 0.9, 0.8, 0.6, 0.3, 0.2])
+    assert frc_cutoff(curve, 0.5) == pytest.approx(5 + (0.6 - 0.5) / (0.6 - 0.3))
+    assert frc_cutoff(np.array([1.0, 0.9, 0.4, 0.3]), 0.5) == 0.0  # ring 2 already below: nothing resolved
+    # closed form: two images sharing a band-limited part (rings < 10) and independent noise above it give
+    # FRC ~ 1 below ring 10 and ~ 0 above, whatever ring 0 says
+    rng = np.random.default_rng(0)
+    n = 64
+    k = np.hypot(*np.meshgrid(np.fft.fftfreq(n) * n, np.fft.fftfreq(n) * n))
+    shared = np.real(np.fft.ifft2(np.fft.fft2(rng.normal(size=(n, n))) * (k < 9.5)))
+    noise = [np.real(np.fft.ifft2(np.fft.fft2(rng.normal(size=(n, n))) * (k >= 10.5))) for _ in range(2)]
+    a, b = shared + 0.01 * noise[0] + 5.0, -(shared.mean()) + shared + 0.01 * noise[1] - 5.0
+    c = frc(a, b)
+    assert c[0] < 0  # the offsets make the DC ring anti-correlated
+    assert 9.0 <= frc_cutoff(c, 0.5) <= 11.0

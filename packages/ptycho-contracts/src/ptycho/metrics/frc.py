@@ -77,13 +77,21 @@ def frc(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.clip(curve, -1.0, 1.0)
 
 
+#: Rings the crossing search skips: ring 0 is the single DC coefficient (set by the amplitude scale fit and the phase
+#: offset/plane removal of the comparison, not by resolution) and ring 1 the lowest frequencies, which the plane
+#: removal and the registration's periodic shift distort on non-periodic windows (specs/metrics.md §4.2).
+SKIPPED_RINGS = 2
+
+
 def _first_crossing(diff: np.ndarray) -> float:
-    """First fractional index where ``diff`` (curve - threshold) goes below 0 (linear interpolation)."""
-    below = np.nonzero(diff < 0)[0]
+    """First fractional index where ``diff`` (curve - threshold) goes below 0 at ring >= SKIPPED_RINGS (linear
+    interpolation from the ring before); ``len`` if it never does; 0.0 if ring SKIPPED_RINGS is already below."""
+    start = min(SKIPPED_RINGS, diff.shape[0] - 1)
+    below = np.nonzero(diff[start:] < 0)[0]
     if below.size == 0:
         return float(diff.shape[0])
-    i = int(below[0])
-    if i == 0:
+    i = int(below[0]) + start
+    if i == start:
         return 0.0
     d0, d1 = float(diff[i - 1]), float(diff[i])
     return float(i - 1 + d0 / (d0 - d1))
@@ -92,8 +100,9 @@ def _first_crossing(diff: np.ndarray) -> float:
 def frc_cutoff(curve: np.ndarray, threshold: float, sigma: float = 0.0) -> float:
     """Ring index where the FRC first drops below a fixed ``threshold`` (specs/metrics.md §4.2).
 
+    The search starts at ring ``SKIPPED_RINGS`` (2): the DC ring and the lowest ring do not measure resolution.
     Linear interpolation between the last ring at or above the threshold and the first below;
-    returns ``len(curve)`` if the curve never drops below and 0.0 if the first ring is below.
+    returns ``len(curve)`` if the curve never drops below and 0.0 if ring 2 is already below.
     ``sigma`` > 0 smooths the curve first (Gaussian, in rings). Used with 0.5 (frc50) and 1/7.
     """
     c = np.asarray(curve, dtype=np.float64)
