@@ -50,6 +50,8 @@ INVALID = {
         "realspace_mae_weight": [-1.0], "realspace_weight": [-1.0],
         "n_groups": [0, 3.0], "probe_trainable": [1], "intensity_scale_trainable": ["False"],
         "torch_loss_mode": ["Poisson", "l2"], "debug": [None], "backend": ["torch", "jax", None],
+        "teacher": ["Refine", "lsqml", None], "teacher_iterations": [0, 2.0],
+        "teacher_supervised_share": [0.0, 1.5, math.nan], "teacher_keep_weight": [-1.0, math.inf],
     },
     InferenceConfig: {
         "model_path": [5, ""], "test_data_file": [[]], "n_groups": [0], "output_dir": [None],

@@ -26,7 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ptycho.config.config import AMP_ACTIVATION_ALIASES, AMP_ACTIVATIONS, ARCHITECTURES, BACKENDS, LOSS_MODES
+from ptycho.config.config import (
+    AMP_ACTIVATION_ALIASES,
+    AMP_ACTIVATIONS,
+    ARCHITECTURES,
+    BACKENDS,
+    LOSS_MODES,
+    TEACHERS,
+)
 from ptycho.config.validation import (
     check_bool,
     check_choice,
@@ -189,6 +196,8 @@ class TrainingConfig:
         torch_loss_mode: 'poisson' or 'mae'.
         output_dir: run folder (Path). debug: verbose logging.
         backend: 'pytorch' (default) or 'tensorflow'; carried so the canonical round trip is exact.
+        teacher, teacher_iterations, teacher_supervised_share, teacher_keep_weight: the refinement-teacher
+            recipe (canonical fields of the same names; specs/torch-training.md §8).
     """
 
     train_data_file: Path | None = None
@@ -207,6 +216,10 @@ class TrainingConfig:
     output_dir: Path = Path("training_outputs")
     debug: bool = False
     backend: str = "pytorch"
+    teacher: str = "none"
+    teacher_iterations: int = 20
+    teacher_supervised_share: float = 0.5
+    teacher_keep_weight: float = 0.0
 
     def __post_init__(self) -> None:
         o = "TrainingConfig"
@@ -223,6 +236,10 @@ class TrainingConfig:
             check_bool(o, name, getattr(self, name))
         check_choice(o, "torch_loss_mode", self.torch_loss_mode, LOSS_MODES)
         check_choice(o, "backend", self.backend, BACKENDS)
+        check_choice(o, "teacher", self.teacher, TEACHERS)
+        check_int(o, "teacher_iterations", self.teacher_iterations, 1)
+        check_float(o, "teacher_supervised_share", self.teacher_supervised_share, low=0.0, high=1.0, low_open=True)
+        check_float(o, "teacher_keep_weight", self.teacher_keep_weight, low=0.0)
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -66,6 +66,9 @@ AMP_ACTIVATIONS = ("sigmoid", "swish", "softplus", "relu")
 AMP_ACTIVATION_ALIASES = {"silu": "swish", "SiLU": "swish", "swish": "swish", "Swish": "swish"}
 BACKENDS = ("tensorflow", "pytorch")
 LOSS_MODES = ("poisson", "mae")
+#: ``TrainingConfig.teacher``: 'none' (self-supervised Poisson training) or 'refine' (the refinement-teacher
+#: recipe, PyTorch only; specs/torch-training.md §8).
+TEACHERS = ("none", "refine")
 SCHEDULERS = ("Default", "Exponential", "MultiStage", "Adaptive")
 
 
@@ -304,6 +307,10 @@ class TrainingConfig(_ValidatedOnAssignment):
     torch_loss_mode: str = "poisson"
     debug: bool = False
     max_time: str | None = None
+    teacher: str = "none"
+    teacher_iterations: int = 20
+    teacher_supervised_share: float = 0.5
+    teacher_keep_weight: float = 0.0
 
     _DEFAULT_N_GROUPS: ClassVar[int | None] = DEFAULT_N_GROUPS
     _PATH_FIELDS: ClassVar[tuple[tuple[str, bool], ...]] = (
@@ -345,6 +352,10 @@ def validate_training_config(cfg: TrainingConfig) -> None:
         _check_bool(o, name, getattr(cfg, name))
     _check_choice(o, "backend", cfg.backend, BACKENDS)
     _check_choice(o, "torch_loss_mode", cfg.torch_loss_mode, LOSS_MODES)
+    _check_choice(o, "teacher", cfg.teacher, TEACHERS)
+    _check_int(o, "teacher_iterations", cfg.teacher_iterations, 1)
+    _check_float(o, "teacher_supervised_share", cfg.teacher_supervised_share, low=0.0, high=1.0, low_open=True)
+    _check_float(o, "teacher_keep_weight", cfg.teacher_keep_weight, low=0.0)
 
 
 def _check_grouping(owner: str, model: ModelConfig, neighbor_count: Any, pool: Any) -> None:
