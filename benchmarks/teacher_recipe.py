@@ -66,6 +66,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seed", type=int, default=1, help="simulation seed (default 1)")
     p.add_argument("--output-dir", default="teacher_recipe_output")
+    p.add_argument("--teacher-ceiling", action="store_true",
+                   help="also score the teacher's own labels on the TRAIN half (bilinear stitch, train window): "
+                        "what the network would score there if it reproduced its labels exactly")
     p.add_argument("--quick", action="store_true", help="small scan, 2 epochs, 3 teacher passes (smoke run)")
     args = p.parse_args(argv)
     args.variants = [parse_variant(v) for v in args.variants]
@@ -124,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     canvas, origin = R.stitch(scan["Y"][case.test], case.test_positions, M=M_STITCH, interpolation="bilinear")
     rows.append({"variant": "true test patches, bilinear stitch (ceiling of ptycho infer)",
                  **TT._scores(canvas, origin, truth, window)})
+    if args.teacher_ceiling:
+        rows.extend(teacher_ceiling(case, args.teacher_iterations))
     for v in args.variants:
         run = out / f"run_{v['label']}"
         cmd = ["train", "--backend", "pytorch", "--train_data_file", str(data / "train.npz"), "--output_dir", str(run),
@@ -158,6 +163,29 @@ def main(argv: list[str] | None = None) -> int:
     print(table(rows, args.refine_iterations), flush=True)
     print(f"wrote {out / 'results.json'}")
     return 0
+
+
+def teacher_ceiling(case: Any, iterations: int) -> list[dict[str, Any]]:
+    """Rows scoring the teacher on the TRAIN half's window: its refined object, and its labels (the patches the
+    generator is trained on, ``ptycho_torch.teacher.teacher_labels``) stitched back bilinearly as ``ptycho infer``
+    stitches - the best the network can do there by reproducing its labels."""
+    from ptycho_torch.teacher import teacher_labels
+
+    scan = case.scan
+    pos = np.stack([scan["xcoords"][case.train], scan["ycoords"][case.train]], axis=1)
+    train_window = R.scoring_window(pos, case.truth.shape, M=M_STITCH)
+    labels = teacher_labels(scan["diffraction"][case.train], pos, scan["probeGuess"], iterations=iterations)
+    rows = [{"variant": f"teacher: refined object ({iterations} passes), TRAIN window", "train_s": labels.seconds,
+             **TT._scores(labels.object, np.asarray(labels.origin_xy, float), case.truth, train_window)}]
+    canvas, origin = R.stitch(labels.Y, pos, M=M_STITCH, interpolation="bilinear")
+    rows.append({"variant": "teacher: its labels, bilinear stitch, TRAIN window", **TT._scores(canvas, origin, case.truth,
+                                                                                              train_window)})
+    canvas, origin = R.stitch(scan["Y"][case.train], pos, M=M_STITCH, interpolation="bilinear")
+    rows.append({"variant": "true train patches, bilinear stitch, TRAIN window", **TT._scores(canvas, origin, case.truth,
+                                                                                             train_window)})
+    for r in rows:
+        print(f"  {r['variant']}: amp / phase SSIM {r['amp_ssim']:.3f} / {r['phase_ssim']:.3f}", flush=True)
+    return rows
 
 
 def table(rows: list[dict[str, Any]], refine_iterations: int = 0) -> str:

@@ -27,7 +27,8 @@ def test_teacher_train_writes_a_bundle_that_infer_reads(scan: Path, tmp_path: Pa
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     run, inf = tmp_path / "run", tmp_path / "inf"
     code = main(["train", "--backend", "pytorch", "--train_data_file", str(scan), "--output_dir", str(run),
-                 "--teacher", "refine", "--teacher-iterations", "2", "--max_epochs", "2", "--n_groups", "40",
+                 "--teacher", "refine", "--teacher-iterations", "2", "--teacher-supervised-share", "0.5",
+                 "--max_epochs", "2", "--n_groups", "40",
                  "--nphotons", "1e6", "--quiet", "--logger", "none"])
     out = capsys.readouterr()
     assert code == 0, out.err
@@ -36,6 +37,12 @@ def test_teacher_train_writes_a_bundle_that_infer_reads(scan: Path, tmp_path: Pa
 
     stored = read_bundle(run).config
     assert stored["teacher"] == "refine" and stored["teacher_iterations"] == 2
+    import torch
+
+    state = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert state["ptycho_teacher"] == {"stage": "poisson", "switch_epoch": 1}
+    losses = state["ptycho_resume"]["loss_history"]["train"]
+    assert len(losses) == 2 and 0 < losses[0] < 10 and losses[1] < -100  # split loss, then Poisson NLL (counts)
     code = main(["infer", "--model_path", str(run), "--test_data", str(scan), "--output_dir", str(inf), "--quiet"])
     assert code == 0, capsys.readouterr().err
     with np.load(inf / "reconstructed_object.npz") as f:

@@ -218,7 +218,7 @@ class TrainingConfig:
     backend: str = "pytorch"
     teacher: str = "none"
     teacher_iterations: int = 20
-    teacher_supervised_share: float = 0.5
+    teacher_supervised_share: float = 1.0
     teacher_keep_weight: float = 0.0
 
     def __post_init__(self) -> None:

@@ -155,7 +155,7 @@ def build_parser() -> CliArgumentParser:
                    help="refinement passes of the teacher (default 20; their time counts in --max_time)")
     t.add_argument("--teacher-supervised-share", "--teacher_supervised_share", dest="teacher_supervised_share",
                    type=float, help="share of the epochs (or of the training time) in the supervised stage, (0, 1] "
-                   "(default 0.5; 1 = no Poisson stage)")
+                   "(default 1 = no Poisson stage)")
     t.add_argument("--teacher-keep-weight", "--teacher_keep_weight", dest="teacher_keep_weight", type=float,
                    help="weight of the supervised loss kept in the Poisson stage, >= 0 (default 0)")
     e = p.add_argument_group("execution")

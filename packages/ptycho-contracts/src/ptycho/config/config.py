@@ -309,7 +309,7 @@ class TrainingConfig(_ValidatedOnAssignment):
     max_time: str | None = None
     teacher: str = "none"
     teacher_iterations: int = 20
-    teacher_supervised_share: float = 0.5
+    teacher_supervised_share: float = 1.0
     teacher_keep_weight: float = 0.0
 
     _DEFAULT_N_GROUPS: ClassVar[int | None] = DEFAULT_N_GROUPS
