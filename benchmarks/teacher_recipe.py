@@ -3,7 +3,8 @@
 Usage:
     OMP_NUM_THREADS=1 python benchmarks/teacher_recipe.py [--object siemens] [--epochs 10]
         [--variants none S1=1/0 S05=0.5/0 K100=0.5/100] [--teacher-iterations 20] [--max-time DD:HH:MM:SS]
-        [--refine-iterations 0] [--batch-size 16] [--seed 1] [--output-dir teacher_recipe_output] [--quick]
+        [--refine-iterations 0] [--teacher-ceiling] [--batch-size 16] [--seed 1] [--output-dir teacher_recipe_output]
+        [--quick]
 
 Every variant is the PRODUCT path, run as a user runs it: ``ptycho train --backend pytorch`` on the training
 half's NPZ (no ground truth in it) with ``--teacher refine --teacher-supervised-share F --teacher-keep-weight W``
@@ -16,6 +17,8 @@ of ``teacher_training.phase_shift``: an amplitude cross-correlation misfires on 
 The scan: ``realistic.prepare(ScanSpec(object_kind=...))`` (2000 positions, zone-plate probe, 1e6 photons,
 train = top half). ``--quick``: 400 positions on a 192² object, 2 epochs, 3 teacher passes (a smoke run).
 
+``--teacher-ceiling`` adds the teacher itself, scored on the TRAIN half's window: its refined object, and its
+labels stitched back bilinearly (what the network would score there by reproducing its labels exactly).
 Prints one table row per variant; writes ``<output-dir>/results.json``. Seconds are wall time of the whole
 ``ptycho train`` process (teacher included) and depend on the machine's load: compare variants by epochs.
 """
