@@ -93,8 +93,9 @@ def slow(session: nox.Session) -> None:
 
 @nox.session
 def ddp(session: nox.Session) -> None:
-    """Lightning DDP on CPU: two gloo processes train, resume and match one process (specs/scaling.md §1)."""
-    _editable(session, ["ptycho-contracts", "ptycho-bridge", "ptycho-torch"])
+    """Lightning DDP on CPU: two gloo processes train, resume and match one process, and the matrix users run
+    (`ptycho train`, ddp/ddp_spawn x progress/--quiet x epochs/--max-time, then --resume; specs/scaling.md §1)."""
+    _editable(session, ["ptycho-contracts", "ptycho-bridge", "ptycho-torch", "ptycho-cli"])
     session.run("pytest", "packages/ptycho-torch/tests/test_torch_ddp.py", "-m", "slow", "-q", *session.posargs,
                 env=_pytest_env())
 

@@ -41,6 +41,7 @@ __all__ = [
     "Case",
     "prepare",
     "ScanSpec",
+    "BENCHMARK_SCANS",
     "simulate_scan",
     "split_scan",
     "subset",
@@ -64,7 +65,12 @@ _PER_POSITION = ("diffraction", "xcoords", "ycoords", "xcoords_start", "ycoords_
 
 @dataclasses.dataclass(frozen=True)
 class ScanSpec:
-    """Parameters of a realistic scan (arguments of ``ptycho.simulation.simulate``)."""
+    """Parameters of a realistic scan (arguments of ``ptycho.simulation.simulate``).
+
+    ``interpolation`` is the measurement model (specs/simulation.md §6): 'finegrid' (neutral, the default
+    since issue 32), or a solver's own model ('fourier' = object shift, 'probe' = probe shift) for the
+    own-model swing rows.
+    """
 
     object_kind: str = "siemens"
     N: int = 64
@@ -74,10 +80,29 @@ class ScanSpec:
     jitter: float = 1.0
     object_size: int = 384
     seed: int = 1
+    scan: str = "fermat"
+    interpolation: str = "finegrid"
+
+    @property
+    def label(self) -> str:
+        """Short name: object / probe / scan (and the model when not neutral)."""
+        scan = {"fermat": "spiral", "grid": "raster"}.get(self.scan, self.scan)
+        model = "" if self.interpolation == "finegrid" else f" [{self.interpolation}]"
+        return f"{self.object_kind}/{self.probe_kind}/{scan}{model}"
+
+
+#: The benchmark scans every method is judged on (issues 24, 32): three probe families, three objects,
+#: two scan patterns, all simulated with the neutral model. The first is the Siemens scan of the earlier
+#: sections, simulated neutrally.
+BENCHMARK_SCANS = (
+    ScanSpec("siemens", probe_kind="zoneplate", scan="fermat", seed=1),
+    ScanSpec("natural", probe_kind="fresnel", scan="grid", seed=2),
+    ScanSpec("grf", probe_kind="phasescreen", scan="fermat", seed=3),
+)
 
 
 def simulate_scan(spec: ScanSpec) -> dict[str, np.ndarray]:
-    """Simulate ``spec`` with band-limited patch extraction (``interpolation='fourier'``).
+    """Simulate ``spec`` with its measurement model (default: the neutral 'finegrid' model).
 
     Returns the ``ptycho.simulation.simulate`` dict: ``diffraction`` (M, N, N) float32 amplitudes
     (counts = (diffraction * sim_intensity_scale)^2), ``xcoords``/``ycoords`` (M,), ``probeGuess``
@@ -88,7 +113,7 @@ def simulate_scan(spec: ScanSpec) -> dict[str, np.ndarray]:
     return simulate(
         object_kind=spec.object_kind, N=spec.N, n_positions=spec.n_positions, nphotons=spec.nphotons,
         probe_kind=spec.probe_kind, jitter=spec.jitter, object_size=spec.object_size, seed=spec.seed,
-        interpolation="fourier",
+        scan=spec.scan, interpolation=spec.interpolation,
     )
 
 
@@ -352,6 +377,8 @@ def import_ptychi() -> types.ModuleType:
 class PtychiRun:
     """pty-chi LSQML on one scan with the true probe and true positions (fixed), object from ones.
 
+    ``batch_size`` and ``momentum`` (``momentum_acceleration_gain``) are the settings the benchmarks sweep.
+
     Conventions (checked by :func:`ptychi_forward_check`): pty-chi's data are intensities with the DC
     term at the corner (``fft_shift=True`` moves our centred patterns there) and its far field is an
     unnormalised ``fft2``; our counts are ``(s A)^2`` with ``A = |fftshift(fft2(P O, norm='ortho'))|``
@@ -364,7 +391,7 @@ class PtychiRun:
 
     def __init__(self, scan: dict[str, np.ndarray], index: np.ndarray, object_shape: Sequence[int], *,
                  batch_size: int = 96, seed: int = 0, noise_model: str = "gaussian",
-                 initial_object: np.ndarray | None = None) -> None:
+                 initial_object: np.ndarray | None = None, momentum: float = 0.0) -> None:
         import torch
 
         ptychi = import_ptychi()
@@ -398,6 +425,8 @@ class PtychiRun:
         opts.reconstructor_options.default_device = enums.Devices.CPU
         opts.reconstructor_options.random_seed = int(seed)
         opts.reconstructor_options.rescale_probe_intensity_in_first_epoch = False
+        # LSQML's momentum acceleration of the object update (0 = off, pty-chi's default)
+        opts.reconstructor_options.momentum_acceleration_gain = float(momentum)
         opts.reconstructor_options.noise_model = {"gaussian": enums.NoiseModels.GAUSSIAN,
                                                   "poisson": enums.NoiseModels.POISSON}[noise_model]
         self.ptychi = ptychi

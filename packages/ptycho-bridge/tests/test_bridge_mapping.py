@@ -227,7 +227,9 @@ def test_execution_supplies_learning_rate_and_scheduler_unless_overridden():
 def test_n_groups_none_stays_none():
     t = to_training_config(ModelConfig(), DataConfig(nphotons=1.0), TrainingConfig(n_groups=None))
     assert t.n_groups is None
-    assert to_training_config(ModelConfig(), DataConfig(nphotons=1.0), TrainingConfig()).n_groups == 512
+    # specs/config.md §3: the native default is None too, the whole scan
+    assert TrainingConfig().n_groups is None
+    assert to_training_config(ModelConfig(), DataConfig(nphotons=1.0), TrainingConfig()).n_groups is None
 
 
 @pytest.mark.parametrize("key", ["foo", "n_images", "model", "K", "epochs", "plateau_factor"])
@@ -266,7 +268,14 @@ BAD_OVERRIDES = {
     "batch_size": st.integers(-10, 0),
     "nepochs": st.integers(-10, 0),
     "learning_rate": st.floats(max_value=0.0) | st.just(math.inf),
-    "scheduler": st.sampled_from(["WarmupCosine", "cosine", ""]),
+    "scheduler": st.sampled_from(["Cosine", "cosine", ""]),
+    "optimizer": st.sampled_from(["rmsprop", "Adam", ""]),
+    "weight_decay": st.floats(max_value=-1e-6) | st.just(math.nan),
+    "momentum": st.floats(1.0, 10.0),
+    "gradient_clip_val": st.floats(max_value=0.0),
+    "gradient_clip_algorithm": st.sampled_from(["agc", "l2"]),
+    "architecture": st.sampled_from(["unet", "hybrid", "FNO"]),
+    "learned_input_channels": st.integers(2, 4),
     "mae_weight": st.floats(1.01, 1e6) | st.floats(max_value=-1e-3),
     "nll_weight": st.floats(1.01, 1e6),
     "nphotons": st.floats(max_value=0.0) | st.just(math.inf),

@@ -36,7 +36,8 @@ INVALID = {
     },
     ModelConfig: {
         "mode": ["pinn", "unsupervised", None],
-        "architecture": ["fno", "unet"],
+        "architecture": ["unet", "FNO", None], "fno_modes": [0, 2.0], "fno_width": [0], "fno_blocks": [-1],
+        "learned_input_channels": [2, 0],
         "n_filters_scale": [0, 1.5],
         "amp_activation": ["tanh", "gelu", None],
         "object_big": [1], "probe_big": [None], "probe_mask": ["no"], "pad_object": [0],
@@ -48,7 +49,10 @@ INVALID = {
         "batch_size": [0, 16.0], "epochs": [0, -1], "max_time": ["14:00", "00:00:00:00", 840],
         "mae_weight": [-0.1, 1.5], "nll_weight": [2.0, math.nan],
         "realspace_mae_weight": [-1.0], "realspace_weight": [-1.0],
-        "n_groups": [0, 3.0], "probe_trainable": [1], "intensity_scale_trainable": ["False"],
+        "n_groups": [0, 3.0], "optimizer": ["rmsprop", "Adam", None], "momentum": [-0.1, 1.0],
+        "weight_decay": [-1e-3, math.nan], "adam_beta1": [1.0, -0.5], "adam_beta2": [1.5],
+        "gradient_clip_val": [0.0, -1.0, math.inf], "gradient_clip_algorithm": ["agc", "L2", None],
+        "probe_trainable": [1], "intensity_scale_trainable": ["False"],
         "torch_loss_mode": ["Poisson", "l2"], "debug": [None], "backend": ["torch", "jax", None],
         "teacher": ["Refine", "lsqml", None], "teacher_iterations": [0, 2.0],
         "teacher_supervised_share": [0.0, 1.5, math.nan], "teacher_keep_weight": [-1.0, math.inf],
@@ -61,7 +65,7 @@ INVALID = {
         "accelerator": ["tpu", "xla", None], "devices": [0, True, "all", 1.0], "strategy": ["", None, "fsdp", "DDP", "ddp_notebook"],
         "num_nodes": [0, 2.0, True], "precision": ["16", "bf16", 32, None],
         "deterministic": [1, "yes"], "num_workers": [-1, 1.5], "learning_rate": [0.0, -1e-3, math.inf],
-        "scheduler": ["WarmupCosine", "cosine", None], "exponential_gamma": [0.0, 1.5],
+        "scheduler": ["Cosine", "cosine", None], "lr_warmup_epochs": [-1, 1.5], "lr_min_ratio": [-0.1, 1.5], "exponential_gamma": [0.0, 1.5],
         "multistage_milestones": [(), (3, 2), (0, 5), (1.5,), "10"], "multistage_gamma": [0.0, 2.0],
         "plateau_factor": [0.0, 1.0, 1.5], "plateau_patience": [-1, 1.5], "plateau_min_lr": [-1e-6],
         "plateau_threshold": [-0.1], "accumulate_grad_batches": [0, 2.0],
@@ -93,7 +97,7 @@ def test_defaults_follow_the_canonical_ones_except_the_documented_three():
     assert (d.N, d.grid_size, d.K, d.probe_scale) == (c.model.N, (1, 1), c.neighbor_count, c.model.probe_scale)
     assert d.nphotons is None and t.backend == "pytorch" and i.backend == "pytorch"
     assert (m.amp_activation, m.mode, m.n_filters_scale) == ("sigmoid", "Unsupervised", c.model.n_filters_scale)
-    assert (t.epochs, t.batch_size, t.n_groups, t.output_dir) == (c.nepochs, c.batch_size, 512, Path("training_outputs"))
+    assert (t.epochs, t.batch_size, t.n_groups, t.output_dir) == (c.nepochs, c.batch_size, None, Path("training_outputs"))
     assert t.intensity_scale_trainable is False and i.output_dir == Path("inference_outputs")
     assert i.model_path is None and i.test_data_file is None and i.n_groups is None
 

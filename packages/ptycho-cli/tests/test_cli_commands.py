@@ -166,5 +166,28 @@ def test_simulate_realistic_scan_flags(tmp_path: Path) -> None:
     bad = ptycho("simulate", "-o", str(tmp_path / "bad.npz"), "--probe", "gauss")
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines()[-1] == ("ptycho simulate: error: --probe: expected one of disk, fresnel, "
-                                                   "zoneplate, found 'gauss'")
+                                                   "zoneplate, phasescreen, found 'gauss'")
+    assert not (tmp_path / "bad.npz").exists()
+
+
+def test_simulate_defaults_to_the_neutral_model(tmp_path: Path) -> None:
+    """specs/cli.md §2, specs/simulation.md §6: without --interpolation the scan is simulated on a 4x finer grid
+    (positions in quarter pixels, recorded in _metadata); --oversample changes the grid; a bad model is exit 2."""
+    import json
+
+    import numpy as np
+
+    out = tmp_path / "neutral.npz"
+    proc = ptycho("simulate", "-o", str(out), "--n-positions", "30", "--probe", "phasescreen", "--jitter", "1",
+                  "--oversample", "2")
+    assert proc.returncode == 0, proc.stderr
+    with np.load(out, allow_pickle=False) as data:
+        meta = json.loads(str(data["_metadata"]))["simulation"]
+        x = data["xcoords"]
+    assert meta["interpolation"] == "finegrid" and meta["oversample"] == 2 and meta["probe_kind"] == "phasescreen"
+    np.testing.assert_array_equal(x * 2, np.round(x * 2))
+    bad = ptycho("simulate", "-o", str(tmp_path / "bad.npz"), "--interpolation", "cubic")
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines()[-1] == ("ptycho simulate: error: --interpolation: expected one of "
+                                                   "finegrid, fourier, probe, bilinear, found 'cubic'")
     assert not (tmp_path / "bad.npz").exists()

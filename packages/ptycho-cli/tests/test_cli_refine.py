@@ -52,7 +52,8 @@ def test_refine_writes_object_log_probe_positions(scan: Path, tmp_path: Path, ca
     assert log["options"]["refine_probe"] and log["options"]["seed"] == 1 and log["nll_units"] == "counts"
     assert log["final_nll"] < log["initial_nll"]
     rows = (out / "refine_log.csv").read_text().splitlines()
-    assert rows[0] == "iteration,nll,time_s" and len(rows) == 4
+    assert rows[0] == "iteration,nll,time_s,change" and len(rows) == 4
+    assert float(rows[3].split(",")[3]) == log["history"][2]["change"] > 0
     assert float(rows[3].split(",")[1]) == log["history"][2]["nll"]
     with np.load(out / "refined_probe.npz") as z:
         assert z["probe"].shape == probe.shape and not np.array_equal(z["probe"], probe)

@@ -68,7 +68,7 @@ def test_defaults_are_the_documented_ones():
     assert (m.N, m.gridsize, m.n_filters_scale, m.amp_activation) == (64, 1, 2, "sigmoid")
     assert (m.object_big, m.probe_big, m.probe_mask, m.pad_object, m.probe_scale) == (True, True, False, True, 4.0)
     t = TrainingConfig(model=m)
-    assert (t.batch_size, t.nepochs, t.nphotons, t.n_groups, t.neighbor_count) == (16, 50, 1e9, 512, 4)
+    assert (t.batch_size, t.nepochs, t.nphotons, t.n_groups, t.neighbor_count) == (16, 50, 1e9, None, 4)
     assert (t.backend, t.torch_loss_mode, t.learning_rate, t.debug) == ("tensorflow", "poisson", 1e-3, False)
     assert t.output_dir == Path("training_outputs")
     i = InferenceConfig(model=m, model_path="m", test_data_file="t.npz")
@@ -89,7 +89,9 @@ def test_silu_alias_becomes_swish():
         ({"gridsize": True}, "gridsize"),
         ({"n_filters_scale": 0}, "n_filters_scale"),
         ({"model_type": "gan"}, "model_type"),
-        ({"architecture": "fno"}, "architecture"),
+        ({"architecture": "unet"}, "architecture"),
+        ({"fno_modes": 0}, "fno_modes"),
+        ({"learned_input_channels": 2}, "learned_input_channels"),
         ({"amp_activation": "tanh"}, "amp_activation"),
         ({"probe_scale": 0.0}, "probe_scale"),
         ({"probe_scale": float("nan")}, "probe_scale"),
@@ -143,6 +145,33 @@ def test_assignment_is_validated_and_rolled_back():
 def test_frozen_model_config():
     with pytest.raises(dataclasses.FrozenInstanceError):
         ModelConfig().N = 128  # type: ignore[misc]
+
+
+def test_groups_used_is_the_whole_scan_by_default():
+    """specs/config.md §3, specs/grouping.md §2: n_groups None = every position; an int subsamples."""
+    from ptycho.config.config import groups_used
+
+    t = TrainingConfig(model=ModelConfig())
+    assert t.n_groups is None and groups_used(t, 256) == 256
+    t.n_groups = 512
+    assert groups_used(t, 256) == 256  # never more groups than positions without oversampling
+    t.n_groups = 100
+    assert groups_used(t, 256) == 100
+    t2 = TrainingConfig(model=ModelConfig(gridsize=2), enable_oversampling=True, neighbor_pool_size=6,
+                        n_groups=512)
+    assert groups_used(t2, 256) == 512
+
+
+def test_logs_print_the_groups_used_never_the_bare_setting():
+    """specs/config.md §3: a 256-position scan never reads n_groups=512."""
+    from ptycho.config.training_options import describe_groups
+
+    t = TrainingConfig(model=ModelConfig())
+    assert describe_groups(t, 256) == "groups=256 of 256 positions (the whole scan)"
+    t.n_groups = 512
+    assert describe_groups(t, 256) == "groups=256 of 256 positions (n_groups 512 capped at the scan)"
+    t.n_groups = 100
+    assert describe_groups(t, 256) == "groups=100 of 256 positions (subsampled by n_groups)"
 
 
 def test_n_images_is_a_deprecated_alias_of_n_groups():

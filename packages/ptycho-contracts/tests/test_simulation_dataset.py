@@ -128,14 +128,15 @@ def test_bad_arguments_raise_one_line():
 # --- realistic scans: probes with phase, jittered positions, band-limited extraction (specs/simulation.md §3, §5)
 
 def test_probe_kinds_have_phase_structure_and_stay_centred():
-    """specs/simulation.md §5: 'fresnel' and 'zoneplate' probes are complex with a curved phase; 'disk' is real."""
+    """specs/simulation.md §5: 'fresnel', 'zoneplate' and 'phasescreen' probes are complex with a curved
+    phase; 'disk' is real."""
     from ptycho.simulation import PROBE_KINDS, make_probe
 
-    assert PROBE_KINDS == ("disk", "fresnel", "zoneplate")
+    assert PROBE_KINDS == ("disk", "fresnel", "zoneplate", "phasescreen")
     n = 64
     r = np.hypot(*np.meshgrid(np.arange(n) - n / 2 + 0.5, np.arange(n) - n / 2 + 0.5))
     assert np.abs(make_probe("disk", n).imag).max() == 0
-    for kind in ("fresnel", "zoneplate"):
+    for kind in ("fresnel", "zoneplate", "phasescreen"):
         p = make_probe(kind, n)
         assert p.shape == (n, n) and p.dtype == np.complex64
         power = np.abs(p) ** 2

@@ -147,11 +147,14 @@ def numpy_iteration(d, pos, probe, s, likelihood, delta, refine_probe, subpixel,
 @pytest.mark.parametrize("subpixel", ["object", "probe"])
 @pytest.mark.parametrize("likelihood,refine_probe", [("poisson", False), ("gaussian", False), ("poisson", True)])
 def test_one_iteration_matches_numpy_reference(likelihood, refine_probe, subpixel):
-    """specs/refinement.md §1, §3, §5: flat start, intensity match, one preconditioned update with its step."""
+    """specs/refinement.md §1, §3, §5: flat start, intensity match, one preconditioned update with its step
+    (a mini-batch step: ``conjugate=False``, since a batch holding the whole scan otherwise takes the
+    conjugate-gradient step of §5)."""
     d, pos, probe, _ = _scan()
     s = 2.5
     ref_obj, ref_probe, origin = numpy_iteration(d, pos, probe, s, likelihood, 0.05, refine_probe, subpixel, 4)
     opts = RefineOptions(iterations=1, batch_size=len(d), likelihood=likelihood, delta=0.05, dtype="float64",
+                         conjugate=False,
                          refine_probe=refine_probe, probe_start=0, newton_steps=12, subpixel=subpixel,
                          subpixel_margin=4)
     res = refine(d, pos, probe, scale=s, options=opts)

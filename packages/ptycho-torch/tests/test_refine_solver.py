@@ -131,7 +131,7 @@ def test_same_seed_same_result_and_seed_matters(scan):
 
 @pytest.mark.parametrize("field,value,message", [
     ("iterations", -1, "RefineOptions.iterations: expected an integer >= 0, found -1"),
-    ("batch_size", 0, "RefineOptions.batch_size: expected an integer >= 1, found 0"),
+    ("batch_size", 0, "RefineOptions.batch_size: expected None or an integer >= 1, found 0"),
     ("chunk_size", 0, "RefineOptions.chunk_size: expected an integer >= 1, found 0"),
     ("likelihood", "l2", "RefineOptions.likelihood: expected one of ('poisson', 'gaussian'), found 'l2'"),
     ("delta", 0.0, "RefineOptions.delta: expected a finite number > 0, found 0.0"),

@@ -196,6 +196,8 @@ def restore_determinism():
     [
         ("Default", 3, (), [1e-3, 1e-3, 1e-3]),
         ("MultiStage", 4, (), [1e-3, 1e-3, 1e-4, 1e-5]),  # milestones at 1/2 and 3/4 of 4 epochs
+        # warm-up 0.1 lr -> lr over 1 epoch, then cosine to 0.1 lr: 0.1 + 0.45 (1 + cos(pi t)), t = 0, 1/3, 2/3
+        ("WarmupCosine", 4, ("--lr-warmup-epochs", "1"), [1e-4, 1e-3, 7.75e-4, 3.25e-4]),
     ],
 )
 def test_scheduler_changes_logged_lr(tmp_path, nfs1, scheduler, epochs, extra, expected):
@@ -369,12 +371,18 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, case, match
 
 def test_failure_during_training_rolls_back(tmp_path, capsys, monkeypatch):
     """specs/torch-cli.md §5: a run that fails after writing removes what it wrote (fresh folder removed,
-    earlier contents of an existing folder kept)."""
+    earlier contents of an existing folder kept) - except checkpoints/ once it holds last.ckpt
+    (specs/reliability.md §8: the line then names the cause and the --resume command)."""
     from ptycho_torch.workflows import components
 
+    checkpoint = {"write": False}
+
     def failing(train_data, test_data, config, do_stitching=False, *, execution_config=None, **kw):
-        (Path(config.output_dir) / "checkpoints").mkdir(parents=True)
-        (Path(config.output_dir) / "checkpoints" / "last.ckpt").write_bytes(b"partial")
+        (Path(config.output_dir) / "lightning_logs").mkdir(parents=True)
+        (Path(config.output_dir) / "lightning_logs" / "metrics.csv").write_text("epoch\n")
+        if checkpoint["write"]:
+            (Path(config.output_dir) / "checkpoints").mkdir(parents=True)
+            (Path(config.output_dir) / "checkpoints" / "last.ckpt").write_bytes(b"partial")
         raise ValueError("simulated failure after writing")
 
     monkeypatch.setattr(components, "run_cdi_example_torch", failing)
@@ -385,6 +393,13 @@ def test_failure_during_training_rolls_back(tmp_path, capsys, monkeypatch):
     (out / "notes.txt").write_text("keep me")
     assert main(["--train_data_file", FIXTURE, "--output_dir", out, "--accelerator", "cpu", "--quiet"]) == 2
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    checkpoint["write"] = True
+    capsys.readouterr()
+    assert main(["--train_data_file", FIXTURE, "--output_dir", out, "--accelerator", "cpu", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "stopped: simulated failure after writing; checkpoints kept in" in err[0], err
+    assert err[0].endswith(" --quiet --resume")
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "notes.txt"]
 
 
 # ------------------------------------------------------------------------------------------- optional loggers

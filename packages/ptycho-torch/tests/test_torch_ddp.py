@@ -159,3 +159,113 @@ def test_two_gloo_processes_train_resume_and_match_one_process(tmp_path):
     final = torch.load(spawn / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
     for name, value in module.state_dict().items():
         assert torch.equal(value, final[name]), name  # the bundle holds what the workers trained
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The matrix users run (issue 31): `ptycho train` with progress shown or --quiet, by epochs or by a time
+# budget, then --resume; 'ddp' and 'ddp_spawn', 2 CPU processes (specs/scaling.md §1 "Same collectives")
+# ---------------------------------------------------------------------------------------------------------
+
+def _ptycho_train(out: Path, *flags: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
+    for name in ("RANK", "LOCAL_RANK", "NODE_RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS"):
+        env.pop(name, None)
+    cmd = [sys.executable, "-m", "ptycho_cli", "train", "--backend", "pytorch", "--train-data-file", str(FIXTURE),
+           "--output-dir", str(out), "--n-groups", "64", "--batch_size", "16", "--accelerator", "cpu", *flags]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _clean(res: subprocess.CompletedProcess) -> None:
+    assert res.returncode == 0, res.stderr[-3000:]
+    for text in ("EnforceNotMet", "pair.cc", "Traceback", "internal error", "collective mismatch", "terminate called"):
+        assert text not in res.stderr, res.stderr[-3000:]
+
+
+MATRIX = [(strategy, shown, budget) for strategy in ("ddp", "ddp_spawn") for shown in (True, False)
+          for budget in (False, True)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy, shown, budget", MATRIX,
+                         ids=[f"{s}-{'progress' if p else 'quiet'}-{'max_time' if b else 'epochs'}" for s, p, b in MATRIX])
+def test_ptycho_train_multiprocess_matrix_with_progress_budget_and_resume(tmp_path, strategy, shown, budget):
+    """specs/scaling.md §1: every rank runs the same collectives whether the progress bar, the ETA and the time
+    budget are shown or not (the bar's epoch-end metric read all-reduced on rank 0 alone: a gloo abort)."""
+    out = tmp_path / "run"
+    display = () if shown else ("--quiet",)
+    stop = ("--max-time", "00:00:00:06") if budget else ("--nepochs", "1")
+    first = _ptycho_train(out, "--strategy", strategy, "--devices", "2", *stop, *display)
+    _clean(first)
+    assert [ln for ln in first.stdout.splitlines() if ln.startswith("bundle_path=")], first.stdout
+    if shown:
+        shown_text = first.stdout + first.stderr  # Lightning's bar writes to stdout
+        assert "eta=" in shown_text and ("left_s=" in shown_text) == budget  # the display really ran
+    ckpt = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert ckpt["ptycho_data_order"]["world_size"] == 2
+    target = int(ckpt["ptycho_data_order"]["epoch"]) + 2
+    resumed = _ptycho_train(out, "--strategy", strategy, "--devices", "2", "--nepochs", str(target), "--resume", *display)
+    _clean(resumed)
+    assert len(_history(out, 2)) == target
+    assert sorted(p.name for p in out.glob("*.zip")) == ["wts.h5.zip"]
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        kids.extend(int(k) for k in text)
+    return kids
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the training processes through /proc")
+@pytest.mark.parametrize("strategy", ["ddp", "ddp_spawn"])
+def test_killed_rank_stops_the_run_keeps_checkpoints_and_the_printed_resume_command_finishes(tmp_path, strategy):
+    """specs/reliability.md §8: SIGKILL one training process once checkpoints/last.ckpt exists: the run stops
+    within seconds, exit non-zero, one line naming the cause and the exact --resume command, no C++ abort text;
+    checkpoints/ kept, no bundle; that command, run as printed, completes the run."""
+    import shlex
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
+    for name in ("RANK", "LOCAL_RANK", "NODE_RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS"):
+        env.pop(name, None)
+    epochs = 10
+    cmd = [sys.executable, "-m", "ptycho_cli", "train", "--backend", "pytorch", "--train-data-file", str(FIXTURE),
+           "--output-dir", str(out), "--n-groups", "64", "--batch_size", "16", "--accelerator", "cpu",
+           "--strategy", strategy, "--devices", "2", "--nepochs", str(epochs)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not (out / "checkpoints" / "last.ckpt").is_file():
+            assert proc.poll() is None and time.monotonic() < deadline, "training ended before its first checkpoint"
+            time.sleep(0.1)
+        workers = [k for k in _children(proc.pid)
+                   if "resource_tracker" not in Path(f"/proc/{k}/cmdline").read_text(errors="replace")]
+        assert workers, "no training process found"
+        os.kill(workers[-1], signal.SIGKILL)
+        killed = time.monotonic()
+        stdout, stderr = proc.communicate(timeout=120)
+        stopped_after = time.monotonic() - killed
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode not in (0, None), stderr[-3000:]
+    assert stopped_after < 30, stopped_after
+    for text in ("EnforceNotMet", "terminate called", "Traceback", "pair.cc"):
+        assert text not in stderr, stderr[-3000:]
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("ptycho train:")]
+    assert len(lines) == 1, stderr[-3000:]  # ddp_spawn: torch/Lightning add their own shutdown notes around it
+    line = lines[0]
+    assert line.startswith("ptycho train: stopped: ") and "ended unexpectedly" in line, stderr[-3000:]
+    assert f"checkpoints kept in {out / 'checkpoints'}" in line
+    assert (out / "checkpoints" / "last.ckpt").is_file() and not (out / "wts.h5.zip").exists()
+    words = shlex.split(line.split("continue with: ", 1)[1])
+    assert words == ["ptycho", *cmd[3:], "--resume"]  # the command as typed ('ptycho' = python -m ptycho_cli)
+    resumed = subprocess.run([sys.executable, "-m", "ptycho_cli", *words[1:]], env=env, capture_output=True,
+                             text=True, timeout=600)
+    _clean(resumed)
+    assert (out / "wts.h5.zip").is_file() and len(_history(out, 2)) == epochs

@@ -83,8 +83,9 @@ def test_bad_values_are_one_line_errors_naming_the_field(cls, kwargs, message):
 
 
 @pytest.mark.parametrize(("cfg", "field"), [
-    (TrainingConfig(accum_steps=2), "accum_steps"), (TrainingConfig(scheduler="Cosine"), "scheduler"),
-    (TrainingConfig(gradient_clip_val=1.0), "gradient_clip_val"), (TrainingConfig(n_devices=2), "n_devices"),
+    (TrainingConfig(accum_steps=2), "accum_steps"), (TrainingConfig(n_devices=2), "n_devices"),
+    (TrainingConfig(gradient_clip_val=1.0, gradient_clip_algorithm="agc"), "gradient_clip_algorithm"),
+    (TrainingConfig(torch_mae_pred_l2_match_target=True), "torch_mae_pred_l2_match_target"),
     (TrainingConfig(enable_staged_finetuning=True), "enable_staged_finetuning"),
     (ModelConfig(amp_loss="Total_Variation"), "amp_loss"), (ModelConfig(physics_forward_mode="rectangular_scaled"),
                                                             "physics_forward_mode"),

@@ -149,9 +149,11 @@ def test_required_training_values():
     with pytest.raises(ValueError, match=r"nphotons default divergence.*overrides.*nphotons="):
         cb.to_training_config(tf_model, DataConfig(nphotons=1e5), model, TrainingConfig(),
                               overrides=dict(train_data_file=Path("train.npz"), n_groups=512))
-    with pytest.raises(ValueError, match=r"n_groups.*overrides.*n_groups="):
-        cb.to_training_config(tf_model, data, model, TrainingConfig(),
-                              overrides=dict(train_data_file=Path("train.npz"), nphotons=1e9))
+    # specs/config.md §3: n_groups None is the whole scan in every route, the v2 dialect included
+    whole = cb.to_training_config(tf_model, data, model, TrainingConfig(),
+                                  overrides=dict(train_data_file=Path("train.npz"), nphotons=1e9,
+                                                 test_data_file="t.npz"))
+    assert whole.n_groups is None
     assert cb.to_training_config(tf_model, DataConfig(nphotons=1e5), model, TrainingConfig(),
                                  overrides=dict(TRAIN_OV, test_data_file="t.npz")).nphotons == 1e9
 

@@ -178,8 +178,8 @@ def to_training_config(
             (bridged here with ``data``).
         data, training: native or v2 ``DataConfig`` / ``TrainingConfig``. With v2 configs the original's rules
             apply as well (:func:`ptycho_bridge.v2_checks.v2_training_checks`): nphotons left at the v2
-            default 1e5, n_groups None or train_data_file None without an override are errors; a missing
-            test_data_file is a warning.
+            default 1e5 or train_data_file None without an override are errors; a missing test_data_file is
+            a warning; n_groups None means the whole scan.
         overrides: canonical TrainingConfig or ModelConfig field names -> canonical values; they win.
         execution: source of ``learning_rate`` and ``scheduler``; None = ``PyTorchExecutionConfig()`` (with a
             v2 TrainingConfig: its learning_rate / scheduler / plateau settings).
@@ -208,7 +208,7 @@ def to_training_config(
     n_groups = kwargs.pop("n_groups")
     cfg = _construct(canonical.TrainingConfig, {"model": tf_model, **kwargs}, sources)
     try:
-        # Assigned after construction so an explicit None keeps its meaning instead of becoming 512.
+        # Assigned after construction: the value given (None = the whole scan) is kept as given.
         cfg.n_groups = n_groups
     except ValueError as exc:
         raise _attributed(exc, sources) from None

@@ -61,7 +61,7 @@ _SPEC_FUNCTIONS = """\
 - `to_training_config(model, data, training, overrides=None, *, execution=None) -> TrainingConfig`;
   `model` is a canonical ModelConfig (e.g. from `to_model_config`) or a native one (bridged with `data`);
   `execution` supplies `learning_rate`/`scheduler` (default `PyTorchExecutionConfig()`). An explicit
-  `n_groups=None` stays None (it is assigned after construction so the canonical 512 default does not replace it).
+  `n_groups=None` stays None (the whole scan; assigned after construction, so the value given is kept).
 - `to_inference_config(model, data, inference, overrides=None) -> InferenceConfig`.
 - `from_model_config(config, data=None) -> (DataConfig, ModelConfig)`; the other DataConfig fields come from
   `data` (default `DataConfig()`).

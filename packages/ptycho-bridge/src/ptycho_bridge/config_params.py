@@ -26,14 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ptycho.config.config import (
-    AMP_ACTIVATION_ALIASES,
-    AMP_ACTIVATIONS,
-    ARCHITECTURES,
-    BACKENDS,
-    LOSS_MODES,
-    TEACHERS,
-)
+from ptycho.config.config import AMP_ACTIVATION_ALIASES, AMP_ACTIVATIONS, BACKENDS, LOSS_MODES, TEACHERS
+from ptycho.config.training_options import validate_generator, validate_optimisation
 from ptycho.config.validation import (
     check_bool,
     check_choice,
@@ -139,7 +133,9 @@ class ModelConfig:
 
     Attributes:
         mode: 'Unsupervised' (physics loss; canonical model_type 'pinn') or 'Supervised'.
-        architecture: 'cnn' (the only generator implemented).
+        architecture: 'cnn' (U-Net), 'fno' or 'ffno' (Fourier operators, PyTorch only; specs/network.md §7).
+        fno_modes, fno_width, fno_blocks: Fourier-operator modes kept per axis, channels, spectral blocks.
+        learned_input_channels: input channels per pattern; only 1 (the amplitude) is implemented.
         n_filters_scale: multiplies every conv width (int >= 1).
         amp_activation: amplitude-head activation; any spelling in ``AMP_ACTIVATION_SPELLINGS``
             ('silu'/'SiLU' are the PyTorch names of canonical 'swish'). Stored as given.
@@ -150,6 +146,10 @@ class ModelConfig:
 
     mode: str = "Unsupervised"
     architecture: str = "cnn"
+    fno_modes: int = 12
+    fno_width: int = 32
+    fno_blocks: int = 4
+    learned_input_channels: int = 1
     n_filters_scale: int = 2
     amp_activation: str = "sigmoid"
     object_big: bool = True
@@ -163,7 +163,7 @@ class ModelConfig:
     def __post_init__(self) -> None:
         o = "ModelConfig"
         check_choice(o, "mode", self.mode, MODES)
-        check_choice(o, "architecture", self.architecture, ARCHITECTURES)
+        validate_generator(o, self)
         check_int(o, "n_filters_scale", self.n_filters_scale, 1)
         check_choice(o, "amp_activation", self.amp_activation, AMP_ACTIVATION_SPELLINGS)
         for name in ("object_big", "probe_big", "probe_mask", "pad_object"):
@@ -191,7 +191,10 @@ class TrainingConfig:
             ``DD:HH:MM:SS`` (canonical ``max_time``).
         mae_weight, nll_weight: in [0, 1] (nll_weight is a float, so canonical weights such as
             0.5 are representable). realspace_mae_weight, realspace_weight: >= 0.
-        n_groups: groups to train on (>= 1) or None = one group per seed position.
+        n_groups: groups to train on (>= 1) or None (default) = the whole scan, one group per position.
+        optimizer ('adam' | 'adamw' | 'sgd'), momentum (sgd, [0, 1)), weight_decay (>= 0), adam_beta1,
+            adam_beta2 ([0, 1)): the optimiser (canonical fields of the same names, specs/config.md §3).
+        gradient_clip_val (> 0 or None = no clipping), gradient_clip_algorithm ('norm' | 'value').
         probe_trainable, intensity_scale_trainable: optimise the probe / the intensity scale.
         torch_loss_mode: 'poisson' or 'mae'.
         output_dir: run folder (Path). debug: verbose logging.
@@ -209,7 +212,14 @@ class TrainingConfig:
     nll_weight: float = 1.0
     realspace_mae_weight: float = 0.0
     realspace_weight: float = 0.0
-    n_groups: int | None = 512
+    n_groups: int | None = None
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    gradient_clip_val: float | None = None
+    gradient_clip_algorithm: str = "norm"
     probe_trainable: bool = False
     intensity_scale_trainable: bool = False
     torch_loss_mode: str = "poisson"
@@ -232,6 +242,7 @@ class TrainingConfig:
         check_float(o, "realspace_mae_weight", self.realspace_mae_weight, low=0.0)
         check_float(o, "realspace_weight", self.realspace_weight, low=0.0)
         check_int(o, "n_groups", self.n_groups, 1, optional=True)
+        validate_optimisation(o, self)
         for name in ("probe_trainable", "intensity_scale_trainable", "debug"):
             check_bool(o, name, getattr(self, name))
         check_choice(o, "torch_loss_mode", self.torch_loss_mode, LOSS_MODES)

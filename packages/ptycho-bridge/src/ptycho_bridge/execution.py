@@ -72,9 +72,12 @@ EXECUTION_RULES: dict[str, str] = {
     "precision": "'32' (float32), 'bf16-mixed' or '16-mixed': the network under autocast, physics and loss in "
                  "float32 (fp16 with a gradient scaler); training and inference (specs/scaling.md §4)",
     "num_workers": "int >= 0 DataLoader workers (0 = main process)",
-    "learning_rate": "> 0, Adam; mirrors canonical TrainingConfig.learning_rate (§4, §5.1)",
-    "scheduler": "'Default' (constant), 'Exponential', 'MultiStage', 'Adaptive' (plateau); 'ReduceLROnPlateau' "
-                 "is stored as 'Adaptive'; mirrors canonical TrainingConfig.scheduler",
+    "learning_rate": "> 0, the optimiser's base rate; mirrors canonical TrainingConfig.learning_rate (§4, §5.1)",
+    "scheduler": "'Default' (constant), 'Exponential', 'MultiStage', 'Adaptive' (plateau), 'WarmupCosine'; "
+                 "'ReduceLROnPlateau' is stored as 'Adaptive'; mirrors canonical TrainingConfig.scheduler",
+    "lr_warmup_epochs": "int >= 0: 'WarmupCosine' rises linearly from 0.1 x lr to lr over these epochs, then "
+                        "follows a cosine (0 = cosine from the first epoch)",
+    "lr_min_ratio": "0 <= ratio <= 1: 'WarmupCosine' ends at lr_min_ratio x lr",
     "exponential_gamma": "0 < gamma <= 1, per-epoch decay of 'Exponential'",
     "multistage_milestones": "strictly increasing epochs >= 1 (a list is stored as a tuple), or None = "
                              "[nepochs//2, 3*nepochs//4] for 'MultiStage'",
@@ -111,8 +114,10 @@ class PyTorchExecutionConfig:
     RuntimeError because the Lightning module uses manual optimisation).
     Data loading: ``num_workers`` (int >= 0), ``inference_batch_size`` (int >= 1 or None = the training
     batch size).
-    Optimisation: ``learning_rate`` (> 0, Adam), ``scheduler`` ('Default' constant | 'Exponential' |
-    'MultiStage' | 'Adaptive' plateau; 'ReduceLROnPlateau' is stored as 'Adaptive') and its parameters
+    Optimisation: ``learning_rate`` (> 0; the optimiser itself is canonical ``TrainingConfig.optimizer``),
+    ``scheduler`` ('Default' constant | 'Exponential' | 'MultiStage' | 'Adaptive' plateau | 'WarmupCosine';
+    'ReduceLROnPlateau' is stored as 'Adaptive') and its parameters ``lr_warmup_epochs`` (>= 0),
+    ``lr_min_ratio`` (in [0, 1]),
     ``exponential_gamma`` (0 < g <= 1, per epoch), ``multistage_milestones`` (strictly increasing epochs
     >= 1, or None = [nepochs//2, 3*nepochs//4]), ``multistage_gamma`` (0 < g <= 1), ``plateau_factor`` (0 < f < 1),
     ``plateau_patience`` (epochs >= 0), ``plateau_min_lr`` (>= 0), ``plateau_threshold`` (>= 0).
@@ -139,6 +144,8 @@ class PyTorchExecutionConfig:
     plateau_patience: int = 2
     plateau_min_lr: float = 1e-5
     plateau_threshold: float = 0.0
+    lr_warmup_epochs: int = 0
+    lr_min_ratio: float = 0.1
     accumulate_grad_batches: int = 1
     enable_progress_bar: bool = False
     enable_checkpointing: bool = True
@@ -193,6 +200,8 @@ class PyTorchExecutionConfig:
         check_int(_O, "plateau_patience", self.plateau_patience, 0)
         check_float(_O, "plateau_min_lr", self.plateau_min_lr, low=0.0)
         check_float(_O, "plateau_threshold", self.plateau_threshold, low=0.0)
+        check_int(_O, "lr_warmup_epochs", self.lr_warmup_epochs, 0)
+        check_float(_O, "lr_min_ratio", self.lr_min_ratio, low=0.0, high=1.0)
         check_int(_O, "accumulate_grad_batches", self.accumulate_grad_batches, 1)
         check_bool(_O, "enable_progress_bar", self.enable_progress_bar)
         check_bool(_O, "enable_checkpointing", self.enable_checkpointing)
@@ -210,7 +219,8 @@ class PyTorchExecutionConfig:
 
         'Default' -> {} (constant rate); 'Exponential' -> ExponentialLR ``{'gamma'}``; 'MultiStage' ->
         MultiStepLR ``{'milestones', 'gamma'}``; 'Adaptive' -> ReduceLROnPlateau ``{'factor', 'patience',
-        'min_lr', 'threshold'}``. Epoch-based: the trainer steps the scheduler once per epoch.
+        'min_lr', 'threshold'}``; 'WarmupCosine' -> ``{'warmup_epochs', 'min_ratio', 'total_epochs'}`` (the
+        run length, which needs ``nepochs``). Epoch-based: the trainer steps the scheduler once per epoch.
 
         ``multistage_milestones=None`` means "decay at nepochs//2 and 3*nepochs//4" (at least epoch 1), which
         needs ``nepochs``; without it ValueError names the field.
@@ -226,6 +236,11 @@ class PyTorchExecutionConfig:
                          "(call scheduler_kwargs_for(nepochs))")
                 milestones = default_multistage_milestones(nepochs)
             return {"milestones": list(milestones), "gamma": float(self.multistage_gamma)}
+        if self.scheduler == "WarmupCosine":
+            if not (is_int(nepochs) and nepochs >= 1):
+                fail(_O, "scheduler", self.scheduler, "a run length for 'WarmupCosine' (call scheduler_kwargs_for(nepochs))")
+            return {"warmup_epochs": int(self.lr_warmup_epochs), "min_ratio": float(self.lr_min_ratio),
+                    "total_epochs": int(nepochs)}
         if self.scheduler == "Adaptive":
             return {
                 "factor": float(self.plateau_factor),

@@ -148,7 +148,13 @@ FIELD_MAP: tuple[FieldMap, ...] = (
     FieldMap(_M, "n_filters_scale", "ModelConfig.n_filters_scale", _SAME),
     FieldMap(_M, "model_type", "ModelConfig.mode",
              "'Unsupervised' -> 'pinn', 'Supervised' -> 'supervised' (and back)", _mode_to, _mode_from),
-    FieldMap(_M, "architecture", "ModelConfig.architecture", _SAME),
+    FieldMap(_M, "architecture", "ModelConfig.architecture",
+             "same value: 'cnn', 'fno' or 'ffno' (the Fourier generators train in the PyTorch backend only)"),
+    FieldMap(_M, "fno_modes", "ModelConfig.fno_modes", _SAME),
+    FieldMap(_M, "fno_width", "ModelConfig.fno_width", _SAME),
+    FieldMap(_M, "fno_blocks", "ModelConfig.fno_blocks", _SAME),
+    FieldMap(_M, "learned_input_channels", "ModelConfig.learned_input_channels",
+             "same value; only 1 is implemented (the diffraction amplitude)"),
     FieldMap(_M, "amp_activation", "ModelConfig.amp_activation",
              "'silu'/'SiLU'/'Swish' -> 'swish'; 'sigmoid', 'swish', 'softplus', 'relu' unchanged; anything "
              "else is an error. Reverse: canonical name unchanged", _activation_to),
@@ -172,6 +178,14 @@ FIELD_MAP: tuple[FieldMap, ...] = (
              "same value; the execution config is the native home (one home per setting)"),
     FieldMap(_T, "scheduler", "PyTorchExecutionConfig.scheduler",
              "same value ('ReduceLROnPlateau' is stored as 'Adaptive' on both sides)"),
+    FieldMap(_T, "optimizer", "TrainingConfig.optimizer", "same value: 'adam', 'adamw', 'sgd'"),
+    FieldMap(_T, "momentum", "TrainingConfig.momentum", "same value (used by 'sgd')"),
+    FieldMap(_T, "weight_decay", "TrainingConfig.weight_decay", _SAME),
+    FieldMap(_T, "adam_beta1", "TrainingConfig.adam_beta1", _SAME),
+    FieldMap(_T, "adam_beta2", "TrainingConfig.adam_beta2", _SAME),
+    FieldMap(_T, "gradient_clip_val", "TrainingConfig.gradient_clip_val", "same value (None = no clipping)"),
+    FieldMap(_T, "gradient_clip_algorithm", "TrainingConfig.gradient_clip_algorithm",
+             "same value: 'norm' or 'value' (the original's 'agc' is not implemented)"),
     FieldMap(_T, "mae_weight", "TrainingConfig.mae_weight", _SAME),
     FieldMap(_T, "nll_weight", "TrainingConfig.nll_weight",
              "same value (a float; the original's bool `nll` could not carry 0.5)"),
@@ -183,7 +197,7 @@ FIELD_MAP: tuple[FieldMap, ...] = (
              "same value; None (the native default, 'not set') is an error unless overrides['nphotons'] "
              "is given: the canonical 1e9 is never assumed", _nphotons_to),
     FieldMap(_T, "n_groups", "TrainingConfig.n_groups",
-             "same value; None stays None (one group per seed position), it is not turned into 512"),
+             "same value; None (the default) stays None: the whole scan, one group per position"),
     *_grouping_rows(_T),
     FieldMap(_T, "positions_provided", "DataConfig.positions_provided", "same value (legacy flag, mirrored only)"),
     FieldMap(_T, "probe_trainable", "TrainingConfig.probe_trainable", _SAME),
@@ -223,9 +237,10 @@ DROPPED_FIELDS: tuple[tuple[str, str, str], ...] = (
      "the memory-mapped loader's grouping modes; grouping here is the KD-tree rule of ptycho.grouping"),
     ("DataConfig", "normalize, probe_normalize, data_scaling, phase_subtraction, x_bounds, y_bounds",
      "normalisation is fixed by specs/physics.md (mean Σ X² = (N/2)²); probe normalisation uses probe_scale"),
-    ("ModelConfig", "fno_modes, fno_width, fno_blocks, fno_cnn_blocks, learned_input_channels, "
-     "max_hidden_channels, resnet_width, fno_input_transform, generator_output_mode, spectral_bottleneck_*",
-     "research generators; only architecture='cnn' exists (specs/config.md §7)"),
+    ("ModelConfig", "fno_cnn_blocks, max_hidden_channels, resnet_width, fno_input_transform, "
+     "generator_output_mode, spectral_bottleneck_*",
+     "knobs of the original's research generators (hybrid cores, input transforms, real/imag heads); the "
+     "'fno'/'ffno' generators here take modes, width and blocks only (specs/network.md §7)"),
     ("ModelConfig", "cnn_output_mode, use_shared_decoder, batch_norm, edge_pad, decoder_last_c_outer_fraction, "
      "decoder_last_amp_channels, use_legacy_decoder_channel_override",
      "the decoder follows the canonical amplitude/phase U-Net; no alternative heads"),
@@ -244,27 +259,26 @@ DROPPED_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("ModelConfig", "intensity_scale_trainable", "moved to the native TrainingConfig (canonical TrainingConfig field)"),
     ("TrainingConfig", "nll", "replaced by the float nll_weight"),
     ("TrainingConfig", "device, strategy, n_devices, num_workers, accum_steps, learning_rate, scheduler, "
-     "plateau_factor, plateau_patience, plateau_min_lr, plateau_threshold",
+     "plateau_factor, plateau_patience, plateau_min_lr, plateau_threshold, lr_warmup_epochs, lr_min_ratio",
      "moved to PyTorchExecutionConfig (accelerator, strategy, devices, num_workers, accumulate_grad_batches, "
-     "learning_rate, scheduler, plateau_*)"),
+     "learning_rate, scheduler, plateau_*, lr_warmup_epochs, lr_min_ratio)"),
     ("TrainingConfig", "framework, orchestrator, training_directories, experiment_name, notes, model_name",
      "the legacy MLflow/memory-mapped training interface is not carried; the logger is "
      "PyTorchExecutionConfig.logger_backend"),
     ("TrainingConfig", "epochs_fine_tune, fine_tune_gamma, stage_1_epochs, stage_2_epochs, stage_3_epochs, "
      "physics_weight_schedule, stage_3_lr_factor",
      "staged training was ignored by the original; not implemented"),
-    ("TrainingConfig", "lr_warmup_epochs, lr_min_ratio, gradient_clip_val, gradient_clip_algorithm, optimizer, "
-     "momentum, weight_decay, adam_beta1, adam_beta2, torch_mae_pred_l2_match_target, log_grad_norm, "
-     "grad_norm_log_freq",
-     "optimiser knobs without a canonical counterpart (specs/config.md §7): Adam with learning_rate only"),
+    ("TrainingConfig", "torch_mae_pred_l2_match_target, log_grad_norm, grad_norm_log_freq",
+     "diagnostics and a loss variant without a canonical counterpart (specs/config.md §7)"),
     ("InferenceConfig", "batch_size", "moved to PyTorchExecutionConfig.inference_batch_size"),
     ("InferenceConfig", "middle_trim, experiment_number, pad_eval, window, patch_weighting, varpro_scaling, "
      "log_patch_stats, patch_stats_limit",
      "barycentric/legacy inference paths are not carried; stitching follows specs/physics.md"),
     ("DatagenConfig", "all fields", "simulation is configured by ptycho.simulation"),
-    ("PyTorchExecutionConfig", "precision, gradient_clip_val, gradient_clip_algorithm, pin_memory, "
-     "persistent_workers, prefetch_factor, middle_trim, pad_eval",
-     "not consumed by the trainer (float32 only; no clipping); the last two were unused in the original"),
+    ("PyTorchExecutionConfig", "gradient_clip_val, gradient_clip_algorithm",
+     "canonical TrainingConfig fields here (the native TrainingConfig carries them; one home per setting)"),
+    ("PyTorchExecutionConfig", "pin_memory, persistent_workers, prefetch_factor, middle_trim, pad_eval",
+     "not consumed by the trainer; the last two were unused in the original"),
     ("PyTorchExecutionConfig", "recon_log_*, ffno_encoder_*, spectral_bottleneck_*",
      "MLflow image logging and research generators are not carried"),
     ("PyTorchExecutionConfig", "accum_steps", "renamed accumulate_grad_batches"),

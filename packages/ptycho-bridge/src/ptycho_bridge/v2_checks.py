@@ -20,8 +20,8 @@ def v2_training_checks(data: Any, training: Any, overrides: Mapping[str, Any] | 
     """Raise ValueError (or warn) like the original for v2 inputs left at values it would not guess.
 
     In order: ``data.nphotons`` at the v2 default 1e5 without ``overrides['nphotons']`` ("nphotons default
-    divergence"); ``n_groups`` None in both training and overrides; ``test_data_file`` missing (a
-    UserWarning: evaluation needs it later); ``train_data_file`` missing.
+    divergence"); ``test_data_file`` missing (a UserWarning: evaluation needs it later); ``train_data_file``
+    missing. ``n_groups`` None is not an error: it means the whole scan, as in every route (specs/config.md §3).
     """
     ov = dict(overrides or {})
     if is_v2(data) and "nphotons" not in ov and data.nphotons == V2_NPHOTONS_DEFAULT:
@@ -30,9 +30,6 @@ def v2_training_checks(data: Any, training: Any, overrides: Mapping[str, Any] | 
             "default 1e9 and neither is assumed; pass overrides=dict(..., nphotons=<mean photons per pattern>)")
     if not is_v2(training):
         return
-    if ov.get("n_groups", training.n_groups) is None:
-        raise ValueError("TrainingConfig.n_groups: n_groups is required (the v2 dialect has no default "
-                         "group count); pass overrides=dict(..., n_groups=<groups>)")
     if ov.get("test_data_file", training.test_data_file) is None:
         warnings.warn("TrainingConfig.test_data_file is not set: evaluation and inference need it later "
                       "(pass overrides=dict(..., test_data_file=...))", UserWarning, stacklevel=3)

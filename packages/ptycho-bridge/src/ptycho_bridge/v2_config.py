@@ -92,7 +92,7 @@ class _V2:
 
 _INERT_GROUPING = "inert: memory-mapped loader grouping; grouping here is the KD-tree rule of ptycho.grouping"
 _INERT_ARCH = "inert: the generator is the canonical CNN U-Net (specs/network.md); no such block"
-_INERT_FNO = "inert: research generators; architecture must be 'cnn'"
+_INERT_FNO = "inert: knob of the original's research generators; 'fno'/'ffno' here take modes, width, blocks"
 _INERT_FT = "inert: staged fine-tuning is not implemented (enable_staged_finetuning is refused)"
 
 
@@ -148,12 +148,13 @@ class ModelConfig(_V2):
 
     mode: str = _v("Unsupervised", ("str",), "honoured: canonical model_type ('Unsupervised' -> 'pinn', "
                    "'Supervised' -> 'supervised'; anything else is an 'Invalid mode' error in the bridge)")
-    architecture: str = _v("cnn", ("str",), "honoured: canonical architecture (only 'cnn' is implemented)")
-    fno_modes: int = _v(12, ("int", 1), _INERT_FNO)
-    fno_width: int = _v(32, ("int", 1), _INERT_FNO)
-    fno_blocks: int = _v(4, ("int", 1), _INERT_FNO)
+    architecture: str = _v("cnn", ("str",), "honoured: canonical architecture ('cnn', 'fno', 'ffno'; the original's "
+                           "hybrid cores are refused by the native validation)")
+    fno_modes: int = _v(12, ("int", 1), "honoured: canonical fno_modes")
+    fno_width: int = _v(32, ("int", 1), "honoured: canonical fno_width")
+    fno_blocks: int = _v(4, ("int", 1), "honoured: canonical fno_blocks")
     fno_cnn_blocks: int = _v(2, ("int", 0), _INERT_FNO)
-    learned_input_channels: int = _v(1, ("int", 1), _INERT_FNO)
+    learned_input_channels: int = _v(1, ("int", 1), "honoured: canonical learned_input_channels (only 1)")
     fno_input_transform: str = _v("none", ("choice", ("none", "sqrt", "log1p", "instancenorm")), _INERT_FNO)
     max_hidden_channels: int | None = _v(None, ("int?", 1), _INERT_FNO)
     resnet_width: int | None = _v(None, ("int?", 1), _INERT_FNO)
@@ -241,26 +242,29 @@ class TrainingConfig(_V2):
     fine_tune_gamma: float = _v(0.1, ("float", 0.0), _INERT_FT)
     scheduler: str = _v("Default", ("choice", ("Default", "Exponential", "MultiStage", "Adaptive", "WarmupCosine",
                                                "ReduceLROnPlateau", "Cosine")),
-                        "honoured: execution scheduler ('Cosine'/'WarmupCosine' are refused: not implemented)")
-    lr_warmup_epochs: int = _v(0, ("int", 0), "refused: warm-up is not implemented (only 0)")
-    warmup_epochs: int = _v(0, ("int", 0), "refused: ptychodus's spelling of lr_warmup_epochs (only 0)")
-    lr_min_ratio: float = _v(0.1, ("float", 0.0), "inert: only used by the refused cosine schedule")
-    min_lr_ratio: float = _v(0.1, ("float", 0.0), "inert: ptychodus's spelling of lr_min_ratio")
+                        "honoured: execution scheduler ('Cosine' = ptychodus's name of 'WarmupCosine')")
+    lr_warmup_epochs: int = _v(0, ("int", 0), "honoured: execution lr_warmup_epochs")
+    warmup_epochs: int = _v(0, ("int", 0), "honoured: ptychodus's spelling of lr_warmup_epochs (the larger "
+                            "of the two is used)")
+    lr_min_ratio: float = _v(0.1, ("float", 0.0), "honoured: execution lr_min_ratio")
+    min_lr_ratio: float = _v(0.1, ("float", 0.0), "honoured: ptychodus's spelling of lr_min_ratio (used when "
+                             "lr_min_ratio is at its default)")
     plateau_factor: float = _v(0.5, ("float", 0.0, True), "honoured: execution plateau_factor")
     plateau_patience: int = _v(2, ("int", 0), "honoured: execution plateau_patience")
     plateau_min_lr: float = _v(5e-5, ("float", 0.0), "honoured: execution plateau_min_lr")
     plateau_threshold: float = _v(0.0, ("float", 0.0), "honoured: execution plateau_threshold")
     num_workers: int = _v(4, ("int", 0), "honoured: execution num_workers")
     accum_steps: int = _v(1, ("int", 1), "refused: gradient accumulation is not implemented (only 1)")
-    gradient_clip_val: float | None = _v(None, ("float?", 0.0), "refused: gradient clipping is not implemented "
-                                         "(only None)")
+    gradient_clip_val: float | None = _v(None, ("float?", 0.0), "honoured: canonical gradient_clip_val (0 = None: "
+                                         "no clipping)")
     gradient_clip_algorithm: str = _v("norm", ("choice", ("norm", "value", "agc")),
-                                      "inert: only used with the refused gradient_clip_val")
-    optimizer: str = _v("adam", ("choice", ("adam", "adamw", "sgd")), "refused: only 'adam'")
-    momentum: float = _v(0.9, ("float", 0.0), "inert: only used by the refused 'sgd'")
-    weight_decay: float = _v(0.0, ("float", 0.0), "refused: only 0.0")
-    adam_beta1: float = _v(0.9, ("float", 0.0), "refused: only 0.9 (torch Adam default)")
-    adam_beta2: float = _v(0.999, ("float", 0.0), "refused: only 0.999 (torch Adam default)")
+                                      "honoured: canonical gradient_clip_algorithm ('agc' is refused with "
+                                      "clipping on: not implemented)")
+    optimizer: str = _v("adam", ("choice", ("adam", "adamw", "sgd")), "honoured: canonical optimizer")
+    momentum: float = _v(0.9, ("float", 0.0), "honoured: canonical momentum (sgd)")
+    weight_decay: float = _v(0.0, ("float", 0.0), "honoured: canonical weight_decay")
+    adam_beta1: float = _v(0.9, ("float", 0.0), "honoured: canonical adam_beta1")
+    adam_beta2: float = _v(0.999, ("float", 0.0), "honoured: canonical adam_beta2")
     log_grad_norm: bool = _v(False, ("bool",), "inert: no gradient-norm logging")
     grad_norm_log_freq: int = _v(1, ("int", 1), "inert: no gradient-norm logging")
     stage_1_epochs: int = _v(0, ("int", 0), "inert: ignored upstream too")
@@ -278,8 +282,8 @@ class TrainingConfig(_V2):
     output_dir: Path = _v(Path("training_outputs"), ("path",), "honoured: canonical output_dir")
     train_data_file: Path | None = _v(None, ("path?",), "honoured: canonical train_data_file")
     test_data_file: Path | None = _v(None, ("path?",), "honoured: canonical test_data_file")
-    n_groups: int | None = _v(None, ("int?", 1), "honoured: canonical n_groups (the bridge requires it; the "
-                              "facade uses one group per scan point when None)")
+    n_groups: int | None = _v(None, ("int?", 1), "honoured: canonical n_groups (None = the whole scan, one "
+                              "group per scan point, in every route)")
     enable_staged_finetuning: bool = _v(False, ("bool",), "refused: staged fine-tuning is not implemented")
     finetune_stage1_epochs: int = _v(7, ("int", 1), _INERT_FT)
     finetune_stage2_epochs: int = _v(7, ("int", 1), _INERT_FT)

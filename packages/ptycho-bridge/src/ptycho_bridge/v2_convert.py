@@ -42,13 +42,13 @@ _REFUSED: dict[str, dict[str, Any]] = {
     "ModelConfig": {"cnn_output_mode": "amp_phase", "physics_forward_mode": "amplitude",
                     "amplitude_physics_gain": 1.0, "amp_loss": None, "phase_loss": None,
                     "probe_reference_coeff": 0.0, "amplitude_variance_loss": False},
-    "TrainingConfig": {"epochs_fine_tune": 0, "lr_warmup_epochs": 0, "warmup_epochs": 0, "accum_steps": 1,
-                       "gradient_clip_val": None, "optimizer": "adam", "weight_decay": 0.0, "adam_beta1": 0.9,
-                       "adam_beta2": 0.999, "torch_mae_pred_l2_match_target": False,
+    "TrainingConfig": {"epochs_fine_tune": 0, "accum_steps": 1, "torch_mae_pred_l2_match_target": False,
                        "enable_staged_finetuning": False},
 }
 _SCHEDULERS = {"Default": "Default", "Exponential": "Exponential", "MultiStage": "MultiStage",
-               "Adaptive": "Adaptive", "ReduceLROnPlateau": "Adaptive"}
+               "Adaptive": "Adaptive", "ReduceLROnPlateau": "Adaptive", "WarmupCosine": "WarmupCosine",
+               "Cosine": "WarmupCosine"}
+_V2_MIN_RATIO_DEFAULT = 0.1
 
 
 def refused_problems(cfg: Any) -> list[str]:
@@ -61,8 +61,11 @@ def refused_problems(cfg: Any) -> list[str]:
             out.append(f"{owner}.{name}: expected {only!r} (the only value implemented here), got {value!r}")
     if owner == "TrainingConfig":
         if cfg.scheduler not in _SCHEDULERS:
-            out.append(f"TrainingConfig.scheduler: expected one of {', '.join(map(repr, _SCHEDULERS))} "
-                       f"(cosine schedules are not implemented), got {cfg.scheduler!r}")
+            out.append(f"TrainingConfig.scheduler: expected one of {', '.join(map(repr, _SCHEDULERS))}, "
+                       f"got {cfg.scheduler!r}")
+        if cfg.gradient_clip_algorithm == "agc" and cfg.gradient_clip_val:
+            out.append("TrainingConfig.gradient_clip_algorithm: expected 'norm' or 'value' (adaptive gradient "
+                       "clipping is not implemented), got 'agc'")
         if cfg.n_devices not in (1, "auto"):
             out.append(f"TrainingConfig.n_devices: expected 1 (one device per run), got {cfg.n_devices!r}")
     return out
@@ -94,7 +97,9 @@ def native_model(model: v2.ModelConfig) -> native.ModelConfig:
         known = ", ".join(map(repr, native.AMP_ACTIVATION_SPELLINGS))
         raise ValueError(f"ModelConfig.amp_activation: Unknown activation {model.amp_activation!r}; supported: {known}")
     return native.ModelConfig(
-        mode=model.mode, architecture=model.architecture, n_filters_scale=model.n_filters_scale,
+        mode=model.mode, architecture=model.architecture, fno_modes=model.fno_modes, fno_width=model.fno_width,
+        fno_blocks=model.fno_blocks, learned_input_channels=model.learned_input_channels,
+        n_filters_scale=model.n_filters_scale,
         amp_activation=model.amp_activation, object_big=model.object_big, probe_big=model.probe_big,
         probe_mask=_probe_mask(model), probe_mask_sigma=model.probe_mask_sigma,
         probe_mask_diameter=model.probe_mask_diameter, pad_object=model.pad_object,
@@ -108,7 +113,11 @@ def _native_training(training: v2.TrainingConfig, model: v2.ModelConfig | None) 
     kwargs: dict[str, Any] = dict(
         train_data_file=training.train_data_file, test_data_file=training.test_data_file,
         batch_size=training.batch_size, epochs=training.epochs, nll_weight=1.0 if training.nll else 0.0,
-        n_groups=training.n_groups, torch_loss_mode=loss_mode, output_dir=training.output_dir)
+        n_groups=training.n_groups, torch_loss_mode=loss_mode, output_dir=training.output_dir,
+        optimizer=training.optimizer, momentum=training.momentum, weight_decay=training.weight_decay,
+        adam_beta1=training.adam_beta1, adam_beta2=training.adam_beta2,
+        gradient_clip_val=training.gradient_clip_val or None,  # the original: 0 or None = no clipping
+        gradient_clip_algorithm="norm" if training.gradient_clip_algorithm == "agc" else training.gradient_clip_algorithm)
     if model is not None:
         kwargs["intensity_scale_trainable"] = model.intensity_scale_trainable
     return native.TrainingConfig(**kwargs)
@@ -136,7 +145,10 @@ def _execution(training: v2.TrainingConfig | None, inference: v2.InferenceConfig
             devices=1, num_workers=training.num_workers,
             learning_rate=training.learning_rate, scheduler=_SCHEDULERS[training.scheduler],
             plateau_factor=training.plateau_factor, plateau_patience=training.plateau_patience,
-            plateau_min_lr=training.plateau_min_lr, plateau_threshold=training.plateau_threshold)
+            plateau_min_lr=training.plateau_min_lr, plateau_threshold=training.plateau_threshold,
+            lr_warmup_epochs=max(training.lr_warmup_epochs, training.warmup_epochs),
+            lr_min_ratio=(training.lr_min_ratio if training.lr_min_ratio != _V2_MIN_RATIO_DEFAULT
+                          else training.min_lr_ratio))
     if inference is not None:
         changes["inference_batch_size"] = inference.batch_size
     return dataclasses.replace(base or PyTorchExecutionConfig(), **changes)

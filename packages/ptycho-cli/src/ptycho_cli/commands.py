@@ -15,7 +15,7 @@ __all__ = ["cmd_simulate", "cmd_validate", "cmd_evaluate", "simulate_to", "forma
 
 def simulate_to(path: str | Path, *, object_kind: str = "lines", N: int = 64, n_positions: int = 512,
                 scan: str = "random", nphotons: float = 1e9, seed: int = 1, probe_kind: str = "disk",
-                jitter: float = 0.0, interpolation: str = "bilinear") -> dict[str, Any]:
+                jitter: float = 0.0, interpolation: str = "finegrid", oversample: int = 4) -> dict[str, Any]:
     """Simulate a scan and write it atomically at ``path`` after a contract check.
 
     Returns a summary dict (path, M, N, object size, photons, seed, scan). Raises UserError for bad
@@ -23,7 +23,7 @@ def simulate_to(path: str | Path, *, object_kind: str = "lines", N: int = 64, n_
     parent folder (never created silently: a typo in the path would scatter folders).
     """
     from ptycho.data_contract import ALLOWED_N, validate_npz
-    from ptycho.simulation import OBJECT_KINDS, PROBE_KINDS, SCAN_KINDS, write_simulation
+    from ptycho.simulation import MEASUREMENT_MODELS, OBJECT_KINDS, PROBE_KINDS, SCAN_KINDS, write_simulation
 
     if object_kind not in OBJECT_KINDS:
         raise UserError(f"--object: expected one of {', '.join(OBJECT_KINDS)}, found {object_kind!r}")
@@ -31,8 +31,8 @@ def simulate_to(path: str | Path, *, object_kind: str = "lines", N: int = 64, n_
         raise UserError(f"--scan: expected one of {', '.join(SCAN_KINDS)}, found {scan!r}")
     if probe_kind not in PROBE_KINDS:
         raise UserError(f"--probe: expected one of {', '.join(PROBE_KINDS)}, found {probe_kind!r}")
-    if interpolation not in ("bilinear", "fourier"):
-        raise UserError(f"--interpolation: expected bilinear or fourier, found {interpolation!r}")
+    if interpolation not in MEASUREMENT_MODELS:
+        raise UserError(f"--interpolation: expected one of {', '.join(MEASUREMENT_MODELS)}, found {interpolation!r}")
     if N not in ALLOWED_N:
         raise UserError(f"--N: expected one of {', '.join(map(str, ALLOWED_N))}, found {N}")
     target = Path(path)
@@ -45,7 +45,7 @@ def simulate_to(path: str | Path, *, object_kind: str = "lines", N: int = 64, n_
     with stage(f"simulating {n_positions} positions ({object_kind}, N={N})"):
         write_simulation(target, object_kind=object_kind, N=N, n_positions=n_positions, scan=scan,
                          nphotons=nphotons, seed=seed, probe_kind=probe_kind, jitter=jitter,
-                         interpolation=interpolation)
+                         interpolation=interpolation, oversample=oversample)
     data = validate_npz(target)
     obj = data["objectGuess"]
     return {"path": str(target), "M": int(data["M"]), "N": int(data["N"]), "object_shape": list(obj.shape),
@@ -55,7 +55,7 @@ def simulate_to(path: str | Path, *, object_kind: str = "lines", N: int = 64, n_
 def cmd_simulate(args: argparse.Namespace, extra: list[str]) -> int:
     info = simulate_to(args.output, object_kind=args.object_kind, N=args.N, n_positions=args.n_positions,
                        scan=args.scan, nphotons=args.nphotons, seed=args.seed, probe_kind=args.probe_kind,
-                       jitter=args.jitter, interpolation=args.interpolation)
+                       jitter=args.jitter, interpolation=args.interpolation, oversample=args.oversample)
     print(f"wrote {info['path']}: {info['M']} positions ({info['scan']} scan), N={info['N']}, "
           f"{info['object']} object {info['object_shape'][0]}x{info['object_shape'][1]}, {info['probe']} probe, "
           f"nphotons={info['nphotons']:g}, seed={info['seed']}")

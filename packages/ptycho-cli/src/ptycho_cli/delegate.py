@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from ptycho_bridge.option_flags import MODEL_OPTION_FIELDS, SCHEDULE_FLAGS, TRAINING_OPTION_FIELDS
 from ptycho_cli.backends import choose_backend
 from ptycho_cli.errors import UserError
 from ptycho_cli.recipe import TRAIN_RECIPE, budget_epochs
@@ -29,7 +30,8 @@ _TORCH_TRAIN = {
     "nphotons": "nphotons", "neighbor_count": "neighbor_count", "learning_rate": "learning_rate",
     "n_filters_scale": "n_filters_scale",
     "seed": "subsample_seed", "resume": "resume",
-    "strategy": "strategy", "devices": "devices", "num_nodes": "num_nodes",
+    "strategy": "strategy", "devices": "devices", "num_nodes": "num_nodes", "scheduler": "scheduler",
+    **{name: name for name in (*TRAINING_OPTION_FIELDS, *MODEL_OPTION_FIELDS, *SCHEDULE_FLAGS)},
     "teacher": "teacher", "teacher_iterations": "teacher_iterations",
     "teacher_supervised_share": "teacher_supervised_share", "teacher_keep_weight": "teacher_keep_weight",
 }
@@ -136,7 +138,8 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
 
         silence_library_logs()
 
-        return int(main_with(torch_train_values(args, extra), extra) or 0)
+        return int(main_with(torch_train_values(args, extra), extra, prog="ptycho train",
+                             command=getattr(args, "command_line", None)) or 0)
     if extra:
         raise UserError(f"unrecognized arguments for the tensorflow backend: {' '.join(extra)}")
     _refuse_teacher_on_tensorflow(args)
@@ -163,7 +166,7 @@ def cmd_infer(args: argparse.Namespace, extra: list[str]) -> int:
         _debug_env(args)
         from ptycho_torch.inference import main_with
 
-        return int(main_with(torch_infer_values(args), extra) or 0)
+        return int(main_with(torch_infer_values(args), extra, prog="ptycho infer") or 0)
     if extra:
         raise UserError(f"unrecognized arguments for the tensorflow backend: {' '.join(extra)}")
     from ptycho_cli.tf_entry import infer_tensorflow

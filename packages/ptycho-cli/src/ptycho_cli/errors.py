@@ -12,6 +12,8 @@ import sys
 import traceback
 from typing import TextIO
 
+from ptycho_bridge.faults import environment_fault
+
 __all__ = [
     "EXIT_OK",
     "EXIT_INTERNAL",
@@ -38,8 +40,11 @@ def is_user_error(exc: BaseException) -> bool:
 
     ``ValueError`` covers ``ptycho.data_contract.ContractError`` and the ``<Class>.<field>: expected ...``
     errors of the config dataclasses; ``OSError`` subclasses about paths (missing file, folder given for a
-    file, permission denied) are the user's to fix too.
+    file, permission denied) are the user's to fix too, and so is any OSError carrying an errno (a full disk,
+    a read-only folder, a file that vanished: ``ptycho_bridge.faults``, specs/reliability.md §7).
     """
+    if environment_fault(exc) is not None:
+        return True
     return isinstance(
         exc,
         (
@@ -60,8 +65,9 @@ def one_line(text: object) -> str:
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
-        return f"{exc.filename}: {exc.strerror}"
+    fault = environment_fault(exc)
+    if fault is not None:
+        return fault
     msg = one_line(exc)
     if isinstance(exc, KeyError) and len(exc.args) == 1:
         msg = one_line(exc.args[0])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from ptycho_bridge.argtypes import max_time_value, nonnegative_int, positive_float, positive_int
+from ptycho_bridge.option_flags import add_option_flags, add_schedule_flags
 
 __all__ = ["add_train_flags", "add_infer_flags"]
 
@@ -33,7 +34,8 @@ def add_train_flags(p: argparse.ArgumentParser, *, required: bool = True) -> Non
                    help="wall-clock training budget, e.g. 00:00:14:00; training stops at the budget or the last "
                         "epoch, whichever comes first (TrainingConfig.max_time)")
     p.add_argument("--n_images", "--n-images", "--n_groups", "--n-groups", dest="n_groups", type=positive_int,
-                   metavar="N", help="number of groups used for training (TrainingConfig.n_groups)")
+                   metavar="N", help="groups to train on (TrainingConfig.n_groups; default: the whole scan, one group "
+                        "per position)")
     p.add_argument("--gridsize", type=positive_int, metavar="G", help="group side; C = G*G patterns per group")
     p.add_argument(*_both("batch_size"), dest="batch_size", type=positive_int, metavar="B")
     p.add_argument("--nphotons", type=positive_float, metavar="PHOTONS", help="mean photons per pattern")
@@ -58,6 +60,9 @@ def add_train_flags(p: argparse.ArgumentParser, *, required: bool = True) -> Non
                    type=float, metavar="F", help="PyTorch only: share of the training budget in the supervised stage")
     p.add_argument("--teacher-keep-weight", "--teacher_keep_weight", dest="teacher_keep_weight", type=float,
                    metavar="W", help="PyTorch only: weight of the supervised loss kept in the Poisson stage")
+    opts = p.add_argument_group("generator and optimiser (specs/config.md §2-§3; PyTorch only unless the default)")
+    add_option_flags(opts, scheduler=True)
+    add_schedule_flags(opts)
     p.add_argument("--resume", action="store_true", default=None,
                    help="continue an interrupted run from <output_dir>/checkpoints/last.ckpt (specs/reliability.md §1)")
 

@@ -53,11 +53,16 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
                    help="test object: lines (default), grf, siemens, natural")
     p.add_argument("--probe", dest="probe_kind", default="disk", metavar="KIND",
                    help="probe: disk (default; real, centro-symmetric), fresnel (propagated aperture), zoneplate "
-                        "(defocused zone plate): the last two carry phase, like a beamline probe")
+                        "(defocused zone plate), phasescreen (aperture behind a random phase screen): the last "
+                        "three carry phase, like a beamline probe")
     p.add_argument("--jitter", type=nonnegative_float, default=0.0, metavar="PX",
                    help="standard deviation of random position errors added to the scan, pixels (default 0)")
-    p.add_argument("--interpolation", default="bilinear", metavar="KIND",
-                   help="sub-pixel patch cutting: bilinear (default) or fourier (band-limited, no blur)")
+    p.add_argument("--interpolation", default="finegrid", metavar="MODEL",
+                   help="measurement model of sub-pixel positions: finegrid (default; neutral: object, probe and "
+                        "exit wave on an --oversample-times finer grid, the detector keeps the central band), "
+                        "fourier (object shift), probe (probe shift), bilinear (interpolated patches)")
+    p.add_argument("--oversample", type=positive_int, default=4, metavar="S",
+                   help="fine pixels per object pixel of --interpolation finegrid (default 4)")
     p.add_argument("--N", "-N", dest="N", type=positive_int, default=64, help="pattern size: 64, 128 or 256 (default 64)")
     p.add_argument("--n-positions", "--n_positions", dest="n_positions", type=positive_int, default=512, metavar="M",
                    help="number of scan positions (default 512)")
@@ -184,6 +189,7 @@ _PASS_THROUGH = {"train", "infer", "inference"}
 
 def _run(argv: Sequence[str], parse: Callable[[list[str]], tuple[argparse.Namespace, list[str]]], prog: str) -> int:
     argv = list(argv)
+    typed = prog  # the command as typed ('ptycho', 'ptycho_train'): the start of a --resume hint
     debug = "--debug" in argv
     try:
         args, extra = parse(argv)
@@ -199,6 +205,7 @@ def _run(argv: Sequence[str], parse: Callable[[list[str]], tuple[argparse.Namesp
         if extra and command not in _PASS_THROUGH:
             raise UserError(f"unrecognized arguments: {' '.join(extra)} (see '{prog} --help')")
         args.argv = argv
+        args.command_line = [typed, *argv]
         from ptycho_cli.notices import one_line_notices
 
         with one_line_notices(prog), progress.quiet_libraries():

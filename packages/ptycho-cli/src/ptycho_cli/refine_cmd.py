@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ptycho_bridge.argtypes import nonnegative_int, positive_int
+from ptycho_bridge.argtypes import nonnegative_float, nonnegative_int, positive_int
 from ptycho_cli.errors import EXIT_OK, UserError
 from ptycho_cli.refine_network import TARGETS, finetuned_start, require_torch_bundle
 
@@ -33,7 +33,8 @@ def add_refine_parser(sub: argparse._SubParsersAction, common: Any) -> None:
     p.add_argument("--test-data", "--test_data", dest="test_data", required=True, metavar="NPZ", help="scan (.npz)")
     p.add_argument("--output-dir", "--output_dir", dest="output_dir", required=True, metavar="DIR",
                    help="folder for reconstructed_object.npz, PNGs and refine_log.*")
-    p.add_argument("--iterations", type=nonnegative_int, default=20, metavar="K", help="passes over the scan (default 20)")
+    p.add_argument("--iterations", type=nonnegative_int, default=None, metavar="K",
+                   help="most passes over the scan (default: RefineOptions' cap; the stopping rule may end earlier)")
     _solver_flags(p, prefix="")
     common(p, suppress=True)
 
@@ -49,7 +50,16 @@ def _solver_flags(p: argparse.ArgumentParser, prefix: str) -> None:
     p.add_argument(f"--{prefix}device", dest="refine_device", choices=_DEVICES, default=None,
                    help="auto (default: CUDA when present, else CPU), cpu, cuda")
     p.add_argument(f"--{prefix}batch-size", dest="refine_batch_size", type=positive_int, default=None, metavar="B",
-                   help="patterns per update (default 64)")
+                   help="largest patterns per update (default: the whole scan, reached by doubling from "
+                        "--batch-start; full-scan passes take conjugate-gradient steps)")
+    p.add_argument(f"--{prefix}batch-start", dest="refine_batch_start", type=positive_int, default=None, metavar="B",
+                   help="patterns per update in the first pass, doubled every pass (default 16)")
+    p.add_argument(f"--{prefix}tolerance", dest="refine_tolerance", type=nonnegative_float, default=None,
+                   metavar="TOL", help="stop after 5 passes in a row that each change the object by less than TOL "
+                                       "relative (default 0.003; 0 runs every pass)")
+    p.add_argument(f"--{prefix}subpixel", dest="refine_subpixel", choices=("object", "probe"), default=None,
+                   help="sub-pixel model: object (default; band-limited shift of the object window) or probe "
+                        "(shifted probe; cheaper, less faithful for sharp objects)")
     p.add_argument(f"--{prefix}seed", dest="refine_seed", type=nonnegative_int, default=None, metavar="SEED",
                    help="seed of the batch order (default 0)")
 
@@ -66,7 +76,7 @@ def add_refine_infer_flags(p: argparse.ArgumentParser) -> None:
     _solver_flags(p, prefix="refine-")
 
 
-def _options(args: argparse.Namespace, iterations: int) -> Any:
+def _options(args: argparse.Namespace, iterations: int | None) -> Any:
     from ptycho_torch.refine import RefineOptions
 
     device = args.refine_device or "auto"
@@ -79,10 +89,13 @@ def _options(args: argparse.Namespace, iterations: int) -> Any:
 
         if not torch.cuda.is_available():
             raise UserError("device cuda: expected a CUDA device, found none (torch.cuda.is_available() is False)")
-    kw: dict[str, Any] = {"iterations": int(iterations), "refine_probe": bool(args.refine_probe),
+    kw: dict[str, Any] = {"refine_probe": bool(args.refine_probe),
                           "refine_positions": bool(args.refine_positions), "device": device}
+    if iterations is not None:
+        kw["iterations"] = int(iterations)
     for dest, field in (("refine_likelihood", "likelihood"), ("refine_batch_size", "batch_size"),
-                        ("refine_seed", "seed")):
+                        ("refine_seed", "seed"), ("refine_batch_start", "batch_start"),
+                        ("refine_tolerance", "tolerance"), ("refine_subpixel", "subpixel")):
         value = getattr(args, dest, None)
         if value is not None:
             kw[field] = value
@@ -123,7 +136,7 @@ def _run(scan: dict[str, Any], options: Any, out_dir: Path, start: tuple[np.ndar
     result = refine(scan["diffraction"], scan["positions"], scan["probe"], obj, origin, scale=scan["scale"],
                     options=options, on_iteration=say)
     written = write_refinement(out_dir, result, scan, options, network_log)
-    print(f"refined={out_dir.resolve()} iterations={options.iterations} "
+    print(f"refined={out_dir.resolve()} iterations={len(result.history)} "
           f"nll={result.initial_nll:.6g}->{result.final_nll:.6g}", flush=True)
     return written
 
@@ -163,7 +176,8 @@ def cmd_infer_then_refine(args: argparse.Namespace, extra: list[str]) -> int:
         for flag, dest in (("--refine-probe", "refine_probe"), ("--refine-positions", "refine_positions"),
                            ("--refine-likelihood", "refine_likelihood"), ("--refine-device", "refine_device"),
                            ("--refine-batch-size", "refine_batch_size"), ("--refine-seed", "refine_seed"),
-                           ("--refine-target", "refine_target")):
+                           ("--refine-batch-start", "refine_batch_start"), ("--refine-tolerance", "refine_tolerance"),
+                           ("--refine-subpixel", "refine_subpixel"), ("--refine-target", "refine_target")):
             if getattr(args, dest, None) not in (None, False):
                 raise UserError(f"{flag}: needs --refine-iterations K")
         return cmd_infer(args, extra)

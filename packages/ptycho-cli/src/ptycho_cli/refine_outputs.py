@@ -67,7 +67,8 @@ def write_refinement(out_dir: str | Path, result: Any, scan: dict[str, Any], opt
            "start_scale": float(result.start_scale), "nll_units": units, "history": result.history}
     if network_log is not None:
         log["network"] = network_log
-    csv = "iteration,nll,time_s\n" + "".join(f"{r['iteration']},{r['nll']!r},{r['time_s']!r}\n" for r in result.history)
+    csv = "iteration,nll,time_s,change\n" + "".join(
+        f"{r['iteration']},{r['nll']!r},{r['time_s']!r},{r.get('change', float('nan'))!r}\n" for r in result.history)
     written: list[Path] = []
     try:
         npz = out / OBJECT_NPZ

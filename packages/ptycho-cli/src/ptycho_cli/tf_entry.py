@@ -36,6 +36,8 @@ def quiet_tensorflow() -> None:
 def build_training_config(args: argparse.Namespace, N: int) -> Any:
     """Canonical TrainingConfig from ``ptycho train`` flags; unset flags keep the canonical defaults."""
     from ptycho.config.config import ModelConfig, TrainingConfig
+    from ptycho.config.training_options import tf_unsupported
+    from ptycho_bridge.option_flags import MODEL_OPTION_FIELDS, SCHEDULE_FLAGS, TRAINING_OPTION_FIELDS
 
     model_kw: dict[str, Any] = {"N": int(N)}
     if args.gridsize is not None:
@@ -52,11 +54,28 @@ def build_training_config(args: argparse.Namespace, N: int) -> Any:
         kw["nepochs"] = epochs
     for dest, field in (("max_epochs", "nepochs"), ("max_time", "max_time"), ("n_groups", "n_groups"), ("batch_size", "batch_size"),
                         ("nphotons", "nphotons"), ("neighbor_count", "neighbor_count"),
-                        ("learning_rate", "learning_rate"), ("seed", "subsample_seed")):
+                        ("learning_rate", "learning_rate"), ("seed", "subsample_seed"), ("scheduler", "scheduler"),
+                        *((name, name) for name in TRAINING_OPTION_FIELDS)):
         value = getattr(args, dest, None)
         if value is not None:
             kw[field] = value
-    return TrainingConfig(**kw)
+    for name in MODEL_OPTION_FIELDS:
+        if getattr(args, name, None) is not None:
+            model_kw[name] = getattr(args, name)
+    kw["model"] = ModelConfig(**model_kw)
+    for name, default in SCHEDULE_FLAGS.items():
+        value = getattr(args, name, None)
+        if value is not None and value != default:
+            raise UserError(f"--{name.replace('_', '-')} {value}: the TensorFlow backend has no 'WarmupCosine' "
+                            "schedule (specs/tf-backend.md §4); train with --backend pytorch")
+    try:
+        config = TrainingConfig(**kw)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    problem = tf_unsupported(config)
+    if problem is not None:
+        raise UserError(problem)
+    return config
 
 
 def train_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
@@ -71,7 +90,9 @@ def train_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
     test = RawData.from_file(args.test_data_file) if args.test_data_file else None
     config = build_training_config(args, int(train.diff3d.shape[-1]))
     out = Path(config.output_dir)
-    with stage(f"training (tensorflow, {config.nepochs} epochs)"):
+    from ptycho.config.training_options import describe_groups
+
+    with stage(f"training (tensorflow, {config.nepochs} epochs, {describe_groups(config, len(train.diff3d))})"):
         try:
             amp, phase, results = run_cdi_example(train, test, config, M=STITCH_M, do_stitching=test is not None,
                                                   resume_from=True if getattr(args, "resume", None) else None,

@@ -14,6 +14,7 @@ each member with the current time, which would make fixture checksums irreproduc
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -80,7 +81,8 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[
         FileExistsError: for an ``'x'`` mode when the target exists.
 
     On an exception inside the block the temporary file is deleted, the target is unchanged
-    and the exception propagates. The new file gets the permissions of a normally created file
+    and the exception propagates; a write the file system refuses (full disk, read-only folder, quota:
+    an OSError whose errno says so) is re-raised naming ``path``, not the temporary file. The new file gets the permissions of a normally created file
     (0o666 minus the umask) rather than ``mkstemp``'s 0o600.
     """
     if mode not in _WRITE_MODES:
@@ -89,8 +91,11 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[
     open_mode = "w" + mode[1:] if exclusive else mode
     target = Path(path)
     folder = target.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise _naming(exc, target) from None
     tmp = Path(tmp_name)
     try:
         kwargs: dict[str, Any] = {} if "b" in open_mode else {"encoding": "utf-8", "newline": ""}
@@ -104,13 +109,27 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[
             tmp.unlink()
         else:
             os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         try:
             tmp.unlink()
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError) and exc.errno in _WRITE_FAULTS and exc.filename in (None, tmp_name):
+            raise _naming(exc, target) from None
         raise
     _fsync_dir(folder)
+
+
+#: errnos of a write the file system refused (full disk, quota, file too large, read-only, I/O error)
+_WRITE_FAULTS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM}
+
+
+def _naming(exc: OSError, target: Path) -> OSError:
+    """The same fault naming the file the caller asked for (not the temporary file): a full disk while writing
+    ``out/x.npz`` is reported as ``out/x.npz: No space left on device``."""
+    if exc.errno is None:
+        return exc
+    return OSError(exc.errno, exc.strerror, str(target))  # OSError(errno, ...) picks the subclass (PermissionError...)
 
 
 def _check_arrays(arrays: Mapping[str, Any]) -> dict[str, np.ndarray]:

@@ -72,13 +72,23 @@ class ContractError(ValueError):
         expected, found: short descriptions used in the message.
     """
 
-    def __init__(self, source: str, key: str | None, expected: str, found: str) -> None:
+    def __init__(self, source: str, key: str | None = None, expected: str | None = None,
+                 found: str | None = None) -> None:
         self.source = str(source)
         self.key = key
         self.expected = expected
         self.found = found
-        where = f"{self.source}: key '{key}'" if key is not None else self.source
-        message = f"{where}: expected {expected}, found {found}"
+        if expected is None and found is None and key is None:
+            # ContractError(message): a finished message re-raised as is, e.g. by a torch DataLoader that
+            # re-creates a worker's exception from "Caught ContractError in DataLoader worker ... Original
+            # Traceback ...: <message>" (the error stays a ContractError, exit 2; only the message is kept)
+            message = self.source
+            if "Original Traceback" in message:
+                last = [ln for ln in message.splitlines() if ln.strip()][-1]
+                message = last.split("ContractError: ", 1)[-1]
+        else:
+            where = f"{self.source}: key '{key}'" if key is not None else self.source
+            message = f"{where}: expected {expected}, found {found}"
         super().__init__(" ".join(message.split()))  # always one line
 
 

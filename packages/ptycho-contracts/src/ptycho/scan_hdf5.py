@@ -9,6 +9,11 @@ is read whole. Validation is the NPZ contract's (``ptycho.data_contract.validate
 check (finite, non-negative, float32-representable) streams over the file chunk by chunk, so its memory is
 one chunk, not the scan.
 
+Every access goes through :mod:`ptycho.hdf5_guard` (specs/data-contract.md §6.4): a damaged file, chunk or
+object header is a ContractError naming file and key, a dataset that declares more data than the file
+stores is refused before reading, and data outside the file's folder (external links, external raw storage,
+virtual sources) is refused unless ``allow_external=True`` or ``PTYCHO_HDF5_ALLOW_EXTERNAL=1``.
+
 h5py is imported inside the functions: a scan that is not HDF5 never needs it.
 """
 
@@ -24,6 +29,7 @@ import numpy as np
 
 from ptycho.atomic_io import atomic_write
 from ptycho.data_contract import ContractError
+from ptycho.hdf5_guard import external_allowed, get_dataset, get_object, open_hdf5, read_dataset
 
 __all__ = ["HDF5_SIGNATURE", "LazyDiffraction", "is_hdf5", "read_scan_hdf5", "write_scan_hdf5"]
 
@@ -57,30 +63,38 @@ class LazyDiffraction:
     dtype = np.dtype(np.float32)
     ndim = 3
 
-    def __init__(self, path: str | os.PathLike[str], key: str, shape: tuple[int, int, int]) -> None:
+    def __init__(self, path: str | os.PathLike[str], key: str, shape: tuple[int, int, int],
+                 allow_external: bool = False) -> None:
         self.path, self.key, self.shape = str(path), str(key), tuple(int(s) for s in shape)
+        self.allow_external = bool(allow_external)
         self._file: Any = None
+        self._ds: Any = None
         self._pid = 0  # process that opened ``_file``: a forked DataLoader worker opens its own handle
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path, "key": self.key, "shape": self.shape}
+        return {"path": self.path, "key": self.key, "shape": self.shape, "allow_external": self.allow_external}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["path"], state["key"], state["shape"])  # type: ignore[misc]
+        self.__init__(state["path"], state["key"], state["shape"],  # type: ignore[misc]
+                      state.get("allow_external", False))
 
     def _dataset(self) -> Any:
         if self._file is None or self._pid != os.getpid():
-            import h5py
-
-            # HDF5 handles must not be shared across fork: a child drops the inherited one and opens its own
-            self._file, self._pid = h5py.File(self.path, "r"), os.getpid()
-        return self._file[self.key]
+            # HDF5 handles must not be shared across fork: a child drops the inherited one and opens its own;
+            # the reopened file is checked again (it may have changed since it was validated)
+            self._file, self._pid = open_hdf5(self.path), os.getpid()
+            ds = get_dataset(self._file, self.key, self.path, allow_external=self.allow_external)
+            if tuple(ds.shape) != self.shape:
+                raise ContractError(self.path, self.key, f"shape {self.shape} (as when the scan was read)",
+                                    f"shape {tuple(ds.shape)}")
+            self._ds = ds
+        return self._ds
 
     def close(self) -> None:
         """Close the file handle (reopened by the next read)."""
         if self._file is not None:
             self._file.close()
-            self._file = None
+            self._file = self._ds = None
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -96,9 +110,9 @@ class LazyDiffraction:
     def __getitem__(self, index: Any) -> np.ndarray:
         ds = self._dataset()
         if isinstance(index, (int, np.integer)):
-            return np.asarray(ds[int(index)], dtype=np.float32)
+            return read_dataset(ds, self.path, self.key, int(index)).astype(np.float32, copy=False)
         if isinstance(index, slice):
-            return np.asarray(ds[index], dtype=np.float32)
+            return read_dataset(ds, self.path, self.key, index).astype(np.float32, copy=False)
         idx = np.asarray(index)
         if idx.dtype.kind not in "iu":
             raise TypeError(f"LazyDiffraction: index: expected ints, a slice or an int array, found {idx.dtype}")
@@ -108,7 +122,8 @@ class LazyDiffraction:
             raise IndexError(f"LazyDiffraction: index out of range for {m} patterns")
         flat = np.where(flat < 0, flat + m, flat)
         unique, inverse = np.unique(flat, return_inverse=True)
-        rows = np.asarray(ds[unique], dtype=np.float32) if unique.size else np.zeros((0, *self.shape[1:]), np.float32)
+        rows = (read_dataset(ds, self.path, self.key, unique).astype(np.float32, copy=False) if unique.size
+                else np.zeros((0, *self.shape[1:]), np.float32))
         return rows[inverse].reshape(*idx.shape, *self.shape[1:])
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
@@ -150,34 +165,45 @@ class LazyDiffraction:
         return self
 
 
-def read_scan_hdf5(path: str | os.PathLike[str]) -> dict[str, Any]:
+def read_scan_hdf5(path: str | os.PathLike[str], *, allow_external: bool | None = None) -> dict[str, Any]:
     """The raw arrays of an HDF5 scan for ``validate_arrays``: small keys as ndarrays, ``diffraction`` (or
-    ``diff3d``) as a :class:`LazyDiffraction`. Raises ContractError for an unreadable file, a group or
-    non-numeric dataset where an array is expected, or a diffraction dataset that is not (M, N, N) real."""
+    ``diff3d``) as a :class:`LazyDiffraction`. Raises ContractError for an unreadable file, object or chunk,
+    a group or non-numeric dataset where an array is expected, a diffraction dataset that is not (M, N, N)
+    real, a dataset declaring more data than the file stores, and data outside the file's folder unless
+    ``allow_external`` (default: ``PTYCHO_HDF5_ALLOW_EXTERNAL``; :mod:`ptycho.hdf5_guard`)."""
     import h5py
 
     source = str(path)
-    try:
-        fh = h5py.File(path, "r")
-    except OSError as exc:
-        raise ContractError(source, None, "a readable HDF5 file", f"{type(exc).__name__} ({str(exc)[:160]})") from None
+    allow = external_allowed(allow_external)
+    fh = open_hdf5(path)
     arrays: dict[str, Any] = {}
     with fh:
-        for key, item in fh.items():
+        try:
+            keys = list(fh.keys())
+        except Exception as exc:  # noqa: BLE001 - h5py raises many types for a damaged root group
+            raise ContractError(source, None, "a readable HDF5 root group", f"{type(exc).__name__} ({exc})") from None
+        for key in keys:
+            item = get_object(fh, key, source, allow_external=allow)
             if not isinstance(item, h5py.Dataset):
                 continue  # groups (e.g. instrument metadata) are not contract keys
             if key in ("diffraction", "diff3d"):
                 if item.ndim != 3 or item.dtype.kind not in "iuf":
                     raise ContractError(source, key, "an (M, N, N) dataset of real amplitudes",
                                         f"shape {item.shape} dtype {item.dtype}")
-                arrays[key] = LazyDiffraction(path, key, item.shape)
+                get_dataset(fh, key, source, allow_external=allow)
+                arrays[key] = LazyDiffraction(path, key, item.shape, allow_external=allow)
             elif key == "_metadata":
-                value = item[()]
-                arrays[key] = np.array(value.decode("utf-8") if isinstance(value, bytes) else str(value))
+                get_dataset(fh, key, source, allow_external=allow)
+                value = read_dataset(item, source, key).reshape(-1)
+                if value.size != 1:
+                    raise ContractError(source, key, "a scalar JSON string", f"shape {item.shape}")
+                text = value[0]
+                arrays[key] = np.array(text.decode("utf-8", errors="replace") if isinstance(text, bytes) else str(text))
             else:
                 if item.dtype.kind not in "iufcb":
                     raise ContractError(source, key, "a numeric dataset", f"dtype {item.dtype}")
-                arrays[key] = np.asarray(item[()])
+                get_dataset(fh, key, source, allow_external=allow)
+                arrays[key] = read_dataset(item, source, key)
     return arrays
 
 

@@ -100,12 +100,12 @@ def _main(argv: Sequence[str] | None) -> int:
     return _run(build_parser().parse_args(list(sys.argv[1:] if argv is None else argv)))
 
 
-def _run(args: Any) -> int:
+def _run(args: Any, prog: str = PROG) -> int:
     execution_config = build_execution_config_from_args(args, "inference")
     quiet = bool(args.quiet)
     if quiet:
         silence_native_logs()
-    say = (lambda msg: None) if quiet else (lambda msg: print(f"{PROG}: {msg}", flush=True))
+    say = (lambda msg: None) if quiet else (lambda msg: print(f"{prog}: {msg}", flush=True))
     model_path = Path(args.model_path)
     if not model_path.exists():
         raise CliError(f"--model_path {model_path}: expected a training output folder or a wts.h5.zip file, found no such path")
@@ -178,11 +178,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_cli(PROG, _main, argv)
 
 
-def main_with(given: dict[str, Any], extra: Sequence[str] = ()) -> int:
+def main_with(given: dict[str, Any], extra: Sequence[str] = (), prog: str = PROG) -> int:
     """:func:`main` for a caller that parsed some flags itself (the ``ptycho infer`` command): ``given`` maps
     this parser's destinations to values, ``extra`` holds further flags in this command's spelling
-    (:func:`ptycho_torch.cli.shared.parse_with_values`; specs/torch-cli.md §5)."""
-    return run_cli(PROG, lambda _: _run(parse_with_values(build_parser(), given, extra)), None)
+    (:func:`ptycho_torch.cli.shared.parse_with_values`; specs/torch-cli.md §5). ``prog`` names the command in
+    messages (``ptycho infer`` from the ``ptycho`` command line)."""
+    return run_cli(prog, lambda _: _run(parse_with_values(build_parser(), given, extra), prog), None)
 
 
 if __name__ == "__main__":

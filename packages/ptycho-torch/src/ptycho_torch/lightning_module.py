@@ -29,16 +29,14 @@ from ptycho.config.config import (
 )
 
 from .forward_model import ForwardModel, object_patches
-from .network import PtychoNet, network_kwargs, run_generator
+from .generators import build_generator
+from .network import run_generator
+from .optim import build_optimizer, build_scheduler, clip_gradients
 from .physics.losses import amplitude_mae, poisson_nll
 from .physics.probe import default_probe, normalize_probe
 from .physics.scaling import intensity_scale as closed_form_scale
 
 __all__ = ["NonFiniteLossError", "PtychoPINN_Lightning", "SCHEDULERS"]
-
-
-#: torch >= 2.4 runs the fused Adam kernel on CPU tensors too.
-_FUSED_ADAM_ON_CPU = tuple(int(v) for v in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 4)
 
 
 def float32_region(like: torch.Tensor):
@@ -55,6 +53,7 @@ _SCHEDULER_KWARGS = {
     "Exponential": {"gamma": 0.95},
     "MultiStage": {"milestones": None, "gamma": 0.1},
     "Adaptive": {"factor": 0.5, "patience": 2, "min_lr": 1e-4, "threshold": 0.0},
+    "WarmupCosine": {"warmup_epochs": 0, "min_ratio": 0.1, "total_epochs": None},
 }
 
 
@@ -95,9 +94,12 @@ class PtychoPINN_Lightning(L.LightningModule):
             ``normalize_probe(probe, model_config.probe_scale)`` (idempotent). None -> default probe
             (the checkpoint reload path: the saved ``forward_model.probe`` then overwrites it).
         intensity_scale: s; None -> ``sqrt(nphotons)/(N/2)`` from training_config.
-        learning_rate: Adam learning rate; None -> training_config.learning_rate.
-        scheduler: 'Default' | 'Exponential' | 'MultiStage' | 'Adaptive' ('ReduceLROnPlateau' accepted);
-            None -> training_config.scheduler.
+        learning_rate: the optimiser's learning rate; None -> training_config.learning_rate. The optimiser,
+            its weight decay / betas / momentum and gradient clipping come from training_config
+            (:mod:`ptycho_torch.optim`); the generator from ``model_config.architecture``
+            (:mod:`ptycho_torch.generators`).
+        scheduler: 'Default' | 'Exponential' | 'MultiStage' | 'Adaptive' ('ReduceLROnPlateau' accepted) |
+            'WarmupCosine'; None -> training_config.scheduler.
         scheduler_kwargs: overrides of the scheduler's defaults (see specs/torch-training.md §4).
     """
 
@@ -133,6 +135,8 @@ class PtychoPINN_Lightning(L.LightningModule):
         kw.update(scheduler_kwargs or {})
         if sched == "MultiStage" and kw["milestones"] is None:
             kw["milestones"] = list(default_multistage_milestones(tc.nepochs))
+        if sched == "WarmupCosine" and kw["total_epochs"] is None:
+            kw["total_epochs"] = int(tc.nepochs)
         self.scheduler_kwargs = kw
 
         pr = default_probe(mc.N) if probe is None else probe
@@ -156,8 +160,7 @@ class PtychoPINN_Lightning(L.LightningModule):
         })
         self.automatic_optimization = False
 
-        net = PtychoNet(**network_kwargs(mc))
-        self.encoder, self.decoder_amp, self.decoder_phase = net.encoder, net.decoder_amp, net.decoder_phase
+        self.encoder, self.decoder_amp, self.decoder_phase = build_generator(mc)
         # the supervised baseline emits C channels; it is merged like object_big patches
         self.forward_model = ForwardModel(
             mc.N, mc.gridsize, pr, s, object_big=mc.object_big or self.supervised, probe_mask=mc.probe_mask,
@@ -297,6 +300,13 @@ class PtychoPINN_Lightning(L.LightningModule):
         if grads and not scaled and not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()):
             raise NonFiniteLossError(f"PtychoPINN_Lightning: non-finite gradient {where}; "
                                      "weights and checkpoints keep the last finite state")
+        if self.training_config.gradient_clip_val is not None:
+            if scaled:
+                raise ValueError("TrainingConfig.gradient_clip_val: expected None under precision '16-mixed' "
+                                 "(its gradients are loss-scaled), found "
+                                 f"{self.training_config.gradient_clip_val}; use precision '32' or 'bf16-mixed'")
+            clip_gradients(self.parameters(), self.training_config.gradient_clip_val,
+                           self.training_config.gradient_clip_algorithm)
         opt.step()
         n = int(batch["X"].shape[0])
         self._accumulate("train", loss, n)
@@ -384,24 +394,10 @@ class PtychoPINN_Lightning(L.LightningModule):
         return result
 
     def configure_optimizers(self):
-        params = list(self.parameters())
-        # One fused multi-tensor kernel instead of ~10 elementwise ops per parameter tensor: the
-        # per-tensor Adam cost ~10-20 % of a CPU step at n_filters_scale 2 (specs/torch-training.md §4).
-        # Fused Adam takes real floating parameters only (a trainable complex probe -> foreach), and CPU
-        # tensors only from torch 2.4 on (the package admits torch >= 2.2).
-        fused = _FUSED_ADAM_ON_CPU or all(p.is_cuda for p in params)
-        fused = fused and all(p.is_floating_point() for p in params)
-        opt = torch.optim.Adam(params, lr=self.learning_rate, **({"fused": True} if fused else {"foreach": True}))
-        kw = self.scheduler_kwargs
-        name = self.scheduler_name
-        if name == "Default":
+        # Adam/AdamW run one fused multi-tensor kernel where torch allows it: the per-tensor Adam cost ~10-20 %
+        # of a CPU step at n_filters_scale 2 (specs/torch-training.md §4).
+        opt = build_optimizer(self.parameters(), self.training_config, self.learning_rate)
+        sched = build_scheduler(opt, self.scheduler_name, self.scheduler_kwargs)
+        if sched is None:
             return opt
-        if name == "Exponential":
-            sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=kw["gamma"])
-        elif name == "MultiStage":
-            sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(kw["milestones"]), gamma=kw["gamma"])
-        else:
-            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                opt, mode="min", factor=kw["factor"], patience=kw["patience"], min_lr=kw["min_lr"],
-                threshold=kw["threshold"])
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}

@@ -29,6 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from ptycho_bridge.argtypes import max_time_value
+from ptycho_bridge.option_flags import (
+    MODEL_OPTION_FIELDS,
+    SCHEDULE_FLAGS,
+    TRAINING_OPTION_FIELDS,
+    add_option_flags,
+    add_schedule_flags,
+)
 from ptycho_torch.cli.shared import (
     ACCELERATOR_CHOICES,
     LOGGER_CHOICES,
@@ -74,6 +81,8 @@ CANONICAL_FLAGS: dict[str, str] = {
     "N": "model.N",
     "model_type": "model.model_type",
     "n_filters_scale": "model.n_filters_scale",
+    **{name: name for name in TRAINING_OPTION_FIELDS},
+    **{name: f"model.{name}" for name in MODEL_OPTION_FIELDS},
     "teacher": "teacher",
     "teacher_iterations": "teacher_iterations",
     "teacher_supervised_share": "teacher_supervised_share",
@@ -103,6 +112,7 @@ EXECUTION_DEFAULTS: dict[str, Any] = {
     "config": None,
     "n_images": None,
     "resume": None,
+    **SCHEDULE_FLAGS,
 }
 
 
@@ -130,7 +140,7 @@ def build_parser() -> CliArgumentParser:
     d.add_argument("--train_data_file", metavar="NPZ", help="training data (required here or in --config)")
     d.add_argument("--test_data_file", metavar="NPZ", help="validation data (enables val metrics, early stopping)")
     d.add_argument("--output_dir", metavar="DIR", help="run folder (required here or in --config)")
-    d.add_argument("--n_groups", type=positive_int, help="number of grouped samples (default 512)")
+    d.add_argument("--n_groups", type=positive_int, help="groups to train on (default: the whole scan, one group per position)")
     d.add_argument("--n_images", type=positive_int, help="deprecated alias of --n_groups")
     d.add_argument("--gridsize", type=positive_int, help="group side; C = gridsize² patterns per group (default 1)")
     d.add_argument("--batch_size", type=positive_int, help="batch size (default 16)")
@@ -158,6 +168,7 @@ def build_parser() -> CliArgumentParser:
                    "(default 1 = no Poisson stage)")
     t.add_argument("--teacher-keep-weight", "--teacher_keep_weight", dest="teacher_keep_weight", type=float,
                    help="weight of the supervised loss kept in the Poisson stage, >= 0 (default 0)")
+    add_option_flags(p.add_argument_group("generator and optimiser (canonical config fields; also settable via --config)"))
     e = p.add_argument_group("execution")
     e.add_argument("--accelerator", choices=ACCELERATOR_CHOICES,
                    help="auto (default: CUDA when present, else CPU), cpu, cuda/gpu, mps")
@@ -172,8 +183,9 @@ def build_parser() -> CliArgumentParser:
                    help="32 (default), bf16-mixed or 16-mixed: the network under autocast, physics and loss in float32")
     e.add_argument("--deterministic", action=argparse.BooleanOptionalAction, help="deterministic algorithms (default on)")
     e.add_argument("--num-workers", dest="num_workers", type=nonnegative_int, help="DataLoader workers (default 0)")
-    e.add_argument("--learning-rate", dest="learning_rate", type=positive_float, help="Adam learning rate (default 1e-3)")
+    e.add_argument("--learning-rate", dest="learning_rate", type=positive_float, help="learning rate (default 1e-3)")
     e.add_argument("--scheduler", choices=SCHEDULER_CHOICES, help="learning-rate schedule (default Default = constant)")
+    add_schedule_flags(e)
     e.add_argument("--accumulate-grad-batches", dest="accumulate_grad_batches", type=positive_int,
                    help="must be 1: manual optimisation cannot accumulate (EXEC-ACCUM-001)")
     e.add_argument("--quiet", action="store_true", help="no progress bar, no library logging")
@@ -302,10 +314,13 @@ def _load_raw(path: Any) -> Any:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    return _run(parse_explicit(argv))
+    args = list(sys.argv[1:] if argv is None else argv)
+    return _run(parse_explicit(args), PROG, ["python", "-m", PROG, *args])
 
 
-def _run(explicit: argparse.Namespace) -> int:
+def _run(explicit: argparse.Namespace, prog: str = PROG, command: Sequence[str] | None = None) -> int:
+    """Train as the flags say. ``command``: the command line that started the run (the ``--resume`` hint of a
+    run that stops, :mod:`ptycho_torch.cli.stopped`)."""
     args, training, model = resolve_args(explicit)
     train_file = _require(training, "train_data_file", "--train_data_file")
     output_dir = Path(_require(training, "output_dir", "--output_dir"))
@@ -333,9 +348,12 @@ def _run(explicit: argparse.Namespace) -> int:
     config = build_canonical_config(training, model, execution_config)
 
     if not quiet:
+        from ptycho.config.training_options import describe_groups
+
         print(
-            f"{PROG}: N={config.model.N} gridsize={config.model.gridsize} model_type={config.model.model_type} "
-            f"n_groups={config.n_groups} batch_size={config.batch_size} epochs={config.nepochs} "
+            f"{prog}: N={config.model.N} gridsize={config.model.gridsize} model_type={config.model.model_type} "
+            f"{describe_groups(config, len(train_data.diff3d))} batch_size={config.batch_size} epochs={config.nepochs} "
+            f"architecture={config.model.architecture} optimizer={config.optimizer} "
             f"lr={execution_config.learning_rate:g} scheduler={execution_config.scheduler} "
             f"accelerator={execution_config.accelerator} logger={execution_config.logger_backend} "
             f"output_dir={output_dir}",
@@ -356,9 +374,10 @@ def _run(explicit: argparse.Namespace) -> int:
     guard = OutputGuard(output_dir) if main_process else None
     try:
         validate_paths(train_file, test_file, output_dir, create=True)
+        from ptycho_torch.cli.stopped import sigterm_raises
         from ptycho_torch.workflows.components import run_cdi_example_torch
 
-        with quiet_output(quiet):
+        with sigterm_raises(), quiet_output(quiet):
             _, _, results = run_cdi_example_torch(
                 train_data, test_data, config, do_stitching=False, execution_config=execution_config,
                 resume_from=resume,
@@ -368,20 +387,19 @@ def _run(explicit: argparse.Namespace) -> int:
         bundle = Path(results["bundle_path"])
         digest = sha256_file(bundle)
     except BaseException as exc:
-        if guard is None:
-            raise
-        # A diverged or interrupted run keeps checkpoints/ (the last finite state, resumable with --resume);
-        # any other failure removes everything it wrote (specs/reliability.md §2).
-        from ptycho_torch.lightning_module import NonFiniteLossError
+        # A run that stops after training began keeps checkpoints/ and says how to continue; before any
+        # checkpoint exists everything it wrote is removed (specs/reliability.md §8, ptycho_torch.cli.stopped).
+        from ptycho_torch.cli.stopped import stop_run
 
-        resumable = isinstance(exc, (NonFiniteLossError, KeyboardInterrupt))
-        guard.rollback(keep=("checkpoints",) if resumable else ())
-        raise
+        stopped = stop_run(exc, guard, output_dir, command)
+        if stopped is exc:
+            raise
+        raise stopped from None
     if not quiet:
         history = results.get("history") or {}
         losses = history.get("train_loss") or []
         if losses:
-            print(f"{PROG}: trained {len(losses)} epoch(s); final train loss {losses[-1]:.6g}", flush=True)
+            print(f"{prog}: trained {len(losses)} epoch(s); final train loss {losses[-1]:.6g}", flush=True)
     print(f"bundle_path={bundle.resolve()} bundle_sha256={digest}", flush=True)
     return 0
 
@@ -391,11 +409,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_cli(PROG, _main, argv)
 
 
-def main_with(given: dict[str, Any], extra: Sequence[str] = ()) -> int:
+def main_with(given: dict[str, Any], extra: Sequence[str] = (), prog: str = PROG,
+              command: Sequence[str] | None = None) -> int:
     """:func:`main` for a caller that parsed some flags itself (the ``ptycho train`` command): ``given`` maps
     this parser's destinations to values, ``extra`` holds further flags in this command's spelling
-    (:func:`ptycho_torch.cli.shared.parse_with_values`; specs/torch-cli.md §5)."""
-    return run_cli(PROG, lambda _: _run(parse_explicit(extra, given=given)), None)
+    (:func:`ptycho_torch.cli.shared.parse_with_values`; specs/torch-cli.md §5). ``prog`` names the command in
+    messages (``ptycho train`` from the ``ptycho`` command line); ``command`` is the command line as typed
+    (for the ``--resume`` hint when the run stops)."""
+    return run_cli(prog, lambda _: _run(parse_explicit(extra, given=given), prog, command), None)
 
 
 if __name__ == "__main__":

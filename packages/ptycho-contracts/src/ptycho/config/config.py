@@ -18,8 +18,18 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ptycho.config.model_size import ALLOWED_N, assign_n_once, check_n, require_n
+from ptycho.config.model_size import ALLOWED_N, assign_n_once, check_n
 from ptycho.config.resume import resume_checkpoint
+from ptycho.config.training_options import (
+    ARCHITECTURES,
+    CLIP_ALGORITHMS,
+    OPTIMIZERS,
+    UNIMPLEMENTED_FIELDS,
+    check_implemented,
+    groups_used,
+    validate_generator,
+    validate_optimisation,
+)
 from ptycho.config.validation import check_bool as _check_bool
 from ptycho.config.validation import check_choice as _check_choice
 from ptycho.config.validation import check_float as _check_float
@@ -36,11 +46,14 @@ __all__ = [
     "DEFAULT_SEED",
     "effective_seed",
     "validation_groups",
+    "groups_used",
     "resume_checkpoint",
     "UNIMPLEMENTED_FIELDS",
     "check_implemented",
     "ALLOWED_N",
     "ARCHITECTURES",
+    "OPTIMIZERS",
+    "CLIP_ALGORITHMS",
     "AMP_ACTIVATIONS",
     "AMP_ACTIVATION_ALIASES",
     "SCHEDULER_ALIASES",
@@ -60,7 +73,6 @@ __all__ = [
 ]
 
 MODEL_TYPES = ("pinn", "supervised")
-ARCHITECTURES = ("cnn",)
 AMP_ACTIVATIONS = ("sigmoid", "swish", "softplus", "relu")
 #: Spellings accepted for ``amp_activation`` and the canonical name they become.
 AMP_ACTIVATION_ALIASES = {"silu": "swish", "SiLU": "swish", "swish": "swish", "Swish": "swish"}
@@ -69,7 +81,7 @@ LOSS_MODES = ("poisson", "mae")
 #: ``TrainingConfig.teacher``: 'none' (self-supervised Poisson training) or 'refine' (the refinement-teacher
 #: recipe, PyTorch only; specs/torch-training.md §8).
 TEACHERS = ("none", "refine")
-SCHEDULERS = ("Default", "Exponential", "MultiStage", "Adaptive")
+SCHEDULERS = ("Default", "Exponential", "MultiStage", "Adaptive", "WarmupCosine")
 
 
 def default_multistage_milestones(nepochs: int) -> tuple[int, ...]:
@@ -92,7 +104,9 @@ KEY_MAPPINGS = {
     "test_data_file": "test_data_file_path",
 }
 
-DEFAULT_N_GROUPS = 512
+#: n_groups when neither n_groups nor n_images is given: None = the whole scan (one group per position, at
+#: every gridsize; specs/config.md §3). The original defaulted to 512 and silently subsampled larger scans.
+DEFAULT_N_GROUPS: int | None = None
 #: Seed the workflows of both backends use when ``subsample_seed`` is None: runs are deterministic by
 #: default (specs/config.md §3). Library primitives (``generate_grouped_data(seed=None)``) stay entropy-seeded.
 DEFAULT_SEED = 42
@@ -118,29 +132,6 @@ def validation_groups(config: Any, n_positions: int) -> int | None:
     return min(int(groups), int(n_positions))
 
 
-#: Canonical fields kept for compatibility that neither backend implements, with the one value both accept
-#: (specs/config.md §4). Training in either backend calls :func:`check_implemented`.
-UNIMPLEMENTED_FIELDS: tuple[tuple[str, Any], ...] = (
-    ("model.probe_mask_sigma", 1.0),
-    ("model.probe_mask_diameter", None),
-    ("realspace_mae_weight", 0.0),
-    ("realspace_weight", 0.0),
-)
-
-
-def check_implemented(config: Any) -> None:
-    """ValueError naming the field when ``config`` (a TrainingConfig) sets a field of
-    :data:`UNIMPLEMENTED_FIELDS` to another value (both backends reject it instead of ignoring it), or
-    when its ``model.N`` is still 0 (taken from the data, not yet assigned; specs/config.md §2.1)."""
-    require_n(config.model, "training")
-    for path, accepted in UNIMPLEMENTED_FIELDS:
-        owner, name = (config.model, path[len("model."):]) if path.startswith("model.") else (config, path)
-        value = getattr(owner, name, accepted)
-        if value != accepted:
-            cls = type(owner).__name__
-            raise ValueError(f"{cls}.{name}: not implemented by either backend; expected {accepted!r}, found {value!r}")
-
-
 # ----------------------------------------------------------------------------------------------------
 # ModelConfig
 # ----------------------------------------------------------------------------------------------------
@@ -160,6 +151,10 @@ class ModelConfig:
     n_filters_scale: int = 2
     model_type: str = "pinn"
     architecture: str = "cnn"
+    fno_modes: int = 12
+    fno_width: int = 32
+    fno_blocks: int = 4
+    learned_input_channels: int = 1
     amp_activation: str = "sigmoid"
     object_big: bool = True
     probe_big: bool = True
@@ -193,7 +188,7 @@ def validate_model_config(cfg: ModelConfig) -> None:
     _check_int(o, "gridsize", cfg.gridsize, 1)
     _check_int(o, "n_filters_scale", cfg.n_filters_scale, 1)
     _check_choice(o, "model_type", cfg.model_type, MODEL_TYPES)
-    _check_choice(o, "architecture", cfg.architecture, ARCHITECTURES)
+    validate_generator(o, cfg)
     if cfg.amp_activation not in AMP_ACTIVATIONS:
         _fail(o, "amp_activation", cfg.amp_activation, "one of 'sigmoid', 'swish' (alias 'silu'), 'softplus', 'relu'")
     for name in ("object_big", "probe_big", "probe_mask", "pad_object"):
@@ -286,6 +281,13 @@ class TrainingConfig(_ValidatedOnAssignment):
     nepochs: int = 50
     learning_rate: float = 1e-3
     scheduler: str = "Default"
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    gradient_clip_val: float | None = None
+    gradient_clip_algorithm: str = "norm"
     mae_weight: float = 0.0
     nll_weight: float = 1.0
     realspace_mae_weight: float = 0.0
@@ -338,6 +340,7 @@ def validate_training_config(cfg: TrainingConfig) -> None:
     check_max_time(o, "max_time", cfg.max_time)
     _check_float(o, "learning_rate", cfg.learning_rate, low=0.0, low_open=True)
     _check_choice(o, "scheduler", cfg.scheduler, SCHEDULERS)
+    validate_optimisation(o, cfg)
     _check_float(o, "mae_weight", cfg.mae_weight, low=0.0, high=1.0)
     _check_float(o, "nll_weight", cfg.nll_weight, low=0.0, high=1.0)
     _check_float(o, "realspace_mae_weight", cfg.realspace_mae_weight, low=0.0)

@@ -1,7 +1,10 @@
 """File sniffing and HDF5 access that fails with one ContractError line (specs/convert.md §6).
 
-HDF5 files are read with h5py, datasets only (no external links are followed: h5py resolves an
-external link only when it is accessed, and the readers here access fixed paths inside the file).
+HDF5 files are read with h5py through :mod:`ptycho.hdf5_guard` (specs/data-contract.md §6.4): a damaged file,
+object or chunk is one ContractError line, a dataset declaring more than the file stores is refused before
+reading, and external links, external raw storage and virtual datasets reaching outside the file's folder
+are refused unless ``PTYCHO_HDF5_ALLOW_EXTERNAL=1`` (links to files in the same folder, e.g. a detector
+master file's data files, are followed).
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from ptycho.data_contract import ContractError
+from ptycho.hdf5_guard import H5_ERRORS, get_dataset, get_object, open_hdf5, read_dataset
 
-__all__ = ["sniff", "open_h5", "h5_array", "h5_scalar", "h5_attr", "as_text"]
+__all__ = ["sniff", "open_h5", "h5_has", "h5_dataset", "h5_array", "h5_scalar", "h5_attr", "h5_attr_value", "as_text"]
 
 _MAGIC = {
     b"\x93NUMPY": "npy",
@@ -42,36 +46,25 @@ def sniff(path: str | os.PathLike[str]) -> str:
 
 def open_h5(path: str | os.PathLike[str]) -> Any:
     """Open an HDF5 file read-only; a damaged or non-HDF5 file is a ContractError naming it."""
-    import h5py
-
-    try:
-        return h5py.File(path, "r")
-    except OSError as exc:
-        raise ContractError(str(path), None, "a readable HDF5 file", " ".join(str(exc).split())) from None
+    return open_hdf5(path)
 
 
-def _dataset(h5: Any, key: str, source: str, required: bool) -> Any | None:
-    import h5py
+def h5_has(h5: Any, key: str, source: str | None = None) -> bool:
+    """Whether ``key`` exists (following links the guard allows; a refused or broken link is a ContractError)."""
+    return get_object(h5, key, source or str(h5.file.filename)) is not None
 
-    item = h5.get(key)
-    if item is None:
-        if required:
-            raise ContractError(source, key, "an HDF5 dataset", "missing")
-        return None
-    if not isinstance(item, h5py.Dataset):
-        raise ContractError(source, key, "an HDF5 dataset", type(item).__name__)
-    return item
+
+def h5_dataset(h5: Any, key: str, source: str, required: bool = True) -> Any | None:
+    """The checked dataset object at ``key`` (:func:`ptycho.hdf5_guard.get_dataset`)."""
+    return get_dataset(h5, key, source, required=required)
 
 
 def h5_array(h5: Any, key: str, source: str, required: bool = True) -> np.ndarray | None:
     """The whole dataset at ``key`` as a numpy array (None if absent and not required)."""
-    item = _dataset(h5, key, source, required)
+    item = get_dataset(h5, key, source, required=required)
     if item is None:
         return None
-    try:
-        return np.asarray(item[()])
-    except (OSError, ValueError, TypeError) as exc:
-        raise ContractError(source, key, "a readable dataset", " ".join(str(exc).split())) from None
+    return read_dataset(item, source, key)
 
 
 def _to_float(value: Any, source: str, key: str) -> float:
@@ -87,14 +80,24 @@ def h5_scalar(h5: Any, key: str, source: str, required: bool = False) -> float |
     return None if arr is None else _to_float(arr, source, key)
 
 
+def h5_attr_value(obj: Any, name: str, source: str, where: str) -> Any | None:
+    """Attribute ``name`` of ``obj`` as stored, None when absent; an unreadable attribute is a ContractError."""
+    key = f"{where.rstrip('/')}/@{name}" if where not in ("", "/") else f"@{name}"
+    try:
+        return obj.attrs[name] if name in obj.attrs else None
+    except H5_ERRORS as exc:
+        raise ContractError(source, key, "a readable HDF5 attribute", f"{type(exc).__name__} ({exc})") from None
+
+
 def h5_attr(obj: Any, name: str, source: str, where: str, required: bool = False) -> float | None:
     """A real scalar attribute ``name`` of ``obj`` (the key in messages is ``where`` + name)."""
     key = f"{where.rstrip('/')}/@{name}" if where not in ("", "/") else f"@{name}"
-    if name not in obj.attrs:
+    value = h5_attr_value(obj, name, source, where)
+    if value is None:
         if required:
             raise ContractError(source, key, "an HDF5 attribute", "missing")
         return None
-    return _to_float(obj.attrs[name], source, key)
+    return _to_float(value, source, key)
 
 
 def as_text(value: Any, default: str = "") -> str:

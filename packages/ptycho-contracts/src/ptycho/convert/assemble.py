@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ptycho.atomic_io import save_npz_atomic
-from ptycho.convert._files import open_h5, sniff
+from ptycho.convert._files import h5_has, open_h5, sniff
 from ptycho.convert.cxi import is_cxi, read_cxi
 from ptycho.convert.diffraction import Patterns, counts_to_amplitudes, read_diffraction
 from ptycho.convert.geometry import far_field_pixel_size, implied_frame, positions_to_pixels
@@ -61,7 +61,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         with open_h5(path) as h5:
             if is_cxi(h5):
                 return "cxi"
-            if "probe_position_x_m" in h5:
+            if h5_has(h5, "probe_position_x_m", source):
                 return "ptychodus-h5"
         raise ContractError(source, None, "a CXI file (/entry_1) or a ptychodus HDF5 product (/probe_position_x_m)", "neither")
     raise ContractError(source, None, "a ptychodus product (.npz, .h5) or a CXI file", f"a {kind.upper()} file")

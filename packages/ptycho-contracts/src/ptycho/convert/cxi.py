@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ptycho.convert._files import as_text, h5_array, h5_scalar, open_h5
+from ptycho.convert._files import as_text, h5_array, h5_has, h5_scalar, open_h5
 from ptycho.convert.diffraction import Patterns, read_cxi_patterns
 from ptycho.convert.geometry import ELECTRON_VOLT_J
 from ptycho.convert.parts import ProductParts
@@ -42,7 +42,7 @@ _PT = "/entry_1/ptychodus"
 
 def is_cxi(h5: Any) -> bool:
     """True for an open HDF5 file with the CXI entry group."""
-    return "entry_1" in h5
+    return h5_has(h5, "entry_1")
 
 
 def _pixel_pair(h5: Any, source: str, width_key: str, height_key: str) -> tuple[float, float] | None:
@@ -63,7 +63,7 @@ def _pixel_from_extent(h5: Any, source: str, image: str, shape: tuple[int, ...])
 
 def _translation(h5: Any, source: str) -> tuple[str, np.ndarray]:
     for key in (f"{_E}/sample_1/geometry_1/translation", f"{_E}/data_1/translation"):
-        if key in h5:
+        if h5_has(h5, key, source):
             t = np.asarray(h5_array(h5, key, source))
             if t.ndim != 2 or t.shape[1] < 2 or t.shape[0] == 0 or t.dtype.kind not in "iuf":
                 raise ContractError(source, key, "a (P, 3) array of positions in metres", f"shape {t.shape} dtype {t.dtype}")
@@ -75,7 +75,7 @@ def _translation(h5: Any, source: str) -> tuple[str, np.ndarray]:
 
 def _probe(h5: Any, source: str) -> tuple[str, np.ndarray, tuple[float, float] | None]:
     for key, image in ((f"{_E}/image_1/data", f"{_E}/image_1"), (f"{_E}/instrument_1/source_1/illumination", "")):
-        if key in h5:
+        if h5_has(h5, key, source):
             arr = np.asarray(h5_array(h5, key, source))
             if arr.ndim < 2 or arr.dtype.kind not in "iufc":
                 raise ContractError(source, key, "a probe array (..., H, W)", f"shape {arr.shape} dtype {arr.dtype}")

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ptycho.convert._files import h5_array, h5_attr, h5_scalar, open_h5, sniff
+from ptycho.convert._files import h5_array, h5_attr, h5_dataset, h5_has, h5_scalar, open_h5, sniff
 from ptycho.data_contract import ContractError
 
 __all__ = ["Patterns", "read_diffraction", "read_cxi_patterns", "counts_to_amplitudes"]
@@ -89,7 +89,7 @@ def _read_ptychodus_h5(h5: Any, source: str) -> Patterns:
     if indexes.shape[0] != counts.shape[0] or indexes.dtype.kind not in "iu":
         raise ContractError(source, "indexes", f"{counts.shape[0]} integer pattern indexes",
                             f"shape {indexes.shape} dtype {indexes.dtype}")
-    ds = h5["patterns"]
+    ds = h5_dataset(h5, "patterns", source)
     w = h5_attr(ds, "detector_pixel_width_m", source, "/patterns")
     h = h5_attr(ds, "detector_pixel_height_m", source, "/patterns")
     pixel = (w, h) if w is not None and h is not None else None
@@ -99,8 +99,8 @@ def _read_ptychodus_h5(h5: Any, source: str) -> Patterns:
 
 def read_cxi_patterns(h5: Any, source: str) -> Patterns:
     """The patterns of an open CXI file (data_1/data, else detector_1/data), mask and pixel size."""
-    key = CXI_DATA if CXI_DATA in h5 else f"{CXI_DETECTOR}/data"
-    if key not in h5:  # e.g. ptychodus's product.cxi, whose patterns are in its diffraction.cxi
+    key = CXI_DATA if h5_has(h5, CXI_DATA, source) else f"{CXI_DETECTOR}/data"
+    if not h5_has(h5, key, source):  # e.g. ptychodus's product.cxi, whose patterns are in its diffraction.cxi
         raise ContractError(source, CXI_DATA, "the diffraction patterns (or give them with --diffraction FILE)", "missing")
     counts = _stack(source, key, h5_array(h5, key, source))
     w = h5_scalar(h5, f"{CXI_DETECTOR}/x_pixel_size", source)
@@ -124,9 +124,9 @@ def read_diffraction(path: str | os.PathLike[str]) -> Patterns:
     if kind != "hdf5":
         raise ContractError(str(p), None, "a diffraction file (.npy, ptychodus .h5 or CXI)", f"an {kind.upper()} archive")
     with open_h5(p) as h5:
-        if "patterns" in h5:
+        if h5_has(h5, "patterns", str(p)):
             return _read_ptychodus_h5(h5, str(p))
-        if "entry_1" in h5:
+        if h5_has(h5, "entry_1", str(p)):
             return read_cxi_patterns(h5, str(p))
     raise ContractError(str(p), "patterns", "'/patterns' (ptychodus) or '/entry_1/data_1/data' (CXI)", "neither")
 

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from ptycho.atomic_io import atomic_write, write_npz
-from ptycho.convert._files import as_text, h5_array, h5_attr, open_h5
+from ptycho.convert._files import as_text, h5_array, h5_attr, h5_attr_value, h5_dataset, open_h5
 from ptycho.convert.parts import ProductParts
 from ptycho.data_contract import ContractError, read_npz
 
@@ -124,12 +124,12 @@ def read_product_h5(path: str | os.PathLike[str]) -> ProductParts:
     with open_h5(path) as h5:
         idx, x, y = _positions(source, *(h5_array(h5, k, source) for k in _POSITION_KEYS))
         probe = _complex(source, "probe", h5_array(h5, "probe", source))
-        pds = h5["probe"]
+        pds = h5_dataset(h5, "probe", source)
         obj = h5_array(h5, "object", source, required=False)
         obj_pixel = obj_center = None
         if obj is not None:
             obj = _complex(source, "object", obj)
-            ods = h5["object"]
+            ods = h5_dataset(h5, "object", source)
             obj_pixel = _pair(h5_attr(ods, "pixel_width_m", source, "/object"), h5_attr(ods, "pixel_height_m", source, "/object"))
             obj_center = _pair(h5_attr(ods, "center_x_m", source, "/object"), h5_attr(ods, "center_y_m", source, "/object"))
         energy = h5_attr(h5, "photon_energy_eV", source, "/")
@@ -141,9 +141,17 @@ def read_product_h5(path: str | os.PathLike[str]) -> ProductParts:
             object=obj, object_pixel_m=obj_pixel, object_center_m=obj_center,
             photon_energy_eV=energy,
             detector_distance_m=h5_attr(h5, "detector_object_distance_m", source, "/"),
-            name=as_text(h5.attrs.get("name")),
-            far_field=bool(np.asarray(h5.attrs.get("far_field", True)).reshape(-1)[0]),
+            name=as_text(h5_attr_value(h5, "name", source, "/")),
+            far_field=_far_field(h5_attr_value(h5, "far_field", source, "/"), source),
         )
+
+
+def _far_field(value: Any, source: str) -> bool:
+    """The root attribute ``far_field`` as a bool (True when absent)."""
+    arr = np.asarray(True if value is None else value).reshape(-1)
+    if arr.size < 1:
+        raise ContractError(source, "@far_field", "a boolean attribute", "an empty value")
+    return bool(arr[0])
 
 
 def _probe4(probe: np.ndarray) -> np.ndarray:

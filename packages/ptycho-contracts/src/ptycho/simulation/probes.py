@@ -16,9 +16,9 @@ import numpy as np
 
 from ptycho.physics import default_probe
 
-__all__ = ["PROBE_KINDS", "make_probe", "fresnel_aperture_probe", "zone_plate_probe"]
+__all__ = ["PROBE_KINDS", "make_probe", "fresnel_aperture_probe", "zone_plate_probe", "phase_screen_probe"]
 
-PROBE_KINDS = ("disk", "fresnel", "zoneplate")
+PROBE_KINDS = ("disk", "fresnel", "zoneplate", "phasescreen")
 
 
 def _check_n(N: object, func: str) -> int:
@@ -76,11 +76,40 @@ def zone_plate_probe(N: int, outer: float | None = None, inner: float | None = N
     return np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(pupil))).astype(np.complex64)
 
 
+def phase_screen_probe(N: int, radius: float | None = None, strength: float = 2.0, correlation: float | None = None,
+                       lambda_z: float | None = None, seed: int = 0) -> np.ndarray:
+    """An aperture behind a random phase screen, propagated a short distance: (N, N) complex64.
+
+    The disk aperture (``radius`` px, default 10 N/64) carries a smooth random phase (white noise blurred
+    with a Gaussian of ``correlation`` px, default 3 N/64, scaled to ``strength`` rad RMS; drawn from
+    ``np.random.default_rng(seed)``, so a kind name gives one probe), then the Fresnel transfer function
+    ``exp(-i pi lambda_z (fx^2 + fy^2))`` (default lambda_z 40 (N/64)^2 px^2) turns the phase into speckle-like
+    amplitude structure: a probe with neither symmetry nor a smooth wavefront, like a beam through
+    imperfect optics.
+    """
+    from scipy.ndimage import gaussian_filter
+
+    func = "phase_screen_probe"
+    n = _check_n(N, func)
+    a = _positive(radius if radius is not None else 10.0 * n / 64, "radius", func)
+    rms = _positive(strength, "strength", func)
+    corr = _positive(correlation if correlation is not None else 3.0 * n / 64, "correlation", func)
+    lz = _positive(lambda_z if lambda_z is not None else 40.0 * (n / 64) ** 2, "lambda_z", func)
+    screen = gaussian_filter(np.random.default_rng(int(seed)).standard_normal((n, n)), corr, mode="wrap")
+    screen *= rms / max(float(screen.std()), 1e-30)
+    yy, xx = np.mgrid[:n, :n] - n / 2 + 0.5
+    field = (np.hypot(yy, xx) < a) * np.exp(1j * screen)
+    f = np.fft.fftfreq(n)
+    fx, fy = np.meshgrid(f, f)
+    return np.fft.ifft2(np.fft.fft2(field) * np.exp(-1j * np.pi * lz * (fx**2 + fy**2))).astype(np.complex64)
+
+
 def make_probe(kind: str, N: int) -> np.ndarray:
     """Probe of a named kind with its default parameters: (N, N) complex64.
 
     'disk': the real blurred disk ``ptycho.physics.default_probe(N)``; 'fresnel':
-    :func:`fresnel_aperture_probe`; 'zoneplate': :func:`zone_plate_probe`.
+    :func:`fresnel_aperture_probe`; 'zoneplate': :func:`zone_plate_probe`; 'phasescreen':
+    :func:`phase_screen_probe` (seed 0).
     """
     if kind == "disk":
         return default_probe(_check_n(N, "make_probe"))
@@ -88,4 +117,6 @@ def make_probe(kind: str, N: int) -> np.ndarray:
         return fresnel_aperture_probe(N)
     if kind == "zoneplate":
         return zone_plate_probe(N)
+    if kind == "phasescreen":
+        return phase_screen_probe(N)
     raise ValueError(f"make_probe: kind: expected one of {PROBE_KINDS}, found {kind!r}")

@@ -32,6 +32,15 @@ from ptycho.physics import (
     poisson_sample,
 )
 
+from .models import (
+    DEFAULT_OVERSAMPLE,
+    MEASUREMENT_MODELS,
+    band_limit,
+    fine_object,
+    finegrid_amplitudes,
+    probe_shift_amplitudes,
+    quantise_positions,
+)
 from .objects import OBJECT_KINDS, make_object
 from .probes import PROBE_KINDS, make_probe
 from .scans import SCAN_KINDS, scan_bounds, scan_positions
@@ -59,6 +68,7 @@ def simulate(
     probe_kind: str = "disk",
     jitter: float = 0.0,
     interpolation: str = "bilinear",
+    oversample: int = DEFAULT_OVERSAMPLE,
 ) -> dict[str, np.ndarray]:
     """Simulate a ptychography scan; return the contract arrays (specs/simulation.md §3).
 
@@ -79,9 +89,14 @@ def simulate(
         probe_kind: 'disk', 'fresnel' or 'zoneplate' (:func:`make_probe`); ignored when ``probe`` is given.
         jitter: standard deviation (px) of Gaussian noise added to the scan positions (drawn after
             them, clipped to the scan bounds); 0 draws nothing.
-        interpolation: how patches are cut at sub-pixel positions (``extract_patches``): 'bilinear'
-            (the training chain's own interpolation) or 'fourier' (band-limited, no blur: what a real
-            scan with jittered positions measures; the realistic benchmark uses it).
+        interpolation: the measurement model of a sub-pixel position (:mod:`.models`,
+            specs/simulation.md §6): 'finegrid' (neutral: object, probe and exit wave on an
+            ``oversample``-times finer grid, positions whole fine pixels, the detector keeps the
+            central band; what ``ptycho simulate`` makes by default), 'fourier' (object patches
+            shifted with a Fourier ramp), 'probe' (integer object windows, the probe shifted with a
+            Fourier ramp) or 'bilinear' (bilinearly interpolated patches, the training chain's own).
+        oversample: fine pixels per object pixel of the 'finegrid' model (integer >= 1; ignored by the
+            other models). Its positions are rounded to multiples of 1/oversample px.
 
     Returns:
         dict of numpy arrays (no object arrays):
@@ -109,6 +124,10 @@ def simulate(
         raise ValueError(f"{func}: nphotons: expected a finite positive number, found {nphotons!r}")
     if probe_kind not in PROBE_KINDS:
         raise ValueError(f"{func}: probe_kind: expected one of {PROBE_KINDS}, found {probe_kind!r}")
+    if interpolation not in MEASUREMENT_MODELS:
+        raise ValueError(f"{func}: interpolation: expected one of {MEASUREMENT_MODELS}, found {interpolation!r}")
+    if isinstance(oversample, bool) or not isinstance(oversample, (int, np.integer)) or oversample < 1:
+        raise ValueError(f"{func}: oversample: expected an integer >= 1, found {oversample!r}")
     if not np.isfinite(jitter) or jitter < 0:
         raise ValueError(f"{func}: jitter: expected a finite number >= 0 (px), found {jitter!r}")
     size = default_object_size(int(N)) if object_size is None else object_size
@@ -134,10 +153,23 @@ def simulate(
         raise ValueError(f"{func}: probe: expected shape ({n}, {n}), found shape {base_probe.shape}")
     probe_c = normalize_probe(base_probe.astype(np.complex64), probe_scale)
 
-    patches = extract_patches(obj, np.stack([x, y], axis=1), n, interpolation)  # (M, N, N) complex64
-    exit_wave = patches.astype(np.complex128) * probe_c.astype(np.complex128)[None]
-    amplitude = far_field_amplitude(exit_wave)  # float64
-    scale = dataset_intensity_scale(exit_wave, nphotons)
+    positions = np.stack([x, y], axis=1)
+    if interpolation == "finegrid":
+        positions = quantise_positions(positions, int(oversample))
+        x, y = positions[:, 0].copy(), positions[:, 1].copy()
+        fine = fine_object(obj, object_kind, int(oversample))
+        obj = band_limit(fine, int(oversample)).astype(np.complex64)  # the truth: the fine object's band
+        amplitude = finegrid_amplitudes(fine, probe_c, positions, n, int(oversample))
+        patches = extract_patches(obj, positions, n, "fourier")
+    elif interpolation == "probe":
+        amplitude = probe_shift_amplitudes(obj, probe_c, positions, n)
+        patches = extract_patches(obj, positions, n, "fourier")
+    else:
+        patches = extract_patches(obj, positions, n, interpolation)  # (M, N, N) complex64
+        exit_wave = patches.astype(np.complex128) * probe_c.astype(np.complex128)[None]
+        amplitude = far_field_amplitude(exit_wave)  # float64
+    # Parseval: the mean pattern power of the amplitudes is the exit waves'
+    scale = dataset_intensity_scale(exit_wave if interpolation in ("bilinear", "fourier") else amplitude, nphotons)
     noisy = poisson_sample(scale * amplitude, rng)  # sqrt(counts), float64
     diffraction = (noisy / scale).astype(np.float32)
 
@@ -177,6 +209,7 @@ def simulate(
                         "probe_kind": probe_kind if probe is None else "given",
                         "jitter": float(jitter),
                         "interpolation": interpolation,
+                        **({"oversample": int(oversample)} if interpolation == "finegrid" else {}),
                     },
                 },
                 sort_keys=True,

@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from ptycho.config.config import check_implemented
+from ptycho.config.training_options import tf_unsupported
 from ptycho.config.validation import max_time_seconds
 from ptycho.sampling import epoch_order  # noqa: F401  (re-exported: the batch order of fit)
 
@@ -48,6 +49,9 @@ def compile_models(models: Models, training_config, jit_compile: bool = False) -
     (mae_weight / nll_weight do not apply).
     """
     check_implemented(training_config)
+    problem = tf_unsupported(training_config)
+    if problem is not None:
+        raise ValueError(problem)
     if getattr(training_config, "torch_loss_mode", "poisson") != "poisson":
         raise ValueError("TrainingConfig.torch_loss_mode: the TensorFlow backend trains with the weighted "
                          f"Poisson/MAE loss only; expected 'poisson', found {training_config.torch_loss_mode!r}")

@@ -45,13 +45,20 @@ def v2_from_canonical(hparams: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
                          measurement_domain="normalized_amplitude", scale_contract_version="legacy_v1")
     model = v2.ModelConfig(
         mode="Supervised" if mc.model_type == "supervised" else "Unsupervised", architecture=mc.architecture,
+        fno_modes=int(mc.fno_modes), fno_width=int(mc.fno_width), fno_blocks=int(mc.fno_blocks),
+        learned_input_channels=int(mc.learned_input_channels),
         n_filters_scale=int(mc.n_filters_scale), amp_activation=mc.amp_activation, object_big=mc.object_big,
         probe_big=mc.probe_big, probe_mask=mc.probe_mask, pad_object=mc.pad_object,
         gaussian_smoothing_sigma=float(mc.gaussian_smoothing_sigma),
         intensity_scale_trainable=bool(tc.intensity_scale_trainable),
         loss_function="MAE" if tc.torch_loss_mode == "mae" else "Poisson")
     training = v2.TrainingConfig(epochs=int(tc.nepochs), batch_size=int(tc.batch_size), n_groups=tc.n_groups,
-                                 torch_loss_mode=tc.torch_loss_mode, nll=tc.nll_weight > 0)
+                                 torch_loss_mode=tc.torch_loss_mode, nll=tc.nll_weight > 0,
+                                 learning_rate=float(tc.learning_rate), scheduler=tc.scheduler, optimizer=tc.optimizer,
+                                 momentum=float(tc.momentum), weight_decay=float(tc.weight_decay),
+                                 adam_beta1=float(tc.adam_beta1), adam_beta2=float(tc.adam_beta2),
+                                 gradient_clip_val=tc.gradient_clip_val,
+                                 gradient_clip_algorithm=tc.gradient_clip_algorithm)
     return data, model, training, v2.InferenceConfig()
 
 

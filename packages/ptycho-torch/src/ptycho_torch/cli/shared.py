@@ -29,7 +29,9 @@ from ptycho.config.config import SCHEDULERS, default_multistage_milestones
 from ptycho_bridge.argtypes import int_value, nonnegative_int, positive_float, positive_int
 from ptycho_bridge.console import FRAMEWORK_LOGGERS
 from ptycho_bridge.execution import LOGGER_BACKENDS
+from ptycho_bridge.faults import environment_fault
 from ptycho_torch.cli.output_guard import OutputGuard
+from ptycho_torch.cli.stopped import RunStopped
 
 __all__ = [
     "ACCELERATOR_CHOICES",
@@ -271,6 +273,8 @@ def build_execution_config_from_args(args: argparse.Namespace, mode: str) -> Any
         deterministic=bool(_arg(args, "deterministic", True)),
         learning_rate=float(_arg(args, "learning_rate", 1e-3)),
         scheduler=_arg(args, "scheduler", "Default"),
+        lr_warmup_epochs=int(_arg(args, "lr_warmup_epochs", 0)),
+        lr_min_ratio=float(_arg(args, "lr_min_ratio", 0.1)),
         accumulate_grad_batches=accumulate,
         enable_progress_bar=not quiet,
         # top-k 0 means "keep no checkpoint": Lightning would still write last.ckpt, so switch it off.
@@ -453,18 +457,34 @@ def run_cli(prog: str, body: Callable[[Sequence[str] | None], int], argv: Sequen
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except RunStopped as exc:  # a training run that stopped after it began (ptycho_torch.cli.stopped)
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return exc.code
+    except OSError as exc:
+        # an environment fault (full disk, read-only folder, vanished file: specs/reliability.md §7) names the
+        # path and the cause; an OSError without an errno (e.g. h5py's) is an internal error
+        fault = environment_fault(exc)
+        if fault is None and not isinstance(exc, INPUT_ERRORS):
+            return _internal(prog, exc)
+        print(f"{prog}: error: {fault or _one_line(exc)}", file=sys.stderr)
+        return 2
     except INPUT_ERRORS as exc:
         print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - the CLI contract is "never a traceback"
-        if os.environ.get("PTYCHO_TRACEBACK"):
-            import traceback
-
-            traceback.print_exc()
-        print(f"{prog}: internal error: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
-        return 1
+        return _internal(prog, exc)
     finally:
         warnings.showwarning = original
+
+
+def _internal(prog: str, exc: BaseException) -> int:
+    """One ``internal error`` line (the traceback too when ``PTYCHO_TRACEBACK`` is set); exit code 1."""
+    if os.environ.get("PTYCHO_TRACEBACK"):
+        import traceback
+
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
+    print(f"{prog}: internal error: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
+    return 1
 
 
 def parse_with_values(parser: argparse.ArgumentParser, given: dict[str, Any], extra: Sequence[str],

@@ -23,7 +23,8 @@ import torch
 
 __all__ = ["split_positions", "window_index", "gather_windows", "scatter_windows", "shift_probe", "shifted_windows",
            "window_shift_derivatives",
-           "probe_shift_derivatives", "far_field", "illumination"]
+           "probe_shift_derivatives", "far_field", "illumination", "far_field_adjoint", "shift_probe_adjoint",
+           "shifted_windows_adjoint"]
 
 
 def split_positions(positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -107,6 +108,39 @@ def probe_shift_derivatives(probe: torch.Tensor, frac: torch.Tensor) -> tuple[to
 def far_field(psi: torch.Tensor) -> torch.Tensor:
     """Complex far field ``fftshift(fft2(psi, norm='ortho'))`` over the last two axes (DC at (N//2, N//2))."""
     return torch.fft.fftshift(torch.fft.fft2(psi, norm="ortho"), dim=(-2, -1))
+
+
+def far_field_adjoint(g: torch.Tensor) -> torch.Tensor:
+    """Adjoint of :func:`far_field` (it is unitary, so also its inverse): ``ifft2(ifftshift(g), norm='ortho')``."""
+    return torch.fft.ifft2(torch.fft.ifftshift(g, dim=(-2, -1)), norm="ortho")
+
+
+def shift_probe_adjoint(values: torch.Tensor, frac: torch.Tensor) -> torch.Tensor:
+    """Adjoint of :func:`shift_probe` summed over the batch: ``sum_k T_{f_k}^H [values_k]``, (N, N).
+
+    ``T_f = ifft2 diag(ramp_f) fft2`` is unitary, so ``T_f^H = ifft2 diag(conj ramp_f) fft2``; the sum is taken in
+    Fourier space (one inverse FFT for the batch). values (K, N, N) complex, frac (K, 2).
+    """
+    _, ramp = _shift_ramp(values, frac)
+    return torch.fft.ifft2((torch.fft.fft2(values) * ramp.conj()).sum(dim=0))
+
+
+def shifted_windows_adjoint(values: torch.Tensor, base: torch.Tensor, frac: torch.Tensor, origin: tuple[int, int],
+                            n: int, margin: int, canvas: torch.Tensor) -> None:
+    """Add the adjoint of :func:`shifted_windows` applied to ``values`` (K, N, N) onto ``canvas`` (H, W) in place.
+
+    Each value is zero-padded to the (N + 2 margin) window, moved back with the conjugate ramp and added at the
+    window's integer place.
+    """
+    side = n + 2 * margin
+    index = window_index(base, origin, side, (canvas.shape[0], canvas.shape[1]))
+    padded = torch.nn.functional.pad(values, (margin, margin, margin, margin))
+    if bool((frac == 0).all()):
+        moved = padded
+    else:
+        ramp, _, _ = _object_ramp(frac, side, canvas.real.dtype, canvas.device)
+        moved = torch.fft.ifft2(torch.fft.fft2(padded) * ramp.conj())
+    canvas.view(-1).index_add_(0, index.reshape(-1), moved.reshape(-1))
 
 
 def illumination(probes: torch.Tensor, index: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:

@@ -14,9 +14,18 @@ __all__ = ["RefineOptions", "RefineResult", "object_canvas_geometry", "flat_canv
 
 @dataclass(frozen=True)
 class RefineOptions:
-    """Knobs of :func:`refine` (specs/refinement.md §6).
+    """Knobs of :func:`refine` (specs/refinement.md §5, §6).
 
-    iterations: passes over all patterns (>= 0). batch_size: patterns per update. chunk_size: patterns
+    iterations: passes over all patterns (>= 0; the most when ``tolerance`` stops earlier). batch_size: patterns
+    per update (from the pass where the growing batch reaches it; None: the whole scan, or at most
+    ``POSITION_BATCH_CAP`` = 256 patterns while positions are refined). batch_start: patterns per update in the first
+    pass, doubled every pass up to ``batch_size`` (None: ``batch_size`` from the start). tolerance: stop after the
+    ``patience``-th pass in a row whose relative object change ``||O_t - O_(t-1)|| / ||O_t||`` is below it (0: never;
+    one pass below it is not enough: conjugate steps on a slow mode can change little for a few passes and then
+    resume). momentum: after each
+    pass from the second on, the object moves on by ``momentum`` times that pass's change (0: off). conjugate: passes
+    whose batch holds the whole scan take preconditioned conjugate-gradient steps (:mod:`.conjugate`); False keeps
+    preconditioned gradient steps. chunk_size: patterns
     evaluated at once within a batch (working memory; the update is the batch's whatever the chunk).
     likelihood: 'poisson' (default) or 'gaussian'. delta: preconditioner damping (fraction of the maximum).
     refine_probe / refine_positions: also update the probe / the sub-pixel positions, from iteration
@@ -28,8 +37,13 @@ class RefineOptions:
     device: 'cpu', 'cuda', ... dtype: 'float32' or 'float64' (real precision of the computation).
     """
 
-    iterations: int = 20
-    batch_size: int = 64
+    iterations: int = 60
+    batch_size: int | None = None
+    batch_start: int | None = 16
+    tolerance: float = 0.003
+    patience: int = 5
+    momentum: float = 0.0
+    conjugate: bool = True
     chunk_size: int = 16
     likelihood: str = "poisson"
     delta: float = 0.05
@@ -40,11 +54,19 @@ class RefineOptions:
     max_position_step: float = 0.5
     newton_steps: int = 3
     max_step: float = 1.0
-    subpixel: str = "object"
+    subpixel: str = "probe"
     subpixel_margin: int = 16
     seed: int = 0
     device: str = "cpu"
     dtype: str = "float32"
+
+    def batch_for(self, iteration: int, cap: int) -> int:
+        """Patterns per update in pass ``iteration`` (0-based): ``batch_start * 2**iteration`` up to ``batch_size``
+        (``cap``, the whole scan within the memory budget, when ``batch_size`` is None)."""
+        top = cap if self.batch_size is None else self.batch_size
+        if self.batch_start is None:
+            return top
+        return min(top, self.batch_start * 2 ** min(iteration, 30))
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad field."""
@@ -56,10 +78,22 @@ class RefineOptions:
             raise ValueError(f"RefineOptions.subpixel: expected 'object' or 'probe', found {self.subpixel!r}")
         if isinstance(self.subpixel_margin, bool) or not isinstance(self.subpixel_margin, int) or self.subpixel_margin < 0:
             raise ValueError(f"RefineOptions.subpixel_margin: expected an integer >= 0, found {self.subpixel_margin!r}")
-        for name in ("batch_size", "chunk_size", "newton_steps"):
+        if self.batch_size is not None and (isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int)
+                                            or self.batch_size < 1):
+            raise ValueError(f"RefineOptions.batch_size: expected None or an integer >= 1, found {self.batch_size!r}")
+        for name in ("chunk_size", "newton_steps", "patience"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"RefineOptions.{name}: expected an integer >= 1, found {v!r}")
+        if self.batch_start is not None and (isinstance(self.batch_start, bool) or not isinstance(self.batch_start, int)
+                                             or self.batch_start < 1):
+            raise ValueError(f"RefineOptions.batch_start: expected None or an integer >= 1, found {self.batch_start!r}")
+        if not isinstance(self.momentum, (int, float)) or not math.isfinite(self.momentum) or not 0 <= self.momentum < 1:
+            raise ValueError(f"RefineOptions.momentum: expected a number in [0, 1), found {self.momentum!r}")
+        if not isinstance(self.tolerance, (int, float)) or not math.isfinite(self.tolerance) or self.tolerance < 0:
+            raise ValueError(f"RefineOptions.tolerance: expected a finite number >= 0, found {self.tolerance!r}")
+        if not isinstance(self.conjugate, bool):
+            raise ValueError(f"RefineOptions.conjugate: expected True or False, found {self.conjugate!r}")
         if self.likelihood not in LIKELIHOODS:
             raise ValueError(f"RefineOptions.likelihood: expected one of {LIKELIHOODS}, found {self.likelihood!r}")
         for name in ("delta", "max_position_step", "max_step"):

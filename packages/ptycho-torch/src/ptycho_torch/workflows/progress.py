@@ -5,6 +5,13 @@ Lightning's bar counts the batches of one epoch only. :class:`OverallProgress` a
 capped by the time budget when there is one). Lightning stops ``Trainer.fit`` at ``max_time`` itself (its
 ``Timer`` callback); :class:`TimeBudgetProgress` only shows the budget: ``budget`` (the total,
 ``DD:HH:MM:SS``) and ``left_s`` (seconds remaining).
+
+:class:`RankSafeProgressBar` is the bar itself, safe under DDP (specs/scaling.md §1): Lightning's bar reads
+``trainer.progress_bar_metrics`` on global rank 0 only, and at an epoch's end that read *computes* the epoch
+metrics logged with ``sync_dist=True`` — an all-reduce that rank 0 alone would run, out of order with the
+module's own epoch-end all-reduce (gloo: "Received data size doesn't match expected size", a C++ abort).
+This bar makes every rank read the metrics at the same hooks, so all ranks run the same collectives in the same
+order whether or not they draw anything.
 """
 
 from __future__ import annotations
@@ -13,10 +20,11 @@ import time
 from typing import Any
 
 import lightning.pytorch as L
+from lightning.pytorch.callbacks import TQDMProgressBar
 
 from ptycho.config.validation import max_time_seconds
 
-__all__ = ["OverallProgress", "TimeBudgetProgress", "UNREACHABLE_EPOCHS", "clock"]
+__all__ = ["OverallProgress", "RankSafeProgressBar", "TimeBudgetProgress", "UNREACHABLE_EPOCHS", "clock"]
 
 
 class TimeBudgetProgress(L.Callback):
@@ -88,3 +96,30 @@ class OverallProgress(L.Callback):
         batches = trainer.num_training_batches
         per_epoch = int(batches) if isinstance(batches, (int, float)) and batches != float("inf") else batch_idx + 1
         trainer.progress_bar_metrics.update(self.estimate(trainer.current_epoch, batch_idx + 1, per_epoch))
+
+
+class RankSafeProgressBar(TQDMProgressBar):
+    """Lightning's tqdm bar, with the metric reads that may all-reduce done on every rank (module docstring).
+
+    At each hook where the bar shows metrics, every process reads ``trainer.progress_bar_metrics`` first (the
+    epoch metrics' all-reduce then runs on all ranks together and is cached); the bar's own read on rank 0 then
+    finds them computed. One process: the same bar, no extra work.
+    """
+
+    @staticmethod
+    def _sync_reads(trainer: L.Trainer) -> None:
+        if int(getattr(trainer, "world_size", 1)) > 1:
+            trainer.progress_bar_metrics  # noqa: B018 - the read computes (all-reduces) the epoch metrics
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._sync_reads(trainer)
+        super().on_train_epoch_end(trainer, pl_module)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._sync_reads(trainer)
+        super().on_validation_end(trainer, pl_module)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        self._sync_reads(trainer)
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)

@@ -85,7 +85,7 @@ def train_cdi_model_torch(
     from ptycho_torch.model import PtychoPINN_Lightning
     from ptycho_torch.workflows.checkpoints import AtomicCheckpointIO, resume_callbacks
     from ptycho_torch.workflows.loggers import make_logger
-    from ptycho_torch.workflows.progress import OverallProgress, TimeBudgetProgress
+    from ptycho_torch.workflows.progress import OverallProgress, RankSafeProgressBar, TimeBudgetProgress
 
     check_implemented(config)
     if module_class is None and getattr(config, "teacher", "none") != "none":
@@ -173,6 +173,7 @@ def train_cdi_model_torch(
     if progress:
         budget = None if config.max_time is None else max_time_seconds(config.max_time)
         callbacks.append(OverallProgress(int(config.nepochs), budget))
+        callbacks.append(RankSafeProgressBar())  # same collectives on every rank (specs/scaling.md §1)
     quiet_third_party_noise()  # Lightning's litlogger advert and its LeafSpec deprecation warning
     trainer = L.Trainer(
         max_epochs=int(config.nepochs),
