@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ptycho.config.config import AMP_ACTIVATION_ALIASES, AMP_ACTIVATIONS, BACKENDS, LOSS_MODES, TEACHERS
+from ptycho.config.config import AMP_ACTIVATION_ALIASES, AMP_ACTIVATIONS, BACKENDS, LOSS_MODES
+from ptycho.config.teacher_options import validate_teacher
 from ptycho.config.training_options import validate_generator, validate_optimisation
 from ptycho.config.validation import (
     check_bool,
@@ -247,10 +248,7 @@ class TrainingConfig:
             check_bool(o, name, getattr(self, name))
         check_choice(o, "torch_loss_mode", self.torch_loss_mode, LOSS_MODES)
         check_choice(o, "backend", self.backend, BACKENDS)
-        check_choice(o, "teacher", self.teacher, TEACHERS)
-        check_int(o, "teacher_iterations", self.teacher_iterations, 1)
-        check_float(o, "teacher_supervised_share", self.teacher_supervised_share, low=0.0, high=1.0, low_open=True)
-        check_float(o, "teacher_keep_weight", self.teacher_keep_weight, low=0.0)
+        validate_teacher(o, self)
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from ptycho.config.model_size import ALLOWED_N, assign_n_once, check_n
 from ptycho.config.resume import resume_checkpoint
+from ptycho.config.teacher_options import TEACHERS, validate_teacher  # noqa: F401 - TEACHERS re-exported
 from ptycho.config.training_options import (
     ARCHITECTURES,
     CLIP_ALGORITHMS,
@@ -78,9 +79,6 @@ AMP_ACTIVATIONS = ("sigmoid", "swish", "softplus", "relu")
 AMP_ACTIVATION_ALIASES = {"silu": "swish", "SiLU": "swish", "swish": "swish", "Swish": "swish"}
 BACKENDS = ("tensorflow", "pytorch")
 LOSS_MODES = ("poisson", "mae")
-#: ``TrainingConfig.teacher``: 'none' (self-supervised Poisson training) or 'refine' (the refinement-teacher
-#: recipe, PyTorch only; specs/torch-training.md §8).
-TEACHERS = ("none", "refine")
 SCHEDULERS = ("Default", "Exponential", "MultiStage", "Adaptive", "WarmupCosine")
 
 
@@ -355,10 +353,7 @@ def validate_training_config(cfg: TrainingConfig) -> None:
         _check_bool(o, name, getattr(cfg, name))
     _check_choice(o, "backend", cfg.backend, BACKENDS)
     _check_choice(o, "torch_loss_mode", cfg.torch_loss_mode, LOSS_MODES)
-    _check_choice(o, "teacher", cfg.teacher, TEACHERS)
-    _check_int(o, "teacher_iterations", cfg.teacher_iterations, 1)
-    _check_float(o, "teacher_supervised_share", cfg.teacher_supervised_share, low=0.0, high=1.0, low_open=True)
-    _check_float(o, "teacher_keep_weight", cfg.teacher_keep_weight, low=0.0)
+    validate_teacher(o, cfg)
 
 
 def _check_grouping(owner: str, model: ModelConfig, neighbor_count: Any, pool: Any) -> None:
