@@ -54,6 +54,8 @@ INVALID = {
         "gradient_clip_val": [0.0, -1.0, math.inf], "gradient_clip_algorithm": ["agc", "L2", None],
         "probe_trainable": [1], "intensity_scale_trainable": ["False"],
         "torch_loss_mode": ["Poisson", "l2"], "debug": [None], "backend": ["torch", "jax", None],
+        "teacher": ["Refine", "lsqml", None], "teacher_iterations": [0, 2.0],
+        "teacher_supervised_share": [0.0, 1.5, math.nan], "teacher_keep_weight": [-1.0, math.inf],
     },
     InferenceConfig: {
         "model_path": [5, ""], "test_data_file": [[]], "n_groups": [0], "output_dir": [None],

@@ -172,9 +172,11 @@ def test_resuming_a_run_that_stopped_early_trains_no_further(tmp_path):
     ({"model": ModelConfig(probe_mask_diameter=12.0)}, r"ModelConfig\.probe_mask_diameter: not implemented"),
     ({"model": ModelConfig(probe_mask_sigma=2.0)}, r"ModelConfig\.probe_mask_sigma: not implemented"),
     ({"torch_loss_mode": "mae"}, r"TrainingConfig\.torch_loss_mode: .*expected 'poisson'"),
+    ({"teacher": "refine"}, r"TrainingConfig\.teacher: the refinement teacher is implemented by the PyTorch backend only"),
 ])
 def test_unimplemented_fields_are_rejected_not_ignored(changes, needle):
-    """specs/config.md §3: a field neither backend implements is a ValueError in TensorFlow training."""
+    """specs/config.md §3: a field neither backend implements is a ValueError in TensorFlow training (and so are
+    the PyTorch-only loss mode and teacher, specs/torch-training.md §8)."""
     with pytest.raises(ValueError, match=needle):
         training.compile_models(None, replace(TrainingConfig(), **changes))
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ptycho.config.config import AMP_ACTIVATION_ALIASES, AMP_ACTIVATIONS, BACKENDS, LOSS_MODES
+from ptycho.config.teacher_options import validate_teacher
 from ptycho.config.training_options import validate_generator, validate_optimisation
 from ptycho.config.validation import (
     check_bool,
@@ -199,6 +200,8 @@ class TrainingConfig:
         torch_loss_mode: 'poisson' or 'mae'.
         output_dir: run folder (Path). debug: verbose logging.
         backend: 'pytorch' (default) or 'tensorflow'; carried so the canonical round trip is exact.
+        teacher, teacher_iterations, teacher_supervised_share, teacher_keep_weight: the refinement-teacher
+            recipe (canonical fields of the same names; specs/torch-training.md §8).
     """
 
     train_data_file: Path | None = None
@@ -224,6 +227,10 @@ class TrainingConfig:
     output_dir: Path = Path("training_outputs")
     debug: bool = False
     backend: str = "pytorch"
+    teacher: str = "none"
+    teacher_iterations: int = 20
+    teacher_supervised_share: float = 1.0
+    teacher_keep_weight: float = 0.0
 
     def __post_init__(self) -> None:
         o = "TrainingConfig"
@@ -241,6 +248,7 @@ class TrainingConfig:
             check_bool(o, name, getattr(self, name))
         check_choice(o, "torch_loss_mode", self.torch_loss_mode, LOSS_MODES)
         check_choice(o, "backend", self.backend, BACKENDS)
+        validate_teacher(o, self)
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -209,6 +209,10 @@ FIELD_MAP: tuple[FieldMap, ...] = (
              "same value (the original forced 'pytorch', so a round trip changed it)"),
     FieldMap(_T, "torch_loss_mode", "TrainingConfig.torch_loss_mode", _SAME),
     FieldMap(_T, "debug", "TrainingConfig.debug", _SAME),
+    FieldMap(_T, "teacher", "TrainingConfig.teacher", "same value (new here: the refinement-teacher recipe)"),
+    FieldMap(_T, "teacher_iterations", "TrainingConfig.teacher_iterations", _SAME),
+    FieldMap(_T, "teacher_supervised_share", "TrainingConfig.teacher_supervised_share", _SAME),
+    FieldMap(_T, "teacher_keep_weight", "TrainingConfig.teacher_keep_weight", _SAME),
     # --- InferenceConfig -----------------------------------------------------------------------------
     FieldMap(_I, "model_path", "InferenceConfig.model_path",
              "same value (str -> Path); None is an error unless overrides['model_path'] is given", _required_to),

@@ -32,9 +32,13 @@ _TORCH_TRAIN = {
     "seed": "subsample_seed", "resume": "resume",
     "strategy": "strategy", "devices": "devices", "num_nodes": "num_nodes", "scheduler": "scheduler",
     **{name: name for name in (*TRAINING_OPTION_FIELDS, *MODEL_OPTION_FIELDS, *SCHEDULE_FLAGS)},
+    "teacher": "teacher", "teacher_iterations": "teacher_iterations",
+    "teacher_supervised_share": "teacher_supervised_share", "teacher_keep_weight": "teacher_keep_weight",
 }
 #: ``ptycho train`` flags only the PyTorch backend runs (multi-process training, specs/scaling.md §1)
 _TORCH_ONLY = ("strategy", "devices", "num_nodes")
+#: ``ptycho train`` flags of the refinement teacher (PyTorch only, specs/cli.md §4.2)
+_TEACHER = ("teacher", "teacher_iterations", "teacher_supervised_share", "teacher_keep_weight")
 #: ``ptycho infer`` destination -> ``ptycho_torch.inference`` destination
 _TORCH_INFER = {
     "model_path": "model_path", "test_data": "test_data", "output_dir": "output_dir", "n_groups": "n_images",
@@ -113,7 +117,17 @@ def _debug_env(args: argparse.Namespace) -> None:
         os.environ["PTYCHO_TRACEBACK"] = "1"
 
 
+def _refuse_teacher_on_tensorflow(args: argparse.Namespace) -> None:
+    """UserError naming the teacher flags given (``--teacher none`` alone is accepted): TensorFlow has no teacher."""
+    teacher = [f"--{name.replace('_', '-')}" for name in _TEACHER if getattr(args, name, None) is not None]
+    if teacher and not (teacher == ["--teacher"] and args.teacher == "none"):
+        raise UserError(f"{', '.join(teacher)}: the refinement teacher needs --backend pytorch, found tensorflow "
+                        "(the refinement solver and the two-stage loss exist only in ptycho_torch; specs/cli.md §4.2)")
+
+
 def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
+    if args.backend == "tensorflow":  # before the backend check: the answer does not depend on TF being installed
+        _refuse_teacher_on_tensorflow(args)
     backend, reason = choose_backend(args.backend)
     _announce(backend, reason)
     _check_data(args.train_data_file, args.test_data_file)
@@ -128,6 +142,7 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
                              command=getattr(args, "command_line", None)) or 0)
     if extra:
         raise UserError(f"unrecognized arguments for the tensorflow backend: {' '.join(extra)}")
+    _refuse_teacher_on_tensorflow(args)
     given = [f"--{name.replace('_', '-')}" for name in _TORCH_ONLY if getattr(args, name, None) not in (None, 1, "auto")]
     if given:
         raise UserError(f"{', '.join(given)}: multi-process training needs --backend pytorch, found tensorflow")

@@ -51,6 +51,15 @@ def add_train_flags(p: argparse.ArgumentParser, *, required: bool = True) -> Non
     p.add_argument("--devices", type=positive_int, metavar="K", help="PyTorch only: devices (processes) per machine")
     p.add_argument("--num-nodes", "--num_nodes", dest="num_nodes", type=positive_int, metavar="M",
                    help="PyTorch only: machines taking part in a ddp run")
+    p.add_argument("--teacher", choices=("none", "refine"), default=None,
+                   help="PyTorch only: 'refine' = refine the training scan's object (its time counts in --max-time), "
+                        "train the generator on its patches, then on the Poisson likelihood (specs/cli.md §4.2)")
+    p.add_argument("--teacher-iterations", "--teacher_iterations", dest="teacher_iterations", type=positive_int,
+                   metavar="K", help="PyTorch only: refinement passes of the teacher (default 20)")
+    p.add_argument("--teacher-supervised-share", "--teacher_supervised_share", dest="teacher_supervised_share",
+                   type=float, metavar="F", help="PyTorch only: share of the training budget in the supervised stage")
+    p.add_argument("--teacher-keep-weight", "--teacher_keep_weight", dest="teacher_keep_weight", type=float,
+                   metavar="W", help="PyTorch only: weight of the supervised loss kept in the Poisson stage")
     opts = p.add_argument_group("generator and optimiser (specs/config.md §2-§3; PyTorch only unless the default)")
     add_option_flags(opts, scheduler=True)
     add_schedule_flags(opts)

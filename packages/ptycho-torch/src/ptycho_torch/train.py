@@ -83,6 +83,10 @@ CANONICAL_FLAGS: dict[str, str] = {
     "n_filters_scale": "model.n_filters_scale",
     **{name: name for name in TRAINING_OPTION_FIELDS},
     **{name: f"model.{name}" for name in MODEL_OPTION_FIELDS},
+    "teacher": "teacher",
+    "teacher_iterations": "teacher_iterations",
+    "teacher_supervised_share": "teacher_supervised_share",
+    "teacher_keep_weight": "teacher_keep_weight",
 }
 
 #: execution flags and their defaults when not given (not settable from --config).
@@ -153,6 +157,17 @@ def build_parser() -> CliArgumentParser:
     d.add_argument("--subsample-seed", dest="subsample_seed", type=nonnegative_int, help="seed for sampling and training (default 42)")
     d.add_argument("--sequential-sampling", dest="sequential_sampling", action=argparse.BooleanOptionalAction,
                    help="first n positions as group seeds, batches in order")
+    t = p.add_argument_group("refinement teacher (specs/torch-training.md §8; canonical fields, also via --config)")
+    t.add_argument("--teacher", choices=("none", "refine"),
+                   help="none (default): Poisson training; refine: refine the training scan, train the generator "
+                   "on its patches (amplitude + phase MAE), then on the Poisson likelihood")
+    t.add_argument("--teacher-iterations", "--teacher_iterations", dest="teacher_iterations", type=positive_int,
+                   help="refinement passes of the teacher (default 20; their time counts in --max_time)")
+    t.add_argument("--teacher-supervised-share", "--teacher_supervised_share", dest="teacher_supervised_share",
+                   type=float, help="share of the epochs (or of the training time) in the supervised stage, (0, 1] "
+                   "(default 1 = no Poisson stage)")
+    t.add_argument("--teacher-keep-weight", "--teacher_keep_weight", dest="teacher_keep_weight", type=float,
+                   help="weight of the supervised loss kept in the Poisson stage, >= 0 (default 0)")
     add_option_flags(p.add_argument_group("generator and optimiser (canonical config fields; also settable via --config)"))
     e = p.add_argument_group("execution")
     e.add_argument("--accelerator", choices=ACCELERATOR_CHOICES,

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from ptycho.config.model_size import ALLOWED_N, assign_n_once, check_n
 from ptycho.config.resume import resume_checkpoint
+from ptycho.config.teacher_options import TEACHERS, validate_teacher  # noqa: F401 - TEACHERS re-exported
 from ptycho.config.training_options import (
     ARCHITECTURES,
     CLIP_ALGORITHMS,
@@ -306,6 +307,10 @@ class TrainingConfig(_ValidatedOnAssignment):
     torch_loss_mode: str = "poisson"
     debug: bool = False
     max_time: str | None = None
+    teacher: str = "none"
+    teacher_iterations: int = 20
+    teacher_supervised_share: float = 1.0
+    teacher_keep_weight: float = 0.0
 
     _DEFAULT_N_GROUPS: ClassVar[int | None] = DEFAULT_N_GROUPS
     _PATH_FIELDS: ClassVar[tuple[tuple[str, bool], ...]] = (
@@ -348,6 +353,7 @@ def validate_training_config(cfg: TrainingConfig) -> None:
         _check_bool(o, name, getattr(cfg, name))
     _check_choice(o, "backend", cfg.backend, BACKENDS)
     _check_choice(o, "torch_loss_mode", cfg.torch_loss_mode, LOSS_MODES)
+    validate_teacher(o, cfg)
 
 
 def _check_grouping(owner: str, model: ModelConfig, neighbor_count: Any, pool: Any) -> None:

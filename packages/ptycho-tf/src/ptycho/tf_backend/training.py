@@ -4,7 +4,8 @@ PINN: loss = nll_weight * PoissonNLL((s X)^2, (s A_pred)^2) + mae_weight * MAE(s
 Supervised baseline: loss = MAE(label_amp, amp) + MAE(label_phase, phase) on the generator's object
 amplitude and phase (the PyTorch backend's definition), Adam.
 Fields neither backend implements (realspace loss weights, probe-mask sigma/diameter) raise ValueError when
-set (``ptycho.config.config.check_implemented``), and so does ``torch_loss_mode='mae'``, a PyTorch-only loss.
+set (``ptycho.config.config.check_implemented``), and so does ``torch_loss_mode='mae'``, a PyTorch-only loss, and
+``teacher`` other than 'none' (the refinement teacher, PyTorch only).
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ def compile_models(models: Models, training_config, jit_compile: bool = False) -
     if getattr(training_config, "torch_loss_mode", "poisson") != "poisson":
         raise ValueError("TrainingConfig.torch_loss_mode: the TensorFlow backend trains with the weighted "
                          f"Poisson/MAE loss only; expected 'poisson', found {training_config.torch_loss_mode!r}")
+    if getattr(training_config, "teacher", "none") != "none":
+        raise ValueError("TrainingConfig.teacher: the refinement teacher is implemented by the PyTorch backend only "
+                         f"(specs/torch-training.md §8); expected 'none', found {training_config.teacher!r}")
     lr = float(getattr(training_config, "learning_rate", 1e-3))
     if models.supervised:
         models.training_model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr),

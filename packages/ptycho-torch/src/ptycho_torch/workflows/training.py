@@ -49,7 +49,7 @@ def monitor_name(requested: str | None, mode: str, has_validation: bool) -> str 
 
 def train_cdi_model_torch(
     train_data: Any, test_data: Any, config: Any, *, execution_config: Any = None, resume_from: Any = None,
-    callbacks: Sequence[Any] = (),
+    callbacks: Sequence[Any] = (), module_class: type | None = None,
 ) -> TrainingResults:
     """Train a PtychoPINN_Lightning model on grouped data.
 
@@ -66,6 +66,10 @@ def train_cdi_model_torch(
             (specs/reliability.md §1). The checkpoint is read with ``torch.load(weights_only=True)``.
         callbacks: extra Lightning callbacks, appended after the workflow's own (e.g. the v2 API's config
             recorder and ptychodus's loss collector; specs/ptychodus-torch.md).
+        module_class: the LightningModule class to train (default ``PtychoPINN_Lightning``; same constructor).
+            With ``config.teacher == 'refine'`` and no ``module_class`` the run is handed to
+            :func:`ptycho_torch.teacher.train_with_teacher` (specs/torch-training.md §8), which comes back here
+            with its labelled container and ``TeacherPINN_Lightning``.
 
     Returns:
         :class:`~ptycho_torch.workflows.results.TrainingResults` (also a mapping with the seed guide's keys):
@@ -84,6 +88,12 @@ def train_cdi_model_torch(
     from ptycho_torch.workflows.progress import OverallProgress, RankSafeProgressBar, TimeBudgetProgress
 
     check_implemented(config)
+    if module_class is None and getattr(config, "teacher", "none") != "none":
+        from ptycho_torch.teacher.workflow import train_with_teacher
+
+        return train_with_teacher(train_data, test_data, config, execution_config=execution_config,
+                                  resume_from=resume_from, callbacks=callbacks)
+    module_class = module_class or PtychoPINN_Lightning
     train_container = create_ptycho_data_container(train_data, config)
     s = train_container.intensity_scale
     test_container = None
@@ -102,7 +112,7 @@ def train_cdi_model_torch(
         scheduler_kwargs = kwargs_for(config.nepochs)
     else:
         scheduler_kwargs = exec_get(execution_config, "scheduler_kwargs", None)
-    module = PtychoPINN_Lightning(
+    module = module_class(
         config.model,
         config,
         train_container.probe,
