@@ -12,7 +12,7 @@ import torch
 from ptycho.physics import extract_patches, far_field_amplitude
 from ptycho.simulation import simulate
 from ptycho_torch.denormals import flush_denormals_enabled
-from ptycho_torch.refine import RefineOptions, refine
+from ptycho_torch.refine import RefineOptions, refine, step_length
 from ptycho_torch.refine import operators as ops
 from ptycho_torch.refine import solver as S
 from ptycho_torch.refine.likelihood import nll_terms
@@ -86,14 +86,14 @@ def test_path_polynomial_gives_the_nll_of_the_moved_far_field(likelihood, with_d
                                  torch.randn(*shape, generator=gen, dtype=torch.float64)) for _ in range(3))
     d2 = d2 * 0.3 if with_d2 else None
     measured = torch.rand(*shape, generator=gen, dtype=torch.float64) * 2
-    coeffs = S._path_intensity(psi, d1, d2)
+    coeffs = step_length.path_intensity(psi, d1, d2)
 
     def direct(a):
         z = psi + a * d1 + (a * a * d2 if d2 is not None else 0)
         return float(nll_terms(z.abs(), measured, 1.7, likelihood).sum())
 
     a, h = 0.37, 1e-5
-    value, grad, curv = S._path_nll(coeffs, measured, a, 1.7, likelihood)
+    value, grad, curv = step_length.path_nll(coeffs, measured, a, 1.7, likelihood)
     assert value == pytest.approx(direct(a), rel=1e-12)
     assert grad == pytest.approx((direct(a + h) - direct(a - h)) / (2 * h), rel=1e-6)
     assert curv == pytest.approx((direct(a + h) - 2 * direct(a) + direct(a - h)) / h ** 2, rel=1e-4)

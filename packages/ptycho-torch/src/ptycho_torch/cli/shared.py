@@ -15,22 +15,20 @@ Nothing here imports torch or lightning at module level; the CLIs stay fast to f
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
-import logging
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from ptycho.config.config import SCHEDULERS, default_multistage_milestones
 from ptycho_bridge.argtypes import int_value, nonnegative_int, positive_float, positive_int
-from ptycho_bridge.console import FRAMEWORK_LOGGERS
 from ptycho_bridge.execution import LOGGER_BACKENDS
 from ptycho_bridge.faults import environment_fault
 from ptycho_torch.cli.output_guard import OutputGuard
+from ptycho_torch.cli.quiet import quiet_output, silence_native_logs  # noqa: F401  (re-exported: the CLIs import them here)
 from ptycho_torch.cli.stopped import RunStopped
 
 __all__ = [
@@ -384,42 +382,6 @@ def validate_paths(
 # console output
 # ----------------------------------------------------------------------------------------------------
 
-
-
-def silence_native_logs() -> None:
-    """TensorBoard imports TensorFlow when it is installed; keep TF's C++ start-up log out of quiet runs.
-
-    Must run before the first import of lightning/tensorboard (the variables are read at TF import).
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-
-
-@contextlib.contextmanager
-def quiet_output(quiet: bool) -> Iterator[None]:
-    """With ``quiet``: silence Lightning's info logs and library warnings for the duration of a run.
-
-    Our own deprecation warnings (messages starting with '--') stay visible: a user must learn that a
-    flag goes away even in quiet mode.
-    """
-    if not quiet:
-        yield
-        return
-    silence_native_logs()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import lightning.pytorch  # noqa: F401 - its import sets its loggers to INFO; adjust them afterwards
-    saved = {name: logging.getLogger(name).level for name in FRAMEWORK_LOGGERS}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        warnings.filterwarnings("always", category=DeprecationWarning, message="--")
-        for name in FRAMEWORK_LOGGERS:
-            logging.getLogger(name).setLevel(logging.ERROR)
-        try:
-            yield
-        finally:
-            for name, level in saved.items():
-                logging.getLogger(name).setLevel(level)
 
 
 def _show_warning_one_line(prog: str, original: Callable[..., None]) -> Callable[..., None]:

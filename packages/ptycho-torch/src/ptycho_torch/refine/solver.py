@@ -25,12 +25,12 @@ import numpy as np
 import torch
 
 from ptycho_torch.denormal_mode import denormals_flushed
-from ptycho_torch.physics.losses import PRED_FLOOR
 
 from . import operators as ops
 from .conjugate import CG_MAX_STEP, ConjugateDirections
 from .likelihood import CURVATURE, nll_terms
 from .options import RefineOptions, RefineResult, flat_canvas, object_canvas_geometry
+from .step_length import line_search
 
 __all__ = ["refine", "nll_and_gradients", "PROBE_CACHE_BYTES", "POSITION_BATCH_CAP"]
 
@@ -180,81 +180,6 @@ class _Problem:
         return factor
 
 
-def _path_intensity(psi_hat: torch.Tensor, d1: torch.Tensor, d2: torch.Tensor | None) -> list[torch.Tensor]:
-    """Real coefficients ``c_j`` (each like ``psi_hat``) of the predicted intensity along the step path,
-    ``|Psi + a d1 + a^2 d2|^2 = sum_j c_j a^j`` (degree 2 without ``d2``, 4 with it)."""
-    def re_dot(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:  # Re(conj(u) v)
-        return u.real * v.real + u.imag * v.imag
-
-    c = [re_dot(psi_hat, psi_hat), 2.0 * re_dot(psi_hat, d1), re_dot(d1, d1)]
-    if d2 is not None:
-        c[2] = c[2] + 2.0 * re_dot(psi_hat, d2)
-        c += [2.0 * re_dot(d1, d2), re_dot(d2, d2)]
-    return c
-
-
-def _path_nll(c: list[torch.Tensor], measured: torch.Tensor, a: float, scale: float,
-              likelihood: str) -> tuple[float, float, float]:
-    """Batch NLL along the step path and its first and second derivatives in ``a`` (closed form, no FFT).
-
-    ``I(a) = sum_j c_j a^j`` is the predicted intensity; poisson: ``s^2 (I - d^2 log I)``; gaussian:
-    ``2 s^2 (sqrt(I) - d)^2`` -- the per-element NLLs of :func:`nll_terms` written in ``I = A^2``.
-    """
-    s2 = float(scale) ** 2
-    inten = c[0].clone()
-    d_int = c[1].clone()
-    dd_int = 2.0 * c[2]
-    for j in range(1, len(c)):
-        inten.add_(c[j], alpha=a ** j)
-        if j >= 2:
-            d_int.add_(c[j], alpha=j * a ** (j - 1))
-        if j >= 3:
-            dd_int.add_(c[j], alpha=j * (j - 1) * a ** (j - 2))
-    inten = inten.clamp_min(1e-30)
-    obs = measured * measured
-    if likelihood == "poisson":
-        value = s2 * (inten - obs * torch.log(inten.clamp_min(PRED_FLOOR / s2)))
-        ratio = obs / inten
-        grad = s2 * (1.0 - ratio) * d_int
-        curv = s2 * (ratio / inten * d_int * d_int + (1.0 - ratio) * dd_int)
-    else:
-        amp = torch.sqrt(inten)
-        a1 = d_int / (2.0 * amp)
-        a2 = dd_int / (2.0 * amp) - a1 * a1 / amp
-        value = 2.0 * s2 * (amp - measured) ** 2
-        grad = 4.0 * s2 * (amp - measured) * a1
-        curv = 4.0 * s2 * (a1 * a1 + (amp - measured) * a2)
-    return float(value.sum()), float(grad.sum()), float(curv.sum())
-
-
-def _line_search(problem: _Problem, psi_hat, d1, d2, idx, steps: int, a_max: float,
-                 f0: float, likelihood: str | None = None) -> tuple[float, float, float]:
-    """Minimise the batch NLL of ``Z(a) = psi_hat + a d1 + a^2 d2`` over 0 <= a <= a_max.
-
-    Safeguarded Newton steps from ``a = min(1, a_max)`` with the exact first and second derivatives, on the
-    intensity ``|Z(a)|^2``, a polynomial in ``a`` whose coefficients are formed once (:func:`_path_intensity`),
-    so a trial costs a few real operations per element and no FFT; the best value seen is kept. ``f0`` is the
-    batch NLL at a = 0 (already known) of ``likelihood`` (default: the run's). Returns (a, nll(0), nll(a)).
-    """
-    lik, scale = likelihood or problem.opts.likelihood, problem.scale
-    coeffs = _path_intensity(psi_hat, d1, d2)
-    measured = problem.d[idx]
-    best_a, best_f = 0.0, f0
-    a_val = min(1.0, a_max)
-    for _ in range(steps):
-        fv, gv, hv = _path_nll(coeffs, measured, a_val, scale, lik)
-        if math.isfinite(fv) and fv < best_f:
-            best_a, best_f = a_val, fv
-        if not (math.isfinite(gv) and math.isfinite(hv)):
-            break
-        nxt = a_val - gv / hv if hv > 0 else (2.0 * a_val if gv < 0 else 0.5 * a_val)
-        a_val = float(min(max(nxt, 0.0), a_max))
-    fl = _path_nll(coeffs, measured, a_val, scale, lik)[0]
-    if math.isfinite(fl) and fl < best_f:
-        best_a, best_f = a_val, fl
-    return best_a, f0, best_f
-
-
 def _chunks(count: int, size: int) -> list[slice]:
     """Consecutive slices of at most ``size`` covering ``range(count)``."""
     return [slice(i, min(i + size, count)) for i in range(0, count, size)]
@@ -386,10 +311,10 @@ def _batch_update(problem: _Problem, idx: torch.Tensor, it: int, conjugate: Conj
         d1 = ops.far_field(d1_field)
         del d1_field, d_windows
     if conjugate is None:
-        alpha, _, _ = _line_search(problem, psi_hat, d1, d2, sub, opts.newton_steps, opts.max_step, reported)
+        alpha, _, _ = line_search(psi_hat, d1, d2, problem.d[sub], problem.scale, opts.likelihood, opts.newton_steps, opts.max_step, reported)
     else:
         f0 = float(nll_terms(torch.abs(psi_hat), problem.d[sub], problem.scale, "gaussian").sum())
-        alpha, _, _ = _line_search(problem, psi_hat, d1, d2, sub, opts.newton_steps, CG_MAX_STEP, f0, "gaussian")
+        alpha, _, _ = line_search(psi_hat, d1, d2, problem.d[sub], problem.scale, "gaussian", opts.newton_steps, CG_MAX_STEP, f0)
         if alpha == 0.0:
             conjugate.reset()  # no descent along the conjugate direction: restart from the gradient
     with torch.no_grad():
