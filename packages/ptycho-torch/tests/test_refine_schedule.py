@@ -109,8 +109,6 @@ def test_batch_schedule_doubles_to_the_cap():
         RefineOptions(batch_start=0).validate()
     with pytest.raises(ValueError, match="RefineOptions.tolerance"):
         RefineOptions(tolerance=-1.0).validate()
-    with pytest.raises(ValueError, match="RefineOptions.momentum"):
-        RefineOptions(momentum=1.0).validate()
 
 
 def test_conjugate_directions_beat_steepest_descent_on_the_full_scan(scan, monkeypatch):

@@ -17,7 +17,7 @@ import torch
 
 from ptycho_torch.physics.losses import PRED_FLOOR
 
-__all__ = ["LIKELIHOODS", "nll_terms", "nll_derivatives", "CURVATURE"]
+__all__ = ["LIKELIHOODS", "nll_terms", "CURVATURE"]
 
 LIKELIHOODS = ("poisson", "gaussian")
 
@@ -40,25 +40,4 @@ def nll_terms(amplitude: torch.Tensor, measured: torch.Tensor, scale: float, lik
         return s2 * (pred - obs * torch.log(torch.clamp(pred, min=PRED_FLOOR / s2)))
     if likelihood == "gaussian":
         return 2.0 * s2 * (amplitude - measured) ** 2
-    raise ValueError(f"refine: likelihood: expected one of {LIKELIHOODS}, found {likelihood!r}")
-
-
-
-def nll_derivatives(amplitude: torch.Tensor, measured: torch.Tensor, scale: float,
-                    likelihood: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-element NLL and its first and second derivatives in ``A`` (no autograd; for the step length).
-
-    ``amplitude`` must be > 0 (callers clamp it). poisson: ``s^2 (2A - 2 d^2 / A)``, ``s^2 (2 + 2 d^2 / A^2)``;
-    gaussian: ``4 s^2 (A - d)``, ``4 s^2``.
-    """
-    s2 = float(scale) ** 2
-    if likelihood == "poisson":
-        obs = measured ** 2
-        pred = amplitude ** 2
-        value = s2 * (pred - obs * torch.log(torch.clamp(pred, min=PRED_FLOOR / s2)))
-        ratio = obs / pred
-        return value, 2.0 * s2 * (amplitude - ratio * amplitude), 2.0 * s2 * (1.0 + ratio)
-    if likelihood == "gaussian":
-        diff = amplitude - measured
-        return 2.0 * s2 * diff ** 2, 4.0 * s2 * diff, torch.full_like(amplitude, 4.0 * s2)
     raise ValueError(f"refine: likelihood: expected one of {LIKELIHOODS}, found {likelihood!r}")

@@ -22,8 +22,7 @@ class RefineOptions:
     pass, doubled every pass up to ``batch_size`` (None: ``batch_size`` from the start). tolerance: stop after the
     ``patience``-th pass in a row whose relative object change ``||O_t - O_(t-1)|| / ||O_t||`` is below it (0: never;
     one pass below it is not enough: conjugate steps on a slow mode can change little for a few passes and then
-    resume). momentum: after each
-    pass from the second on, the object moves on by ``momentum`` times that pass's change (0: off). conjugate: passes
+    resume). conjugate: passes
     whose batch holds the whole scan take preconditioned conjugate-gradient steps (:mod:`.conjugate`); False keeps
     preconditioned gradient steps. chunk_size: patterns
     evaluated at once within a batch (working memory; the update is the batch's whatever the chunk).
@@ -42,7 +41,6 @@ class RefineOptions:
     batch_start: int | None = 16
     tolerance: float = 0.003
     patience: int = 5
-    momentum: float = 0.0
     conjugate: bool = True
     chunk_size: int = 16
     likelihood: str = "poisson"
@@ -88,8 +86,6 @@ class RefineOptions:
         if self.batch_start is not None and (isinstance(self.batch_start, bool) or not isinstance(self.batch_start, int)
                                              or self.batch_start < 1):
             raise ValueError(f"RefineOptions.batch_start: expected None or an integer >= 1, found {self.batch_start!r}")
-        if not isinstance(self.momentum, (int, float)) or not math.isfinite(self.momentum) or not 0 <= self.momentum < 1:
-            raise ValueError(f"RefineOptions.momentum: expected a number in [0, 1), found {self.momentum!r}")
         if not isinstance(self.tolerance, (int, float)) or not math.isfinite(self.tolerance) or self.tolerance < 0:
             raise ValueError(f"RefineOptions.tolerance: expected a finite number >= 0, found {self.tolerance!r}")
         if not isinstance(self.conjugate, bool):

@@ -420,8 +420,6 @@ def _refine(diffraction, positions, probe, obj, origin_xy, scale, opts: RefineOp
         for idx in order.split(batch):
             total += _batch_update(problem, idx, it, conjugate if full else None)
         change = float(torch.linalg.vector_norm(problem.obj - before) / torch.linalg.vector_norm(problem.obj).clamp_min(1e-30))
-        if opts.momentum > 0 and it >= 1:
-            problem.obj = problem.obj + opts.momentum * (problem.obj - before)
         if problem.d.is_cuda:
             torch.cuda.synchronize(problem.d.device)
         row = {"iteration": it + 1, "nll": total / problem.count + problem.poisson_offset,
