@@ -26,9 +26,11 @@ float64 internally.
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import gaussian_filter, map_coordinates
+from scipy.ndimage import map_coordinates
 
 from ptycho.physics import extract_patches, far_field_amplitude
+
+from .objects import _siemens_texture, textures_to_object
 
 __all__ = [
     "MEASUREMENT_MODELS",
@@ -44,8 +46,6 @@ __all__ = [
 MEASUREMENT_MODELS = ("finegrid", "fourier", "probe", "bilinear")
 #: Fine grid of the neutral model: 4 fine pixels per object pixel (specs/simulation.md §6).
 DEFAULT_OVERSAMPLE = 4
-_SIEMENS_SPOKES = 36
-_SIEMENS_RADIUS = 0.45
 # patterns propagated at once on the fine grid (bounds memory: 64 x (4N)^2 complex128 = 64 MB at N = 64)
 _CHUNK = 64
 
@@ -89,15 +89,6 @@ def band_limit(fine: np.ndarray, oversample: int) -> np.ndarray:
     return small[:h, :w]
 
 
-def _siemens_fine(size: int, s: int) -> np.ndarray:
-    """Siemens star sampled every 1/s object pixel, centred where :func:`make_object`'s coarse star is."""
-    centre = (size - 1) / 2.0
-    coords = np.arange(size * s) / s - centre
-    yy, xx = np.meshgrid(coords, coords, indexing="ij")
-    star = (np.sin(_SIEMENS_SPOKES / 2 * np.arctan2(yy, xx)) > 0) & (np.hypot(yy, xx) < _SIEMENS_RADIUS * size)
-    return np.clip(gaussian_filter(star.astype(np.float64), 0.5), 0.0, 1.0)
-
-
 def fine_object(coarse: np.ndarray, kind: str, oversample: int) -> np.ndarray:
     """The object on the fine grid, (size S, size S) complex128.
 
@@ -108,8 +99,8 @@ def fine_object(coarse: np.ndarray, kind: str, oversample: int) -> np.ndarray:
     s = int(oversample)
     size = coarse.shape[0]
     if kind == "siemens":
-        star = _siemens_fine(size, s)
-        return (1.0 - 0.5 * star) * np.exp(1j * (np.pi / 2.0) * (2.0 * star - 1.0))
+        star = _siemens_texture(size, s)
+        return textures_to_object(1.0 - star, star)
     grid = np.arange(size * s) / s
     rr, cc = np.meshgrid(grid, grid, indexing="ij")
     amp = map_coordinates(np.abs(coarse).astype(np.float64), [rr, cc], order=1, mode="nearest")

@@ -64,15 +64,24 @@ def _grf_texture(size: int, rng: np.random.Generator) -> np.ndarray:
     return _unit_range(gaussian_filter(up, 1.0))
 
 
-def _siemens_texture(size: int) -> np.ndarray:
+def _siemens_texture(size: int, oversample: int = 1) -> np.ndarray:
     """Siemens star: 36 spokes (18 opaque, 18 clear) inside a disk of radius 0.45*size, 1 on the
-    spokes and 0 elsewhere, anti-aliased with a Gaussian blur of sigma 0.5 px. Deterministic."""
+    spokes and 0 elsewhere, anti-aliased with a Gaussian blur of sigma 0.5 px. Deterministic.
+
+    ``oversample`` S > 1 samples the same star every 1/S object pixel ((size S, size S), fine pixel S i at
+    object pixel i; the blur is 0.5 fine px), for the neutral simulation (specs/simulation.md §6)."""
     centre = (size - 1) / 2.0
-    yy, xx = np.meshgrid(np.arange(size) - centre, np.arange(size) - centre, indexing="ij")
+    coords = np.arange(size * oversample) / oversample - centre
+    yy, xx = np.meshgrid(coords, coords, indexing="ij")
     theta = np.arctan2(yy, xx)
     radius = np.hypot(yy, xx)
     star = (np.sin(_SIEMENS_SPOKES / 2 * theta) > 0) & (radius < _SIEMENS_RADIUS * size)
     return np.clip(gaussian_filter(star.astype(np.float64), 0.5), 0.0, 1.0)
+
+
+def textures_to_object(u_a: np.ndarray, u_p: np.ndarray) -> np.ndarray:
+    """Amplitude ``0.5 + 0.5 u_a`` and phase ``(pi / 2)(2 u_p - 1)`` of textures in [0, 1] -> complex128."""
+    return (0.5 + 0.5 * u_a) * np.exp(1j * (np.pi / 2.0) * (2.0 * u_p - 1.0))
 
 
 def _natural_texture(name: str, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -125,6 +134,4 @@ def make_object(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
         star = _siemens_texture(size)
         u_a = 1.0 - star
         u_p = star
-    amplitude = 0.5 + 0.5 * u_a
-    phase = (np.pi / 2.0) * (2.0 * u_p - 1.0)
-    return (amplitude * np.exp(1j * phase)).astype(np.complex64)
+    return textures_to_object(u_a, u_p).astype(np.complex64)
