@@ -156,8 +156,9 @@ class _Problem:
         """Yield ``(idx, psi_hat)`` for the whole scan in ``chunk_size`` pieces (current object, probe, positions)."""
         for idx in torch.arange(self.d.shape[0], device=self.d.device).split(self.opts.chunk_size):
             index, base, frac = self.geometry(idx)
-            psi_hat, _, _ = self.spectra(self.obj, self.probe, index, base, frac)
-            yield idx, psi_hat
+            frac = frac.detach()
+            windows = self.windows(self.obj, index, base, frac)
+            yield idx, ops.far_field(self.batch_probes(idx, frac) * windows)  # shifted probes from the cache
 
     @torch.no_grad()
     def full_nll(self) -> float:
