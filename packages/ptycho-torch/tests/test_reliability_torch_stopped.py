@@ -105,3 +105,80 @@ def test_sigterm_becomes_an_interrupt_that_names_the_signal():
         assert signal.getsignal(signal.SIGTERM) is not None  # the previous handler is back
     finally:
         stopped._RECEIVED.clear()
+
+
+def test_sigterm_handler_that_loses_its_peers_exits_quietly_with_status_143():
+    """ptycho_torch.workflows.sigterm: a handler failing in its collective becomes SystemExit(143); others run."""
+    import signal
+
+    from ptycho_torch.workflows.sigterm import quiet_when_peers_are_gone
+
+    calls = []
+
+    def lost_peer(signum, frame):
+        raise RuntimeError("Read error [127.0.0.1]:55489: Connection reset by peer")
+
+    with pytest.raises(SystemExit) as stop:
+        quiet_when_peers_are_gone(lost_peer)(signal.SIGTERM, None)
+    assert stop.value.code == 143 and stop.value.__suppress_context__
+    quiet_when_peers_are_gone(lambda s, f: calls.append(s))(signal.SIGTERM, None)
+    assert calls == [signal.SIGTERM]
+    quiet_when_peers_are_gone(signal.SIG_IGN)(signal.SIGTERM, None)
+    with pytest.raises(SystemExit):
+        quiet_when_peers_are_gone(signal.SIG_DFL)(signal.SIGTERM, None)
+
+
+_SURVIVOR = r"""
+import os, signal, sys, time
+import multiprocessing as mp
+import torch, torch.distributed as dist
+from ptycho_torch.workflows.sigterm import quiet_when_peers_are_gone
+
+def notify(signum, frame):  # what Lightning's SIGTERM handler does: tell the other ranks
+    dist.broadcast(torch.tensor([1]), src=0)
+
+def work(rank, port, wrap):
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    dist.barrier()
+    if rank == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    signal.signal(signal.SIGTERM, quiet_when_peers_are_gone(notify) if wrap else notify)
+    try:
+        dist.all_reduce(torch.ones(1))  # fails: the peer is gone
+    except RuntimeError:
+        print("lost peer", flush=True)
+        time.sleep(60)  # the launcher's SIGTERM arrives while the error is being handled
+
+if __name__ == "__main__":
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
+    ctx = mp.get_context("fork")
+    ranks = [ctx.Process(target=work, args=(r, port, sys.argv[1] == "wrap")) for r in (0, 1)]
+    for p in ranks:
+        p.start()
+    ranks[1].join()
+    time.sleep(3)  # rank 0 is in its except block by now
+    os.kill(ranks[0].pid, signal.SIGTERM)  # what torch.multiprocessing's launcher does to the survivors
+    ranks[0].join()
+    print("rank 0 exit status", ranks[0].exitcode)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork start method")
+@pytest.mark.parametrize("wrap", [True, False])
+def test_survivor_of_a_killed_rank_stops_on_sigterm_without_a_traceback(tmp_path, wrap):
+    """The ddp_spawn case of specs/reliability.md §8: rank 1 is SIGKILLed and the launcher SIGTERMs rank 0 while it
+    handles the lost connection. Wrapped, rank 0 exits 143 quietly; unwrapped (the control), Lightning-style
+    notification fails in the handler and the process dies with a traceback."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "survivor.py"
+    script.write_text(_SURVIVOR)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    done = subprocess.run([sys.executable, str(script), "wrap" if wrap else "plain"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert "lost peer" in done.stdout, done.stdout + done.stderr
+    assert f"rank 0 exit status {143 if wrap else 1}" in done.stdout, done.stdout + done.stderr
+    assert ("Traceback" not in done.stderr) is wrap, done.stderr[-2000:]

@@ -86,6 +86,7 @@ def train_cdi_model_torch(
     from ptycho_torch.workflows.checkpoints import AtomicCheckpointIO, resume_callbacks
     from ptycho_torch.workflows.loggers import make_logger
     from ptycho_torch.workflows.progress import OverallProgress, RankSafeProgressBar, TimeBudgetProgress
+    from ptycho_torch.workflows.sigterm import QuietSigtermWhenPeersAreGone
 
     check_implemented(config)
     if module_class is None and getattr(config, "teacher", "none") != "none":
@@ -142,7 +143,7 @@ def train_cdi_model_torch(
         raise ValueError(f"execution_config.checkpoint_every_n_steps: expected an integer >= 0, found {every_n}")
     last_path = output_dir_last = Path(config.output_dir) / "checkpoints" / "last.ckpt"
     callbacks = [*resume_callbacks(train_loader.sampler, last_path if enable_ckpt else None, every_n), FlushDenormals(),
-                 *callbacks]
+                 QuietSigtermWhenPeersAreGone(), *callbacks]
     has_val = val_loader is not None
     # the module's own loss prefix: 'mae' for the supervised baseline whatever torch_loss_mode says
     monitor = monitor_name(exec_get(execution_config, "checkpoint_monitor_metric", None), module.loss_prefix, has_val)
