@@ -69,6 +69,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1, help="simulation seed (default 1)")
     p.add_argument("--output-dir", default="reconstruction_quality_output", help="where results go")
     p.add_argument("--skip-network", action="store_true", help="floors and pty-chi only")
+    p.add_argument("--refine-passes", type=int, default=10,
+                   help="object refinement passes from the network's stitch and from flat, scored after 1, 2, 5, "
+                        "10, ... passes (default 10; 0 = skip)")
     p.add_argument("--quick", action="store_true", help="small scan, 1 min training, 5 pty-chi iterations")
     args = p.parse_args(argv)
     if args.quick:
@@ -108,6 +111,10 @@ def _row(name: str, seconds: float | None, metrics: dict[str, Any], rate: float,
     return row
 
 
+def _cell(value: float | None, digits: int) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
 def _table(title: str, rows: list[dict[str, Any]]) -> str:
     head = ("| method | wall s | × matmul (TFLOP-eq) | amp SSIM | amp PSNR | amp FRC50 | phase SSIM | phase PSNR "
             "| phase FRC50 |\n|---|---|---|---|---|---|---|---|---|")
@@ -115,8 +122,9 @@ def _table(title: str, rows: list[dict[str, Any]]) -> str:
     for r in rows:
         sec = "–" if r["seconds"] is None else f"{r['seconds']:.1f}"
         tf = "–" if r["tflop_equiv"] is None else f"{r['tflop_equiv']:.2f}"
-        lines.append(f"| {r['method']} | {sec} | {tf} | {r['amp_ssim']:.3f} | {r['amp_psnr']:.1f} | "
-                     f"{r['amp_frc50']:.1f} | {r['phase_ssim']:.3f} | {r['phase_psnr']:.1f} | {r['phase_frc50']:.1f} |")
+        cells = [_cell(r[k], d) for k, d in (("amp_ssim", 3), ("amp_psnr", 1), ("amp_frc50", 1), ("phase_ssim", 3),
+                                               ("phase_psnr", 1), ("phase_frc50", 1))]
+        lines.append(f"| {r['method']} | {sec} | {tf} | " + " | ".join(cells) + " |")
     lines += ["", "FRC50: `ptycho.metrics.evaluate`'s first 0.5 crossing in rings (cycles per window side), searched "
               "from ring 2 (specs/metrics.md §4.2); 0 means ring 2 is already below 0.5."]
     return "\n".join(lines)
@@ -172,6 +180,39 @@ def _train(args: argparse.Namespace, work: Path, scan: dict[str, np.ndarray], ha
     return seconds
 
 
+def refinement_from_start(case: R.Case, canvas: np.ndarray, origin: Any, passes: int,
+                          rate: float) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Object refinement of the test half (``RefineOptions`` defaults, exactly ``passes`` passes: no stopping rule)
+    from the network's stitched object and from a flat start, scored after 1, 2, 5, 10, ... passes.
+
+    Returns table rows and ``{"network": curve, "flat": curve, "passes_to_flat_final": k}``, where ``k`` is the
+    first pass at which the network start is within 0.005 of both SSIMs the flat start has after ``passes`` passes
+    (None if never): fewer than ``passes`` means the network's start saves refinement work.
+    """
+    from refinement_realistic import Bench, refine_curve
+
+    bench = Bench(case)
+    origin_xy = tuple(int(v) for v in np.floor(np.asarray(origin, dtype=float) + 0.5))
+    net, _ = refine_curve(bench, passes, obj=canvas, origin=origin_xy, tolerance=0.0)
+    flat, _ = refine_curve(bench, passes, tolerance=0.0)
+    final = flat[-1]
+    reach = next((c["iteration"] for c in net if c["amp_ssim"] >= final["amp_ssim"] - 0.005
+                  and c["phase_ssim"] >= final["phase_ssim"] - 0.005), None)
+    rows = []
+    for label, curve in (("network start", net), ("flat start", flat)):
+        for c in curve:
+            if c["iteration"] not in (1, 2, 5, 10, 20, 50, passes):
+                continue
+            rows.append({"method": f"refinement from {label}, {c['iteration']} passes", "seconds": c["time_s"],
+                         "tflop_equiv": c["time_s"] * rate / 1e12, "note": "", "amp_ssim": c["amp_ssim"],
+                         "phase_ssim": c["phase_ssim"], "amp_psnr": None, "amp_frc50": None,
+                         "phase_psnr": None, "phase_frc50": None})
+    print(f"  refinement: the network start reaches the flat start's {passes}-pass SSIM "
+          f"({final['amp_ssim']:.3f} / {final['phase_ssim']:.3f}, within 0.005) after "
+          f"{reach if reach is not None else 'more than ' + str(passes)} passes", flush=True)
+    return rows, {"network": net, "flat": flat, "passes_to_flat_final": reach}
+
+
 def run_object(kind: str, args: argparse.Namespace, rate: float, has_max_time: bool,
                spec: R.ScanSpec | None = None) -> dict[str, Any]:
     """One scan: ``spec`` (a benchmark scan) or ``ScanSpec(kind, --probe, --seed)``; ``kind`` names its folder."""
@@ -219,6 +260,11 @@ def run_object(kind: str, args: argparse.Namespace, rate: float, has_max_time: b
             rows.append(_row(f"network, {label}", train_s, R.score(recon, truth, window), rate,
                              note=f"training wall time; inference {infer_s:.1f} s, phase sync {sync_s:.1f} s"))
             panels.append((f"network, {label}", recon))
+        if args.refine_passes:
+            canvas, origin = R.stitch(patches, offsets, M=M_STITCH, interpolation="fourier")
+            start_rows, result["refine_from_start"] = refinement_from_start(case, canvas, origin, args.refine_passes,
+                                                                            rate)
+            rows += start_rows
         result["network"] = {"train_seconds": train_s, "infer_seconds": infer_s, "phase_sync_seconds": sync_s,
                              "max_time": _max_time(args.train_minutes) if has_max_time else None,
                              "train_args": args.train_args}
