@@ -77,6 +77,7 @@ def tests(session: nox.Session) -> None:
         session.error("no package has tests")
     # the pure helpers of the benchmarks (a few seconds; the benchmarks themselves are not tests)
     session.run("pytest", "benchmarks/tests", "-q", *session.posargs, env=_pytest_env())
+    session.run("pytest", "scripts/tests", "-q", *session.posargs, env=_pytest_env())
 
 
 @nox.session
@@ -110,6 +111,7 @@ def lint(session: nox.Session) -> None:
     session.run("mypy", "packages/ptycho-contracts/src/ptycho")
     session.run("lint-imports")
     session.run("python", "scripts/check_versions.py")
+    session.run("python", "scripts/check_architecture.py")  # specs/architecture.md §4, §6
 
 
 @nox.session

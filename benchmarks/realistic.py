@@ -37,27 +37,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = [
-    "Case",
-    "prepare",
-    "ScanSpec",
-    "BENCHMARK_SCANS",
-    "simulate_scan",
-    "split_scan",
-    "subset",
-    "write_half",
-    "write_truth",
-    "stitch",
-    "scoring_window",
-    "window_of",
-    "score",
-    "headline",
-    "network_patches",
-    "import_ptychi",
-    "PtychiRun",
-    "ptychi_forward_check",
-    "matmul_rate",
-]
+__all__ = ["Case", "prepare", "ScanSpec", "BENCHMARK_SCANS", "simulate_scan", "split_scan", "subset", "write_half",
+           "write_truth", "stitch", "scoring_window", "window_of", "score", "headline", "network_patches",
+           "import_ptychi", "PtychiRun", "ptychi_forward_check", "matmul_rate"]
 
 # keys of a simulated scan that carry one entry per scan position
 _PER_POSITION = ("diffraction", "xcoords", "ycoords", "xcoords_start", "ycoords_start", "scan_index", "Y")

@@ -39,7 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import realistic as R  # noqa: E402
-import teacher_training as TT  # noqa: E402
+import teacher_scoring as TS  # noqa: E402
 
 M_STITCH = 20
 _VARIANT = re.compile(r"^(?P<label>[A-Za-z0-9_.+-]+)=(?P<share>[0-9.]+)/(?P<keep>[0-9.eE+-]+)$")
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         R.score(np.ones((r1 - r0, c1 - c0), np.complex64), truth, window, register=False))}]
     canvas, origin = R.stitch(scan["Y"][case.test], case.test_positions, M=M_STITCH, interpolation="bilinear")
     rows.append({"variant": "true test patches, bilinear stitch (ceiling of ptycho infer)",
-                 **TT._scores(canvas, origin, truth, window)})
+                 **TS.scores(canvas, origin, truth, window)})
     if args.teacher_ceiling:
         rows.extend(teacher_ceiling(case, args.teacher_iterations))
     for v in args.variants:
@@ -148,14 +148,14 @@ def main(argv: list[str] | None = None) -> int:
         extra = ["--refine-iterations", str(args.refine_iterations)] if args.refine_iterations else []
         _run(["infer", "--model_path", str(run), "--test_data", str(data / "test.npz"), "--output_dir", str(infer),
               "--quiet", *extra], out / f"infer_{v['label']}.log")
-        obj, origin = TT._load_object(infer)
-        reg, unreg = TT._scores(obj, origin, truth, window), TT._scores(obj, origin, truth, window, register=False)
-        preg = TT._scores(obj, origin, truth, window, register="phase")
+        obj, origin = TS.load_object(infer)
+        reg, unreg = TS.scores(obj, origin, truth, window), TS.scores(obj, origin, truth, window, register=False)
+        preg = TS.scores(obj, origin, truth, window, register="phase")
         row = {"variant": v["label"], "spec": v, "train_s": train_s, "history": hist, **reg,
                "unregistered": unreg, "phase_reg": preg}
         if args.refine_iterations:
-            obj, origin = TT._load_object(infer / "refined")
-            row["refined"] = TT._scores(obj, origin, truth, window)
+            obj, origin = TS.load_object(infer / "refined")
+            row["refined"] = TS.scores(obj, origin, truth, window)
         rows.append(row)
         print(f"  {v['label']}: amp / phase SSIM {reg['amp_ssim']:.3f} / {reg['phase_ssim']:.3f} (unregistered "
               f"{unreg['amp_ssim']:.3f} / {unreg['phase_ssim']:.3f}, phase-registered {preg['amp_ssim']:.3f} / "
@@ -179,12 +179,12 @@ def teacher_ceiling(case: Any, iterations: int) -> list[dict[str, Any]]:
     train_window = R.scoring_window(pos, case.truth.shape, M=M_STITCH)
     labels = teacher_labels(scan["diffraction"][case.train], pos, scan["probeGuess"], iterations=iterations)
     rows = [{"variant": f"teacher: refined object ({iterations} passes), TRAIN window", "train_s": labels.seconds,
-             **TT._scores(labels.object, np.asarray(labels.origin_xy, float), case.truth, train_window)}]
+             **TS.scores(labels.object, np.asarray(labels.origin_xy, float), case.truth, train_window)}]
     canvas, origin = R.stitch(labels.Y, pos, M=M_STITCH, interpolation="bilinear")
-    rows.append({"variant": "teacher: its labels, bilinear stitch, TRAIN window", **TT._scores(canvas, origin, case.truth,
+    rows.append({"variant": "teacher: its labels, bilinear stitch, TRAIN window", **TS.scores(canvas, origin, case.truth,
                                                                                               train_window)})
     canvas, origin = R.stitch(scan["Y"][case.train], pos, M=M_STITCH, interpolation="bilinear")
-    rows.append({"variant": "true train patches, bilinear stitch, TRAIN window", **TT._scores(canvas, origin, case.truth,
+    rows.append({"variant": "true train patches, bilinear stitch, TRAIN window", **TS.scores(canvas, origin, case.truth,
                                                                                              train_window)})
     for r in rows:
         print(f"  {r['variant']}: amp / phase SSIM {r['amp_ssim']:.3f} / {r['phase_ssim']:.3f}", flush=True)

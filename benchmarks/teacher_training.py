@@ -73,6 +73,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import realistic as R  # noqa: E402
+import teacher_scoring as TS  # noqa: E402
+from teacher_generator import SUPERVISED_LOSSES, TRAIN_RECORD, generator_config, train_generator  # noqa: E402
 
 M_STITCH = 20
 #: row letter -> (label, model folder under --output-dir)
@@ -82,7 +84,6 @@ NETWORKS = {
     "C": ("C: PINN generator, complex L1 on the teacher's patches", "pinn_teacher"),
     "D": ("D: PINN generator, teacher warm start then Poisson NLL", "pinn_warm"),
 }
-TRAIN_RECORD = "train_record.json"  # written by the C/D worker next to each wts.h5.zip, after it
 
 
 def _network_name(letter: str, args: argparse.Namespace) -> tuple[str, str]:
@@ -159,12 +160,6 @@ def _finish(proc: subprocess.Popen) -> None:
                          f"log {proc.log}): " + " | ".join(tail))  # type: ignore[attr-defined]
 
 
-def _load_object(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(object (H, W) complex64, origin_xy (2,) [x, y]) of a ``reconstructed_object.npz``."""
-    with np.load(folder / "reconstructed_object.npz") as f:
-        return f["object"], f["origin_xy"]
-
-
 def write_teacher_npz(train_npz: Path, obj: np.ndarray, origin: np.ndarray, target: Path) -> np.ndarray:
     """Copy ``train_npz`` with ``Y`` (P, N, N) complex64 = patches of the refined ``obj`` (canvas pixel (0, 0)
     at object coordinates ``origin`` [x, y]) at the scan positions, band-limited extraction. Returns ``Y``."""
@@ -196,187 +191,6 @@ def _spawn_worker(job: Path, log: Path, wait: bool) -> subprocess.Popen | None:
                    f"python {Path(__file__).name} --worker {job}", log, wait)
 
 
-# ------------------------------------------------------------------------------------------------ scoring
-def phase_shift(recon: np.ndarray, reference: np.ndarray, upsample_factor: int = 50) -> tuple[float, float]:
-    """(dy, dx) to apply to ``recon`` so that its PHASE matches ``reference``'s.
-
-    The registration machinery of ``ptycho.metrics.alignment.find_shift`` (skimage ``phase_cross_correlation``,
-    plain cross-correlation, mean removed, 2-D Hann window, one residual refinement after a Fourier shift) on the
-    unit phasors exp(i·phase) instead of the amplitudes: the peak of |cross-correlation| ignores the free phase
-    constant and wrapping, and no amplitude enters. For a reconstruction whose amplitude is unreliable."""
-    from scipy.signal.windows import hann
-    from skimage.registration import phase_cross_correlation
-
-    from ptycho.metrics.alignment import fourier_shift
-
-    def view(img: np.ndarray) -> np.ndarray:
-        u = np.exp(1j * np.angle(np.asarray(img, np.complex128)))
-        return (u - u.mean()) * np.outer(hann(u.shape[0], sym=False), hann(u.shape[1], sym=False))
-
-    def estimate(img: np.ndarray) -> np.ndarray:
-        shift, _, _ = phase_cross_correlation(view(reference), view(img), upsample_factor=int(upsample_factor),
-                                              normalization=None)
-        return np.asarray(shift, dtype=np.float64)
-
-    first = estimate(recon)
-    total = first + estimate(fourier_shift(np.asarray(recon), (float(first[0]), float(first[1]))))
-    return float(total[0]), float(total[1])
-
-
-def _scores(obj: np.ndarray, origin: np.ndarray, truth: np.ndarray, window: tuple[int, int, int, int],
-            register: bool | str = True) -> dict:
-    """``realistic.headline`` of the object's window plus ``shift``: the registration's [dy, dx] (px).
-    ``register``: True (the amplitude registration of ``ptycho.metrics.evaluate``), False (none) or 'phase'
-    (:func:`phase_shift`, applied by a Fourier shift, then scored unregistered)."""
-    win = R.window_of(obj, origin, window)
-    if register == "phase":
-        from ptycho.metrics.alignment import fourier_shift
-
-        r0, r1, c0, c1 = window
-        shift = phase_shift(win, truth[r0:r1, c0:c1])
-        metrics = R.score(fourier_shift(win, shift), truth, window, register=False)
-        return {**R.headline(metrics), "shift": [float(v) for v in shift]}
-    metrics = R.score(win, truth, window, register=bool(register))
-    return {**R.headline(metrics), "shift": [float(v) for v in metrics.get("registration_shift", (0.0, 0.0))]}
-
-
-def _scored(obj: np.ndarray, origin: np.ndarray, truth: np.ndarray, window: tuple[int, int, int, int]) -> dict:
-    """Amplitude-registered scores with the phase-registered ones under 'phase_reg'."""
-    return {**_scores(obj, origin, truth, window), "phase_reg": _scores(obj, origin, truth, window, "phase")}
-
-
-# ------------------------------------------------------------------------------------------------ C and D
-def generator_config(train_npz: Path, output_dir: Path, epochs: int, batch_size: int, n_train: int,
-                     nphotons: float, n: int = 64) -> Any:
-    """The canonical TrainingConfig ``ptycho train --backend pytorch`` builds for row A (its recipe:
-    n_filters_scale 1; model_type 'pinn', gridsize 1, the canonical learning rate and scheduler)."""
-    from ptycho.config.config import ModelConfig, TrainingConfig
-
-    return TrainingConfig(model=ModelConfig(N=int(n), gridsize=1, n_filters_scale=1, model_type="pinn"),
-                          backend="pytorch", train_data_file=Path(train_npz), output_dir=Path(output_dir),
-                          n_groups=int(n_train), batch_size=int(batch_size), nepochs=int(epochs),
-                          nphotons=float(nphotons))
-
-
-def complex_l1(module: Any, batch: dict) -> Any:
-    """Mean over pixels of |o − y|: o the module's object patch (``forward(...)['object']``, (B, N, N) complex,
-    what inference stitches), y = label_amp·exp(i·label_phase) of the batch (B, N, N) (gridsize 1)."""
-    from ptycho_torch.forward_model import object_patches
-
-    out = module(batch["X"] * module.intensity_scale, batch["coords_relative"])
-    label = object_patches(batch["label_amp"][..., 0], batch["label_phase"][..., 0])
-    return (out["object"] - label).abs().mean()
-
-
-def split_mae(module: Any, batch: dict) -> Any:
-    """MAE of amplitude plus MAE of phase against the labels: the loss ``PtychoPINN_Lightning`` gives the
-    supervised baseline (row B), here on the PINN generator's amp / phase outputs (``--supervised-loss split``)."""
-    from ptycho_torch.physics.losses import amplitude_mae
-
-    out = module(batch["X"] * module.intensity_scale, batch["coords_relative"])
-    return amplitude_mae(batch["label_amp"], out["amp"]) + amplitude_mae(batch["label_phase"], out["phase"])
-
-
-SUPERVISED_LOSSES = {"complex": (complex_l1, "complex L1"), "split": (split_mae, "amplitude MAE + phase MAE")}
-
-
-def poisson_loss(module: Any, batch: dict) -> Any:
-    """The module's own training loss (Poisson NLL for model_type 'pinn')."""
-    return module.compute_loss(batch)[0]
-
-
-def _adam(module: Any) -> Any:
-    opt = module.configure_optimizers()
-    return opt["optimizer"] if isinstance(opt, dict) else opt
-
-
-def _epochs(module: Any, loader: Any, opt: Any, first: int, count: int, loss_fn: Any, tag: str) -> list[float]:
-    """``count`` epochs (numbered from ``first``: the loader's order of those epochs) -> mean loss per epoch."""
-    import torch
-
-    history = []
-    module.train()
-    for epoch in range(first, first + count):
-        loader.sampler.set_epoch(epoch)
-        total, seen = 0.0, 0
-        for batch in loader:
-            loss = loss_fn(module, batch)
-            if not bool(torch.isfinite(loss)):
-                raise SystemExit(f"teacher_training worker: {tag}: non-finite loss at epoch {epoch}")
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            n = int(batch["X"].shape[0])
-            total, seen = total + float(loss.detach()) * n, seen + n
-        history.append(total / seen)
-        print(f"{tag}: epoch {epoch}: mean loss {history[-1]:.6g}", flush=True)
-    return history
-
-
-def _save(module: Any, container: Any, config: Any, folder: Path, record: dict) -> None:
-    from ptycho.atomic_io import save_json_atomic
-    from ptycho_torch.bundle import save_torch_model_bundle
-
-    kwargs = {"learning_rate": module.learning_rate, "scheduler": module.scheduler_name,
-              "scheduler_kwargs": dict(module.scheduler_kwargs)}
-    save_torch_model_bundle({"models": {"lightning_module": module}, "probe": container.probe,
-                             "intensity_scale": container.intensity_scale, "module_kwargs": kwargs}, config, folder)
-    save_json_atomic(folder / TRAIN_RECORD, record)  # after the bundle: the marker that it is complete
-
-
-def train_generator(job: dict) -> None:
-    """Worker for rows C and D (see the module docstring). ``job``: teacher_npz, epochs, warm_epochs,
-    batch_size, n_train, nphotons, c_dir and/or d_dir (None when that row is not wanted)."""
-    import copy
-
-    import lightning.pytorch as L
-    import torch
-
-    from ptycho.config.config import effective_seed
-    from ptycho.raw_data import RawData
-    from ptycho_torch.data import PtychoDataContainerTorch, build_dataloader
-    from ptycho_torch.lightning_module import PtychoPINN_Lightning
-
-    epochs, warm = int(job["epochs"]), int(job["warm_epochs"])
-    c_dir = None if job.get("c_dir") is None else Path(job["c_dir"])
-    d_dir = None if job.get("d_dir") is None else Path(job["d_dir"])
-    teacher = Path(job["teacher_npz"])
-    n = int(np.load(teacher)["diffraction"].shape[-1])
-    config = generator_config(teacher, c_dir or d_dir, epochs, job["batch_size"], job["n_train"], job["nphotons"], n)
-    container = PtychoDataContainerTorch.from_raw_data(RawData.from_file(teacher), config)
-    if container.Y is None or len(container) != int(job["n_train"]):
-        raise SystemExit(f"teacher_training worker: {teacher}: expected labels Y and {job['n_train']} groups")
-    seed = effective_seed(config)
-    torch.set_flush_denormal(True)  # as PtychoPINN_Lightning.on_fit_start
-    L.seed_everything(seed, workers=True, verbose=False)
-    module = PtychoPINN_Lightning(config.model, config, container.probe, container.intensity_scale)
-    loader = build_dataloader(container, config.batch_size, shuffle=True, seed=seed)
-    opt = _adam(module)
-    print(f"worker: {len(container)} groups, batch {config.batch_size}, lr {module.learning_rate:g}, "
-          f"torch threads {torch.get_num_threads()}", flush=True)
-    t0 = time.perf_counter()
-    sup_epochs = epochs if c_dir is not None else warm
-    sup_fn, sup_name = SUPERVISED_LOSSES[job.get("supervised_loss", "complex")]
-    first = _epochs(module, loader, opt, 0, min(warm, sup_epochs), sup_fn, f"C ({sup_name})")
-    t_warm = time.perf_counter() - t0
-    snapshot = copy.deepcopy(module.state_dict()) if d_dir is not None else None
-    history = first + _epochs(module, loader, opt, warm, sup_epochs - warm, sup_fn, f"C ({sup_name})")
-    if c_dir is not None:
-        _save(module, container, generator_config(teacher, c_dir, epochs, config.batch_size, len(container),
-                                                  config.nphotons, n), c_dir,
-              {"seconds": time.perf_counter() - t0, "loss": sup_name, "history": history})
-    if d_dir is not None:
-        t1 = time.perf_counter()
-        d_config = generator_config(teacher, d_dir, epochs, config.batch_size, len(container), config.nphotons, n)
-        d_module = PtychoPINN_Lightning(d_config.model, d_config, container.probe, container.intensity_scale)
-        d_module.load_state_dict(snapshot)
-        poisson = _epochs(d_module, loader, _adam(d_module), warm, epochs - warm, poisson_loss, "D (Poisson NLL)")
-        _save(d_module, container, d_config, d_dir,
-              {"seconds": t_warm + time.perf_counter() - t1, "seconds_warm": t_warm, "warm_epochs": warm,
-               "loss": f"{sup_name} for {warm} epochs, then Poisson NLL", "history_warm": history[:warm],
-               "history_poisson": poisson})
-
-
 # ------------------------------------------------------------------------------------------------ report
 def _table(rows: list[dict[str, Any]]) -> str:
     head = ("| method | epochs / passes | train s | reg. shift px | amp SSIM | amp PSNR | phase SSIM | phase PSNR "
@@ -393,26 +207,6 @@ def _table(rows: list[dict[str, Any]]) -> str:
         lines.append(f"| {r['method']} | {r.get('budget', '–')} | {sec} | {shift} | {r['amp_ssim']:.3f} | "
                      f"{r['amp_psnr']:.1f} | {r['phase_ssim']:.3f} | {r['phase_psnr']:.1f} {preg} |")
     return "\n".join(lines)
-
-
-def library_stitch(test_npz: Path, patches_by_point: np.ndarray, config: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Stitch given per-scan-point patches the way ``ptycho infer`` stitches a network's: the test container
-    (``PtychoDataContainerTorch.from_raw_data``) gives the groups and offsets, ``stitch_patches`` (bilinear,
-    M = 20) the canvas and ``canvas_origin`` its origin_xy. Returns (canvas (H, W) complex64, origin_xy)."""
-    import torch
-
-    from ptycho.raw_data import RawData
-    from ptycho_torch.data import PtychoDataContainerTorch
-    from ptycho_torch.stitching import canvas_origin, stitch_patches
-
-    raw = RawData.from_file(test_npz)
-    # every test position once, as ptycho infer groups a scan (build_inference_config: n_groups = all)
-    container = PtychoDataContainerTorch.from_raw_data(raw, config, n_groups=len(raw.xcoords))
-    point = container.nn_indices[:, 0].numpy()
-    canvas, offsets = stitch_patches(torch.from_numpy(np.ascontiguousarray(patches_by_point[point])),
-                                     container.global_offsets, M_STITCH)
-    canvas = canvas.numpy()
-    return canvas, canvas_origin(offsets.numpy(), canvas.shape[0], M_STITCH)
 
 
 def _bundle_config_diff(a_dir: Path, other: Path) -> list[str]:
@@ -455,21 +249,21 @@ def main(argv: list[str] | None = None) -> int:
                  **R.headline(R.score(np.ones((r1 - r0, c1 - c0), np.complex64), truth, window, register=False))})
     canvas, origin = R.stitch(scan["Y"][case.test], case.test_positions, M=M_STITCH, interpolation="bilinear")
     rows.append({"method": "true test patches, bilinear stitch (ceiling of ptycho infer)",
-                 **_scored(canvas, origin, truth, window)})
+                 **TS.scored(canvas, origin, truth, window)})
     # frame check: the true patches through the library's stitcher and canvas_origin, as ptycho infer places them
     frame_cfg = generator_config(data / "train.npz", out / "frame_check", args.epochs, args.batch_size, n_train,
                                  nphotons, int(scan["Y"].shape[-1]))
-    canvas, origin = library_stitch(data / "test.npz", scan["Y"][case.test], frame_cfg)
+    canvas, origin = TS.library_stitch(data / "test.npz", scan["Y"][case.test], frame_cfg)
     rows.append({"method": "true test patches, library stitch + canvas_origin (frame check)",
-                 **_scored(canvas, origin, truth, window)})
+                 **TS.scored(canvas, origin, truth, window)})
 
     # 2. teacher: refinement of the train half from flat
     t = time.perf_counter()
     _ptycho(["refine", "--test-data", str(data / "train.npz"), "--output-dir", str(out / "teacher"),
              "--iterations", str(args.teacher_iterations)], out / "teacher.log")
     teacher_s = time.perf_counter() - t
-    t_obj, t_origin = _load_object(out / "teacher")
-    teacher = _scores(t_obj, t_origin, truth, train_window)
+    t_obj, t_origin = TS.load_object(out / "teacher")
+    teacher = TS.scores(t_obj, t_origin, truth, train_window)
     print(f"teacher ({args.teacher_iterations} passes, {teacher_s:.0f} s) on the TRAIN window: amplitude / phase "
           f"SSIM {teacher['amp_ssim']:.3f} / {teacher['phase_ssim']:.3f}", flush=True)
 
@@ -562,24 +356,24 @@ def main(argv: list[str] | None = None) -> int:
         extra = ["--refine-iterations", str(args.refine_iterations)] if args.refine_iterations else []
         _ptycho(["infer", "--model_path", str(model), "--test_data", str(data / "test.npz"),
                  "--output_dir", str(infer_dir), *extra], out / f"{model.name}_infer.log")
-        obj, origin = _load_object(infer_dir)
+        obj, origin = TS.load_object(infer_dir)
         net_rows.append({"method": f"{name}, network alone", "budget": budget, "seconds": seconds.get(letter),
-                         **_scored(obj, origin, truth, window)})
+                         **TS.scored(obj, origin, truth, window)})
         # registration is an amplitude cross-correlation: a blotchy amplitude can pull it off by many pixels
         net_rows.append({"method": f"{name}, network alone, unregistered", "budget": budget,
-                         "seconds": seconds.get(letter), **_scores(obj, origin, truth, window, register=False)})
+                         "seconds": seconds.get(letter), **TS.scores(obj, origin, truth, window, register=False)})
         if args.refine_iterations:
-            obj, origin = _load_object(infer_dir / "refined")
+            obj, origin = TS.load_object(infer_dir / "refined")
             net_rows.append({"method": f"{name}, + {args.refine_iterations} object passes",
                              "budget": f"{budget} + {args.refine_iterations} p", "seconds": seconds.get(letter),
-                             **_scored(obj, origin, truth, window)})
+                             **TS.scored(obj, origin, truth, window)})
         # the same network on the half it was trained on (its fit, scored on the train window)
         fit_dir = out / f"{model.name}_infer_train"
         _ptycho(["infer", "--model_path", str(model), "--test_data", str(data / "train.npz"),
                  "--output_dir", str(fit_dir)], out / f"{model.name}_infer_train.log")
-        obj, origin = _load_object(fit_dir)
-        fits[name] = _scored(obj, origin, truth, train_window)
-        fits[f"{name} (unregistered)"] = _scores(obj, origin, truth, train_window, register=False)
+        obj, origin = TS.load_object(fit_dir)
+        fits[name] = TS.scored(obj, origin, truth, train_window)
+        fits[f"{name} (unregistered)"] = TS.scores(obj, origin, truth, train_window, register=False)
         print(f"  {name}: test half network alone amplitude / phase SSIM {net_rows[0]['amp_ssim']:.3f} / "
               f"{net_rows[0]['phase_ssim']:.3f} (phase-registered {net_rows[0]['phase_reg']['amp_ssim']:.3f} / "
               f"{net_rows[0]['phase_reg']['phase_ssim']:.3f})", flush=True)
@@ -598,9 +392,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.refine_iterations:
         _ptycho(["refine", "--test-data", str(data / "test.npz"), "--output-dir", str(out / "test_flat"),
                  "--iterations", str(args.refine_iterations)], out / "test_flat.log")
-        obj, origin = _load_object(out / "test_flat")
+        obj, origin = TS.load_object(out / "test_flat")
         rows.append({"method": "object refinement of the test half from flat", "budget": f"{args.refine_iterations} p",
-                     **_scored(obj, origin, truth, window)})
+                     **TS.scored(obj, origin, truth, window)})
 
     print(_table(rows), flush=True)
     print("on the TRAIN window (fit, not generalisation): teacher "

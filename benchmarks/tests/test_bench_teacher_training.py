@@ -9,6 +9,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import realistic as R  # noqa: E402
+import teacher_scoring as TS  # noqa: E402
 import teacher_training as T  # noqa: E402
 
 
@@ -40,16 +41,16 @@ def test_phase_registration_finds_the_shift_despite_a_blotchy_amplitude():
     rng = np.random.default_rng(0)
     blotches = np.kron(rng.uniform(0.1, 3.0, (8, 10)), np.ones((10, 10)))[: ref.shape[0], : ref.shape[1]]
     recon = np.abs(moved) * blotches * np.exp(1j * np.angle(moved))
-    dy, dx = T.phase_shift(recon, ref)
+    dy, dx = TS.phase_shift(recon, ref)
     assert abs(dy + 2.5) < 0.2 and abs(dx - 3.25) < 0.2
 
 
 def test_library_stitch_places_true_patches_like_the_ceiling(tmp_path):
     case = R.prepare(R.ScanSpec(object_kind="siemens", n_positions=200, object_size=144, seed=3), tmp_path)
     cfg = T.generator_config(case.files["train"], tmp_path / "x", 1, 16, len(case.train), 1e6)
-    canvas, origin = T.library_stitch(case.files["test"], case.scan["Y"][case.test], cfg)
+    canvas, origin = TS.library_stitch(case.files["test"], case.scan["Y"][case.test], cfg)
     ref, ref_origin = R.stitch(case.scan["Y"][case.test], case.test_positions, M=T.M_STITCH, interpolation="bilinear")
-    a = T._scores(canvas, origin, case.truth, case.window, register=False)
-    b = T._scores(ref, ref_origin, case.truth, case.window, register=False)
+    a = TS.scores(canvas, origin, case.truth, case.window, register=False)
+    b = TS.scores(ref, ref_origin, case.truth, case.window, register=False)
     assert abs(a["amp_ssim"] - b["amp_ssim"]) < 1e-3 and abs(a["phase_ssim"] - b["phase_ssim"]) < 1e-3
     assert b["phase_ssim"] > 0.7  # unregistered: the sub-pixel part of origin_xy is left over

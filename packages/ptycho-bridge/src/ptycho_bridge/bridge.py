@@ -169,14 +169,14 @@ def to_training_config(
     Two call forms:
 
     * ``to_training_config(model, data, training, overrides=None, *, execution=None)``;
-    * the original's ``to_training_config(tf_model, data, pt_model, training, overrides=None)``, where
+    * the v2 signature ``to_training_config(tf_model, data, pt_model, training, overrides=None)``, where
       ``pt_model`` (a ModelConfig) supplies ``intensity_scale_trainable`` (v2 dialect) and is otherwise
       unused.
 
     Args:
         model: the canonical ``ModelConfig`` (e.g. from :func:`to_model_config`) or a native/v2 ``ModelConfig``
             (bridged here with ``data``).
-        data, training: native or v2 ``DataConfig`` / ``TrainingConfig``. With v2 configs the original's rules
+        data, training: native or v2 ``DataConfig`` / ``TrainingConfig``. With v2 configs the v2 dialect's rules
             apply as well (:func:`ptycho_bridge.v2_checks.v2_training_checks`): nphotons left at the v2
             default 1e5 or train_data_file None without an override are errors; a missing test_data_file is
             a warning; n_groups None means the whole scan.

@@ -4,7 +4,7 @@
 These are the PyTorch-side spelling of the canonical configs in ``ptycho.config.config``: the names the
 original PyTorch backend used (``grid_size``, ``K``, ``mode``, ``epochs``) grouped the way it grouped them.
 Only fields that mean something in this implementation are kept; every one of them has a canonical
-counterpart, recorded in the single mapping table of ``ptycho_bridge.field_map``. The fields of the original
+counterpart, recorded in the single mapping table of ``ptycho_bridge.field_map``. The v2 fields
 that were dropped are listed there too (and in the generated spec).
 
 These are **frozen and validated at construction**: a bad value raises

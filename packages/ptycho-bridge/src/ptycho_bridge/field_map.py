@@ -226,7 +226,7 @@ FIELD_MAP: tuple[FieldMap, ...] = (
     FieldMap(_I, "backend", "InferenceConfig.backend", _SAME),
 )
 
-#: Fields of the original PyTorch configs that are not carried, grouped by original class, with the reason.
+#: Fields of the v2 PyTorch configs that are not carried, grouped by v2 class, with the reason.
 DROPPED_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("DataConfig", "C", "derived: `DataConfig.C` is the property h*w of grid_size (the original stored a stale copy)"),
     ("DataConfig", "n_subsample (as a subsampling factor)",

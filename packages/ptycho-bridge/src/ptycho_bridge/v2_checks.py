@@ -1,5 +1,5 @@
-"""The original config bridge's checks on v2-dialect training inputs (specs/ptychodus-torch.md §2): values the
-original refused to guess. Applied by :func:`ptycho_bridge.bridge.to_training_config` when its DataConfig or
+"""Checks on v2-dialect training inputs (specs/ptychodus-torch.md §2): values a v2 caller must set rather than
+leave to a guess. Applied by :func:`ptycho_bridge.bridge.to_training_config` when its DataConfig or
 TrainingConfig is a v2 one (``ptycho_torch.config_params``). Imports no framework."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ V2_NPHOTONS_DEFAULT = 1e5
 
 
 def v2_training_checks(data: Any, training: Any, overrides: Mapping[str, Any] | None) -> None:
-    """Raise ValueError (or warn) like the original for v2 inputs left at values it would not guess.
+    """Raise ValueError (or warn) for v2 inputs left at values that must not be guessed.
 
     In order: ``data.nphotons`` at the v2 default 1e5 without ``overrides['nphotons']`` ("nphotons default
     divergence"); ``test_data_file`` missing (a UserWarning: evaluation needs it later); ``train_data_file``

@@ -2,7 +2,7 @@
 ``PyTorchExecutionConfig``, once, at the boundary (specs/ptychodus-torch.md §2, specs/architecture.md §4).
 
 ``honoured`` fields are mapped; ``refused`` fields at a non-default value raise one ValueError naming the
-field; ``inert`` fields are ignored. The wording of the errors the original's callers test for is kept:
+field; ``inert`` fields are ignored. The errors keep the wording v2 callers test for:
 'Invalid mode', 'Unknown activation', 'Non-square grids'.
 Imports no framework.
 """
@@ -90,7 +90,7 @@ def _probe_mask(model: v2.ModelConfig) -> bool:
 
 
 def native_model(model: v2.ModelConfig) -> native.ModelConfig:
-    """Native ModelConfig, with the original's wording for a bad mode or activation."""
+    """Native ModelConfig, with the v2 wording for a bad mode or activation."""
     if model.mode not in native.MODES:
         raise ValueError(f"ModelConfig.mode: Invalid mode {model.mode!r}; expected 'Unsupervised' or 'Supervised'")
     if model.amp_activation not in AMP_ACTIVATION_ALIASES and model.amp_activation not in AMP_ACTIVATIONS:
@@ -116,7 +116,7 @@ def _native_training(training: v2.TrainingConfig, model: v2.ModelConfig | None) 
         n_groups=training.n_groups, torch_loss_mode=loss_mode, output_dir=training.output_dir,
         optimizer=training.optimizer, momentum=training.momentum, weight_decay=training.weight_decay,
         adam_beta1=training.adam_beta1, adam_beta2=training.adam_beta2,
-        gradient_clip_val=training.gradient_clip_val or None,  # the original: 0 or None = no clipping
+        gradient_clip_val=training.gradient_clip_val or None,  # v2: 0 or None = no clipping
         gradient_clip_algorithm="norm" if training.gradient_clip_algorithm == "agc" else training.gradient_clip_algorithm)
     if model is not None:
         kwargs["intensity_scale_trainable"] = model.intensity_scale_trainable

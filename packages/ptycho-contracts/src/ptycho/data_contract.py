@@ -40,6 +40,9 @@ from typing import Any
 
 import numpy as np
 
+from ptycho.contract_errors import ContractError
+from ptycho.scan_hdf5 import is_hdf5, read_scan_hdf5
+
 __all__ = [
     "ALLOWED_N",
     "MAX_EXPANSION",
@@ -61,35 +64,6 @@ MAX_EXPANSION = 256
 MIN_BUDGET_BYTES = 64 * 2**20
 
 _OPTIONAL_PER_POSITION = ("xcoords_start", "ycoords_start", "scan_index")
-
-
-class ContractError(ValueError):
-    """A data file or array set breaks the contract; the message is one line naming file and key.
-
-    Attributes:
-        source: file path (or a label such as ``'<arrays>'``) the data came from.
-        key: offending key, or None for file-level problems.
-        expected, found: short descriptions used in the message.
-    """
-
-    def __init__(self, source: str, key: str | None = None, expected: str | None = None,
-                 found: str | None = None) -> None:
-        self.source = str(source)
-        self.key = key
-        self.expected = expected
-        self.found = found
-        if expected is None and found is None and key is None:
-            # ContractError(message): a finished message re-raised as is, e.g. by a torch DataLoader that
-            # re-creates a worker's exception from "Caught ContractError in DataLoader worker ... Original
-            # Traceback ...: <message>" (the error stays a ContractError, exit 2; only the message is kept)
-            message = self.source
-            if "Original Traceback" in message:
-                last = [ln for ln in message.splitlines() if ln.strip()][-1]
-                message = last.split("ContractError: ", 1)[-1]
-        else:
-            where = f"{self.source}: key '{key}'" if key is not None else self.source
-            message = f"{where}: expected {expected}, found {found}"
-        super().__init__(" ".join(message.split()))  # always one line
 
 
 class DiffractionCountsWarning(UserWarning):
@@ -456,8 +430,6 @@ def validate_arrays(arrays: Mapping[str, Any], source: str = "<arrays>") -> dict
 def read_scan(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The raw arrays of a scan file: an HDF5 file (recognised by its signature; ``diffraction`` stays on
     disk, :func:`ptycho.scan_hdf5.read_scan_hdf5`, specs/scaling.md §2) or an NPZ (:func:`read_npz`)."""
-    from ptycho.scan_hdf5 import is_hdf5, read_scan_hdf5
-
     return read_scan_hdf5(path) if is_hdf5(path) else read_npz(path)
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ptycho.data_contract import ContractError
+from ptycho.contract_errors import ContractError
 
 __all__ = ["ALLOW_EXTERNAL_ENV", "external_allowed", "open_hdf5", "get_object", "get_dataset", "check_dataset",
            "read_dataset", "H5_ERRORS"]

@@ -1,6 +1,6 @@
 """Legacy global parameter dictionary ``ptycho.params.cfg`` — a compatibility mirror only.
 
-External clients written against the original PtychoPINN (ptychodus above all) call
+External clients written against the legacy API (ptychodus above all) call
 ``update_legacy_dict(ptycho.params.cfg, config)`` and later read values such as ``intensity_scale`` with
 ``ptycho.params.get``. This module keeps that surface working. Nothing in this project reads its settings
 from here: code takes config objects (``ptycho.config.config``). See specs/config.md §5.
@@ -36,7 +36,7 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-#: Keys the original kept that have no canonical dataclass field (specs/config.md §5.2).
+#: Legacy keys that have no canonical dataclass field (specs/config.md §5.2).
 LEGACY_ONLY_DEFAULTS: dict[str, Any] = {
     "offset": 4,
     "max_position_jitter": 10,

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ptycho.atomic_io import atomic_write
-from ptycho.data_contract import ContractError
+from ptycho.contract_errors import ContractError
 from ptycho.hdf5_guard import external_allowed, get_dataset, get_object, open_hdf5, read_dataset
 
 __all__ = ["HDF5_SIGNATURE", "LazyDiffraction", "is_hdf5", "read_scan_hdf5", "write_scan_hdf5"]

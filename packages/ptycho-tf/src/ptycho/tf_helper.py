@@ -44,7 +44,7 @@ def combine_complex(amp, phi):
 
 def pad_and_diffract(x, h=None, w=None, pad: bool = False):
     """Far-field amplitude of (B,N,N,1) or (B,N,N) complex fields: |fftshift(fft2(x, ortho))|.
-    ``pad=True`` first zero-pads N/4 on each side (as the original's option). Returns (x, amplitude)."""
+    ``pad=True`` first zero-pads N/4 on each side (the legacy option). Returns (x, amplitude)."""
     f, had = _squeeze_last(x)
     if pad:
         n = int(f.shape[-1])

@@ -1,4 +1,4 @@
-"""The PtychoPINN v2 PyTorch config classes, the names ptychodus and the original's callers import
+"""The PtychoPINN v2 PyTorch config classes, the names ptychodus and other v2 callers import
 (specs/ptychodus-torch.md): ``DataConfig``, ``ModelConfig``, ``TrainingConfig``, ``InferenceConfig``,
 ``DatagenConfig`` of :mod:`ptycho_bridge.v2_config` (an input dialect converted once at the boundary by
 :mod:`ptycho_bridge.v2_convert`; ``ptycho_torch.config_bridge`` accepts them directly).

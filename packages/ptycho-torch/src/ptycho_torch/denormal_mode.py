@@ -26,7 +26,7 @@ def denormals_flushed(device: Any) -> Iterator[None]:
 
     The deep layers' tiny gradients and Adam's second moments (their squares) underflow into denormals, which
     x86 cores process many times slower than normal numbers: unflushed CPU training steps were seen
-    intermittently ~2.5x slower (benchmarks/RESULTS.md, "Side by side with the original PyTorch backend"). A zero in place of a value below
+    intermittently ~2.5x slower (benchmarks/RESULTS.md, "Side by side"). A zero in place of a value below
     1.2e-38 changes nothing that Adam's eps (1e-8) does not already swamp. Other devices are left alone.
     """
     with denormal_mode_restored():

@@ -140,7 +140,7 @@ class Decoder(nn.Module):
     ``activation`` is the head activation name ('sigmoid', 'swish', 'softplus', 'relu' or 'phase' = pi*tanh).
     pad_object=True: head conv on all but the last 4 channels at N/2 -> activation -> zero-pad N/4 per
     side; probe_big adds the masked SiLU border branch. pad_object=False: ConvUp block on all channels
-    -> head conv -> activation (probe_big is then unused, as in the original).
+    -> head conv -> activation (probe_big is then unused).
     """
 
     def __init__(self, N: int, in_channels: int, nfs: int, out_channels: int, activation: str,

@@ -52,7 +52,7 @@ def warmup_cosine_factor(epoch: int, warmup_epochs: int, total_epochs: int, min_
 
     Warm-up (epoch < warmup_epochs): 0.1 + 0.9 epoch / warmup_epochs. Then, with t = (epoch - warmup) /
     max(1, total - warmup) capped at 1: min_ratio + (1 - min_ratio) (1 + cos(pi t)) / 2 - from 1 down to
-    min_ratio at the last epoch (the original's LinearLR(0.1 -> 1) then CosineAnnealingLR(eta_min = ratio lr)).
+    min_ratio at the last epoch (LinearLR(0.1 -> 1) then CosineAnnealingLR(eta_min = ratio lr) in torch terms).
     """
     if epoch < warmup_epochs:
         return 0.1 + 0.9 * epoch / warmup_epochs

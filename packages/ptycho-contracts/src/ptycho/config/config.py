@@ -86,7 +86,7 @@ def default_multistage_milestones(nepochs: int) -> tuple[int, ...]:
     """Epochs at which the 'MultiStage' schedule decays the learning rate when none are given: half and three
     quarters of the run, at least epoch 1 (the one rule for both CLIs, the execution config and the module)."""
     return tuple(sorted({max(1, int(nepochs) // 2), max(1, (3 * int(nepochs)) // 4)}))
-#: Accepted scheduler spellings of the original and what they mean here.
+#: Accepted scheduler spellings (the legacy and v2 names too) and what they mean here.
 SCHEDULER_ALIASES = {"ReduceLROnPlateau": "Adaptive"}
 
 #: Field name -> legacy ``params.cfg`` key, for the fields whose legacy key differs (specs/config.md §5).
@@ -103,7 +103,7 @@ KEY_MAPPINGS = {
 }
 
 #: n_groups when neither n_groups nor n_images is given: None = the whole scan (one group per position, at
-#: every gridsize; specs/config.md §3). The original defaulted to 512 and silently subsampled larger scans.
+#: every gridsize; specs/config.md §3): a large scan is never silently subsampled.
 DEFAULT_N_GROUPS: int | None = None
 #: Seed the workflows of both backends use when ``subsample_seed`` is None: runs are deterministic by
 #: default (specs/config.md §3). Library primitives (``generate_grouped_data(seed=None)``) stay entropy-seeded.

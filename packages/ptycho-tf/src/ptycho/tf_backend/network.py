@@ -31,7 +31,7 @@ DECODER_FILTERS = {64: (64, 32), 128: (128, 64, 32), 256: (256, 128, 64, 32)}
 #: Supervised baseline ladders (facts §2.6), independent of N; times n_filters_scale.
 BASELINE_ENCODER_FILTERS = (32, 64, 128)
 BASELINE_DECODER_FILTERS = (128, 64, 32)
-#: Conv2D parameter totals of the original network (facts §2.3), pinned by tests.
+#: Conv2D parameter totals of the reference architecture (specs/network.md), pinned by tests.
 ORIGINAL_CONV_PARAMS = {(64, 2, 2): 2_340_208, (64, 1, 2): 2_331_772, (128, 1, 2): 4_661_212,
                         (128, 2, 2): 4_667_056, (256, 1, 2): 12_912_268}
 #: Extra layout offsets of the default canvas (legacy ``offset`` and ``max_position_jitter``).
@@ -40,7 +40,7 @@ CANVAS_JITTER = 10
 
 
 def canvas_size(n: int, gridsize: int) -> int:
-    """Side M of the per-group canvas: N + (gridsize - 1) * 4 + 10 (the original's padded size)."""
+    """Side M of the per-group canvas: N + (gridsize - 1) * 4 + 10 (specs/tf-backend.md §1)."""
     return int(n) + (int(gridsize) - 1) * CANVAS_OFFSET + CANVAS_JITTER
 
 
@@ -228,7 +228,7 @@ def build_models(model_config, probe=None, intensity_scale: float = 1.0, probe_t
 
 
 def conv_parameter_count(model: keras.Model) -> int:
-    """Number of scalars in the Conv2D layers (the original's trainable network size)."""
+    """Number of scalars in the Conv2D layers (the trainable network size)."""
     return int(sum(np.prod(w.shape) for layer in model.layers if isinstance(layer, keras.layers.Conv2D)
                    for w in layer.weights))
 

@@ -1,4 +1,4 @@
-"""``ptycho.workflows.backend_selector``: the original PtychoPINN's module path for the backend selector
+"""``ptycho.workflows.backend_selector``: the legacy module path of the backend selector
 (specs/backend-selection.md §6, specs/architecture.md §4: compatibility surface).
 
 This name is the selector itself, ``ptycho_bridge.backend_selector``, not a copy: importing it binds the same

@@ -12,7 +12,7 @@ process other than the first) and the exact command that continues the run::
     ptycho train: stopped: another training process ended unexpectedly (connection lost); checkpoints kept in
     run/checkpoints; continue with: ptycho train --train-data-file scan.npz --output-dir run ... --resume
 
-A failure before any checkpoint exists rolls everything back and re-raises the original error (nothing to
+A failure before any checkpoint exists rolls everything back and re-raises the error that stopped it (nothing to
 resume; input errors keep their exit status 2).
 """
 
@@ -127,7 +127,7 @@ def stop_run(exc: BaseException, guard: Any, output_dir: Path,
     if guard is not None:
         guard.rollback(keep=("checkpoints",) if resumable else ())
     if not resumable and not isinstance(exc, (KeyboardInterrupt, SystemExit)):
-        return exc  # nothing to continue from: the original error, with its own exit status
+        return exc  # nothing to continue from: the error itself, with its own exit status
     cause, code = describe_cause(exc)
     who = "stopped" if guard is not None else f"rank {_rank() if _rank() is not None else '?'} stopped"
     if not resumable:

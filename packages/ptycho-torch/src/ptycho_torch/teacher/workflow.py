@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -52,17 +52,17 @@ def labelled_raw(raw: Any, Y: np.ndarray) -> Any:
     return new
 
 
-def train_with_teacher(train_data: Any, test_data: Any, config: Any, *, execution_config: Any = None,
-                       resume_from: Any = None, callbacks: Sequence[Any] = ()) -> Any:
+def train_with_teacher(train_data: Any, test_data: Any, config: Any, *, train: Callable[..., Any],
+                       execution_config: Any = None, resume_from: Any = None, callbacks: Sequence[Any] = ()) -> Any:
     """Teacher recipe; arguments and result as :func:`~ptycho_torch.workflows.training.train_cdi_model_torch`,
     with ``results.teacher`` = {'seconds', 'nll', 'phase_offset', 'amplitude_factor', 'switch_epoch'}.
+    ``train`` is that function (passed in by it, so this module does not import the training workflow back).
 
     ``train_data`` must be a RawData held in memory (positions, diffraction, probe): the teacher refines it.
     Raises ValueError (one line) otherwise, or when the refinement leaves no training time in ``max_time``."""
     from ptycho.config.config import check_implemented, effective_seed
     from ptycho_torch.data import create_ptycho_data_container
     from ptycho_torch.workflows.execution import resolve_device
-    from ptycho_torch.workflows.training import train_cdi_model_torch
 
     from .labels import calibrate_amplitude, teacher_labels
     from .module import TeacherPINN_Lightning, TeacherSchedule
@@ -86,7 +86,7 @@ def train_with_teacher(train_data: Any, test_data: Any, config: Any, *, executio
     max_time, budget_s = remaining_budget(config.max_time, time.perf_counter() - t0)
     train_config = dataclasses.replace(config, max_time=max_time)
     schedule = TeacherSchedule(config.teacher_supervised_share, config.nepochs, budget_s)
-    results = train_cdi_model_torch(container, test_data, train_config, execution_config=execution_config,
+    results = train(container, test_data, train_config, execution_config=execution_config,
                                     resume_from=resume_from, callbacks=[schedule, *callbacks],
                                     module_class=TeacherPINN_Lightning)
     module = results.models["lightning_module"]

@@ -92,8 +92,8 @@ def train_cdi_model_torch(
     if module_class is None and getattr(config, "teacher", "none") != "none":
         from ptycho_torch.teacher.workflow import train_with_teacher
 
-        return train_with_teacher(train_data, test_data, config, execution_config=execution_config,
-                                  resume_from=resume_from, callbacks=callbacks)
+        return train_with_teacher(train_data, test_data, config, train=train_cdi_model_torch,
+                                  execution_config=execution_config, resume_from=resume_from, callbacks=callbacks)
     module_class = module_class or PtychoPINN_Lightning
     train_container = create_ptycho_data_container(train_data, config)
     s = train_container.intensity_scale
