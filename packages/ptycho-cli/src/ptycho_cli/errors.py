@@ -13,6 +13,7 @@ import traceback
 from typing import TextIO
 
 from ptycho_bridge.faults import environment_fault
+from ptycho_bridge.interrupts import interrupt_cause
 
 __all__ = [
     "EXIT_OK",
@@ -84,14 +85,15 @@ def report_exception(exc: BaseException, prog: str, debug: bool, stream: TextIO 
         stream: where to write (default ``sys.stderr``).
 
     Returns:
-        2 for user errors, 130 for Ctrl-C, 1 for anything else.
+        2 for user errors, 130 for Ctrl-C, 143 for SIGTERM, 1 for anything else.
     """
     out = stream if stream is not None else sys.stderr
     if debug:
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=out)
-    if isinstance(exc, KeyboardInterrupt):
-        print(f"{prog}: interrupted", file=out)
-        return EXIT_INTERRUPTED
+    if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM (ptycho_bridge.interrupts)
+        cause, code = interrupt_cause(exc)
+        print(f"{prog}: {cause}", file=out)
+        return code
     if is_user_error(exc):
         print(f"{prog}: error: {_describe(exc)}", file=out)
         return EXIT_USAGE

@@ -10,12 +10,14 @@ matplotlib) are imported only by the subcommand that needs them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from ptycho_bridge.argtypes import nonnegative_float, nonnegative_int, positive_float, positive_int
+from ptycho_bridge.interrupts import signals_raise
 from ptycho_cli import __version__
 from ptycho_cli.convert_cmd import add_convert_parser
 from ptycho_cli.errors import EXIT_OK, UserError, report_exception
@@ -213,8 +215,11 @@ def _run(argv: Sequence[str], parse: Callable[[list[str]], tuple[argparse.Namesp
         args.command_line = [typed, *argv]
         from ptycho_cli.notices import one_line_notices
 
-        with one_line_notices(prog), progress.quiet_libraries():
-            return int(_handler(command)(args, extra) or EXIT_OK)
+        with signals_raise(), one_line_notices(prog), progress.quiet_libraries(), _output_rule(command, args) as out:
+            code = int(_handler(command)(args, extra) or EXIT_OK)
+            if code != EXIT_OK:
+                out.failed()
+            return code
     except SystemExit as exc:  # --help / --version, or a delegated command line that exits
         code = exc.code
         if code is None:
@@ -225,6 +230,14 @@ def _run(argv: Sequence[str], parse: Callable[[list[str]], tuple[argparse.Namesp
         return 2
     except BaseException as exc:  # noqa: BLE001 - every failure becomes one line + exit status
         return report_exception(exc, prog, debug)
+
+
+def _output_rule(command: str, args: argparse.Namespace) -> contextlib.AbstractContextManager[Any]:
+    """The output-path rule of every command (:mod:`ptycho_cli.output_paths`, specs/cli.md §1.1)."""
+    from ptycho_cli.output_paths import Outcome, command_output, output_transaction
+
+    out = command_output(command, args)
+    return contextlib.nullcontext(Outcome(None)) if out is None else output_transaction(*out)
 
 
 def _parse_main(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:

@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ptycho_bridge.interrupts import Interrupted
+
 __all__ = ["Terminated", "stop_signals", "sigterm_raises", "defer", "pending", "received", "requeue_signal"]
 
 #: 'signal': name of the first stop signal; 'requeue': True for SLURM's requeue signal; 'saved': where the
@@ -31,9 +33,9 @@ __all__ = ["Terminated", "stop_signals", "sigterm_raises", "defer", "pending", "
 _STATE: dict[str, Any] = {}
 
 
-class Terminated(KeyboardInterrupt):
+class Terminated(Interrupted):
     """A stop signal raised as an interrupt, so Lightning shuts the run down as for Ctrl-C (its launcher kills the
-    other processes) and the checkpoints are kept."""
+    other processes) and the checkpoints are kept. ``signal_name``: e.g. 'SIGTERM'."""
 
 
 def requeue_signal() -> signal.Signals | None:
@@ -60,7 +62,7 @@ def _handler(signum: int, frame: Any) -> None:
         return
     _STATE.setdefault("signal", name)
     _STATE["deferring"] = False
-    raise Terminated(f"signal {name}")
+    raise Terminated(name)
 
 
 @contextmanager

@@ -91,4 +91,4 @@ class SafeStop(Checkpoint):
             outcome = requeue(self.last_path.parent.parent, where or "") if where else \
                 "not requeued: checkpointing is off"
             stop_signals.note(job=outcome)
-        raise stop_signals.Terminated(f"signal {stop_signals.received().get('signal')}")
+        raise stop_signals.Terminated(str(stop_signals.received().get("signal")))
