@@ -17,7 +17,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["Interrupted", "interrupt_cause", "signals_raise"]
+__all__ = ["Interrupted", "interrupt_cause", "signals_raise", "note_signal", "received_signal", "handler"]
+
+#: 'signal': the first stop signal received while :func:`signals_raise` was active (a library that catches the
+#: interrupt — Lightning turns it into ``SystemExit(1)`` — must not hide it from the command line)
+_LAST: dict[str, str] = {}
 
 
 class Interrupted(KeyboardInterrupt):
@@ -39,12 +43,30 @@ def interrupt_cause(exc: BaseException) -> tuple[str, int]:
 
 
 def _raise(signum: int, frame: Any) -> None:
-    raise Interrupted(signal.Signals(signum).name)
+    name = signal.Signals(signum).name
+    note_signal(name)
+    raise Interrupted(name)
+
+
+def handler() -> Any:
+    """The handler :func:`signals_raise` installs (a training loop recognises it to stop at a safe point)."""
+    return _raise
+
+
+def note_signal(name: str) -> None:
+    """Record a stop signal that another handler acted on (e.g. deferred to a safe point)."""
+    _LAST.setdefault("signal", name)
+
+
+def received_signal() -> str | None:
+    """The first stop signal received during the current :func:`signals_raise` block, or None."""
+    return _LAST.get("signal")
 
 
 @contextmanager
 def signals_raise() -> Iterator[None]:
     """While active (main thread only; elsewhere a no-op), SIGTERM and SIGINT raise :class:`Interrupted`."""
+    _LAST.clear()
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -13,7 +13,7 @@ import traceback
 from typing import TextIO
 
 from ptycho_bridge.faults import environment_fault
-from ptycho_bridge.interrupts import interrupt_cause
+from ptycho_bridge.interrupts import Interrupted, interrupt_cause, received_signal
 
 __all__ = [
     "EXIT_OK",
@@ -90,6 +90,8 @@ def report_exception(exc: BaseException, prog: str, debug: bool, stream: TextIO 
     out = stream if stream is not None else sys.stderr
     if debug:
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=out)
+    if not is_user_error(exc) and received_signal() is not None:
+        exc = Interrupted(received_signal())  # the interrupt, turned into another error by native code (torch.save)
     if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM (ptycho_bridge.interrupts)
         cause, code = interrupt_cause(exc)
         print(f"{prog}: {cause}", file=out)

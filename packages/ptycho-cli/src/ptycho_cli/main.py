@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from ptycho_bridge.argtypes import nonnegative_float, nonnegative_int, positive_float, positive_int
-from ptycho_bridge.interrupts import signals_raise
+from ptycho_bridge.interrupts import Interrupted, received_signal, signals_raise
 from ptycho_cli import __version__
 from ptycho_cli.convert_cmd import add_convert_parser
 from ptycho_cli.errors import EXIT_OK, UserError, report_exception
@@ -221,6 +221,8 @@ def _run(argv: Sequence[str], parse: Callable[[list[str]], tuple[argparse.Namesp
                 out.failed()
             return code
     except SystemExit as exc:  # --help / --version, or a delegated command line that exits
+        if exc.code == 1 and received_signal() is not None:  # Lightning turns an interrupted fit into exit(1)
+            return report_exception(Interrupted(received_signal()), prog, debug)
         code = exc.code
         if code is None:
             return EXIT_OK

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ptycho_bridge.interrupts import Interrupted
+from ptycho_bridge.interrupts import Interrupted, note_signal
 
 __all__ = ["Terminated", "stop_signals", "sigterm_raises", "defer", "pending", "received", "requeue_signal"]
 
@@ -53,6 +53,7 @@ def requeue_signal() -> signal.Signals | None:
 
 def _handler(signum: int, frame: Any) -> None:
     name = signal.Signals(signum).name
+    note_signal(name)
     if signum == _STATE.get("requeue_signum"):
         if "signal" not in _STATE:
             _STATE.update(signal=name, requeue=True)
@@ -65,10 +66,15 @@ def _handler(signum: int, frame: Any) -> None:
     raise Terminated(name)
 
 
+def begin() -> None:
+    """Forget the signals of an earlier run in this process."""
+    _STATE.clear()
+
+
 @contextmanager
 def stop_signals() -> Iterator[None]:
     """Install the handlers described in the module docstring for the duration of a run (main thread only)."""
-    _STATE.clear()
+    begin()
     if threading.current_thread() is not threading.main_thread():
         yield
         return

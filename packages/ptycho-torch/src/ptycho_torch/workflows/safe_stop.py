@@ -22,6 +22,7 @@ from typing import Any
 
 from lightning.pytorch.callbacks import Checkpoint
 
+from ptycho_bridge import interrupts
 from ptycho_torch.cli import stop_signals
 
 __all__ = ["SafeStop"]
@@ -48,8 +49,14 @@ class SafeStop(Checkpoint):
             # several processes stop together only as §8 says: the requeue signal stops the run like SIGTERM
             stop_signals.note(requeue_signum=None)
             return
-        if signal.getsignal(signal.SIGINT) is not stop_signals.handler():
-            return  # not under stop_signals (the Python API): keep Python's and Lightning's behaviour
+        current = signal.getsignal(signal.SIGINT)
+        if current is interrupts.handler():
+            # a command line's handler (ptycho_bridge.interrupts, e.g. ptycho demo) would raise inside
+            # torch.save; the same safe stop applies for the length of fit (Lightning restores its handlers)
+            stop_signals.begin()
+            signal.signal(signal.SIGINT, stop_signals.handler())
+        elif current is not stop_signals.handler():
+            return  # no command line (the Python API): keep Python's and Lightning's behaviour
         signal.signal(signal.SIGTERM, stop_signals.handler())
         self.active = True
         stop_signals.defer(True)
