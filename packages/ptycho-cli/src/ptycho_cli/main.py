@@ -36,7 +36,15 @@ class CliParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        raise UserError(f"{message} (see '{self.prog} --help')")
+        raise UsageError(f"{message} (see '{self.prog} --help')", self.prog)
+
+
+class UsageError(UserError):
+    """A command-line error of the parser ``prog`` (e.g. 'ptycho simulate'): the line names that subcommand."""
+
+    def __init__(self, message: str, prog: str) -> None:
+        super().__init__(message)
+        self.prog = prog
 
 
 def _common(p: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -231,6 +239,8 @@ def _run(argv: Sequence[str], parse: Callable[[list[str]], tuple[argparse.Namesp
         print(f"{prog}: error: {code}", file=sys.stderr)
         return 2
     except BaseException as exc:  # noqa: BLE001 - every failure becomes one line + exit status
+        if isinstance(exc, UsageError) and prog == "ptycho":
+            prog = exc.prog  # a parse error names the subcommand it belongs to ('ptycho simulate')
         return report_exception(exc, prog, debug)
 
 
