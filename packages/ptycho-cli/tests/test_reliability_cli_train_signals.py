@@ -195,3 +195,41 @@ def test_only_the_requeued_job_resumes_from_the_marker(tmp_path, monkeypatch):
     assert job_id() == "4242_3" and requeued_checkpoint(tmp_path) == ckpts / "last.ckpt"
     (ckpts / "last.ckpt").unlink()
     assert requeued_checkpoint(tmp_path) is None
+
+
+@pytest.mark.slow
+def test_tensorflow_train_sigterm_keeps_the_checkpoint_and_its_command_finishes(tmp_path):
+    """§8 for the TensorFlow backend: SIGTERM after the first epoch-end checkpoint exits 143 with one line naming
+    the kept checkpoints and the command; no bundle; that command, run as printed, finishes the run."""
+    import importlib.util
+    import time
+
+    if importlib.util.find_spec("ptycho.tf_backend") is None:
+        pytest.skip("TensorFlow backend not installed")
+    run = tmp_path / "run"
+    args = ["train", "--backend", "tensorflow", "--train_data_file", str(FIXTURE), "--output_dir", str(run),
+            "--max_epochs", "30", "--batch_size", "16", "--quiet"]
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TF_NUM_INTRAOP_THREADS="1")
+    proc = subprocess.Popen([sys.executable, str(script), *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (run / "checkpoints" / "last.ckpt").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()[-3000:]
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err[-3000:]
+    assert "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if ln.startswith("ptycho train")]
+    assert len(lines) == 1, err[-3000:]
+    assert lines[0].startswith(f"ptycho train: stopped: interrupted by signal SIGTERM; checkpoints kept in "
+                               f"{run / 'checkpoints'}; continue with: "), lines[0]
+    assert (run / "checkpoints" / "last.ckpt").is_file() and not (run / "wts.h5.zip").exists()
+    words = _resume_words(lines[0])
+    i = words.index("--max_epochs")
+    words[i + 1] = "2"  # finish quickly: the checkpoint holds at least one epoch
+    resumed = _ptycho(tmp_path, words)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert (run / "wts.h5.zip").is_file()

@@ -20,6 +20,7 @@ __all__ = [
     "EXIT_INTERNAL",
     "EXIT_USAGE",
     "EXIT_INTERRUPTED",
+    "StoppedRun",
     "UserError",
     "is_user_error",
     "one_line",
@@ -30,6 +31,15 @@ EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+
+class StoppedRun(Exception):
+    """A training run stopped after it began and kept its checkpoints; ``str(exc)`` is the line after the
+    command's name (``stopped: ...; continue with: ...``), ``code`` the exit status."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = int(code)
 
 
 class UserError(Exception):
@@ -90,6 +100,9 @@ def report_exception(exc: BaseException, prog: str, debug: bool, stream: TextIO 
     out = stream if stream is not None else sys.stderr
     if debug:
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=out)
+    if isinstance(exc, StoppedRun):
+        print(f"{prog}: {one_line(exc)}", file=out)
+        return exc.code
     if not is_user_error(exc) and received_signal() is not None:
         exc = Interrupted(received_signal())  # the interrupt, turned into another error by native code (torch.save)
     if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM (ptycho_bridge.interrupts)
