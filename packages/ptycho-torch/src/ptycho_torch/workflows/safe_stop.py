@@ -5,8 +5,8 @@ bitwise (§1): the end of a batch that is not the epoch's last (the state of the
 or the end of an epoch, after validation, the scheduler step and every checkpoint callback. A signal received
 during an epoch's last batch or its validation therefore stops the run after the epoch-end checkpoint.
 
-:class:`SafeStop` must come after every other ``Checkpoint`` callback (Lightning runs checkpoint callbacks last,
-in their order), so the epoch's top-k checkpoint is written before the run stops. It puts the handler of
+:func:`safe_stop` makes it a ``Checkpoint`` callback placed after every other one (Lightning runs checkpoint
+callbacks last, in their order), so the epoch's top-k checkpoint is written before the run stops. It puts the handler of
 :func:`ptycho_torch.cli.stop_signals.stop_signals` back over the SIGTERM handler Lightning installs for ``fit``
 (for one process Lightning's only records the signal and stops *before* the epoch-end checkpoint); Lightning
 restores the handlers it found when ``fit`` ends. With several processes the callback does nothing: the ranks
@@ -20,15 +20,16 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import lightning.pytorch as L
 from lightning.pytorch.callbacks import Checkpoint
 
 from ptycho_bridge import interrupts
 from ptycho_torch.cli import stop_signals
 
-__all__ = ["SafeStop"]
+__all__ = ["SafeStop", "safe_stop"]
 
 
-class SafeStop(Checkpoint):
+class SafeStop(L.Callback):
     """See the module docstring.
 
     Args:
@@ -99,3 +100,14 @@ class SafeStop(Checkpoint):
                 "not requeued: checkpointing is off"
             stop_signals.note(job=outcome)
         raise stop_signals.Terminated(str(stop_signals.received().get("signal")))
+
+
+class _SafeStopAfterCheckpoints(SafeStop, Checkpoint):
+    """:class:`SafeStop` as a ``Checkpoint`` callback: Lightning runs it after the other checkpoint callbacks."""
+
+
+def safe_stop(last_path: Path | None, every_n_steps: int) -> SafeStop:
+    """The callback for a run that writes ``last_path`` (a ``Checkpoint`` callback, placed after the others) or
+    writes no checkpoints (a plain callback: Lightning refuses ``Checkpoint`` callbacks then)."""
+    cls = SafeStop if last_path is None else _SafeStopAfterCheckpoints
+    return cls(last_path, every_n_steps)
