@@ -1,9 +1,10 @@
 """Stop a single-process training run at a safe point when a signal asks for it (specs/reliability.md §8, §9).
 
 A safe point is where ``last.ckpt`` is written anyway, so a run resumed from it equals an uninterrupted run
-bitwise (§1): the end of a batch that is not the epoch's last (the state of the periodic mid-epoch checkpoint),
-or the end of an epoch, after validation, the scheduler step and every checkpoint callback. A signal received
-during an epoch's last batch or its validation therefore stops the run after the epoch-end checkpoint.
+bitwise (§1): the end of a batch that is not the epoch's last and ends an optimizer step (the state of the
+periodic mid-epoch checkpoint), or the end of an epoch, after validation, the scheduler step and every checkpoint
+callback. A signal received during an epoch's last batch or its validation therefore stops the run after the
+epoch-end checkpoint.
 
 :func:`safe_stop` makes it a ``Checkpoint`` callback placed after every other one (Lightning runs checkpoint
 callbacks last, in their order), so the epoch's top-k checkpoint is written before the run stops. It puts the handler of
@@ -67,6 +68,8 @@ class SafeStop(L.Callback):
             return
         if batch_idx + 1 >= trainer.num_training_batches:
             return  # the epoch's last batch: the safe point is the epoch end
+        if (batch_idx + 1) % max(1, int(trainer.accumulate_grad_batches)) != 0:
+            return  # gradients still accumulating: wait for the optimizer step
         saved = self.every_n_steps and trainer.global_step % self.every_n_steps == 0
         self._stop(trainer, save=not saved)
 
