@@ -66,7 +66,7 @@ def test_validate_ok_and_failures(scan: Path, tmp_path: Path) -> None:
     (["simulate", "-o", "x.npz", "--N", "32"], "--N"),
     (["simulate", "-o", "x.npz", "--object", "cat"], "--object"),
     (["simulate", "-o", "x.npz", "--n-positions", "-3"], "n-positions"),
-    (["simulate", "-o", "new/dir/x.npz"], "new/dir"),
+    (["simulate", "-o", "new/dir/x.txt"], ".npz"),
     (["simulate", "-o", "scan.txt"], ".npz"),
     (["simulate", "-o", "scan"], ".npz"),
     (["validate"], "FILE"),
@@ -90,8 +90,8 @@ def test_user_errors_are_one_line_exit_2(argv: list[str], needle: str, tmp_path:
 
 
 def test_simulate_creates_no_folder_and_no_file_on_a_bad_name(tmp_path: Path) -> None:
-    """specs/cli.md §2: a missing folder or a name not ending in .npz is refused; nothing is created."""
-    for target in ("new/dir/x.npz", "scan.txt"):
+    """specs/cli.md §1.1, §2: a name not ending in .npz is refused; the folders made for it are removed."""
+    for target in ("new/dir/x.txt", "scan.txt"):
         r = ptycho("simulate", "-o", target, "--n-positions", "8", cwd=tmp_path)
         assert r.returncode == 2, r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []

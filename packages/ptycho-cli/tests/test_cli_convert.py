@@ -104,6 +104,6 @@ def test_bad_invocations_exit_2_with_one_line(tmp_path, capsys, case, message):
     rc = main(["convert", *argv])
     err = capsys.readouterr().err
     assert rc == 2
-    prefix = "ptycho: error: " if case == "format" else "ptycho convert: error: "  # argparse errors precede the command
+    prefix = "ptycho convert: error: "  # argparse errors name the subcommand too (specs/cli.md §1)
     assert len(err.strip().splitlines()) == 1 and err.startswith(prefix) and message in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == before

@@ -94,7 +94,7 @@ def test_a_failing_run_keeps_checkpoints_and_its_resume_command_finishes_it(tmp_
 def test_sigterm_becomes_an_interrupt_that_names_the_signal():
     import signal
 
-    from ptycho_torch.cli import stopped
+    from ptycho_torch.cli import stop_signals, stopped
 
     try:
         with pytest.raises(stopped.Terminated), stopped.sigterm_raises():
@@ -104,7 +104,7 @@ def test_sigterm_becomes_an_interrupt_that_names_the_signal():
         assert describe_cause(SystemExit(1)) == ("interrupted by signal SIGTERM", 143)
         assert signal.getsignal(signal.SIGTERM) is not None  # the previous handler is back
     finally:
-        stopped._RECEIVED.clear()
+        stop_signals._STATE.clear()
 
 
 def test_sigterm_handler_that_loses_its_peers_exits_quietly_with_status_143():
@@ -182,3 +182,28 @@ def test_survivor_of_a_killed_rank_stops_on_sigterm_without_a_traceback(tmp_path
     assert "lost peer" in done.stdout, done.stdout + done.stderr
     assert f"rank 0 exit status {143 if wrap else 1}" in done.stdout, done.stdout + done.stderr
     assert ("Traceback" not in done.stderr) is wrap, done.stderr[-2000:]
+
+
+@pytest.mark.skipif(not hasattr(os, "kill"), reason="POSIX signals")
+def test_a_deferred_stop_signal_is_only_recorded_and_a_second_one_raises():
+    """§8: while a training loop stops at safe points (SafeStop), the first SIGINT/SIGTERM is recorded for it;
+    a second one raises at once; the first one decides the cause (Ctrl-C, 130)."""
+    import signal
+
+    from ptycho_torch.cli import stop_signals
+
+    try:
+        with stop_signals.stop_signals():
+            stop_signals.defer(True)
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):
+                pass
+            assert stop_signals.pending() == "SIGINT"
+            with pytest.raises(stop_signals.Terminated):
+                os.kill(os.getpid(), signal.SIGTERM)
+                for _ in range(1000):
+                    pass
+        assert describe_cause(SystemExit(1)) == ("interrupted (Ctrl-C)", 130)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        stop_signals._STATE.clear()

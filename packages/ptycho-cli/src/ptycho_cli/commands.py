@@ -40,8 +40,6 @@ def simulate_to(path: str | Path, *, object_kind: str = "lines", N: int = 64, n_
         raise UserError(f"--output {target}: expected a file path, found a directory")
     if target.suffix.lower() != ".npz":
         raise UserError(f"--output {target}: expected a file name ending in .npz, found {target.suffix or 'no suffix'!r}")
-    if not target.parent.is_dir():
-        raise UserError(f"--output {target}: expected an existing folder {target.parent}, found none (create it first)")
     with stage(f"simulating {n_positions} positions ({object_kind}, N={N})"):
         write_simulation(target, object_kind=object_kind, N=N, n_positions=n_positions, scan=scan,
                          nphotons=nphotons, seed=seed, probe_kind=probe_kind, jitter=jitter,

@@ -13,12 +13,14 @@ import traceback
 from typing import TextIO
 
 from ptycho_bridge.faults import environment_fault
+from ptycho_bridge.interrupts import Interrupted, interrupt_cause, received_signal
 
 __all__ = [
     "EXIT_OK",
     "EXIT_INTERNAL",
     "EXIT_USAGE",
     "EXIT_INTERRUPTED",
+    "StoppedRun",
     "UserError",
     "is_user_error",
     "one_line",
@@ -29,6 +31,15 @@ EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+
+class StoppedRun(Exception):
+    """A training run stopped after it began and kept its checkpoints; ``str(exc)`` is the line after the
+    command's name (``stopped: ...; continue with: ...``), ``code`` the exit status."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = int(code)
 
 
 class UserError(Exception):
@@ -84,14 +95,20 @@ def report_exception(exc: BaseException, prog: str, debug: bool, stream: TextIO 
         stream: where to write (default ``sys.stderr``).
 
     Returns:
-        2 for user errors, 130 for Ctrl-C, 1 for anything else.
+        2 for user errors, 130 for Ctrl-C, 143 for SIGTERM, 1 for anything else.
     """
     out = stream if stream is not None else sys.stderr
     if debug:
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=out)
-    if isinstance(exc, KeyboardInterrupt):
-        print(f"{prog}: interrupted", file=out)
-        return EXIT_INTERRUPTED
+    if isinstance(exc, StoppedRun):
+        print(f"{prog}: {one_line(exc)}", file=out)
+        return exc.code
+    if not is_user_error(exc) and received_signal() is not None:
+        exc = Interrupted(received_signal())  # the interrupt, turned into another error by native code (torch.save)
+    if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM (ptycho_bridge.interrupts)
+        cause, code = interrupt_cause(exc)
+        print(f"{prog}: {cause}", file=out)
+        return code
     if is_user_error(exc):
         print(f"{prog}: error: {_describe(exc)}", file=out)
         return EXIT_USAGE

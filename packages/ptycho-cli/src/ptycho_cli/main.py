@@ -10,12 +10,14 @@ matplotlib) are imported only by the subcommand that needs them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from ptycho_bridge.argtypes import nonnegative_float, nonnegative_int, positive_float, positive_int
+from ptycho_bridge.interrupts import Interrupted, received_signal, signals_raise
 from ptycho_cli import __version__
 from ptycho_cli.convert_cmd import add_convert_parser
 from ptycho_cli.errors import EXIT_OK, UserError, report_exception
@@ -34,7 +36,15 @@ class CliParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        raise UserError(f"{message} (see '{self.prog} --help')")
+        raise UsageError(f"{message} (see '{self.prog} --help')", self.prog)
+
+
+class UsageError(UserError):
+    """A command-line error of the parser ``prog`` (e.g. 'ptycho simulate'): the line names that subcommand."""
+
+    def __init__(self, message: str, prog: str) -> None:
+        super().__init__(message)
+        self.prog = prog
 
 
 def _common(p: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -213,9 +223,14 @@ def _run(argv: Sequence[str], parse: Callable[[list[str]], tuple[argparse.Namesp
         args.command_line = [typed, *argv]
         from ptycho_cli.notices import one_line_notices
 
-        with one_line_notices(prog), progress.quiet_libraries():
-            return int(_handler(command)(args, extra) or EXIT_OK)
+        with signals_raise(), one_line_notices(prog), progress.quiet_libraries(), _output_rule(command, args) as out:
+            code = int(_handler(command)(args, extra) or EXIT_OK)
+            if code != EXIT_OK:
+                out.failed()
+            return code
     except SystemExit as exc:  # --help / --version, or a delegated command line that exits
+        if exc.code == 1 and received_signal() is not None:  # Lightning turns an interrupted fit into exit(1)
+            return report_exception(Interrupted(received_signal()), prog, debug)
         code = exc.code
         if code is None:
             return EXIT_OK
@@ -224,7 +239,17 @@ def _run(argv: Sequence[str], parse: Callable[[list[str]], tuple[argparse.Namesp
         print(f"{prog}: error: {code}", file=sys.stderr)
         return 2
     except BaseException as exc:  # noqa: BLE001 - every failure becomes one line + exit status
+        if isinstance(exc, UsageError) and prog == "ptycho":
+            prog = exc.prog  # a parse error names the subcommand it belongs to ('ptycho simulate')
         return report_exception(exc, prog, debug)
+
+
+def _output_rule(command: str, args: argparse.Namespace) -> contextlib.AbstractContextManager[Any]:
+    """The output-path rule of every command (:mod:`ptycho_cli.output_paths`, specs/cli.md §1.1)."""
+    from ptycho_cli.output_paths import Outcome, command_output, output_transaction
+
+    out = command_output(command, args)
+    return contextlib.nullcontext(Outcome(None)) if out is None else output_transaction(*out)
 
 
 def _parse_main(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ptycho_cli.errors import UserError
+from ptycho_cli.errors import StoppedRun, UserError
 from ptycho_cli.progress import is_quiet, stage
 from ptycho_cli.recipe import TRAIN_RECIPE, budget_epochs
 
@@ -78,6 +78,24 @@ def build_training_config(args: argparse.Namespace, N: int) -> Any:
     return config
 
 
+def _stopped(exc: KeyboardInterrupt, out: Path, command: list[str] | None) -> StoppedRun | None:
+    """The one line of an interrupted TensorFlow training run that has an epoch-end checkpoint (the bundle is
+    not written; ``--resume`` redoes the interrupted epoch, specs/reliability.md §1, §8), else None."""
+    import shlex
+
+    from ptycho_bridge.interrupts import interrupt_cause
+
+    last = out / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        return None
+    cause, code = interrupt_cause(exc)
+    words = list(command or ["ptycho", "train"])
+    if "--resume" not in words:
+        words.append("--resume")
+    return StoppedRun(f"stopped: {cause}; checkpoints kept in {last.parent}; continue with: {shlex.join(words)}",
+                      code)
+
+
 def train_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
     """Train with TensorFlow; writes wts.h5.zip, PNGs, reconstructed_object.npz (with test data), history."""
     quiet_tensorflow()
@@ -101,6 +119,11 @@ def train_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
             if not getattr(args, "resume", None):
                 raise
             raise UserError(f"--resume: {exc}") from None
+        except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (ptycho_bridge.interrupts): say how to continue
+            stopped = _stopped(exc, out, getattr(args, "command_line", None))
+            if stopped is None:
+                raise
+            raise stopped from None
     bundle = save_bundle(out, results["tf_models"], config)
     save_outputs(amp, phase, results, str(out))
     written = write_history(out, results.get("history"))

@@ -318,6 +318,16 @@ def _main(argv: Sequence[str] | None) -> int:
     return _run(parse_explicit(args), PROG, ["python", "-m", PROG, *args])
 
 
+def _requeued_resume(output_dir: Path, prog: str) -> Path | None:
+    """The checkpoint a requeued SLURM job continues from without ``--resume`` (specs/reliability.md §9)."""
+    from ptycho_torch.cli.requeue import job_id, requeued_checkpoint
+
+    ckpt = requeued_checkpoint(output_dir)
+    if ckpt is not None:
+        print(f"{prog}: requeued SLURM job {job_id()}: resuming from {ckpt}", flush=True)
+    return ckpt
+
+
 def _run(explicit: argparse.Namespace, prog: str = PROG, command: Sequence[str] | None = None) -> int:
     """Train as the flags say. ``command``: the command line that started the run (the ``--resume`` hint of a
     run that stops, :mod:`ptycho_torch.cli.stopped`)."""
@@ -360,6 +370,8 @@ def _run(explicit: argparse.Namespace, prog: str = PROG, command: Sequence[str] 
             flush=True,
         )
     resume = args.resume
+    if resume is None:
+        resume = _requeued_resume(output_dir, prog)
     if resume is not None:
         from ptycho_torch.workflows.resume import resolve_resume_checkpoint
 
@@ -374,10 +386,10 @@ def _run(explicit: argparse.Namespace, prog: str = PROG, command: Sequence[str] 
     guard = OutputGuard(output_dir) if main_process else None
     try:
         validate_paths(train_file, test_file, output_dir, create=True)
-        from ptycho_torch.cli.stopped import sigterm_raises
+        from ptycho_torch.cli.stop_signals import stop_signals
         from ptycho_torch.workflows.components import run_cdi_example_torch
 
-        with sigterm_raises(), quiet_output(quiet):
+        with stop_signals(), quiet_output(quiet):
             _, _, results = run_cdi_example_torch(
                 train_data, test_data, config, do_stitching=False, execution_config=execution_config,
                 resume_from=resume,
@@ -386,6 +398,9 @@ def _run(explicit: argparse.Namespace, prog: str = PROG, command: Sequence[str] 
             return 0
         bundle = Path(results["bundle_path"])
         digest = sha256_file(bundle)
+        from ptycho_torch.cli.requeue import clear_marker
+
+        clear_marker(output_dir)  # a finished run has nothing for a requeued job to resume
     except BaseException as exc:
         # A run that stops after training began keeps checkpoints/ and says how to continue; before any
         # checkpoint exists everything it wrote is removed (specs/reliability.md §8, ptycho_torch.cli.stopped).

@@ -27,6 +27,7 @@ from ptycho.config.config import SCHEDULERS, default_multistage_milestones
 from ptycho_bridge.argtypes import int_value, nonnegative_int, positive_float, positive_int
 from ptycho_bridge.execution import LOGGER_BACKENDS
 from ptycho_bridge.faults import environment_fault
+from ptycho_bridge.interrupts import Interrupted, interrupt_cause, received_signal, signals_raise
 from ptycho_torch.cli.output_guard import OutputGuard
 from ptycho_torch.cli.quiet import quiet_output, silence_native_logs  # noqa: F401  (re-exported: the CLIs import them here)
 from ptycho_torch.cli.stopped import RunStopped
@@ -415,15 +416,16 @@ def run_cli(prog: str, body: Callable[[Sequence[str] | None], int], argv: Sequen
     """
     original = warnings.showwarning
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), signals_raise():
             warnings.filterwarnings("always", category=DeprecationWarning, message="--")
             warnings.showwarning = _show_warning_one_line(prog, original)
             return body(argv)
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0) if isinstance(exc.code, int) or exc.code is None else 2
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM under ptycho_bridge.interrupts.signals_raise
+        cause, code = interrupt_cause(exc)
+        print(f"{prog}: {cause}", file=sys.stderr)
+        return code
     except RunStopped as exc:  # a training run that stopped after it began (ptycho_torch.cli.stopped)
         print(f"{prog}: {exc}", file=sys.stderr)
         return exc.code
@@ -439,6 +441,10 @@ def run_cli(prog: str, body: Callable[[Sequence[str] | None], int], argv: Sequen
         print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - the CLI contract is "never a traceback"
+        if received_signal() is not None:  # the interrupt, turned into another error by native code (torch.save)
+            cause, code = interrupt_cause(Interrupted(received_signal()))
+            print(f"{prog}: {cause}", file=sys.stderr)
+            return code
         return _internal(prog, exc)
     finally:
         warnings.showwarning = original

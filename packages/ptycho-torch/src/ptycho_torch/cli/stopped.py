@@ -22,18 +22,19 @@ import os
 import shlex
 import signal
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ptycho_bridge.faults import environment_fault
+from ptycho_torch.cli.stop_signals import Terminated, received, sigterm_raises, stop_signals
 
-__all__ = ["RunStopped", "Terminated", "stop_run", "resume_command", "describe_cause", "sigterm_raises"]
+_ = (Terminated, sigterm_raises, stop_signals)  # re-exported: the names callers and tests use
+
+__all__ = ["RunStopped", "Terminated", "stop_run", "resume_command", "describe_cause", "sigterm_raises",
+           "stop_signals"]
 
 #: substrings of the errors a surviving DDP process gets when another one died
-#: the signal :func:`sigterm_raises` turned into an interrupt (Lightning replaces the interrupt by SystemExit(1))
-_RECEIVED: dict[str, str] = {}
 _LOST_PEER = ("Connection reset by peer", "Connection closed by peer", "Broken pipe", "Read error",
               "Socket Timeout", "connection closed", "ProcessExitedException")
 
@@ -44,32 +45,6 @@ class RunStopped(Exception):
     def __init__(self, message: str, code: int) -> None:
         super().__init__(" ".join(message.split()))
         self.code = int(code)
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a scheduler ending the job, ``kill``) raised as an interrupt, so Lightning shuts the run down as for
-    Ctrl-C (its launcher kills the other processes) and the checkpoints are kept."""
-
-
-@contextmanager
-def sigterm_raises() -> Iterator[None]:
-    """While active in the main thread, SIGTERM raises :class:`Terminated` instead of killing the process."""
-    import threading
-
-    _RECEIVED.clear()
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        _RECEIVED["signal"] = signal.Signals(signum).name
-        raise Terminated(f"signal {_RECEIVED['signal']}")
-
-    old = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
 
 
 def _rank() -> int | None:
@@ -85,8 +60,13 @@ def describe_cause(exc: BaseException) -> tuple[str, int]:
     from ptycho_torch.lightning_module import NonFiniteLossError
 
     text = " ".join(str(exc).split())
-    if isinstance(exc, (KeyboardInterrupt, SystemExit)) and "signal" in _RECEIVED:
-        return f"interrupted by signal {_RECEIVED['signal']}", 143
+    got = received()
+    name = got.get("signal")
+    if isinstance(exc, (KeyboardInterrupt, SystemExit)) and name not in (None, "SIGINT"):
+        code = 128 + int(getattr(signal, name, signal.SIGTERM))
+        if got.get("requeue"):
+            return f"{got.get('job') or 'not requeued'} (signal {name})", code
+        return f"interrupted by signal {name}", code
     if isinstance(exc, (KeyboardInterrupt, SystemExit)):
         return "interrupted (Ctrl-C)", 130
     if isinstance(exc, NonFiniteLossError):
@@ -132,5 +112,10 @@ def stop_run(exc: BaseException, guard: Any, output_dir: Path,
     who = "stopped" if guard is not None else f"rank {_rank() if _rank() is not None else '?'} stopped"
     if not resumable:
         return RunStopped(f"{who}: {cause}; no checkpoint was written yet, nothing to resume", code)
-    return RunStopped(f"{who}: {cause}; checkpoints kept in {last.parent}; continue with: "
+    got = received()
+    saved = f" (last.ckpt saved at {got['saved']})" if got.get("saved") else ""
+    how = "continue with"
+    if got.get("requeue") and str(got.get("job", "")).startswith("requeued"):
+        how = "the requeued job resumes from it by itself (same command); elsewhere continue with"
+    return RunStopped(f"{who}: {cause}; checkpoints kept in {last.parent}{saved}; {how}: "
                       f"{resume_command(command)}", code)

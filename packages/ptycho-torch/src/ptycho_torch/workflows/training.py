@@ -86,6 +86,7 @@ def train_cdi_model_torch(
     from ptycho_torch.workflows.checkpoints import AtomicCheckpointIO, resume_callbacks
     from ptycho_torch.workflows.loggers import make_logger
     from ptycho_torch.workflows.progress import OverallProgress, RankSafeProgressBar, TimeBudgetProgress
+    from ptycho_torch.workflows.safe_stop import safe_stop
     from ptycho_torch.workflows.sigterm import QuietSigtermWhenPeersAreGone
 
     check_implemented(config)
@@ -175,6 +176,8 @@ def train_cdi_model_torch(
         budget = None if config.max_time is None else max_time_seconds(config.max_time)
         callbacks.append(OverallProgress(int(config.nepochs), budget))
         callbacks.append(RankSafeProgressBar())  # same collectives on every rank (specs/scaling.md §1)
+    # last: a stop signal is acted on after every checkpoint callback of the step or epoch (reliability §8)
+    callbacks.append(safe_stop(last_path if enable_ckpt else None, every_n))
     quiet_third_party_noise()  # Lightning's litlogger advert and its LeafSpec deprecation warning
     trainer = L.Trainer(
         max_epochs=int(config.nepochs),
