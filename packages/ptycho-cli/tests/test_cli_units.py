@@ -153,23 +153,30 @@ def test_train_recipe_fills_unset_fields_only() -> None:
     assert "n_filters_scale" not in torch_train_values(args, extra)
 
 
-def test_a_time_budget_alone_lifts_the_epoch_cap() -> None:
-    """specs/cli.md §4.1: with --max-time and no --max_epochs, ptycho train trains until the budget (epoch cap
-    BUDGET_EPOCHS) in both backends; an explicit --max_epochs still wins; without a budget the canonical 50 stands."""
+def test_a_time_budget_alone_trains_until_the_budget() -> None:
+    """specs/cli.md §4.1: with --max-time and no --max-epochs, ptycho train trains until the budget (canonical
+    nepochs None, no placeholder epoch count) in both backends; an explicit --max-epochs still wins; without a
+    budget the canonical 50 stands."""
     from ptycho_cli.delegate import torch_train_values
     from ptycho_cli.main import build_parser
-    from ptycho_cli.recipe import BUDGET_EPOCHS
     from ptycho_cli.tf_entry import build_training_config
+    from ptycho_torch.train import parse_explicit, resolve_args
 
-    base = ["train", "--train-data-file", "a.npz", "--output_dir", "o"]
+    def torch_training(values: dict) -> dict:
+        argv = [a for k, v in values.items() if k != "quiet" for a in (f"--{k}", str(v))]
+        return resolve_args(parse_explicit(argv))[1]
+
+    base = ["train", "--train-data-file", "a.npz", "--output-dir", "o"]
     args, extra = build_parser().parse_known_args(base + ["--max-time", "00:00:10:00"])
-    assert torch_train_values(args, extra)["max_epochs"] == BUDGET_EPOCHS
-    assert build_training_config(args, 64).nepochs == BUDGET_EPOCHS
+    assert "max_epochs" not in torch_train_values(args, extra)
+    assert torch_training(torch_train_values(args, extra))["nepochs"] is None
+    config = build_training_config(args, 64)
+    assert config.nepochs is None and config.max_time_s == 600.0
     args, extra = build_parser().parse_known_args(base + ["--max-time", "00:00:10:00", "--epochs", "7"])
-    assert torch_train_values(args, extra)["max_epochs"] == 7
+    assert torch_training(torch_train_values(args, extra))["nepochs"] == 7
     assert build_training_config(args, 64).nepochs == 7
     args, extra = build_parser().parse_known_args(base)
-    assert "max_epochs" not in torch_train_values(args, extra)
+    assert "nepochs" not in torch_training(torch_train_values(args, extra))
     assert build_training_config(args, 64).nepochs == 50
 
 

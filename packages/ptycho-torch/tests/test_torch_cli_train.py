@@ -136,11 +136,16 @@ def test_csv_run_flags_beat_config_file_and_n_from_data(csv_run):
 
 
 def test_csv_run_shows_progress_when_not_quiet(csv_run):
-    """specs/torch-cli.md §6: without --quiet the run prints its settings and Lightning's progress bar."""
+    """specs/torch-cli.md §6, specs/torch-workflow.md §3: without --quiet the run prints its settings and, its
+    stdout being a pipe, one short line per epoch (no carriage-return bar, no v_num, no step-loss copies)."""
     _, proc = csv_run
     assert proc.returncode == 0, proc.stderr[-2000:]
     text = proc.stdout + proc.stderr
-    assert "ptycho_torch.train: N=64 gridsize=1" in text and "Epoch" in text
+    assert "ptycho_torch.train: N=64 gridsize=1" in text and " epochs=2 " in text
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("epoch ")]
+    assert [ln.split("  ")[0] for ln in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert all(" loss " in ln and " val " in ln and " elapsed " in ln and len(ln) < 100 for ln in lines)
+    assert "\r" not in proc.stdout and "v_num" not in text and "_step" not in text
 
 
 def test_quiet_logger_none_prints_only_the_summary(quiet_run):

@@ -19,7 +19,7 @@ from typing import Any
 
 from ptycho_cli.errors import UserError
 from ptycho_cli.progress import is_quiet, stage
-from ptycho_cli.recipe import TRAIN_RECIPE, budget_epochs
+from ptycho_cli.recipe import TRAIN_RECIPE
 
 __all__ = ["build_training_config", "train_tensorflow", "infer_tensorflow", "quiet_tensorflow", "STITCH_M"]
 
@@ -49,9 +49,8 @@ def build_training_config(args: argparse.Namespace, N: int) -> Any:
                           "output_dir": Path(args.output_dir), "backend": "tensorflow"}
     if args.test_data_file is not None:
         kw["test_data_file"] = Path(args.test_data_file)
-    epochs = budget_epochs(getattr(args, "max_time", None), getattr(args, "max_epochs", None))
-    if epochs is not None:
-        kw["nepochs"] = epochs
+    if getattr(args, "max_time", None) is not None and getattr(args, "max_epochs", None) is None:
+        kw["nepochs"] = None  # a budget alone: train until it (specs/config.md §3)
     for dest, field in (("max_epochs", "nepochs"), ("max_time", "max_time"), ("n_groups", "n_groups"), ("batch_size", "batch_size"),
                         ("nphotons", "nphotons"), ("neighbor_count", "neighbor_count"),
                         ("learning_rate", "learning_rate"), ("seed", "subsample_seed"), ("scheduler", "scheduler"),

@@ -253,6 +253,8 @@ def resolve_args(explicit: argparse.Namespace) -> tuple[argparse.Namespace, dict
                 model[target[len("model."):]] = given[dest]
             else:
                 training[target] = given[dest]
+    if training.get("max_time") is not None and "nepochs" not in training:
+        training["nepochs"] = None  # a budget without an epoch count: train until the budget (specs/config.md §3)
     args = argparse.Namespace(**EXECUTION_DEFAULTS)
     for key, value in given.items():
         setattr(args, key, value)
@@ -348,11 +350,11 @@ def _run(explicit: argparse.Namespace, prog: str = PROG, command: Sequence[str] 
     config = build_canonical_config(training, model, execution_config)
 
     if not quiet:
-        from ptycho.config.training_options import describe_groups
+        from ptycho.config.training_options import describe_groups, describe_length
 
         print(
             f"{prog}: N={config.model.N} gridsize={config.model.gridsize} model_type={config.model.model_type} "
-            f"{describe_groups(config, len(train_data.diff3d))} batch_size={config.batch_size} epochs={config.nepochs} "
+            f"{describe_groups(config, len(train_data.diff3d))} batch_size={config.batch_size} {describe_length(config)} "
             f"architecture={config.model.architecture} optimizer={config.optimizer} "
             f"lr={execution_config.learning_rate:g} scheduler={execution_config.scheduler} "
             f"accelerator={execution_config.accelerator} logger={execution_config.logger_backend} "

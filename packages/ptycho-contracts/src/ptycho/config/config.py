@@ -276,7 +276,7 @@ class TrainingConfig(_ValidatedOnAssignment):
     train_data_file: Path | None = None
     test_data_file: Path | None = None
     batch_size: int = 16
-    nepochs: int = 50
+    nepochs: int | None = 50
     learning_rate: float = 1e-3
     scheduler: str = "Default"
     optimizer: str = "adam"
@@ -327,6 +327,16 @@ class TrainingConfig(_ValidatedOnAssignment):
     def _validate(self) -> None:
         validate_training_config(self)
 
+    @property
+    def max_time_s(self) -> float | None:
+        """Seconds of the ``max_time`` budget (parsed once, when the field is set); None without a budget."""
+        return self.__dict__.get("_max_time_s")
+
+    @property
+    def until_budget(self) -> bool:
+        """True when the budget alone ends training (``nepochs`` None: no epoch limit)."""
+        return self.nepochs is None
+
 
 def validate_training_config(cfg: TrainingConfig) -> None:
     """Raise ValueError naming the first invalid field of ``cfg`` (specs/config.md §3)."""
@@ -334,8 +344,10 @@ def validate_training_config(cfg: TrainingConfig) -> None:
     if not isinstance(cfg.model, ModelConfig):
         _fail(o, "model", cfg.model, "a ModelConfig")
     _check_int(o, "batch_size", cfg.batch_size, 1)
-    _check_int(o, "nepochs", cfg.nepochs, 1)
-    check_max_time(o, "max_time", cfg.max_time)
+    _check_int(o, "nepochs", cfg.nepochs, 1, optional=True)
+    budget_s = check_max_time(o, "max_time", cfg.max_time)
+    if cfg.nepochs is None and budget_s is None:
+        _fail(o, "nepochs", None, "an integer >= 1, or None together with a max_time budget (train until it)")
     _check_float(o, "learning_rate", cfg.learning_rate, low=0.0, low_open=True)
     _check_choice(o, "scheduler", cfg.scheduler, SCHEDULERS)
     validate_optimisation(o, cfg)
@@ -354,6 +366,7 @@ def validate_training_config(cfg: TrainingConfig) -> None:
     _check_choice(o, "backend", cfg.backend, BACKENDS)
     _check_choice(o, "torch_loss_mode", cfg.torch_loss_mode, LOSS_MODES)
     validate_teacher(o, cfg)
+    object.__setattr__(cfg, "_max_time_s", budget_s)  # the budget string is parsed here, once per valid change
 
 
 def _check_grouping(owner: str, model: ModelConfig, neighbor_count: Any, pool: Any) -> None:

@@ -10,6 +10,7 @@ set (``ptycho.config.config.check_implemented``), and so does ``torch_loss_mode=
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from dataclasses import dataclass
@@ -296,6 +297,25 @@ def container_labels(container) -> tuple[np.ndarray, np.ndarray] | None:
     return container.Y_I, container.Y_phi
 
 
+def _budget_seconds(training_config) -> float | None:
+    """The wall-clock budget in seconds: the canonical config's parsed ``max_time_s``, else ``max_time`` parsed
+    here (a legacy config object without the property)."""
+    if hasattr(training_config, "max_time_s"):
+        return training_config.max_time_s
+    text = getattr(training_config, "max_time", None)
+    return None if text is None else max_time_seconds(text)
+
+
+def _epochs(state: dict, nepochs: int | None):
+    """0-based epochs still to run: from ``state['epochs_done']`` to ``nepochs`` (without end when ``nepochs``
+    is None: the time budget stops the loop). A run that stopped early or on its budget is finished: resuming it
+    trains nothing more."""
+    if state.get("stopped"):
+        return iter(())
+    first = int(state["epochs_done"])
+    return itertools.count(first) if nepochs is None else iter(range(first, int(nepochs)))
+
+
 def fit(models: Models, x, coords, training_config, intensity_scale: float,
         seed: int = 0, verbose: int = 0, *, checkpoint_path=None, resume_from=None, labels=None,
         policy: TrainingPolicy | None = None) -> dict:
@@ -311,7 +331,7 @@ def fit(models: Models, x, coords, training_config, intensity_scale: float,
       checkpoint_path: where the resume point is written atomically after every epoch (None: nowhere).
       resume_from: a checkpoint written by this function: weights, Adam state, learning rate, epoch,
         history and the plateau/early-stopping counters are restored and training continues to
-        ``nepochs`` (specs/reliability.md §1).
+        ``nepochs`` (specs/reliability.md §1); ``nepochs`` None trains until ``max_time``.
       labels: supervised models only (required there, ignored by PINN models): (label_amp, label_phase),
         each (B, N, N, C) float32 ground-truth object amplitude and phase (radians) of every group.
       policy: :class:`TrainingPolicy` (hold-out, learning-rate plateau, early stopping); None = the defaults.
@@ -358,11 +378,10 @@ def fit(models: Models, x, coords, training_config, intensity_scale: float,
                              f"{loaded.get('n_train')} training groups, found seed {seed} and {len(tr_idx)}")
         state = loaded
     guard = _FiniteGuard()
-    budget = None if training_config.max_time is None else TimeBudget(max_time_seconds(training_config.max_time))
+    budget_s = _budget_seconds(training_config)
+    budget = None if budget_s is None else TimeBudget(budget_s)
     callbacks = [guard] if budget is None else [guard, budget]
-    # a run that stopped early (or on its time budget) is finished: resuming it trains nothing more
-    first = int(training_config.nepochs) if state.get("stopped") else int(state["epochs_done"])
-    for epoch in range(first, int(training_config.nepochs)):
+    for epoch in _epochs(state, training_config.nepochs):
         perm = epoch_order(len(tr_idx), seed, epoch)
         hist = models.training_model.fit(single([a[perm] for a in tr_in]), [t[perm] for t in tr_out],
                                       batch_size=int(training_config.batch_size), epochs=epoch + 1,
