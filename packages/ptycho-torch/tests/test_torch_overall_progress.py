@@ -63,3 +63,28 @@ def test_a_pipe_gets_one_line_per_epoch_with_loss_elapsed_and_budget_left():
 
 def test_eta_unknown_before_any_batch():
     assert OverallProgress(max_epochs=3).estimate(0, 0, 5)["eta"] == "?"
+
+
+def test_a_pseudo_terminal_without_a_size_gets_lines_not_a_bar(monkeypatch):
+    """A TTY reporting 0 rows (script, some CI consoles) draws no tqdm bar at all: it counts as a pipe."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import sys
+    import termios
+
+    from ptycho_torch.workflows.progress import stdout_is_terminal
+
+    master, slave = pty.openpty()
+    try:
+        with os.fdopen(os.dup(slave), "w") as tty:
+            monkeypatch.setattr(sys, "stdout", tty)
+            for rows, cols, expected in ((0, 0, False), (0, 120, False), (40, 120, True)):
+                fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+                assert stdout_is_terminal() is expected, (rows, cols)
+            monkeypatch.setattr(sys, "stdout", io.StringIO())
+            assert stdout_is_terminal() is False
+    finally:
+        os.close(master)
+        os.close(slave)

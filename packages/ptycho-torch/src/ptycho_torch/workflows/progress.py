@@ -21,6 +21,7 @@ all ranks run the same collectives in the same order whether or not they draw an
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Any, TextIO
@@ -28,7 +29,8 @@ from typing import Any, TextIO
 import lightning.pytorch as L
 from lightning.pytorch.callbacks import TQDMProgressBar
 
-__all__ = ["EpochLines", "OverallProgress", "RankSafeProgressBar", "clock", "progress_callbacks", "short_metrics"]
+__all__ = ["EpochLines", "OverallProgress", "RankSafeProgressBar", "clock", "progress_callbacks", "short_metrics",
+           "stdout_is_terminal"]
 
 
 def clock(seconds: float) -> str:
@@ -156,11 +158,22 @@ class EpochLines(L.Callback):
             print(self.line(trainer.current_epoch, metrics), file=stream, flush=True)
 
 
+def stdout_is_terminal() -> bool:
+    """Whether stdout is a terminal a bar can be drawn on: a TTY with a known size. A pseudo-terminal without one
+    (``script``, some CI runners and IDE consoles report 0 rows and columns) counts as a pipe: tqdm draws nothing
+    there (it hides every bar beyond the last of 0 rows), so the run would look silent but for line ends."""
+    try:
+        size = os.get_terminal_size(sys.stdout.fileno())
+        return bool(sys.stdout.isatty()) and size.columns > 0 and size.lines > 0
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 def progress_callbacks(max_epochs: int | None, budget_s: float | None, terminal: bool | None = None) -> list[Any]:
     """The display's callbacks: the overall fields plus the bar on a terminal (``terminal`` None: whether stdout
     is one), or plus :class:`EpochLines` otherwise. Lightning's own bar must then be on only when the list holds
     a :class:`RankSafeProgressBar` (else it adds its default bar)."""
     overall = OverallProgress(max_epochs, budget_s)
     if terminal is None:
-        terminal = bool(getattr(sys.stdout, "isatty", lambda: False)())
+        terminal = stdout_is_terminal()
     return [overall, RankSafeProgressBar()] if terminal else [overall, EpochLines(overall)]
