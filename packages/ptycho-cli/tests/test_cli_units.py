@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -232,3 +234,25 @@ def test_validate_accepts_an_hdf5_scan_and_names_its_damage(tmp_path) -> None:
     assert lines[0].startswith(f"{good}: OK (64 positions, N=64")
     assert lines[1] == (f"{bad}: key 'diffraction': expected non-negative amplitudes sqrt(counts), "
                         "found minimum -2 in pattern 5")
+
+
+def test_demo_trains_on_a_budget_unless_told_an_epoch_count() -> None:
+    """specs/cli.md §7: the default demo trains until DEMO_TRAINING_BUDGET (nepochs None); --epochs alone trains
+    that many epochs with no budget; --max-time alone replaces the budget; both: whichever comes first."""
+    from ptycho_cli.demo import DEMO_TRAINING_BUDGET, _training_config, demo_preset
+    from ptycho_cli.main import build_parser
+
+    def preset(*flags: str):
+        return demo_preset(build_parser().parse_args(["demo", *flags]))
+
+    default = preset()
+    assert (default.epochs, default.max_time) == (None, DEMO_TRAINING_BUDGET)
+    config = _training_config(default, Path("o"), 1, "pytorch", 512)
+    assert config.nepochs is None and config.max_time_s == 120.0
+    assert (preset("--epochs", "3").epochs, preset("--epochs", "3").max_time) == (3, None)
+    assert (preset("--max-time", "00:00:00:30").epochs, preset("--max_time", "00:00:00:30").max_time) == (
+        None, "00:00:00:30")
+    both = preset("--epochs", "3", "--max-time", "00:00:00:30")
+    assert (both.epochs, both.max_time) == (3, "00:00:00:30")
+    assert (preset("--fast").epochs, preset("--fast").max_time) == (1, None)
+    assert default.training_text() == "train for 2 min 00 s (a wall-clock budget)"

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import time
-
 import io
+import time
 
 import pytest
 
-from ptycho_torch.workflows.progress import EpochLines, OverallProgress, clock, progress_callbacks, short_metrics
+from ptycho_torch.workflows.progress import (
+    EpochLines,
+    OverallProgress,
+    clock,
+    progress_callbacks,
+    short_metrics,
+)
 
 
 def _started(cb: OverallProgress, seconds_ago: float) -> OverallProgress:

@@ -5,9 +5,11 @@ messages that say nothing about the run (an advertisement, a deprecation inside 
 from __future__ import annotations
 
 import logging
+import os
 import warnings
+from typing import Any
 
-__all__ = ["FRAMEWORK_LOGGERS", "NOISE_MESSAGES", "quiet_third_party_noise"]
+__all__ = ["FRAMEWORK_LOGGERS", "NOISE_MESSAGES", "is_terminal", "quiet_third_party_noise"]
 
 #: Python logger names of Lightning (all its spellings) and TensorFlow
 FRAMEWORK_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "lightning_fabric",
@@ -35,3 +37,15 @@ def quiet_third_party_noise() -> None:
         if not any(isinstance(f, _DropNoise) for f in logger.filters):
             logger.addFilter(_DropNoise())
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*", category=FutureWarning)
+
+
+def is_terminal(stream: Any) -> bool:
+    """Whether ``stream`` is a terminal a progress bar can be drawn on: a TTY with a known size. A pseudo-terminal
+    without one (``script``, some CI runners and IDE consoles report 0 rows and columns) counts as a pipe: tqdm
+    draws nothing there (it hides every bar beyond the last of 0 rows), so a run would look silent but for line
+    ends. Progress displays print plain lines to anything else."""
+    try:
+        size = os.get_terminal_size(stream.fileno())
+        return bool(stream.isatty()) and size.columns > 0 and size.lines > 0
+    except (AttributeError, OSError, ValueError):
+        return False

@@ -15,7 +15,13 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from ptycho_bridge.argtypes import nonnegative_float, nonnegative_int, positive_float, positive_int
+from ptycho_bridge.argtypes import (
+    max_time_value,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
 from ptycho_cli import __version__
 from ptycho_cli.convert_cmd import add_convert_parser
 from ptycho_cli.errors import EXIT_OK, UserError, report_exception
@@ -137,8 +143,13 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     _backend_flag(p, "default: pytorch")
     p.add_argument("--output-dir", "--output_dir", dest="output_dir", default="ptycho_demo_output", metavar="DIR",
                    help="default ./ptycho_demo_output")
-    p.add_argument("--epochs", "--max_epochs", "--nepochs", dest="epochs", type=positive_int, default=None,
-                   help="training epochs (default: the demo preset's)")
+    p.add_argument("--epochs", "--max-epochs", dest="epochs", type=positive_int, default=None,
+                   help="train this many epochs instead of the time budget (with --max-time: whichever first)")
+    p.add_argument("--max_epochs", "--nepochs", dest="epochs", type=positive_int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--max-time", dest="max_time", type=max_time_value, default=None,
+                   metavar="DD:HH:MM:SS", help="training budget (default 00:00:02:00: the demo takes about 3 "
+                   "minutes in all on any machine; a slower machine trains fewer epochs)")
+    p.add_argument("--max_time", dest="max_time", type=max_time_value, default=None, help=argparse.SUPPRESS)
     p.add_argument("--n-positions", "--n_positions", dest="n_positions", type=positive_int, default=None, metavar="M",
                    help="scan positions to simulate (default: the demo preset's)")
     p.add_argument("--gridsize", type=positive_int, default=None, help="group side (default: the preset's)")

@@ -21,7 +21,6 @@ all ranks run the same collectives in the same order whether or not they draw an
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import Any, TextIO
@@ -159,14 +158,10 @@ class EpochLines(L.Callback):
 
 
 def stdout_is_terminal() -> bool:
-    """Whether stdout is a terminal a bar can be drawn on: a TTY with a known size. A pseudo-terminal without one
-    (``script``, some CI runners and IDE consoles report 0 rows and columns) counts as a pipe: tqdm draws nothing
-    there (it hides every bar beyond the last of 0 rows), so the run would look silent but for line ends."""
-    try:
-        size = os.get_terminal_size(sys.stdout.fileno())
-        return bool(sys.stdout.isatty()) and size.columns > 0 and size.lines > 0
-    except (AttributeError, OSError, ValueError):
-        return False
+    """Whether stdout (Lightning's bar's stream) can show a bar (:func:`ptycho_bridge.console.is_terminal`)."""
+    from ptycho_bridge.console import is_terminal
+
+    return is_terminal(sys.stdout)
 
 
 def progress_callbacks(max_epochs: int | None, budget_s: float | None, terminal: bool | None = None) -> list[Any]:
