@@ -159,9 +159,10 @@ def _finish(proc: subprocess.Popen) -> None:
                          f"log {proc.log}): " + " | ".join(tail))  # type: ignore[attr-defined]
 
 
-def _load_object(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(object (H, W) complex64, origin_xy (2,) [x, y]) of a ``reconstructed_object.npz``."""
-    with np.load(folder / "reconstructed_object.npz") as f:
+def _load_object(folder: Path, name: str = "reconstructed_object.npz") -> tuple[np.ndarray, np.ndarray]:
+    """(object (H, W) complex64, origin_xy (2,) [x, y]) of ``folder/name``: the final answer by default; after
+    ``ptycho infer --refine-iterations`` the network's own is ``network_object.npz``."""
+    with np.load(folder / name) as f:
         return f["object"], f["origin_xy"]
 
 
@@ -562,14 +563,15 @@ def main(argv: list[str] | None = None) -> int:
         extra = ["--refine-iterations", str(args.refine_iterations)] if args.refine_iterations else []
         _ptycho(["infer", "--model_path", str(model), "--test_data", str(data / "test.npz"),
                  "--output_dir", str(infer_dir), *extra], out / f"{model.name}_infer.log")
-        obj, origin = _load_object(infer_dir)
+        obj, origin = _load_object(infer_dir, "network_object.npz" if args.refine_iterations else
+                                   "reconstructed_object.npz")
         net_rows.append({"method": f"{name}, network alone", "budget": budget, "seconds": seconds.get(letter),
                          **_scored(obj, origin, truth, window)})
         # registration is an amplitude cross-correlation: a blotchy amplitude can pull it off by many pixels
         net_rows.append({"method": f"{name}, network alone, unregistered", "budget": budget,
                          "seconds": seconds.get(letter), **_scores(obj, origin, truth, window, register=False)})
         if args.refine_iterations:
-            obj, origin = _load_object(infer_dir / "refined")
+            obj, origin = _load_object(infer_dir)
             net_rows.append({"method": f"{name}, + {args.refine_iterations} object passes",
                              "budget": f"{budget} + {args.refine_iterations} p", "seconds": seconds.get(letter),
                              **_scored(obj, origin, truth, window)})

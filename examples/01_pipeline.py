@@ -33,14 +33,14 @@ run("train", "--backend", "pytorch", "--train_data_file", "scan.npz", "--output_
     "--seed", "1", "--quiet")
 run("infer", "--model_path", "run", "--test_data", "scan.npz", "--output_dir", "run/recon",
     "--refine-iterations", "10", "--quiet")
-run("evaluate", "-r", "run/recon/reconstructed_object.npz", "-g", "scan.npz", "--output-dir", "run/eval_network", "-q")
-run("evaluate", "-r", "run/recon/refined/reconstructed_object.npz", "-g", "scan.npz", "--output-dir",
+run("evaluate", "-r", "run/recon/network_object.npz", "-g", "scan.npz", "--output-dir", "run/eval_network", "-q")
+run("evaluate", "-r", "run/recon/reconstructed_object.npz", "-g", "scan.npz", "--output-dir",
     "run/eval_refined", "-q")
 
 truth = load_ground_truth("scan.npz")
 panels = []
-for label, path in (("network alone", "run/recon/reconstructed_object.npz"),
-                    ("network + 10 refinement iterations", "run/recon/refined/reconstructed_object.npz")):
+for label, path in (("network alone", "run/recon/network_object.npz"),
+                    ("network + 10 refinement iterations", "run/recon/reconstructed_object.npz")):
     obj, origin = load_reconstruction(path)
     metrics, window, target = evaluate_arrays(obj, truth, origin)  # aligned windows of both, and the scores
     panels.append((f"{label}\nSSIM {metrics['amplitude']['ssim']:.2f} / {metrics['phase']['ssim']:.2f}", window))

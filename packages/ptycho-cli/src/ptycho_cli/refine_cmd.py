@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,13 @@ from ptycho_cli.refine_network import TARGETS, finetuned_start, require_torch_bu
 __all__ = ["add_refine_parser", "add_refine_infer_flags", "cmd_refine", "cmd_infer_then_refine", "load_scan"]
 
 _DEVICES = ("auto", "cpu", "cuda")
+
+#: Plain inference's files and the names they keep when refinement writes the final answer beside them
+#: (specs/cli.md §4: the folder's reconstructed_object.npz is always the final answer).
+NETWORK_RENAMES = {"reconstructed_object.npz": "network_object.npz",
+                   "reconstructed_amplitude.png": "network_amplitude.png",
+                   "reconstructed_phase.png": "network_phase.png",
+                   "reconstruction.png": "network_reconstruction.png"}
 _LIKELIHOODS = ("poisson", "gaussian")
 
 
@@ -67,8 +75,9 @@ def _solver_flags(p: argparse.ArgumentParser, prefix: str) -> None:
 def add_refine_infer_flags(p: argparse.ArgumentParser) -> None:
     """``--refine-iterations K`` and friends on ``ptycho infer``."""
     p.add_argument("--refine-iterations", dest="refine_iterations", type=positive_int, default=None, metavar="K",
-                   help="after inference, refine the network's object with K maximum-likelihood passes "
-                        "(files in OUTPUT_DIR/refined/)")
+                   help="after inference, refine the network's object with K maximum-likelihood passes: "
+                        "OUTPUT_DIR/reconstructed_object.npz is then the refined object, the network's own "
+                        "result stays beside it as network_object.npz")
     p.add_argument("--refine-target", dest="refine_target", choices=TARGETS, default=None,
                    help="what the K passes update: object (default: the network's stitched object), network "
                         "(fine-tune the PyTorch network's weights on the scan, then stitch), or both (K network "
@@ -121,7 +130,10 @@ def load_scan(path: str | Path) -> dict[str, Any]:
 
 
 def _run(scan: dict[str, Any], options: Any, out_dir: Path, start: tuple[np.ndarray, Any] | None,
-         quiet: bool, network_log: dict[str, Any] | None = None) -> dict[str, Any]:
+         quiet: bool, network_log: dict[str, Any] | None = None, keep_network: bool = False) -> dict[str, Any]:
+    """Refine ``scan`` (from ``start`` or a flat object) and write the files into ``out_dir``. ``keep_network``:
+    ``out_dir`` holds plain inference's files, renamed by :func:`set_network_aside` before the refined ones take
+    the plain names (and renamed back if writing them fails)."""
     from ptycho_cli.refine_outputs import write_refinement
     from ptycho_torch.refine import refine
     from ptycho_torch.refine.start import embed_start
@@ -135,10 +147,27 @@ def _run(scan: dict[str, Any], options: Any, out_dir: Path, start: tuple[np.ndar
         lambda row: print(f"iteration {row['iteration']}: nll={row['nll']:.6g} ({row['time_s']:.1f} s)", flush=True))
     result = refine(scan["diffraction"], scan["positions"], scan["probe"], obj, origin, scale=scan["scale"],
                     options=options, on_iteration=say)
-    written = write_refinement(out_dir, result, scan, options, network_log)
+    moved = set_network_aside(out_dir) if keep_network else {}
+    try:
+        written = write_refinement(out_dir, result, scan, options, network_log)
+    except BaseException:
+        for plain, aside in moved.items():
+            os.replace(aside, plain)  # write_refinement removed its own files: plain inference's layout again
+        raise
     print(f"refined={out_dir.resolve()} iterations={len(result.history)} "
           f"nll={result.initial_nll:.6g}->{result.final_nll:.6g}", flush=True)
     return written
+
+
+def set_network_aside(out_dir: Path) -> dict[Path, Path]:
+    """Rename plain inference's files in ``out_dir`` to :data:`NETWORK_RENAMES` (atomic renames, replacing a
+    previous run's); returns {plain path: new path} of those present."""
+    moved = {}
+    for plain, aside in NETWORK_RENAMES.items():
+        if (out_dir / plain).is_file():
+            os.replace(out_dir / plain, out_dir / aside)
+            moved[out_dir / plain] = out_dir / aside
+    return moved
 
 
 def cmd_refine(args: argparse.Namespace, extra: list[str]) -> int:
@@ -168,7 +197,8 @@ def _network_start(out_dir: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def cmd_infer_then_refine(args: argparse.Namespace, extra: list[str]) -> int:
-    """``ptycho infer``, then (with ``--refine-iterations``) refinement of its object into OUTPUT_DIR/refined/."""
+    """``ptycho infer``, then (with ``--refine-iterations``) refinement of its object: OUTPUT_DIR's
+    ``reconstructed_object.npz`` becomes the refined object, the network's own is kept as ``network_object.npz``."""
     from ptycho_cli.delegate import cmd_infer
 
     k = getattr(args, "refine_iterations", None)
@@ -197,14 +227,14 @@ def cmd_infer_then_refine(args: argparse.Namespace, extra: list[str]) -> int:
     scan = load_scan(args.test_data)
     quiet = bool(getattr(args, "quiet", False))
     if net_options is None:
-        _run(scan, options, out / "refined", _network_start(out), quiet)
+        _run(scan, options, out, _network_start(out), quiet, keep_network=True)
         return EXIT_OK
     say = (lambda row: None) if quiet else (
         lambda row: print(f"network pass {row['iteration']}: nll={row['nll']:.6g} ({row['time_s']:.1f} s)", flush=True))
     canvas, origin, history, before, after = finetuned_start(args.model_path, args.test_data, net_options, out, say)
     log = {"target": target, "options": dataclasses.asdict(net_options), "initial_nll": before,
            "final_nll": after, "history": history}
-    _run(scan, options, out / "refined", (canvas, origin), quiet, log)
+    _run(scan, options, out, (canvas, origin), quiet, log, keep_network=True)
     return EXIT_OK
 
 
