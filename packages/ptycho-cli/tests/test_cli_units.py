@@ -256,3 +256,38 @@ def test_demo_trains_on_a_budget_unless_told_an_epoch_count() -> None:
     assert (both.epochs, both.max_time) == (3, "00:00:00:30")
     assert (preset("--fast").epochs, preset("--fast").max_time) == (1, None)
     assert default.training_text() == "train for 2 min 00 s (a wall-clock budget)"
+
+
+def test_evaluate_scores_the_scanned_region_only(tmp_path: Path) -> None:
+    """specs/cli.md §5, specs/metrics.md §5: a canvas exact inside the scanned region and holding unconstrained
+    values (the flat start, 1 + 0j) in the corners of a round scan's bounding box scores as exact when the
+    ground-truth file carries the scan positions (SSIM 1, FRC at the last ring, PSNR at its cap); SSIM, PSNR and
+    FRC then agree. A bare object file (no positions) keeps the old rectangle, corners included, and scores
+    lower on every measure."""
+    from ptycho_cli.evaluation import evaluate_files
+
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:160, 0:160]
+    truth = (0.6 + 0.3 * np.sin(xx / 3.0) * np.cos(yy / 5.0) + 0.05 * rng.standard_normal((160, 160))) * np.exp(
+        1j * 0.5 * np.sin(xx / 4.0 + yy / 7.0))
+    t = np.linspace(0, 40 * np.pi, 300)
+    r = np.sqrt(np.linspace(0.0, 1.0, 300)) * 40
+    positions = np.stack([80 + r * np.cos(t), 80 + r * np.sin(t)], axis=1)
+    origin = np.array([30.0, 30.0])
+    canvas = np.ones((100, 100), complex)  # pixels the scan never constrained keep the flat start
+    from ptycho.metrics import scanned_mask
+
+    inside = scanned_mask(positions, canvas.shape, origin)
+    canvas[inside] = truth[30:130, 30:130][inside]
+    recon = tmp_path / "recon.npz"
+    np.savez(recon, object=canvas, origin_xy=origin)
+    scan, bare = tmp_path / "scan.npz", tmp_path / "object.npz"
+    np.savez(scan, objectGuess=truth, xcoords=positions[:, 0], ycoords=positions[:, 1])
+    np.savez(bare, objectGuess=truth)
+    good = evaluate_files(recon, scan, tmp_path / "good", register=False)
+    old = evaluate_files(recon, bare, tmp_path / "old", register=False)
+    assert good["placement"]["scanned_region"] and not old["placement"]["scanned_region"]
+    for part in ("amplitude", "phase"):
+        assert good[part]["ssim"] > 0.999 and good[part]["psnr"] >= 60
+        assert good[part]["frc50"] >= len(good["frc_curve"][part]) - 2
+        assert old[part]["ssim"] < good[part]["ssim"] and old[part]["psnr"] < 40

@@ -182,7 +182,8 @@ def run_demo(output_dir: str | Path, *, backend: str, preset: DemoPreset, seed: 
     files.update(write_history(out, history))
     t2 = time.perf_counter()
     gt = load_ground_truth(train_path)
-    metrics, win, target = evaluate_arrays(np.asarray(obj), gt, origin)
+    positions = np.stack([np.asarray(train.xcoords, float), np.asarray(train.ycoords, float)], axis=1)
+    metrics, win, target = evaluate_arrays(np.asarray(obj), gt, origin, positions=positions)
     network_metrics = metrics
     timings["evaluate"] = time.perf_counter() - t2
     refined = None
@@ -194,7 +195,7 @@ def run_demo(output_dir: str | Path, *, backend: str, preset: DemoPreset, seed: 
         refined_obj, refined_origin = refined
         refined_title = f"Demo: the network + {preset.refine_iterations} refinement iterations (the final answer)"
         files.update(write_reconstruction(out, refined_obj, refined_origin, refined_title, names=FINAL_NAMES))
-        metrics, win_r, target_r = evaluate_arrays(refined_obj, gt, refined_origin)
+        metrics, win_r, target_r = evaluate_arrays(refined_obj, gt, refined_origin, positions=positions)
         plot_comparison(win, target, out / "comparison_network.png", frc_curve=network_metrics.get("frc_curve"),
                         metrics=network_metrics, title=f"{title} vs ground truth")
         files["comparison_network"] = out / "comparison_network.png"
