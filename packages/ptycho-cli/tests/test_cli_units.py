@@ -291,3 +291,33 @@ def test_evaluate_scores_the_scanned_region_only(tmp_path: Path) -> None:
         assert good[part]["ssim"] > 0.999 and good[part]["psnr"] >= 60
         assert good[part]["frc50"] >= len(good["frc_curve"][part]) - 2
         assert old[part]["ssim"] < good[part]["ssim"] and old[part]["psnr"] < 40
+
+
+def test_every_usage_line_is_kebab_case_and_the_guides_spellings_still_parse() -> None:
+    """specs/cli.md §1: usage and help show only kebab-case flags; every hidden spelling (the seed guide's
+    snake_case, refine's former short names) parses to the same destination as the shown one."""
+    import re
+
+    from ptycho_cli.flag_style import hidden_spellings
+    from ptycho_cli.main import build_parser
+
+    parser = build_parser()
+    subs = next(a for a in parser._actions if isinstance(a, __import__("argparse")._SubParsersAction)).choices
+    for name, sub in subs.items():
+        text = sub.format_help()
+        assert not re.findall(r"--[a-z0-9]+_[a-z0-9_]+", text), (name, re.findall(r"--[a-z0-9]+_[a-z0-9_]+", text))
+        for hidden, shown in hidden_spellings(sub).items():
+            assert sub._option_string_actions[hidden] is sub._option_string_actions[shown]
+    train = subs["train"].parse_known_args(["--train_data_file", "a.npz", "--output_dir", "o", "--n_filters_scale",
+                                            "2", "--max_epochs", "3", "--n_images", "8"])[0]
+    kebab = subs["train"].parse_known_args(["--train-data-file", "a.npz", "--output-dir", "o", "--n-filters-scale",
+                                            "2", "--max-epochs", "3", "--n-groups", "8"])[0]
+    assert vars(train) == vars(kebab)
+    assert vars(subs["infer"].parse_args(["--model_path", "m", "--test_data", "t.npz", "--output_dir", "o"])) == vars(
+        subs["infer"].parse_args(["--model-path", "m", "--test-data", "t.npz", "--output-dir", "o"]))
+    old = subs["refine"].parse_args(["--test-data", "t.npz", "--output-dir", "o", "--iterations", "3",
+                                     "--likelihood", "gaussian", "--seed", "4", "--batch-size", "8"])
+    new = subs["refine"].parse_args(["--test-data", "t.npz", "--output-dir", "o", "--refine-iterations", "3",
+                                     "--refine-likelihood", "gaussian", "--refine-seed", "4", "--refine-batch-size", "8"])
+    assert vars(old) == vars(new) and new.iterations == 3 and new.refine_likelihood == "gaussian"
+    assert "--refine-iterations K" in subs["refine"].format_usage() and "--iterations" not in subs["refine"].format_help()

@@ -25,6 +25,7 @@ from ptycho_bridge.argtypes import (
 from ptycho_cli import __version__
 from ptycho_cli.convert_cmd import add_convert_parser
 from ptycho_cli.errors import EXIT_OK, UserError, report_exception
+from ptycho_cli.flag_style import kebab_case_usage
 from ptycho_cli.flags import add_infer_flags, add_train_flags
 from ptycho_cli.refine_cmd import add_refine_infer_flags, add_refine_parser
 
@@ -143,13 +144,11 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     _backend_flag(p, "default: pytorch")
     p.add_argument("--output-dir", "--output_dir", dest="output_dir", default="ptycho_demo_output", metavar="DIR",
                    help="default ./ptycho_demo_output")
-    p.add_argument("--epochs", "--max-epochs", dest="epochs", type=positive_int, default=None,
+    p.add_argument("--epochs", "--max_epochs", "--nepochs", dest="epochs", type=positive_int, default=None,
                    help="train this many epochs instead of the time budget (with --max-time: whichever first)")
-    p.add_argument("--max_epochs", "--nepochs", dest="epochs", type=positive_int, default=None, help=argparse.SUPPRESS)
-    p.add_argument("--max-time", dest="max_time", type=max_time_value, default=None,
+    p.add_argument("--max-time", "--max_time", dest="max_time", type=max_time_value, default=None,
                    metavar="DD:HH:MM:SS", help="training budget (default 00:00:02:00: the demo takes about 3 "
                    "minutes in all on any machine; a slower machine trains fewer epochs)")
-    p.add_argument("--max_time", dest="max_time", type=max_time_value, default=None, help=argparse.SUPPRESS)
     p.add_argument("--n-positions", "--n_positions", dest="n_positions", type=positive_int, default=None, metavar="M",
                    help="scan positions to simulate (default: the demo preset's)")
     p.add_argument("--gridsize", type=positive_int, default=None, help="group side (default: the preset's)")
@@ -175,7 +174,7 @@ def build_parser() -> CliParser:
     _add_demo(sub)
     add_refine_parser(sub, _common)
     add_convert_parser(sub, _common)
-    return parser
+    return kebab_case_usage(parser)
 
 
 def _handler(command: str) -> Callable[[argparse.Namespace, list[str]], int]:

@@ -17,6 +17,7 @@ import numpy as np
 
 from ptycho_bridge.argtypes import nonnegative_float, nonnegative_int, positive_int
 from ptycho_cli.errors import EXIT_OK, UserError
+from ptycho_cli.flag_style import hide_spellings
 from ptycho_cli.refine_network import TARGETS, finetuned_start, require_torch_bundle
 
 __all__ = ["add_refine_parser", "add_refine_infer_flags", "cmd_refine", "cmd_infer_then_refine", "load_scan"]
@@ -41,34 +42,43 @@ def add_refine_parser(sub: argparse._SubParsersAction, common: Any) -> None:
     p.add_argument("--test-data", "--test_data", dest="test_data", required=True, metavar="NPZ", help="scan (.npz)")
     p.add_argument("--output-dir", "--output_dir", dest="output_dir", required=True, metavar="DIR",
                    help="folder for reconstructed_object.npz, PNGs and refine_log.*")
-    p.add_argument("--iterations", type=nonnegative_int, default=None, metavar="K",
+    p.add_argument("--refine-iterations", "--iterations", dest="iterations", type=nonnegative_int, default=None,
+                   metavar="K",
                    help="most passes over the scan (default: RefineOptions' cap; the stopping rule may end earlier)")
-    _solver_flags(p, prefix="")
+    _solver_flags(p, short_aliases=True)
+    hide_spellings(p, *(f"--{name}" for name in SHORT_SPELLINGS))
     common(p, suppress=True)
 
 
-def _solver_flags(p: argparse.ArgumentParser, prefix: str) -> None:
-    """Solver flags; ``prefix`` '' for ``ptycho refine`` (--likelihood ...), 'refine-' on ``ptycho infer``."""
+#: the solver flags' short spellings, accepted (hidden) by ``ptycho refine`` for the --refine-* names
+SHORT_SPELLINGS = ("iterations", "likelihood", "device", "batch-size", "batch-start", "tolerance", "subpixel", "seed")
+
+
+def _solver_flags(p: argparse.ArgumentParser, short_aliases: bool = False) -> None:
+    """Solver flags, the same ``--refine-*`` names on ``ptycho refine`` and ``ptycho infer`` (specs/cli.md §8);
+    ``short_aliases``: ``ptycho refine`` also accepts its former spellings (--iterations, --likelihood, ...),
+    hidden from its usage."""
+    prefix = "refine-"
     p.add_argument("--refine-probe", dest="refine_probe", action="store_true",
                    help="also refine the probe (from iteration 1)")
     p.add_argument("--refine-positions", dest="refine_positions", action="store_true",
                    help="also refine the sub-pixel scan positions (from iteration 2)")
-    p.add_argument(f"--{prefix}likelihood", dest="refine_likelihood", choices=_LIKELIHOODS, default=None,
+    p.add_argument(f"--{prefix}likelihood", *([f"--likelihood"] if short_aliases else []), dest="refine_likelihood", choices=_LIKELIHOODS, default=None,
                    help="noise model that sets the step length (default poisson)")
-    p.add_argument(f"--{prefix}device", dest="refine_device", choices=_DEVICES, default=None,
+    p.add_argument(f"--{prefix}device", *([f"--device"] if short_aliases else []), dest="refine_device", choices=_DEVICES, default=None,
                    help="auto (default: CUDA when present, else CPU), cpu, cuda")
-    p.add_argument(f"--{prefix}batch-size", dest="refine_batch_size", type=positive_int, default=None, metavar="B",
+    p.add_argument(f"--{prefix}batch-size", *([f"--batch-size"] if short_aliases else []), dest="refine_batch_size", type=positive_int, default=None, metavar="B",
                    help="largest patterns per update (default: the whole scan, reached by doubling from "
                         "--batch-start; full-scan passes take conjugate-gradient steps)")
-    p.add_argument(f"--{prefix}batch-start", dest="refine_batch_start", type=positive_int, default=None, metavar="B",
+    p.add_argument(f"--{prefix}batch-start", *([f"--batch-start"] if short_aliases else []), dest="refine_batch_start", type=positive_int, default=None, metavar="B",
                    help="patterns per update in the first pass, doubled every pass (default 16)")
-    p.add_argument(f"--{prefix}tolerance", dest="refine_tolerance", type=nonnegative_float, default=None,
+    p.add_argument(f"--{prefix}tolerance", *([f"--tolerance"] if short_aliases else []), dest="refine_tolerance", type=nonnegative_float, default=None,
                    metavar="TOL", help="stop after 5 passes in a row that each change the object by less than TOL "
                                        "relative (default 0.003; 0 runs every pass)")
-    p.add_argument(f"--{prefix}subpixel", dest="refine_subpixel", choices=("object", "probe"), default=None,
+    p.add_argument(f"--{prefix}subpixel", *([f"--subpixel"] if short_aliases else []), dest="refine_subpixel", choices=("object", "probe"), default=None,
                    help="sub-pixel model: object (default; band-limited shift of the object window) or probe "
                         "(shifted probe; cheaper, less faithful for sharp objects)")
-    p.add_argument(f"--{prefix}seed", dest="refine_seed", type=nonnegative_int, default=None, metavar="SEED",
+    p.add_argument(f"--{prefix}seed", *([f"--seed"] if short_aliases else []), dest="refine_seed", type=nonnegative_int, default=None, metavar="SEED",
                    help="seed of the batch order (default 0)")
 
 
@@ -82,7 +92,7 @@ def add_refine_infer_flags(p: argparse.ArgumentParser) -> None:
                    help="what the K passes update: object (default: the network's stitched object), network "
                         "(fine-tune the PyTorch network's weights on the scan, then stitch), or both (K network "
                         "passes, then K object passes)")
-    _solver_flags(p, prefix="refine-")
+    _solver_flags(p)
 
 
 def _options(args: argparse.Namespace, iterations: int | None) -> Any:
