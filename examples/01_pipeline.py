@@ -29,9 +29,9 @@ out.mkdir(parents=True, exist_ok=True)
 
 run("simulate", "--output", "scan.npz", "--n-positions", "256", "--scan", "fermat", "--probe", "zoneplate",
     "--jitter", "1", "--interpolation", "fourier", "--seed", "1", "--quiet")
-run("train", "--backend", "pytorch", "--train_data_file", "scan.npz", "--output_dir", "run", "--max_epochs", "4",
+run("train", "--backend", "pytorch", "--train-data-file", "scan.npz", "--output-dir", "run", "--max-epochs", "4",
     "--seed", "1", "--quiet")
-run("infer", "--model_path", "run", "--test_data", "scan.npz", "--output_dir", "run/recon",
+run("infer", "--model-path", "run", "--test-data", "scan.npz", "--output-dir", "run/recon",
     "--refine-iterations", "10", "--quiet")
 run("evaluate", "-r", "run/recon/network_object.npz", "-g", "scan.npz", "--output-dir", "run/eval_network", "-q")
 run("evaluate", "-r", "run/recon/reconstructed_object.npz", "-g", "scan.npz", "--output-dir",

@@ -27,10 +27,10 @@ run("simulate", "--output", "scan.npz", "--n-positions", "128", "--scan", "ferma
 truth, positions = load_ground_truth("scan.npz"), load_scan_positions("scan.npz")
 panels = []
 for backend in ("pytorch", "tensorflow"):
-    run("train", "--backend", backend, "--train_data_file", "scan.npz", "--output_dir", f"{backend}",
-        "--max_epochs", "3", "--seed", "1", "--quiet")
-    run("infer", "--backend", backend, "--model_path", backend, "--test_data", "scan.npz",
-        "--output_dir", f"{backend}/recon", "--quiet")
+    run("train", "--backend", backend, "--train-data-file", "scan.npz", "--output-dir", f"{backend}",
+        "--max-epochs", "3", "--seed", "1", "--quiet")
+    run("infer", "--backend", backend, "--model-path", backend, "--test-data", "scan.npz",
+        "--output-dir", f"{backend}/recon", "--quiet")
     obj, origin = load_reconstruction(f"{backend}/recon/reconstructed_object.npz")
     metrics, window, target = evaluate_arrays(obj, truth, origin, positions=positions)
     amp, phase = metrics["amplitude"]["ssim"], metrics["phase"]["ssim"]

@@ -298,7 +298,7 @@ def test_every_usage_line_is_kebab_case_and_the_guides_spellings_still_parse() -
     snake_case, refine's former short names) parses to the same destination as the shown one."""
     import re
 
-    from ptycho_cli.flag_style import hidden_spellings
+    from ptycho_bridge.flag_style import hidden_spellings
     from ptycho_cli.main import build_parser
 
     parser = build_parser()

@@ -337,9 +337,9 @@ def bad_npz(tmp_path):
         ("malformed_npz", "bad.npz"),
         ("accumulate", "EXEC-ACCUM-001"),
         ("n_mismatch", "--N 128"),
-        ("bad_value", "--batch_size"),
+        ("bad_value", "--batch-size"),
         ("bad_config", "unknown field"),
-        ("no_output", "--output_dir"),
+        ("no_output", "--output-dir"),
         ("cuda_missing", "no CUDA device"),
     ],
 )

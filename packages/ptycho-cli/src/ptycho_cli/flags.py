@@ -2,7 +2,7 @@
 
 Usage shows the kebab-case spellings (``--train-data-file``); the backend command lines' snake_case names
 (``python -m ptycho_torch.train`` / ``ptycho_torch.inference``, Lightning's ``--max_epochs``: the seed guide's
-spellings) are accepted too (:mod:`ptycho_cli.flag_style`).
+spellings) are accepted too (:mod:`ptycho_bridge.flag_style`).
 Every default is ``None`` so an unset flag keeps the canonical config default (specs/config.md).
 """
 

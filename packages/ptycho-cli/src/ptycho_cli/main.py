@@ -22,10 +22,10 @@ from ptycho_bridge.argtypes import (
     positive_float,
     positive_int,
 )
+from ptycho_bridge.flag_style import kebab_case_usage
 from ptycho_cli import __version__
 from ptycho_cli.convert_cmd import add_convert_parser
 from ptycho_cli.errors import EXIT_OK, UserError, report_exception
-from ptycho_cli.flag_style import kebab_case_usage
 from ptycho_cli.flags import add_infer_flags, add_train_flags
 from ptycho_cli.refine_cmd import add_refine_infer_flags, add_refine_parser
 

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from ptycho_bridge.argtypes import nonnegative_float, nonnegative_int, positive_int
+from ptycho_bridge.flag_style import hide_spellings
 from ptycho_cli.errors import EXIT_OK, UserError
-from ptycho_cli.flag_style import hide_spellings
 from ptycho_cli.refine_network import TARGETS, finetuned_start, require_torch_bundle
 
 __all__ = ["add_refine_parser", "add_refine_infer_flags", "cmd_refine", "cmd_infer_then_refine", "load_scan"]
@@ -58,27 +58,30 @@ def _solver_flags(p: argparse.ArgumentParser, short_aliases: bool = False) -> No
     """Solver flags, the same ``--refine-*`` names on ``ptycho refine`` and ``ptycho infer`` (specs/cli.md §8);
     ``short_aliases``: ``ptycho refine`` also accepts its former spellings (--iterations, --likelihood, ...),
     hidden from its usage."""
-    prefix = "refine-"
+
+    def names(name: str) -> list[str]:
+        return [f"--refine-{name}", *([f"--{name}"] if short_aliases else [])]
+
     p.add_argument("--refine-probe", dest="refine_probe", action="store_true",
                    help="also refine the probe (from iteration 1)")
     p.add_argument("--refine-positions", dest="refine_positions", action="store_true",
                    help="also refine the sub-pixel scan positions (from iteration 2)")
-    p.add_argument(f"--{prefix}likelihood", *([f"--likelihood"] if short_aliases else []), dest="refine_likelihood", choices=_LIKELIHOODS, default=None,
+    p.add_argument(*names("likelihood"), dest="refine_likelihood", choices=_LIKELIHOODS, default=None,
                    help="noise model that sets the step length (default poisson)")
-    p.add_argument(f"--{prefix}device", *([f"--device"] if short_aliases else []), dest="refine_device", choices=_DEVICES, default=None,
+    p.add_argument(*names("device"), dest="refine_device", choices=_DEVICES, default=None,
                    help="auto (default: CUDA when present, else CPU), cpu, cuda")
-    p.add_argument(f"--{prefix}batch-size", *([f"--batch-size"] if short_aliases else []), dest="refine_batch_size", type=positive_int, default=None, metavar="B",
+    p.add_argument(*names("batch-size"), dest="refine_batch_size", type=positive_int, default=None, metavar="B",
                    help="largest patterns per update (default: the whole scan, reached by doubling from "
-                        "--batch-start; full-scan passes take conjugate-gradient steps)")
-    p.add_argument(f"--{prefix}batch-start", *([f"--batch-start"] if short_aliases else []), dest="refine_batch_start", type=positive_int, default=None, metavar="B",
+                        "--refine-batch-start; full-scan passes take conjugate-gradient steps)")
+    p.add_argument(*names("batch-start"), dest="refine_batch_start", type=positive_int, default=None, metavar="B",
                    help="patterns per update in the first pass, doubled every pass (default 16)")
-    p.add_argument(f"--{prefix}tolerance", *([f"--tolerance"] if short_aliases else []), dest="refine_tolerance", type=nonnegative_float, default=None,
+    p.add_argument(*names("tolerance"), dest="refine_tolerance", type=nonnegative_float, default=None,
                    metavar="TOL", help="stop after 5 passes in a row that each change the object by less than TOL "
                                        "relative (default 0.003; 0 runs every pass)")
-    p.add_argument(f"--{prefix}subpixel", *([f"--subpixel"] if short_aliases else []), dest="refine_subpixel", choices=("object", "probe"), default=None,
+    p.add_argument(*names("subpixel"), dest="refine_subpixel", choices=("object", "probe"), default=None,
                    help="sub-pixel model: object (default; band-limited shift of the object window) or probe "
                         "(shifted probe; cheaper, less faithful for sharp objects)")
-    p.add_argument(f"--{prefix}seed", *([f"--seed"] if short_aliases else []), dest="refine_seed", type=nonnegative_int, default=None, metavar="SEED",
+    p.add_argument(*names("seed"), dest="refine_seed", type=nonnegative_int, default=None, metavar="SEED",
                    help="seed of the batch order (default 0)")
 
 

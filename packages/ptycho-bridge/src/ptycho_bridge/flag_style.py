@@ -1,5 +1,6 @@
 """One flag style in every usage line: kebab-case (``--train-data-file``), the seed guide's snake_case spellings
-(``--train_data_file``) still accepted but not shown (specs/cli.md §1).
+(``--train_data_file``) still accepted but not shown (specs/cli.md §1). Used by both command lines (``ptycho`` and
+``python -m ptycho_torch.train`` / ``.inference``); framework-free.
 
 :func:`kebab_case_usage` rewrites a finished parser: each option shows only its spellings without an underscore
 (a kebab-case one is registered when the flag had none), while every original spelling stays registered for
