@@ -130,7 +130,7 @@ def test_max_time_flag_reaches_both_backends_configs(tmp_path) -> None:
                            str(tmp_path / "o"), "--max-time", "14 minutes"], capture_output=True, text=True)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert "--max_time/--max-time: expected a positive wall-clock budget DD:HH:MM:SS" in lines[-1]
+    assert "argument --max-time: expected a positive wall-clock budget DD:HH:MM:SS" in lines[-1]
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "o").exists()
 
@@ -321,3 +321,17 @@ def test_every_usage_line_is_kebab_case_and_the_guides_spellings_still_parse() -
                                      "--refine-likelihood", "gaussian", "--refine-seed", "4", "--refine-batch-size", "8"])
     assert vars(old) == vars(new) and new.iterations == 3 and new.refine_likelihood == "gaussian"
     assert "--refine-iterations K" in subs["refine"].format_usage() and "--iterations" not in subs["refine"].format_help()
+
+
+def test_simulate_defaults_are_the_demos_scan() -> None:
+    """specs/cli.md §2, §7: ptycho simulate without flags writes the scan the demo trains on."""
+    from ptycho_cli.demo import DEFAULT_PRESET
+    from ptycho_cli.main import build_parser
+
+    args = build_parser().parse_args(["simulate", "-o", "scan.npz"])
+    for flag_dest, preset_field in (("object_kind", "object_kind"), ("N", "N"), ("n_positions", "n_positions"),
+                                    ("scan", "scan"), ("probe_kind", "probe_kind"), ("jitter", "jitter"),
+                                    ("interpolation", "interpolation"), ("oversample", "oversample"),
+                                    ("nphotons", "nphotons")):
+        assert getattr(args, flag_dest) == getattr(DEFAULT_PRESET, preset_field), flag_dest
+    assert (args.scan, args.probe_kind, args.jitter, args.interpolation) == ("fermat", "zoneplate", 1.0, "finegrid")

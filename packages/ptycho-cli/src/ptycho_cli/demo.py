@@ -1,7 +1,8 @@
 """``ptycho demo``: the main job on a built-in default scan (specs/cli.md §7).
 
-simulate (lines object, N=64, Fermat-spiral scan with 1 px position jitter, a defocused zone-plate probe, 1e9
-photons) -> train (PyTorch by default) on the scan with a smaller independent scan for validation, until a
+simulate (``ptycho simulate``'s default scan, ``ptycho_cli.recipe.REALISTIC_SCAN``: lines object, N=64, 512
+positions on a Fermat spiral with 1 px position jitter, a defocused zone-plate probe, 1e9 photons, the neutral
+fine-grid measurement model) -> train (PyTorch by default) on the scan with a smaller independent scan for validation, until a
 wall-clock budget (``TrainingConfig(nepochs=None, max_time=...)``) -> save the bundle -> reload it and reconstruct
 the scan (the network alone) -> refine that reconstruction with a few maximum-likelihood iterations
 (``ptycho_torch.refine``) -> evaluate both against the simulation's ground truth -> figures -> summary table on
@@ -29,6 +30,7 @@ import numpy as np
 
 from ptycho_cli.backends import choose_backend
 from ptycho_cli.progress import is_quiet, stage, steps
+from ptycho_cli.recipe import REALISTIC_SCAN as _SCAN
 
 __all__ = ["DemoPreset", "DEFAULT_PRESET", "DEMO_TRAINING_BUDGET", "FAST_PRESET", "METRICS_LEGEND", "run_demo",
            "cmd_demo", "demo_preset"]
@@ -47,13 +49,15 @@ class DemoPreset:
     batch_size: int
     val_positions: int
     n_filters_scale: int = 1
-    N: int = 64
-    nphotons: float = 1e9
-    object_kind: str = "lines"
-    scan: str = "fermat"
-    probe_kind: str = "zoneplate"
-    jitter: float = 1.0
-    interpolation: str = "fourier"
+    # the scan: ptycho simulate's defaults (ptycho_cli.recipe.REALISTIC_SCAN), one definition for both
+    N: int = int(_SCAN["N"])
+    nphotons: float = float(_SCAN["nphotons"])
+    object_kind: str = str(_SCAN["object_kind"])
+    scan: str = str(_SCAN["scan"])
+    probe_kind: str = str(_SCAN["probe_kind"])
+    jitter: float = float(_SCAN["jitter"])
+    interpolation: str = str(_SCAN["interpolation"])
+    oversample: int = int(_SCAN["oversample"])
     refine_iterations: int = 10
     #: training budget DD:HH:MM:SS (TrainingConfig.max_time); with ``epochs`` None training runs until it
     max_time: str | None = None
@@ -79,7 +83,7 @@ def _budget_text(max_time: str | None) -> str:
 #: little per extra second. The 'grf' object at this preset scores lower in amplitude (SSIM 0.21 vs 0.31; its
 #: features are 2-4 px, finer than the lines object's background), so the demo keeps 'lines'.
 DEMO_TRAINING_BUDGET = "00:00:02:00"
-DEFAULT_PRESET = DemoPreset(n_positions=512, epochs=None, gridsize=1, batch_size=16, val_positions=64,
+DEFAULT_PRESET = DemoPreset(n_positions=int(_SCAN["n_positions"]), epochs=None, gridsize=1, batch_size=16, val_positions=64,
                             max_time=DEMO_TRAINING_BUDGET)
 #: Seconds; exercises every step for smoke tests, the reconstruction is not meaningful.
 FAST_PRESET = DemoPreset(n_positions=64, epochs=1, gridsize=1, batch_size=16, val_positions=32, refine_iterations=1)
@@ -164,7 +168,8 @@ def run_demo(output_dir: str | Path, *, backend: str, preset: DemoPreset, seed: 
     train_path, val_path = out / "data" / "train.npz", out / "data" / "val.npz"
     train_path.parent.mkdir(parents=True, exist_ok=True)  # the demo owns its output folder
     scan_kw = dict(object_kind=preset.object_kind, N=preset.N, scan=preset.scan, nphotons=preset.nphotons,
-                   probe_kind=preset.probe_kind, jitter=preset.jitter, interpolation=preset.interpolation)
+                   probe_kind=preset.probe_kind, jitter=preset.jitter, interpolation=preset.interpolation,
+                   oversample=preset.oversample)
     simulate_to(train_path, n_positions=preset.n_positions, seed=seed, **scan_kw)
     simulate_to(val_path, n_positions=preset.val_positions, seed=seed + 1, **scan_kw)
     timings["simulate"] = time.perf_counter() - t0

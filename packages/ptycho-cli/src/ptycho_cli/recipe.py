@@ -10,7 +10,16 @@ starts deeper in the flat solution. Explicit flags and ``--config`` values alway
 
 from __future__ import annotations
 
-__all__ = ["TRAIN_RECIPE"]
+__all__ = ["TRAIN_RECIPE", "REALISTIC_SCAN"]
 
 #: canonical field -> value used by ``ptycho train`` when the flag is not given.
 TRAIN_RECIPE: dict[str, object] = {"n_filters_scale": 1}
+
+#: The scan ``ptycho simulate`` writes by default and ``ptycho demo`` trains on (specs/cli.md §2, §7): the lines
+#: object at N=64, a Fermat spiral of 512 positions (uniform coverage, no holes in a stitched canvas) with 1 px
+#: Gaussian position errors, a defocused zone-plate probe (phase structure, like a beamline probe), 1e9 photons,
+#: measured through the neutral fine-grid model (``interpolation='finegrid'``, 4x oversampling: no
+#: reconstruction code's own sub-pixel model, specs/simulation.md §6).
+REALISTIC_SCAN: dict[str, object] = {"object_kind": "lines", "N": 64, "n_positions": 512, "scan": "fermat",
+                                     "probe_kind": "zoneplate", "jitter": 1.0, "interpolation": "finegrid",
+                                     "oversample": 4, "nphotons": 1e9}
