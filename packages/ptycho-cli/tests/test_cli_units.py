@@ -335,3 +335,15 @@ def test_simulate_defaults_are_the_demos_scan() -> None:
                                     ("nphotons", "nphotons")):
         assert getattr(args, flag_dest) == getattr(DEFAULT_PRESET, preset_field), flag_dest
     assert (args.scan, args.probe_kind, args.jitter, args.interpolation) == ("fermat", "zoneplate", 1.0, "finegrid")
+
+
+def test_evaluate_figure_titles_say_what_they_show(tmp_path: Path) -> None:
+    """issue 27: the comparison figure of the network's object says 'network alone', the refined one says so."""
+    from ptycho_cli.evaluation import figure_title
+
+    (tmp_path / "network_object.npz").write_bytes(b"")
+    assert figure_title(tmp_path / "network_object.npz").startswith("The network alone (")
+    assert figure_title(tmp_path / "reconstructed_object.npz").startswith("The network + refinement, the final answer")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert figure_title(plain / "reconstructed_object.npz") == "plain/reconstructed_object.npz vs ground truth"

@@ -36,6 +36,7 @@ __all__ = [
     "place_on_ground_truth",
     "evaluate_files",
     "evaluate_arrays",
+    "figure_title",
     "REGISTRATION_BORDER",
 ]
 
@@ -249,6 +250,18 @@ def evaluate_arrays(recon: np.ndarray, gt: np.ndarray, origin_xy: np.ndarray | N
     return metrics, crop_border(shown, REGISTRATION_BORDER), crop_border(target, REGISTRATION_BORDER)
 
 
+def figure_title(reconstruction: str | os.PathLike[str]) -> str:
+    """What the comparison figure of ``reconstruction`` shows, from the output convention of ``ptycho infer``
+    (specs/cli.md §4): ``network_object.npz`` is the network alone; a ``reconstructed_object.npz`` with one beside
+    it is the refined final answer; anything else is named by its file."""
+    path = Path(reconstruction)
+    if path.name == "network_object.npz":
+        return f"The network alone ({path.parent.name}/{path.name}) vs ground truth"
+    if path.name == "reconstructed_object.npz" and (path.parent / "network_object.npz").is_file():
+        return f"The network + refinement, the final answer ({path.parent.name}/{path.name}) vs ground truth"
+    return f"{path.parent.name}/{path.name} vs ground truth" if path.parent.name else f"{path.name} vs ground truth"
+
+
 def evaluate_files(reconstruction: str | os.PathLike[str], ground_truth: str | os.PathLike[str],
                    output_dir: str | os.PathLike[str], *, register: bool = True,
                    phase_align: str = "plane") -> dict[str, Any]:
@@ -267,7 +280,8 @@ def evaluate_files(reconstruction: str | os.PathLike[str], ground_truth: str | o
     out.mkdir(parents=True, exist_ok=True)
     metrics["inputs"] = {"reconstruction": str(reconstruction), "ground_truth": str(ground_truth)}
     figure = out / "comparison.png"
-    plot_comparison(win, target, figure, frc_curve=metrics.get("frc_curve"), metrics=metrics)
+    plot_comparison(win, target, figure, frc_curve=metrics.get("frc_curve"), metrics=metrics,
+                    title=figure_title(reconstruction))
     metrics["files"] = {"metrics": str(out / "metrics.json"), "comparison": str(figure)}
     save_json_atomic(out / "metrics.json", metrics)
     return metrics
