@@ -451,3 +451,17 @@ def test_mlflow_logger_honours_tracking_uri(tmp_path, nfs1, monkeypatch):
     out = tmp_path / "run"
     assert main(small(out, "--max_epochs", 1, "--logger", "mlflow", cfg=nfs1)) == 0
     assert "lr" in _mlflow_metrics(uri) and not (out / "mlruns").exists()
+
+
+def test_a_budget_alone_trains_until_it_and_the_log_says_so(tmp_path, capsys):
+    """specs/config.md §3, specs/torch-cli.md §2: --max-time without --max-epochs trains until the budget
+    (nepochs None in the bundle's config, no placeholder epoch count anywhere in the log); in a pipe the log has
+    one short line per epoch."""
+    out = tmp_path / "run"
+    argv = [a for a in small(out, "--max-time", "00:00:00:03", "--n_filters_scale", "1") if a != "--quiet"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert " until max_time=00:00:00:03 " in text and "epochs=" not in text and "100000" not in text
+    lines = [ln for ln in text.splitlines() if ln.startswith("epoch ")]
+    assert lines and all(len(ln) < 100 and "/" not in ln.split()[1] for ln in lines)
+    assert bundle_config(out)["nepochs"] is None and bundle_config(out)["max_time"] == "00:00:00:03"

@@ -89,9 +89,9 @@ def train_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
     test = RawData.from_file(args.test_data_file) if args.test_data_file else None
     config = build_training_config(args, int(train.diff3d.shape[-1]))
     out = Path(config.output_dir)
-    from ptycho.config.training_options import describe_groups
+    from ptycho.config.training_options import describe_groups, describe_length
 
-    with stage(f"training (tensorflow, {config.nepochs} epochs, {describe_groups(config, len(train.diff3d))})"):
+    with stage(f"training (tensorflow, {describe_length(config)}, {describe_groups(config, len(train.diff3d))})"):
         try:
             amp, phase, results = run_cdi_example(train, test, config, M=STITCH_M, do_stitching=test is not None,
                                                   resume_from=True if getattr(args, "resume", None) else None,

@@ -79,7 +79,7 @@ def train(train_data, intensity_scale=None, model_instance=None):
     params.set("intensity_scale", s)
     probe_mod.set_probe_guess(None, train_data.probe)
     if model_instance is not None:
-        hist = model_mod.train(int(params.get("nepochs")), train_data, model_instance)
+        hist = model_mod.train(params.get("nepochs"), train_data, model_instance)
         return model_instance, hist
     tc = model_mod.training_config_from_params()
     models, hist = train_with_config(train_data, tc, intensity_scale=s, probe=train_data.probe)
