@@ -13,12 +13,13 @@ New code reads config objects, never ``params.cfg``.
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ptycho.config.model_size import ALLOWED_N, assign_n_once, check_n
+from ptycho.config.n_images import assign_n_images as _assign_n_images
+from ptycho.config.n_images import resolve_n_images as _resolve_n_images
 from ptycho.config.resume import resume_checkpoint
 from ptycho.config.teacher_options import TEACHERS, validate_teacher  # noqa: F401 - TEACHERS re-exported
 from ptycho.config.training_options import (
@@ -241,31 +242,6 @@ class _ValidatedOnAssignment:
 
     def _validate(self) -> None:  # pragma: no cover - overridden
         pass
-
-
-def _resolve_n_images(owner: Any, default: int | None) -> None:
-    """Map the deprecated ``n_images`` onto ``n_groups`` (specs/config.md §3)."""
-    n_images = owner.__dict__.get("n_images")
-    if n_images is not None:
-        warnings.warn(
-            f"{type(owner).__name__}.n_images is deprecated; use n_groups", DeprecationWarning, stacklevel=4
-        )
-        if owner.__dict__.get("n_groups") is not None and owner.n_groups != n_images:
-            _fail(type(owner).__name__, "n_images", n_images, f"None or equal to n_groups={owner.n_groups}")
-        object.__setattr__(owner, "n_groups", n_images)
-        object.__setattr__(owner, "n_images", None)
-    if owner.__dict__.get("n_groups") is None and default is not None:
-        object.__setattr__(owner, "n_groups", default)
-
-
-def _assign_n_images(owner: Any) -> None:
-    """After construction, assigning the deprecated ``n_images`` sets ``n_groups`` (with a warning)."""
-    n_images = owner.__dict__.get("n_images")
-    if n_images is None or not owner.__dict__.get("_ready"):
-        return
-    warnings.warn(f"{type(owner).__name__}.n_images is deprecated; use n_groups", DeprecationWarning, stacklevel=4)
-    object.__setattr__(owner, "n_groups", n_images)
-    object.__setattr__(owner, "n_images", None)
 
 
 @dataclass
