@@ -30,13 +30,16 @@ class _DropNoise(logging.Filter):
 
 
 def quiet_third_party_noise() -> None:
-    """Drop Lightning's litlogger advert and the FutureWarning Lightning's own use of torch's deprecated
-    ``LeafSpec`` raises (neither is about the user's run); idempotent. Errors and other warnings stay."""
+    """Drop Lightning's litlogger advert, the FutureWarning Lightning's own use of torch's deprecated ``LeafSpec``
+    raises, and its "validation_step but no val_dataloader" warning of a run without validation data (none is
+    about a mistake in the user's run); idempotent. Errors and other warnings stay."""
     for name in _RANK_ZERO_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropNoise) for f in logger.filters):
             logger.addFilter(_DropNoise())
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*", category=FutureWarning)
+    # a run without validation data: the module's validation_step simply has nothing to do (not the user's error)
+    warnings.filterwarnings("ignore", message=r".*You defined a `validation_step` but have no `val_dataloader`.*")
 
 
 def is_terminal(stream: Any) -> bool:
