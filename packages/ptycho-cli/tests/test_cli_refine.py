@@ -76,7 +76,7 @@ def test_refine_evaluates_with_ptycho_evaluate(scan: Path, tmp_path: Path, capsy
 @pytest.mark.parametrize("argv,message", [
     (["refine", "--test-data", "missing.npz", "--output-dir", "o"], "missing.npz"),
     (["refine", "--test-data", "S", "--output-dir", "o", "--iterations", "-1"], "--refine-iterations"),
-    (["refine", "--test-data", "S", "--output-dir", "o", "--likelihood", "l2"], "--likelihood"),
+    (["refine", "--test-data", "S", "--output-dir", "o", "--likelihood", "l2"], "--refine-likelihood"),
     (["infer", "--model_path", "m", "--test_data", "S", "--output_dir", "o", "--refine-probe"],
      "--refine-probe: needs --refine-iterations K"),
     (["infer", "--model_path", "m", "--test_data", "S", "--output_dir", "o", "--refine-target", "network"],
