@@ -132,8 +132,9 @@ def _train_and_reconstruct_tf(train: Any, val: Any, config: Any) -> tuple[np.nda
     from ptycho.tf_backend.bundle import load_bundle, save_bundle
     from ptycho.workflows.components import reassemble_cdi_image, run_cdi_example
 
-    with stage(f"training (tensorflow, {describe_length(config)})"):
-        _, _, results = run_cdi_example(train, val, config, do_stitching=False)
+    if not is_quiet():  # then one line per epoch
+        print(f"training (tensorflow, {describe_length(config)})", flush=True)
+    _, _, results = run_cdi_example(train, val, config, do_stitching=False, progress=not is_quiet())
     save_bundle(Path(config.output_dir), results["tf_models"], config)
     models, loaded, _ = load_bundle(Path(config.output_dir))
     cfg = copy.copy(loaded)

@@ -91,15 +91,17 @@ def train_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
     out = Path(config.output_dir)
     from ptycho.config.training_options import describe_groups, describe_length
 
-    with stage(f"training (tensorflow, {describe_length(config)}, {describe_groups(config, len(train.diff3d))})"):
-        try:
-            amp, phase, results = run_cdi_example(train, test, config, M=STITCH_M, do_stitching=test is not None,
-                                                  resume_from=True if getattr(args, "resume", None) else None,
-                                                  checkpoints=True)
-        except FileNotFoundError as exc:  # --resume without a checkpoint: bad input, one line
-            if not getattr(args, "resume", None):
-                raise
-            raise UserError(f"--resume: {exc}") from None
+    if not is_quiet():  # then one line per epoch (ptycho.progress_text), the PyTorch backend's display
+        print(f"training (tensorflow, {describe_length(config)}, {describe_groups(config, len(train.diff3d))})",
+              flush=True)
+    try:
+        amp, phase, results = run_cdi_example(train, test, config, M=STITCH_M, do_stitching=test is not None,
+                                              resume_from=True if getattr(args, "resume", None) else None,
+                                              checkpoints=True, progress=not is_quiet())
+    except FileNotFoundError as exc:  # --resume without a checkpoint: bad input, one line
+        if not getattr(args, "resume", None):
+            raise
+        raise UserError(f"--resume: {exc}") from None
     bundle = save_bundle(out, results["tf_models"], config)
     save_outputs(amp, phase, results, str(out))
     written = write_history(out, results.get("history"))

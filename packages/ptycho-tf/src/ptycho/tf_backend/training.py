@@ -306,6 +306,16 @@ def _budget_seconds(training_config) -> float | None:
     return None if text is None else max_time_seconds(text)
 
 
+def _print_epoch(epoch: int, history: dict, nepochs: int | None, elapsed_s: float, budget_s: float | None) -> None:
+    """The progress line of finished 0-based ``epoch`` (Keras ``history`` of its ``fit`` call)."""
+    from ptycho.progress_text import epoch_line, run_eta
+
+    last = {k: float(v[-1]) for k, v in history.items() if v}
+    fraction = (epoch + 1) / max(1, nepochs or 1)
+    print(epoch_line(epoch + 1, nepochs, last.get("loss"), last.get("val_loss"), elapsed_s,
+                     run_eta(fraction, elapsed_s, nepochs, budget_s)), flush=True)
+
+
 def _epochs(state: dict, nepochs: int | None):
     """0-based epochs still to run: from ``state['epochs_done']`` to ``nepochs`` (without end when ``nepochs``
     is None: the time budget stops the loop). A run that stopped early or on its budget is finished: resuming it
@@ -318,7 +328,7 @@ def _epochs(state: dict, nepochs: int | None):
 
 def fit(models: Models, x, coords, training_config, intensity_scale: float,
         seed: int = 0, verbose: int = 0, *, checkpoint_path=None, resume_from=None, labels=None,
-        policy: TrainingPolicy | None = None) -> dict:
+        policy: TrainingPolicy | None = None, progress: bool = False) -> dict:
     """Train ``models.training_model`` (the autoencoder; a supervised model's generator) on normalised
     amplitudes, one Keras ``fit`` call per epoch.
 
@@ -335,6 +345,8 @@ def fit(models: Models, x, coords, training_config, intensity_scale: float,
       labels: supervised models only (required there, ignored by PINN models): (label_amp, label_phase),
         each (B, N, N, C) float32 ground-truth object amplitude and phase (radians) of every group.
       policy: :class:`TrainingPolicy` (hold-out, learning-rate plateau, early stopping); None = the defaults.
+      progress: print one line per finished epoch on stdout (``ptycho.progress_text.epoch_line``: epoch, loss,
+        validation loss, elapsed, time left), the PyTorch backend's format.
     Returns: history dict ``{'train_loss': [...], 'val_loss': [...], 'keras': {...}}`` (per epoch).
     Raises: NonFiniteLossError at the first NaN/inf batch loss (epoch and step in the message);
       ValueError for a supervised model without (valid) labels.
@@ -381,6 +393,7 @@ def fit(models: Models, x, coords, training_config, intensity_scale: float,
     budget_s = _budget_seconds(training_config)
     budget = None if budget_s is None else TimeBudget(budget_s)
     callbacks = [guard] if budget is None else [guard, budget]
+    t0 = time.monotonic()
     for epoch in _epochs(state, training_config.nepochs):
         perm = epoch_order(len(tr_idx), seed, epoch)
         hist = models.training_model.fit(single([a[perm] for a in tr_in]), [t[perm] for t in tr_out],
@@ -390,6 +403,8 @@ def fit(models: Models, x, coords, training_config, intensity_scale: float,
         for k, vals in hist.history.items():
             state["keras"].setdefault(k, []).extend(float(v) for v in vals)
         state["epochs_done"] = epoch + 1
+        if progress:
+            _print_epoch(epoch, hist.history, training_config.nepochs, time.monotonic() - t0, budget_s)
         stop = bool(n_val) and _plateau_and_stop(state, models, epoch, float(hist.history["val_loss"][-1]), policy)
         stop = stop or (budget is not None and budget.exhausted)
         state["stopped"] = stop

@@ -28,16 +28,10 @@ from typing import Any, TextIO
 import lightning.pytorch as L
 from lightning.pytorch.callbacks import TQDMProgressBar
 
+from ptycho.progress_text import clock, epoch_line, run_eta
+
 __all__ = ["EpochLines", "OverallProgress", "RankSafeProgressBar", "clock", "progress_callbacks", "short_metrics",
            "stdout_is_terminal"]
-
-
-def clock(seconds: float) -> str:
-    """``seconds`` as ``M:SS`` (``H:MM:SS`` from one hour)."""
-    total = int(round(max(0.0, seconds)))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 class OverallProgress(L.Callback):
@@ -67,12 +61,8 @@ class OverallProgress(L.Callback):
         """The three fields for ``batches_done`` batches into 0-based ``epoch`` (pure; used by the hooks)."""
         elapsed = self.elapsed_s()
         per_epoch = max(1, int(batches_per_epoch))
-        eta = float("inf")
-        if self.max_epochs is not None:
-            fraction = min(1.0, (epoch + min(batches_done, per_epoch) / per_epoch) / max(1, self.max_epochs))
-            eta = elapsed * (1.0 - fraction) / fraction if fraction > 0 else float("inf")
-        if self.budget_s is not None:
-            eta = min(eta, max(0.0, self.budget_s - elapsed))
+        fraction = min(1.0, (epoch + min(batches_done, per_epoch) / per_epoch) / max(1, self.max_epochs or 1))
+        eta = run_eta(fraction, elapsed, self.max_epochs, self.budget_s)
         done = epoch + (1 if batches_done >= per_epoch else 0)
         return {"epochs": f"{done}" if self.max_epochs is None else f"{done}/{self.max_epochs}",
                 "elapsed": clock(elapsed), "eta": "?" if eta == float("inf") else clock(eta)}
@@ -98,10 +88,6 @@ def short_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
         out["val"] = val[0]
     out.update({k: metrics[k] for k in ("epochs", "elapsed", "eta") if k in metrics})
     return {k: (float(v) if hasattr(v, "item") else v) for k, v in out.items()}
-
-
-def _format(value: Any) -> str:
-    return f"{value:.5g}" if isinstance(value, float) else str(value)
 
 
 class RankSafeProgressBar(TQDMProgressBar):
@@ -140,15 +126,14 @@ class EpochLines(L.Callback):
         self.stream = stream
 
     def line(self, epoch: int, metrics: dict[str, Any]) -> str:
-        """The line for the end of 0-based ``epoch`` given the trainer's progress-bar metrics (pure)."""
+        """The line for the end of 0-based ``epoch`` given the trainer's progress-bar metrics (pure;
+        :func:`ptycho.progress_text.epoch_line`, the TensorFlow backend's format too)."""
         epoch_loss = {k: v for k, v in metrics.items() if not k.endswith("_train_loss_step")}
         fields = short_metrics(epoch_loss)
-        run = self.overall.estimate(epoch, 1, 1)
-        total = "" if self.overall.max_epochs is None else f"/{self.overall.max_epochs}"
-        parts = [f"epoch {epoch + 1}{total}"]
-        parts += [f"{k} {_format(fields[k])}" for k in ("loss", "val") if k in fields]
-        parts += [f"elapsed {run['elapsed']}", f"eta {run['eta']}"]
-        return "  ".join(parts)
+        overall, elapsed = self.overall, self.overall.elapsed_s()
+        fraction = (epoch + 1) / max(1, overall.max_epochs or 1)
+        return epoch_line(epoch + 1, overall.max_epochs, fields.get("loss"), fields.get("val"), elapsed,
+                          run_eta(fraction, elapsed, overall.max_epochs, overall.budget_s))
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         metrics = dict(trainer.progress_bar_metrics)  # every rank reads: the read may all-reduce (module docstring)
