@@ -79,8 +79,8 @@ def _solver_flags(p: argparse.ArgumentParser, short_aliases: bool = False) -> No
                    metavar="TOL", help="stop after 5 passes in a row that each change the object by less than TOL "
                                        "relative (default 0.003; 0 runs every pass)")
     p.add_argument(*names("subpixel"), dest="refine_subpixel", choices=("object", "probe"), default=None,
-                   help="sub-pixel model: object (default; band-limited shift of the object window) or probe "
-                        "(shifted probe; cheaper, less faithful for sharp objects)")
+                   help="sub-pixel model: probe (default, RefineOptions.subpixel; shifted probe, cheaper) or object "
+                        "(band-limited shift of the object window; 2-3x the cost, better on sharp objects)")
     p.add_argument(*names("seed"), dest="refine_seed", type=nonnegative_int, default=None, metavar="SEED",
                    help="seed of the batch order (default 0)")
 
