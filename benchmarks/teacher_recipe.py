@@ -148,13 +148,14 @@ def main(argv: list[str] | None = None) -> int:
         extra = ["--refine-iterations", str(args.refine_iterations)] if args.refine_iterations else []
         _run(["infer", "--model_path", str(run), "--test_data", str(data / "test.npz"), "--output_dir", str(infer),
               "--quiet", *extra], out / f"infer_{v['label']}.log")
-        obj, origin = TS.load_object(infer)
+        obj, origin = TS.load_object(infer, "network_object.npz" if args.refine_iterations else
+                                     "reconstructed_object.npz")
         reg, unreg = TS.scores(obj, origin, truth, window), TS.scores(obj, origin, truth, window, register=False)
         preg = TS.scores(obj, origin, truth, window, register="phase")
         row = {"variant": v["label"], "spec": v, "train_s": train_s, "history": hist, **reg,
                "unregistered": unreg, "phase_reg": preg}
         if args.refine_iterations:
-            obj, origin = TS.load_object(infer / "refined")
+            obj, origin = TS.load_object(infer)
             row["refined"] = TS.scores(obj, origin, truth, window)
         rows.append(row)
         print(f"  {v['label']}: amp / phase SSIM {reg['amp_ssim']:.3f} / {reg['phase_ssim']:.3f} (unregistered "

@@ -12,9 +12,10 @@ import realistic as R
 M_STITCH = 20
 
 
-def load_object(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(object (H, W) complex64, origin_xy (2,) [x, y]) of a ``reconstructed_object.npz``."""
-    with np.load(folder / "reconstructed_object.npz") as f:
+def load_object(folder: Path, name: str = "reconstructed_object.npz") -> tuple[np.ndarray, np.ndarray]:
+    """(object (H, W) complex64, origin_xy (2,) [x, y]) of ``folder/name``: the final answer by default; after
+    ``ptycho infer --refine-iterations`` the network's own is ``network_object.npz``."""
+    with np.load(folder / name) as f:
         return f["object"], f["origin_xy"]
 
 

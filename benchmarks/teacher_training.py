@@ -15,7 +15,7 @@ Steps (the scan and scoring of ``benchmarks/realistic.py``, as in ``reconstructi
 
 1. ``realistic.prepare``: Siemens star, zone-plate probe, 2000 positions, 1e6 photons; train half / test half
    contract NPZ files without ground truth; the scoring window of the test half (M = 20).
-2. Teacher: ``ptycho refine --test-data train.npz --iterations K`` (flat start, the scan's probe and positions,
+2. Teacher: ``ptycho refine --test-data train.npz --refine-iterations K`` (flat start, the scan's probe and positions,
    Poisson likelihood); its object is scored on the TRAIN half's window against the truth (for the record only).
 3. Labels: ``ptycho.physics.extract_patches(object, positions - origin_xy, N, interpolation='fourier')`` at the
    train positions, written as the contract's ``Y`` into a copy of train.npz (``train_teacher.npz``).
@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     # 2. teacher: refinement of the train half from flat
     t = time.perf_counter()
     _ptycho(["refine", "--test-data", str(data / "train.npz"), "--output-dir", str(out / "teacher"),
-             "--iterations", str(args.teacher_iterations)], out / "teacher.log")
+             "--refine-iterations", str(args.teacher_iterations)], out / "teacher.log")
     teacher_s = time.perf_counter() - t
     t_obj, t_origin = TS.load_object(out / "teacher")
     teacher = TS.scores(t_obj, t_origin, truth, train_window)
@@ -356,14 +356,15 @@ def main(argv: list[str] | None = None) -> int:
         extra = ["--refine-iterations", str(args.refine_iterations)] if args.refine_iterations else []
         _ptycho(["infer", "--model_path", str(model), "--test_data", str(data / "test.npz"),
                  "--output_dir", str(infer_dir), *extra], out / f"{model.name}_infer.log")
-        obj, origin = TS.load_object(infer_dir)
+        obj, origin = TS.load_object(infer_dir, "network_object.npz" if args.refine_iterations else
+                                   "reconstructed_object.npz")
         net_rows.append({"method": f"{name}, network alone", "budget": budget, "seconds": seconds.get(letter),
                          **TS.scored(obj, origin, truth, window)})
         # registration is an amplitude cross-correlation: a blotchy amplitude can pull it off by many pixels
         net_rows.append({"method": f"{name}, network alone, unregistered", "budget": budget,
                          "seconds": seconds.get(letter), **TS.scores(obj, origin, truth, window, register=False)})
         if args.refine_iterations:
-            obj, origin = TS.load_object(infer_dir / "refined")
+            obj, origin = TS.load_object(infer_dir)
             net_rows.append({"method": f"{name}, + {args.refine_iterations} object passes",
                              "budget": f"{budget} + {args.refine_iterations} p", "seconds": seconds.get(letter),
                              **TS.scored(obj, origin, truth, window)})
@@ -391,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     records = {x: json.loads((out / NETWORKS[x][1] / TRAIN_RECORD).read_text()) for x in args.rows if x in "CD"}
     if args.refine_iterations:
         _ptycho(["refine", "--test-data", str(data / "test.npz"), "--output-dir", str(out / "test_flat"),
-                 "--iterations", str(args.refine_iterations)], out / "test_flat.log")
+                 "--refine-iterations", str(args.refine_iterations)], out / "test_flat.log")
         obj, origin = TS.load_object(out / "test_flat")
         rows.append({"method": "object refinement of the test half from flat", "budget": f"{args.refine_iterations} p",
                      **TS.scored(obj, origin, truth, window)})

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from _shared import amplitude_phase_panels, run  # examples/_shared.py: the ptycho call, the figure
 
-from ptycho_cli.evaluation import evaluate_arrays, load_ground_truth, load_reconstruction
+from ptycho_cli.evaluation import evaluate_arrays, load_ground_truth, load_reconstruction, load_scan_positions
 
 FIGURES = {
     "truth_vs_reconstruction.png": "Ground truth, the network alone, and the network followed by 10 refinement "
@@ -29,20 +29,21 @@ out.mkdir(parents=True, exist_ok=True)
 
 run("simulate", "--output", "scan.npz", "--n-positions", "256", "--scan", "fermat", "--probe", "zoneplate",
     "--jitter", "1", "--interpolation", "fourier", "--seed", "1", "--quiet")
-run("train", "--backend", "pytorch", "--train_data_file", "scan.npz", "--output_dir", "run", "--max_epochs", "4",
+run("train", "--backend", "pytorch", "--train-data-file", "scan.npz", "--output-dir", "run", "--max-epochs", "4",
     "--seed", "1", "--quiet")
-run("infer", "--model_path", "run", "--test_data", "scan.npz", "--output_dir", "run/recon",
+run("infer", "--model-path", "run", "--test-data", "scan.npz", "--output-dir", "run/recon",
     "--refine-iterations", "10", "--quiet")
-run("evaluate", "-r", "run/recon/reconstructed_object.npz", "-g", "scan.npz", "--output-dir", "run/eval_network", "-q")
-run("evaluate", "-r", "run/recon/refined/reconstructed_object.npz", "-g", "scan.npz", "--output-dir",
+run("evaluate", "-r", "run/recon/network_object.npz", "-g", "scan.npz", "--output-dir", "run/eval_network", "-q")
+run("evaluate", "-r", "run/recon/reconstructed_object.npz", "-g", "scan.npz", "--output-dir",
     "run/eval_refined", "-q")
 
-truth = load_ground_truth("scan.npz")
+truth, positions = load_ground_truth("scan.npz"), load_scan_positions("scan.npz")
 panels = []
-for label, path in (("network alone", "run/recon/reconstructed_object.npz"),
-                    ("network + 10 refinement iterations", "run/recon/refined/reconstructed_object.npz")):
+for label, path in (("network alone", "run/recon/network_object.npz"),
+                    ("network + 10 refinement iterations", "run/recon/reconstructed_object.npz")):
     obj, origin = load_reconstruction(path)
-    metrics, window, target = evaluate_arrays(obj, truth, origin)  # aligned windows of both, and the scores
+    # aligned windows of both, and the scores, on the scanned region only
+    metrics, window, target = evaluate_arrays(obj, truth, origin, positions=positions)
     panels.append((f"{label}\nSSIM {metrics['amplitude']['ssim']:.2f} / {metrics['phase']['ssim']:.2f}", window))
     print(f"{label:36s} SSIM amplitude {metrics['amplitude']['ssim']:.3f}  phase {metrics['phase']['ssim']:.3f}")
 panels.insert(0, ("ground truth", target))

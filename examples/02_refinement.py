@@ -52,7 +52,7 @@ result = refine(scan["diffraction"], positions, scan["probeGuess"],
 fig, axes = plt.subplots(2, len(SNAPSHOTS) + 1, figsize=(12, 5.4), constrained_layout=True)
 for col, it in enumerate(SNAPSHOTS):
     obj, origin = snapshots[it]
-    metrics, window, target = evaluate_arrays(obj, truth, origin)
+    metrics, window, target = evaluate_arrays(obj, truth, origin, positions=positions)  # scanned region only
     print(f"iteration {it:2d}: SSIM amplitude {metrics['amplitude']['ssim']:.3f}  phase {metrics['phase']['ssim']:.3f}")
     axes[0, col].imshow(np.abs(window), cmap="gray")
     axes[1, col].imshow(np.angle(window), cmap="viridis")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from _shared import amplitude_phase_panels, run  # examples/_shared.py: the ptycho call, the figure
 
-from ptycho_cli.evaluation import evaluate_arrays, load_ground_truth, load_reconstruction
+from ptycho_cli.evaluation import evaluate_arrays, load_ground_truth, load_reconstruction, load_scan_positions
 
 FIGURES = {
     "backends.png": "Ground truth and the two backends' reconstructions after the same short training "
@@ -24,15 +24,15 @@ out.mkdir(parents=True, exist_ok=True)
 
 
 run("simulate", "--output", "scan.npz", "--n-positions", "128", "--scan", "fermat", "--seed", "2", "--quiet")
-truth = load_ground_truth("scan.npz")
+truth, positions = load_ground_truth("scan.npz"), load_scan_positions("scan.npz")
 panels = []
 for backend in ("pytorch", "tensorflow"):
-    run("train", "--backend", backend, "--train_data_file", "scan.npz", "--output_dir", f"{backend}",
-        "--max_epochs", "3", "--seed", "1", "--quiet")
-    run("infer", "--backend", backend, "--model_path", backend, "--test_data", "scan.npz",
-        "--output_dir", f"{backend}/recon", "--quiet")
+    run("train", "--backend", backend, "--train-data-file", "scan.npz", "--output-dir", f"{backend}",
+        "--max-epochs", "3", "--seed", "1", "--quiet")
+    run("infer", "--backend", backend, "--model-path", backend, "--test-data", "scan.npz",
+        "--output-dir", f"{backend}/recon", "--quiet")
     obj, origin = load_reconstruction(f"{backend}/recon/reconstructed_object.npz")
-    metrics, window, target = evaluate_arrays(obj, truth, origin)
+    metrics, window, target = evaluate_arrays(obj, truth, origin, positions=positions)
     amp, phase = metrics["amplitude"]["ssim"], metrics["phase"]["ssim"]
     print(f"{backend:10s} SSIM amplitude {amp:.3f}  phase {phase:.3f}  PSNR amplitude {metrics['amplitude']['psnr']:.1f} dB")
     panels.append((f"{backend}\nSSIM {amp:.2f} / {phase:.2f}", window))

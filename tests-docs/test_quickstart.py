@@ -50,6 +50,12 @@ def test_quickstart_runs_as_written(tmp_path):
                         f"stdout:\n{done.stdout[-3000:]}\nstderr:\n{done.stderr[-3000:]}")
     missing = [p for p in written_files() if not (tmp_path / p).is_file()]
     assert not missing, f"docs/quickstart.md names files the commands did not write: {missing}"
+    # the page's claim: a recognisably right reconstruction (it states amplitude / phase SSIM 0.93 / 0.83)
+    import json
+
+    scores = json.loads((tmp_path / "runs/first/eval/metrics.json").read_text())
+    assert scores["placement"]["scanned_region"]
+    assert scores["amplitude"]["ssim"] > 0.8 and scores["phase"]["ssim"] > 0.6, scores["amplitude"]
     for i, code in enumerate(blocks("python")):
         done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                               timeout=600)

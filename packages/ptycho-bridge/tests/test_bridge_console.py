@@ -27,3 +27,14 @@ def test_leafspec_deprecation_silenced_other_future_warnings_kept():
         warnings.warn("`isinstance(treespec, LeafSpec)` is deprecated, use ...", FutureWarning, stacklevel=1)
         warnings.warn("something else is deprecated", FutureWarning, stacklevel=1)
     assert [str(w.message) for w in seen] == ["something else is deprecated"]
+
+
+def test_no_validation_data_warning_silenced_other_user_warnings_kept():
+    """issue 27: a run without validation data prints no 'validation_step but no val_dataloader' warning."""
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        quiet_third_party_noise()
+        warnings.warn("You defined a `validation_step` but have no `val_dataloader`. Skipping val loop.",
+                      UserWarning, stacklevel=1)
+        warnings.warn("The dataloader does not have many workers", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in seen] == ["The dataloader does not have many workers"]

@@ -73,7 +73,7 @@ def test_validate_ok_and_failures(scan: Path, tmp_path: Path) -> None:
     (["nosuchcommand"], "invalid choice"),
     (["evaluate", "--reconstruction", "nope.npz", "--ground-truth", "nope2.npz"], "nope.npz"),
     (["train", "--backend", "cobol", "--train_data_file", "a.npz", "--output_dir", "o"], "--backend"),
-    (["train", "--output_dir", "o"], "--train_data_file"),
+    (["train", "--output_dir", "o"], "--train-data-file"),
     (["train", "--train_data_file", "missing.npz", "--output_dir", "o"], "missing.npz"),
     (["infer", "--model_path", "m", "--test_data", "missing.npz", "--output_dir", "o"], "missing.npz"),
     (["demo", "--epochs", "0"], "--epochs"),
@@ -120,9 +120,12 @@ def test_evaluate_writes_metrics_and_figure(scan: Path, tmp_path: Path) -> None:
     assert set(metrics["frc_curve"]) == {"amplitude", "phase"}
     assert (tmp_path / "ev" / "comparison.png").stat().st_size > 1024
     assert "ssim" in r.stdout and "psnr" in r.stdout
-    # same data with the origin recorded: no search, same window
+    # same data with the origin recorded: no search, same window (a bare object: no scan positions to limit it,
+    # this crop is not where the scan's positions are)
     np.savez(rpath, reconstruction=recon, origin_xy=np.array([65.0, 55.0]))
-    r2 = ptycho("evaluate", "-r", str(rpath), "-g", str(scan), "--output-dir", str(tmp_path / "ev2"), "--quiet")
+    np.save(tmp_path / "object.npy", gt)
+    r2 = ptycho("evaluate", "-r", str(rpath), "-g", str(tmp_path / "object.npy"), "--output-dir", str(tmp_path / "ev2"),
+                "--quiet")
     assert r2.returncode == 0, r2.stderr
     m2 = json.loads((tmp_path / "ev2" / "metrics.json").read_text())
     assert m2["placement"]["placement"] == "origin" and m2["placement"]["gt_offset"] == [60, 70]

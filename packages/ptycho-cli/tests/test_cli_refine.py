@@ -75,8 +75,8 @@ def test_refine_evaluates_with_ptycho_evaluate(scan: Path, tmp_path: Path, capsy
 
 @pytest.mark.parametrize("argv,message", [
     (["refine", "--test-data", "missing.npz", "--output-dir", "o"], "missing.npz"),
-    (["refine", "--test-data", "S", "--output-dir", "o", "--iterations", "-1"], "--iterations"),
-    (["refine", "--test-data", "S", "--output-dir", "o", "--likelihood", "l2"], "--likelihood"),
+    (["refine", "--test-data", "S", "--output-dir", "o", "--iterations", "-1"], "--refine-iterations"),
+    (["refine", "--test-data", "S", "--output-dir", "o", "--likelihood", "l2"], "--refine-likelihood"),
     (["infer", "--model_path", "m", "--test_data", "S", "--output_dir", "o", "--refine-probe"],
      "--refine-probe: needs --refine-iterations K"),
     (["infer", "--model_path", "m", "--test_data", "S", "--output_dir", "o", "--refine-target", "network"],
@@ -118,7 +118,8 @@ def test_a_failed_write_leaves_no_files(scan: Path, tmp_path: Path, monkeypatch)
 
 @pytest.mark.slow
 def test_infer_then_refine_round_trip(scan: Path, tmp_path: Path) -> None:
-    """§7: plain inference files stay; refined ones go to OUTPUT_DIR/refined/ and start from the network."""
+    """§7, specs/cli.md §4: OUTPUT_DIR/reconstructed_object.npz is the final answer (the refined object, started
+    from the network's); the network's own result stays beside it as network_object.npz."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
 
     def ptycho(*args: str) -> subprocess.CompletedProcess:
@@ -132,12 +133,14 @@ def test_infer_then_refine_round_trip(scan: Path, tmp_path: Path) -> None:
     r = ptycho("infer", "--model_path", str(tmp_path / "run"), "--test_data", str(scan), "--output_dir", str(out),
                "--refine-iterations", "2", "--refine-positions", "--quiet")
     assert r.returncode == 0, r.stderr
-    assert (out / "reconstructed_object.npz").is_file()
-    assert r.stdout.strip().splitlines()[-1].startswith(f"refined={(out / 'refined').resolve()} iterations=2 ")
-    with np.load(out / "refined" / "reconstructed_object.npz") as z:
+    assert r.stdout.strip().splitlines()[-1].startswith(f"refined={out.resolve()} iterations=2 ")
+    assert sorted(p.name for p in out.iterdir()) == [
+        "network_amplitude.png", "network_object.npz", "network_phase.png", "reconstructed_amplitude.png",
+        "reconstructed_object.npz", "reconstructed_phase.png", "refine_convergence.png", "refine_log.csv",
+        "refine_log.json", "refined_positions.npz"]
+    with np.load(out / "reconstructed_object.npz") as z, np.load(out / "network_object.npz") as n:
         assert z["object"].ndim == 2 and np.all(np.isfinite(z["object"]))
-    assert (out / "refined" / "refined_positions.npz").is_file()
-    assert not (out / "refined" / "refined_probe.npz").exists()
+        assert n["object"].ndim == 2 and not np.array_equal(n["object"], z["object"][: n["object"].shape[0]])
 
 
 @pytest.mark.slow
@@ -156,12 +159,12 @@ def test_infer_then_finetune_the_network(scan: Path, tmp_path: Path) -> None:
                        capture_output=True, text=True, env=env, timeout=900)
     assert r.returncode == 0, r.stderr
     assert "network pass 2: nll=" in r.stdout
-    log = json.loads((out / "refined" / "refine_log.json").read_text())
+    log = json.loads((out / "refine_log.json").read_text())
     net = log["network"]
     assert net["target"] == "both" and [row["iteration"] for row in net["history"]] == [1, 2]
     assert net["final_nll"] < net["initial_nll"]
     assert [row["iteration"] for row in log["history"]] == [1, 2]
-    with np.load(out / "refined" / "reconstructed_object.npz") as z:
+    with np.load(out / "reconstructed_object.npz") as z:
         assert z["object"].ndim == 2 and np.all(np.isfinite(z["object"]))
     # network only: the fine-tuned network's stitch is the result, with no object passes
     out2 = tmp_path / "inf_net"
@@ -169,8 +172,33 @@ def test_infer_then_finetune_the_network(scan: Path, tmp_path: Path) -> None:
                         str(out2), "--refine-iterations", "1", "--refine-target", "network", "--quiet"],
                        capture_output=True, text=True, env=env, timeout=900)
     assert r.returncode == 0, r.stderr
-    log2 = json.loads((out2 / "refined" / "refine_log.json").read_text())
+    log2 = json.loads((out2 / "refine_log.json").read_text())
     assert log2["network"]["target"] == "network" and len(log2["network"]["history"]) == 1
     assert log2["history"] == [] and log2["options"]["iterations"] == 0
-    with np.load(out2 / "refined" / "reconstructed_object.npz") as z:
+    with np.load(out2 / "reconstructed_object.npz") as z:
         assert z["object"].ndim == 2 and np.all(np.isfinite(z["object"])) and np.abs(z["object"]).max() > 0
+
+
+def test_a_failed_refinement_write_restores_plain_inference(scan: Path, tmp_path: Path, monkeypatch) -> None:
+    """specs/cli.md §4: the network's files are renamed aside only for the refined ones to take their names; when
+    writing those fails, the folder is plain inference's again (no final answer missing, nothing half-written)."""
+    import ptycho_cli.refine_outputs as outputs
+    from ptycho_cli.refine_cmd import _run, load_scan
+    from ptycho_torch.refine import RefineOptions
+
+    out = tmp_path / "inf"
+    out.mkdir()
+    for name in ("reconstructed_object.npz", "reconstructed_amplitude.png", "reconstructed_phase.png"):
+        (out / name).write_bytes(name.encode())
+
+    def broken(*args, **kwargs):
+        assert sorted(p.name for p in out.iterdir()) == [
+            "network_amplitude.png", "network_object.npz", "network_phase.png"]
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(outputs, "write_refinement", broken)
+    with pytest.raises(OSError):
+        _run(load_scan(scan), RefineOptions(iterations=1, device="cpu"), out, None, True, keep_network=True)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "reconstructed_amplitude.png", "reconstructed_object.npz", "reconstructed_phase.png"]
+    assert (out / "reconstructed_object.npz").read_bytes() == b"reconstructed_object.npz"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -128,7 +130,7 @@ def test_max_time_flag_reaches_both_backends_configs(tmp_path) -> None:
                            str(tmp_path / "o"), "--max-time", "14 minutes"], capture_output=True, text=True)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert "--max_time/--max-time: expected a positive wall-clock budget DD:HH:MM:SS" in lines[-1]
+    assert "argument --max-time: expected a positive wall-clock budget DD:HH:MM:SS" in lines[-1]
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "o").exists()
 
@@ -153,23 +155,30 @@ def test_train_recipe_fills_unset_fields_only() -> None:
     assert "n_filters_scale" not in torch_train_values(args, extra)
 
 
-def test_a_time_budget_alone_lifts_the_epoch_cap() -> None:
-    """specs/cli.md §4.1: with --max-time and no --max_epochs, ptycho train trains until the budget (epoch cap
-    BUDGET_EPOCHS) in both backends; an explicit --max_epochs still wins; without a budget the canonical 50 stands."""
+def test_a_time_budget_alone_trains_until_the_budget() -> None:
+    """specs/cli.md §4.1: with --max-time and no --max-epochs, ptycho train trains until the budget (canonical
+    nepochs None, no placeholder epoch count) in both backends; an explicit --max-epochs still wins; without a
+    budget the canonical 50 stands."""
     from ptycho_cli.delegate import torch_train_values
     from ptycho_cli.main import build_parser
-    from ptycho_cli.recipe import BUDGET_EPOCHS
     from ptycho_cli.tf_entry import build_training_config
+    from ptycho_torch.train import parse_explicit, resolve_args
 
-    base = ["train", "--train-data-file", "a.npz", "--output_dir", "o"]
+    def torch_training(values: dict) -> dict:
+        argv = [a for k, v in values.items() if k != "quiet" for a in (f"--{k}", str(v))]
+        return resolve_args(parse_explicit(argv))[1]
+
+    base = ["train", "--train-data-file", "a.npz", "--output-dir", "o"]
     args, extra = build_parser().parse_known_args(base + ["--max-time", "00:00:10:00"])
-    assert torch_train_values(args, extra)["max_epochs"] == BUDGET_EPOCHS
-    assert build_training_config(args, 64).nepochs == BUDGET_EPOCHS
+    assert "max_epochs" not in torch_train_values(args, extra)
+    assert torch_training(torch_train_values(args, extra))["nepochs"] is None
+    config = build_training_config(args, 64)
+    assert config.nepochs is None and config.max_time_s == 600.0
     args, extra = build_parser().parse_known_args(base + ["--max-time", "00:00:10:00", "--epochs", "7"])
-    assert torch_train_values(args, extra)["max_epochs"] == 7
+    assert torch_training(torch_train_values(args, extra))["nepochs"] == 7
     assert build_training_config(args, 64).nepochs == 7
     args, extra = build_parser().parse_known_args(base)
-    assert "max_epochs" not in torch_train_values(args, extra)
+    assert "nepochs" not in torch_training(torch_train_values(args, extra))
     assert build_training_config(args, 64).nepochs == 50
 
 
@@ -225,3 +234,116 @@ def test_validate_accepts_an_hdf5_scan_and_names_its_damage(tmp_path) -> None:
     assert lines[0].startswith(f"{good}: OK (64 positions, N=64")
     assert lines[1] == (f"{bad}: key 'diffraction': expected non-negative amplitudes sqrt(counts), "
                         "found minimum -2 in pattern 5")
+
+
+def test_demo_trains_on_a_budget_unless_told_an_epoch_count() -> None:
+    """specs/cli.md §7: the default demo trains until DEMO_TRAINING_BUDGET (nepochs None); --epochs alone trains
+    that many epochs with no budget; --max-time alone replaces the budget; both: whichever comes first."""
+    from ptycho_cli.demo import DEMO_TRAINING_BUDGET, _training_config, demo_preset
+    from ptycho_cli.main import build_parser
+
+    def preset(*flags: str):
+        return demo_preset(build_parser().parse_args(["demo", *flags]))
+
+    default = preset()
+    assert (default.epochs, default.max_time) == (None, DEMO_TRAINING_BUDGET)
+    config = _training_config(default, Path("o"), 1, "pytorch", 512)
+    assert config.nepochs is None and config.max_time_s == 120.0
+    assert (preset("--epochs", "3").epochs, preset("--epochs", "3").max_time) == (3, None)
+    assert (preset("--max-time", "00:00:00:30").epochs, preset("--max_time", "00:00:00:30").max_time) == (
+        None, "00:00:00:30")
+    both = preset("--epochs", "3", "--max-time", "00:00:00:30")
+    assert (both.epochs, both.max_time) == (3, "00:00:00:30")
+    assert (preset("--fast").epochs, preset("--fast").max_time) == (1, None)
+    assert default.training_text() == "train for 2 min 00 s (a wall-clock budget)"
+
+
+def test_evaluate_scores_the_scanned_region_only(tmp_path: Path) -> None:
+    """specs/cli.md §5, specs/metrics.md §5: a canvas exact inside the scanned region and holding unconstrained
+    values (the flat start, 1 + 0j) in the corners of a round scan's bounding box scores as exact when the
+    ground-truth file carries the scan positions (SSIM 1, FRC at the last ring, PSNR at its cap); SSIM, PSNR and
+    FRC then agree. A bare object file (no positions) keeps the old rectangle, corners included, and scores
+    lower on every measure."""
+    from ptycho_cli.evaluation import evaluate_files
+
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:160, 0:160]
+    truth = (0.6 + 0.3 * np.sin(xx / 3.0) * np.cos(yy / 5.0) + 0.05 * rng.standard_normal((160, 160))) * np.exp(
+        1j * 0.5 * np.sin(xx / 4.0 + yy / 7.0))
+    t = np.linspace(0, 40 * np.pi, 300)
+    r = np.sqrt(np.linspace(0.0, 1.0, 300)) * 40
+    positions = np.stack([80 + r * np.cos(t), 80 + r * np.sin(t)], axis=1)
+    origin = np.array([30.0, 30.0])
+    canvas = np.ones((100, 100), complex)  # pixels the scan never constrained keep the flat start
+    from ptycho.metrics import scanned_mask
+
+    inside = scanned_mask(positions, canvas.shape, origin)
+    canvas[inside] = truth[30:130, 30:130][inside]
+    recon = tmp_path / "recon.npz"
+    np.savez(recon, object=canvas, origin_xy=origin)
+    scan, bare = tmp_path / "scan.npz", tmp_path / "object.npz"
+    np.savez(scan, objectGuess=truth, xcoords=positions[:, 0], ycoords=positions[:, 1])
+    np.savez(bare, objectGuess=truth)
+    good = evaluate_files(recon, scan, tmp_path / "good", register=False)
+    old = evaluate_files(recon, bare, tmp_path / "old", register=False)
+    assert good["placement"]["scanned_region"] and not old["placement"]["scanned_region"]
+    for part in ("amplitude", "phase"):
+        assert good[part]["ssim"] > 0.999 and good[part]["psnr"] >= 60
+        assert good[part]["frc50"] >= len(good["frc_curve"][part]) - 2
+        assert old[part]["ssim"] < good[part]["ssim"] and old[part]["psnr"] < 40
+
+
+def test_every_usage_line_is_kebab_case_and_the_guides_spellings_still_parse() -> None:
+    """specs/cli.md §1: usage and help show only kebab-case flags; every hidden spelling (the seed guide's
+    snake_case, refine's former short names) parses to the same destination as the shown one."""
+    import re
+
+    from ptycho_bridge.flag_style import hidden_spellings
+    from ptycho_cli.main import build_parser
+
+    parser = build_parser()
+    subs = next(a for a in parser._actions if isinstance(a, __import__("argparse")._SubParsersAction)).choices
+    for name, sub in subs.items():
+        text = sub.format_help()
+        assert not re.findall(r"--[a-z0-9]+_[a-z0-9_]+", text), (name, re.findall(r"--[a-z0-9]+_[a-z0-9_]+", text))
+        for hidden, shown in hidden_spellings(sub).items():
+            assert sub._option_string_actions[hidden] is sub._option_string_actions[shown]
+    train = subs["train"].parse_known_args(["--train_data_file", "a.npz", "--output_dir", "o", "--n_filters_scale",
+                                            "2", "--max_epochs", "3", "--n_images", "8"])[0]
+    kebab = subs["train"].parse_known_args(["--train-data-file", "a.npz", "--output-dir", "o", "--n-filters-scale",
+                                            "2", "--max-epochs", "3", "--n-groups", "8"])[0]
+    assert vars(train) == vars(kebab)
+    assert vars(subs["infer"].parse_args(["--model_path", "m", "--test_data", "t.npz", "--output_dir", "o"])) == vars(
+        subs["infer"].parse_args(["--model-path", "m", "--test-data", "t.npz", "--output-dir", "o"]))
+    old = subs["refine"].parse_args(["--test-data", "t.npz", "--output-dir", "o", "--iterations", "3",
+                                     "--likelihood", "gaussian", "--seed", "4", "--batch-size", "8"])
+    new = subs["refine"].parse_args(["--test-data", "t.npz", "--output-dir", "o", "--refine-iterations", "3",
+                                     "--refine-likelihood", "gaussian", "--refine-seed", "4", "--refine-batch-size", "8"])
+    assert vars(old) == vars(new) and new.iterations == 3 and new.refine_likelihood == "gaussian"
+    assert "--refine-iterations K" in subs["refine"].format_usage() and "--iterations" not in subs["refine"].format_help()
+
+
+def test_simulate_defaults_are_the_demos_scan() -> None:
+    """specs/cli.md §2, §7: ptycho simulate without flags writes the scan the demo trains on."""
+    from ptycho_cli.demo import DEFAULT_PRESET
+    from ptycho_cli.main import build_parser
+
+    args = build_parser().parse_args(["simulate", "-o", "scan.npz"])
+    for flag_dest, preset_field in (("object_kind", "object_kind"), ("N", "N"), ("n_positions", "n_positions"),
+                                    ("scan", "scan"), ("probe_kind", "probe_kind"), ("jitter", "jitter"),
+                                    ("interpolation", "interpolation"), ("oversample", "oversample"),
+                                    ("nphotons", "nphotons")):
+        assert getattr(args, flag_dest) == getattr(DEFAULT_PRESET, preset_field), flag_dest
+    assert (args.scan, args.probe_kind, args.jitter, args.interpolation) == ("fermat", "zoneplate", 1.0, "finegrid")
+
+
+def test_evaluate_figure_titles_say_what_they_show(tmp_path: Path) -> None:
+    """issue 27: the comparison figure of the network's object says 'network alone', the refined one says so."""
+    from ptycho_cli.evaluation import figure_title
+
+    (tmp_path / "network_object.npz").write_bytes(b"")
+    assert figure_title(tmp_path / "network_object.npz").startswith("The network alone (")
+    assert figure_title(tmp_path / "reconstructed_object.npz").startswith("The network + refinement, the final answer")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert figure_title(plain / "reconstructed_object.npz") == "plain/reconstructed_object.npz vs ground truth"

@@ -26,8 +26,9 @@ def test_fast_demo_writes_every_output(tmp_path: Path) -> None:
     assert r.stdout.startswith("backend: pytorch")
     assert "ssim" in r.stdout and "psnr" in r.stdout
     for name in ("reconstruction.png", "loss_curves.png", "comparison.png", "comparison_network.png",
-                 "refined/reconstruction.png", "refined/reconstructed_object.npz"):
+                 "reconstructed_object.npz", "network_object.npz", "network_reconstruction.png"):
         assert (out / name).stat().st_size > 1024, name
+    assert not (out / "refined").exists()
     metrics = json.loads((out / "metrics.json").read_text())
     assert -1 <= metrics["amplitude"]["ssim"] <= 1
     assert -1 <= metrics["network_alone"]["amplitude"]["ssim"] <= 1
@@ -35,6 +36,23 @@ def test_fast_demo_writes_every_output(tmp_path: Path) -> None:
     assert metrics["demo"]["timings_s"]["refine"] > 0
     assert metrics["demo"]["history"]["train_loss"] and metrics["demo"]["history"]["val_loss"]
     assert "Lightning" not in r.stderr and "%|" not in r.stderr  # --quiet: no bars, no library chatter
+
+
+@pytest.mark.slow
+def test_demo_on_a_budget_shows_every_step_in_a_pipe(tmp_path: Path) -> None:
+    """specs/cli.md §7: the demo trains until its budget (no epoch count) and, its output being a pipe, prints
+    one line per epoch, per refinement pass, and a start and end line for the steps without a count; no bar,
+    no Lightning version number, no per-step loss copies."""
+    out = tmp_path / "demo"
+    r = ptycho("demo", "--fast", "--max-time", "00:00:00:04", "--output-dir", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "train for 4 s (a wall-clock budget)" in r.stdout
+    epochs = [ln for ln in r.stdout.splitlines() if ln.startswith("epoch ")]
+    assert epochs and all("/" not in ln.split()[1] and " elapsed " in ln and " eta " in ln for ln in epochs)
+    assert "refining: maximum-likelihood pass 1/1  nll " in r.stderr
+    assert "reconstructing 64 positions (pytorch) ..." in r.stderr and "(pytorch): done in " in r.stderr
+    assert "\r" not in r.stdout + r.stderr and "v_num" not in r.stdout and "100000" not in r.stdout
+    assert f"{len(epochs)} epoch(s) in 4 s" in r.stdout
 
 
 @pytest.mark.slow

@@ -290,3 +290,33 @@ def test_max_time_budget_format():
     for bad in ("14:00", "00:00:00:00", "00:24:00:00", "00:00:60:00", "a:b:c:d", "00:00:-1:00", 840):
         with pytest.raises(ValueError, match=r"^TrainingConfig\.max_time: expected None or a positive wall-clock"):
             TrainingConfig(max_time=bad)
+
+
+def test_nepochs_none_means_until_the_budget_and_the_budget_is_parsed_with_the_field():
+    """specs/config.md §3: nepochs None = train until max_time (allowed only with a budget); max_time_s holds the
+    seconds, updated on assignment and kept when an invalid assignment is rolled back; copies keep it."""
+    import copy
+    import dataclasses
+
+    from ptycho.config.config import TrainingConfig, config_from_dict, config_to_dict
+    from ptycho.config.training_options import describe_length
+
+    cfg = TrainingConfig(nepochs=None, max_time="00:00:03:00")
+    assert cfg.until_budget and cfg.max_time_s == 180.0
+    assert describe_length(cfg) == "until max_time=00:00:03:00"
+    assert describe_length(TrainingConfig(nepochs=7, max_time="00:00:00:09")) == "epochs=7 or max_time=00:00:00:09"
+    assert describe_length(TrainingConfig()) == "epochs=50" and TrainingConfig().max_time_s is None
+    cfg.max_time = "00:00:01:30"
+    assert cfg.max_time_s == 90.0
+    with pytest.raises(ValueError, match=r"^TrainingConfig\.nepochs: expected an integer >= 1, or None together "
+                                         r"with a max_time budget"):
+        cfg.max_time = None
+    assert cfg.max_time == "00:00:01:30" and cfg.max_time_s == 90.0
+    with pytest.raises(ValueError, match=r"^TrainingConfig\.learning_rate"):
+        cfg.learning_rate = -1.0
+    assert cfg.max_time_s == 90.0
+    assert copy.copy(cfg).max_time_s == 90.0 and dataclasses.replace(cfg, max_time="00:00:00:05").max_time_s == 5.0
+    again = config_from_dict(config_to_dict(cfg))
+    assert again.nepochs is None and again.max_time_s == 90.0
+    with pytest.raises(ValueError, match=r"^TrainingConfig\.nepochs"):
+        TrainingConfig(nepochs=None)

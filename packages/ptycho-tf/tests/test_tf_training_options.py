@@ -198,3 +198,27 @@ def test_max_time_stops_fit_after_the_budget_and_resume_trains_no_further(tmp_pa
     again = _compiled_models()
     resumed = training.fit(again, x, coords, tc, 100.0, policy=PYTORCH_DEFAULTS, resume_from=ckpt)
     assert resumed["train_loss"] == first["train_loss"]
+
+
+def test_nepochs_none_fits_until_the_budget(tmp_path, capsys):
+    """specs/config.md §3: nepochs None trains until max_time in the TensorFlow backend too: a 2-second budget
+    runs more epochs than one and stops after the batch that exhausts it (no epoch cap), and a resume of the
+    finished run trains nothing more. ``progress=True`` prints the PyTorch backend's line per epoch."""
+    import time
+
+    models = _compiled_models()
+    x = np.abs(np.random.default_rng(0).normal(size=(8, 64, 64, 1))).astype(np.float32)
+    coords = np.zeros((8, 1, 2, 1), np.float32)
+    tc = TrainingConfig(model=MC, nepochs=None, batch_size=4, max_time="00:00:00:02")
+    training.fit(models, x, coords, replace(tc, nepochs=1, max_time=None), 100.0, policy=PYTORCH_DEFAULTS)  # compile
+    ckpt = tmp_path / "last.ckpt"
+    t0 = time.monotonic()
+    capsys.readouterr()
+    first = training.fit(models, x, coords, tc, 100.0, policy=PYTORCH_DEFAULTS, checkpoint_path=ckpt, progress=True)
+    elapsed = time.monotonic() - t0
+    assert elapsed >= 2.0 and len(first["train_loss"]) >= 2
+    lines = capsys.readouterr().out.splitlines()
+    assert [ln.split("  ")[0] for ln in lines] == [f"epoch {k}" for k in range(1, len(first["train_loss"]) + 1)]
+    assert all(" loss " in ln and " elapsed " in ln and " eta " in ln for ln in lines)
+    resumed = training.fit(_compiled_models(), x, coords, tc, 100.0, policy=PYTORCH_DEFAULTS, resume_from=ckpt)
+    assert resumed["train_loss"] == first["train_loss"]

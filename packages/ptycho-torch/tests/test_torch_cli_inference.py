@@ -146,14 +146,14 @@ def _n128_npz(path: Path) -> None:
 @pytest.mark.parametrize(
     "case, match",
     [
-        ("missing_model", "--model_path"),
+        ("missing_model", "--model-path"),
         ("corrupt_bundle", "wts.h5.zip"),
         ("foreign_bundle", "tensorflow"),
         ("malformed_npz", "bad.npz"),
         ("missing_data", "nope.npz"),
         ("n_mismatch", "expected 64x64"),
-        ("bad_flag", "--n_images"),
-        ("missing_flag", "--model_path"),
+        ("bad_flag", "--n-images"),
+        ("missing_flag", "--model-path"),
     ],
 )
 def test_bad_input_one_line_exit_2_nothing_written(bundle_dir, tmp_path, capsys, case, match):
@@ -216,7 +216,7 @@ def test_guide_example_commands_run_as_written(tmp_path):
          "--max_epochs", "1", "--accelerator", "cpu", "--deterministic", "--num-workers", "0",
          "--learning-rate", "1e-3", "--quiet"], capture_output=True, text=True, timeout=600, env=env)
     assert train.returncode == 0, train.stderr[-2000:]
-    assert train.stderr.strip() == "ptycho_torch.train: DeprecationWarning: --n_images is deprecated; use --n_groups"
+    assert train.stderr.strip() == "ptycho_torch.train: DeprecationWarning: --n-images is deprecated; use --n-groups"
     out = tmp_path / "inference_results"
     infer_proc = subprocess.run(
         [sys.executable, "-m", "ptycho_torch.inference", "--model_path", str(run), "--test_data", str(FIXTURE),

@@ -136,11 +136,16 @@ def test_csv_run_flags_beat_config_file_and_n_from_data(csv_run):
 
 
 def test_csv_run_shows_progress_when_not_quiet(csv_run):
-    """specs/torch-cli.md §6: without --quiet the run prints its settings and Lightning's progress bar."""
+    """specs/torch-cli.md §6, specs/torch-workflow.md §3: without --quiet the run prints its settings and, its
+    stdout being a pipe, one short line per epoch (no carriage-return bar, no v_num, no step-loss copies)."""
     _, proc = csv_run
     assert proc.returncode == 0, proc.stderr[-2000:]
     text = proc.stdout + proc.stderr
-    assert "ptycho_torch.train: N=64 gridsize=1" in text and "Epoch" in text
+    assert "ptycho_torch.train: N=64 gridsize=1" in text and " epochs=2 " in text
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("epoch ")]
+    assert [ln.split("  ")[0] for ln in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert all(" loss " in ln and " val " in ln and " elapsed " in ln and len(ln) < 100 for ln in lines)
+    assert "\r" not in proc.stdout and "v_num" not in text and "_step" not in text
 
 
 def test_quiet_logger_none_prints_only_the_summary(quiet_run):
@@ -332,9 +337,9 @@ def bad_npz(tmp_path):
         ("malformed_npz", "bad.npz"),
         ("accumulate", "EXEC-ACCUM-001"),
         ("n_mismatch", "--N 128"),
-        ("bad_value", "--batch_size"),
+        ("bad_value", "--batch-size"),
         ("bad_config", "unknown field"),
-        ("no_output", "--output_dir"),
+        ("no_output", "--output-dir"),
         ("cuda_missing", "no CUDA device"),
     ],
 )
@@ -446,3 +451,17 @@ def test_mlflow_logger_honours_tracking_uri(tmp_path, nfs1, monkeypatch):
     out = tmp_path / "run"
     assert main(small(out, "--max_epochs", 1, "--logger", "mlflow", cfg=nfs1)) == 0
     assert "lr" in _mlflow_metrics(uri) and not (out / "mlruns").exists()
+
+
+def test_a_budget_alone_trains_until_it_and_the_log_says_so(tmp_path, capsys):
+    """specs/config.md §3, specs/torch-cli.md §2: --max-time without --max-epochs trains until the budget
+    (nepochs None in the bundle's config, no placeholder epoch count anywhere in the log); in a pipe the log has
+    one short line per epoch."""
+    out = tmp_path / "run"
+    argv = [a for a in small(out, "--max-time", "00:00:00:03", "--n_filters_scale", "1") if a != "--quiet"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert " until max_time=00:00:00:03 " in text and "epochs=" not in text and "100000" not in text
+    lines = [ln for ln in text.splitlines() if ln.startswith("epoch ")]
+    assert lines and all(len(ln) < 100 and "/" not in ln.split()[1] for ln in lines)
+    assert bundle_config(out)["nepochs"] is None and bundle_config(out)["max_time"] == "00:00:00:03"

@@ -197,9 +197,11 @@ def test_ptycho_train_multiprocess_matrix_with_progress_budget_and_resume(tmp_pa
     first = _ptycho_train(out, "--strategy", strategy, "--devices", "2", *stop, *display)
     _clean(first)
     assert [ln for ln in first.stdout.splitlines() if ln.startswith("bundle_path=")], first.stdout
-    if shown:
-        shown_text = first.stdout + first.stderr  # Lightning's bar writes to stdout
-        assert "eta=" in shown_text and ("left_s=" in shown_text) == budget  # the display really ran
+    if shown:  # the display really ran: stdout is a pipe here, so one line per epoch, from rank 0 only
+        lines = [ln for ln in first.stdout.splitlines() if ln.startswith("epoch ")]
+        assert lines and all(" eta " in ln for ln in lines), first.stdout[-2000:]
+        assert ("/" not in lines[-1].split()[1]) == budget  # a budget alone: the count done, no total
+        assert budget or len(lines) == 1
     ckpt = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert ckpt["ptycho_data_order"]["world_size"] == 2
     target = int(ckpt["ptycho_data_order"]["epoch"]) + 2

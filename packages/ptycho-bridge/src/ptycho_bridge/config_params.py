@@ -188,7 +188,7 @@ class TrainingConfig:
 
     Attributes:
         train_data_file, test_data_file: NPZ paths (str is converted to Path) or None.
-        batch_size: >= 1. epochs: >= 1 (canonical ``nepochs``). max_time: None or a wall-clock budget
+        batch_size: >= 1. epochs: >= 1, or None with a max_time budget (canonical ``nepochs``). max_time: None or a wall-clock budget
             ``DD:HH:MM:SS`` (canonical ``max_time``).
         mae_weight, nll_weight: in [0, 1] (nll_weight is a float, so canonical weights such as
             0.5 are representable). realspace_mae_weight, realspace_weight: >= 0.
@@ -207,7 +207,7 @@ class TrainingConfig:
     train_data_file: Path | None = None
     test_data_file: Path | None = None
     batch_size: int = 16
-    epochs: int = 50
+    epochs: int | None = 50
     max_time: str | None = None
     mae_weight: float = 0.0
     nll_weight: float = 1.0
@@ -236,8 +236,9 @@ class TrainingConfig:
         o = "TrainingConfig"
         set_paths(self, o, (("train_data_file", True), ("test_data_file", True), ("output_dir", False)))
         check_int(o, "batch_size", self.batch_size, 1)
-        check_int(o, "epochs", self.epochs, 1)
-        check_max_time(o, "max_time", self.max_time)
+        check_int(o, "epochs", self.epochs, 1, optional=True)
+        if check_max_time(o, "max_time", self.max_time) is None and self.epochs is None:
+            fail(o, "epochs", None, "an integer >= 1, or None together with a max_time budget (train until it)")
         check_float(o, "mae_weight", self.mae_weight, low=0.0, high=1.0)
         check_float(o, "nll_weight", self.nll_weight, low=0.0, high=1.0)
         check_float(o, "realspace_mae_weight", self.realspace_mae_weight, low=0.0)

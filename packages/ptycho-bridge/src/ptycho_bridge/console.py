@@ -5,9 +5,11 @@ messages that say nothing about the run (an advertisement, a deprecation inside 
 from __future__ import annotations
 
 import logging
+import os
 import warnings
+from typing import Any
 
-__all__ = ["FRAMEWORK_LOGGERS", "NOISE_MESSAGES", "quiet_third_party_noise"]
+__all__ = ["FRAMEWORK_LOGGERS", "NOISE_MESSAGES", "is_terminal", "quiet_third_party_noise"]
 
 #: Python logger names of Lightning (all its spellings) and TensorFlow
 FRAMEWORK_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "lightning_fabric",
@@ -28,10 +30,25 @@ class _DropNoise(logging.Filter):
 
 
 def quiet_third_party_noise() -> None:
-    """Drop Lightning's litlogger advert and the FutureWarning Lightning's own use of torch's deprecated
-    ``LeafSpec`` raises (neither is about the user's run); idempotent. Errors and other warnings stay."""
+    """Drop Lightning's litlogger advert, the FutureWarning Lightning's own use of torch's deprecated ``LeafSpec``
+    raises, and its "validation_step but no val_dataloader" warning of a run without validation data (none is
+    about a mistake in the user's run); idempotent. Errors and other warnings stay."""
     for name in _RANK_ZERO_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropNoise) for f in logger.filters):
             logger.addFilter(_DropNoise())
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*", category=FutureWarning)
+    # a run without validation data: the module's validation_step simply has nothing to do (not the user's error)
+    warnings.filterwarnings("ignore", message=r".*You defined a `validation_step` but have no `val_dataloader`.*")
+
+
+def is_terminal(stream: Any) -> bool:
+    """Whether ``stream`` is a terminal a progress bar can be drawn on: a TTY with a known size. A pseudo-terminal
+    without one (``script``, some CI runners and IDE consoles report 0 rows and columns) counts as a pipe: tqdm
+    draws nothing there (it hides every bar beyond the last of 0 rows), so a run would look silent but for line
+    ends. Progress displays print plain lines to anything else."""
+    try:
+        size = os.get_terminal_size(stream.fileno())
+        return bool(stream.isatty()) and size.columns > 0 and size.lines > 0
+    except (AttributeError, OSError, ValueError):
+        return False

@@ -236,7 +236,8 @@ class TrainingConfig(_V2):
     framework: str = _v("Lightning", ("choice", ("Lightning", "Default")), "inert: training is always Lightning")
     orchestrator: str = _v("Mlflow", ("choice", ("Mlflow", "Lightning")), "inert: the logger is CSV")
     learning_rate: float = _v(1e-3, ("float", 0.0, True), "honoured: execution learning_rate")
-    epochs: int = _v(50, ("int", 1), "honoured: canonical nepochs")
+    epochs: int | None = _v(50, ("int?", 1), "honoured: canonical nepochs (None: until the canonical max_time "
+                            "budget)")
     batch_size: int = _v(16, ("int", 1), "honoured: canonical batch_size")
     epochs_fine_tune: int = _v(0, ("int", 0), "refused: fine-tuning epochs are not implemented (only 0)")
     fine_tune_gamma: float = _v(0.1, ("float", 0.0), _INERT_FT)

@@ -14,9 +14,10 @@ __all__ = ["cmd_simulate", "cmd_validate", "cmd_evaluate", "simulate_to", "forma
 
 
 def simulate_to(path: str | Path, *, object_kind: str = "lines", N: int = 64, n_positions: int = 512,
-                scan: str = "random", nphotons: float = 1e9, seed: int = 1, probe_kind: str = "disk",
-                jitter: float = 0.0, interpolation: str = "finegrid", oversample: int = 4) -> dict[str, Any]:
-    """Simulate a scan and write it atomically at ``path`` after a contract check.
+                scan: str = "fermat", nphotons: float = 1e9, seed: int = 1, probe_kind: str = "zoneplate",
+                jitter: float = 1.0, interpolation: str = "finegrid", oversample: int = 4) -> dict[str, Any]:
+    """Simulate a scan and write it atomically at ``path`` after a contract check (defaults: the realistic scan
+    of :data:`ptycho_cli.recipe.REALISTIC_SCAN`).
 
     Returns a summary dict (path, M, N, object size, photons, seed, scan). Raises UserError for bad
     choices (unknown object/scan kind, N outside 64/128/256), a name not ending in ``.npz`` and a missing

@@ -19,7 +19,7 @@ import os
 from ptycho_bridge.option_flags import MODEL_OPTION_FIELDS, SCHEDULE_FLAGS, TRAINING_OPTION_FIELDS
 from ptycho_cli.backends import choose_backend
 from ptycho_cli.errors import UserError
-from ptycho_cli.recipe import TRAIN_RECIPE, budget_epochs
+from ptycho_cli.recipe import TRAIN_RECIPE
 
 __all__ = ["cmd_train", "cmd_infer", "torch_train_values", "torch_infer_values", "bundle_backend"]
 
@@ -63,9 +63,6 @@ def torch_train_values(args: argparse.Namespace, extra: list[str] | None = None)
     for field, value in TRAIN_RECIPE.items():
         if field not in values and not uses_config:
             values[field] = value
-    epochs = budget_epochs(values.get("max_time"), values.get("max_epochs"))
-    if epochs is not None and not uses_config:
-        values["max_epochs"] = epochs
     return values
 
 

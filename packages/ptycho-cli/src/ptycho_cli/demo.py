@@ -1,16 +1,20 @@
 """``ptycho demo``: the main job on a built-in default scan (specs/cli.md §7).
 
-simulate (lines object, N=64, Fermat-spiral scan with 1 px position jitter, a defocused zone-plate probe, 1e9
-photons) -> train (PyTorch by default) on the scan with a smaller independent scan for validation -> save the
-bundle -> reload it and reconstruct the scan (the network alone) -> refine that reconstruction with a few
-maximum-likelihood iterations (``ptycho_torch.refine``) -> evaluate both against the simulation's ground truth
--> figures -> summary table on stdout.
+simulate (``ptycho simulate``'s default scan, ``ptycho_cli.recipe.REALISTIC_SCAN``: lines object, N=64, 512
+positions on a Fermat spiral with 1 px position jitter, a defocused zone-plate probe, 1e9 photons, the neutral
+fine-grid measurement model) -> train (PyTorch by default) on the scan with a smaller independent scan for validation, until a
+wall-clock budget (``TrainingConfig(nepochs=None, max_time=...)``) -> save the bundle -> reload it and reconstruct
+the scan (the network alone) -> refine that reconstruction with a few maximum-likelihood iterations
+(``ptycho_torch.refine``) -> evaluate both against the simulation's ground truth -> figures -> summary table on
+stdout. Every long step shows progress: a bar on a terminal, plain lines in a pipe.
 
-Outputs under ``--output-dir`` (default ./ptycho_demo_output): ``data/train.npz``, ``data/val.npz``,
-``model/wts.h5.zip`` (+ backend files), ``reconstructed_object.npz`` / ``reconstruction.png`` (the network alone),
-``refined/reconstructed_object.npz`` / ``refined/reconstruction.png`` (after refinement), ``history.json``,
+Outputs under ``--output-dir`` (default ./ptycho_demo_output), in the layout of ``ptycho infer
+--refine-iterations``: ``data/train.npz``, ``data/val.npz``, ``model/wts.h5.zip`` (+ backend files),
+``reconstructed_object.npz`` / ``reconstruction.png`` (the final answer: after refinement),
+``network_object.npz`` / ``network_reconstruction.png`` (the network alone), ``history.json``,
 ``loss_curves.png``, ``metrics.json``, ``comparison.png`` (refined; ``comparison_network.png``: the network
-alone), ``summary.txt``.
+alone), ``summary.txt``. Without refinement (a TensorFlow-only installation) the network's object is the final
+answer under the plain names.
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ from typing import Any
 import numpy as np
 
 from ptycho_cli.backends import choose_backend
-from ptycho_cli.progress import is_quiet, stage
+from ptycho_cli.progress import is_quiet, stage, steps
+from ptycho_cli.recipe import REALISTIC_SCAN as _SCAN
 
-__all__ = ["DemoPreset", "DEFAULT_PRESET", "FAST_PRESET", "METRICS_LEGEND", "run_demo", "cmd_demo"]
+__all__ = ["DemoPreset", "DEFAULT_PRESET", "DEMO_TRAINING_BUDGET", "FAST_PRESET", "METRICS_LEGEND", "run_demo",
+           "cmd_demo", "demo_preset"]
 
 #: Central crop of each patch when stitching (the workflows' M=20).
 STITCH_M = 20
@@ -38,28 +44,47 @@ class DemoPreset:
     """Sizes of one demo run (all in the units of the canonical config)."""
 
     n_positions: int
-    epochs: int
+    epochs: int | None
     gridsize: int
     batch_size: int
     val_positions: int
     n_filters_scale: int = 1
-    N: int = 64
-    nphotons: float = 1e9
-    object_kind: str = "lines"
-    scan: str = "fermat"
-    probe_kind: str = "zoneplate"
-    jitter: float = 1.0
-    interpolation: str = "fourier"
+    # the scan: ptycho simulate's defaults (ptycho_cli.recipe.REALISTIC_SCAN), one definition for both
+    N: int = int(_SCAN["N"])
+    nphotons: float = float(_SCAN["nphotons"])
+    object_kind: str = str(_SCAN["object_kind"])
+    scan: str = str(_SCAN["scan"])
+    probe_kind: str = str(_SCAN["probe_kind"])
+    jitter: float = float(_SCAN["jitter"])
+    interpolation: str = str(_SCAN["interpolation"])
+    oversample: int = int(_SCAN["oversample"])
     refine_iterations: int = 10
+    #: training budget DD:HH:MM:SS (TrainingConfig.max_time); with ``epochs`` None training runs until it
+    max_time: str | None = None
+
+    def training_text(self) -> str:
+        """How long training runs, for the plan line and the summary."""
+        if self.epochs is None:
+            return f"train for {_budget_text(self.max_time)} (a wall-clock budget)"
+        return f"train {self.epochs} epoch(s)" + (f" or {_budget_text(self.max_time)}" if self.max_time else "")
 
 
-#: A few minutes on 2 CPU cores. Measured (benchmarks/RESULTS.md "Demo convergence"): at equal epochs batch 4 and
-#: batch 16 converge equally far (batch 16 is cheaper per pattern), 512 positions beat 256/128 positions with
-#: proportionally more epochs (canvas coverage), n_filters_scale 2 gains little per extra second, and 20 epochs
-#: beat 10 slightly (amplitude/phase SSIM 0.31/0.12 vs 0.30/0.09): the large-scale object is right, the fine
-#: lines are still soft. The 'grf' object at this preset scores lower in amplitude (SSIM 0.21 vs 0.31; its
+def _budget_text(max_time: str | None) -> str:
+    from ptycho.config.validation import max_time_seconds
+
+    seconds = int(max_time_seconds(max_time)) if max_time else 0
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+#: About 3 minutes in all on any machine: training runs until its budget (DEMO_TRAINING_BUDGET), so a slow or
+#: shared machine trains fewer epochs instead of running longer. Measured (benchmarks/RESULTS.md "Demo
+#: convergence"): at equal epochs batch 4 and batch 16 converge equally far (batch 16 is cheaper per pattern), 512
+#: positions beat 256/128 positions with proportionally more epochs (canvas coverage), n_filters_scale 2 gains
+#: little per extra second. The 'grf' object at this preset scores lower in amplitude (SSIM 0.21 vs 0.31; its
 #: features are 2-4 px, finer than the lines object's background), so the demo keeps 'lines'.
-DEFAULT_PRESET = DemoPreset(n_positions=512, epochs=20, gridsize=1, batch_size=16, val_positions=64)
+DEMO_TRAINING_BUDGET = "00:00:02:00"
+DEFAULT_PRESET = DemoPreset(n_positions=int(_SCAN["n_positions"]), epochs=None, gridsize=1, batch_size=16, val_positions=64,
+                            max_time=DEMO_TRAINING_BUDGET)
 #: Seconds; exercises every step for smoke tests, the reconstruction is not meaningful.
 FAST_PRESET = DemoPreset(n_positions=64, epochs=1, gridsize=1, batch_size=16, val_positions=32, refine_iterations=1)
 
@@ -71,7 +96,7 @@ def _training_config(preset: DemoPreset, out: Path, seed: int, backend: str, n_g
                         n_filters_scale=preset.n_filters_scale)
     return TrainingConfig(model=model, train_data_file=out / "data" / "train.npz",
                           test_data_file=out / "data" / "val.npz", batch_size=preset.batch_size,
-                          nepochs=preset.epochs, nphotons=preset.nphotons, n_groups=n_groups,
+                          nepochs=preset.epochs, max_time=preset.max_time, nphotons=preset.nphotons, n_groups=n_groups,
                           subsample_seed=seed, output_dir=out / "model", backend=backend)
 
 
@@ -88,8 +113,8 @@ def _train_and_reconstruct_torch(train: Any, val: Any, config: Any) -> tuple[np.
     silence_library_logs()
     execution = {"accelerator": "auto", "enable_progress_bar": not is_quiet(), "logger_backend": "none",
                  "deterministic": True}
-    with stage(f"training (pytorch, {config.nepochs} epochs)", enabled=False if not is_quiet() else None):
-        _, _, results = run_cdi_example_torch(train, val, config, do_stitching=False, execution_config=execution)
+    # the training display itself (a bar on a terminal, a line per epoch in a pipe) is the progress here
+    _, _, results = run_cdi_example_torch(train, val, config, do_stitching=False, execution_config=execution)
     models, loaded = load_inference_bundle_torch(config.output_dir)
     infer_cfg = copy.copy(loaded)
     infer_cfg.n_groups = None  # every position
@@ -103,11 +128,13 @@ def _train_and_reconstruct_tf(train: Any, val: Any, config: Any) -> tuple[np.nda
     from ptycho_cli.tf_entry import quiet_tensorflow
 
     quiet_tensorflow()
+    from ptycho.config.training_options import describe_length
     from ptycho.tf_backend.bundle import load_bundle, save_bundle
     from ptycho.workflows.components import reassemble_cdi_image, run_cdi_example
 
-    with stage(f"training (tensorflow, {config.nepochs} epochs)"):
-        _, _, results = run_cdi_example(train, val, config, do_stitching=False)
+    if not is_quiet():  # then one line per epoch
+        print(f"training (tensorflow, {describe_length(config)})", flush=True)
+    _, _, results = run_cdi_example(train, val, config, do_stitching=False, progress=not is_quiet())
     save_bundle(Path(config.output_dir), results["tf_models"], config)
     models, loaded, _ = load_bundle(Path(config.output_dir))
     cfg = copy.copy(loaded)
@@ -124,7 +151,13 @@ def run_demo(output_dir: str | Path, *, backend: str, preset: DemoPreset, seed: 
     from ptycho_cli.commands import format_metrics_table, simulate_to
     from ptycho_cli.evaluation import evaluate_arrays, load_ground_truth
     from ptycho_cli.figures import plot_comparison
-    from ptycho_cli.outputs import canvas_origin, write_history, write_reconstruction
+    from ptycho_cli.outputs import (
+        FINAL_NAMES,
+        NETWORK_NAMES,
+        canvas_origin,
+        write_history,
+        write_reconstruction,
+    )
 
     out = Path(output_dir)
     if out.exists() and not out.is_dir():
@@ -136,7 +169,8 @@ def run_demo(output_dir: str | Path, *, backend: str, preset: DemoPreset, seed: 
     train_path, val_path = out / "data" / "train.npz", out / "data" / "val.npz"
     train_path.parent.mkdir(parents=True, exist_ok=True)  # the demo owns its output folder
     scan_kw = dict(object_kind=preset.object_kind, N=preset.N, scan=preset.scan, nphotons=preset.nphotons,
-                   probe_kind=preset.probe_kind, jitter=preset.jitter, interpolation=preset.interpolation)
+                   probe_kind=preset.probe_kind, jitter=preset.jitter, interpolation=preset.interpolation,
+                   oversample=preset.oversample)
     simulate_to(train_path, n_positions=preset.n_positions, seed=seed, **scan_kw)
     simulate_to(val_path, n_positions=preset.val_positions, seed=seed + 1, **scan_kw)
     timings["simulate"] = time.perf_counter() - t0
@@ -147,29 +181,35 @@ def run_demo(output_dir: str | Path, *, backend: str, preset: DemoPreset, seed: 
     obj, offsets, history = runner(train, val, config)
     timings["train+reconstruct"] = time.perf_counter() - t1
     origin = canvas_origin(offsets, np.shape(obj), STITCH_M)
-    files = write_reconstruction(out, obj, origin, f"Demo reconstruction ({backend})")
+    refining = preset.refine_iterations > 0 and _refinement_available()
+    network_title = f"Demo: the network alone ({backend}, one pass, no refinement)"
+    files = {("network_" + k if refining else k): v for k, v in write_reconstruction(
+        out, obj, origin, network_title, names=NETWORK_NAMES if refining else FINAL_NAMES).items()}
     files.update(write_history(out, history))
     t2 = time.perf_counter()
     gt = load_ground_truth(train_path)
-    metrics, win, target = evaluate_arrays(np.asarray(obj), gt, origin)
+    positions = np.stack([np.asarray(train.xcoords, float), np.asarray(train.ycoords, float)], axis=1)
+    metrics, win, target = evaluate_arrays(np.asarray(obj), gt, origin, positions=positions)
     network_metrics = metrics
     timings["evaluate"] = time.perf_counter() - t2
     refined = None
-    if preset.refine_iterations > 0 and _refinement_available():
+    title = network_title.replace("Demo: the network", "The network")
+    if refining:
         t3 = time.perf_counter()
         refined = refine_reconstruction(train, np.asarray(obj), origin, preset.refine_iterations)
         timings["refine"] = time.perf_counter() - t3
         refined_obj, refined_origin = refined
-        refined_files = write_reconstruction(out / "refined", refined_obj, refined_origin,
-                                             f"Demo: network + {preset.refine_iterations} refinement iterations")
-        files.update({f"refined_{key}": path for key, path in refined_files.items()})
-        metrics, win_r, target_r = evaluate_arrays(refined_obj, gt, refined_origin)
+        refined_title = f"Demo: the network + {preset.refine_iterations} refinement iterations (the final answer)"
+        files.update(write_reconstruction(out, refined_obj, refined_origin, refined_title, names=FINAL_NAMES))
+        metrics, win_r, target_r = evaluate_arrays(refined_obj, gt, refined_origin, positions=positions)
         plot_comparison(win, target, out / "comparison_network.png", frc_curve=network_metrics.get("frc_curve"),
-                        metrics=network_metrics)
+                        metrics=network_metrics, title=f"{title} vs ground truth")
         files["comparison_network"] = out / "comparison_network.png"
         win, target = win_r, target_r
         metrics["network_alone"] = {k: network_metrics[k] for k in ("amplitude", "phase")}
-    plot_comparison(win, target, out / "comparison.png", frc_curve=metrics.get("frc_curve"), metrics=metrics)
+        title = f"The network + {preset.refine_iterations} refinement iterations"
+    plot_comparison(win, target, out / "comparison.png", frc_curve=metrics.get("frc_curve"), metrics=metrics,
+                    title=f"{title} vs ground truth")
     files["comparison"] = out / "comparison.png"
     timings["total"] = time.perf_counter() - t0
     metrics["demo"] = {"backend": backend, "seed": seed, "preset": preset.__dict__, "timings_s": timings,
@@ -180,11 +220,13 @@ def run_demo(output_dir: str | Path, *, backend: str, preset: DemoPreset, seed: 
     save_json_atomic(out / "metrics.json", metrics)
     files["metrics"] = out / "metrics.json"
     losses = history.get("train_loss") or []
+    trained = f"{len(losses)} epoch(s) in {_budget_text(preset.max_time)}" if preset.epochs is None else \
+        f"{preset.epochs} epoch(s)"
     vlosses = history.get("val_loss") or []
     lines = [
         f"PtychoPINN demo - backend {backend}, {preset.object_kind} object, {preset.probe_kind} probe, N={preset.N}, "
         f"{preset.n_positions} positions ({preset.scan} scan, {preset.jitter:g} px jitter), "
-        f"nphotons={preset.nphotons:g}, gridsize {preset.gridsize}, {preset.epochs} epoch(s), seed {seed}",
+        f"nphotons={preset.nphotons:g}, gridsize {preset.gridsize}, {trained}, seed {seed}",
         f"final train loss {losses[-1]:.6g}" if losses else "final train loss -",
         f"final validation loss {vlosses[-1]:.6g}" if vlosses else "final validation loss -",
         f"evaluated region {metrics['shape'][0]}x{metrics['shape'][1]} px "
@@ -240,9 +282,10 @@ def refine_reconstruction(scan: Any, canvas: np.ndarray, origin_xy: Any, iterati
     positions = np.stack([np.asarray(scan.xcoords, float), np.asarray(scan.ycoords, float)], axis=1)
     n = int(np.asarray(scan.diff3d).shape[-1])
     start, origin = embed_start(canvas, origin_xy, positions, n)
-    with stage(f"refining ({iterations} maximum-likelihood iterations)"):
+    with steps(int(iterations), "refining: maximum-likelihood pass") as shown:
         result = refine(np.asarray(scan.diff3d), positions, np.asarray(scan.probeGuess), start, origin,
-                        options=RefineOptions(iterations=int(iterations)))
+                        options=RefineOptions(iterations=int(iterations)),
+                        on_iteration=lambda row: shown.step(nll=float(row["nll"])))
     window, shape = output_window(positions)
     obj = crop(result.object, result.origin_xy, window, shape).astype(np.complex64)
     corner = (max(window[0], result.origin_xy[0]), max(window[1], result.origin_xy[1]))
@@ -266,22 +309,35 @@ def _network_and_refined(network: dict[str, Any], refined: dict[str, Any], itera
             format_metrics_table(refined)]
 
 
-def cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
-    backend, reason = choose_backend(args.backend, default="pytorch")
-    print(f"backend: {backend} ({reason})", flush=True)
+def demo_preset(args: argparse.Namespace) -> DemoPreset:
+    """The preset of a ``ptycho demo`` command line: ``--fast`` or the default, then the flags given.
+    ``--epochs N`` alone trains N epochs (no budget); ``--max-time`` alone trains until it; both: whichever
+    comes first."""
     preset = FAST_PRESET if args.fast else DEFAULT_PRESET
     changes = {k: v for k, v in (("epochs", args.epochs), ("n_positions", args.n_positions),
-                                 ("gridsize", args.gridsize)) if v is not None}
+                                 ("gridsize", args.gridsize), ("max_time", getattr(args, "max_time", None)))
+               if v is not None}
+    if args.epochs is not None and getattr(args, "max_time", None) is None:
+        changes["max_time"] = None
+    if getattr(args, "max_time", None) is not None and args.epochs is None:
+        changes["epochs"] = None
     if changes:
         preset = replace(preset, **changes)
     if preset.gridsize > 1 and preset.n_positions < preset.gridsize**2:
         from ptycho_cli.errors import UserError
 
         raise UserError(f"--n-positions: expected at least gridsize^2 = {preset.gridsize**2}, found {preset.n_positions}")
-    refine_text = f", then {preset.refine_iterations} refinement iterations" if preset.refine_iterations else ""
-    expected = " (about 2 minutes on 2 idle CPU cores)" if preset == DEFAULT_PRESET else ""
-    print(f"demo: simulate {preset.n_positions} positions, train {preset.epochs} epoch(s){refine_text}, "
-          f"evaluate{expected}; the training bar shows epochs done/total, elapsed and ETA", flush=True)
+    return preset
+
+
+def cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
+    backend, reason = choose_backend(args.backend, default="pytorch")
+    print(f"backend: {backend} ({reason})", flush=True)
+    preset = demo_preset(args)
+    refine_text = f", refine ({preset.refine_iterations} iterations)" if preset.refine_iterations else ""
+    expected = " (about 3 minutes in all on any machine)" if preset == DEFAULT_PRESET else ""
+    print(f"demo: simulate {preset.n_positions} positions, {preset.training_text()}, reconstruct{refine_text}, "
+          f"evaluate{expected}; each step shows its progress", flush=True)
     summary = run_demo(args.output_dir, backend=backend, preset=preset, seed=args.seed)
     print(summary["text"], end="", flush=True)
     return 0

@@ -3,8 +3,10 @@
 Normative text: specs/cli.md §5. The stitched reconstruction covers only the scanned part of the object
 and is centred on the scan's mean position, so before any metric it is *placed* on the ground truth:
 
-1. Coverage: stitching leaves exact zeros where no patch landed; border rows/columns holding such
-   pixels are trimmed until the remaining rectangle is fully covered.
+1. Coverage: the window is the largest rectangle of pixels that are covered (stitching leaves exact zeros
+   where no patch landed) and, when the scan's positions and the canvas origin are known, inside the scanned
+   region (``ptycho.metrics.scanned_mask``: a refinement canvas holds values outside it that no measurement
+   constrained). SSIM, PSNR and FRC are all computed on this one window, so they describe the same pixels.
 2. Placement: if the reconstruction file records ``origin_xy`` (object coordinates (x, y) of its pixel
    (0, 0), written by ``ptycho infer``/``demo``), the ground-truth window starts at the rounded origin;
    otherwise the window maximising the normalised cross-correlation of the amplitudes is searched
@@ -29,10 +31,12 @@ from ptycho_cli.errors import UserError
 __all__ = [
     "load_reconstruction",
     "load_ground_truth",
+    "load_scan_positions",
     "covered_box",
     "place_on_ground_truth",
     "evaluate_files",
     "evaluate_arrays",
+    "figure_title",
     "REGISTRATION_BORDER",
 ]
 
@@ -114,6 +118,19 @@ def load_ground_truth(path: str | os.PathLike[str]) -> np.ndarray:
     raise UserError(f"ground truth {path}: expected key 'objectGuess' (or 'ground_truth'), found keys {sorted(arrays)}")
 
 
+def load_scan_positions(path: str | os.PathLike[str]) -> np.ndarray | None:
+    """(K, 2) scan positions [x, y] of a ground-truth file that is a scan (``xcoords`` and ``ycoords``, as
+    ``ptycho simulate`` writes); None for a bare object."""
+    arrays = _read_any(path, "ground truth")
+    if "xcoords" not in arrays or "ycoords" not in arrays:
+        return None
+    xs, ys = np.asarray(arrays["xcoords"], np.float64).reshape(-1), np.asarray(arrays["ycoords"], np.float64).reshape(-1)
+    if xs.shape != ys.shape or not xs.size or not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ys))):
+        raise UserError(f"ground truth {path}: keys 'xcoords', 'ycoords': expected equal-length finite positions, "
+                        f"found shapes {xs.shape} and {ys.shape}")
+    return np.stack([xs, ys], axis=1)
+
+
 def covered_box(image: np.ndarray) -> tuple[int, int, int, int]:
     """Largest axis-aligned rectangle with no uncovered (exactly zero) pixel -> (r0, r1, c0, c1), half-open.
 
@@ -142,20 +159,28 @@ def covered_box(image: np.ndarray) -> tuple[int, int, int, int]:
     return best[1], best[2], best[3], best[4]
 
 
-def place_on_ground_truth(recon: np.ndarray, gt: np.ndarray,
-                          origin_xy: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def place_on_ground_truth(recon: np.ndarray, gt: np.ndarray, origin_xy: np.ndarray | None = None,
+                          positions: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Cut matching windows of reconstruction and ground truth (module docstring, steps 1-2).
 
     Args:
         recon: (h, w) complex reconstruction canvas.
         gt: (H, W) complex ground-truth object, H >= h', W >= w' after coverage trimming.
         origin_xy: object coordinates [x, y] of ``recon[0, 0]``, or None to search.
+        positions: (K, 2) scan positions [x, y] (object pixels) or None; with ``origin_xy`` the window stays
+            inside the scanned region.
     Returns:
         (recon window, gt window) complex128 of equal shape, and info: 'box' (r0, r1, c0, c1) in the
         reconstruction, 'gt_offset' (row, col) of the window in the ground truth, 'placement'
-        ('origin' or 'search').
+        ('origin' or 'search'), 'scanned_region' (whether the window was limited to it).
     """
-    r0, r1, c0, c1 = covered_box(recon)
+    covered = np.asarray(recon) != 0
+    limited = positions is not None and origin_xy is not None
+    if limited:
+        from ptycho.metrics import scanned_mask
+
+        covered &= scanned_mask(positions, covered.shape, origin_xy)
+    r0, r1, c0, c1 = covered_box(covered)
     win = recon[r0:r1, c0:c1]
     h, w = win.shape
     H, W = gt.shape
@@ -183,7 +208,7 @@ def place_on_ground_truth(recon: np.ndarray, gt: np.ndarray,
     if min(win.shape) < 7 + 2 * REGISTRATION_BORDER:
         raise UserError(f"reconstruction: expected a covered region of at least {7 + 2 * REGISTRATION_BORDER} pixels "
                         f"per side, found {win.shape}")
-    info = {"box": [r0, r1, c0, c1], "gt_offset": [gr, gc], "placement": placement}
+    info = {"box": [r0, r1, c0, c1], "gt_offset": [gr, gc], "placement": placement, "scanned_region": limited}
     return np.asarray(win, np.complex128), np.asarray(target, np.complex128), info
 
 
@@ -205,8 +230,10 @@ def _jsonable(value: Any) -> Any:
 
 
 def evaluate_arrays(recon: np.ndarray, gt: np.ndarray, origin_xy: np.ndarray | None = None, *,
-                    register: bool = True, phase_align: str = "plane") -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
-    """Place, align and score.
+                    register: bool = True, phase_align: str = "plane",
+                    positions: np.ndarray | None = None) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """Place, align and score (``positions``: the scan's (K, 2) [x, y], to keep the window in the scanned
+    region; see :func:`place_on_ground_truth`).
 
     Returns:
         (JSON-ready metrics dict of ``ptycho.metrics.evaluate`` plus 'placement', the registered and
@@ -214,13 +241,25 @@ def evaluate_arrays(recon: np.ndarray, gt: np.ndarray, origin_xy: np.ndarray | N
     """
     from ptycho.metrics import crop_border, evaluate, fourier_shift
 
-    win, target, info = place_on_ground_truth(recon, gt, origin_xy)
+    win, target, info = place_on_ground_truth(recon, gt, origin_xy, positions)
     result = evaluate(win, target, phase_align=phase_align, register=register, border_crop=REGISTRATION_BORDER)
     metrics = _jsonable(dict(result))
     metrics["placement"] = info
     shift = result.get("registration_shift", [0.0, 0.0])
     shown = fourier_shift(win, (float(shift[0]), float(shift[1]))) if register else win
     return metrics, crop_border(shown, REGISTRATION_BORDER), crop_border(target, REGISTRATION_BORDER)
+
+
+def figure_title(reconstruction: str | os.PathLike[str]) -> str:
+    """What the comparison figure of ``reconstruction`` shows, from the output convention of ``ptycho infer``
+    (specs/cli.md §4): ``network_object.npz`` is the network alone; a ``reconstructed_object.npz`` with one beside
+    it is the refined final answer; anything else is named by its file."""
+    path = Path(reconstruction)
+    if path.name == "network_object.npz":
+        return f"The network alone ({path.parent.name}/{path.name}) vs ground truth"
+    if path.name == "reconstructed_object.npz" and (path.parent / "network_object.npz").is_file():
+        return f"The network + refinement, the final answer ({path.parent.name}/{path.name}) vs ground truth"
+    return f"{path.parent.name}/{path.name} vs ground truth" if path.parent.name else f"{path.name} vs ground truth"
 
 
 def evaluate_files(reconstruction: str | os.PathLike[str], ground_truth: str | os.PathLike[str],
@@ -235,12 +274,14 @@ def evaluate_files(reconstruction: str | os.PathLike[str], ground_truth: str | o
 
     recon, origin = load_reconstruction(reconstruction)
     gt = load_ground_truth(ground_truth)
-    metrics, win, target = evaluate_arrays(recon, gt, origin, register=register, phase_align=phase_align)
+    metrics, win, target = evaluate_arrays(recon, gt, origin, register=register, phase_align=phase_align,
+                                           positions=load_scan_positions(ground_truth))
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     metrics["inputs"] = {"reconstruction": str(reconstruction), "ground_truth": str(ground_truth)}
     figure = out / "comparison.png"
-    plot_comparison(win, target, figure, frc_curve=metrics.get("frc_curve"), metrics=metrics)
+    plot_comparison(win, target, figure, frc_curve=metrics.get("frc_curve"), metrics=metrics,
+                    title=figure_title(reconstruction))
     metrics["files"] = {"metrics": str(out / "metrics.json"), "comparison": str(figure)}
     save_json_atomic(out / "metrics.json", metrics)
     return metrics

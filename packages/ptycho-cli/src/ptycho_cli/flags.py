@@ -1,7 +1,8 @@
 """Flag definitions shared by ``ptycho train``/``infer`` and the TensorFlow entry (specs/cli.md §4).
 
-Flag names are those of the backend command lines (``python -m ptycho_torch.train`` /
-``ptycho_torch.inference``, Lightning's ``--max_epochs``); the dashed spellings are accepted too.
+Usage shows the kebab-case spellings (``--train-data-file``); the backend command lines' snake_case names
+(``python -m ptycho_torch.train`` / ``ptycho_torch.inference``, Lightning's ``--max_epochs``: the seed guide's
+spellings) are accepted too (:mod:`ptycho_bridge.flag_style`).
 Every default is ``None`` so an unset flag keeps the canonical config default (specs/config.md).
 """
 
@@ -28,12 +29,12 @@ def add_train_flags(p: argparse.ArgumentParser, *, required: bool = True) -> Non
                    help="validation scan; also reconstructed after training by the TensorFlow entry")
     p.add_argument(*_both("output_dir"), dest="output_dir", required=required, metavar="DIR",
                    help="run folder: wts.h5.zip, history, figures")
-    p.add_argument("--max_epochs", "--max-epochs", "--nepochs", "--epochs", dest="max_epochs", type=positive_int,
+    p.add_argument("--max-epochs", "--max_epochs", "--epochs", "--nepochs", dest="max_epochs", type=positive_int,
                    metavar="N", help="training epochs (Lightning's name; TrainingConfig.nepochs)")
     p.add_argument("--max_time", "--max-time", dest="max_time", type=max_time_value, metavar="DD:HH:MM:SS",
                    help="wall-clock training budget, e.g. 00:00:14:00; training stops at the budget or the last "
                         "epoch, whichever comes first (TrainingConfig.max_time)")
-    p.add_argument("--n_images", "--n-images", "--n_groups", "--n-groups", dest="n_groups", type=positive_int,
+    p.add_argument("--n-groups", "--n_groups", "--n-images", "--n_images", dest="n_groups", type=positive_int,
                    metavar="N", help="groups to train on (TrainingConfig.n_groups; default: the whole scan, one group "
                         "per position)")
     p.add_argument("--gridsize", type=positive_int, metavar="G", help="group side; C = G*G patterns per group")
@@ -47,7 +48,7 @@ def add_train_flags(p: argparse.ArgumentParser, *, required: bool = True) -> Non
     p.add_argument("--strategy", choices=("auto", "ddp", "ddp_spawn"),
                    help="PyTorch only: auto (one process), ddp (one process per device; under torchrun/SLURM too) or "
                         "ddp_spawn (workers spawned from this process); "
-                        "--batch_size stays the global batch (specs/scaling.md §1)")
+                        "--batch-size stays the global batch (specs/scaling.md §1)")
     p.add_argument("--devices", type=positive_int, metavar="K", help="PyTorch only: devices (processes) per machine")
     p.add_argument("--num-nodes", "--num_nodes", dest="num_nodes", type=positive_int, metavar="M",
                    help="PyTorch only: machines taking part in a ddp run")
@@ -75,7 +76,7 @@ def add_infer_flags(p: argparse.ArgumentParser, *, required: bool = True) -> Non
                    metavar="NPZ", help="scan to reconstruct (.npz)")
     p.add_argument(*_both("output_dir"), dest="output_dir", required=required, metavar="DIR",
                    help="folder for reconstructed_object.npz and PNGs")
-    p.add_argument("--n_images", "--n-images", "--n_groups", "--n-groups", dest="n_groups", type=positive_int,
+    p.add_argument("--n-groups", "--n_groups", "--n-images", "--n_images", dest="n_groups", type=positive_int,
                    metavar="N", help="number of groups to reconstruct (default: every position)")
     p.add_argument("--inference-batch-size", "--inference_batch_size", dest="inference_batch_size",
                    type=positive_int, metavar="B")

@@ -16,7 +16,14 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from ptycho_bridge.argtypes import nonnegative_float, nonnegative_int, positive_float, positive_int
+from ptycho_bridge.argtypes import (
+    max_time_value,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
+from ptycho_bridge.flag_style import kebab_case_usage
 from ptycho_bridge.interrupts import Interrupted, received_signal, signals_raise
 from ptycho_cli import __version__
 from ptycho_cli.convert_cmd import add_convert_parser
@@ -60,29 +67,36 @@ def _backend_flag(p: argparse.ArgumentParser, default_text: str) -> None:
 
 
 def _add_simulate(sub: argparse._SubParsersAction) -> None:
+    from ptycho_cli.recipe import REALISTIC_SCAN as R
+
     p = sub.add_parser("simulate", help="write a simulated scan with ground truth (.npz)",
                        description="Simulate a ptychography scan of a test object and write a contract-valid NPZ "
-                                   "holding the diffraction amplitudes, positions, probe and ground-truth object.")
+                                   "holding the diffraction amplitudes, positions, probe and ground-truth object. "
+                                   "The defaults are the realistic scan 'ptycho demo' trains on.")
     p.add_argument("--output", "-o", required=True, metavar="NPZ", help="file to write")
-    p.add_argument("--object", dest="object_kind", default="lines", metavar="KIND",
-                   help="test object: lines (default), grf, siemens, natural")
-    p.add_argument("--probe", dest="probe_kind", default="disk", metavar="KIND",
-                   help="probe: disk (default; real, centro-symmetric), fresnel (propagated aperture), zoneplate "
+    p.add_argument("--object", dest="object_kind", default=R["object_kind"], metavar="KIND",
+                   help=f"test object: lines, grf, siemens, natural (default {R['object_kind']})")
+    p.add_argument("--probe", dest="probe_kind", default=R["probe_kind"], metavar="KIND",
+                   help="probe: disk (real, centro-symmetric), fresnel (propagated aperture), zoneplate "
                         "(defocused zone plate), phasescreen (aperture behind a random phase screen): the last "
-                        "three carry phase, like a beamline probe")
-    p.add_argument("--jitter", type=nonnegative_float, default=0.0, metavar="PX",
-                   help="standard deviation of random position errors added to the scan, pixels (default 0)")
-    p.add_argument("--interpolation", default="finegrid", metavar="MODEL",
+                        f"three carry phase, like a beamline probe (default {R['probe_kind']})")
+    p.add_argument("--jitter", type=nonnegative_float, default=R["jitter"], metavar="PX",
+                   help=f"standard deviation of random position errors added to the scan, pixels "
+                        f"(default {R['jitter']:g})")
+    p.add_argument("--interpolation", default=R["interpolation"], metavar="MODEL",
                    help="measurement model of sub-pixel positions: finegrid (default; neutral: object, probe and "
                         "exit wave on an --oversample-times finer grid, the detector keeps the central band), "
                         "fourier (object shift), probe (probe shift), bilinear (interpolated patches)")
-    p.add_argument("--oversample", type=positive_int, default=4, metavar="S",
-                   help="fine pixels per object pixel of --interpolation finegrid (default 4)")
-    p.add_argument("--N", "-N", dest="N", type=positive_int, default=64, help="pattern size: 64, 128 or 256 (default 64)")
-    p.add_argument("--n-positions", "--n_positions", dest="n_positions", type=positive_int, default=512, metavar="M",
-                   help="number of scan positions (default 512)")
-    p.add_argument("--scan", default="random", metavar="KIND", help="scan pattern: random (default), grid, fermat")
-    p.add_argument("--nphotons", type=positive_float, default=1e9, help="mean photons per pattern (default 1e9)")
+    p.add_argument("--oversample", type=positive_int, default=R["oversample"], metavar="S",
+                   help=f"fine pixels per object pixel of --interpolation finegrid (default {R['oversample']})")
+    p.add_argument("--N", "-N", dest="N", type=positive_int, default=R["N"],
+                   help=f"pattern size: 64, 128 or 256 (default {R['N']})")
+    p.add_argument("--n-positions", "--n_positions", dest="n_positions", type=positive_int,
+                   default=R["n_positions"], metavar="M", help=f"number of scan positions (default {R['n_positions']})")
+    p.add_argument("--scan", default=R["scan"], metavar="KIND",
+                   help=f"scan pattern: random, grid, fermat (default {R['scan']}: a spiral, uniform coverage)")
+    p.add_argument("--nphotons", type=positive_float, default=R["nphotons"],
+                   help=f"mean photons per pattern (default {R['nphotons']:g})")
     p.add_argument("--seed", type=nonnegative_int, default=1, help="random seed (default 1)")
     _common(p, suppress=True)
 
@@ -148,7 +162,10 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output-dir", "--output_dir", dest="output_dir", default="ptycho_demo_output", metavar="DIR",
                    help="default ./ptycho_demo_output")
     p.add_argument("--epochs", "--max_epochs", "--nepochs", dest="epochs", type=positive_int, default=None,
-                   help="training epochs (default: the demo preset's)")
+                   help="train this many epochs instead of the time budget (with --max-time: whichever first)")
+    p.add_argument("--max-time", "--max_time", dest="max_time", type=max_time_value, default=None,
+                   metavar="DD:HH:MM:SS", help="training budget (default 00:00:02:00: the demo takes about 3 "
+                   "minutes in all on any machine; a slower machine trains fewer epochs)")
     p.add_argument("--n-positions", "--n_positions", dest="n_positions", type=positive_int, default=None, metavar="M",
                    help="scan positions to simulate (default: the demo preset's)")
     p.add_argument("--gridsize", type=positive_int, default=None, help="group side (default: the preset's)")
@@ -174,7 +191,7 @@ def build_parser() -> CliParser:
     _add_demo(sub)
     add_refine_parser(sub, _common)
     add_convert_parser(sub, _common)
-    return parser
+    return kebab_case_usage(parser)
 
 
 def _handler(command: str) -> Callable[[argparse.Namespace, list[str]], int]:

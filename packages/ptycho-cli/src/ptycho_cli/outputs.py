@@ -3,7 +3,9 @@
 ``reconstructed_object.npz`` (the name ``ptycho_torch.inference`` and ``ptycho refine`` use too): ``object``
 (H, W) complex64, ``amplitude``/``phase`` (H, W) float32
 (radians), ``origin_xy`` (2,) float64 = object coordinates [x, y] of pixel (0, 0) of the canvas, which
-lets ``ptycho evaluate`` place it on the ground truth without a search. ``history.json``: per-epoch losses.
+lets ``ptycho evaluate`` place it on the ground truth without a search. It is always the final answer: after a
+refinement the refined object, with the network's own result beside it as ``network_object.npz``
+(``network_reconstruction.png``). ``history.json``: per-epoch losses.
 Figures: ``reconstruction.png`` (amplitude + phase with colour bars), ``loss_curves.png``.
 """
 
@@ -15,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["canvas_origin", "write_reconstruction", "write_history"]
+__all__ = ["canvas_origin", "write_reconstruction", "write_history", "NETWORK_NAMES", "FINAL_NAMES"]
 
 
 def canvas_origin(global_offsets: Any, canvas_shape: Sequence[int], M: int) -> np.ndarray:
@@ -30,8 +32,16 @@ def canvas_origin(global_offsets: Any, canvas_shape: Sequence[int], M: int) -> n
     return off.mean(axis=0) - float(pad + int(M) // 2)
 
 
-def write_reconstruction(out_dir: str | Path, obj: Any, origin_xy: Any | None, title: str) -> dict[str, Path]:
-    """Write ``reconstructed_object.npz`` and ``reconstruction.png`` (atomic); returns their paths."""
+#: Names of the network's own result when refinement follows it: the final answer keeps the plain names.
+NETWORK_NAMES = ("network_object.npz", "network_reconstruction.png")
+FINAL_NAMES = ("reconstructed_object.npz", "reconstruction.png")
+
+
+def write_reconstruction(out_dir: str | Path, obj: Any, origin_xy: Any | None, title: str,
+                         names: tuple[str, str] = FINAL_NAMES) -> dict[str, Path]:
+    """Write the object NPZ and its figure (atomic) under ``names`` (default ``reconstructed_object.npz`` and
+    ``reconstruction.png``; :data:`NETWORK_NAMES` for the network's result that refinement started from);
+    returns their paths (keys 'reconstruction', 'reconstruction_png')."""
     from ptycho.atomic_io import save_npz_atomic
     from ptycho_cli.figures import plot_amplitude_phase
 
@@ -45,9 +55,9 @@ def write_reconstruction(out_dir: str | Path, obj: Any, origin_xy: Any | None, t
                               "phase": np.angle(img).astype(np.float32)}
     if origin_xy is not None:
         arrays["origin_xy"] = np.asarray(origin_xy, dtype=np.float64).reshape(2)
-    npz = out / "reconstructed_object.npz"
+    npz = out / names[0]
     save_npz_atomic(npz, **arrays)
-    png = out / "reconstruction.png"
+    png = out / names[1]
     plot_amplitude_phase(arrays["amplitude"], arrays["phase"], png, title=title)
     return {"reconstruction": npz, "reconstruction_png": png}
 

@@ -1,21 +1,23 @@
-"""Progress bars for long work (simulation, grouping, training, inference), silenced by ``--quiet``.
+"""Progress bars for long work (simulation, grouping, training, inference, refinement), silenced by ``--quiet``.
 
-Bars go to stderr (stdout stays clean for summaries and pipes) through ``tqdm``. The command line calls
-:func:`set_quiet` once; library code then asks :func:`bar` / :func:`track` for a bar and gets a silent
+On a terminal (:func:`ptycho_bridge.console.is_terminal`) :class:`stage` and :class:`steps` draw bars; in a pipe
+or a log file they print plain lines instead. Bars and lines go to stderr (stdout stays clean for summaries and
+pipes) through ``tqdm``. The command line calls :func:`set_quiet` once; library code then asks :func:`bar` / :func:`track` for a bar and gets a silent
 one when quiet. Tests pass ``enabled=True`` to force output regardless of the global switch.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
 from tqdm import tqdm
 
-from ptycho_bridge.console import FRAMEWORK_LOGGERS
+from ptycho_bridge.console import FRAMEWORK_LOGGERS, is_terminal
 
-__all__ = ["bar", "is_quiet", "set_quiet", "track", "stage", "quiet_libraries", "silence_library_logs"]
+__all__ = ["bar", "is_quiet", "set_quiet", "track", "stage", "steps", "quiet_libraries", "silence_library_logs"]
 
 T = TypeVar("T")
 
@@ -55,23 +57,66 @@ def track(iterable: Iterable[T], desc: str, total: int | None = None, unit: str 
 
 
 class stage:
-    """A one-step bar for work that reports no intermediate progress: shows the step and its time.
+    """Progress of a step that reports no intermediate progress: shows the step and its time.
 
-    ``with stage("training"):`` prints ``training: 0/1`` while the work runs and ``1/1 [elapsed]`` after.
+    On a terminal, ``with stage("training"):`` draws ``training: 0/1`` while the work runs and ``1/1 [elapsed]``
+    after. Elsewhere (a pipe, a log file: a carriage-return bar would be one endless line) it prints
+    ``training ...`` when the step starts and ``training: done in 12.3 s`` when it ends.
     """
 
     def __init__(self, desc: str, enabled: bool | None = None) -> None:
-        self._bar = bar(1, desc, unit="step", enabled=enabled)
+        self._on = (not _QUIET) if enabled is None else enabled
+        self._lines = self._on and not is_terminal(sys.stderr)
+        self._desc, self._t0 = desc, time.monotonic()
+        self._bar = None if self._lines else bar(1, desc, unit="step", enabled=enabled)
+        if self._lines:
+            print(f"{desc} ...", file=sys.stderr, flush=True)
 
     def __enter__(self) -> stage:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self._bar is None:
+            if exc_type is None and self._lines:
+                print(f"{self._desc}: done in {time.monotonic() - self._t0:.1f} s", file=sys.stderr, flush=True)
+            return
         if exc_type is None:
             self._bar.update(1)
         else:
             self._bar.leave = False  # a failed step leaves no bar behind on a terminal
         self._bar.close()
+
+
+class steps:
+    """Progress of a counted loop whose steps report values (refinement passes): a tqdm bar with the values on
+    a terminal; elsewhere one line per step, ``<desc> 3/10  nll 1.234e+05  elapsed 0:12`` (stderr).
+    ``total`` None: the count alone. Use as a context manager; call :meth:`step` after each step."""
+
+    def __init__(self, total: int | None, desc: str, enabled: bool | None = None) -> None:
+        self._on = (not _QUIET) if enabled is None else enabled
+        self._lines = self._on and not is_terminal(sys.stderr)
+        self._desc, self._total, self._done, self._t0 = desc, total, 0, time.monotonic()
+        self._bar = None if self._lines else bar(total, desc, unit="pass", enabled=enabled)
+
+    def __enter__(self) -> steps:
+        return self
+
+    def step(self, **values: float) -> None:
+        """One step done; ``values`` (name -> number) are shown with it."""
+        self._done += 1
+        if self._bar is not None:
+            self._bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
+            self._bar.update(1)
+        elif self._lines:
+            count = f"{self._done}" if self._total is None else f"{self._done}/{self._total}"
+            shown = "".join(f"  {k} {v:.4g}" for k, v in values.items())
+            elapsed = int(time.monotonic() - self._t0)
+            print(f"{self._desc} {count}{shown}  elapsed {elapsed // 60}:{elapsed % 60:02d}", file=sys.stderr,
+                  flush=True)
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 class quiet_libraries:

@@ -10,20 +10,16 @@ starts deeper in the flat solution. Explicit flags and ``--config`` values alway
 
 from __future__ import annotations
 
-__all__ = ["TRAIN_RECIPE", "BUDGET_EPOCHS", "budget_epochs"]
+__all__ = ["TRAIN_RECIPE", "REALISTIC_SCAN"]
 
 #: canonical field -> value used by ``ptycho train`` when the flag is not given.
 TRAIN_RECIPE: dict[str, object] = {"n_filters_scale": 1}
 
-#: The epoch cap when ``--max-time`` is given without ``--max_epochs``: the time budget decides when training
-#: stops (a user who says "train for 14 minutes" means it; the canonical 50 epochs end a small scan's training
-#: after 5 of them on 2 idle cores, measured).
-BUDGET_EPOCHS = 100_000
-
-
-def budget_epochs(max_time: object, max_epochs: object) -> int | None:
-    """The epoch count ``ptycho train`` uses: ``max_epochs`` if given, :data:`BUDGET_EPOCHS` under a time budget
-    alone, else None (the canonical default)."""
-    if max_epochs is not None:
-        return int(max_epochs)  # type: ignore[call-overload]
-    return BUDGET_EPOCHS if max_time is not None else None
+#: The scan ``ptycho simulate`` writes by default and ``ptycho demo`` trains on (specs/cli.md §2, §7): the lines
+#: object at N=64, a Fermat spiral of 512 positions (uniform coverage, no holes in a stitched canvas) with 1 px
+#: Gaussian position errors, a defocused zone-plate probe (phase structure, like a beamline probe), 1e9 photons,
+#: measured through the neutral fine-grid model (``interpolation='finegrid'``, 4x oversampling: no
+#: reconstruction code's own sub-pixel model, specs/simulation.md §6).
+REALISTIC_SCAN: dict[str, object] = {"object_kind": "lines", "N": 64, "n_positions": 512, "scan": "fermat",
+                                     "probe_kind": "zoneplate", "jitter": 1.0, "interpolation": "finegrid",
+                                     "oversample": 4, "nphotons": 1e9}

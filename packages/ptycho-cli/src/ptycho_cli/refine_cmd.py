@@ -9,18 +9,27 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ptycho_bridge.argtypes import nonnegative_float, nonnegative_int, positive_int
+from ptycho_bridge.flag_style import hide_spellings
 from ptycho_cli.errors import EXIT_OK, UserError
 from ptycho_cli.refine_network import TARGETS, finetuned_start, require_torch_bundle
 
 __all__ = ["add_refine_parser", "add_refine_infer_flags", "cmd_refine", "cmd_infer_then_refine", "load_scan"]
 
 _DEVICES = ("auto", "cpu", "cuda")
+
+#: Plain inference's files and the names they keep when refinement writes the final answer beside them
+#: (specs/cli.md §4: the folder's reconstructed_object.npz is always the final answer).
+NETWORK_RENAMES = {"reconstructed_object.npz": "network_object.npz",
+                   "reconstructed_amplitude.png": "network_amplitude.png",
+                   "reconstructed_phase.png": "network_phase.png",
+                   "reconstruction.png": "network_reconstruction.png"}
 _LIKELIHOODS = ("poisson", "gaussian")
 
 
@@ -33,47 +42,60 @@ def add_refine_parser(sub: argparse._SubParsersAction, common: Any) -> None:
     p.add_argument("--test-data", "--test_data", dest="test_data", required=True, metavar="NPZ", help="scan (.npz)")
     p.add_argument("--output-dir", "--output_dir", dest="output_dir", required=True, metavar="DIR",
                    help="folder for reconstructed_object.npz, PNGs and refine_log.*")
-    p.add_argument("--iterations", type=nonnegative_int, default=None, metavar="K",
+    p.add_argument("--refine-iterations", "--iterations", dest="iterations", type=nonnegative_int, default=None,
+                   metavar="K",
                    help="most passes over the scan (default: RefineOptions' cap; the stopping rule may end earlier)")
-    _solver_flags(p, prefix="")
+    _solver_flags(p, short_aliases=True)
+    hide_spellings(p, *(f"--{name}" for name in SHORT_SPELLINGS))
     common(p, suppress=True)
 
 
-def _solver_flags(p: argparse.ArgumentParser, prefix: str) -> None:
-    """Solver flags; ``prefix`` '' for ``ptycho refine`` (--likelihood ...), 'refine-' on ``ptycho infer``."""
+#: the solver flags' short spellings, accepted (hidden) by ``ptycho refine`` for the --refine-* names
+SHORT_SPELLINGS = ("iterations", "likelihood", "device", "batch-size", "batch-start", "tolerance", "subpixel", "seed")
+
+
+def _solver_flags(p: argparse.ArgumentParser, short_aliases: bool = False) -> None:
+    """Solver flags, the same ``--refine-*`` names on ``ptycho refine`` and ``ptycho infer`` (specs/cli.md §8);
+    ``short_aliases``: ``ptycho refine`` also accepts its former spellings (--iterations, --likelihood, ...),
+    hidden from its usage."""
+
+    def names(name: str) -> list[str]:
+        return [f"--refine-{name}", *([f"--{name}"] if short_aliases else [])]
+
     p.add_argument("--refine-probe", dest="refine_probe", action="store_true",
                    help="also refine the probe (from iteration 1)")
     p.add_argument("--refine-positions", dest="refine_positions", action="store_true",
                    help="also refine the sub-pixel scan positions (from iteration 2)")
-    p.add_argument(f"--{prefix}likelihood", dest="refine_likelihood", choices=_LIKELIHOODS, default=None,
+    p.add_argument(*names("likelihood"), dest="refine_likelihood", choices=_LIKELIHOODS, default=None,
                    help="noise model that sets the step length (default poisson)")
-    p.add_argument(f"--{prefix}device", dest="refine_device", choices=_DEVICES, default=None,
+    p.add_argument(*names("device"), dest="refine_device", choices=_DEVICES, default=None,
                    help="auto (default: CUDA when present, else CPU), cpu, cuda")
-    p.add_argument(f"--{prefix}batch-size", dest="refine_batch_size", type=positive_int, default=None, metavar="B",
+    p.add_argument(*names("batch-size"), dest="refine_batch_size", type=positive_int, default=None, metavar="B",
                    help="largest patterns per update (default: the whole scan, reached by doubling from "
-                        "--batch-start; full-scan passes take conjugate-gradient steps)")
-    p.add_argument(f"--{prefix}batch-start", dest="refine_batch_start", type=positive_int, default=None, metavar="B",
+                        "--refine-batch-start; full-scan passes take conjugate-gradient steps)")
+    p.add_argument(*names("batch-start"), dest="refine_batch_start", type=positive_int, default=None, metavar="B",
                    help="patterns per update in the first pass, doubled every pass (default 16)")
-    p.add_argument(f"--{prefix}tolerance", dest="refine_tolerance", type=nonnegative_float, default=None,
+    p.add_argument(*names("tolerance"), dest="refine_tolerance", type=nonnegative_float, default=None,
                    metavar="TOL", help="stop after 5 passes in a row that each change the object by less than TOL "
                                        "relative (default 0.003; 0 runs every pass)")
-    p.add_argument(f"--{prefix}subpixel", dest="refine_subpixel", choices=("object", "probe"), default=None,
-                   help="sub-pixel model: object (default; band-limited shift of the object window) or probe "
-                        "(shifted probe; cheaper, less faithful for sharp objects)")
-    p.add_argument(f"--{prefix}seed", dest="refine_seed", type=nonnegative_int, default=None, metavar="SEED",
+    p.add_argument(*names("subpixel"), dest="refine_subpixel", choices=("object", "probe"), default=None,
+                   help="sub-pixel model: probe (default, RefineOptions.subpixel; shifted probe, cheaper) or object "
+                        "(band-limited shift of the object window; 2-3x the cost, better on sharp objects)")
+    p.add_argument(*names("seed"), dest="refine_seed", type=nonnegative_int, default=None, metavar="SEED",
                    help="seed of the batch order (default 0)")
 
 
 def add_refine_infer_flags(p: argparse.ArgumentParser) -> None:
     """``--refine-iterations K`` and friends on ``ptycho infer``."""
     p.add_argument("--refine-iterations", dest="refine_iterations", type=positive_int, default=None, metavar="K",
-                   help="after inference, refine the network's object with K maximum-likelihood passes "
-                        "(files in OUTPUT_DIR/refined/)")
+                   help="after inference, refine the network's object with K maximum-likelihood passes: "
+                        "OUTPUT_DIR/reconstructed_object.npz is then the refined object, the network's own "
+                        "result stays beside it as network_object.npz")
     p.add_argument("--refine-target", dest="refine_target", choices=TARGETS, default=None,
                    help="what the K passes update: object (default: the network's stitched object), network "
                         "(fine-tune the PyTorch network's weights on the scan, then stitch), or both (K network "
                         "passes, then K object passes)")
-    _solver_flags(p, prefix="refine-")
+    _solver_flags(p)
 
 
 def _options(args: argparse.Namespace, iterations: int | None) -> Any:
@@ -121,7 +143,10 @@ def load_scan(path: str | Path) -> dict[str, Any]:
 
 
 def _run(scan: dict[str, Any], options: Any, out_dir: Path, start: tuple[np.ndarray, Any] | None,
-         quiet: bool, network_log: dict[str, Any] | None = None) -> dict[str, Any]:
+         quiet: bool, network_log: dict[str, Any] | None = None, keep_network: bool = False) -> dict[str, Any]:
+    """Refine ``scan`` (from ``start`` or a flat object) and write the files into ``out_dir``. ``keep_network``:
+    ``out_dir`` holds plain inference's files, renamed by :func:`set_network_aside` before the refined ones take
+    the plain names (and renamed back if writing them fails)."""
     from ptycho_cli.refine_outputs import write_refinement
     from ptycho_torch.refine import refine
     from ptycho_torch.refine.start import embed_start
@@ -135,10 +160,27 @@ def _run(scan: dict[str, Any], options: Any, out_dir: Path, start: tuple[np.ndar
         lambda row: print(f"iteration {row['iteration']}: nll={row['nll']:.6g} ({row['time_s']:.1f} s)", flush=True))
     result = refine(scan["diffraction"], scan["positions"], scan["probe"], obj, origin, scale=scan["scale"],
                     options=options, on_iteration=say)
-    written = write_refinement(out_dir, result, scan, options, network_log)
+    moved = set_network_aside(out_dir) if keep_network else {}
+    try:
+        written = write_refinement(out_dir, result, scan, options, network_log)
+    except BaseException:
+        for plain, aside in moved.items():
+            os.replace(aside, plain)  # write_refinement removed its own files: plain inference's layout again
+        raise
     print(f"refined={out_dir.resolve()} iterations={len(result.history)} "
           f"nll={result.initial_nll:.6g}->{result.final_nll:.6g}", flush=True)
     return written
+
+
+def set_network_aside(out_dir: Path) -> dict[Path, Path]:
+    """Rename plain inference's files in ``out_dir`` to :data:`NETWORK_RENAMES` (atomic renames, replacing a
+    previous run's); returns {plain path: new path} of those present."""
+    moved = {}
+    for plain, aside in NETWORK_RENAMES.items():
+        if (out_dir / plain).is_file():
+            os.replace(out_dir / plain, out_dir / aside)
+            moved[out_dir / plain] = out_dir / aside
+    return moved
 
 
 def cmd_refine(args: argparse.Namespace, extra: list[str]) -> int:
@@ -168,7 +210,8 @@ def _network_start(out_dir: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def cmd_infer_then_refine(args: argparse.Namespace, extra: list[str]) -> int:
-    """``ptycho infer``, then (with ``--refine-iterations``) refinement of its object into OUTPUT_DIR/refined/."""
+    """``ptycho infer``, then (with ``--refine-iterations``) refinement of its object: OUTPUT_DIR's
+    ``reconstructed_object.npz`` becomes the refined object, the network's own is kept as ``network_object.npz``."""
     from ptycho_cli.delegate import cmd_infer
 
     k = getattr(args, "refine_iterations", None)
@@ -197,14 +240,14 @@ def cmd_infer_then_refine(args: argparse.Namespace, extra: list[str]) -> int:
     scan = load_scan(args.test_data)
     quiet = bool(getattr(args, "quiet", False))
     if net_options is None:
-        _run(scan, options, out / "refined", _network_start(out), quiet)
+        _run(scan, options, out, _network_start(out), quiet, keep_network=True)
         return EXIT_OK
     say = (lambda row: None) if quiet else (
         lambda row: print(f"network pass {row['iteration']}: nll={row['nll']:.6g} ({row['time_s']:.1f} s)", flush=True))
     canvas, origin, history, before, after = finetuned_start(args.model_path, args.test_data, net_options, out, say)
     log = {"target": target, "options": dataclasses.asdict(net_options), "initial_nll": before,
            "final_nll": after, "history": history}
-    _run(scan, options, out / "refined", (canvas, origin), quiet, log)
+    _run(scan, options, out, (canvas, origin), quiet, log, keep_network=True)
     return EXIT_OK
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from ptycho_cli.errors import StoppedRun, UserError
 from ptycho_cli.progress import is_quiet, stage
-from ptycho_cli.recipe import TRAIN_RECIPE, budget_epochs
+from ptycho_cli.recipe import TRAIN_RECIPE
 
 __all__ = ["build_training_config", "train_tensorflow", "infer_tensorflow", "quiet_tensorflow", "STITCH_M"]
 
@@ -49,9 +49,8 @@ def build_training_config(args: argparse.Namespace, N: int) -> Any:
                           "output_dir": Path(args.output_dir), "backend": "tensorflow"}
     if args.test_data_file is not None:
         kw["test_data_file"] = Path(args.test_data_file)
-    epochs = budget_epochs(getattr(args, "max_time", None), getattr(args, "max_epochs", None))
-    if epochs is not None:
-        kw["nepochs"] = epochs
+    if getattr(args, "max_time", None) is not None and getattr(args, "max_epochs", None) is None:
+        kw["nepochs"] = None  # a budget alone: train until it (specs/config.md §3)
     for dest, field in (("max_epochs", "nepochs"), ("max_time", "max_time"), ("n_groups", "n_groups"), ("batch_size", "batch_size"),
                         ("nphotons", "nphotons"), ("neighbor_count", "neighbor_count"),
                         ("learning_rate", "learning_rate"), ("seed", "subsample_seed"), ("scheduler", "scheduler"),
@@ -108,22 +107,24 @@ def train_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
     test = RawData.from_file(args.test_data_file) if args.test_data_file else None
     config = build_training_config(args, int(train.diff3d.shape[-1]))
     out = Path(config.output_dir)
-    from ptycho.config.training_options import describe_groups
+    from ptycho.config.training_options import describe_groups, describe_length
 
-    with stage(f"training (tensorflow, {config.nepochs} epochs, {describe_groups(config, len(train.diff3d))})"):
-        try:
-            amp, phase, results = run_cdi_example(train, test, config, M=STITCH_M, do_stitching=test is not None,
-                                                  resume_from=True if getattr(args, "resume", None) else None,
-                                                  checkpoints=True)
-        except FileNotFoundError as exc:  # --resume without a checkpoint: bad input, one line
-            if not getattr(args, "resume", None):
-                raise
-            raise UserError(f"--resume: {exc}") from None
-        except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (ptycho_bridge.interrupts): say how to continue
-            stopped = _stopped(exc, out, getattr(args, "command_line", None))
-            if stopped is None:
-                raise
-            raise stopped from None
+    if not is_quiet():  # then one line per epoch (ptycho.progress_text), the PyTorch backend's display
+        print(f"training (tensorflow, {describe_length(config)}, {describe_groups(config, len(train.diff3d))})",
+              flush=True)
+    try:
+        amp, phase, results = run_cdi_example(train, test, config, M=STITCH_M, do_stitching=test is not None,
+                                              resume_from=True if getattr(args, "resume", None) else None,
+                                              checkpoints=True, progress=not is_quiet())
+    except FileNotFoundError as exc:  # --resume without a checkpoint: bad input, one line
+        if not getattr(args, "resume", None):
+            raise
+        raise UserError(f"--resume: {exc}") from None
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (ptycho_bridge.interrupts): say how to continue
+        stopped = _stopped(exc, out, getattr(args, "command_line", None))
+        if stopped is None:
+            raise
+        raise stopped from None
     bundle = save_bundle(out, results["tf_models"], config)
     save_outputs(amp, phase, results, str(out))
     written = write_history(out, results.get("history"))

@@ -155,7 +155,7 @@ def train(epochs: int, trainset, model_instance=None, use_streaming=None):
         model_instance, _ = create_compiled_model()
     models = models_for(model_instance)
     tc = training_config_from_params(model_config_from_params(N=models.n, gridsize=models.gridsize))
-    tc.nepochs = int(epochs)
+    tc.nepochs = None if epochs is None else int(epochs)  # None (until a budget) fails validation without one
     hist = training.fit(models, trainset.X, trainset.coords_nominal, tc, _legacy_scale(models.n),
                         labels=training.container_labels(trainset))
     set_current(models, tc)

@@ -23,7 +23,7 @@ def calculate_intensity_scale(container) -> float:
 
 def train_with_config(container, training_config, intensity_scale: float | None = None, probe=None,
                       seed: int | None = None, verbose: int = 0, *, checkpoint_path=None, resume_from=None,
-                      policy=None, init_weights=None):
+                      policy=None, init_weights=None, progress: bool = False):
     """Build models from ``training_config.model`` and fit them on ``container``.
 
     Args: container (PtychoDataContainer), training_config (TrainingConfig), intensity_scale (default
@@ -37,6 +37,7 @@ def train_with_config(container, training_config, intensity_scale: float | None 
         training, to replace the random initialisation, e.g. with a PyTorch model's weights:
         ``lambda m: ptycho_bridge.weights.torch_to_tf(module, m, include_physics=False)``. A resumed run
         then restores the checkpoint over it.
+      progress: one line per finished epoch on stdout (:func:`ptycho.tf_backend.training.fit`).
       A supervised model (``model_type='supervised'``) trains on the container's Y_I / Y_phi; a container
       without ground truth (``has_labels`` False) raises ValueError.
     Returns: (Models, history dict with 'train_loss', 'val_loss', 'keras').
@@ -65,7 +66,8 @@ def train_with_config(container, training_config, intensity_scale: float | None 
     training.compile_models(models, training_config)
     hist = training.fit(models, container.X, container.coords_nominal, training_config, s, verbose=verbose,
                         seed=0 if seed is None else int(seed), checkpoint_path=checkpoint_path,
-                        resume_from=resume_from, labels=training.container_labels(container), policy=policy)
+                        resume_from=resume_from, labels=training.container_labels(container), policy=policy,
+                        progress=progress)
     model_mod.set_current(models, training_config)
     return models, hist
 
@@ -79,7 +81,7 @@ def train(train_data, intensity_scale=None, model_instance=None):
     params.set("intensity_scale", s)
     probe_mod.set_probe_guess(None, train_data.probe)
     if model_instance is not None:
-        hist = model_mod.train(int(params.get("nepochs")), train_data, model_instance)
+        hist = model_mod.train(params.get("nepochs"), train_data, model_instance)
         return model_instance, hist
     tc = model_mod.training_config_from_params()
     models, hist = train_with_config(train_data, tc, intensity_scale=s, probe=train_data.probe)

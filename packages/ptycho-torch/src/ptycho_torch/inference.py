@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ptycho_bridge.flag_style import kebab_case_usage
 from ptycho_torch.cli.shared import (
     ACCELERATOR_CHOICES,
     PRECISION_CHOICES,
@@ -50,7 +51,7 @@ def build_parser() -> CliArgumentParser:
     p = CliArgumentParser(
         prog="python -m ptycho_torch.inference",
         description="Reconstruct an NPZ scan with a trained PyTorch model bundle (wts.h5.zip); writes "
-        f"reconstructed_amplitude.png, reconstructed_phase.png and {OBJECT_NPZ} under --output_dir.",
+        f"reconstructed_amplitude.png, reconstructed_phase.png and {OBJECT_NPZ} under --output-dir.",
     )
     p.add_argument("--model_path", required=True, metavar="PATH", help="training output folder holding wts.h5.zip, or the zip")
     p.add_argument("--test_data", required=True, metavar="NPZ", help="scan to reconstruct")
@@ -66,7 +67,7 @@ def build_parser() -> CliArgumentParser:
                    help="32 (default), bf16-mixed or 16-mixed: the network under autocast, the physics in float32")
     p.add_argument("--quiet", action="store_true", help="print only the final summary line")
     p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="deprecated: use --accelerator")
-    return p
+    return kebab_case_usage(p)  # usage in kebab-case; the guide's snake_case spellings still parse
 
 
 def build_inference_config(training_config: Any, model_path: Path, test_data: Path, output_dir: Path,
@@ -108,7 +109,7 @@ def _run(args: Any, prog: str = PROG) -> int:
     say = (lambda msg: None) if quiet else (lambda msg: print(f"{prog}: {msg}", flush=True))
     model_path = Path(args.model_path)
     if not model_path.exists():
-        raise CliError(f"--model_path {model_path}: expected a training output folder or a wts.h5.zip file, found no such path")
+        raise CliError(f"--model-path {model_path}: expected a training output folder or a wts.h5.zip file, found no such path")
     output_dir = Path(args.output_dir)
     validate_paths(None, args.test_data, output_dir, create=False)
 

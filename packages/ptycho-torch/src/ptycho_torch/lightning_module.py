@@ -133,6 +133,11 @@ class PtychoPINN_Lightning(L.LightningModule):
             raise ValueError(f"PtychoPINN_Lightning: scheduler_kwargs: unknown key(s) {unknown} for scheduler "
                              f"{sched!r}; known: {sorted(kw)}")
         kw.update(scheduler_kwargs or {})
+        derived = {"MultiStage": "milestones", "WarmupCosine": "total_epochs"}.get(sched)
+        if derived is not None and kw[derived] is None and tc.nepochs is None:
+            # the schedule is laid out over the run's epochs, which a budget-only run does not know in advance
+            raise ValueError(f"PtychoPINN_Lightning: scheduler_kwargs: {derived}: expected explicit epochs for "
+                             f"{sched!r} when TrainingConfig.nepochs is None (training until max_time), found None")
         if sched == "MultiStage" and kw["milestones"] is None:
             kw["milestones"] = list(default_multistage_milestones(tc.nepochs))
         if sched == "WarmupCosine" and kw["total_epochs"] is None:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ptycho_bridge.argtypes import max_time_value
+from ptycho_bridge.flag_style import kebab_case_usage
 from ptycho_bridge.option_flags import (
     MODEL_OPTION_FIELDS,
     SCHEDULE_FLAGS,
@@ -132,7 +133,7 @@ def build_parser() -> CliArgumentParser:
     p = CliArgumentParser(
         prog="python -m ptycho_torch.train",
         description="Train PtychoPINN (PyTorch + Lightning) on an NPZ scan; writes checkpoints/, "
-        "lightning_logs/ and wts.h5.zip under --output_dir. Explicit flags override --config values.",
+        "lightning_logs/ and wts.h5.zip under --output-dir. Explicit flags override --config values.",
         argument_default=argparse.SUPPRESS,
     )
     d = p.add_argument_group("data and model (canonical config fields; also settable via --config)")
@@ -141,7 +142,7 @@ def build_parser() -> CliArgumentParser:
     d.add_argument("--test_data_file", metavar="NPZ", help="validation data (enables val metrics, early stopping)")
     d.add_argument("--output_dir", metavar="DIR", help="run folder (required here or in --config)")
     d.add_argument("--n_groups", type=positive_int, help="groups to train on (default: the whole scan, one group per position)")
-    d.add_argument("--n_images", type=positive_int, help="deprecated alias of --n_groups")
+    d.add_argument("--n_images", type=positive_int, help="deprecated alias of --n-groups")
     d.add_argument("--gridsize", type=positive_int, help="group side; C = gridsize² patterns per group (default 1)")
     d.add_argument("--batch_size", type=positive_int, help="batch size (default 16)")
     d.add_argument("--max_epochs", type=positive_int, help="epochs (canonical nepochs, default 50)")
@@ -162,7 +163,7 @@ def build_parser() -> CliArgumentParser:
                    help="none (default): Poisson training; refine: refine the training scan, train the generator "
                    "on its patches (amplitude + phase MAE), then on the Poisson likelihood")
     t.add_argument("--teacher-iterations", "--teacher_iterations", dest="teacher_iterations", type=positive_int,
-                   help="refinement passes of the teacher (default 20; their time counts in --max_time)")
+                   help="refinement passes of the teacher (default 20; their time counts in --max-time)")
     t.add_argument("--teacher-supervised-share", "--teacher_supervised_share", dest="teacher_supervised_share",
                    type=float, help="share of the epochs (or of the training time) in the supervised stage, (0, 1] "
                    "(default 1 = no Poisson stage)")
@@ -176,7 +177,7 @@ def build_parser() -> CliArgumentParser:
     e.add_argument("--strategy", choices=STRATEGY_CHOICES,
                    help="auto (default: one process), ddp (one process per device; also under torchrun/SLURM) or "
                    "ddp_spawn (workers spawned from this process); "
-                   "--batch_size is the global batch (specs/scaling.md §1)")
+                   "--batch-size is the global batch (specs/scaling.md §1)")
     e.add_argument("--num-nodes", "--num_nodes", dest="num_nodes", type=positive_int,
                    help="machines taking part in a ddp run (default 1)")
     e.add_argument("--precision", choices=PRECISION_CHOICES,
@@ -208,7 +209,7 @@ def build_parser() -> CliArgumentParser:
     dep = p.add_argument_group("deprecated")
     dep.add_argument("--device", choices=("cpu", "cuda"), help="deprecated: use --accelerator")
     dep.add_argument("--disable_mlflow", action="store_true", help="deprecated: use --logger none --quiet")
-    return p
+    return kebab_case_usage(p)  # usage in kebab-case; the guide's snake_case spellings still parse
 
 
 def _dests(parser: argparse.ArgumentParser) -> list[str]:
@@ -243,9 +244,9 @@ def resolve_args(explicit: argparse.Namespace) -> tuple[argparse.Namespace, dict
         training.update(values.training)
         model.update(values.model)
     if "n_images" in given:
-        warnings.warn("--n_images is deprecated; use --n_groups", DeprecationWarning, stacklevel=2)
+        warnings.warn("--n-images is deprecated; use --n-groups", DeprecationWarning, stacklevel=2)
         if "n_groups" in given and given["n_groups"] != given["n_images"]:
-            raise CliError(f"--n_images {given['n_images']} conflicts with --n_groups {given['n_groups']}; give only --n_groups")
+            raise CliError(f"--n-images {given['n_images']} conflicts with --n-groups {given['n_groups']}; give only --n-groups")
         given.setdefault("n_groups", given["n_images"])
     for dest, target in CANONICAL_FLAGS.items():
         if dest in given:
@@ -253,6 +254,8 @@ def resolve_args(explicit: argparse.Namespace) -> tuple[argparse.Namespace, dict
                 model[target[len("model."):]] = given[dest]
             else:
                 training[target] = given[dest]
+    if training.get("max_time") is not None and "nepochs" not in training:
+        training["nepochs"] = None  # a budget without an epoch count: train until the budget (specs/config.md §3)
     args = argparse.Namespace(**EXECUTION_DEFAULTS)
     for key, value in given.items():
         setattr(args, key, value)
@@ -332,8 +335,8 @@ def _run(explicit: argparse.Namespace, prog: str = PROG, command: Sequence[str] 
     """Train as the flags say. ``command``: the command line that started the run (the ``--resume`` hint of a
     run that stops, :mod:`ptycho_torch.cli.stopped`)."""
     args, training, model = resolve_args(explicit)
-    train_file = _require(training, "train_data_file", "--train_data_file")
-    output_dir = Path(_require(training, "output_dir", "--output_dir"))
+    train_file = _require(training, "train_data_file", "--train-data-file")
+    output_dir = Path(_require(training, "output_dir", "--output-dir"))
     execution_config = build_execution_config_from_args(args, "training")
     check_gradient_accumulation(execution_config.accumulate_grad_batches)
     if execution_config.logger_backend == "mlflow" and not os.environ.get("MLFLOW_TRACKING_URI"):
@@ -358,11 +361,11 @@ def _run(explicit: argparse.Namespace, prog: str = PROG, command: Sequence[str] 
     config = build_canonical_config(training, model, execution_config)
 
     if not quiet:
-        from ptycho.config.training_options import describe_groups
+        from ptycho.config.training_options import describe_groups, describe_length
 
         print(
             f"{prog}: N={config.model.N} gridsize={config.model.gridsize} model_type={config.model.model_type} "
-            f"{describe_groups(config, len(train_data.diff3d))} batch_size={config.batch_size} epochs={config.nepochs} "
+            f"{describe_groups(config, len(train_data.diff3d))} batch_size={config.batch_size} {describe_length(config)} "
             f"architecture={config.model.architecture} optimizer={config.optimizer} "
             f"lr={execution_config.learning_rate:g} scheduler={execution_config.scheduler} "
             f"accelerator={execution_config.accelerator} logger={execution_config.logger_backend} "

@@ -13,12 +13,13 @@ New code reads config objects, never ``params.cfg``.
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ptycho.config.model_size import ALLOWED_N, assign_n_once, check_n
+from ptycho.config.n_images import assign_n_images as _assign_n_images
+from ptycho.config.n_images import resolve_n_images as _resolve_n_images
 from ptycho.config.resume import resume_checkpoint
 from ptycho.config.teacher_options import TEACHERS, validate_teacher  # noqa: F401 - TEACHERS re-exported
 from ptycho.config.training_options import (
@@ -243,31 +244,6 @@ class _ValidatedOnAssignment:
         pass
 
 
-def _resolve_n_images(owner: Any, default: int | None) -> None:
-    """Map the deprecated ``n_images`` onto ``n_groups`` (specs/config.md §3)."""
-    n_images = owner.__dict__.get("n_images")
-    if n_images is not None:
-        warnings.warn(
-            f"{type(owner).__name__}.n_images is deprecated; use n_groups", DeprecationWarning, stacklevel=4
-        )
-        if owner.__dict__.get("n_groups") is not None and owner.n_groups != n_images:
-            _fail(type(owner).__name__, "n_images", n_images, f"None or equal to n_groups={owner.n_groups}")
-        object.__setattr__(owner, "n_groups", n_images)
-        object.__setattr__(owner, "n_images", None)
-    if owner.__dict__.get("n_groups") is None and default is not None:
-        object.__setattr__(owner, "n_groups", default)
-
-
-def _assign_n_images(owner: Any) -> None:
-    """After construction, assigning the deprecated ``n_images`` sets ``n_groups`` (with a warning)."""
-    n_images = owner.__dict__.get("n_images")
-    if n_images is None or not owner.__dict__.get("_ready"):
-        return
-    warnings.warn(f"{type(owner).__name__}.n_images is deprecated; use n_groups", DeprecationWarning, stacklevel=4)
-    object.__setattr__(owner, "n_groups", n_images)
-    object.__setattr__(owner, "n_images", None)
-
-
 @dataclass
 class TrainingConfig(_ValidatedOnAssignment):
     """Everything a training run needs besides the data (specs/config.md §3)."""
@@ -276,7 +252,7 @@ class TrainingConfig(_ValidatedOnAssignment):
     train_data_file: Path | None = None
     test_data_file: Path | None = None
     batch_size: int = 16
-    nepochs: int = 50
+    nepochs: int | None = 50
     learning_rate: float = 1e-3
     scheduler: str = "Default"
     optimizer: str = "adam"
@@ -327,6 +303,16 @@ class TrainingConfig(_ValidatedOnAssignment):
     def _validate(self) -> None:
         validate_training_config(self)
 
+    @property
+    def max_time_s(self) -> float | None:
+        """Seconds of the ``max_time`` budget (parsed once, when the field is set); None without a budget."""
+        return self.__dict__.get("_max_time_s")
+
+    @property
+    def until_budget(self) -> bool:
+        """True when the budget alone ends training (``nepochs`` None: no epoch limit)."""
+        return self.nepochs is None
+
 
 def validate_training_config(cfg: TrainingConfig) -> None:
     """Raise ValueError naming the first invalid field of ``cfg`` (specs/config.md §3)."""
@@ -334,8 +320,10 @@ def validate_training_config(cfg: TrainingConfig) -> None:
     if not isinstance(cfg.model, ModelConfig):
         _fail(o, "model", cfg.model, "a ModelConfig")
     _check_int(o, "batch_size", cfg.batch_size, 1)
-    _check_int(o, "nepochs", cfg.nepochs, 1)
-    check_max_time(o, "max_time", cfg.max_time)
+    _check_int(o, "nepochs", cfg.nepochs, 1, optional=True)
+    budget_s = check_max_time(o, "max_time", cfg.max_time)
+    if cfg.nepochs is None and budget_s is None:
+        _fail(o, "nepochs", None, "an integer >= 1, or None together with a max_time budget (train until it)")
     _check_float(o, "learning_rate", cfg.learning_rate, low=0.0, low_open=True)
     _check_choice(o, "scheduler", cfg.scheduler, SCHEDULERS)
     validate_optimisation(o, cfg)
@@ -354,6 +342,7 @@ def validate_training_config(cfg: TrainingConfig) -> None:
     _check_choice(o, "backend", cfg.backend, BACKENDS)
     _check_choice(o, "torch_loss_mode", cfg.torch_loss_mode, LOSS_MODES)
     validate_teacher(o, cfg)
+    object.__setattr__(cfg, "_max_time_s", budget_s)  # the budget string is parsed here, once per valid change
 
 
 def _check_grouping(owner: str, model: ModelConfig, neighbor_count: Any, pool: Any) -> None:

@@ -18,6 +18,7 @@ __all__ = [
     "CLIP_ALGORITHMS",
     "TF_DEFAULTS",
     "validate_generator",
+    "describe_length",
     "validate_optimisation",
     "tf_unsupported",
     "UNIMPLEMENTED_FIELDS",
@@ -118,6 +119,15 @@ def describe_groups(config: Any, n_positions: int) -> str:
     else:
         why = "subsampled by n_groups" if used < n else "the whole scan"
     return f"groups={used} of {n} positions ({why})"
+
+
+def describe_length(config: Any) -> str:
+    """What the training logs print for the run's length: ``epochs=<n>``, ``epochs=<n> or max_time=<budget>``
+    (whichever comes first), or ``until max_time=<budget>`` when ``nepochs`` is None."""
+    epochs, budget = getattr(config, "nepochs", None), getattr(config, "max_time", None)
+    if epochs is None:
+        return f"until max_time={budget}"
+    return f"epochs={epochs}" + (f" or max_time={budget}" if budget is not None else "")
 
 
 #: Canonical fields kept for compatibility that neither backend implements, with the one value both accept

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 __all__ = ["fail", "is_int", "is_number", "check_choice", "check_int", "check_float", "check_bool", "as_path",
            "set_paths", "max_time_seconds", "check_max_time", "MAX_TIME_FORMAT"]
@@ -18,7 +18,7 @@ __all__ = ["fail", "is_int", "is_number", "check_choice", "check_int", "check_fl
 MAX_TIME_FORMAT = "DD:HH:MM:SS"
 
 
-def fail(owner: str, name: str, value: Any, expected: str) -> None:
+def fail(owner: str, name: str, value: Any, expected: str) -> NoReturn:
     """Raise the one-line ValueError every config uses."""
     raise ValueError(f"{owner}.{name}: expected {expected}, got {value!r}")
 
@@ -89,12 +89,12 @@ def max_time_seconds(value: str) -> float:
     return float(((d * 24 + h) * 60 + m) * 60 + s)
 
 
-def check_max_time(owner: str, name: str, value: Any) -> None:
-    """``value`` must be None or a positive ``DD:HH:MM:SS`` string."""
+def check_max_time(owner: str, name: str, value: Any) -> float | None:
+    """``value`` must be None or a positive ``DD:HH:MM:SS`` string; returns its seconds (None for None)."""
     if value is None:
-        return
+        return None
     try:
-        max_time_seconds(value)
+        return max_time_seconds(value)
     except ValueError:
         fail(owner, name, value, f"None or a positive wall-clock budget {MAX_TIME_FORMAT} (e.g. '00:00:14:00')")
 

@@ -4,13 +4,15 @@
   PSNR, SSIM, MS-SSIM and FRC cut-offs for amplitude and phase (§1, §5);
 * :func:`frc`, :func:`frc_cutoff`, :func:`half_bit_threshold`, :func:`half_bit_crossing` (§4);
 * :func:`mae`, :func:`mse`, :func:`psnr`, :func:`ssim`, :func:`ms_ssim` (§3);
-* :func:`find_shift`, :func:`fourier_shift`, :func:`align_phase`, :func:`scale_amplitude` (§2).
+* :func:`find_shift`, :func:`fourier_shift`, :func:`align_phase`, :func:`scale_amplitude` (§2);
+* :func:`scanned_mask`: the scanned region of a canvas, the only place scores are computed (§5).
 """
 
 from .alignment import align_phase, crop_border, find_shift, fourier_shift, scale_amplitude
 from .evaluate import evaluate
 from .frc import frc, frc_cutoff, half_bit_crossing, half_bit_threshold, ring_pixel_counts
 from .quality import MS_SSIM_WEIGHTS, PSNR_CAP_DB, mae, ms_ssim, mse, psnr, ssim
+from .scanned import SCANNED_HALF_WIDTH, scanned_mask
 
 __all__ = [
     "evaluate",
@@ -31,4 +33,6 @@ __all__ = [
     "align_phase",
     "scale_amplitude",
     "crop_border",
+    "scanned_mask",
+    "SCANNED_HALF_WIDTH",
 ]

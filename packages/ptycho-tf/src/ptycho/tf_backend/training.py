@@ -10,6 +10,7 @@ set (``ptycho.config.config.check_implemented``), and so does ``torch_loss_mode=
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from dataclasses import dataclass
@@ -296,9 +297,38 @@ def container_labels(container) -> tuple[np.ndarray, np.ndarray] | None:
     return container.Y_I, container.Y_phi
 
 
+def _budget_seconds(training_config) -> float | None:
+    """The wall-clock budget in seconds: the canonical config's parsed ``max_time_s``, else ``max_time`` parsed
+    here (a legacy config object without the property)."""
+    if hasattr(training_config, "max_time_s"):
+        return training_config.max_time_s
+    text = getattr(training_config, "max_time", None)
+    return None if text is None else max_time_seconds(text)
+
+
+def _print_epoch(epoch: int, history: dict, nepochs: int | None, elapsed_s: float, budget_s: float | None) -> None:
+    """The progress line of finished 0-based ``epoch`` (Keras ``history`` of its ``fit`` call)."""
+    from ptycho.progress_text import epoch_line, run_eta
+
+    last = {k: float(v[-1]) for k, v in history.items() if v}
+    fraction = (epoch + 1) / max(1, nepochs or 1)
+    print(epoch_line(epoch + 1, nepochs, last.get("loss"), last.get("val_loss"), elapsed_s,
+                     run_eta(fraction, elapsed_s, nepochs, budget_s)), flush=True)
+
+
+def _epochs(state: dict, nepochs: int | None):
+    """0-based epochs still to run: from ``state['epochs_done']`` to ``nepochs`` (without end when ``nepochs``
+    is None: the time budget stops the loop). A run that stopped early or on its budget is finished: resuming it
+    trains nothing more."""
+    if state.get("stopped"):
+        return iter(())
+    first = int(state["epochs_done"])
+    return itertools.count(first) if nepochs is None else iter(range(first, int(nepochs)))
+
+
 def fit(models: Models, x, coords, training_config, intensity_scale: float,
         seed: int = 0, verbose: int = 0, *, checkpoint_path=None, resume_from=None, labels=None,
-        policy: TrainingPolicy | None = None) -> dict:
+        policy: TrainingPolicy | None = None, progress: bool = False) -> dict:
     """Train ``models.training_model`` (the autoencoder; a supervised model's generator) on normalised
     amplitudes, one Keras ``fit`` call per epoch.
 
@@ -311,10 +341,12 @@ def fit(models: Models, x, coords, training_config, intensity_scale: float,
       checkpoint_path: where the resume point is written atomically after every epoch (None: nowhere).
       resume_from: a checkpoint written by this function: weights, Adam state, learning rate, epoch,
         history and the plateau/early-stopping counters are restored and training continues to
-        ``nepochs`` (specs/reliability.md §1).
+        ``nepochs`` (specs/reliability.md §1); ``nepochs`` None trains until ``max_time``.
       labels: supervised models only (required there, ignored by PINN models): (label_amp, label_phase),
         each (B, N, N, C) float32 ground-truth object amplitude and phase (radians) of every group.
       policy: :class:`TrainingPolicy` (hold-out, learning-rate plateau, early stopping); None = the defaults.
+      progress: print one line per finished epoch on stdout (``ptycho.progress_text.epoch_line``: epoch, loss,
+        validation loss, elapsed, time left), the PyTorch backend's format.
     Returns: history dict ``{'train_loss': [...], 'val_loss': [...], 'keras': {...}}`` (per epoch).
     Raises: NonFiniteLossError at the first NaN/inf batch loss (epoch and step in the message);
       ValueError for a supervised model without (valid) labels.
@@ -358,11 +390,11 @@ def fit(models: Models, x, coords, training_config, intensity_scale: float,
                              f"{loaded.get('n_train')} training groups, found seed {seed} and {len(tr_idx)}")
         state = loaded
     guard = _FiniteGuard()
-    budget = None if training_config.max_time is None else TimeBudget(max_time_seconds(training_config.max_time))
+    budget_s = _budget_seconds(training_config)
+    budget = None if budget_s is None else TimeBudget(budget_s)
     callbacks = [guard] if budget is None else [guard, budget]
-    # a run that stopped early (or on its time budget) is finished: resuming it trains nothing more
-    first = int(training_config.nepochs) if state.get("stopped") else int(state["epochs_done"])
-    for epoch in range(first, int(training_config.nepochs)):
+    t0 = time.monotonic()
+    for epoch in _epochs(state, training_config.nepochs):
         perm = epoch_order(len(tr_idx), seed, epoch)
         hist = models.training_model.fit(single([a[perm] for a in tr_in]), [t[perm] for t in tr_out],
                                       batch_size=int(training_config.batch_size), epochs=epoch + 1,
@@ -371,6 +403,8 @@ def fit(models: Models, x, coords, training_config, intensity_scale: float,
         for k, vals in hist.history.items():
             state["keras"].setdefault(k, []).extend(float(v) for v in vals)
         state["epochs_done"] = epoch + 1
+        if progress:
+            _print_epoch(epoch, hist.history, training_config.nepochs, time.monotonic() - t0, budget_s)
         stop = bool(n_val) and _plateau_and_stop(state, models, epoch, float(hist.history["val_loss"][-1]), policy)
         stop = stop or (budget is not None and budget.exhausted)
         state["stopped"] = stop

@@ -57,7 +57,7 @@ def create_ptycho_data_container(data, config, seed: int | None = None, n_groups
 
 
 def train_cdi_model(train_data, test_data, config, seed: int | None = None, *, resume_from=None,
-                    checkpoints: bool = True, policy=None, init_weights=None) -> dict:
+                    checkpoints: bool = True, policy=None, init_weights=None, progress: bool = False) -> dict:
     """Group, train (explicit config) and, with test data, predict. Returns the results dict.
 
     Seeds (specs/tf-backend.md §7): grouping and training (weight init, validation split, batch order) use
@@ -67,14 +67,14 @@ def train_cdi_model(train_data, test_data, config, seed: int | None = None, *, r
     after every epoch; ``resume_from`` (True, a run directory or the file) continues from one
     (specs/reliability.md §1). ``policy``: a ``ptycho.tf_backend.training.TrainingPolicy`` (validation
     hold-out, learning-rate plateau, early stopping); None = the trainer's defaults.
-    ``init_weights``: see :func:`ptycho.train_pinn.train_with_config`.
+    ``init_weights``, ``progress`` (one line per epoch on stdout): see :func:`ptycho.train_pinn.train_with_config`.
     The legacy mirror ``ptycho.params`` receives the config, the trained intensity scale and probe
     (what ptychodus reads after training); nothing in this workflow reads it back."""
     return _train(train_data, test_data, config, seed, resume_from=resume_from, checkpoints=checkpoints,
-                  policy=policy, init_weights=init_weights)[1]
+                  policy=policy, init_weights=init_weights, progress=progress)[1]
 
 
-def _train(train_data, test_data, config, seed, *, resume_from, checkpoints, policy, init_weights):
+def _train(train_data, test_data, config, seed, *, resume_from, checkpoints, policy, init_weights, progress=False):
     """(Models, results dict) of :func:`train_cdi_model`."""
     from ptycho import train_pinn
     from ptycho.config.config import update_legacy_dict
@@ -89,7 +89,7 @@ def _train(train_data, test_data, config, seed, *, resume_from, checkpoints, pol
     ckpt = Path(config.output_dir) / "checkpoints" / "last.ckpt" if checkpoints else None
     models, hist = train_pinn.train_with_config(train_c, config, seed=run_seed,
                                                 checkpoint_path=ckpt, resume_from=resume_path, policy=policy,
-                                                init_weights=init_weights)
+                                                init_weights=init_weights, progress=progress)
     update_legacy_dict(params.cfg, config)
     params.set("intensity_scale", models.intensity_scale())
     params.set("probe", models.probe()[..., None])
@@ -131,7 +131,8 @@ def reassemble_cdi_image(test_data, config, flip_x=False, flip_y=False, transpos
 
 
 def run_cdi_example(train_data, test_data, config, flip_x=False, flip_y=False, transpose=False, M=20,
-                    do_stitching=False, *, resume_from=None, policy=None, init_weights=None, checkpoints=None):
+                    do_stitching=False, *, resume_from=None, policy=None, init_weights=None, checkpoints=None,
+                    progress: bool = False):
     """Train on ``train_data`` (RawData) with ``config`` (TrainingConfig); evaluate on ``test_data``.
 
     Returns ``(amp, phase, results)``: amp/phase (H, W) of the stitched test reconstruction when
@@ -143,14 +144,15 @@ def run_cdi_example(train_data, test_data, config, flip_x=False, flip_y=False, t
     ``reconstructed_obj``, ``pred_amp``, ``reconstructed_obj_cdi``; with stitching also
     ``obj_tensor_full``, ``global_offsets``, ``recon_amp``, ``recon_phase``.
     ``ptycho.model_manager.save(prefix)`` afterwards saves the model trained here. ``resume_from``,
-    ``policy`` and ``init_weights``: see :func:`train_cdi_model`. ``checkpoints``: write the resume point
+    ``policy``, ``init_weights`` and ``progress`` (one line per epoch on stdout): see :func:`train_cdi_model`. ``checkpoints``: write the resume point
     ``<output_dir>/checkpoints/last.ckpt``; None (the legacy call) writes it unless ``config.output_dir`` is the
     empty path ``Path()``, which ptychodus passes to mean "no output directory" (specs/ptychodus.md §3).
     """
     if checkpoints is None:
         checkpoints = str(config.output_dir) != "."
     models, results = _train(train_data, test_data, config, None, resume_from=resume_from,
-                             checkpoints=bool(checkpoints), policy=policy, init_weights=init_weights)
+                             checkpoints=bool(checkpoints), policy=policy, init_weights=init_weights,
+                             progress=progress)
     if not (do_stitching and test_data is not None):
         return None, None, results
     img, amp, phase, off = reassemble_cdi_image(results["test_container"], config, flip_x, flip_y, transpose, M,

@@ -52,7 +52,7 @@ def v2_from_canonical(hparams: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
         gaussian_smoothing_sigma=float(mc.gaussian_smoothing_sigma),
         intensity_scale_trainable=bool(tc.intensity_scale_trainable),
         loss_function="MAE" if tc.torch_loss_mode == "mae" else "Poisson")
-    training = v2.TrainingConfig(epochs=int(tc.nepochs), batch_size=int(tc.batch_size), n_groups=tc.n_groups,
+    training = v2.TrainingConfig(epochs=None if tc.nepochs is None else int(tc.nepochs), batch_size=int(tc.batch_size), n_groups=tc.n_groups,
                                  torch_loss_mode=tc.torch_loss_mode, nll=tc.nll_weight > 0,
                                  learning_rate=float(tc.learning_rate), scheduler=tc.scheduler, optimizer=tc.optimizer,
                                  momentum=float(tc.momentum), weight_decay=float(tc.weight_decay),

@@ -291,7 +291,10 @@ def build_execution_config_from_args(args: argparse.Namespace, mode: str) -> Any
         logger_backend=logger,
     )
     if kwargs["scheduler"] == "MultiStage":
-        nepochs = _arg(args, "max_epochs") or _canonical_nepochs()
+        nepochs = _arg(args, "max_epochs") or (None if _arg(args, "max_time") else _canonical_nepochs())
+        if nepochs is None:
+            raise CliError("--scheduler MultiStage: expected --max-epochs (its milestones are fractions of the run's "
+                           "epochs), found only --max-time")
         kwargs["multistage_milestones"] = default_multistage_milestones(int(nepochs))
     return _make_execution_config(PyTorchExecutionConfig, kwargs)
 

@@ -84,18 +84,21 @@ class TeacherPINN_Lightning(PtychoPINN_Lightning):
 class TeacherSchedule(L.Callback):
     """Ends the supervised stage at the first epoch end where either
     ``epochs_done >= ceil(share · nepochs)`` or ``seconds since fit start >= share · budget_s``
-    (``budget_s``: the training part of ``max_time``, None without a budget). ``share`` 1.0: never switches."""
+    (``budget_s``: the training part of ``max_time``, None without a budget; ``nepochs`` None: the budget alone
+    decides). ``share`` 1.0: never switches."""
 
-    def __init__(self, share: float, nepochs: int, budget_s: float | None) -> None:
-        self.share, self.nepochs, self.budget_s = float(share), int(nepochs), budget_s
+    def __init__(self, share: float, nepochs: int | None, budget_s: float | None) -> None:
+        self.share, self.budget_s = float(share), budget_s
+        self.nepochs = None if nepochs is None else int(nepochs)
         self._t0: float | None = None
 
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         self._t0 = time.monotonic()
 
-    def supervised_epochs(self) -> int:
-        """Epoch count after which the supervised stage ends (when no time budget ends it first)."""
-        return max(1, math.ceil(self.share * self.nepochs))
+    def supervised_epochs(self) -> int | None:
+        """Epoch count after which the supervised stage ends (when no time budget ends it first); None when
+        training runs until the budget."""
+        return None if self.nepochs is None else max(1, math.ceil(self.share * self.nepochs))
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         if self.share >= 1.0 or getattr(pl_module, "teacher_stage", "poisson") != "supervised":
@@ -103,5 +106,6 @@ class TeacherSchedule(L.Callback):
         done = int(trainer.current_epoch) + 1
         elapsed = 0.0 if self._t0 is None else time.monotonic() - self._t0
         by_time = self.budget_s is not None and elapsed >= self.share * self.budget_s
-        if done >= self.supervised_epochs() or by_time:
+        by_epochs = self.nepochs is not None and done >= max(1, math.ceil(self.share * self.nepochs))
+        if by_epochs or by_time:
             pl_module.enter_poisson_stage(done)

@@ -25,14 +25,13 @@ def _seconds_to_max_time(seconds: float) -> str:
     return f"{s // 86400:02d}:{s // 3600 % 24:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
-def remaining_budget(max_time: str | None, spent_s: float) -> tuple[str | None, float | None]:
-    """(max_time string, seconds) left for training after the teacher spent ``spent_s``; (None, None) without a
-    budget. Raises ValueError (naming max_time and teacher_iterations) when less than one second is left."""
-    if max_time is None:
+def remaining_budget(total_s: float | None, spent_s: float) -> tuple[str | None, float | None]:
+    """(max_time string, seconds) left for training of a ``total_s`` budget (``TrainingConfig.max_time_s``)
+    after the teacher spent ``spent_s``; (None, None) without a budget. Raises ValueError (naming max_time and
+    teacher_iterations) when less than one second is left."""
+    if total_s is None:
         return None, None
-    from ptycho.config.validation import max_time_seconds
-
-    total = max_time_seconds(max_time)
+    total = float(total_s)
     left = total - float(spent_s)
     if left < 1.0:
         raise ValueError(f"TrainingConfig.max_time: the teacher's refinement took {spent_s:.0f} s of the "
@@ -83,7 +82,7 @@ def train_with_teacher(train_data: Any, test_data: Any, config: Any, *, train: C
     k = calibrate_amplitude(probe_module.forward_model, container)
     del probe_module
     container.Y = container.Y * k
-    max_time, budget_s = remaining_budget(config.max_time, time.perf_counter() - t0)
+    max_time, budget_s = remaining_budget(config.max_time_s, time.perf_counter() - t0)
     train_config = dataclasses.replace(config, max_time=max_time)
     schedule = TeacherSchedule(config.teacher_supervised_share, config.nepochs, budget_s)
     results = train(container, test_data, train_config, execution_config=execution_config,

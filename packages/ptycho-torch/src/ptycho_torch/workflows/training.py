@@ -80,12 +80,11 @@ def train_cdi_model_torch(
     import lightning.pytorch as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-    from ptycho.config.validation import max_time_seconds
     from ptycho_bridge.console import quiet_third_party_noise
     from ptycho_torch.model import PtychoPINN_Lightning
     from ptycho_torch.workflows.checkpoints import AtomicCheckpointIO, resume_callbacks
     from ptycho_torch.workflows.loggers import make_logger
-    from ptycho_torch.workflows.progress import OverallProgress, RankSafeProgressBar, TimeBudgetProgress
+    from ptycho_torch.workflows.progress import RankSafeProgressBar, progress_callbacks
     from ptycho_torch.workflows.safe_stop import safe_stop
     from ptycho_torch.workflows.sigterm import QuietSigtermWhenPeersAreGone
 
@@ -164,23 +163,20 @@ def train_cdi_model_torch(
     if patience is not None and has_val:
         callbacks.append(EarlyStopping(monitor=monitor, mode=ckpt_mode, patience=int(patience)))
     progress = bool(exec_get(execution_config, "enable_progress_bar", config.debug))
-    if config.max_time is not None:
-        callbacks.append(TimeBudgetProgress(config.max_time))
     strategy = str(exec_get(execution_config, "strategy", "auto"))
     devices, num_nodes = exec_get(execution_config, "devices", 1), int(exec_get(execution_config, "num_nodes", 1))
     if strategy != "auto" and isinstance(devices, int) and config.batch_size % (devices * num_nodes):
         # checked before any process is launched; the sampler repeats the check with the real world size
         raise ValueError(f"batch_size: expected a multiple of the {devices * num_nodes} training processes "
                          f"(devices x num_nodes share the global batch equally), found {config.batch_size}")
-    if progress:
-        budget = None if config.max_time is None else max_time_seconds(config.max_time)
-        callbacks.append(OverallProgress(int(config.nepochs), budget))
-        callbacks.append(RankSafeProgressBar())  # same collectives on every rank (specs/scaling.md §1)
+    if progress:  # a bar on a terminal, one line per epoch otherwise; same collectives on every rank
+        callbacks.extend(progress_callbacks(config.nepochs, config.max_time_s))
+        progress = any(isinstance(c, RankSafeProgressBar) for c in callbacks)
     # last: a stop signal is acted on after every checkpoint callback of the step or epoch (reliability §8)
     callbacks.append(safe_stop(last_path if enable_ckpt else None, every_n))
     quiet_third_party_noise()  # Lightning's litlogger advert and its LeafSpec deprecation warning
     trainer = L.Trainer(
-        max_epochs=int(config.nepochs),
+        max_epochs=-1 if config.nepochs is None else int(config.nepochs),  # -1: until max_time (Lightning)
         strategy=lightning_strategy(strategy),
         precision=trainer_precision(exec_get(execution_config, "precision", "32")),
         num_nodes=num_nodes,
