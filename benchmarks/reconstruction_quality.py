@@ -296,7 +296,7 @@ def run_object(kind: str, args: argparse.Namespace, rate: float, has_max_time: b
 
     _figure(work / "reconstructions.png", panels)
     result["rows"] = rows
-    print(_table(f"{kind} ({'quick' if args.quick else 'full'}; probe {args.probe})", rows), flush=True)
+    print(_table(f"{kind} ({'quick' if args.quick else 'full'}; probe {spec.probe_kind}, scan {spec.scan})", rows), flush=True)
     return result
 
 
