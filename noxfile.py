@@ -102,6 +102,16 @@ def ddp(session: nox.Session) -> None:
 
 
 @nox.session
+def signals(session: nox.Session) -> None:
+    """A signalled training run (SIGTERM, SIGINT, SLURM's requeue signal) stops at a safe point and its printed
+    command resumes it to the same weights; the TensorFlow backend keeps its checkpoint (specs/reliability.md §8,
+    §9). Slow: each case trains twice."""
+    _editable(session, PACKAGES)
+    session.run("pytest", "packages/ptycho-cli/tests/test_reliability_cli_train_signals.py", "-m", "slow", "-q",
+                *session.posargs, env=_pytest_env())
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """Static checks: style, types of the contracts package, architecture layering, versions."""
     session.install("ruff==0.17.6", "mypy==2.4.1", "import-linter==2.17")
