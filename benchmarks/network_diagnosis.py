@@ -18,6 +18,9 @@ Variants (``VARIANTS``; any subset, in order):
 * ``pinn``: the product's loss, the Poisson NLL through the forward model (``module.compute_loss``);
 * ``pinn-nfs2``, ``pinn-grid2``, ``pinn-fno``, ``pinn-ffno``: the same with n_filters_scale 2, gridsize 2
   (object_big), the Fourier-operator generators (specs/network.md §7);
+* ``pinn-kaiming``, ``teacher-kaiming``, ``oracle-kaiming``: He-normal re-initialisation of every convolution
+  (the generator's Glorot start gives nearly input-independent outputs, RESULTS.md "Why the network learns
+  slowly" #3); ``oracle-lr3e-3``: three times the learning rate;
 * ``teacher``: the split loss (amplitude MAE + wrapped phase MAE, ``ptycho_torch.teacher.loss.split_loss``) on the
   refinement teacher's labels (``ptycho_torch.teacher.labels.teacher_labels``: the training half refined from flat
   with ``--teacher-iterations`` passes, labels calibrated to the network's units by ``calibrate_amplitude``); no
@@ -50,15 +53,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import realistic as R  # noqa: E402
 
 M_STITCH = 20
-#: variant -> (loss 'poisson' | 'split', labels None | 'teacher' | 'truth', ModelConfig overrides)
-VARIANTS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
-    "pinn": ("poisson", None, {}),
-    "pinn-nfs2": ("poisson", None, {"n_filters_scale": 2}),
-    "pinn-grid2": ("poisson", None, {"gridsize": 2, "object_big": True}),
-    "pinn-fno": ("poisson", None, {"architecture": "fno"}),
-    "pinn-ffno": ("poisson", None, {"architecture": "ffno"}),
-    "teacher": ("split", "teacher", {}),
-    "oracle": ("split", "truth", {}),
+#: variant -> (loss 'poisson' | 'split', labels None | 'teacher' | 'truth', ModelConfig overrides, loop options:
+#: 'init' 'kaiming' re-initialises every Conv2d with He-normal weights (fan-in, ReLU gain) and zero biases;
+#: 'lr' replaces the module's learning rate)
+VARIANTS: dict[str, tuple[str, str | None, dict[str, Any], dict[str, Any]]] = {
+    "pinn": ("poisson", None, {}, {}),
+    "pinn-nfs2": ("poisson", None, {"n_filters_scale": 2}, {}),
+    "pinn-grid2": ("poisson", None, {"gridsize": 2, "object_big": True}, {}),
+    "pinn-fno": ("poisson", None, {"architecture": "fno"}, {}),
+    "pinn-ffno": ("poisson", None, {"architecture": "ffno"}, {}),
+    "pinn-kaiming": ("poisson", None, {}, {"init": "kaiming"}),
+    "teacher": ("split", "teacher", {}, {}),
+    "teacher-kaiming": ("split", "teacher", {}, {"init": "kaiming"}),
+    "oracle": ("split", "truth", {}, {}),
+    "oracle-kaiming": ("split", "truth", {}, {"init": "kaiming"}),
+    "oracle-lr3e-3": ("split", "truth", {}, {"lr": 3e-3}),
 }
 
 
@@ -154,7 +163,7 @@ def run_variant(name: str, case: R.Case, windows: dict[str, Any], args: argparse
     from ptycho_torch.teacher.loss import split_loss
     from ptycho_torch.teacher.module import TeacherPINN_Lightning
 
-    loss_kind, label_kind, overrides = VARIANTS[name]
+    loss_kind, label_kind, overrides, loop = VARIANTS[name]
     record: dict[str, Any] = {}
     Y = None
     if label_kind is not None:
@@ -166,10 +175,19 @@ def run_variant(name: str, case: R.Case, windows: dict[str, Any], args: argparse
                                                   intensity_scale=container.intensity_scale)
     L.seed_everything(args.seed, verbose=False)
     module = TeacherPINN_Lightning(config.model, config, container.probe, container.intensity_scale)
+    if loop.get("init") == "kaiming":
+        for m in module.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                if m.bias is not None:
+                    torch.nn.init.zeros_(m.bias)
     if Y is not None:
         container.Y = container.Y * calibrate_amplitude(module.forward_model, container)
     opt = module.configure_optimizers()
     opt = opt["optimizer"] if isinstance(opt, dict) else opt
+    if "lr" in loop:
+        for group in opt.param_groups:
+            group["lr"] = float(loop["lr"])
     loader = build_dataloader(container, args.batch_size, shuffle=True, seed=args.seed)
     rows, losses, step, epoch, seconds = [], [], 0, 0, 0.0
     module.train()
