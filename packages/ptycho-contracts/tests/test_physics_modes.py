@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ptycho.physics import canvas_size, default_probe, far_field_amplitude, forward_model, incoherent_amplitude
+from ptycho.physics import (
+    canvas_size,
+    default_probe,
+    far_field_amplitude,
+    forward_model,
+    incoherent_amplitude,
+)
 
 
 def _cplx(rng, shape):
@@ -45,10 +51,10 @@ def test_ramped_modes_on_a_flat_object_are_shifted_copies_of_the_probe_spectrum(
     shifts = [(0, 0), (3, -2), (-5, 4)]
     weights = [0.7, 0.2, 0.1]
     modes = np.stack([np.sqrt(w) * p * np.exp(2j * np.pi * (dy * rr + dx * cc) / n)
-                      for w, (dy, dx) in zip(weights, shifts)])
+                      for w, (dy, dx) in zip(weights, shifts, strict=True)])
     got = incoherent_amplitude(modes[None])[0] ** 2
     base = far_field_amplitude(p) ** 2
-    want = sum(w * np.roll(base, (dy, dx), axis=(0, 1)) for w, (dy, dx) in zip(weights, shifts))
+    want = sum(w * np.roll(base, (dy, dx), axis=(0, 1)) for w, (dy, dx) in zip(weights, shifts, strict=True))
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12 * base.max())
 
 
