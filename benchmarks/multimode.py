@@ -16,8 +16,11 @@ Rows:
   the beam's power), fixed; ``ours K=1 +probe``: the same with probe refinement (the one mode may adapt);
 * ``ours K=3 +probe``: modes not known: 3 Hermite-like modes of the scaled primary mode
   (``refine.modes.initial_modes``, powers 0.72 / 0.22 / 0.06), refined and orthogonalised every pass;
-* ``pty-chi K=3 true bB``: pty-chi LSQML with the 3 true modes fixed, batch B, ``--ptychi-iterations`` epochs
-  (best epoch reported); ``pty-chi K=3 +probe b96``: from the same Hermite-like start as ours, modes refined.
+* ``pty-chi K=3 true bB <variant>``: pty-chi LSQML with the 3 true modes fixed, batch B, ``--ptychi-iterations``
+  epochs (best epoch reported), with pty-chi's default settings (its object preconditioner and step sizes use the
+  first mode only) or ``all-modes`` (:func:`all_modes`); ``pty-chi K=1 bB``: the one-mode probe of ``ours K=1``
+  (a control: pty-chi's one-mode speed on this scan); ``pty-chi K=3 +probe bB all-modes``: from the same Hermite-like
+  start as ours, modes refined (orthogonalised by pty-chi every epoch).
 
 Also printed: pty-chi's forward model with the true object and modes against our probe-shift model's incoherent counts
 (the conventions check of ``realistic.ptychi_forward_check``, for modes): pty-chi 2.2.0 moves only the first mode by
@@ -79,13 +82,22 @@ def ours(bench: Bench, probe: np.ndarray, **kw: Any) -> tuple[list[dict[str, flo
     return curve, R.window_of(res.object, res.origin_xy, bench.case.window)
 
 
-def ptychi(bench: Bench, probe: np.ndarray, iterations: int, batch: int,
-           optimise: bool) -> tuple[list[dict[str, float]], np.ndarray]:
-    """pty-chi LSQML from flat with ``probe`` (K, N, N) as its incoherent modes, scored after every epoch;
-    (curve, scored window of the best epoch)."""
+def all_modes(opts: Any) -> None:
+    """pty-chi's LSQML settings that use every mode where its defaults use the first: the object preconditioner
+    (``build_preconditioner_with_all_modes``) and the step sizes (``solve_step_sizes_only_using_first_probe_mode``)."""
+    opts.object_options.build_preconditioner_with_all_modes = True
+    opts.reconstructor_options.solve_step_sizes_only_using_first_probe_mode = False
+
+
+def ptychi(bench: Bench, probe: np.ndarray, iterations: int, batch: int, optimise: bool,
+           variant: str = "default") -> tuple[list[dict[str, float]], np.ndarray]:
+    """pty-chi LSQML from flat with ``probe`` ((K, N, N) incoherent modes or (N, N)), scored after every epoch;
+    ``variant`` 'default' (pty-chi's settings) or 'all-modes' (:func:`all_modes`). Returns (curve, scored window
+    of the best epoch)."""
     case = bench.case
     scan = {**case.scan, "probeGuess": probe}
-    run = R.PtychiRun(scan, case.test, case.truth.shape, batch_size=batch, probe_optimizable=optimise)
+    run = R.PtychiRun(scan, case.test, case.truth.shape, batch_size=batch, probe_optimizable=optimise,
+                      configure=all_modes if variant == "all-modes" else None)
     curve: list[dict[str, float]] = []
     r0, r1, c0, c1 = case.window
     best = None
@@ -155,8 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n-positions", type=int, default=2000)
     p.add_argument("--iterations", type=int, default=60, help="cap on our passes (RefineOptions default 60)")
-    p.add_argument("--ptychi-iterations", type=int, default=30)
-    p.add_argument("--ptychi-batches", default="96,256")
+    p.add_argument("--ptychi-iterations", type=int, default=60)
+    p.add_argument("--ptychi-batches", default="32,96")
+    p.add_argument("--ptychi-variants", default="default,all-modes",
+                   help="pty-chi settings for the 3 true modes: default and/or all-modes (see all_modes)")
+    p.add_argument("--skip-ours", action="store_true", help="only the pty-chi rows")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--output-dir", default="multimode_output")
     args = p.parse_args(argv)
@@ -182,13 +197,17 @@ def main(argv: list[str] | None = None) -> int:
     ours_rows = [("ours K=3 true", modes, {}), ("ours K=1", single, {}),
                  ("ours K=1 +probe", single, {"refine_probe": True}),
                  ("ours K=3 +probe", start3, {"refine_probe": True})]
-    for name, probe, kw in ours_rows:
+    for name, probe, kw in [] if args.skip_ours else ours_rows:
         runs[name], picture = ours(bench, probe, iterations=args.iterations, **kw)
         pictures.append((name, picture))
         print(f"  {name}: {json.dumps(runs[name][-1])}", flush=True)
-    pc_rows = [(f"pty-chi K=3 true b{b}", modes, int(b), False) for b in args.ptychi_batches.split(",")]
-    for name, probe, batch, optimise in [*pc_rows, ("pty-chi K=3 +probe b96", start3, 96, True)]:
-        runs[name], picture = ptychi(bench, probe, args.ptychi_iterations, batch, optimise)
+    pc_rows = [(f"pty-chi K=3 true b{b} {v}", modes, int(b), False, v)
+               for v in args.ptychi_variants.split(",") for b in args.ptychi_batches.split(",")]
+    first = int(args.ptychi_batches.split(",")[0])
+    pc_rows += [(f"pty-chi K=1 b{first}", single, first, False, "default"),
+                (f"pty-chi K=3 +probe b{first} all-modes", start3, first, True, "all-modes")]
+    for name, probe, batch, optimise, variant in pc_rows:
+        runs[name], picture = ptychi(bench, probe, args.ptychi_iterations, batch, optimise, variant)
         pictures.append((name, picture))
         print(f"  {name}: {json.dumps(_best(runs[name]))}", flush=True)
     r0, r1, c0, c1 = case.window

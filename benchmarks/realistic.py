@@ -31,7 +31,7 @@ import json
 import sys
 import time
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -391,7 +391,7 @@ class PtychiRun:
 
     def __init__(self, scan: dict[str, np.ndarray], index: np.ndarray, object_shape: Sequence[int], *,
                  batch_size: int = 96, seed: int = 0, noise_model: str = "gaussian",
-                 probe_optimizable: bool = False,
+                 probe_optimizable: bool = False, configure: Callable[[Any], None] | None = None,
                  initial_object: np.ndarray | None = None, momentum: float = 0.0) -> None:
         import torch
 
@@ -430,6 +430,8 @@ class PtychiRun:
         opts.reconstructor_options.momentum_acceleration_gain = float(momentum)
         opts.reconstructor_options.noise_model = {"gaussian": enums.NoiseModels.GAUSSIAN,
                                                   "poisson": enums.NoiseModels.POISSON}[noise_model]
+        if configure is not None:  # a benchmark's own settings on top of these (e.g. multi-mode options)
+            configure(opts)
         self.ptychi = ptychi
         from ptychi.api.task import PtychographyTask
 
