@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ptycho_torch.physics.diffraction import mode_sum_amplitude
+
 __all__ = ["exit_waves", "amplitude", "sum_modes", "orthogonalise_modes", "initial_modes"]
 
 
@@ -27,8 +29,8 @@ def exit_waves(probes: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:
 
 def amplitude(psi_hat: torch.Tensor) -> torch.Tensor:
     """Predicted amplitude (B, N, N): ``|Psi|`` of (B, N, N) far fields, ``sqrt(sum_m |Psi_m|^2)`` of (B, K, N, N)
-    (a 2-norm over the modes: its gradient at a zero prediction is 0, like that of ``|z|``)."""
-    return torch.abs(psi_hat) if psi_hat.dim() == 3 else torch.linalg.vector_norm(psi_hat, dim=1)
+    (a guarded root, ``ptycho_torch.physics.mode_sum_amplitude``: gradient 0 at a zero prediction, like ``|z|``)."""
+    return torch.abs(psi_hat) if psi_hat.dim() == 3 else mode_sum_amplitude(psi_hat, 1)
 
 
 def sum_modes(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
