@@ -85,3 +85,16 @@ def test_train_save_load_infer_with_three_modes(tmp_path):
                                                 execution_config={"accelerator": "cpu"})
     assert np.all(np.isfinite(amp)) and amp.max() > 0
     assert "tensorflow" not in sys.modules
+
+
+def test_mode_sum_has_a_zero_gradient_at_a_dark_pixel():
+    """The guarded root of the mode sum: value 0 and gradient 0 (not NaN) where every mode's field is 0, and the
+    gradient of sqrt(sum |z|^2) elsewhere (z / A per mode)."""
+    from ptycho_torch.physics import mode_sum_amplitude
+
+    z = torch.tensor([[[0j, 3 + 4j]], [[0j, 0j]]], dtype=torch.complex128, requires_grad=True)  # (K=2, 1, 2)
+    a = mode_sum_amplitude(z, 0)
+    a.sum().backward()
+    assert a.tolist() == [[0.0, 5.0]]
+    assert torch.isfinite(torch.view_as_real(z.grad)).all()
+    assert z.grad[0, 0, 0] == 0 and torch.allclose(z.grad[0, 0, 1], torch.tensor(0.6 + 0.8j, dtype=torch.complex128))
