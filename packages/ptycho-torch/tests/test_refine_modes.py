@@ -187,5 +187,5 @@ def test_position_refinement_with_modes_reduces_the_position_error(scan):
 
 
 def test_bad_mode_probe_is_one_line(scan):
-    with pytest.raises(ValueError, match=r"^refine: probe: expected shape \(32, 32\) or \(32, 32\) modes"):
+    with pytest.raises(ValueError, match=r"^refine: probe: expected shape \(32, 32\) or \(K, 32, 32\) incoherent modes, found shape \(3, 16, 16\)$"):
         refine(scan["diffraction"], scan["positions"], np.ones((3, 16, 16), np.complex64))

@@ -56,7 +56,7 @@ def _check_inputs(diffraction, positions, probe, obj) -> tuple[int, int]:
         raise ValueError(f"refine: positions: expected shape ({k}, 2) rows [x, y], found shape {np.asarray(positions).shape}")
     pshape = np.asarray(probe).shape
     if pshape != (n, n) and (len(pshape) != 3 or pshape[1:] != (n, n) or pshape[0] < 1):
-        raise ValueError(f"refine: probe: expected shape ({n}, {n}) or ({n}, {n}) modes (K, {n}, {n}), "
+        raise ValueError(f"refine: probe: expected shape ({n}, {n}) or (K, {n}, {n}) incoherent modes, "
                          f"found shape {pshape}")
     if obj is not None and np.asarray(obj).ndim != 2:
         raise ValueError(f"refine: obj: expected a 2-D canvas (H, W), found shape {np.asarray(obj).shape}")
