@@ -31,7 +31,7 @@ import json
 import sys
 import time
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -364,7 +364,8 @@ class PtychiRun:
     term at the corner (``fft_shift=True`` moves our centred patterns there) and its far field is an
     unnormalised ``fft2``; our counts are ``(s A)^2`` with ``A = |fftshift(fft2(P O, norm='ortho'))|``
     and ``s = sim_intensity_scale``. So the data are ``(diffraction * s)^2`` and the probe is
-    ``probeGuess * s / N`` (``(n_opr_modes, n_modes, N, N) = (1, 1, N, N)``). pty-chi puts a patch's
+    ``probeGuess * s / N`` (``(n_opr_modes, n_modes, N, N) = (1, K, N, N)``, K incoherent modes of a
+    (K, N, N) probeGuess; ``probe_optimizable`` refines them, orthogonalised by pty-chi's default). pty-chi puts a patch's
     top-left at ``pos + origin - (N-1)/2`` with ``origin = round(H/2) - 0.5``; ours is at
     ``pos - N//2``: so pty-chi positions are ``ours - round(H/2)`` with the object buffer on the
     ground truth's (H, W) grid, and its object array is directly comparable with the truth.
@@ -372,6 +373,7 @@ class PtychiRun:
 
     def __init__(self, scan: dict[str, np.ndarray], index: np.ndarray, object_shape: Sequence[int], *,
                  batch_size: int = 96, seed: int = 0, noise_model: str = "gaussian",
+                 probe_optimizable: bool = False, configure: Callable[[Any], None] | None = None,
                  initial_object: np.ndarray | None = None, momentum: float = 0.0) -> None:
         import torch
 
@@ -381,10 +383,10 @@ class PtychiRun:
 
         torch.set_default_device("cpu")
         h, w = int(object_shape[0]), int(object_shape[1])
-        n = int(scan["probeGuess"].shape[0])
+        n = int(scan["probeGuess"].shape[-1])  # probeGuess (N, N) or (K, N, N) incoherent modes
         s = float(scan["sim_intensity_scale"])
         data = (scan["diffraction"][index].astype(np.float64) * s) ** 2
-        probe = (scan["probeGuess"].astype(np.complex128) * s / n).astype(np.complex64)[None, None]
+        probe = (scan["probeGuess"].astype(np.complex128) * s / n).astype(np.complex64).reshape(1, -1, n, n)
         obj = np.ones((1, h, w), np.complex64) if initial_object is None else initial_object.astype(np.complex64)[None]
         opts = LSQMLOptions()
         opts.data_options.data = data.astype(np.float32)
@@ -397,7 +399,7 @@ class PtychiRun:
         opts.object_options.determine_position_origin_coords_by = enums.ObjectPosOriginCoordsMethods.SPECIFIED
         opts.object_options.position_origin_coords = np.array([round(h / 2) - 0.5, round(w / 2) - 0.5])
         opts.probe_options.initial_guess = probe
-        opts.probe_options.optimizable = False
+        opts.probe_options.optimizable = bool(probe_optimizable)  # modes orthogonalised by pty-chi's default
         opts.probe_position_options.position_x_px = scan["xcoords"][index] - round(w / 2)
         opts.probe_position_options.position_y_px = scan["ycoords"][index] - round(h / 2)
         opts.probe_position_options.optimizable = False
@@ -410,6 +412,8 @@ class PtychiRun:
         opts.reconstructor_options.momentum_acceleration_gain = float(momentum)
         opts.reconstructor_options.noise_model = {"gaussian": enums.NoiseModels.GAUSSIAN,
                                                   "poisson": enums.NoiseModels.POISSON}[noise_model]
+        if configure is not None:  # a benchmark's own settings on top of these (e.g. multi-mode options)
+            configure(opts)
         self.ptychi = ptychi
         from ptychi.api.task import PtychographyTask
 

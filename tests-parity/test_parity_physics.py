@@ -142,6 +142,35 @@ def test_forward_model(device, prec, n, gs, object_big, mask, seed):
 
 
 @settings(max_examples=ps.examples(8))
+@given(prec=precisions, n=sizes, gs=st.integers(1, 2), k=st.integers(1, 4), mask=st.booleans(),
+       seed=st.integers(0, 2**16))
+def test_forward_model_probe_modes(device, prec, n, gs, k, mask, seed):
+    """K incoherent probe modes (specs/physics.md §12.1): the intensities of the modes add, in all three."""
+    from ptycho_torch import physics as tp
+
+    rng = np.random.default_rng(seed)
+    c = gs * gs
+    patches = _cplx(rng, (2, n, n, c), prec)
+    rel = (rng.uniform(-7, 7, (2, 1, 2, c)) if c > 1 else np.zeros((2, 1, 2, 1))).astype(DTYPES[prec][0])
+    base = ps.default_probe(n)
+    modes = np.stack([base * (0.8 ** j) * np.exp(1j * rng.uniform(-3, 3, (n, n)) * j) for j in range(k)])
+    modes = modes.astype(DTYPES[prec][1])
+    s = 31.6
+    m = physics.canvas_size(n, gs, rel.astype(np.float64))
+    ref = physics.forward_model(patches.astype(np.complex128), modes.astype(np.complex128), rel.astype(np.float64),
+                                s, probe_mask=mask, M=m)
+    out = tp.forward_model(_t(patches, device), _t(modes, device), _t(rel, device), s, probe_mask=mask, M=m)
+    pm = physics.probe_mask(n) if mask else None
+    _compare("forward_model_modes", prec, ref, out,
+             lambda: _tf()[0].forward_from_patches(patches, modes, rel, s, probe_mask=pm, m=m)[1],
+             f"n={n} gs={gs} K={k} mask={mask}")
+    waves = np.moveaxis(np.stack([physics.illuminate_channels(patches, p) for p in modes], 1), -1, 1)
+    ref2 = physics.incoherent_amplitude(waves.astype(np.complex128), mode_axis=2)
+    _compare("incoherent_amplitude", prec, ref2, tp.incoherent_amplitude(_t(waves, device), mode_axis=2),
+             lambda: _tf()[0].incoherent_amplitude(waves, mode_axis=2), f"n={n} gs={gs} K={k}")
+
+
+@settings(max_examples=ps.examples(8))
 @given(prec=precisions, n=sizes, p=st.integers(1, 12), m=st.sampled_from([8, 20, 32]), seed=st.integers(0, 2**16))
 def test_reassemble_position(device, prec, n, p, m, seed):
     from ptycho_torch import physics as tp

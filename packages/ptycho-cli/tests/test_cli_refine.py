@@ -62,6 +62,31 @@ def test_refine_writes_object_log_probe_positions(scan: Path, tmp_path: Path, ca
         assert z["xcoords"].shape == xs.shape and not np.array_equal(z["xcoords"], xs)
 
 
+def test_refine_with_probe_modes(scan: Path, tmp_path: Path, capsys) -> None:
+    """§10: a 3-mode scan refines its (3, N, N) probe and writes it back; --probe-modes 2 splits a one-mode probe
+    into 2 orthogonal modes; a --probe-modes that disagrees with the scan's modes is one line, exit 2."""
+    modes = tmp_path / "modes.npz"
+    write_simulation(modes, object_kind="siemens", N=64, n_positions=48, object_size=128, probe_kind="zoneplate",
+                     interpolation="fourier", nphotons=1e6, seed=2, probe_modes=3)
+    out = tmp_path / "m3"
+    assert main(["refine", "--test-data", str(modes), "--output-dir", str(out), "--iterations", "3",
+                 "--refine-probe", "-q"]) == 0
+    with np.load(out / "refined_probe.npz") as z, np.load(modes) as m:
+        assert z["probe"].shape == (3, 64, 64) and not np.array_equal(z["probe"], m["probeGuess"])
+    out2 = tmp_path / "m2"
+    assert main(["refine", "--test-data", str(scan), "--output-dir", str(out2), "--iterations", "3",
+                 "--refine-probe", "--probe-modes", "2", "-q"]) == 0
+    with np.load(out2 / "refined_probe.npz") as z:
+        p = z["probe"].astype(np.complex128)
+    gram = np.einsum("kxy,jxy->kj", p.conj(), p)
+    assert p.shape == (2, 64, 64) and abs(gram[0, 1]) < 1e-4 * abs(gram[0, 0])
+    capsys.readouterr()
+    assert main(["refine", "--test-data", str(modes), "--output-dir", str(tmp_path / "bad"), "--probe-modes", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--probe-modes 2: expected the 3 modes" in err[0]
+    assert not (tmp_path / "bad").exists()
+
+
 def test_refine_evaluates_with_ptycho_evaluate(scan: Path, tmp_path: Path, capsys) -> None:
     """§7: the refined file is placed on the ground truth by its origin_xy (no search)."""
     out = tmp_path / "ref"

@@ -195,17 +195,24 @@ def test_cxi_with_object_uses_image_size_and_illumination(tmp_path):
     assert any("centre not recorded" in n for n in conv.notices)
 
 
-def test_multimode_probe_needs_probe_mode(tmp_path):
-    """specs/convert.md §4: a (K > 1) mode probe is refused naming the key and the flag; --probe-mode K keeps mode K."""
+def test_multimode_probe_is_kept_or_one_mode_chosen(tmp_path):
+    """specs/convert.md §4: a (K > 1) mode probe is kept whole as a (K, N, N) probeGuess (written and validated);
+    --probe-mode K keeps mode K only."""
     cols, rows, x_m, y_m, counts, probe, obj = _scene()
     modes = np.stack([probe, 0.5 * probe])[None]
     _product_npz(tmp_path / "p.npz", x_m, y_m, probe, obj, probe4=modes)
     np.save(tmp_path / "d.npy", counts)
-    with pytest.raises(ContractError, match=r"key 'probe'.*--probe-mode.*found 2 modes"):
-        convert_scan(tmp_path / "p.npz", diffraction=tmp_path / "d.npy")
+    conv = convert_to_npz(tmp_path / "p.npz", tmp_path / "out.npz", diffraction=tmp_path / "d.npy")
+    np.testing.assert_array_equal(conv.arrays["probeGuess"], modes[0].astype(np.complex64))
+    assert any("2 incoherent modes; kept all of them" in n for n in conv.notices)
+    np.testing.assert_array_equal(validate_npz(tmp_path / "out.npz")["probeGuess"], modes[0].astype(np.complex64))
     conv = convert_scan(tmp_path / "p.npz", diffraction=tmp_path / "d.npy", probe_mode=1)
     np.testing.assert_array_equal(conv.arrays["probeGuess"], 0.5 * probe)
     assert any("kept mode 1 (20.0% of the power)" in n for n in conv.notices)
+    # and back: the reconstruction's product holds the (1, K, N, N) mode stack of the scan
+    np.savez(tmp_path / "recon.npz", object=obj, origin_xy=np.array([0.0, 0.0]))
+    reconstruction_to_product(tmp_path / "recon.npz", tmp_path / "out.npz", tmp_path / "back.npz")
+    np.testing.assert_array_equal(read_npz(tmp_path / "back.npz")["probe"], modes.astype(np.complex64))
 
 
 @pytest.mark.parametrize("case, match", [

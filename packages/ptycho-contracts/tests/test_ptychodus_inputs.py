@@ -58,17 +58,33 @@ def test_n_zero_is_refused_where_the_size_is_needed():
     check_implemented(TrainingConfig(model=ModelConfig(N=64)))
 
 
-def test_one_mode_probe_stack_is_squeezed_and_several_modes_are_refused():
-    """specs/data-contract.md §2.2: ptychodus exports probeGuess as (modes, N, N)."""
+def test_one_mode_probe_stack_is_squeezed_and_several_modes_are_kept():
+    """specs/data-contract.md §2.2, §2.4: ptychodus exports probeGuess as (modes, N, N); one mode is squeezed,
+    K >= 2 incoherent modes stay (K, N, N) complex64."""
     a = _scan()
     probe = a["probeGuess"]
     raw = RawData.from_coords_without_pc(a["xcoords"], a["ycoords"], a["diff3d"], probe[None], np.zeros(6, int))
     assert raw.probeGuess.shape == (N, N)
     np.testing.assert_array_equal(raw.probeGuess, probe)
-    with pytest.raises(ContractError) as err:
-        validate_arrays({**a, "probeGuess": np.stack([probe, probe, probe])}, source="scan.npz")
-    msg = str(err.value)
-    assert "\n" not in msg and "scan.npz: key 'probeGuess'" in msg and "3 modes" in msg and "probeGuess[0]" in msg
+    modes = np.stack([probe, 0.5 * probe, 0.25j * probe]).astype(np.complex128)
+    out = validate_arrays({**a, "probeGuess": modes}, source="scan.npz")
+    assert out["probeGuess"].shape == (3, N, N) and out["probeGuess"].dtype == np.complex64
+    np.testing.assert_array_equal(out["probeGuess"], modes.astype(np.complex64))
+
+
+@pytest.mark.parametrize("probe, match", [
+    (lambda p: np.stack([p, 0 * p, p]), r"expected every probe mode with non-zero values, found mode 1 all zeros"),
+    (lambda p: np.stack([p, p])[..., :32, :32], r"or \(K, 64, 64\) for K incoherent probe modes, found shape \(2, 32, 32\)"),
+    (lambda p: p[None, None], r"found shape \(1, 1, 64, 64\)"),
+    (lambda p: np.repeat(p[None], 33, axis=0), r"expected at most 32 probe modes, found 33 modes"),
+    (lambda p: np.zeros((3, N, N)), r"expected a probe with non-zero values, found all zeros"),
+])
+def test_bad_multimode_probes_are_one_line_errors(probe, match):
+    """specs/data-contract.md §2.2, §5: a bad mode stack names the file, 'probeGuess', expected and found."""
+    a = _scan()
+    with pytest.raises(ContractError, match=match) as err:
+        validate_arrays({**a, "probeGuess": probe(a["probeGuess"])}, source="scan.npz")
+    assert "\n" not in str(err.value) and str(err.value).startswith("scan.npz: key 'probeGuess': expected")
 
 
 @pytest.mark.parametrize("dtype", [np.uint16, np.int32, np.float64])

@@ -110,3 +110,13 @@ def test_block_writer_never_needs_the_whole_stack_and_checks_the_count(tmp_path,
         write_scan_hdf5(tmp_path / "short_blocks.h5", {k: v for k, v in npz_arrays.items() if k != "diffraction"},
                         diffraction=[d[:10]])
     assert not (tmp_path / "short_blocks.h5").exists()  # atomic: nothing half-written
+
+
+def test_multimode_probe_round_trips_through_hdf5(tmp_path, npz_arrays):
+    """specs/data-contract.md §2.4: a (K, N, N) probe is an HDF5 scan's dataset like any other key, kept whole."""
+    p = npz_arrays["probeGuess"]
+    modes = np.stack([p, 0.5 * np.roll(p, 3, axis=0), 0.2j * p.conj()]).astype(np.complex64)
+    write_scan_hdf5(tmp_path / "modes.h5", {**npz_arrays, "probeGuess": modes})
+    raw = RawData.from_file(tmp_path / "modes.h5")
+    assert raw.probeGuess.shape == modes.shape and raw.probeGuess.dtype == np.complex64
+    np.testing.assert_array_equal(raw.probeGuess, modes)

@@ -121,8 +121,11 @@ def test_counts_become_amplitudes_and_the_photon_count_is_measured():
     assert scan.nphotons == pytest.approx(counts.reshape(5, -1).sum(1).mean())
     with pytest.raises(ValueError, match=r"expected finite detector counts >= 0"):
         scan_from_arrays(-counts.astype(np.int32), probe, np.arange(5.0), np.zeros(5), DataConfig(N=64))
-    with pytest.raises(ValueError, match=r"multi-mode probes are not supported"):
-        scan_from_arrays(counts, np.ones((2, 64, 64), np.complex64), np.arange(5.0), np.zeros(5), DataConfig(N=64))
+    modes = np.stack([np.ones((64, 64)), 0.5j * np.ones((64, 64))]).astype(np.complex64)
+    two = scan_from_arrays(counts, modes, np.arange(5.0) + 40, np.full(5, 40.0), DataConfig(N=64))
+    np.testing.assert_array_equal(two.raw.probeGuess, modes)  # ptychodus's mode stack is kept (§3)
+    with pytest.raises(ValueError, match=r"probeGuess: expected \(N, N\) or \(K, N, N\) probe modes"):
+        scan_from_arrays(counts, np.ones((1, 2, 64, 64), np.complex64), np.arange(5.0), np.zeros(5), DataConfig(N=64))
 
 
 def test_stitched_object_lands_on_the_object_pixel_grid():

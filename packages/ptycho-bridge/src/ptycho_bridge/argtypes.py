@@ -11,7 +11,8 @@ import math
 
 from ptycho.config.validation import max_time_seconds
 
-__all__ = ["int_value", "positive_int", "nonnegative_int", "positive_float", "nonnegative_float", "max_time_value"]
+__all__ = ["int_value", "positive_int", "nonnegative_int", "positive_float", "nonnegative_float", "max_time_value",
+           "positive_float_list"]
 
 
 def int_value(text: str) -> int:
@@ -56,6 +57,15 @@ def positive_float(text: str) -> float:
 def nonnegative_float(text: str) -> float:
     """argparse type: a finite number >= 0."""
     return _bounded_float(text, strict=False)
+
+
+def positive_float_list(text: str) -> list[float]:
+    """argparse type: comma-separated finite numbers > 0 (``0.7,0.2,0.1``)."""
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        return [_bounded_float(p, strict=True) for p in parts]
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers > 0, found {text!r}") from None
 
 
 def max_time_value(text: str) -> str:

@@ -41,7 +41,7 @@ def add_convert_parser(sub: argparse._SubParsersAction, common: Any) -> None:
     p.add_argument("--format", dest="fmt", choices=_FORMATS, default="auto",
                    help="input format (default auto: told apart by content)")
     p.add_argument("--probe-mode", dest="probe_mode", type=nonnegative_int, default=None, metavar="K",
-                   help="keep coherent mode K of a multi-mode probe (refused without it)")
+                   help="keep only mode K of a multi-mode probe (default: keep every incoherent mode)")
     p.add_argument("--pixel-size", dest="pixel_size", type=positive_float, default=None, metavar="M",
                    help="object pixel size in metres, instead of the file's (or of lambda*z/(N*p))")
     p.add_argument("--to-ptychodus", dest="to_ptychodus", action="store_true",

@@ -21,6 +21,7 @@ from ptycho_bridge.argtypes import (
     nonnegative_float,
     nonnegative_int,
     positive_float,
+    positive_float_list,
     positive_int,
 )
 from ptycho_bridge.flag_style import kebab_case_usage
@@ -89,6 +90,12 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
                         "fourier (object shift), probe (probe shift), bilinear (interpolated patches)")
     p.add_argument("--oversample", type=positive_int, default=R["oversample"], metavar="S",
                    help=f"fine pixels per object pixel of --interpolation finegrid (default {R['oversample']})")
+    p.add_argument("--probe-modes", dest="probe_modes", type=positive_int, default=1, metavar="K",
+                   help="incoherent probe modes of a partially coherent beam (default 1: coherent); K > 1 splits "
+                        "the probe into K orthogonal modes and writes probeGuess as (K, N, N)")
+    p.add_argument("--mode-powers", dest="mode_powers", type=positive_float_list, default=None, metavar="P1,P2,...",
+                   help="power of each mode, normalised to fractions (default geometric 0.3 ratio: "
+                        "0.72,0.22,0.06 for K=3)")
     p.add_argument("--N", "-N", dest="N", type=positive_int, default=R["N"],
                    help=f"pattern size: 64, 128 or 256 (default {R['N']})")
     p.add_argument("--n-positions", "--n_positions", dest="n_positions", type=positive_int,

@@ -45,6 +45,9 @@ def add_refine_parser(sub: argparse._SubParsersAction, common: Any) -> None:
     p.add_argument("--refine-iterations", "--iterations", dest="iterations", type=nonnegative_int, default=None,
                    metavar="K",
                    help="most passes over the scan (default: RefineOptions' cap; the stopping rule may end earlier)")
+    p.add_argument("--probe-modes", dest="probe_modes", type=positive_int, default=None, metavar="K",
+                   help="incoherent probe modes to refine with (default: the scan's probe, one mode or its (K, N, N) "
+                        "stack); K > 1 from a one-mode probe starts from K orthogonal Hermite-like modes")
     _solver_flags(p, short_aliases=True)
     hide_spellings(p, *(f"--{name}" for name in SHORT_SPELLINGS))
     common(p, suppress=True)
@@ -191,8 +194,24 @@ def cmd_refine(args: argparse.Namespace, extra: list[str]) -> int:
     options = _options(args, args.iterations)
     options.validate()
     scan = load_scan(args.test_data)
+    modes = getattr(args, "probe_modes", None)
+    if modes is not None:
+        scan["probe"] = _probe_modes(scan["probe"], int(modes), args.test_data)
     _run(scan, options, out, None, bool(getattr(args, "quiet", False)))
     return EXIT_OK
+
+
+def _probe_modes(probe: np.ndarray, k: int, source: str) -> np.ndarray:
+    """The start probe of ``--probe-modes K`` (specs/refinement.md §10): a one-mode probe split into K orthogonal
+    Hermite-like modes of its power (K = 1: itself); a (K, N, N) stack kept when K matches, else refused."""
+    from ptycho_torch.refine.modes import initial_modes
+
+    if probe.ndim == 3:
+        if probe.shape[0] != k:
+            raise UserError(f"--probe-modes {k}: expected the {probe.shape[0]} modes of {source}'s probeGuess "
+                            f"(or no --probe-modes), found {k}")
+        return probe
+    return probe if k == 1 else initial_modes(probe, k)
 
 
 def _network_start(out_dir: Path) -> tuple[np.ndarray, np.ndarray]:

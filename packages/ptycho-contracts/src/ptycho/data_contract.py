@@ -9,7 +9,8 @@ key                 shape        dtype out    required   meaning
                                                          (integers) are converted with a warning
 ``xcoords``         (M,)         float64      yes        scan x = column, object pixels
 ``ycoords``         (M,)         float64      yes        scan y = row, object pixels
-``probeGuess``      (N, N)       complex64    yes        probe on the object pixel grid; (1, N, N) squeezed
+``probeGuess``      (N, N)       complex64    yes        probe on the object pixel grid; (1, N, N) squeezed;
+                    or (K, N, N)                          K >= 2 incoherent modes (mixed state), kept
 ``xcoords_start``   (M,)         float64      no         nominal x (default: ``xcoords``); pairs with y
 ``ycoords_start``   (M,)         float64      no         nominal y (default: ``ycoords``)
 ``scan_index``      (M,)         int64        no         scan id per position (default zeros)
@@ -46,6 +47,7 @@ from ptycho.scan_hdf5 import is_hdf5, read_scan_hdf5
 __all__ = [
     "ALLOWED_N",
     "MAX_EXPANSION",
+    "MAX_PROBE_MODES",
     "MIN_BUDGET_BYTES",
     "ContractError",
     "DiffractionCountsWarning",
@@ -57,6 +59,8 @@ __all__ = [
 
 #: Pattern sizes the models support (specs/data-contract.md §3).
 ALLOWED_N = (64, 128, 256)
+#: Most incoherent probe modes a scan may hold (specs/data-contract.md §2.2); peers use 1-12.
+MAX_PROBE_MODES = 32
 #: Decoded bytes allowed per byte of file (specs/data-contract.md §6). Deflate can reach ~1030:1
 #: on constant data; real scans compress far less, so 256 refuses bombs without refusing data.
 MAX_EXPANSION = 256
@@ -261,18 +265,24 @@ def _are_counts(arr: np.ndarray) -> bool:
 
 
 def _probe(source: str, value: Any, n: int) -> np.ndarray:
-    """(N, N) complex64 probe; a one-mode stack (1, N, N) (ptychodus's probe export) is squeezed."""
+    """(N, N) complex64 probe, or (K, N, N) complex64 for K >= 2 incoherent modes; a one-mode stack (1, N, N)
+    (ptychodus's probe export) is squeezed to (N, N). Every mode must carry some power."""
     probe = _numeric(source, "probeGuess", value, allow_complex=True)
-    if probe.ndim == 3 and probe.shape[1:] == (n, n):
-        if probe.shape[0] != 1:
-            raise ContractError(source, "probeGuess", f"one probe mode, shape ({n}, {n}) or (1, {n}, {n})",
-                                f"{probe.shape[0]} modes, shape {probe.shape} (multi-mode probes are not supported; "
-                                "pass the dominant mode probeGuess[0])")
+    if probe.ndim == 3 and probe.shape[0] == 1:
         probe = probe[0]
-    if probe.shape != (n, n):
-        raise ContractError(source, "probeGuess", f"shape ({n}, {n}) like the patterns", f"shape {probe.shape}")
+    if probe.ndim not in (2, 3) or probe.shape[-2:] != (n, n) or (probe.ndim == 3 and probe.shape[0] < 1):
+        raise ContractError(source, "probeGuess", f"shape ({n}, {n}) like the patterns, or (K, {n}, {n}) for K "
+                            "incoherent probe modes", f"shape {probe.shape}")
+    if probe.ndim == 3 and probe.shape[0] > MAX_PROBE_MODES:
+        raise ContractError(source, "probeGuess", f"at most {MAX_PROBE_MODES} probe modes",
+                            f"{probe.shape[0]} modes, shape {probe.shape}")
     if not np.any(probe):
         raise ContractError(source, "probeGuess", "a probe with non-zero values", "all zeros")
+    if probe.ndim == 3:
+        empty = [k for k in range(probe.shape[0]) if not np.any(probe[k])]
+        if empty:
+            raise ContractError(source, "probeGuess", "every probe mode with non-zero values",
+                                f"mode {empty[0]} all zeros (of {probe.shape[0]} modes)")
     return np.ascontiguousarray(probe, dtype=np.complex64)
 
 
@@ -316,7 +326,7 @@ def validate_arrays(arrays: Mapping[str, Any], source: str = "<arrays>") -> dict
         dict with ``diffraction`` (M,N,N) float32 (legacy (H,W,M) transposed, trailing singleton
         squeezed, integer/float64 cast), ``xcoords``/``ycoords``/``xcoords_start``/``ycoords_start``
         (M,) float64 (start defaults to a copy of the coords), ``scan_index`` (M,) int64 (default
-        zeros), ``probeGuess`` (N,N) complex64, ``objectGuess`` (H,W) complex64 or None, ``Y``
+        zeros), ``probeGuess`` (N,N) complex64 or (K,N,N) complex64 for K >= 2 modes, ``objectGuess`` (H,W) complex64 or None, ``Y``
         (M,N,N) complex64 or None (built as label_amp·exp(i·label_phase) when only labels are
         given), ``label_amp``/``label_phase`` (M,N,N) float32 or None, ``norm_Y_I`` float or None,
         ``metadata`` dict or None, ``N`` int, ``M`` int.

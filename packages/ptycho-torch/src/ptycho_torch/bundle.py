@@ -6,7 +6,7 @@ A bundle is a ZIP archive holding only data, never code:
                            'module_kwargs', 'files': {member: sha256 hex}}
     config.json           canonical TrainingConfig as ``ptycho.config.config.config_to_dict`` writes it
     weights.safetensors   state dict of the Lightning module (float32 tensors)
-    physics.npz           'probe' (N, N) complex64 normalised probe, 'intensity_scale' () float64
+    physics.npz           'probe' (N, N) (or (K, N, N) modes) complex64 normalised probe, 'intensity_scale' () float64
 
 Loading executes nothing from the file: JSON, safetensors and ``numpy.load(allow_pickle=False)``
 only. Member names, sizes, hashes and the backend tag are checked before anything is decoded; any
@@ -59,7 +59,7 @@ class Bundle:
         manifest: parsed manifest.json.
         config: parsed config.json (canonical config dict; decode with ``config_from_dict``).
         state_dict: weights, name -> tensor (CPU).
-        probe: (N, N) complex64 normalised probe.
+        probe: (N, N) complex64 normalised probe, or (K, N, N) incoherent modes.
         intensity_scale: float, s = sqrt(nphotons)/(N/2) used by the model.
     """
 
@@ -115,7 +115,7 @@ def save_torch_bundle(
         output_dir_or_bundle: run directory (the bundle becomes ``<dir>/wts.h5.zip``) or a ``.zip`` path.
         state_dict: module state dict; tensors are copied to contiguous CPU memory.
         config_dict: JSON-able canonical config (``config_to_dict(TrainingConfig)``).
-        probe: (N, N) complex probe (numpy or torch), stored as complex64.
+        probe: (N, N) complex probe or (K, N, N) modes (numpy or torch), stored as complex64.
         intensity_scale: positive finite float.
         module_kwargs: JSON-able Lightning constructor keywords (learning_rate, scheduler, ...).
         models: names of the callables a loader rebuilds from the weights.
@@ -132,8 +132,8 @@ def save_torch_bundle(
         raise ValueError(f"intensity_scale: expected a positive finite float, found {intensity_scale!r}")
     probe_np = probe.detach().cpu().numpy() if hasattr(probe, "detach") else np.asarray(probe)
     probe_np = np.squeeze(probe_np)
-    if probe_np.ndim != 2 or probe_np.shape[0] != probe_np.shape[1]:
-        raise ValueError(f"probe: expected a square (N, N) array, found shape {probe_np.shape}")
+    if probe_np.ndim not in (2, 3) or probe_np.shape[-1] != probe_np.shape[-2]:
+        raise ValueError(f"probe: expected a square (N, N) array or (K, N, N) modes, found shape {probe_np.shape}")
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items() if torch.is_tensor(v)}
     try:
         config_bytes = json.dumps(config_dict, indent=2, sort_keys=True).encode()
@@ -232,8 +232,8 @@ def read_bundle(
             s = float(npz["intensity_scale"])
     except (KeyError, ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
         raise BundleError(f"{path}: {PHYSICS} must hold 'probe' and 'intensity_scale' ({exc})") from None
-    if probe.ndim != 2 or probe.dtype != np.complex64:
-        raise BundleError(f"{path}: probe must be (N, N) complex64, found {probe.shape} {probe.dtype}")
+    if probe.ndim not in (2, 3) or probe.dtype != np.complex64 or probe.shape[-1] != probe.shape[-2]:
+        raise BundleError(f"{path}: probe must be (N, N) or (K, N, N) modes complex64, found {probe.shape} {probe.dtype}")
     if not np.isfinite(s) or s <= 0:
         raise BundleError(f"{path}: intensity_scale must be positive and finite, found {s}")
     kwargs = manifest.get("module_kwargs") or {}

@@ -7,7 +7,7 @@ Normative text: specs/torch-workflow.md §2-§3. Layout is channel-last, exactly
     coords_relative  (n, 1, 2, C) float32   −(position − group mean), object pixels, rows [x; y]
     global_offsets   (n, 1, 2, 1) float64   group mean position [x; y] (stitching)
     nn_indices       (n, C)       int64     scan-point index of each channel
-    probe            (N, N)       complex64 probe normalised by ptycho.physics.normalize_probe
+    probe            (N, N)       complex64 probe normalised by ptycho.physics.normalize_probe ((K, N, N) modes)
     intensity_scale  float                  s = sqrt(nphotons)/(N/2); model input is s·X
 
 All tensors are kept contiguous in memory, so a batch is one fancy-index per tensor: the DataLoader
@@ -102,8 +102,8 @@ class PtychoDataContainerTorch:
         if not lazy and not np.all(np.isfinite(X)):  # an on-disk stack was checked by the contract
             raise ValueError("grouped data key 'X_full': expected finite amplitudes, found NaN/inf")
         p = np.asarray(probe)
-        if p.shape != (N, N):
-            raise ValueError(f"probeGuess: expected shape ({N}, {N}), found {p.shape}")
+        if p.shape != (N, N) and (p.ndim != 3 or p.shape[1:] != (N, N)):
+            raise ValueError(f"probeGuess: expected shape ({N}, {N}) or (K, {N}, {N}) modes, found {p.shape}")
         p_norm = np.asarray(normalize_probe(p.astype(np.complex64), probe_scale), dtype=np.complex64)
         Y = grouped.get("Y")
         Y_t = None

@@ -1,7 +1,8 @@
 """The differentiable physics chain of PtychoPINN as an nn.Module (specs/torch-training.md §2).
 
 ``ForwardModel`` owns the two physical quantities of the model: the intensity scale (``log_scale``,
-scalar, initialised to log s) and the probe (``probe``, (N, N) complex). Each is an ``nn.Parameter``
+scalar, initialised to log s) and the probe (``probe``, (N, N) complex, or (K, N, N) incoherent modes whose
+intensities add on the detector: ``A = sqrt(sum_k |F[P_k O]|^2)``, specs/physics.md §12.1). Each is an ``nn.Parameter``
 when its ``*_trainable`` flag is set (and then really optimised: it is returned by ``parameters()``),
 otherwise a buffer (saved in the state dict, never optimised).
 
@@ -27,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .physics.diffraction import canvas_from_patches, far_field_amplitude
+from .physics.diffraction import canvas_from_patches, far_field_amplitude, incoherent_amplitude
 from .physics.patches import canvas_size, extract_from_canvas_cf
 from .physics.probe import probe_mask as _probe_mask
 
@@ -51,7 +52,7 @@ class ForwardModel(nn.Module):
 
     Args:
         N: patch side. gridsize: C = gridsize**2 channels.
-        probe: (N, N) complex tensor/array, used as given (callers normalise it with
+        probe: (N, N) complex tensor/array, or (K, N, N) incoherent modes, used as given (callers normalise it with
             ``physics.normalize_probe``; PtychoPINN_Lightning does). Its dtype is kept (complex64 default).
         intensity_scale: s > 0; ``log_scale`` starts at log(s).
         object_big: merge the C patches per group (True) or use a single patch (F = 1).
@@ -84,8 +85,9 @@ class ForwardModel(nn.Module):
         pr = probe if torch.is_tensor(probe) else torch.as_tensor(probe)
         if pr.dim() == 3 and pr.shape[-1] == 1:
             pr = pr[..., 0]
-        if tuple(pr.shape) != (self.N, self.N):
-            raise ValueError(f"ForwardModel.probe: expected shape ({self.N}, {self.N}), found {tuple(pr.shape)}")
+        if tuple(pr.shape) != (self.N, self.N) and (pr.dim() != 3 or tuple(pr.shape[1:]) != (self.N, self.N)):
+            raise ValueError(f"ForwardModel.probe: expected shape ({self.N}, {self.N}) or (K, {self.N}, {self.N}) "
+                             f"modes, found {tuple(pr.shape)}")
         if not pr.is_complex():
             pr = pr.to(torch.complex128 if pr.dtype == torch.float64 else torch.complex64)
         pr = pr.detach().clone()
@@ -113,8 +115,17 @@ class ForwardModel(nn.Module):
 
     # -- physics -----------------------------------------------------------------------------------
     def exit_wave(self, patches_cf: torch.Tensor) -> torch.Tensor:
-        """(B, C, N, N) complex object patches -> probe-illuminated (optionally blurred, masked) field."""
+        """(B, C, N, N) complex object patches -> probe-illuminated (optionally blurred, masked) field,
+        (B, C, N, N), or (B, C, K, N, N) with K probe modes."""
         probe = self.probe.to(patches_cf.dtype)
+        if probe.dim() == 3:  # K modes: one exit wave per mode, each blurred and masked like a single one
+            b, c, n, _ = patches_cf.shape
+            psi = (patches_cf[:, :, None] * probe).reshape(b, c * probe.shape[0], n, n)
+            if self.sigma > 0:
+                psi = self._smooth(psi)
+            if self.use_probe_mask:
+                psi = psi * self.mask.to(psi.real.dtype)
+            return psi.reshape(b, c, probe.shape[0], n, n)
         psi = patches_cf * probe
         if self.sigma > 0:
             psi = self._smooth(psi)
@@ -164,5 +175,7 @@ class ForwardModel(nn.Module):
             lo = (m - self.N) // 2
             trimmed = canvas[:, lo:lo + self.N, lo:lo + self.N]
             obj_cf = extract_from_canvas_cf(canvas, rel, self.N)
-        amp = far_field_amplitude(self.exit_wave(obj_cf)) * torch.exp(self.log_scale).to(rdt)
+        psi = self.exit_wave(obj_cf)
+        amp = far_field_amplitude(psi) if psi.dim() == 4 else incoherent_amplitude(psi, mode_axis=2)
+        amp = amp * torch.exp(self.log_scale).to(rdt)
         return trimmed, amp.permute(0, 2, 3, 1)

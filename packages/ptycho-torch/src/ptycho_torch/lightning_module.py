@@ -90,7 +90,7 @@ class PtychoPINN_Lightning(L.LightningModule):
         model_config: ``ptycho.config.config.ModelConfig`` (or its ``config_to_dict`` form).
         training_config: ``TrainingConfig`` (or dict). Its nested ``model`` is ignored in favour of
             ``model_config``.
-        probe: (N, N) complex probe (tensor or array); normalised here with
+        probe: (N, N) complex probe, or (K, N, N) incoherent modes (tensor or array); normalised here with
             ``normalize_probe(probe, model_config.probe_scale)`` (idempotent). None -> default probe
             (the checkpoint reload path: the saved ``forward_model.probe`` then overwrites it).
         intensity_scale: s; None -> ``sqrt(nphotons)/(N/2)`` from training_config.
@@ -101,11 +101,13 @@ class PtychoPINN_Lightning(L.LightningModule):
         scheduler: 'Default' | 'Exponential' | 'MultiStage' | 'Adaptive' ('ReduceLROnPlateau' accepted) |
             'WarmupCosine'; None -> training_config.scheduler.
         scheduler_kwargs: overrides of the scheduler's defaults (see specs/torch-training.md §4).
+        probe_modes: K of the probe when it is None (checkpoint reload of a K-mode model: K placeholder modes
+            whose shape the saved ``forward_model.probe`` fills); ignored when a probe is given.
     """
 
     def __init__(self, model_config, training_config, probe=None, intensity_scale=None, *,
                  learning_rate: float | None = None, scheduler: str | None = None,
-                 scheduler_kwargs: dict | None = None) -> None:
+                 scheduler_kwargs: dict | None = None, probe_modes: int = 1) -> None:
         super().__init__()
         mc = _as_config(model_config, ModelConfig, "model_config")
         tc = _as_config(training_config, TrainingConfig, "training_config")
@@ -148,8 +150,12 @@ class PtychoPINN_Lightning(L.LightningModule):
         pr = pr if torch.is_tensor(pr) else torch.as_tensor(pr)
         if pr.dim() == 3 and pr.shape[-1] == 1:
             pr = pr[..., 0]
-        if tuple(pr.shape) != (mc.N, mc.N):
-            raise ValueError(f"PtychoPINN_Lightning: probe: expected shape ({mc.N}, {mc.N}), found {tuple(pr.shape)}")
+        if probe is None and probe_modes > 1:  # checkpoint reload: the saved (K, N, N) modes overwrite these
+            pr = pr[None].repeat(probe_modes, 1, 1)
+        if tuple(pr.shape) != (mc.N, mc.N) and (pr.dim() != 3 or tuple(pr.shape[1:]) != (mc.N, mc.N)):
+            raise ValueError(f"PtychoPINN_Lightning: probe: expected shape ({mc.N}, {mc.N}) or (K, {mc.N}, {mc.N}) "
+                             f"modes, found {tuple(pr.shape)}")
+        probe_modes = 1 if pr.dim() == 2 else int(pr.shape[0])
         pr = normalize_probe(pr.to(torch.complex64), mc.probe_scale)
         # Lightning compares the hparams dict with every ctor argument (``arg == dict``), which is
         # ambiguous for a numpy probe: rebind the raw argument first (``pr`` holds the probe). The dict's
@@ -162,6 +168,7 @@ class PtychoPINN_Lightning(L.LightningModule):
             "learning_rate": lr,
             "scheduler": sched,
             "scheduler_kwargs": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in kw.items()},
+            **({"probe_modes": probe_modes} if probe_modes > 1 else {}),  # the reload's probe shape
         })
         self.automatic_optimization = False
 

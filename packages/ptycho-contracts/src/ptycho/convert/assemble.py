@@ -1,8 +1,8 @@
 """ptychodus products and CXI files -> the NPZ data contract (specs/convert.md §3-§5).
 
 :func:`convert_scan` reads a product (with its diffraction file) or a CXI file, pairs every position
-with its pattern by index, reduces the probe to one mode, decides the object pixel size (the pixel-size
-rule, specs/convert.md §3), maps the positions from metres to object pixels the way ptychodus does,
+with its pattern by index, keeps the probe's incoherent modes (or the one chosen), decides the object
+pixel size (the pixel-size rule, specs/convert.md §3), maps the positions from metres to object pixels the way ptychodus does,
 and turns counts into amplitudes. :func:`convert_to_npz` also checks the result against the data
 contract and writes it atomically. Every decision that changes numbers is reported as a notice.
 """
@@ -86,8 +86,9 @@ def _pair_positions(parts: ProductParts, pats: Patterns, notices: list[str]) -> 
     return pos_rows, pat_rows
 
 
-def _single_probe(parts: ProductParts, probe_mode: int | None, notices: list[str]) -> np.ndarray:
-    """The probe as one (H, W) complex mode: OPR index 0, then the single (or chosen) coherent mode."""
+def _probe_modes(parts: ProductParts, probe_mode: int | None, notices: list[str]) -> np.ndarray:
+    """The probe as (H, W) or (K, H, W) complex incoherent modes: OPR index 0, then every mode (a one-mode stack
+    squeezed), or only mode ``probe_mode`` when it is given."""
     p = np.asarray(parts.probe)
     key = parts.probe_key
     if p.ndim > 4:
@@ -98,10 +99,11 @@ def _single_probe(parts: ProductParts, probe_mode: int | None, notices: list[str
         p = p[0]
     if p.ndim == 3:
         modes = p.shape[0]
-        if modes > 1 and probe_mode is None:
-            raise ContractError(parts.source, key, "a single-mode probe (the models use one coherent mode; choose one "
-                                "with --probe-mode K)", f"{modes} modes, shape {tuple(parts.probe.shape)}")
-        k = 0 if probe_mode is None else int(probe_mode)
+        if probe_mode is None:
+            if modes > 1:
+                notices.append(f"{parts.source}: probe has {modes} incoherent modes; kept all of them")
+            return np.asarray(p[0] if modes == 1 else p, dtype=np.complex64)
+        k = int(probe_mode)
         if not 0 <= k < modes:
             raise ContractError(parts.source, key, f"--probe-mode between 0 and {modes - 1}", f"{k}")
         if modes > 1:
@@ -194,7 +196,7 @@ def convert_scan(path: str | os.PathLike[str], diffraction: str | os.PathLike[st
         diffraction: the patterns (``.npy``, ptychodus ``.h5`` or CXI); required for products, optional
             for CXI (replaces the file's own patterns).
         fmt: ``'auto'`` or one of :data:`FORMATS`.
-        probe_mode: coherent mode to keep from a multi-mode probe (a multi-mode probe is refused without it).
+        probe_mode: the one mode to keep from a multi-mode probe (None: keep every mode, a (K, H, W) probeGuess).
         pixel_size_m: object pixel size to use instead of the file's (metres, square pixels).
 
     Returns:
@@ -214,9 +216,9 @@ def convert_scan(path: str | os.PathLike[str], diffraction: str | os.PathLike[st
                             "far_field = false (near field)")
     notices: list[str] = []
     pos_rows, pat_rows = _pair_positions(parts, pats, notices)
-    probe = _single_probe(parts, probe_mode, notices)
+    probe = _probe_modes(parts, probe_mode, notices)
     n_hw = (int(pats.counts.shape[1]), int(pats.counts.shape[2]))
-    if probe.shape != n_hw:
+    if probe.shape[-2:] != n_hw:
         raise ContractError(parts.source, parts.probe_key, f"a probe of the pattern size {n_hw}", f"shape {probe.shape}")
     pixel, rule = _pixel_size(parts, pats, n_hw, pixel_size_m, notices)
     if parts.probe_pixel_m is not None and pixel_size_m is None and not all(

@@ -8,7 +8,8 @@ Normative text: specs/physics.md. One module per concern:
 * :mod:`.phase_sync` - ``phase_sync_factors`` (per-patch phase constants from overlaps, §6.1);
 * :mod:`.probe` - ``probe_mask``, ``default_probe``, ``normalize_probe``, ``illuminate``,
   ``illuminate_channels`` (§7);
-* :mod:`.diffraction` - ``far_field_amplitude``, ``forward_model`` (§8, §12);
+* :mod:`.diffraction` - ``far_field_amplitude``, ``incoherent_amplitude`` (K probe modes), ``forward_model``
+  (§8, §12);
 * :mod:`.scaling` - ``normalization_factor``, ``normalize_diffraction``, ``intensity_scale``,
   ``dataset_intensity_scale`` (§9);
 * :mod:`.noise` - ``poisson_sample`` (§10);
@@ -17,7 +18,7 @@ Normative text: specs/physics.md. One module per concern:
 """
 
 from . import formats
-from .diffraction import far_field_amplitude, forward_model
+from .diffraction import far_field_amplitude, forward_model, incoherent_amplitude
 from .formats import *  # noqa: F403  (the layout conversions named in formats.__all__)
 from .losses import amplitude_mae, poisson_nll
 from .noise import poisson_sample
@@ -38,6 +39,7 @@ __all__ = [
     "probe_mask",
     "default_probe",
     "normalize_probe",
+    "incoherent_amplitude",
     "illuminate",
     "illuminate_channels",
     "far_field_amplitude",

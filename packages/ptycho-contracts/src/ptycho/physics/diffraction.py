@@ -3,6 +3,9 @@
 The detector sees the far field of the exit wave: A = |fftshift(fft2(psi, norm='ortho'))|, with the
 zero frequency at index (N//2, N//2). The orthonormal FFT conserves energy (Parseval):
 sum A^2 = sum |psi|^2, so amplitudes are in the same units as the exit wave.
+
+A probe of K incoherent modes (K, N, N) (specs/physics.md §12.1) gives K exit waves psi_k = P_k O whose
+intensities add: A = sqrt(sum_k |F[psi_k]|^2) (:func:`incoherent_amplitude`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from ._validation import (
 from .patches import canvas_size, extract_from_canvas, reassemble_groups
 from .probe import illuminate_channels
 
-__all__ = ["far_field_amplitude", "forward_model"]
+__all__ = ["far_field_amplitude", "incoherent_amplitude", "forward_model", "probe_modes"]
 
 
 def far_field_amplitude(field: np.ndarray) -> np.ndarray:
@@ -45,6 +48,39 @@ def far_field_amplitude(field: np.ndarray) -> np.ndarray:
     return amplitude.astype(real_dtype_for(arr))
 
 
+def incoherent_amplitude(exit_waves: np.ndarray, mode_axis: int = -3) -> np.ndarray:
+    """Far-field amplitude of K mutually incoherent exit waves: ``sqrt(sum_k |F[psi_k]|^2)`` (specs/physics.md §12.1).
+
+    Args:
+        exit_waves: (..., K, N, N) complex exit waves, one per probe mode on ``mode_axis`` (default -3).
+        mode_axis: the axis of the modes (not one of the last two).
+
+    Returns:
+        The array without the mode axis, (..., N, N) real (float32 for complex64 input, float64 otherwise;
+        summed in double precision). With K = 1 it equals :func:`far_field_amplitude` of the one wave.
+    """
+    func = "incoherent_amplitude"
+    arr = as_array(exit_waves, "exit_waves", func)
+    axis = mode_axis % arr.ndim if arr.ndim >= 3 else -1
+    if arr.ndim < 3 or axis >= arr.ndim - 2:
+        raise ValueError(f"{func}: exit_waves: expected shape (..., K, N, N) with the modes on an axis before the "
+                         f"last two, found shape {arr.shape} (mode_axis={mode_axis})")
+    spectrum = np.fft.fft2(arr.astype(np.complex128), axes=(-2, -1), norm="ortho")
+    intensity = np.sum(spectrum.real**2 + spectrum.imag**2, axis=axis)
+    return np.fft.fftshift(np.sqrt(intensity), axes=(-2, -1)).astype(real_dtype_for(arr))
+
+
+def probe_modes(probe: object, n: int, func: str) -> np.ndarray | None:
+    """The (K, N, N) modes of a multi-mode probe, or None for a single (N, N) / (N, N, 1) probe."""
+    arr = as_array(probe, "probe", func)
+    if arr.ndim != 3 or arr.shape[-1] == 1:
+        return None
+    if arr.shape[1:] != (n, n) or arr.shape[0] < 1:
+        raise ValueError(f"{func}: probe: expected shape ({n}, {n}) or (K, {n}, {n}) matching the patches, "
+                         f"found shape {arr.shape}")
+    return arr
+
+
 def forward_model(
     object_patches: np.ndarray,
     probe: np.ndarray,
@@ -63,7 +99,8 @@ def forward_model(
         object_patches: (B, N, N, C) complex patches when ``object_big`` (each group merged with
             :func:`reassemble_groups`), or (B, N, N, 1) when not (the single patch is zero-padded
             centred to the canvas).
-        probe: (N, N) complex probe (same for every channel).
+        probe: (N, N) complex probe (same for every channel), or (K, N, N) incoherent modes: the
+            amplitude is then ``s * sqrt(sum_k |F[P_k O]|^2)`` (:func:`incoherent_amplitude`, §12.1).
         coords_relative: (B, 1, 2, C) float, sign -1 relative offsets [x; y] (object pixels).
         intensity_scale: s > 0; predicted counts are the square of the result.
         object_big: merge the C patches before re-extraction (True) or use one patch per group.
@@ -107,6 +144,11 @@ def forward_model(
         before = (m - n) // 2
         canvas = np.pad(obj[..., 0], ((0, 0), (before, m - n - before), (before, m - n - before)))
     patches = extract_from_canvas(canvas, rel, n)
+    modes = probe_modes(probe, n, func)
+    if modes is not None:
+        waves = np.stack([illuminate_channels(patches, p, mask=probe_mask) for p in modes])  # (K, B, N, N, C)
+        amplitude = incoherent_amplitude(np.moveaxis(waves, (0, -1), (2, 1)), mode_axis=2)  # (B, C, N, N)
+        return np.moveaxis(amplitude * amplitude.dtype.type(scale), 1, -1)
     exit_wave = illuminate_channels(patches, probe, mask=probe_mask)
     amplitude = far_field_amplitude(np.moveaxis(exit_wave, -1, 1))
     return np.moveaxis(amplitude * amplitude.dtype.type(scale), 1, -1)

@@ -51,22 +51,26 @@ def normalize_probe(probe: np.ndarray, probe_scale: float = 4.0) -> np.ndarray:
     """Return ``probe / (probe_scale * mean(|probe_mask(N) * probe|))`` (specs/physics.md §7.3).
 
     Args:
-        probe: (N, N) float or complex probe.
+        probe: (N, N) float or complex probe, or (K, N, N) incoherent modes (specs/physics.md §12.1), all
+            divided by the one factor of their summed intensity's modulus ``sqrt(sum_k |P_k|^2)``.
         probe_scale: positive float (4.0 by default).
 
     Returns:
-        (N, N) array of the input dtype whose masked mean modulus (mean over all N*N pixels of
-        ``|mask * probe|``) equals ``1 / probe_scale``. Idempotent.
+        array of the input shape and dtype whose masked mean modulus (mean over all N*N pixels of
+        ``|mask * probe|``, or of ``mask * sqrt(sum_k |P_k|^2)``) equals ``1 / probe_scale``. Idempotent.
 
     Raises:
         ValueError: if the probe is zero inside the mask (nothing to normalise).
     """
     func = "normalize_probe"
     arr = as_array(probe, "probe", func)
-    check_ndim(arr, (2,), "probe", func, "(N, N)")
-    n = check_square(arr, (0, 1), "probe", func, "(N, N)")
+    check_ndim(arr, (2, 3), "probe", func, "(N, N) or (K, N, N)")
+    n = check_square(arr, (-2, -1), "probe", func, "(N, N) or (K, N, N)")
     scale = check_positive_float(probe_scale, "probe_scale", func)
-    masked_mean = float(np.mean(np.abs(probe_mask(n).astype(np.float64) * arr.astype(np.complex128))))
+    wide = arr.astype(np.complex128)
+    # K incoherent modes: one common factor from the modulus of the summed intensity sqrt(sum_k |P_k|^2)
+    modulus = np.abs(wide) if arr.ndim == 2 else np.sqrt(np.sum(np.abs(wide) ** 2, axis=0))
+    masked_mean = float(np.mean(probe_mask(n).astype(np.float64) * modulus))
     if masked_mean <= 0.0:
         raise ValueError(f"{func}: probe: expected non-zero values inside the disk r < N//4, found all zero")
     return (arr / (scale * masked_mean)).astype(arr.dtype, copy=False)

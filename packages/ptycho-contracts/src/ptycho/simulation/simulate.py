@@ -11,6 +11,11 @@ object textures, scan positions, Poisson noise):
 6. photon scale s = dataset_intensity_scale(psi, nphotons) so that the expected counts (s*A)^2
    total nphotons per pattern on average (Parseval);
 7. counts: noisy amplitude sqrt(Poisson((s*A)^2)); stored ``diffraction = noisy / s`` (float32).
+
+With ``probe_modes = K > 1`` the normalised probe becomes K orthogonal incoherent modes of the same total
+power (:func:`ptycho.simulation.modes.make_probe_modes`), step 5 runs once per mode with the chosen
+measurement model and the amplitudes add in intensity, ``A = sqrt(sum_k A_k^2)`` (specs/physics.md §12.1);
+``probeGuess`` is then the (K, N, N) mode stack.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from .models import (
     probe_shift_amplitudes,
     quantise_positions,
 )
+from .modes import check_mode_powers, make_probe_modes
 from .objects import OBJECT_KINDS, make_object
 from .probes import PROBE_KINDS, make_probe
 from .scans import SCAN_KINDS, scan_bounds, scan_positions
@@ -69,6 +75,8 @@ def simulate(
     jitter: float = 0.0,
     interpolation: str = "bilinear",
     oversample: int = DEFAULT_OVERSAMPLE,
+    probe_modes: int = 1,
+    mode_powers: object | None = None,
 ) -> dict[str, np.ndarray]:
     """Simulate a ptychography scan; return the contract arrays (specs/simulation.md §3).
 
@@ -97,12 +105,18 @@ def simulate(
             Fourier ramp) or 'bilinear' (bilinearly interpolated patches, the training chain's own).
         oversample: fine pixels per object pixel of the 'finegrid' model (integer >= 1; ignored by the
             other models). Its positions are rounded to multiples of 1/oversample px.
+        probe_modes: K incoherent probe modes (1..32; specs/simulation.md §7): the normalised probe is split
+            into K orthogonal modes of the same total power (:func:`make_probe_modes`) and the patterns are
+            their summed intensities. 1 (default): one coherent probe, exactly as before.
+        mode_powers: K positive power fractions of the modes (normalised to sum 1); None: geometric
+            ``p_k ∝ 0.3^k`` (K = 3: 0.719 / 0.216 / 0.065).
 
     Returns:
         dict of numpy arrays (no object arrays):
         ``diffraction`` (M, N, N) float32 amplitudes with counts = (diffraction * sim_intensity_scale)^2;
         ``xcoords``, ``ycoords``, ``xcoords_start``, ``ycoords_start`` (M,) float64 (x = column,
-        y = row, object pixels; start = true positions); ``probeGuess`` (N, N) complex64;
+        y = row, object pixels; start = true positions); ``probeGuess`` (N, N) complex64 ((K, N, N) with
+        K modes);
         ``objectGuess`` (S, S) complex64; ``scan_index`` (M,) int64 zeros; ``Y`` (M, N, N)
         complex64 ground-truth object patches (not illuminated); metadata 0-d arrays
         ``nphotons`` float64, ``seed`` int64, ``object_kind`` str, ``scan_kind`` str,
@@ -130,6 +144,7 @@ def simulate(
         raise ValueError(f"{func}: oversample: expected an integer >= 1, found {oversample!r}")
     if not np.isfinite(jitter) or jitter < 0:
         raise ValueError(f"{func}: jitter: expected a finite number >= 0 (px), found {jitter!r}")
+    powers = check_mode_powers(probe_modes, mode_powers, func)
     size = default_object_size(int(N)) if object_size is None else object_size
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < N:
         raise ValueError(f"{func}: object_size: expected an integer >= N={N}, found {object_size!r}")
@@ -154,22 +169,26 @@ def simulate(
     probe_c = normalize_probe(base_probe.astype(np.complex64), probe_scale)
 
     positions = np.stack([x, y], axis=1)
+    modes = make_probe_modes(probe_c, int(probe_modes), powers) if int(probe_modes) > 1 else probe_c[None]
     if interpolation == "finegrid":
         positions = quantise_positions(positions, int(oversample))
         x, y = positions[:, 0].copy(), positions[:, 1].copy()
         fine = fine_object(obj, object_kind, int(oversample))
         obj = band_limit(fine, int(oversample)).astype(np.complex64)  # the truth: the fine object's band
-        amplitude = finegrid_amplitudes(fine, probe_c, positions, n, int(oversample))
         patches = extract_patches(obj, positions, n, "fourier")
+        per_mode = [finegrid_amplitudes(fine, p, positions, n, int(oversample)) for p in modes]
     elif interpolation == "probe":
-        amplitude = probe_shift_amplitudes(obj, probe_c, positions, n)
         patches = extract_patches(obj, positions, n, "fourier")
+        per_mode = [probe_shift_amplitudes(obj, p, positions, n) for p in modes]
     else:
         patches = extract_patches(obj, positions, n, interpolation)  # (M, N, N) complex64
-        exit_wave = patches.astype(np.complex128) * probe_c.astype(np.complex128)[None]
-        amplitude = far_field_amplitude(exit_wave)  # float64
+        exit_waves = [patches.astype(np.complex128) * p.astype(np.complex128)[None] for p in modes]
+        per_mode = [far_field_amplitude(w) for w in exit_waves]  # float64
+    # the modes' intensities add (specs/physics.md §12.1); one mode keeps its amplitude exactly
+    amplitude = per_mode[0] if len(per_mode) == 1 else np.sqrt(sum(a * a for a in per_mode))
     # Parseval: the mean pattern power of the amplitudes is the exit waves'
-    scale = dataset_intensity_scale(exit_wave if interpolation in ("bilinear", "fourier") else amplitude, nphotons)
+    one_wave = interpolation in ("bilinear", "fourier") and len(per_mode) == 1
+    scale = dataset_intensity_scale(exit_waves[0] if one_wave else amplitude, nphotons)
     noisy = poisson_sample(scale * amplitude, rng)  # sqrt(counts), float64
     diffraction = (noisy / scale).astype(np.float32)
 
@@ -179,7 +198,7 @@ def simulate(
         "ycoords": y.astype(np.float64),
         "xcoords_start": x.astype(np.float64).copy(),
         "ycoords_start": y.astype(np.float64).copy(),
-        "probeGuess": probe_c.astype(np.complex64),
+        "probeGuess": (probe_c if int(probe_modes) == 1 else modes).astype(np.complex64),
         "objectGuess": obj,
         "scan_index": np.zeros(x.shape[0], dtype=np.int64),
         "Y": patches.astype(np.complex64),
@@ -210,6 +229,8 @@ def simulate(
                         "jitter": float(jitter),
                         "interpolation": interpolation,
                         **({"oversample": int(oversample)} if interpolation == "finegrid" else {}),
+                        **({"probe_modes": int(probe_modes), "mode_powers": [float(v) for v in powers]}
+                           if int(probe_modes) > 1 else {}),
                     },
                 },
                 sort_keys=True,

@@ -31,6 +31,7 @@ __all__ = [
     "reassemble_groups",
     "extract_from_canvas",
     "far_field_amplitude",
+    "incoherent_amplitude",
     "illuminate",
     "gaussian_smooth_3x3",
     "forward_from_patches",
@@ -240,6 +241,25 @@ def far_field_amplitude(field):
     return tf.abs(tf.signal.fftshift(f, axes=(-2, -1)))
 
 
+def incoherent_amplitude(field, mode_axis: int = -3):
+    """``sqrt(sum_k |F[psi_k]|^2)`` of (..., K, N, N) exit waves of K incoherent probe modes (specs/physics.md
+    §12.1), the mode axis removed. A zero pattern has amplitude 0 and gradient 0 (the root is guarded: a plain
+    ``tf.sqrt`` has an infinite gradient there)."""
+    field = tf.convert_to_tensor(field)
+    if not field.dtype.is_complex:
+        raise ValueError(f"incoherent_amplitude: expected a complex field, found dtype {field.dtype.name}")
+    rank = field.shape.rank
+    axis = mode_axis % rank if rank >= 3 else -1
+    if rank < 3 or axis >= rank - 2:
+        raise ValueError(f"incoherent_amplitude: expected shape (..., K, N, N), found shape {field.shape}")
+    h, w = int(field.shape[-2]), int(field.shape[-1])
+    f = tf.signal.fft2d(field) / scalar_like(math.sqrt(h * w), field.dtype)
+    intensity = tf.reduce_sum(tf.math.real(f) ** 2 + tf.math.imag(f) ** 2, axis=axis)
+    lit = intensity > 0
+    amp = tf.where(lit, tf.sqrt(tf.where(lit, intensity, tf.ones_like(intensity))), tf.zeros_like(intensity))
+    return tf.signal.fftshift(amp, axes=(-2, -1))
+
+
 def gaussian_smooth_3x3(field, sigma: float):
     """3x3 Gaussian blur (kernel exp(-r^2/2 sigma^2), normalised to sum 1, reflect padding) of the
     last two axes of a real or complex (..., H, W) tensor; real and imaginary parts separately."""
@@ -294,7 +314,8 @@ def forward_from_patches(object_patches, probe, coords_relative, s, object_big: 
 
     Args:
       object_patches: (B, N, N, C) complex (object_big) or (B, N, N, 1) complex (not object_big).
-      probe: (N, N) complex. coords_relative: (B, 1, 2, C). s: intensity scale (scalar).
+      probe: (N, N) complex, or (K, N, N) incoherent modes (amplitude ``s sqrt(sum_k |F[P_k O_c]|^2)``).
+      coords_relative: (B, 1, 2, C). s: intensity scale (scalar).
       probe_mask: (N, N) real mask or None. m: canvas size (default N).
     Returns: (trimmed_obj (B, N, N, 1) complex, pred_amp_scaled (B, N, N, C) real = s * |F(P * O_c)|,
       canvas (B, M, M) complex).
@@ -310,6 +331,12 @@ def forward_from_patches(object_patches, probe, coords_relative, s, object_big: 
         canvas = pad_center(object_patches[..., 0], m)
     trimmed = crop_center(canvas, n)[..., None]
     patches = extract_from_canvas(canvas, coords_relative, n)
+    probe = tf.convert_to_tensor(probe)
+    if probe.shape.rank == 3 and int(probe.shape[-1]) != 1:  # (K, N, N) incoherent modes
+        waves = [tf.transpose(illuminate(patches, probe[k], probe_mask, smoothing_sigma), [0, 3, 1, 2])
+                 for k in range(int(probe.shape[0]))]
+        amp = tf.transpose(incoherent_amplitude(tf.stack(waves, axis=2), mode_axis=2), [0, 2, 3, 1])
+        return trimmed, amp * scalar_like(s, amp.dtype), canvas
     psi = illuminate(patches, probe, probe_mask, smoothing_sigma)
     amp = far_field_amplitude(tf.transpose(psi, [0, 3, 1, 2]))
     amp = tf.transpose(amp, [0, 2, 3, 1]) * scalar_like(s, amp.dtype)

@@ -132,7 +132,7 @@ class PtychoDataLoader:
     def from_np(cls, diff_patterns: Any, probe: Any, positions: Any, config_manager: ConfigManager,
                 **_: Any) -> PtychoDataLoader:
         """A scan from arrays: diff_patterns (M, N, N) (counts unless measurement_domain says amplitudes),
-        probe (N, N) or (1, N, N) complex, positions (M, 2) object pixels as rows [y, x] (row, column; the
+        probe (N, N) or (K, N, N) incoherent modes complex, positions (M, 2) object pixels as rows [y, x] (row, column; the
         order ptychodus passes)."""
         pos = np.asarray(positions, dtype=np.float64)
         if pos.ndim != 2 or pos.shape[1] != 2:

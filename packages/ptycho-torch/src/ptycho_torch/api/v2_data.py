@@ -48,13 +48,14 @@ def training_files(data_dir: str | Path) -> list[Path]:
     return found
 
 
-def _single_mode_probe(probe: Any, source: str) -> np.ndarray:
+def _probe_modes(probe: Any, source: str) -> np.ndarray:
+    """ptychodus's probe as (N, N) (one mode, a (1, N, N) stack squeezed) or (K, N, N) incoherent modes, complex64
+    (specs/ptychodus-torch.md §3: the network sums the modes' intensities)."""
     pr = np.asarray(probe)
     if pr.ndim == 3 and pr.shape[0] == 1:
         pr = pr[0]
-    if pr.ndim != 2:
-        raise ValueError(f"{source}: probeGuess: expected one probe mode (N, N) or (1, N, N), found shape "
-                         f"{pr.shape}; multi-mode probes are not supported")
+    if pr.ndim not in (2, 3) or pr.shape[-1] != pr.shape[-2]:
+        raise ValueError(f"{source}: probeGuess: expected (N, N) or (K, N, N) probe modes, found shape {pr.shape}")
     return pr.astype(np.complex64)
 
 
@@ -77,7 +78,7 @@ def _amplitudes(diff: Any, domain: str, source: str) -> tuple[np.ndarray, float 
 
 def scan_from_arrays(diff: Any, probe: Any, x: Any, y: Any, data_config: Any, *, objectGuess: Any = None,
                      source: str = "arrays") -> ScanData:
-    """ScanData from arrays: diff (M, N, N) counts or amplitudes, probe (N, N) / (1, N, N), x, y (M,) object
+    """ScanData from arrays: diff (M, N, N) counts or amplitudes, probe (N, N) / (K, N, N) modes, x, y (M,) object
     pixels (x = column, y = row). ``data_config``: v2 DataConfig (measurement_domain, nphotons, N)."""
     amp, measured = _amplitudes(diff, data_config.measurement_domain, source)
     if amp.shape[1:] != (data_config.N, data_config.N):
@@ -85,7 +86,7 @@ def scan_from_arrays(diff: Any, probe: Any, x: Any, y: Any, data_config: Any, *,
                          f"(DataConfig.N), found {amp.shape[1:]}")
     xs, ys = np.asarray(x, np.float64).reshape(-1), np.asarray(y, np.float64).reshape(-1)
     obj = None if objectGuess is None else np.asarray(objectGuess).astype(np.complex64)
-    raw = RawData.from_coords_without_pc(xs, ys, amp, _single_mode_probe(probe, source),
+    raw = RawData.from_coords_without_pc(xs, ys, amp, _probe_modes(probe, source),
                                          np.zeros(len(xs), dtype=np.int64), objectGuess=obj)
     return ScanData(raw, measured if measured is not None else float(data_config.nphotons), source)
 

@@ -16,7 +16,7 @@ in, float64/complex128 out). Tested against the numpy reference in tests/test_to
 """
 
 from . import formats
-from .diffraction import far_field_amplitude, forward_model
+from .diffraction import far_field_amplitude, forward_model, incoherent_amplitude, mode_sum_amplitude
 from .formats import *  # noqa: F403  (the layout conversions named in formats.__all__)
 from .losses import amplitude_mae, poisson_nll
 from .noise import poisson_sample
@@ -26,6 +26,8 @@ from .scaling import dataset_intensity_scale, intensity_scale, normalization_fac
 from .translation import translate
 
 __all__ = [
+    "incoherent_amplitude",
+    "mode_sum_amplitude",
     "translate",
     "extract_patches",
     "reassemble_groups",

@@ -1,7 +1,8 @@
 """Far-field diffraction and the composite forward model in torch (specs/physics.md §8, §12).
 
 Mirror of ``ptycho.physics.diffraction``. ``A = |fftshift(fft2(psi, norm='ortho'))|`` over the last two
-axes (DC at (N//2, N//2), Parseval: sum A^2 = sum |psi|^2).
+axes (DC at (N//2, N//2), Parseval: sum A^2 = sum |psi|^2). K incoherent probe modes (K, N, N): the
+intensities add, ``A = sqrt(sum_k |F[P_k O]|^2)`` (:func:`incoherent_amplitude`, specs/physics.md §12.1).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .patches import (
 )
 from .probe import _masked, _probe_2d
 
-__all__ = ["far_field_amplitude", "forward_model"]
+__all__ = ["far_field_amplitude", "incoherent_amplitude", "mode_sum_amplitude", "forward_model"]
 
 
 def far_field_amplitude(field: torch.Tensor) -> torch.Tensor:
@@ -44,6 +45,45 @@ def far_field_amplitude(field: torch.Tensor) -> torch.Tensor:
     return torch.abs(torch.fft.fftshift(spectrum, dim=(-2, -1)))
 
 
+def incoherent_amplitude(exit_waves: torch.Tensor, mode_axis: int = -3) -> torch.Tensor:
+    """``sqrt(sum_k |F[psi_k]|^2)`` of (..., K, N, N) exit waves (modes on ``mode_axis``), the mode axis removed.
+
+    The root is guarded (:func:`mode_sum_amplitude`): its gradient at a zero pattern is 0 like that of ``|z|`` (a
+    plain ``sqrt`` would give NaN there). float32 for complex64.
+    """
+    func = "incoherent_amplitude"
+    f = as_tensor(exit_waves, "exit_waves", func)
+    axis = mode_axis % f.dim() if f.dim() >= 3 else -1
+    if f.dim() < 3 or axis >= f.dim() - 2:
+        raise ValueError(f"{func}: exit_waves: expected shape (..., K, N, N) with the modes on an axis before the "
+                         f"last two, found shape {tuple(f.shape)} (mode_axis={mode_axis})")
+    if not f.is_complex():
+        f = f.to(complex_dtype(f))
+    spectrum = torch.fft.fftshift(torch.fft.fft2(f, norm="ortho"), dim=(-2, -1))
+    return mode_sum_amplitude(spectrum, axis)
+
+
+def mode_sum_amplitude(fields: torch.Tensor, dim: int) -> torch.Tensor:
+    """``sqrt(sum |fields|^2)`` over ``dim`` (complex fields -> real), with the root guarded so that a zero sum
+    has value 0 and gradient 0. Several times faster on the CPU than ``torch.linalg.vector_norm`` of a complex
+    tensor (measured: that call was 63 % of a 3-mode refinement pass)."""
+    intensity = (fields.real ** 2 + fields.imag ** 2).sum(dim)
+    lit = intensity > 0
+    return torch.where(lit, torch.sqrt(torch.where(lit, intensity, torch.ones_like(intensity))),
+                       torch.zeros_like(intensity))
+
+
+def _probe_modes(probe, like: torch.Tensor, n: int, func: str) -> torch.Tensor | None:
+    """(K, N, N) modes of a multi-mode probe on ``like``'s device and dtype, or None for an (N, N) probe."""
+    pr = as_tensor(probe, "probe", func, like=like)
+    if pr.dim() != 3 or pr.shape[-1] == 1:
+        return None
+    if tuple(pr.shape[1:]) != (n, n) or pr.shape[0] < 1:
+        raise ValueError(f"{func}: probe: expected shape ({n}, {n}) or (K, {n}, {n}) matching the patches, "
+                         f"found shape {tuple(pr.shape)}")
+    return pr.to(like.device)
+
+
 def forward_model(object_patches: torch.Tensor, probe: torch.Tensor, coords_relative: torch.Tensor,
                   intensity_scale: float, *, object_big: bool = True, probe_mask: bool = False,
                   M: int | None = None) -> torch.Tensor:
@@ -55,7 +95,8 @@ def forward_model(object_patches: torch.Tensor, probe: torch.Tensor, coords_rela
 
     Args:
         object_patches: (B, N, N, C) complex (object_big) or (B, N, N, 1).
-        probe: (N, N) complex. coords_relative: (B, 1, 2, C) sign -1 [x; y].
+        probe: (N, N) complex, or (K, N, N) incoherent modes (amplitude ``s sqrt(sum_k |F[P_k O]|^2)``).
+            coords_relative: (B, 1, 2, C) sign -1 [x; y].
         intensity_scale: s > 0 (float). object_big, probe_mask: as the reference.
         M: canvas side; default ``canvas_size(N, sqrt(C), coords_relative)``.
     Returns:
@@ -80,9 +121,13 @@ def forward_model(object_patches: torch.Tensor, probe: torch.Tensor, coords_rela
     m = canvas_size(n, gs, rel) if M is None else check_positive_int(M, "M", func)
     if m < n:
         raise ValueError(f"{func}: M: expected a canvas side >= N={n}, found {m}")
-    pr = _masked(_probe_2d(probe, obj, n, func), n, bool(probe_mask))
+    modes = _probe_modes(probe, obj, n, func)
+    pr = _masked(_probe_2d(probe, obj, n, func) if modes is None else modes, n, bool(probe_mask))
     canvas = canvas_from_patches(obj.permute(0, 3, 1, 2), rel, m, bool(object_big))
     patches = extract_from_canvas_cf(canvas, rel, n)  # (B, C, N, N)
+    if modes is not None:
+        amplitude = incoherent_amplitude(patches[:, :, None] * pr, mode_axis=2)  # (B, C, K, N, N) -> (B, C, N, N)
+        return (amplitude * scale).permute(0, 2, 3, 1)
     amplitude = far_field_amplitude(patches * pr)
     return (amplitude * scale).permute(0, 2, 3, 1)
 

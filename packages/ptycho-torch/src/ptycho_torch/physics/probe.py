@@ -31,6 +31,8 @@ def default_probe(N: int, default_probe_scale: float = 0.7, dtype: torch.dtype =
 
 def _probe_mean_modulus(p: torch.Tensor, n: int) -> torch.Tensor:
     mask = probe_mask(n, real_dtype(p), p.device)
+    if p.dim() == 3:  # K incoherent modes: the modulus of their summed intensity
+        return torch.mean(torch.linalg.vector_norm(p, dim=0) * mask)
     return torch.mean(torch.abs(p * mask))
 
 
@@ -38,24 +40,26 @@ def normalize_probe(probe: torch.Tensor, probe_scale: float = 4.0) -> torch.Tens
     """``probe / (probe_scale * mean(|probe_mask(N) * probe|))`` (mean over all N*N pixels).
 
     Args:
-        probe: (N, N) float or complex. probe_scale: finite > 0.
+        probe: (N, N) float or complex, or (K, N, N) incoherent modes (one common factor from the modulus of
+            their summed intensity ``sqrt(sum_k |P_k|^2)``, as the numpy reference). probe_scale: finite > 0.
     Returns:
-        (N, N), input dtype, masked mean modulus ``1 / probe_scale``.
+        the input shape and dtype, masked mean modulus ``1 / probe_scale``.
     Raises:
         ValueError: non-square probe, bad probe_scale, or a probe that is zero inside the disk.
     """
     func = "normalize_probe"
     p = as_tensor(probe, "probe", func)
-    check_ndim(p, (2,), "probe", func, "(N, N)")
-    if p.shape[0] != p.shape[1] or p.shape[0] == 0:
-        raise ValueError(f"{func}: probe: expected a square (N, N) probe, found shape {tuple(p.shape)}")
+    check_ndim(p, (2, 3), "probe", func, "(N, N) or (K, N, N)")
+    if p.shape[-1] != p.shape[-2] or p.shape[-1] == 0:
+        raise ValueError(f"{func}: probe: expected a square (N, N) probe or (K, N, N) modes, found shape "
+                         f"{tuple(p.shape)}")
     try:
         scale = float(probe_scale)
     except (TypeError, ValueError):
         raise ValueError(f"{func}: probe_scale: expected a positive number, found {probe_scale!r}") from None
     if not scale > 0 or scale == float("inf"):
         raise ValueError(f"{func}: probe_scale: expected a finite positive number, found {probe_scale!r}")
-    mean = _probe_mean_modulus(p, p.shape[0])
+    mean = _probe_mean_modulus(p, p.shape[-1])
     if float(mean.detach()) <= 0.0:
         raise ValueError(f"{func}: probe: expected non-zero values inside the disk r < N//4, found all zero")
     return p / (scale * mean)

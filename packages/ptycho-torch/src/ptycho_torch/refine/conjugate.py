@@ -36,6 +36,13 @@ class ConjugateDirections:
         """Forget the previous direction (the next step is steepest descent)."""
         self._prev = None
 
+    def transform(self, block: int, fn) -> None:
+        """Apply ``fn`` to block ``block`` of the remembered gradient, preconditioned gradient and direction (a
+        change of variables of that block, e.g. a unitary mix of probe modes: PR+ then continues in the new
+        variables)."""
+        if self._prev is not None and len(self._prev[0]) > block:
+            self._prev = tuple([*(x[:block]), fn(x[block]), *(x[block + 1:])] for x in self._prev)  # type: ignore[assignment]
+
     def direction(self, grads: list[torch.Tensor], precond: list[torch.Tensor]) -> list[torch.Tensor]:
         """Directions for the blocks ``grads`` (object[, probe]) given their preconditioned gradients."""
         d = [-z for z in precond]

@@ -11,6 +11,10 @@ Plain, batched, differentiable torch functions (no loops over patterns, no I/O):
 * exit wave ``psi_k = P_k * W_k`` and far field ``Psi_k = fftshift(fft2(psi_k, norm='ortho'))``
   (:func:`far_field`, whose modulus is ``ptycho_torch.physics.far_field_amplitude``).
 
+A probe of K incoherent modes is a (K, N, N) tensor: the shifted probes are then (B, K, N, N), every mode
+moved by the same ``f`` (one ramp per pattern, broadcast over the modes), and :func:`illumination` sums the
+modes' intensities (specs/refinement.md §10).
+
 Why this is the scan's physics: the exit wave of the true patch, ``P(u) O(u + r - N//2)``, moved by ``+f``
 is ``T_f[P](u) W(u)``; a translation changes only the phase of the far field, so ``|Psi_k|`` is the same
 (exactly for band-limited fields; the probe's periodic wrap is the only approximation). This is the
@@ -72,33 +76,39 @@ def _frequencies(n: int, dtype: torch.dtype, device: torch.device) -> torch.Tens
     return torch.fft.fftfreq(n, dtype=dtype, device=device)
 
 
-def _shift_ramp(probe: torch.Tensor, frac: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(frequencies k (N,) cycles/px, Fourier ramp exp(-2 pi i (dx kx + dy ky)) (K, N, N)) for shifts frac (K, 2)."""
+def _shift_ramp(probe: torch.Tensor, frac: torch.Tensor, modes: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(frequencies k (N,) cycles/px, Fourier ramp exp(-2 pi i (dx kx + dy ky)) (B, N, N)) for shifts frac (B, 2);
+    with ``modes`` the ramp is (B, 1, N, N), broadcast over a mode axis."""
     rdt = probe.real.dtype
     k = _frequencies(probe.shape[-1], rdt, probe.device)
     fx = frac[:, 0].to(rdt)[:, None, None]
     fy = frac[:, 1].to(rdt)[:, None, None]
     phase = -2.0 * torch.pi * (fx * k[None, None, :] + fy * k[None, :, None])
-    return k, torch.polar(torch.ones_like(phase), phase)
+    ramp = torch.polar(torch.ones_like(phase), phase)
+    return k, (ramp[:, None] if modes else ramp)
 
 
 def shift_probe(probe: torch.Tensor, frac: torch.Tensor) -> torch.Tensor:
-    """Probe content moved by ``+frac`` (K, 2) [dx, dy] pixels: ``ifft2(fft2(P) * exp(-2 pi i (dx kx + dy ky)))``.
+    """Probe content moved by ``+frac`` (B, 2) [dx, dy] pixels: ``ifft2(fft2(P) * exp(-2 pi i (dx kx + dy ky)))``.
 
-    probe (N, N) complex; returns (K, N, N). Zero shifts return the probe exactly (no FFT round-off).
+    probe (N, N) complex, returns (B, N, N); or (K, N, N) modes, returns (B, K, N, N). Zero shifts return the
+    probe exactly (no FFT round-off).
     """
-    k, ramp = _shift_ramp(probe, frac)
+    modes = probe.dim() == 3
+    k, ramp = _shift_ramp(probe, frac, modes)
     shifted = torch.fft.ifft2(torch.fft.fft2(probe)[None] * ramp)
     if not frac.requires_grad:
         still = (frac == 0).all(dim=1)
         if bool(still.any()):
-            shifted = torch.where(still[:, None, None], probe[None].expand_as(shifted), shifted)
+            mask = still[:, None, None, None] if modes else still[:, None, None]
+            shifted = torch.where(mask, probe[None].expand_as(shifted), shifted)
     return shifted
 
 
 def probe_shift_derivatives(probe: torch.Tensor, frac: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """d T_f[P] / d dx and d / d dy, each (K, N, N): the ramp's frequency factor ``-2 pi i k`` applied in Fourier space."""
-    k, ramp = _shift_ramp(probe, frac)
+    """d T_f[P] / d dx and d / d dy, each (B, N, N) ((B, K, N, N) for (K, N, N) modes): the ramp's frequency factor
+    ``-2 pi i k`` applied in Fourier space."""
+    k, ramp = _shift_ramp(probe, frac, probe.dim() == 3)
     spec = torch.fft.fft2(probe)[None] * ramp
     kx = (-2j * torch.pi * k[None, None, :]).to(spec.dtype)
     ky = (-2j * torch.pi * k[None, :, None]).to(spec.dtype)
@@ -119,9 +129,10 @@ def shift_probe_adjoint(values: torch.Tensor, frac: torch.Tensor) -> torch.Tenso
     """Adjoint of :func:`shift_probe` summed over the batch: ``sum_k T_{f_k}^H [values_k]``, (N, N).
 
     ``T_f = ifft2 diag(ramp_f) fft2`` is unitary, so ``T_f^H = ifft2 diag(conj ramp_f) fft2``; the sum is taken in
-    Fourier space (one inverse FFT for the batch). values (K, N, N) complex, frac (K, 2).
+    Fourier space (one inverse FFT for the batch). values (B, N, N) complex, frac (B, 2); values (B, K, N, N) of
+    K modes give (K, N, N).
     """
-    _, ramp = _shift_ramp(values, frac)
+    _, ramp = _shift_ramp(values, frac, values.dim() == 4)
     return torch.fft.ifft2((torch.fft.fft2(values) * ramp.conj()).sum(dim=0))
 
 
@@ -144,8 +155,11 @@ def shifted_windows_adjoint(values: torch.Tensor, base: torch.Tensor, frac: torc
 
 
 def illumination(probes: torch.Tensor, index: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    """Summed probe intensity ``sum_k |P_k|^2`` placed at each window, (H, W) real (the object preconditioner)."""
-    return scatter_windows((probes.real ** 2 + probes.imag ** 2), index, shape)
+    """Summed probe intensity ``sum_k |P_k|^2`` placed at each window, (H, W) real (the object preconditioner).
+
+    probes (B, N, N), or (B, K, N, N) modes whose intensities are summed first."""
+    power = probes.real ** 2 + probes.imag ** 2
+    return scatter_windows(power if probes.dim() == 3 else power.sum(1), index, shape)
 
 
 def _object_ramp(frac: torch.Tensor, side: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -29,6 +29,7 @@ from ptycho_torch.denormal_mode import denormals_flushed
 from . import operators as ops
 from .conjugate import CG_MAX_STEP, ConjugateDirections
 from .likelihood import CURVATURE, nll_terms
+from .modes import amplitude, exit_waves, orthogonalise_modes, sum_modes
 from .options import RefineOptions, RefineResult, flat_canvas, object_canvas_geometry
 from .step_length import line_search
 
@@ -53,8 +54,10 @@ def _check_inputs(diffraction, positions, probe, obj) -> tuple[int, int]:
     k, n = d.shape[0], d.shape[1]
     if np.asarray(positions).shape != (k, 2):
         raise ValueError(f"refine: positions: expected shape ({k}, 2) rows [x, y], found shape {np.asarray(positions).shape}")
-    if np.asarray(probe).shape != (n, n):
-        raise ValueError(f"refine: probe: expected shape ({n}, {n}), found shape {np.asarray(probe).shape}")
+    pshape = np.asarray(probe).shape
+    if pshape != (n, n) and (len(pshape) != 3 or pshape[1:] != (n, n) or pshape[0] < 1):
+        raise ValueError(f"refine: probe: expected shape ({n}, {n}) or (K, {n}, {n}) incoherent modes, "
+                         f"found shape {pshape}")
     if obj is not None and np.asarray(obj).ndim != 2:
         raise ValueError(f"refine: obj: expected a 2-D canvas (H, W), found shape {np.asarray(obj).shape}")
     for name, arr in (("diffraction", d), ("positions", positions), ("probe", probe)):
@@ -80,7 +83,7 @@ class _Problem:
         self.d = torch.as_tensor(np.asarray(diffraction), device=dev).to(rdt)
         # a copy (updated in place), float64: absolute coordinates
         self.pos = torch.tensor(np.asarray(positions, dtype=np.float64), device=dev)
-        self.probe = torch.as_tensor(np.asarray(probe), device=dev).to(cdt)
+        self.probe = torch.as_tensor(np.asarray(probe), device=dev).to(cdt)  # (N, N) or (K, N, N) modes
         self.obj = torch.as_tensor(np.asarray(obj), device=dev).to(cdt)
         self.origin = (int(origin[0]), int(origin[1]))
         self.shape = (int(self.obj.shape[0]), int(self.obj.shape[1]))
@@ -96,7 +99,7 @@ class _Problem:
         self._shifted: torch.Tensor | None = None
         self._full_illum: torch.Tensor | None = None
         self._cache_ok = (opts.subpixel == "probe"
-                          and self.d.shape[0] * self.n * self.n * self.probe.element_size() <= PROBE_CACHE_BYTES)
+                          and self.d.shape[0] * self.probe.numel() * self.probe.element_size() <= PROBE_CACHE_BYTES)
 
     def forget_probes(self) -> None:
         """Drop the cached shifted probes and illumination (after a probe or position update)."""
@@ -134,7 +137,7 @@ class _Problem:
         """P_k: the probe moved by f_k ('probe' mode) or the probe itself broadcast ('object' mode)."""
         if self.opts.subpixel == "probe":
             return ops.shift_probe(probe, frac)
-        return probe.expand(frac.shape[0], -1, -1)
+        return probe.expand(frac.shape[0], *probe.shape)
 
     def windows(self, obj: torch.Tensor, index: torch.Tensor, base: torch.Tensor, frac: torch.Tensor) -> torch.Tensor:
         """W_k: integer windows ('probe' mode) or band-limited sub-pixel windows ('object' mode)."""
@@ -143,14 +146,14 @@ class _Problem:
         return ops.shifted_windows(obj, base, frac, self.origin, self.n, self.margin)
 
     def spectra(self, obj, probe, index, base, frac) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(Psi (B, N, N), probes P_k, windows W_k)."""
+        """(Psi (B, N, N), or (B, K, N, N) with K modes, probes P_k, windows W_k)."""
         probes = self.probes(probe, frac)
         windows = self.windows(obj, index, base, frac)
-        return ops.far_field(probes * windows), probes, windows
+        return ops.far_field(exit_waves(probes, windows)), probes, windows
 
     def batch_nll(self, psi_hat: torch.Tensor, idx: torch.Tensor, likelihood: str | None = None) -> torch.Tensor:
         """Summed NLL of the batch ``idx`` (``likelihood`` default: the run's)."""
-        return nll_terms(torch.abs(psi_hat), self.d[idx], self.scale, likelihood or self.opts.likelihood).sum()
+        return nll_terms(amplitude(psi_hat), self.d[idx], self.scale, likelihood or self.opts.likelihood).sum()
 
     def scan_spectra(self):
         """Yield ``(idx, psi_hat)`` for the whole scan in ``chunk_size`` pieces (current object, probe, positions)."""
@@ -158,7 +161,7 @@ class _Problem:
             index, base, frac = self.geometry(idx)
             frac = frac.detach()
             windows = self.windows(self.obj, index, base, frac)
-            yield idx, ops.far_field(self.batch_probes(idx, frac) * windows)  # shifted probes from the cache
+            yield idx, ops.far_field(exit_waves(self.batch_probes(idx, frac), windows))  # shifted probes: the cache
 
     @torch.no_grad()
     def full_nll(self) -> float:
@@ -205,7 +208,7 @@ def _batch_gradients(problem: _Problem, idx, index, base, frac, do_probe: bool, 
         psi_hat, _, windows = problem.spectra(obj, probe, index[part], base[part], f)
         # the direction is the gradient of the Gaussian-amplitude NLL for both likelihoods (bounded where the
         # prediction is ~0, unlike the Poisson gradient); the run's likelihood chooses the step (LSQML)
-        amp = torch.abs(psi_hat)
+        amp = amplitude(psi_hat)
         loss = nll_terms(amp, problem.d[idx[part]], problem.scale, "gaussian").sum()
         with torch.no_grad():
             reported += float(loss) if opts.likelihood == "gaussian" else \
@@ -242,19 +245,20 @@ def _analytic_gradients(problem: _Problem, idx, index, base, frac, probes, do_pr
     with torch.no_grad():
         for part in _chunks(int(idx.shape[0]), opts.chunk_size):
             windows = problem.windows(problem.obj, index[part], base[part], frac[part])
-            psi_hat = ops.far_field(probes[part] * windows)
-            amp = torch.abs(psi_hat)
+            psi_hat = ops.far_field(exit_waves(probes[part], windows))
+            amp = amplitude(psi_hat)
             measured = problem.d[idx[part]]
             reported += float(nll_terms(amp, measured, problem.scale, opts.likelihood).sum())
-            g_psi = ops.far_field_adjoint(psi_hat * (curv * (1.0 - measured / amp.clamp_min(1e-30))))
-            g_win = probes[part].conj() * g_psi
+            factor = curv * (1.0 - measured / amp.clamp_min(1e-30))  # the same for every mode of a pattern
+            g_psi = ops.far_field_adjoint(psi_hat * (factor if psi_hat.dim() == 3 else factor[:, None]))
+            g_win = sum_modes(probes[part].conj() * g_psi, windows)
             if opts.subpixel == "probe":
                 g_obj.view(-1).index_add_(0, index[part].reshape(-1), g_win.reshape(-1))
             else:
                 ops.shifted_windows_adjoint(g_win, base[part], frac[part], problem.origin, problem.n, problem.margin,
                                             g_obj)
             if do_probe:
-                g_p = windows.conj() * g_psi
+                g_p = exit_waves(g_psi, windows.conj())
                 g_p = ops.shift_probe_adjoint(g_p, frac[part]) if opts.subpixel == "probe" else g_p.sum(0)
                 g_probe = g_p if g_probe is None else g_probe + g_p
                 w = (windows.real ** 2 + windows.imag ** 2).sum(0)
@@ -303,18 +307,18 @@ def _batch_update(problem: _Problem, idx: torch.Tensor, it: int, conjugate: Conj
         d_obj = directions[0]
         d_probe = directions[1] if do_probe else None
         d_windows = torch.cat([problem.windows(d_obj, index[p], base[p], frac[p]) for p in parts])
-        d1_field = probes[:keep] * d_windows
+        d1_field = exit_waves(probes[:keep], d_windows)
         d2 = None  # the alpha^2 term exists only when object and probe both move
         if do_probe:
             d_probes = problem.probes(d_probe, frac[:keep])
-            d1_field = d1_field + d_probes * windows
-            d2 = ops.far_field(d_probes * d_windows)
+            d1_field = d1_field + exit_waves(d_probes, windows)
+            d2 = ops.far_field(exit_waves(d_probes, d_windows))
         d1 = ops.far_field(d1_field)
         del d1_field, d_windows
     if conjugate is None:
         alpha, _, _ = line_search(psi_hat, d1, d2, problem.d[sub], problem.scale, opts.likelihood, opts.newton_steps, opts.max_step, reported)
     else:
-        f0 = float(nll_terms(torch.abs(psi_hat), problem.d[sub], problem.scale, "gaussian").sum())
+        f0 = float(nll_terms(amplitude(psi_hat), problem.d[sub], problem.scale, "gaussian").sum())
         alpha, _, _ = line_search(psi_hat, d1, d2, problem.d[sub], problem.scale, "gaussian", opts.newton_steps, CG_MAX_STEP, f0)
         if alpha == 0.0:
             conjugate.reset()  # no descent along the conjugate direction: restart from the gradient
@@ -344,13 +348,13 @@ def _position_curvature(problem: _Problem, psi_hat, probes, windows, probe, obj,
     for p in parts:
         if problem.opts.subpixel == "probe":
             dpx, dpy = ops.probe_shift_derivatives(probe, frac[p])
-            dpx, dpy = dpx * windows[p], dpy * windows[p]
+            dpx, dpy = exit_waves(dpx, windows[p]), exit_waves(dpy, windows[p])
         else:
             wx, wy = ops.window_shift_derivatives(obj, base[p], frac[p], problem.origin, problem.n, problem.margin)
-            dpx, dpy = probes[p] * wx, probes[p] * wy
-        a_safe = torch.abs(psi_hat[p]).clamp_min(1e-30)
-        hx.append(curv * ((psi_hat[p].conj() * ops.far_field(dpx)).real / a_safe).pow(2).sum(dim=(1, 2)))
-        hy.append(curv * ((psi_hat[p].conj() * ops.far_field(dpy)).real / a_safe).pow(2).sum(dim=(1, 2)))
+            dpx, dpy = exit_waves(probes[p], wx), exit_waves(probes[p], wy)
+        a_safe = amplitude(psi_hat[p]).clamp_min(1e-30)
+        for h, dp in ((hx, dpx), (hy, dpy)):  # dA/df = Re(sum_m conj(Psi_m) dPsi_m/df) / A
+            h.append(curv * (sum_modes((psi_hat[p].conj() * ops.far_field(dp)).real, a_safe) / a_safe).pow(2).sum(dim=(1, 2)))
     return torch.cat(hx), torch.cat(hy)
 
 
@@ -420,6 +424,8 @@ def _refine(diffraction, positions, probe, obj, origin_xy, scale, opts: RefineOp
             conjugate = ConjugateDirections()
         for idx in order.split(batch):
             total += _batch_update(problem, idx, it, conjugate if full else None)
+        if problem.probe.dim() == 3 and opts.refine_probe and it >= opts.probe_start:
+            _orthogonalise(problem, conjugate)
         change = float(torch.linalg.vector_norm(problem.obj - before) / torch.linalg.vector_norm(problem.obj).clamp_min(1e-30))
         if problem.d.is_cuda:
             torch.cuda.synchronize(problem.d.device)
@@ -436,6 +442,15 @@ def _refine(diffraction, positions, probe, obj, origin_xy, scale, opts: RefineOp
         if quiet >= opts.patience:
             break
     return _result(problem, history, initial, problem.full_nll(), start_scale)
+
+
+def _orthogonalise(problem: _Problem, conjugate: ConjugateDirections | None) -> None:
+    """Replace the probe modes by their orthogonal, power-sorted mix (:func:`.modes.orthogonalise_modes`; the
+    predicted intensities do not change) and carry the conjugate memory into the new modes."""
+    problem.probe, t = orthogonalise_modes(problem.probe)
+    problem.forget_probes()
+    if conjugate is not None:
+        conjugate.transform(1, lambda x: torch.einsum("jk,kxy->jxy", t, x))
 
 
 def _result(problem: _Problem, history, initial: float, final: float, start_scale: float) -> RefineResult:

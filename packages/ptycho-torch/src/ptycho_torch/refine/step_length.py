@@ -70,11 +70,14 @@ def line_search(psi_hat: torch.Tensor, d1: torch.Tensor, d2: torch.Tensor | None
     Safeguarded Newton steps from ``a = min(1, a_max)`` with the exact first and second derivatives, on the
     intensity ``|Z(a)|^2``, a polynomial in ``a`` whose coefficients are formed once (:func:`path_intensity`),
     so a trial costs a few real operations per element and no FFT; the best value seen is kept. ``f0`` is the
-    batch NLL at a = 0 (already known) of ``likelihood``; ``measured`` the batch's diffraction (same shape as
-    ``psi_hat``), ``scale`` the intensity scale. Returns (a, nll(0), nll(a)).
+    batch NLL at a = 0 (already known) of ``likelihood``; ``measured`` the batch's diffraction (the shape of
+    ``psi_hat``, or that without its mode axis 1 when ``psi_hat``, ``d1``, ``d2`` are (B, K, N, N) mode far fields),
+    ``scale`` the intensity scale. Returns (a, nll(0), nll(a)).
     """
     lik = likelihood
     coeffs = path_intensity(psi_hat, d1, d2)
+    if psi_hat.dim() == measured.dim() + 1:  # (B, K, N, N) far fields of K incoherent modes: intensities add
+        coeffs = [c.sum(1) for c in coeffs]
     best_a, best_f = 0.0, f0
     a_val = min(1.0, a_max)
     for _ in range(steps):
