@@ -13,15 +13,24 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.strategies.launchers.multiprocessing import _MultiProcessingLauncher
 
-__all__ = ["SpawnDDPStrategy"]
+__all__ = ["SpawnDDPStrategy", "release_process_group"]
 
 _KEY = "ptycho_loss_history"
 
 
 class _LossHistoryLauncher(_MultiProcessingLauncher):
+    def _wrapping_function(self, *args: Any, **kwargs: Any) -> None:
+        super()._wrapping_function(*args, **kwargs)
+        # A worker that leaves the process group alive exits with gloo's threads still running, and the C++
+        # runtime can abort at interpreter shutdown ("terminate called without an active exception", SIGABRT),
+        # which the main process reports as a failed run. After a successful run every worker waits for the
+        # others, then closes its connections while Python still runs.
+        release_process_group()
+
     def _recover_results_in_main_process(self, worker_output: Any, trainer: Any) -> None:
         if worker_output.weights_path is not None:
             path = Path(worker_output.weights_path)
@@ -40,6 +49,14 @@ class _LossHistoryLauncher(_MultiProcessingLauncher):
         super().update_main_process_results(trainer, extra)
         if _KEY in extra:
             trainer.lightning_module.loss_history = {k: list(v) for k, v in extra[_KEY].items()}
+
+
+def release_process_group() -> None:
+    """Barrier, then destroy the default process group (no-op without one). Only after a successful run: a
+    barrier with a dead peer would raise."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 class SpawnDDPStrategy(DDPStrategy):
