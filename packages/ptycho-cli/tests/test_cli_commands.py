@@ -46,12 +46,12 @@ def test_simulate_writes_contract_valid_scan_with_ground_truth(scan: Path) -> No
 
 
 def test_simulate_probe_modes_writes_a_mode_stack(tmp_path: Path) -> None:
-    """specs/cli.md §2, specs/simulation.md §7: --probe-modes K writes a (K, N, N) probeGuess with the asked powers;
+    """specs/cli.md §2, specs/simulation.md §7: --probe-modes K (default probe: the realistic scan's zone plate) writes a (K, N, N) probeGuess with the asked powers;
     validate names the modes; a --mode-powers count that differs from K is a one-line usage error."""
     path = tmp_path / "modes.npz"
     r = ptycho("simulate", "-o", str(path), "--n-positions", "12", "--probe-modes", "3", "--mode-powers", "7,2,1",
                "--quiet")
-    assert r.returncode == 0 and "disk probe (3 modes)" in r.stdout, r.stderr
+    assert r.returncode == 0 and "zoneplate probe (3 modes)" in r.stdout, r.stderr
     modes = np.load(path)["probeGuess"]
     power = np.sum(np.abs(modes) ** 2, axis=(1, 2))
     np.testing.assert_allclose(power / power.sum(), [0.7, 0.2, 0.1], rtol=1e-5)
