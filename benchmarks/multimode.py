@@ -42,6 +42,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import realistic as R  # noqa: E402
+from refinement_neutral import best_point, comparison_figure  # noqa: E402
 from refinement_realistic import Bench  # noqa: E402
 
 POWERS = (0.7, 0.2, 0.1)
@@ -107,7 +108,7 @@ def ptychi(bench: Bench, probe: np.ndarray, iterations: int, batch: int, optimis
         run.run(1)
         a, p = bench.score(run.object(), (0, 0))
         curve.append({"iteration": it, "time_s": run.seconds, "amp_ssim": a, "phase_ssim": p})
-        if _best(curve) is curve[-1]:
+        if best_point(curve) is curve[-1]:
             best = run.object()[r0:r1, c0:c1]
     return curve, best
 
@@ -137,32 +138,6 @@ def forward_check(case: R.Case, count: int = 64) -> tuple[float, float]:
     first = s2 * (probe_shift_amplitudes(obj, modes[0], pos, n) ** 2
                   + sum(probe_shift_amplitudes(obj, m, np.round(pos), n) ** 2 for m in modes[1:]))
     return tuple(float(np.linalg.norm(pred - c) / np.linalg.norm(c)) for c in (every, first))  # type: ignore[return-value]
-
-
-def _best(curve: list[dict[str, float]]) -> dict[str, float]:
-    return max(curve, key=lambda c: c["amp_ssim"] + c["phase_ssim"])
-
-
-def _figure(path: Path, truth: np.ndarray, panels: list[tuple[str, np.ndarray]]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    cols = [("truth", truth)] + panels
-    fig, axes = plt.subplots(2, len(cols), figsize=(3.0 * len(cols), 6.2))
-    for j, (name, img) in enumerate(cols):
-        axes[0, j].imshow(np.abs(img), cmap="gray")
-        axes[0, j].set_title(f"{name}\namplitude", fontsize=8)
-        axes[1, j].imshow(np.angle(img * np.exp(-1j * np.angle(np.mean(img * np.conj(truth))))), cmap="twilight",
-                          vmin=-np.pi, vmax=np.pi)
-        axes[1, j].set_title("phase", fontsize=8)
-        for ax in axes[:, j]:
-            ax.set_xticks([])
-            ax.set_yticks([])
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,21 +188,21 @@ def main(argv: list[str] | None = None) -> int:
     for name, probe, batch, optimise, variant in pc_rows:
         runs[name], picture = ptychi(bench, probe, args.ptychi_iterations, batch, optimise, variant)
         pictures.append((name, picture))
-        print(f"  {name}: {json.dumps(_best(runs[name]))}", flush=True)
+        print(f"  {name}: {json.dumps(best_point(runs[name]))}", flush=True)
     anchor = max((n for n in runs if n.startswith("pty-chi K=3 true")),
-                  key=lambda n: _best(runs[n])["amp_ssim"] + _best(runs[n])["phase_ssim"], default=None)
-    target = _best(runs[anchor]) if anchor else None
+                  key=lambda n: best_point(runs[n])["amp_ssim"] + best_point(runs[n])["phase_ssim"], default=None)
+    target = best_point(runs[anchor]) if anchor else None
     r0, r1, c0, c1 = case.window
     # the figure: our four rows and the best pty-chi 3-mode row (every scored window is kept in windows.npz)
     shown = [(n, w) for n, w in pictures if n.startswith("ours") or n == anchor]
-    _figure(out / "multimode.png", case.truth[r0:r1, c0:c1], shown)
+    comparison_figure(out / "multimode.png", case.truth[r0:r1, c0:c1], shown)
     np.savez(out / "windows.npz", truth=case.truth[r0:r1, c0:c1], **{n: w for n, w in pictures})
     print()
     print(f"anchor: {anchor} (best epoch); 'to anchor' = first pass with both SSIMs within {TOLERANCE} of it")
     print("| run | passes | amp SSIM | phase SSIM | seconds | seconds to anchor |")
     print("|---|---|---|---|---|---|")
     for name, curve in runs.items():
-        row = _best(curve) if name.startswith("pty-chi") else curve[-1]
+        row = best_point(curve) if name.startswith("pty-chi") else curve[-1]
         what = f"{row['iteration']} (best of {len(curve)})" if name.startswith("pty-chi") else str(row["iteration"])
         hit = None if target is None else next((c for c in curve if c["amp_ssim"] >= target["amp_ssim"] - TOLERANCE
                                                 and c["phase_ssim"] >= target["phase_ssim"] - TOLERANCE), None)

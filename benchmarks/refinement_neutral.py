@@ -97,11 +97,11 @@ def time_to(curve: list[dict[str, float]], amp: float, phase: float) -> float | 
     return None
 
 
-def _best(curve: list[dict[str, float]]) -> dict[str, float]:
+def best_point(curve: list[dict[str, float]]) -> dict[str, float]:
     return max(curve, key=lambda c: c["amp_ssim"] + c["phase_ssim"])
 
 
-def _figure(path: Path, truth: np.ndarray, panels: list[tuple[str, np.ndarray]]) -> None:
+def comparison_figure(path: Path, truth: np.ndarray, panels: list[tuple[str, np.ndarray]]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -142,7 +142,7 @@ def run_scan(spec: R.ScanSpec, args: argparse.Namespace, out: Path) -> dict[str,
             curve, obj = ptychi_curve(bench, args.ptychi_iterations, batch, gain)
             result["curves"][key] = curve
             print(f"  {key}: {_fmt(curve)}", flush=True)
-            top = _best(curve)
+            top = best_point(curve)
             if best_pc is None or top["amp_ssim"] + top["phase_ssim"] > best_pc[1]["amp_ssim"] + best_pc[1]["phase_ssim"]:
                 best_pc = (key, top)
                 best_obj = obj
@@ -158,7 +158,7 @@ def run_scan(spec: R.ScanSpec, args: argparse.Namespace, out: Path) -> dict[str,
         summary[f"ours:{name}_ratio"] = None if (t is None or not t_pc) else t / t_pc
         summary[f"ours:{name}_final"] = result["curves"][f"ours:{name}"][-1]
     result["summary"] = summary
-    _figure(out / f"{spec.object_kind}_{spec.probe_kind}_{spec.scan}.png", case.truth[r0:r1, c0:c1], pictures)
+    comparison_figure(out / f"{spec.object_kind}_{spec.probe_kind}_{spec.scan}.png", case.truth[r0:r1, c0:c1], pictures)
     if args.swing:
         result["swing"] = _swing(spec, args, best_pc[0])
     return result
@@ -173,8 +173,8 @@ def _swing(spec: R.ScanSpec, args: argparse.Namespace, anchor: str) -> dict[str,
         bench = Bench(R.prepare(dataclasses.replace(spec, interpolation=model)))
         ours, _ = ours_curve(bench, args.iterations, **VARIANTS[args.variants[0]])
         pc, _ = ptychi_curve(bench, args.ptychi_iterations, batch, gain)
-        rows[model] = {"ours": ours[-1], "pty-chi": _best(pc)}
-        print(f"  swing {model}: ours {_fmt(ours[-1:])}  pty-chi best {_fmt([_best(pc)])}", flush=True)
+        rows[model] = {"ours": ours[-1], "pty-chi": best_point(pc)}
+        print(f"  swing {model}: ours {_fmt(ours[-1:])}  pty-chi best {_fmt([best_point(pc)])}", flush=True)
     return rows
 
 
