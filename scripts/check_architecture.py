@@ -133,8 +133,7 @@ def index_imports(mods: dict[str, Module]) -> None:
                     target = resolve(name, mods)
                     if target is not None and target != mod.name:
                         mod.top.add(target)
-            # a module's package __init__ runs first: importing a.b.c imports a and a.b
-        for target in list(mod.top):
+        for target in list(mod.top):  # importing a.b.c runs a's and a.b's __init__ first
             parts = target.split(".")
             mod.top.update(p for p in (".".join(parts[:k]) for k in range(1, len(parts))) if p in mods and p != mod.name)
 
@@ -142,14 +141,8 @@ def index_imports(mods: dict[str, Module]) -> None:
 def heavy_modules(mods: dict[str, Module]) -> set[str]:
     """Our modules that import a framework or an optional/heavy dependency (scipy, scikit-image, h5py, ...) at module
     level, directly or through our other modules: importing them inside a function keeps start-up light."""
-    heavy = {m.name for m in mods.values() for node in m.tree.body
-             for name in (imported_names(m, node) if isinstance(node, (ast.Import, ast.ImportFrom)) else [])
-             if name.split(".")[0] in FRAMEWORKS | OPTIONAL}
-    for m in mods.values():  # module-level imports nested in try/if blocks
-        for node in ast.walk(m.tree):
-            if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
-                    n.split(".")[0] in FRAMEWORKS | OPTIONAL for n in imported_names(m, node)) and (m.name in heavy or _top_level(node, m)):
-                heavy.add(m.name)
+    heavy = {m.name for m in mods.values() for node in _module_level_imports(m)
+             if any(n.split(".")[0] in FRAMEWORKS | OPTIONAL for n in imported_names(m, node))}
     changed = True
     while changed:
         changed = False
@@ -160,13 +153,14 @@ def heavy_modules(mods: dict[str, Module]) -> set[str]:
     return heavy
 
 
-def _top_level(node: ast.AST, mod: Module) -> bool:
+def _module_level_imports(mod: Module) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Import statements run when the module is imported (nested in try/if blocks too; not in defs or classes)."""
     for top in mod.tree.body:
         if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             continue
-        if any(n is node for n in ast.walk(top)):
-            return True
-    return False
+        for node in ast.walk(top):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                yield node
 
 
 def check_sizes(root: Path) -> Iterator[str]:

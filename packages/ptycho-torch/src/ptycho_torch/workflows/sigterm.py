@@ -37,7 +37,6 @@ def quiet_when_peers_are_gone(inner: Any) -> Callable[[int, Any], None]:
         except RuntimeError:
             raise SystemExit(SIGTERM_STATUS) from None
 
-    handler.wrapped = inner  # type: ignore[attr-defined]
     return handler
 
 
