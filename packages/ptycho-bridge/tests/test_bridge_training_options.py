@@ -84,3 +84,17 @@ def test_bad_canonical_options_name_the_field(kwargs, field):
     """specs/config.md §3: one line naming the field, what is expected and what was found."""
     with pytest.raises(ValueError, match=rf"^TrainingConfig\.{field}: expected [^\n]*, got [^\n]*$"):
         canonical.TrainingConfig(**kwargs)
+
+
+def test_input_projections_round_trip_and_v2():
+    """specs/config-bridge.md: ModelConfig.input_projections has one row, survives canonical -> native -> canonical,
+    and the v2 dialect honours it."""
+    cfg = canonical.TrainingConfig(model=canonical.ModelConfig(input_projections=7), nphotons=1e6)
+    native = from_training_config(cfg)
+    assert native.model.input_projections == 7
+    back = to_training_config(native.model, native.data, native.training, execution=native.execution)
+    assert back.model.input_projections == 7
+    assert to_native(v2.DataConfig(nphotons=1e6), v2.ModelConfig(input_projections=4),
+                     v2.TrainingConfig(n_groups=None)).model.input_projections == 4
+    with pytest.raises(ValueError, match="ModelConfig.input_projections"):
+        canonical.ModelConfig(input_projections=-2)

@@ -137,6 +137,8 @@ class ModelConfig:
         architecture: 'cnn' (U-Net), 'fno' or 'ffno' (Fourier operators, PyTorch only; specs/network.md §7).
         fno_modes, fno_width, fno_blocks: Fourier-operator modes kept per axis, channels, spectral blocks.
         learned_input_channels: input channels per pattern; only 1 (the amplitude) is implemented.
+        input_projections: single-pattern modulus projections that turn each pattern into the estimate the
+            CNN corrects (0 = the CNN reads the amplitude; PyTorch only; specs/network.md §8).
         n_filters_scale: multiplies every conv width (int >= 1).
         amp_activation: amplitude-head activation; any spelling in ``AMP_ACTIVATION_SPELLINGS``
             ('silu'/'SiLU' are the PyTorch names of canonical 'swish'). Stored as given.
@@ -151,6 +153,7 @@ class ModelConfig:
     fno_width: int = 32
     fno_blocks: int = 4
     learned_input_channels: int = 1
+    input_projections: int = 0
     n_filters_scale: int = 2
     amp_activation: str = "sigmoid"
     object_big: bool = True

@@ -155,6 +155,8 @@ FIELD_MAP: tuple[FieldMap, ...] = (
     FieldMap(_M, "fno_blocks", "ModelConfig.fno_blocks", _SAME),
     FieldMap(_M, "learned_input_channels", "ModelConfig.learned_input_channels",
              "same value; only 1 is implemented (the diffraction amplitude)"),
+    FieldMap(_M, "input_projections", "ModelConfig.input_projections",
+             "same value (new here: the generator on projected input, PyTorch only)"),
     FieldMap(_M, "amp_activation", "ModelConfig.amp_activation",
              "'silu'/'SiLU'/'Swish' -> 'swish'; 'sigmoid', 'swish', 'softplus', 'relu' unchanged; anything "
              "else is an error. Reverse: canonical name unchanged", _activation_to),

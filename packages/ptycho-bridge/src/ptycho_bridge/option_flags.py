@@ -17,7 +17,8 @@ from ptycho_bridge.argtypes import nonnegative_float, nonnegative_int, positive_
 __all__ = ["add_option_flags", "add_schedule_flags", "MODEL_OPTION_FIELDS", "TRAINING_OPTION_FIELDS",
            "SCHEDULE_FLAGS", "unit_interval"]
 
-MODEL_OPTION_FIELDS = ("architecture", "fno_modes", "fno_width", "fno_blocks", "learned_input_channels")
+MODEL_OPTION_FIELDS = ("architecture", "fno_modes", "fno_width", "fno_blocks", "learned_input_channels",
+                       "input_projections")
 TRAINING_OPTION_FIELDS = ("optimizer", "momentum", "weight_decay", "adam_beta1", "adam_beta2", "gradient_clip_val",
                           "gradient_clip_algorithm")
 #: execution-config fields set by :func:`add_schedule_flags` and their defaults
@@ -58,6 +59,9 @@ def add_option_flags(p: argparse.ArgumentParser | argparse._ArgumentGroup, *, sc
                    help="spectral blocks of the Fourier generator (default 4)")
     p.add_argument(*_flag("learned_input_channels"), dest="learned_input_channels", type=positive_int, metavar="K",
                    help="input channels per pattern; only 1 (the diffraction amplitude) is implemented")
+    p.add_argument(*_flag("input_projections"), dest="input_projections", type=nonnegative_int, metavar="K",
+                   help="the CNN corrects each pattern's estimate after K single-pattern modulus projections with "
+                        "the probe (0 = it reads the amplitude; PyTorch only)")
     p.add_argument(*_flag("optimizer"), dest="optimizer", choices=OPTIMIZERS, help="adam (default), adamw, sgd")
     p.add_argument(*_flag("momentum"), dest="momentum", type=unit_interval, metavar="MU",
                    help="SGD momentum in [0, 1) (Nesterov when > 0; default 0.9)")

@@ -99,6 +99,7 @@ def native_model(model: v2.ModelConfig) -> native.ModelConfig:
     return native.ModelConfig(
         mode=model.mode, architecture=model.architecture, fno_modes=model.fno_modes, fno_width=model.fno_width,
         fno_blocks=model.fno_blocks, learned_input_channels=model.learned_input_channels,
+        input_projections=model.input_projections,
         n_filters_scale=model.n_filters_scale,
         amp_activation=model.amp_activation, object_big=model.object_big, probe_big=model.probe_big,
         probe_mask=_probe_mask(model), probe_mask_sigma=model.probe_mask_sigma,

@@ -30,6 +30,7 @@ from ptycho.config.config import (
 
 from .forward_model import ForwardModel, object_patches
 from .generators import build_generator
+from .generators.projected import run_projected_generator
 from .network import run_generator
 from .optim import build_optimizer, build_scheduler, clip_gradients
 from .physics.losses import amplitude_mae, poisson_nll
@@ -232,7 +233,11 @@ class PtychoPINN_Lightning(L.LightningModule):
         x = self.forward_model.scale_input(X_scaled)
         # the network runs in whatever autocast region the caller opened (bf16/fp16 mixed precision); the
         # physics always runs in float32 (specs/scaling.md §4)
-        amp, phase = run_generator(self.encoder, self.decoder_amp, self.decoder_phase, x, self.supervised)
+        if mc.input_projections:
+            amp, phase = run_projected_generator(self.encoder, self.decoder_amp, self.decoder_phase, x,
+                                                 self.forward_model.probe, mc.input_projections)
+        else:
+            amp, phase = run_generator(self.encoder, self.decoder_amp, self.decoder_phase, x, self.supervised)
         with float32_region(x):
             amp, phase = amp.float(), phase.float()
             patches = object_patches(amp, phase)

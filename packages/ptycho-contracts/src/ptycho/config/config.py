@@ -154,6 +154,7 @@ class ModelConfig:
     fno_width: int = 32
     fno_blocks: int = 4
     learned_input_channels: int = 1
+    input_projections: int = 0
     amp_activation: str = "sigmoid"
     object_big: bool = True
     probe_big: bool = True

@@ -39,6 +39,8 @@ CLIP_ALGORITHMS = ("norm", "value")
 TF_DEFAULTS: tuple[tuple[str, Any, str], ...] = (
     ("model.architecture", "cnn", "the TensorFlow generator is the CNN U-Net only"),
     ("model.learned_input_channels", 1, "the generator input is the diffraction amplitude"),
+    ("model.input_projections", 0, "the TensorFlow generator reads the diffraction amplitude, not a projected "
+     "estimate"),
     ("optimizer", "adam", "the TensorFlow backend trains with Adam only"),
     ("weight_decay", 0.0, "the TensorFlow backend's Adam has no weight decay"),
     ("adam_beta1", 0.9, "the TensorFlow backend's Adam uses the default betas"),
@@ -57,6 +59,16 @@ def validate_generator(owner: str, cfg: Any) -> None:
     n = getattr(cfg, "N", 0)
     if cfg.architecture != "cnn" and n and cfg.fno_modes > n // 2:
         fail(owner, "fno_modes", cfg.fno_modes, f"<= N/2 = {n // 2} (the Fourier modes a {n}-pixel patch has)")
+    check_int(owner, "input_projections", cfg.input_projections, 0)
+    if cfg.input_projections and cfg.architecture != "cnn":
+        fail(owner, "input_projections", cfg.input_projections,
+             f"0 with architecture {cfg.architecture!r} (the projected input feeds the CNN generator only)")
+    if cfg.input_projections and getattr(cfg, "model_type", "pinn") != "pinn":
+        fail(owner, "input_projections", cfg.input_projections,
+             f"0 with model_type {cfg.model_type!r} (the supervised baseline reads the diffraction amplitude)")
+    if cfg.input_projections and getattr(cfg, "gridsize", 1) > 1 and not getattr(cfg, "object_big", True):
+        fail(owner, "input_projections", cfg.input_projections,
+             "0 with object_big=False and gridsize > 1 (one corrected estimate per pattern needs object_big)")
     if cfg.learned_input_channels != 1:
         fail(owner, "learned_input_channels", cfg.learned_input_channels,
              "1 (the generator input is the diffraction amplitude, one channel per pattern; no other input "

@@ -46,7 +46,7 @@ def v2_from_canonical(hparams: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
     model = v2.ModelConfig(
         mode="Supervised" if mc.model_type == "supervised" else "Unsupervised", architecture=mc.architecture,
         fno_modes=int(mc.fno_modes), fno_width=int(mc.fno_width), fno_blocks=int(mc.fno_blocks),
-        learned_input_channels=int(mc.learned_input_channels),
+        learned_input_channels=int(mc.learned_input_channels), input_projections=int(mc.input_projections),
         n_filters_scale=int(mc.n_filters_scale), amp_activation=mc.amp_activation, object_big=mc.object_big,
         probe_big=mc.probe_big, probe_mask=mc.probe_mask, pad_object=mc.pad_object,
         gaussian_smoothing_sigma=float(mc.gaussian_smoothing_sigma),

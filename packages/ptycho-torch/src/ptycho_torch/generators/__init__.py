@@ -1,8 +1,10 @@
 """Generator registry: ``ModelConfig.architecture`` -> the (encoder, decoder_amp, decoder_phase) modules.
 
 'cnn' is the U-Net of :mod:`ptycho_torch.network` (specs/network.md §1-§6); 'fno' and 'ffno' are the Fourier
-operators of :mod:`ptycho_torch.generators.fno` (specs/network.md §7). Every generator maps (B, C, N, N)
-channels-first amplitudes to amplitude and phase (B, F, N, N), so the rest of the model is shared.
+operators of :mod:`ptycho_torch.generators.fno` (specs/network.md §7); with ``input_projections`` > 0 the CNN
+reads a projected estimate and corrects it (:mod:`ptycho_torch.generators.projected`, specs/network.md §8).
+Every generator maps (B, C, N, N) channels-first input to amplitude and phase (B, F, N, N), so the rest of the
+model is shared.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from torch import nn
 
+from ptycho_torch.generators.projected import build_projected_parts
 from ptycho_torch.network import PtychoNet, network_kwargs
 
 __all__ = ["GENERATORS", "build_generator"]
@@ -51,6 +54,8 @@ def build_generator(model_config: Any) -> tuple[nn.Module, nn.Module, nn.Module]
 
     Raises ValueError naming ``ModelConfig.architecture`` for an unknown name."""
     name = getattr(model_config, "architecture", "cnn")
+    if int(getattr(model_config, "input_projections", 0)) > 0 and name == "cnn":
+        return build_projected_parts(model_config)
     if name not in GENERATORS:
         raise ValueError(f"ModelConfig.architecture: expected one of {', '.join(map(repr, GENERATORS))}, found {name!r}")
     return GENERATORS[name](model_config)

@@ -22,10 +22,12 @@ from .losses import amplitude_mae, poisson_nll
 from .noise import poisson_sample
 from .patches import canvas_size, extract_from_canvas, extract_patches, reassemble_groups, reassemble_position
 from .probe import default_probe, illuminate, illuminate_channels, normalize_probe, probe_mask
+from .projection import modulus_projections
 from .scaling import dataset_intensity_scale, intensity_scale, normalization_factor, normalize_diffraction
 from .translation import translate
 
 __all__ = [
+    "modulus_projections",
     "incoherent_amplitude",
     "mode_sum_amplitude",
     "translate",

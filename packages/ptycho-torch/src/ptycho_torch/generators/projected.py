@@ -1,0 +1,77 @@
+"""The generator on projected input (specs/network.md §8): the CNN corrects a physics estimate of each patch.
+
+Each measured pattern is first turned into a real-space estimate of its object patch by ``input_projections``
+single-pattern modulus projections with the model's own probe (:func:`ptycho_torch.physics.modulus_projections`;
+one pattern and the probe, no neighbour). The U-Net of specs/network.md reads the estimate (real part - 1 and
+imaginary part, 2C channels) and outputs a bounded correction:
+
+    amp   = | |O_K| + AMP_STEP * d_amp |        d_amp, d_phase = pi * tanh(head)   (zero-padded outside N/2)
+    phase = angle(O_K) + d_phase
+
+so at initialisation (heads near 0) the network already returns the estimate, and training only has to learn
+what one pattern's projections miss. Why: the plain generator starts from an input-independent patch and, on a
+CPU budget, often does not leave it (benchmarks/RESULTS.md "The generator on projected input").
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from ptycho_torch.network import _ENCODER_LADDER, Decoder, Encoder, keras_like_init_
+from ptycho_torch.physics.projection import modulus_projections
+
+__all__ = ["AMP_STEP", "build_projected_parts", "run_projected_generator"]
+
+#: the amplitude correction's range: +-AMP_STEP * pi = +-0.5 around the estimate's amplitude
+AMP_STEP = 0.5 / math.pi
+
+
+def build_projected_parts(model_config: Any) -> tuple[Encoder, Decoder, Decoder]:
+    """(encoder with 2C input channels, amplitude-correction decoder, phase-correction decoder), both heads
+    ``pi * tanh``, Keras-like initialised, channels_last (as :func:`ptycho_torch.network.build_pinn_parts`)."""
+    N, C, nfs = int(model_config.N), int(model_config.gridsize) ** 2, int(model_config.n_filters_scale)
+    f_out = C if bool(model_config.object_big) else 1
+    if f_out != C:
+        raise ValueError(f"ModelConfig.input_projections: expected object_big=True when gridsize > 1 (one corrected "
+                         f"estimate per pattern), found object_big=False with gridsize {model_config.gridsize}")
+    encoder = Encoder(2 * C, tuple(f * nfs for f in _ENCODER_LADDER[N]))
+    pad, big = bool(model_config.pad_object), bool(model_config.probe_big)
+    dec_amp = Decoder(N, encoder.out_channels, nfs, f_out, "phase", pad, big)
+    dec_phase = Decoder(N, encoder.out_channels, nfs, f_out, "phase", pad, big)
+    for m in (encoder, dec_amp, dec_phase):
+        keras_like_init_(m).to(memory_format=torch.channels_last)
+    return encoder, dec_amp, dec_phase
+
+
+def projected_input(x: torch.Tensor, probe: torch.Tensor, iterations: int) -> torch.Tensor:
+    """(B, N, N, C) normalised amplitudes -> (B, C, N, N) complex estimates O_K, float32 physics, no gradient."""
+    with torch.no_grad(), torch.autocast(device_type=x.device.type, enabled=False):
+        return modulus_projections(x.detach().float().permute(0, 3, 1, 2), probe.detach(), int(iterations))
+
+
+def run_projected_generator(encoder: nn.Module, decoder_amp: nn.Module, decoder_phase: nn.Module, x: torch.Tensor,
+                            probe: torch.Tensor, iterations: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The generator of this module on ``x``.
+
+    Args:
+        x: (B, N, N, C) real network input: measured amplitudes in the exit-wave units of ``probe``
+            (``ForwardModel.scale_input`` of s*X).
+        probe: (N, N) or (K, N, N) complex, the forward model's (normalised) probe.
+        iterations: modulus projections per pattern (>= 1).
+
+    Returns:
+        amp, phase: (B, N, N, C) real, channel-last, as :func:`ptycho_torch.network.run_generator`.
+    """
+    if x.dim() != 4:
+        raise ValueError(f"generator input: expected (B, N, N, C), got shape {tuple(x.shape)}")
+    est = projected_input(x, probe, iterations)  # (B, C, N, N)
+    feats = torch.cat([est.real - 1.0, est.imag], dim=1).to(x.dtype)
+    z = encoder(feats.contiguous(memory_format=torch.channels_last))
+    d_amp, d_phase = decoder_amp(z), decoder_phase(z)
+    amp = (est.abs().to(d_amp.dtype) + AMP_STEP * d_amp).abs()
+    phase = est.angle().to(d_phase.dtype) + d_phase
+    return amp.permute(0, 2, 3, 1), phase.permute(0, 2, 3, 1)

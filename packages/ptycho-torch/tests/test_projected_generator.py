@@ -1,0 +1,92 @@
+"""The generator on projected input (specs/network.md §8) and the torch modulus projections (specs/physics.md §13)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ptycho.config.config import ModelConfig, TrainingConfig
+from ptycho.physics import default_probe, far_field_amplitude
+from ptycho.physics import modulus_projections as numpy_projections
+from ptycho_torch.generators import build_generator
+from ptycho_torch.generators.projected import AMP_STEP
+from ptycho_torch.lightning_module import PtychoPINN_Lightning
+from ptycho_torch.physics import modulus_projections
+
+
+def _modes(n: int, k: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((k, n, n)) + 1j * rng.standard_normal((k, n, n))
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_torch_projections_match_the_numpy_reference(k):
+    rng = np.random.default_rng(1)
+    amp = np.abs(rng.standard_normal((2, 3, 32, 32)))
+    probe = _modes(32, k)[0] if k == 1 else _modes(32, k)
+    ref = numpy_projections(amp, probe, 6)
+    got = modulus_projections(torch.from_numpy(amp), torch.from_numpy(probe), 6)
+    assert got.dtype == torch.complex128
+    np.testing.assert_allclose(got.numpy(), ref, rtol=0, atol=1e-12)
+    got32 = modulus_projections(torch.from_numpy(amp).float(), torch.from_numpy(probe).to(torch.complex64), 6)
+    assert got32.dtype == torch.complex64
+    np.testing.assert_allclose(got32.numpy(), ref, rtol=0, atol=2e-4 * np.abs(ref).max())
+
+
+def _module(gridsize: int = 1, projections: int = 4) -> PtychoPINN_Lightning:
+    mc = ModelConfig(N=64, gridsize=gridsize, n_filters_scale=1, input_projections=projections)
+    return PtychoPINN_Lightning(mc, TrainingConfig(model=mc, nphotons=1e6), default_probe(64), 1.0)
+
+
+@pytest.mark.parametrize("gridsize", [1, 2])
+def test_with_zero_heads_the_network_returns_the_projected_estimate(gridsize):
+    """amp = |O_K| and phase = angle(O_K) when the correction heads output 0 (specs/network.md §8)."""
+    torch.manual_seed(0)
+    module = _module(gridsize).eval()
+    for dec in (module.decoder_amp, module.decoder_phase):
+        heads = [m for name, m in dec.named_modules() if name in ("head", "border.out")]
+        for head in heads:
+            torch.nn.init.zeros_(head.weight)
+            torch.nn.init.zeros_(head.bias)
+    C = gridsize ** 2
+    probe = module.forward_model.probe.numpy()
+    rng = np.random.default_rng(2)
+    objects = np.exp(0.3j * rng.standard_normal((2, C, 64, 64)))  # amplitudes a weak object would give
+    x = torch.from_numpy(far_field_amplitude(probe * objects)).float().permute(0, 2, 3, 1).contiguous()
+    with torch.no_grad():
+        out = module(x, torch.zeros(2, 1, 2, C))
+    est = modulus_projections(x.permute(0, 3, 1, 2), module.forward_model.probe, 4).numpy()
+    got = out["patches"].permute(0, 3, 1, 2).numpy()
+    np.testing.assert_allclose(np.abs(got), np.abs(est), atol=1e-6)
+    np.testing.assert_allclose(np.angle(got * np.conj(est)), 0.0, atol=1e-5)
+    # and the estimate is the numpy reference's to float32 precision (the far-field phase of weak pixels, which
+    # each pass keeps, carries float32 FFT rounding: ~1e-2 where the estimate is ~1)
+    ref = numpy_projections(x.double().permute(0, 3, 1, 2).numpy(), probe, 4)
+    assert np.max(np.abs(est - ref)) < 2e-2 and np.mean(np.abs(est - ref)) < 1e-3
+
+
+def test_the_correction_is_bounded_and_trained():
+    """The amplitude correction spans +-AMP_STEP*pi = +-0.5; one Adam step on the Poisson loss changes the heads."""
+    assert AMP_STEP * np.pi == pytest.approx(0.5)
+    module = _module()
+    batch = {"X": torch.rand(4, 64, 64, 1), "coords_relative": torch.zeros(4, 1, 2, 1)}
+    before = module.decoder_phase.head.weight.detach().clone()
+    opt = torch.optim.Adam(module.parameters(), lr=1e-3)
+    loss = module.compute_loss(batch)[0]
+    loss.backward()
+    opt.step()
+    assert not torch.equal(before, module.decoder_phase.head.weight)
+    assert module.encoder.blocks[0].conv1.weight.shape[1] == 2  # reads Re(O)-1 and Im(O)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    (dict(input_projections=-1), "ModelConfig.input_projections: expected an integer >= 0"),
+    (dict(input_projections=3, architecture="fno"), "the projected input feeds the CNN generator only"),
+    (dict(input_projections=3, model_type="supervised"), "the supervised baseline reads the diffraction amplitude"),
+    (dict(input_projections=3, gridsize=2, object_big=False), "needs object_big"),
+])
+def test_bad_configs_name_the_field(kwargs, message):
+    with pytest.raises(ValueError) as err:
+        build_generator(ModelConfig(N=64, **kwargs))
+    assert message in str(err.value)
