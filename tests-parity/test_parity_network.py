@@ -54,6 +54,39 @@ def test_forward_parity(device, mc, seed, direction, batch):
 
 
 @settings(max_examples=ps.examples(4))
+@given(mc=ps.model_configs(n_values=(64,)), seed=st.integers(0, 3), direction=st.sampled_from(["tf->torch", "torch->tf"]))
+def test_forward_parity_probe_modes(device, mc, seed, direction):
+    """K = 3 incoherent probe modes (specs/physics.md §12.1, tf-backend.md §2.1, torch-training.md §2.1): with
+    transferred weights (the (3, N, N) probe included) the two networks' predicted amplitudes agree to 1e-5, and
+    each equals the numpy reference sqrt(sum_k |F[P_k O]|^2) of the TF generator's object."""
+    from ptycho import physics
+    from ptycho.simulation import make_probe_modes
+    from ptycho.tf_backend.network import canvas_size
+
+    x, rel, s = ps.model_inputs(seed, mc.N, mc.gridsize, 2)
+    modes = np.asarray(physics.normalize_probe(make_probe_modes(physics.default_probe(mc.N), 3, [0.7, 0.2, 0.1]),
+                                               4.0), np.complex64)
+    tf_models = ps.build_tf(mc, modes, s, seed=seed)
+    torch.manual_seed(seed)
+    lm = ps.build_torch(mc, modes, s, device=device)
+    move = weights.tf_to_torch(tf_models.autoencoder, lm) if direction == "tf->torch" else \
+        weights.torch_to_tf(lm, tf_models.autoencoder)
+    assert weights.PROBE_KEY in move and tuple(lm.forward_model.probe.shape) == (3, mc.N, mc.N)
+    _, pred_amp, _ = tf_models.autoencoder([x * s, rel])
+    with torch.no_grad():
+        out = lm.eval()(torch.from_numpy(x * s).to(device), torch.from_numpy(rel).to(device))
+    case = f"{ps.describe(mc)} K=3 {direction}"
+    ps.check("P3-network-forward", ps.rel_err(ps.to_numpy(out["pred_amplitude"]), ps.to_numpy(pred_amp)),
+             "pred_amplitude " + case, "test_forward_parity_probe_modes")
+    amp, phase = tf_models.generator(x * s)
+    obj = np.asarray(amp, np.float64) * np.exp(1j * np.asarray(phase, np.float64))
+    ref = physics.forward_model(obj, tf_models.probe().astype(np.complex128), rel.astype(np.float64), s,
+                                object_big=mc.object_big, M=canvas_size(mc.N, mc.gridsize))
+    ps.check("P3-network-forward", ps.rel_err(ps.to_numpy(pred_amp), ref), "numpy reference " + case,
+             "test_forward_parity_probe_modes")
+
+
+@settings(max_examples=ps.examples(4))
 @given(mc=ps.model_configs(p128=0.3), seed=st.integers(0, 3))
 def test_weight_round_trip_is_exact(device, mc, seed):
     """TF -> Torch -> (fresh) TF reproduces every weight bit for bit; names/shapes match one to one."""

@@ -37,7 +37,8 @@ class Scan:
 
     diffraction_npy: (M, N, N) uint32 detector counts. product_npz: ptychodus NPZ product whose object has
     ``object_shape`` pixels of PIXEL_M centred at (0, 0) m. counts: the (M, N, N) counts; amplitudes: their
-    square roots (float32); x_px, y_px: (M,) positions in object pixels; probe: (N, N); obj: the true object.
+    square roots (float32); x_px, y_px: (M,) positions in object pixels; probe: (N, N) or (K, N, N) modes; obj:
+    the true object.
     """
 
     diffraction_npy: Path
@@ -55,10 +56,14 @@ class Scan:
 
 
 def write_scan(folder: Path, *, n_positions: int = 48, seed: int = 3, N: int = 64, nphotons: float = 1e6,
-               object_size: int = 128) -> Scan:
-    """Simulate a 'lines' scan (Fermat spiral) and write it as ptychodus input files into ``folder``."""
+               object_size: int = 128, **simulate_kw) -> Scan:
+    """Simulate a 'lines' scan (Fermat spiral) and write it as ptychodus input files into ``folder``.
+    ``simulate_kw`` go to ``simulate`` (e.g. ``probe_modes=3``: the product's probe is then (1, 3, N, N))."""
     folder.mkdir(parents=True, exist_ok=True)
-    sim = simulate("lines", N=N, n_positions=n_positions, seed=seed, nphotons=nphotons, object_size=object_size)
+    sim = simulate("lines", N=N, n_positions=n_positions, seed=seed, nphotons=nphotons, object_size=object_size,
+                   **simulate_kw)
+    probe = np.asarray(sim["probeGuess"], np.complex64)
+    probe = probe.reshape((1, -1, N, N))  # ptychodus's (OPR variants, incoherent modes, N, N)
     s = float(sim["sim_intensity_scale"])
     counts = np.rint((s * sim["diffraction"].astype(np.float64)) ** 2).astype(np.uint32)
     obj = np.asarray(sim["objectGuess"], np.complex64)
@@ -74,7 +79,7 @@ def write_scan(folder: Path, *, n_positions: int = 48, seed: int = 3, N: int = 6
         probe_position_indexes=np.arange(len(x_px)),
         probe_position_x_m=(x_px - (w - 1) / 2) * PIXEL_M,
         probe_position_y_m=(y_px - (h - 1) / 2) * PIXEL_M,
-        probe=np.asarray(sim["probeGuess"], np.complex64)[None, None],
+        probe=probe,
         probe_pixel_width_m=np.float64(PIXEL_M), probe_pixel_height_m=np.float64(PIXEL_M),
         object=obj[None], object_center_x_m=np.float64(0.0), object_center_y_m=np.float64(0.0),
         object_pixel_width_m=np.float64(PIXEL_M), object_pixel_height_m=np.float64(PIXEL_M),
@@ -92,5 +97,5 @@ def ptychodus_scan(tmp_path_factory) -> Scan:
 
 @pytest.fixture(scope="session")
 def scan_writer():
-    """``write_scan(folder, *, n_positions=48, seed=3, N=64, nphotons=1e6, object_size=128) -> Scan``."""
+    """``write_scan(folder, *, n_positions=48, seed=3, N=64, nphotons=1e6, object_size=128, **simulate_kw) -> Scan``."""
     return write_scan

@@ -105,3 +105,38 @@ def test_tf_reconstructor_end_to_end(algorithm, ptychodus_scan, tmp_path, monkey
     # ptychodus names the written product after the reconstruction's progress: product.000000.h5
     (written,) = sorted(batch_out.glob("product.*.h5"))
     _check_object(load_product(written).object_, scan)
+
+
+def test_tf_reconstructor_with_three_probe_modes(scan_writer, tmp_path, monkeypatch):
+    """specs/ptychodus.md §3: a partially coherent scan (ptychodus's (1, 3, N, N) probe) trains, reconstructs, saves
+    and reopens through ptychodus's TensorFlow reconstructor with every mode in the network's physics (the bundle's
+    probe is (3, N, N)); the product keeps its 3 modes."""
+    import zipfile
+
+    scan = scan_writer(tmp_path / "scan", n_positions=36, probe_kind="zoneplate", probe_modes=3)
+    monkeypatch.chdir(tmp_path)
+    algorithm = "ptychopinn_pinn"
+    train_in, train_out = tmp_path / "in", tmp_path / "out"
+    train_in.mkdir()
+    with ModelCore(log_level=logging.WARNING) as core:
+        _configure(core)
+        _, product = _load(core, scan)
+        product.export_training_data(train_in / "train_data.npz", algorithm=algorithm)
+        shutil.copy(train_in / "train_data.npz", train_in / "test_data.npz")
+        with np.load(train_in / "train_data.npz") as z:
+            assert z["probeGuess"].shape == (3, 64, 64)
+        product.train_reconstructor_local(train_in, train_out, algorithm=algorithm, block=True)
+        with zipfile.ZipFile(train_out / "wts.h5.zip") as zf, np.load(zf.open("physics.npz")) as phys:
+            assert phys["probe"].shape == (3, 64, 64)
+        result = product.reconstruct_local(algorithm=algorithm, block=True).get_product()
+        assert result.probes.num_incoherent_modes == 3
+        first = _check_object(result.object_, scan)
+        api = core.processing_core.processing_api
+        api.save_model_to_file(tmp_path / "model.zip", algorithm=algorithm)
+    with ModelCore(log_level=logging.WARNING) as core:  # the saved 3-mode model reopens in a fresh application
+        _configure(core)
+        core.processing_core.processing_api.load_model_from_file(tmp_path / "model.zip", algorithm=algorithm)
+        _, product = _load(core, scan)
+        again = product.reconstruct_local(algorithm=algorithm, block=True).get_product()
+        assert again.probes.num_incoherent_modes == 3
+        np.testing.assert_allclose(_check_object(again.object_, scan), first, rtol=1e-4, atol=1e-5)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +87,56 @@ def test_refine_with_probe_modes(scan: Path, tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--probe-modes 2: expected the 3 modes" in err[0]
     assert not (tmp_path / "bad").exists()
+
+
+def test_infer_probe_modes_is_checked_before_inference(scan: Path, tmp_path: Path, capsys) -> None:
+    """specs/cli.md §4: infer's --probe-modes needs --refine-iterations, object refinement, and the scan's number of
+    modes when the scan has several; each is one line, exit 2, with nothing written (checked before inference)."""
+    modes = tmp_path / "modes.npz"
+    write_simulation(modes, N=64, n_positions=16, object_size=96, probe_kind="zoneplate", seed=2, probe_modes=3)
+    out = tmp_path / "inf"
+    base = ["infer", "--model-path", str(tmp_path / "no-model"), "--test-data", str(modes), "--output-dir", str(out)]
+    for argv, message in ((["--probe-modes", "2"], "--probe-modes: needs --refine-iterations K"),
+                          (["--refine-iterations", "2", "--probe-modes", "2"], "--probe-modes 2: expected the 3 modes"),
+                          (["--refine-iterations", "2", "--refine-target", "network", "--probe-modes", "3"],
+                           "--probe-modes: expected --refine-target object or both")):
+        capsys.readouterr()
+        assert main([*base, *argv]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+        assert not out.exists()
+
+
+@pytest.mark.slow
+def test_infer_then_refine_with_probe_modes(scan: Path, tmp_path: Path) -> None:
+    """§10 after the network (specs/cli.md §4): a TensorFlow model trained on a 3-mode scan infers it, then the
+    object refinement runs with the scan's 3 modes (--probe-modes 3, probe refined, written back as (3, N, N));
+    on a one-mode scan --probe-modes 2 refines 2 orthogonal modes split from its probe."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+
+    def ptycho(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "ptycho_cli", *args], capture_output=True, text=True,
+                              env=env, timeout=900)
+
+    modes = tmp_path / "modes.npz"
+    write_simulation(modes, object_kind="siemens", N=64, n_positions=48, object_size=128, probe_kind="zoneplate",
+                     interpolation="fourier", nphotons=1e6, seed=2, probe_modes=3)
+    r = ptycho("train", "--backend", "tensorflow", "--train-data-file", str(modes), "--output-dir",
+               str(tmp_path / "run"), "--nepochs", "1", "--n-groups", "32", "--n-filters-scale", "1", "--quiet")
+    assert r.returncode == 0, r.stderr
+    with zipfile.ZipFile(tmp_path / "run" / "wts.h5.zip") as zf, np.load(io.BytesIO(zf.read("physics.npz"))) as ph:
+        assert ph["probe"].shape == (3, 64, 64)  # the network trained with the 3 modes
+    for data, k in ((modes, 3), (scan, 2)):
+        out = tmp_path / f"inf{k}"
+        r = ptycho("infer", "--model-path", str(tmp_path / "run"), "--test-data", str(data), "--output-dir", str(out),
+                   "--refine-iterations", "2", "--refine-probe", "--probe-modes", str(k), "--quiet")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip().splitlines()[-1].startswith(f"refined={out.resolve()} iterations=2 ")
+        assert (out / "network_object.npz").is_file()
+        with np.load(out / "refined_probe.npz") as z:
+            p = z["probe"].astype(np.complex128)
+        gram = np.einsum("kxy,jxy->kj", p.conj(), p)
+        assert p.shape == (k, 64, 64) and abs(gram[0, 1]) < 1e-4 * abs(gram[0, 0])
 
 
 def test_refine_evaluates_with_ptycho_evaluate(scan: Path, tmp_path: Path, capsys) -> None:

@@ -86,9 +86,10 @@ def test_truncated_foreign_and_garbage_files_give_one_line(tmp_path, ok_bundle, 
     assert "model.weights.h5" in _one_line_error(weights_swapped)
 
 
-@pytest.mark.parametrize("shape", [(32, 32), (64, 32), (64,)])
+@pytest.mark.parametrize("shape", [(32, 32), (64, 32), (64,), (3, 32, 32), (33, 64, 64)])
 def test_probe_of_another_size_than_the_config_is_refused(tmp_path, ok_bundle, rebuild_bundle, shape):
+    """Probe modes (K, N, N) are accepted (tf-backend.md §2.1); any other shape, or more than 32 modes, is refused."""
     buf = io.BytesIO()
     np.savez(buf, probe=np.ones(shape, np.complex64), intensity_scale=np.float64(10.0))
     bad = rebuild_bundle(ok_bundle, tmp_path / "probe.zip", {"physics.npz": buf.getvalue()})
-    assert "expected a (64, 64) complex probe (config N=64)" in _one_line_error(bad)
+    assert "expected a (64, 64) complex probe or (K, 64, 64) modes (config N=64)" in _one_line_error(bad)

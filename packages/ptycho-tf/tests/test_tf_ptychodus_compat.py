@@ -115,3 +115,41 @@ def test_workflows_backend_selector_is_the_bridge_selector(monkeypatch):
     config = TrainingConfig(model=ModelConfig(N=N))
     assert bridge_selector.run_cdi_example_with_backend(None, None, config)[:2] == (None, None)
     assert seen == [config]
+
+
+def test_reconstruct_call_sequence_with_three_probe_modes(tmp_path):
+    """ptychodus's reconstruct (specs/ptychodus.md §2.3) with its (3, N, N) probe stack on a 3-mode model: the
+    bundle puts the 3 modes into the legacy mirror, set_probe_guess and loader.load keep them, and the predicted
+    object stitches into the input object's frame; the model's physics holds the modes (tf-backend.md §2.1)."""
+    from ptycho import params
+    from ptycho import probe as probe_mod
+    from ptycho.simulation import simulate
+    from ptycho.tf_backend.network import build_models
+
+    sim = simulate(N=N, n_positions=12, probe_kind="zoneplate", probe_modes=3, seed=1, object_size=128)
+    modes = np.asarray(sim["probeGuess"])
+    assert modes.shape == (3, N, N)
+    mc = ModelConfig(N=N, gridsize=1, n_filters_scale=1)
+    saved = dict(params.cfg)
+    try:
+        folder = tmp_path / "model"
+        tfb.save_bundle(folder, build_models(mc, probe=physics.normalize_probe(modes, 4.0), intensity_scale=7.0,
+                                             seed=0), TrainingConfig(model=mc))
+        model, _ = load_inference_bundle(folder)
+        assert params.get("probe").shape == (3, N, N, 1)
+        from ptycho import model as model_mod
+
+        assert model_mod.current_models().probe().shape == (3, N, N)
+        raw = RawData.from_coords_without_pc(sim["xcoords"], sim["ycoords"], sim["diffraction"], modes,
+                                             np.zeros(12, int), np.asarray(sim["objectGuess"]))
+        probe_mod.set_probe_guess(None, raw.probeGuess)
+        np.testing.assert_allclose(probe_mod.get_probe(N), physics.normalize_probe(modes, 4.0), rtol=1e-6)
+        d = raw.generate_grouped_data(N, K=7, nsamples=1, gridsize=1)
+        cont = loader.load(lambda: d, raw.probeGuess, which=None, create_split=False)
+        assert cont.probeGuess.shape == (3, N, N)
+        out = model.predict([cont.X * params.get("intensity_scale"), cont.local_offsets], verbose=0)
+        img = np.asarray(tf_helper.reassemble_position(out, cont.global_offsets, M=20))
+        assert np.squeeze(img).shape == np.shape(sim["objectGuess"]) and np.all(np.isfinite(img))
+    finally:
+        params.cfg.clear()
+        params.cfg.update(saved)

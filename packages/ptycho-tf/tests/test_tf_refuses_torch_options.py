@@ -21,9 +21,10 @@ def test_compile_refuses_pytorch_only_options(kwargs, field):
         compile_models(None, cfg)
 
 
-def test_multimode_probe_is_refused_before_training(tmp_path):
-    """specs/tf-backend.md §2.1: a (K, N, N) mixed-state probe is one ValueError line naming probeGuess, the modes
-    and the PyTorch backend, when the container is built (before any training or inference)."""
+
+def test_multimode_probe_reaches_the_container(tmp_path):
+    """specs/tf-backend.md §2.1: a (K, N, N) mixed-state probe is no longer refused: the container keeps the modes
+    for the network's physics layer."""
     import numpy as np
 
     from ptycho import loader
@@ -34,6 +35,5 @@ def test_multimode_probe_is_refused_before_training(tmp_path):
     raw = RawData.from_coords_without_pc(sim["xcoords"], sim["ycoords"], sim["diffraction"], sim["probeGuess"],
                                          np.zeros(12, int))
     d = raw.generate_grouped_data(64, K=4, nsamples=6, seed=1, gridsize=1)
-    with pytest.raises(ValueError, match=r"^probeGuess: expected one probe mode \(64, 64\) for the TensorFlow "
-                                         r"backend, found 3 incoherent modes.*--backend pytorch.*--probe-mode 0'$"):
-        loader.load(lambda: d, raw.probeGuess, nphotons=1e9)
+    cont = loader.load(lambda: d, raw.probeGuess, nphotons=1e9)
+    assert cont.probe.shape == (3, 64, 64) and cont.probe.dtype == np.complex64

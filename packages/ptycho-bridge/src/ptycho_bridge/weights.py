@@ -13,7 +13,8 @@ Tensors:
   * intensity scale: torch ``forward_model.log_scale`` (0-d) <-> the Keras layer owning a ``log_scale``
     variable (0-d);
   * probe: torch ``forward_model.probe`` (N, N) complex <-> the Keras layer owning a ``probe`` variable
-    (N, N, 2) float = [real, imag] (the ``torch.view_as_real`` layout).
+    (N, N, 2) float = [real, imag] (the ``torch.view_as_real`` layout); K incoherent modes: (K, N, N) <->
+    (K, N, N, 2).
 
 The interchange format is a plain dict of numpy arrays keyed by torch state-dict names
 (:func:`keras_to_torch_state`), so a transfer can also go through an ``.npz`` file.
@@ -102,8 +103,8 @@ def keras_to_torch_state(model: Any) -> dict[str, np.ndarray]:
     """A Keras PtychoPINN model's weights as a torch-named state dict of numpy arrays.
 
     Returns conv ``<path>.weight`` (out, in, 3, 3) float32 and ``<path>.bias`` (out,) float32, plus
-    ``forward_model.log_scale`` (0-d float32) and ``forward_model.probe`` (N, N) complex64 when the model
-    has them (the autoencoder / diffraction_to_obj models do).
+    ``forward_model.log_scale`` (0-d float32) and ``forward_model.probe`` (N, N) complex64 ((K, N, N) for K
+    incoherent modes) when the model has them (the autoencoder / diffraction_to_obj models do).
     """
     convs, log_scale, probe = _keras_parts(model)
     out: dict[str, np.ndarray] = {}
@@ -165,7 +166,7 @@ def load_state_into_keras(model: Any, state: Mapping[str, Any], include_physics:
             p = np.asarray(arrays[PROBE_KEY])
             p = np.stack([p.real, p.imag], -1) if np.iscomplexobj(p) or p.ndim == 2 else p
             if tuple(p.shape) != tuple(probe.shape):
-                raise ValueError(f"load_state_into_keras: {PROBE_KEY}: expected shape {tuple(probe.shape)[:2]} "
+                raise ValueError(f"load_state_into_keras: {PROBE_KEY}: expected shape {tuple(probe.shape)[:-1]} "
                                  f"complex, found {tuple(np.asarray(arrays[PROBE_KEY]).shape)}")
             probe.assign(p.astype(np.float32))
             done.append(PROBE_KEY)

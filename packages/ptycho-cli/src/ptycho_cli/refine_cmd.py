@@ -98,6 +98,10 @@ def add_refine_infer_flags(p: argparse.ArgumentParser) -> None:
                    help="what the K passes update: object (default: the network's stitched object), network "
                         "(fine-tune the PyTorch network's weights on the scan, then stitch), or both (K network "
                         "passes, then K object passes)")
+    p.add_argument("--probe-modes", dest="probe_modes", type=positive_int, default=None, metavar="K",
+                   help="incoherent probe modes the object refinement uses, as 'ptycho refine --probe-modes' "
+                        "(default: the scan's probe, one mode or its (K, N, N) stack; K > 1 from a one-mode probe "
+                        "starts from K orthogonal Hermite-like modes)")
     _solver_flags(p)
 
 
@@ -239,7 +243,8 @@ def cmd_infer_then_refine(args: argparse.Namespace, extra: list[str]) -> int:
                            ("--refine-likelihood", "refine_likelihood"), ("--refine-device", "refine_device"),
                            ("--refine-batch-size", "refine_batch_size"), ("--refine-seed", "refine_seed"),
                            ("--refine-batch-start", "refine_batch_start"), ("--refine-tolerance", "refine_tolerance"),
-                           ("--refine-subpixel", "refine_subpixel"), ("--refine-target", "refine_target")):
+                           ("--refine-subpixel", "refine_subpixel"), ("--refine-target", "refine_target"),
+                           ("--probe-modes", "probe_modes")):
             if getattr(args, dest, None) not in (None, False):
                 raise UserError(f"{flag}: needs --refine-iterations K")
         return cmd_infer(args, extra)
@@ -247,16 +252,24 @@ def cmd_infer_then_refine(args: argparse.Namespace, extra: list[str]) -> int:
     if target == "network" and (args.refine_probe or args.refine_positions):
         raise UserError("--refine-probe/--refine-positions: expected --refine-target object or both "
                         "(they refine the object's probe and positions), found --refine-target network")
+    modes = getattr(args, "probe_modes", None)
+    if target == "network" and modes is not None:
+        raise UserError("--probe-modes: expected --refine-target object or both (the modes are the object "
+                        "refinement's), found --refine-target network")
     options = _options(args, k if target != "network" else 0)
     options.validate()
     net_options = _network_options(options, k) if target != "object" else None
     if net_options is not None:
         require_torch_bundle(args)
+    scan = None
+    if modes is not None:  # checked against the scan's probe before inference writes anything
+        scan = load_scan(args.test_data)
+        scan["probe"] = _probe_modes(scan["probe"], int(modes), args.test_data)
     code = cmd_infer(args, extra)
     if code != EXIT_OK:
         return code
     out = Path(args.output_dir)
-    scan = load_scan(args.test_data)
+    scan = scan if scan is not None else load_scan(args.test_data)
     quiet = bool(getattr(args, "quiet", False))
     if net_options is None:
         _run(scan, options, out, _network_start(out), quiet, keep_network=True)

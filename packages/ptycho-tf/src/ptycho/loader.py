@@ -42,7 +42,7 @@ class PtychoDataContainer:
       None); coords_nominal, coords_true (B,1,2,C) float32 relative offsets; nn_indices (B,C) int32;
       global_offsets (B,1,2,1) float64 group centres [x, y] (an ObjectFrameOffsets carrying the
       objectGuess shape when the grouped data had one); local_offsets (B,1,2,C) float64
-      coords_relative; probeGuess (N,N) complex64.
+      coords_relative; probeGuess (N,N) complex64, or (K,N,N) incoherent modes (specs/tf-backend.md §2.1).
     """
 
     def __init__(self, X, Y_I, Y_phi, norm_Y_I, YY_full, coords_nominal, coords_true, nn_indices,
@@ -170,12 +170,6 @@ def _container_from_dict(d: dict[str, Any], probeGuess, nphotons: float) -> Ptyc
     rel = np.asarray(d["coords_relative"], np.float64)
     start_rel = np.asarray(d.get("coords_start_relative", rel), np.float64)
     probe = probeGuess if probeGuess is not None else d.get("probeGuess")
-    if probe is not None and np.ndim(probe) == 3 and np.shape(probe)[-1] != 1:
-        # the Keras probe layer holds one coherent (N, N) probe (specs/tf-backend.md §2.1)
-        raise ValueError(f"probeGuess: expected one probe mode {np.shape(probe)[1:]} for the TensorFlow backend, "
-                         f"found {np.shape(probe)[0]} incoherent modes, shape {np.shape(probe)}: mixed-state probes "
-                         "are modelled by the PyTorch backend (--backend pytorch), or keep the strongest mode with "
-                         "'ptycho convert --probe-mode 0'")
     offsets = np.asarray(d["coords_offsets"], np.float64)
     obj = d.get("objectGuess")
     if obj is not None and np.ndim(obj) == 2:

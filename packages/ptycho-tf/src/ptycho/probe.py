@@ -1,8 +1,9 @@
 """Legacy probe API (``ptycho.probe``) used by ptychodus (specs/tf-backend.md §6).
 
-The probe lives in the legacy ``ptycho.params.cfg['probe']`` as an (N, N, 1) complex64 array,
-normalised with ``ptycho.physics.normalize_probe`` (mean |mask * P| = 1 / probe_scale). Models read
-it when they are built; the model's own copy is the trainable ``physics/probe`` weight.
+The probe lives in the legacy ``ptycho.params.cfg['probe']`` as an (N, N, 1) complex64 array, or (K, N, N, 1)
+for K incoherent modes (specs/tf-backend.md §2.1), normalised with ``ptycho.physics.normalize_probe`` (mean
+|mask * P| = 1 / probe_scale; modes share one factor). Models read it when they are built; the model's own copy is
+the trainable ``physics/probe`` weight.
 """
 
 from __future__ import annotations
@@ -32,19 +33,21 @@ def get_default_probe(N: int, fmt: str = "tf") -> np.ndarray:
 
 
 def set_probe(probe) -> None:
-    """Normalise ``probe`` ((N, N) or (N, N, 1) complex) with ``params probe_scale`` and store it in
-    ``params.cfg['probe']`` as (N, N, 1) complex64."""
+    """Normalise ``probe`` ((N, N) or (N, N, 1) complex, or (K, N, N) incoherent modes, a (1, N, N) stack squeezed)
+    with ``params probe_scale`` and store it in ``params.cfg['probe']`` as (N, N, 1) / (K, N, N, 1) complex64."""
     p = np.asarray(probe)
-    if p.ndim == 3 and p.shape[-1] == 1:
+    if p.ndim == 3 and p.shape[-1] == 1 and p.shape[0] == p.shape[1]:
         p = p[..., 0]
-    if p.ndim != 2 or p.shape[0] != p.shape[1]:
-        raise ValueError(f"set_probe: expected a probe of shape (N, N) or (N, N, 1), found {p.shape}")
+    if p.ndim == 3 and p.shape[0] == 1:
+        p = p[0]
+    if p.ndim not in (2, 3) or p.shape[-1] != p.shape[-2]:
+        raise ValueError(f"set_probe: expected a probe of shape (N, N), (N, N, 1) or (K, N, N) modes, found {p.shape}")
     norm = physics.normalize_probe(p.astype(np.complex64), float(params.get("probe_scale", 4.0)))
     params.cfg["probe"] = np.asarray(norm, np.complex64)[..., None]
 
 
 def set_probe_guess(X_train=None, probe_guess=None) -> None:
-    """Set the probe from ``probe_guess`` (N, N) complex; without one, use the default disk probe of
+    """Set the probe from ``probe_guess`` (N, N) complex or (K, N, N) modes; without one, use the default disk probe of
     the size of ``X_train`` (B, N, N, C) or of ``params N``. (No probe is estimated from the
     diffraction data; the default probe is the documented fallback.)"""
     if probe_guess is not None:
@@ -60,14 +63,14 @@ def set_default_probe() -> None:
 
 
 def get_probe(N: int | None = None) -> np.ndarray:
-    """The current normalised probe (N, N) complex64 from params, or the normalised default probe
-    when params holds none of size N."""
+    """The current normalised probe (N, N) complex64 (or (K, N, N) modes) from params, or the normalised default
+    probe when params holds none of size N."""
     n = int(params.get("N")) if N is None else int(N)
     p = params.cfg.get("probe")
     if p is not None:
         p = np.asarray(p)
-        p = p[..., 0] if p.ndim == 3 else p
-        if p.shape == (n, n):
+        p = p[..., 0] if p.ndim in (3, 4) and p.shape[-1] == 1 else p
+        if p.shape[-2:] == (n, n) and p.ndim in (2, 3):
             return p.astype(np.complex64)
     return np.asarray(physics.normalize_probe(get_default_probe(n, "np"), float(params.get("probe_scale", 4.0))),
                       np.complex64)

@@ -11,6 +11,7 @@ import numpy as np
 from ptycho import model as model_mod
 from ptycho import params, physics
 from ptycho.tf_backend import training
+from ptycho.tf_backend.layers import probe_stack
 
 __all__ = ["calculate_intensity_scale", "train", "train_with_config", "eval", "train_eval"]
 
@@ -27,8 +28,8 @@ def train_with_config(container, training_config, intensity_scale: float | None 
     """Build models from ``training_config.model`` and fit them on ``container``.
 
     Args: container (PtychoDataContainer), training_config (TrainingConfig), intensity_scale (default
-      closed form from training_config.nphotons), probe (N,N) complex raw probe (normalised here with
-      probe_scale; default container.probe or the default probe).
+      closed form from training_config.nphotons), probe (N,N) complex raw probe, or (K,N,N) incoherent modes
+      (normalised together here with probe_scale; default container.probe or the default probe).
       checkpoint_path / resume_from: see :func:`ptycho.tf_backend.training.fit` (resume point written
       after every epoch / continue from one).
       policy: a ``ptycho.tf_backend.training.TrainingPolicy`` (validation hold-out, learning-rate plateau,
@@ -56,7 +57,7 @@ def train_with_config(container, training_config, intensity_scale: float | None 
     raw_probe = probe if probe is not None else container.probe
     if raw_probe is None:
         raw_probe = physics.default_probe(n)
-    p = physics.normalize_probe(np.asarray(raw_probe).reshape(n, n).astype(np.complex64), float(mc.probe_scale))
+    p = physics.normalize_probe(probe_stack(raw_probe, n, "train: probe").astype(np.complex64), float(mc.probe_scale))
     models = model_mod.build_from_config(mc, probe=p, intensity_scale=s,
                                          probe_trainable=bool(training_config.probe_trainable),
                                          intensity_scale_trainable=bool(training_config.intensity_scale_trainable),

@@ -5,7 +5,8 @@ Zip members (all at the root):
                       "module_kwargs": {}, "models", "N", "gridsize", "files": {member: sha256}}
   config.json        the canonical config (``ptycho.config.config.config_to_dict``)
   model.weights.h5   Keras 3 weights of the autoencoder (diffraction_to_obj shares them)
-  physics.npz        intensity_scale (float64 scalar), probe ((N, N) complex64); np.load(allow_pickle=False)
+  physics.npz        intensity_scale (float64 scalar), probe ((N, N) complex64, or (K, N, N) incoherent modes);
+                     np.load(allow_pickle=False)
 
 Loading never executes code from the file: the models are rebuilt from config.json with
 :func:`ptycho.tf_backend.network.build_models` and ``load_weights`` fills them.
@@ -31,6 +32,7 @@ from ptycho.bundle_zip import (
     resolve_bundle,
 )
 
+from .layers import MAX_PROBE_MODES
 from .network import Models, build_models
 
 BUNDLE_NAME = "wts.h5.zip"
@@ -104,7 +106,8 @@ def load_bundle(location, *, max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTE
     ``location``: the bundle zip, a folder holding ``wts.h5.zip``, or a folder of its unzipped members
     (ptychodus's "open model", specs/ptychodus.md §4).
     Returns: ``(models, config, extras)`` where ``config`` is the canonical config object stored in
-    config.json and ``extras = {'intensity_scale': float, 'probe': (N, N) complex64, 'manifest': dict}``.
+    config.json and ``extras = {'intensity_scale': float, 'probe': (N, N) complex64 (or (K, N, N) modes: the
+    model is rebuilt with K), 'manifest': dict}``.
     Raises: FileNotFoundError (no file); BundleError (a ValueError, one line naming the file) when the
     bundle was written by another backend (naming both), is truncated, foreign, unsafe (member names,
     size), tampered (sha256) or does not fit the model its config describes.
@@ -149,9 +152,10 @@ def load_bundle(location, *, max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTE
         raise BundleError(f"{path}: physics.npz must hold 'intensity_scale' and 'probe' ({exc})") from None
     model_cfg = config.model if hasattr(config, "model") else config
     n = int(model_cfg.N)
-    if probe.shape != (n, n) or not np.iscomplexobj(probe) or not np.isfinite(s) or s <= 0:
-        raise BundleError(f"{path}: physics.npz: expected a ({n}, {n}) complex probe (config N={n}) and a positive "
-                          f"finite intensity_scale, found {probe.shape} {probe.dtype} and {s}")
+    modes_ok = probe.ndim == 3 and probe.shape[1:] == (n, n) and 2 <= probe.shape[0] <= MAX_PROBE_MODES
+    if (probe.shape != (n, n) and not modes_ok) or not np.iscomplexobj(probe) or not np.isfinite(s) or s <= 0:
+        raise BundleError(f"{path}: physics.npz: expected a ({n}, {n}) complex probe or (K, {n}, {n}) modes (config "
+                          f"N={n}) and a positive finite intensity_scale, found {probe.shape} {probe.dtype} and {s}")
     models = build_models(model_cfg, probe=probe.astype(np.complex64), intensity_scale=s)
     with tempfile.TemporaryDirectory() as tmp:
         wpath = Path(tmp) / "model.weights.h5"

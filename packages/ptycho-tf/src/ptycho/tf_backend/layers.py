@@ -15,6 +15,28 @@ import tensorflow as tf
 
 from . import ops
 
+#: Most incoherent probe modes a model holds (the data contract's bound, specs/data-contract.md §2.2).
+MAX_PROBE_MODES = 32
+
+
+def probe_weight_shape(n: int, modes: int) -> tuple[int, ...]:
+    """Shape of the float32 [real, imag] probe weight: (N, N, 2) for one mode, (K, N, N, 2) for K >= 2."""
+    return (n, n, 2) if modes == 1 else (modes, n, n, 2)
+
+
+def probe_stack(probe, n: int, where: str) -> np.ndarray:
+    """``probe`` as (N, N), or (K, N, N) for K >= 2 incoherent modes (an (N, N, 1) probe and a one-mode stack
+    (1, N, N) are squeezed); ValueError naming ``where``, the expected and the found shape otherwise."""
+    p = np.asarray(probe)
+    if p.ndim == 3 and p.shape[-1] == 1 and p.shape[:2] == (n, n):
+        p = p[..., 0]
+    if p.ndim == 3 and p.shape[0] == 1:
+        p = p[0]
+    if p.shape != (n, n) and not (p.ndim == 3 and p.shape[1:] == (n, n) and 2 <= p.shape[0] <= MAX_PROBE_MODES):
+        raise ValueError(f"{where}: expected a probe of shape ({n}, {n}) or (K, {n}, {n}) incoherent modes with "
+                         f"2 <= K <= {MAX_PROBE_MODES}, found {p.shape}")
+    return p
+
 
 @keras.saving.register_keras_serializable(package="ptycho_tf")
 class IntensityScale(keras.layers.Layer):
@@ -51,13 +73,16 @@ class PhysicsForward(keras.layers.Layer):
     """The differentiable forward model after the generator; owns the ``probe`` weight.
 
     The probe is stored as a float32 weight of shape (N, N, 2) = [real, imag] (the layout of
-    ``torch.view_as_real``). Inputs ``[amp (B,N,N,F), phi (B,N,N,F), coords_relative (B,1,2,C)]``;
-    outputs ``[trimmed_obj (B,N,N,1) complex64, pred_amp (B,N,N,C) float32]`` where ``pred_amp``
-    is the normalised (unscaled) far-field amplitude |F(P * O_c)| (ortho FFT).
+    ``torch.view_as_real``), or (K, N, N, 2) for K >= 2 incoherent modes (a (K, N, N) ``probe``, specs/tf-backend.md
+    §2.1). Inputs ``[amp (B,N,N,F), phi (B,N,N,F), coords_relative (B,1,2,C)]``; outputs
+    ``[trimmed_obj (B,N,N,1) complex64, pred_amp (B,N,N,C) float32]`` where ``pred_amp`` is the normalised
+    (unscaled) far-field amplitude |F(P * O_c)| (ortho FFT), or ``sqrt(sum_k |F(P_k * O_c)|^2)`` with K modes.
+    ``probe_modes`` sets K when no probe is given (a placeholder the saved weights replace).
     """
 
     def __init__(self, n: int, gridsize: int, canvas: int, probe=None, object_big: bool = True,
-                 probe_mask=None, smoothing_sigma: float = 0.0, trainable_probe: bool = False, **kw):
+                 probe_mask=None, smoothing_sigma: float = 0.0, trainable_probe: bool = False,
+                 probe_modes: int = 1, **kw):
         kw.setdefault("autocast", False)
         super().__init__(**kw)
         self.n, self.gridsize, self.canvas = int(n), int(gridsize), int(canvas)
@@ -66,21 +91,21 @@ class PhysicsForward(keras.layers.Layer):
         self.trainable_probe = bool(trainable_probe)
         self._mask = None if probe_mask is None else np.asarray(probe_mask, dtype=np.float32)
         if probe is None:
-            init = np.zeros((self.n, self.n, 2), np.float32)
+            self.probe_modes = int(probe_modes)
+            if not 1 <= self.probe_modes <= MAX_PROBE_MODES:
+                raise ValueError(f"PhysicsForward: probe_modes: expected 1 to {MAX_PROBE_MODES}, found {probe_modes}")
+            init = np.zeros(probe_weight_shape(self.n, self.probe_modes), np.float32)
             init[..., 0] = 1.0
         else:
-            p = np.asarray(probe)
-            if p.ndim == 3 and p.shape[-1] == 1:
-                p = p[..., 0]
-            if p.shape != (self.n, self.n):
-                raise ValueError(f"PhysicsForward: expected a probe of shape ({self.n}, {self.n}), found {p.shape}")
+            p = probe_stack(probe, self.n, "PhysicsForward")
+            self.probe_modes = 1 if p.ndim == 2 else int(p.shape[0])
             init = np.stack([p.real, p.imag], axis=-1).astype(np.float32)
-        self.probe = self.add_weight(name="probe", shape=(self.n, self.n, 2),
+        self.probe = self.add_weight(name="probe", shape=init.shape,
                                      initializer=keras.initializers.Constant(init),
                                      trainable=self.trainable_probe, dtype="float32")
 
     def complex_probe(self):
-        """The probe as an (N, N) complex64 tensor."""
+        """The probe as an (N, N) complex64 tensor, or (K, N, N) incoherent modes."""
         return tf.complex(self.probe[..., 0], self.probe[..., 1])
 
     def call(self, inputs):
@@ -101,4 +126,4 @@ class PhysicsForward(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "n": self.n, "gridsize": self.gridsize, "canvas": self.canvas,
                 "object_big": self.object_big, "smoothing_sigma": self.smoothing_sigma,
-                "trainable_probe": self.trainable_probe}
+                "trainable_probe": self.trainable_probe, "probe_modes": self.probe_modes}

@@ -8,7 +8,8 @@ Layer names (the weight layout shared with PyTorch, see :func:`to_torch_state`):
   encoder_blocks_{i}_conv1/_conv2, decoder_{amp,phase}_blocks_{j}_conv1/_conv2,
   decoder_{amp,phase}_head, decoder_{amp,phase}_border_conv1/_conv2/_out (probe_big, pad_object),
   decoder_{amp,phase}_upsample_conv1/_conv2 (pad_object=False),
-  intensity_scaler/log_scale (scalar), physics/probe ((N, N, 2) real/imag).
+  intensity_scaler/log_scale (scalar), physics/probe ((N, N, 2) real/imag, or (K, N, N, 2) for K incoherent
+  probe modes).
 The supervised baseline (``model_type='supervised'``, specs/network.md §3) uses the same scheme:
   encoder_blocks_{0,1,2}_conv1/_conv2, decoder_{amp,phase}_blocks_{0,1,2}_conv1/_conv2, decoder_{amp,phase}_head.
 """
@@ -24,7 +25,7 @@ import numpy as np
 from ptycho.config.config import MODEL_TYPES
 from ptycho.config.model_size import require_n
 
-from .layers import IntensityScale, PhysicsForward
+from .layers import IntensityScale, PhysicsForward, probe_stack
 
 ENCODER_FILTERS = {64: (32, 64, 128), 128: (16, 32, 64, 128), 256: (8, 16, 32, 64, 128)}
 DECODER_FILTERS = {64: (64, 32), 128: (128, 64, 32), 256: (256, 128, 64, 32)}
@@ -87,7 +88,7 @@ class Models:
         return float(np.exp(self.scaler.log_scale.numpy()))
 
     def probe(self) -> np.ndarray:
-        """Current probe, (N, N) complex64."""
+        """Current probe, (N, N) complex64, or (K, N, N) incoherent modes."""
         return self.physics.complex_probe().numpy().astype(np.complex64)
 
 
@@ -164,7 +165,9 @@ def build_models(model_config, probe=None, intensity_scale: float = 1.0, probe_t
     Args:
       model_config: a ``ptycho.config.config.ModelConfig`` (N, gridsize, n_filters_scale, model_type,
         amp_activation, object_big, probe_big, probe_mask, pad_object, gaussian_smoothing_sigma).
-      probe: (N, N) complex initial probe, already normalised (``ptycho.physics.normalize_probe``).
+      probe: (N, N) complex initial probe, already normalised (``ptycho.physics.normalize_probe``), or (K, N, N)
+        incoherent modes normalised together: the predicted intensity is then sum_k |F(P_k O)|^2
+        (specs/tf-backend.md §2.1; trainable together with ``probe_trainable``).
       intensity_scale: initial s (>0); ``log_scale`` starts at log(s).
       probe_trainable / intensity_scale_trainable: whether those weights train.
       probe_mask: (N, N) real mask applied to the exit wave when ``model_config.probe_mask``;
@@ -250,7 +253,7 @@ def to_torch_state(model: keras.Model) -> dict[str, np.ndarray]:
     Names: :func:`torch_name` of the Keras layer plus '.weight'/'.bias' (``encoder.blocks.0.conv1.weight``,
     ``decoder_amp.head.bias``);
     kernels are permuted from Keras (kh, kw, in, out) to torch (out, in, kh, kw). ``log_scale`` is a
-    scalar; ``probe`` is (N, N, 2) [real, imag] (``torch.view_as_real`` layout).
+    scalar; ``probe`` is (N, N, 2) [real, imag] (``torch.view_as_real`` layout), (K, N, N, 2) with K modes.
     """
     out: dict[str, np.ndarray] = {}
     for layer in model.layers:
@@ -294,12 +297,11 @@ def from_torch_state(model: keras.Model, state: dict[str, np.ndarray]) -> None:
 
 
 def set_probe(models: Models, probe) -> None:
-    """Assign an (N, N) complex probe to the physics layer."""
-    p = np.asarray(probe)
-    if p.ndim == 3 and p.shape[-1] == 1:
-        p = p[..., 0]
-    if p.shape != (models.n, models.n):
-        raise ValueError(f"set_probe: expected a probe of shape ({models.n}, {models.n}), found {p.shape}")
+    """Assign an (N, N) complex probe, or (K, N, N) modes, to the physics layer (the model's K must match)."""
+    p = probe_stack(probe, models.n, "set_probe")
+    want = tuple(models.physics.probe.shape)[:-1]
+    if p.shape != want:
+        raise ValueError(f"set_probe: expected a probe of shape {want} (the model's probe modes), found {p.shape}")
     models.physics.probe.assign(np.stack([p.real, p.imag], -1).astype(np.float32))
 
 
