@@ -98,7 +98,7 @@ def test_torch_values_use_the_torch_flag_destinations() -> None:
          "--accelerator", "cpu"])
     values = torch_train_values(args)
     assert values == {"train_data_file": "a.npz", "output_dir": "o", "max_epochs": 3, "subsample_seed": 7,
-                      "quiet": True, "n_filters_scale": 1}
+                      "quiet": True, "n_filters_scale": 1, "input_projections": 20}
     assert extra == ["--accelerator", "cpu"]
     train_dests = {a.dest for a in train.build_parser()._actions}
     assert set(values) <= train_dests
@@ -137,17 +137,23 @@ def test_max_time_flag_reaches_both_backends_configs(tmp_path) -> None:
 
 def test_train_recipe_fills_unset_fields_only() -> None:
     """specs/cli.md §4.1: ``ptycho train`` uses n_filters_scale 1 unless the flag or the backend's --config sets it;
-    both backends' configs receive it."""
+    both backends' configs receive it. input_projections 20 goes to the PyTorch route with the CNN only."""
     from ptycho_cli.delegate import torch_train_values
     from ptycho_cli.main import build_parser
     from ptycho_cli.recipe import TRAIN_RECIPE
     from ptycho_cli.tf_entry import build_training_config
 
-    assert TRAIN_RECIPE == {"n_filters_scale": 1}
+    assert TRAIN_RECIPE == {"n_filters_scale": 1, "input_projections": 20}
     base = ["train", "--train-data-file", "a.npz", "--output_dir", "o"]
     args, extra = build_parser().parse_known_args(base)
     assert torch_train_values(args, extra)["n_filters_scale"] == 1
+    assert torch_train_values(args, extra)["input_projections"] == 20
     assert build_training_config(args, 64).model.n_filters_scale == 1
+    assert build_training_config(args, 64).model.input_projections == 0  # the TF generator reads the amplitude
+    args, extra = build_parser().parse_known_args(base + ["--architecture", "fno"])
+    assert "input_projections" not in torch_train_values(args, extra)
+    args, extra = build_parser().parse_known_args(base + ["--input-projections", "0"])
+    assert torch_train_values(args, extra)["input_projections"] == 0
     args, extra = build_parser().parse_known_args(base + ["--n_filters_scale", "2"])
     assert torch_train_values(args, extra)["n_filters_scale"] == 2
     assert build_training_config(args, 64).model.n_filters_scale == 2

@@ -19,7 +19,7 @@ import os
 from ptycho_bridge.option_flags import MODEL_OPTION_FIELDS, SCHEDULE_FLAGS, TRAINING_OPTION_FIELDS
 from ptycho_cli.backends import choose_backend
 from ptycho_cli.errors import UserError
-from ptycho_cli.recipe import TRAIN_RECIPE
+from ptycho_cli.recipe import recipe_for
 
 __all__ = ["cmd_train", "cmd_infer", "torch_train_values", "torch_infer_values", "bundle_backend"]
 
@@ -60,7 +60,7 @@ def torch_train_values(args: argparse.Namespace, extra: list[str] | None = None)
     the backend's own ``--config`` file is given (``extra``), whose values then stand."""
     values = _values(args, _TORCH_TRAIN)
     uses_config = any(a == "--config" or a.startswith("--config=") for a in (extra or []))
-    for field, value in TRAIN_RECIPE.items():
+    for field, value in recipe_for("pytorch", values.get("architecture")).items():
         if field not in values and not uses_config:
             values[field] = value
     return values

@@ -31,6 +31,7 @@ import numpy as np
 from ptycho_cli.backends import choose_backend
 from ptycho_cli.progress import is_quiet, stage, steps
 from ptycho_cli.recipe import REALISTIC_SCAN as _SCAN
+from ptycho_cli.recipe import recipe_for
 
 __all__ = ["DemoPreset", "DEFAULT_PRESET", "DEMO_TRAINING_BUDGET", "FAST_PRESET", "METRICS_LEGEND", "run_demo",
            "cmd_demo", "demo_preset"]
@@ -92,8 +93,10 @@ FAST_PRESET = DemoPreset(n_positions=64, epochs=1, gridsize=1, batch_size=16, va
 def _training_config(preset: DemoPreset, out: Path, seed: int, backend: str, n_groups: int) -> Any:
     from ptycho.config.config import ModelConfig, TrainingConfig
 
+    recipe = recipe_for(backend, "cnn")
     model = ModelConfig(N=preset.N, gridsize=preset.gridsize, object_big=preset.gridsize > 1,
-                        n_filters_scale=preset.n_filters_scale)
+                        n_filters_scale=preset.n_filters_scale,
+                        input_projections=int(recipe.get("input_projections", 0)))
     return TrainingConfig(model=model, train_data_file=out / "data" / "train.npz",
                           test_data_file=out / "data" / "val.npz", batch_size=preset.batch_size,
                           nepochs=preset.epochs, max_time=preset.max_time, nphotons=preset.nphotons, n_groups=n_groups,
