@@ -35,21 +35,33 @@ PRELUDE = textwrap.dedent(
             from ptycho import params
             CALLS.append({"fn": label, "nargs": len(args), "kwargs": sorted(kwargs),
                           "N_at_call": params.cfg["N"],
-                          "execution": repr(kwargs.get("execution_config"))})
+                          "execution": repr(kwargs.get("execution"))})
             return result() if callable(result) else result
         return fn
 
+    class FakeBackend:  # satisfies ptycho_bridge.backend_api.Backend; the two calls of the selector record
+        command_line = None
+
+        def __init__(self, name, result, model):
+            self.name = name
+            self.run_cdi_example = recorder(f"{name}.run_cdi_example", result)
+            self.load_inference_bundle = recorder(f"{name}.load_inference_bundle", model)
+
+        def unsupported(self, config): return None
+        def train(self, *a, **k): raise AssertionError("the selector calls run_cdi_example")
+        def save_bundle(self, *a, **k): raise AssertionError("not used by the selector")
+        def load_bundle(self, *a, **k): raise AssertionError("the selector calls load_inference_bundle")
+        def reconstruct(self, *a, **k): raise AssertionError("not used by the selector")
+
     def fake_tf():
-        fake("tensorflow"); fake("ptycho.workflows")
-        fake("ptycho.workflows.components",
-             run_cdi_example=recorder("run_cdi_example", lambda: ("amp", "phase", {"history": 1})),
-             load_inference_bundle=recorder("load_inference_bundle", ("tf-model", {"N": 1})))
+        fake("tensorflow"); fake("ptycho.tf_backend")
+        fake("ptycho.tf_backend.backend",
+             BACKEND=FakeBackend("tensorflow", lambda: ("amp", "phase", {"history": 1}), ("tf-model", {"N": 1})))
 
     def fake_torch():
-        fake("torch"); fake("lightning"); fake("ptycho_torch"); fake("ptycho_torch.workflows")
-        fake("ptycho_torch.workflows.components",
-             run_cdi_example_torch=recorder("run_cdi_example_torch", lambda: ("amp", "phase", {"history": 2})),
-             load_inference_bundle_torch=recorder("load_inference_bundle_torch", ("torch-model", {"N": 2})))
+        fake("torch"); fake("lightning"); fake("ptycho_torch")
+        fake("ptycho_torch.backend",
+             BACKEND=FakeBackend("pytorch", lambda: ("amp", "phase", {"history": 2}), ("torch-model", {"N": 2})))
 
     import ptycho_bridge.backend_selector as sel
     from ptycho import params
@@ -81,7 +93,7 @@ def run_snippet(body: str) -> dict:
 
 
 def test_tensorflow_route_with_fake_backend():
-    """§2: update_legacy_dict first, routed to ptycho.workflows.components.run_cdi_example, no torch."""
+    """§2: update_legacy_dict first, routed to the TensorFlow Backend's run_cdi_example, no torch."""
     out = run_snippet("""
         fake_tf()
         cfg = TrainingConfig(model=ModelConfig(N=128), backend="tensorflow")
@@ -90,14 +102,15 @@ def test_tensorflow_route_with_fake_backend():
         report(amp=amp, results=results, torch_seen="torch" in sys.modules)
     """)
     assert out["legacy"] == [True]
-    assert out["calls"] == [{"fn": "run_cdi_example", "nargs": 3, "N_at_call": 128, "execution": "None",
-                             "kwargs": ["M", "do_stitching", "flip_x", "flip_y", "transpose"]}]
+    assert out["calls"] == [{"fn": "tensorflow.run_cdi_example", "nargs": 3, "N_at_call": 128, "execution": "None",
+                             "kwargs": ["M", "do_stitching", "execution", "flip_x", "flip_y", "transpose"]}]
     assert out["results"] == {"history": 1, "backend": "tensorflow"} and out["amp"] == "amp"
     assert out["torch_seen"] is False
 
 
 def test_pytorch_route_with_fake_backend():
-    """§2: routed to run_cdi_example_torch with an execution config agreeing with the config; no tensorflow."""
+    """§2: routed to the PyTorch Backend's run_cdi_example (which builds the execution config agreeing with the
+    config, tested in ptycho-torch); no tensorflow."""
     out = run_snippet("""
         fake_torch()
         cfg = TrainingConfig(model=ModelConfig(N=256), backend="pytorch", learning_rate=2e-3)
@@ -106,15 +119,15 @@ def test_pytorch_route_with_fake_backend():
     """)
     assert out["legacy"] == [True]
     (call,) = out["calls"]
-    assert call["fn"] == "run_cdi_example_torch" and call["N_at_call"] == 256 and call["nargs"] == 3
-    assert call["kwargs"] == ["M", "do_stitching", "execution_config", "flip_x", "flip_y", "transpose"]
-    assert "learning_rate=0.002" in call["execution"] and "scheduler='Default'" in call["execution"]
+    assert call["fn"] == "pytorch.run_cdi_example" and call["N_at_call"] == 256 and call["nargs"] == 3
+    assert call["kwargs"] == ["M", "do_stitching", "execution", "flip_x", "flip_y", "transpose"]
+    assert call["execution"] == "None"
     assert out["results"] == {"history": 2, "backend": "pytorch"}
     assert out["tf_seen"] is False
 
 
-@pytest.mark.parametrize(("backend", "fn", "other"), [("tensorflow", "load_inference_bundle", "torch"),
-                                                      ("pytorch", "load_inference_bundle_torch", "tensorflow")])
+@pytest.mark.parametrize(("backend", "fn", "other"), [("tensorflow", "tensorflow.load_inference_bundle", "torch"),
+                                                      ("pytorch", "pytorch.load_inference_bundle", "tensorflow")])
 def test_load_inference_bundle_routes(backend, fn, other):
     out = run_snippet(f"""
         fake_tf() if "{backend}" == "tensorflow" else fake_torch()
@@ -163,11 +176,11 @@ def test_missing_tensorflow_raises_the_install_message():
 def test_import_failure_inside_the_backend_becomes_runtime_error():
     out = run_snippet("""
         fake_tf()
-        del sys.modules["ptycho.workflows.components"]
-        sys.modules["ptycho.workflows"].__path__ = []  # a package, so the child import reaches Boom
+        del sys.modules["ptycho.tf_backend.backend"]
+        sys.modules["ptycho.tf_backend"].__path__ = []  # a package, so the child import reaches Boom
         class Boom:
             def find_spec(self, name, path=None, target=None):
-                if name == "ptycho.workflows.components":
+                if name == "ptycho.tf_backend.backend":
                     raise ImportError("broken install")
                 return None
         sys.meta_path.insert(0, Boom())
@@ -176,7 +189,7 @@ def test_import_failure_inside_the_backend_becomes_runtime_error():
         except RuntimeError as exc:
             report(error=str(exc), cause=type(exc.__cause__).__name__)
     """)
-    assert "importing ptycho.workflows.components failed: broken install" in out["error"]
+    assert "importing ptycho.tf_backend.backend:BACKEND failed: broken install" in out["error"]
     assert out["cause"] == "ImportError"
 
 
@@ -199,11 +212,10 @@ def test_invalid_backend_is_a_value_error_after_the_legacy_update(monkeypatch):
 
 
 def test_execution_config_errors_are_raised_before_any_import(monkeypatch):
+    """§2: an execution config disagreeing with the config is refused before a backend is loaded (the TensorFlow
+    backend's refusal of any execution config: test_tf_backend_object.py)."""
     monkeypatch.setattr(backend_selector, "update_legacy_dict", lambda cfg, c: None)
-    monkeypatch.setattr(backend_selector, "_import_components", lambda b: pytest.fail("imported a backend"))
-    with pytest.raises(ValueError, match=r"^torch_execution_config: expected None with config\.backend='tensorflow'"):
-        backend_selector.run_cdi_example_with_backend("a", "b", TrainingConfig(),
-                                                      torch_execution_config=PyTorchExecutionConfig())
+    monkeypatch.setattr(backend_selector, "load_backend", lambda b: pytest.fail("loaded a backend"))
     with pytest.raises(ValueError, match=r"^PyTorchExecutionConfig\.learning_rate: expected 0\.01"):
         backend_selector.run_cdi_example_with_backend(
             "a", "b", TrainingConfig(backend="pytorch", learning_rate=0.01),
@@ -251,7 +263,7 @@ def test_backends_are_registered_entry_points_not_named_by_the_bridge():
     from pathlib import Path
 
     eps = {ep.name: ep.value for ep in importlib.metadata.entry_points(group=backend_selector.ENTRY_POINT_GROUP)}
-    assert eps == {"tensorflow": "ptycho.workflows.components", "pytorch": "ptycho_torch.workflows.components"}
+    assert eps == {"tensorflow": "ptycho.tf_backend.backend:BACKEND", "pytorch": "ptycho_torch.backend:BACKEND"}
     import ast
 
     backend_modules = ("ptycho_torch", "ptycho.workflows", "ptycho.tf_backend", "ptycho.model", "ptycho.loader")

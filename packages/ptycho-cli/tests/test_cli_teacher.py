@@ -82,13 +82,14 @@ def test_bad_teacher_values_are_one_line_exit_2(scan: Path, tmp_path: Path, caps
 
 def test_teacher_flags_reach_the_torch_command_line() -> None:
     """§4.2: ``ptycho train`` passes the teacher flags to ``ptycho_torch.train`` under the canonical names."""
-    from ptycho_cli.delegate import torch_train_values
+    from ptycho_cli.delegate import train_values
     from ptycho_cli.main import build_parser
+    from ptycho_torch.backend import TorchCommandLine
 
     args, extra = build_parser().parse_known_args(
         ["train", "--train_data_file", "a.npz", "--output_dir", "o", "--teacher", "refine", "--teacher-iterations",
          "7", "--teacher-supervised-share", "0.25", "--teacher-keep-weight", "2"])
-    values = torch_train_values(args, extra)
+    values = train_values(TorchCommandLine(), args, extra)
     assert {k: values[k] for k in ("teacher", "teacher_iterations", "teacher_supervised_share",
                                    "teacher_keep_weight")} == {"teacher": "refine", "teacher_iterations": 7,
                                                                "teacher_supervised_share": 0.25,

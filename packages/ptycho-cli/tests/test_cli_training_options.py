@@ -28,13 +28,14 @@ def _parse(*argv: str):
 
 def test_option_flags_reach_the_torch_config():
     """specs/cli.md §4: the values go to the torch command's destinations and from there into the configs."""
-    from ptycho_cli.delegate import torch_train_values
+    from ptycho_cli.delegate import train_values
+    from ptycho_torch.backend import TorchCommandLine
     from ptycho_torch.cli.shared import build_execution_config_from_args
     from ptycho_torch.train import build_canonical_config, build_parser, parse_explicit, resolve_args
 
     args, extra = _parse(*OPTIONS)
     assert extra == []
-    values = torch_train_values(args)
+    values = train_values(TorchCommandLine(), args)
     assert set(values) <= {a.dest for a in build_parser()._actions}
     targs, training, model = resolve_args(parse_explicit(["--N", "64"], given=values))
     ex = build_execution_config_from_args(targs, "training")

@@ -89,14 +89,15 @@ def test_choose_backend_rules(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_torch_values_use_the_torch_flag_destinations() -> None:
     """specs/cli.md §4: the PyTorch route passes values keyed by the torch command's destinations; no argv."""
-    from ptycho_cli.delegate import torch_infer_values, torch_train_values
+    from ptycho_cli.delegate import infer_values, train_values
     from ptycho_cli.main import build_parser
     from ptycho_torch import inference, train
+    from ptycho_torch.backend import TorchCommandLine
 
     args, extra = build_parser().parse_known_args(
         ["train", "--train-data-file", "a.npz", "--output_dir", "o", "--epochs", "3", "--seed", "7", "--quiet",
          "--accelerator", "cpu"])
-    values = torch_train_values(args)
+    values = train_values(TorchCommandLine(), args)
     assert values == {"train_data_file": "a.npz", "output_dir": "o", "max_epochs": 3, "subsample_seed": 7,
                       "quiet": True, "n_filters_scale": 1, "input_projections": 20}
     assert extra == ["--accelerator", "cpu"]
@@ -104,7 +105,7 @@ def test_torch_values_use_the_torch_flag_destinations() -> None:
     assert set(values) <= train_dests
     args, _ = build_parser().parse_known_args(
         ["infer", "--model_path", "m", "--test_data", "t.npz", "--output_dir", "o", "--n_groups", "5"])
-    values = torch_infer_values(args)
+    values = infer_values(TorchCommandLine(), args)
     assert values == {"model_path": "m", "test_data": "t.npz", "output_dir": "o", "n_images": 5}
     assert set(values) <= {a.dest for a in inference.build_parser()._actions}
 
@@ -115,14 +116,15 @@ def test_max_time_flag_reaches_both_backends_configs(tmp_path) -> None:
     import subprocess
     import sys
 
-    from ptycho_cli.delegate import torch_train_values
+    from ptycho_cli.delegate import train_values
     from ptycho_cli.main import build_parser
     from ptycho_cli.tf_entry import build_training_config
     from ptycho_torch import train
+    from ptycho_torch.backend import TorchCommandLine
 
     args, _ = build_parser().parse_known_args(
         ["train", "--train-data-file", "a.npz", "--output_dir", "o", "--max-time", "00:00:14:00"])
-    values = torch_train_values(args)
+    values = train_values(TorchCommandLine(), args)
     assert values["max_time"] == "00:00:14:00"
     assert "max_time" in {a.dest for a in train.build_parser()._actions}
     assert build_training_config(args, 64).max_time == "00:00:14:00"
@@ -138,36 +140,38 @@ def test_max_time_flag_reaches_both_backends_configs(tmp_path) -> None:
 def test_train_recipe_fills_unset_fields_only() -> None:
     """specs/cli.md §4.1: ``ptycho train`` uses n_filters_scale 1 unless the flag or the backend's --config sets it;
     both backends' configs receive it. input_projections 20 goes to the PyTorch route with the CNN only."""
-    from ptycho_cli.delegate import torch_train_values
+    from ptycho_cli.delegate import train_values
     from ptycho_cli.main import build_parser
     from ptycho_cli.recipe import TRAIN_RECIPE
     from ptycho_cli.tf_entry import build_training_config
+    from ptycho_torch.backend import TorchCommandLine
 
     assert TRAIN_RECIPE == {"n_filters_scale": 1, "input_projections": 20}
     base = ["train", "--train-data-file", "a.npz", "--output_dir", "o"]
     args, extra = build_parser().parse_known_args(base)
-    assert torch_train_values(args, extra)["n_filters_scale"] == 1
-    assert torch_train_values(args, extra)["input_projections"] == 20
+    assert train_values(TorchCommandLine(), args, extra)["n_filters_scale"] == 1
+    assert train_values(TorchCommandLine(), args, extra)["input_projections"] == 20
     assert build_training_config(args, 64).model.n_filters_scale == 1
     assert build_training_config(args, 64).model.input_projections == 0  # the TF generator reads the amplitude
     args, extra = build_parser().parse_known_args(base + ["--architecture", "fno"])
-    assert "input_projections" not in torch_train_values(args, extra)
+    assert "input_projections" not in train_values(TorchCommandLine(), args, extra)
     args, extra = build_parser().parse_known_args(base + ["--input-projections", "0"])
-    assert torch_train_values(args, extra)["input_projections"] == 0
+    assert train_values(TorchCommandLine(), args, extra)["input_projections"] == 0
     args, extra = build_parser().parse_known_args(base + ["--n_filters_scale", "2"])
-    assert torch_train_values(args, extra)["n_filters_scale"] == 2
+    assert train_values(TorchCommandLine(), args, extra)["n_filters_scale"] == 2
     assert build_training_config(args, 64).model.n_filters_scale == 2
     args, extra = build_parser().parse_known_args(base + ["--config", "c.yaml"])
-    assert "n_filters_scale" not in torch_train_values(args, extra)
+    assert "n_filters_scale" not in train_values(TorchCommandLine(), args, extra)
 
 
 def test_a_time_budget_alone_trains_until_the_budget() -> None:
     """specs/cli.md §4.1: with --max-time and no --max-epochs, ptycho train trains until the budget (canonical
     nepochs None, no placeholder epoch count) in both backends; an explicit --max-epochs still wins; without a
     budget the canonical 50 stands."""
-    from ptycho_cli.delegate import torch_train_values
+    from ptycho_cli.delegate import train_values
     from ptycho_cli.main import build_parser
     from ptycho_cli.tf_entry import build_training_config
+    from ptycho_torch.backend import TorchCommandLine
     from ptycho_torch.train import parse_explicit, resolve_args
 
     def torch_training(values: dict) -> dict:
@@ -176,15 +180,15 @@ def test_a_time_budget_alone_trains_until_the_budget() -> None:
 
     base = ["train", "--train-data-file", "a.npz", "--output-dir", "o"]
     args, extra = build_parser().parse_known_args(base + ["--max-time", "00:00:10:00"])
-    assert "max_epochs" not in torch_train_values(args, extra)
-    assert torch_training(torch_train_values(args, extra))["nepochs"] is None
+    assert "max_epochs" not in train_values(TorchCommandLine(), args, extra)
+    assert torch_training(train_values(TorchCommandLine(), args, extra))["nepochs"] is None
     config = build_training_config(args, 64)
     assert config.nepochs is None and config.max_time_s == 600.0
     args, extra = build_parser().parse_known_args(base + ["--max-time", "00:00:10:00", "--epochs", "7"])
-    assert torch_training(torch_train_values(args, extra))["nepochs"] == 7
+    assert torch_training(train_values(TorchCommandLine(), args, extra))["nepochs"] == 7
     assert build_training_config(args, 64).nepochs == 7
     args, extra = build_parser().parse_known_args(base)
-    assert "nepochs" not in torch_training(torch_train_values(args, extra))
+    assert "nepochs" not in torch_training(train_values(TorchCommandLine(), args, extra))
     assert build_training_config(args, 64).nepochs == 50
 
 
@@ -195,14 +199,15 @@ def test_multiprocess_flags_reach_the_torch_route_and_are_refused_by_tensorflow(
     import sys
     from pathlib import Path
 
-    from ptycho_cli.delegate import torch_train_values
+    from ptycho_cli.delegate import train_values
     from ptycho_cli.main import build_parser
     from ptycho_torch import train
+    from ptycho_torch.backend import TorchCommandLine
 
     args, extra = build_parser().parse_known_args(
         ["train", "--train-data-file", "a.npz", "--output_dir", "o", "--strategy", "ddp", "--devices", "4",
          "--num-nodes", "2"])
-    values = torch_train_values(args)
+    values = train_values(TorchCommandLine(), args)
     assert (values["strategy"], values["devices"], values["num_nodes"]) == ("ddp", 4, 2) and extra == []
     assert {"strategy", "devices", "num_nodes"} <= {a.dest for a in train.build_parser()._actions}
     fixture = Path(__file__).resolve().parents[2] / "ptycho-contracts" / "tests" / "fixtures" / "minimal_dataset_v1.npz"

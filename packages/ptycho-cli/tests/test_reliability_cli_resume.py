@@ -9,15 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from ptycho_cli.delegate import torch_train_values
+from ptycho_cli.delegate import train_values
 
 FIXTURE = Path(__file__).resolve().parents[2] / "ptycho-contracts" / "tests" / "fixtures" / "minimal_dataset_v1.npz"
 
 
 def test_resume_flag_is_forwarded_to_the_torch_cli():
+    from ptycho_torch.backend import TorchCommandLine
+
     args = argparse.Namespace(train_data_file="a.npz", output_dir="out", resume=True, max_epochs=3, quiet=False)
-    assert torch_train_values(args)["resume"] is True  # the torch CLI's value for a bare --resume
-    assert "resume" not in torch_train_values(argparse.Namespace(resume=None, quiet=False))
+    assert train_values(TorchCommandLine(), args)["resume"] is True  # the torch CLI's value for a bare --resume
+    assert "resume" not in train_values(TorchCommandLine(), argparse.Namespace(resume=None, quiet=False))
 
 
 @pytest.mark.parametrize("backend", ["pytorch", "tensorflow"])

@@ -5,8 +5,10 @@ Specs: specs/config-bridge.md (generated from ``ptycho_bridge.bridge.FIELD_MAP``
 """
 
 from ptycho_bridge import bridge
+from ptycho_bridge.backend_api import Backend, Reconstruction
 from ptycho_bridge.backend_selector import (
     available_backends,
+    load_backend,
     load_inference_bundle_with_backend,
     resolve_backend,
     run_cdi_example_with_backend,
@@ -36,4 +38,7 @@ __all__ = [
     "load_inference_bundle_with_backend",
     "available_backends",
     "resolve_backend",
+    "load_backend",
+    "Backend",
+    "Reconstruction",
 ]

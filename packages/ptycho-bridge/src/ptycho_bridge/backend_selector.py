@@ -1,19 +1,15 @@
 """Backend selection: route a canonical config to the TensorFlow or the PyTorch workflow
 (normative text: specs/backend-selection.md).
 
-``run_cdi_example_with_backend`` and ``load_inference_bundle_with_backend`` first mirror the config into
-``ptycho.params.cfg`` (``update_legacy_dict``), then route on ``config.backend``:
-
-* 'tensorflow' -> ``run_cdi_example`` / ``load_inference_bundle`` of the TensorFlow workflow module; torch is
-  never imported on this route.
-* 'pytorch' -> ``run_cdi_example_torch`` / ``load_inference_bundle_torch`` of the PyTorch workflow module;
-  tensorflow is never imported on this route.
-
-The backends sit above this package: each registers its workflow module under the entry-point group
-``ptycho.backends`` (``tensorflow = "ptycho.workflows.components"`` in ptycho-tf, ``pytorch =
-"ptycho_torch.workflows.components"`` in ptycho-torch), and the selector loads the one a config names, so no
-module of this package names a backend module. A missing backend raises ``RuntimeError`` with the install
-command; there is no silent fallback to the other backend. Importing this module imports neither framework.
+The backends sit above this package: each registers one object satisfying the protocol
+:class:`ptycho_bridge.backend_api.Backend` under the entry-point group ``ptycho.backends``
+(``tensorflow = "ptycho.tf_backend.backend:BACKEND"`` in ptycho-tf, ``pytorch = "ptycho_torch.backend:BACKEND"`` in
+ptycho-torch); :func:`load_backend` returns the one a name selects, so no module of this package names a backend
+module. ``run_cdi_example_with_backend`` and ``load_inference_bundle_with_backend`` first mirror the config into
+``ptycho.params.cfg`` (``update_legacy_dict``), then call the ``run_cdi_example`` / ``load_inference_bundle`` of
+the backend ``config.backend`` names (the seed guide's calls; the other framework is never imported). A missing
+backend raises ``RuntimeError`` with the install command; there is no silent fallback to the other backend.
+Importing this module imports neither framework.
 ``available_backends`` and ``resolve_backend`` are the one backend-choice rule, used by the ``ptycho``
 command line too (specs/backend-selection.md §5).
 """
@@ -28,11 +24,13 @@ from typing import Any
 
 from ptycho import params
 from ptycho.config.config import BACKENDS, TrainingConfig, update_legacy_dict
+from ptycho_bridge.backend_api import Backend
 from ptycho_bridge.execution import PyTorchExecutionConfig, execution_config_for
 
 __all__ = [
     "run_cdi_example_with_backend",
     "load_inference_bundle_with_backend",
+    "load_backend",
     "available_backends",
     "resolve_backend",
     "BACKEND_ALIASES",
@@ -41,7 +39,7 @@ __all__ = [
     "TENSORFLOW_INSTALL_MESSAGE",
 ]
 
-#: entry-point group under which each backend package registers its workflow module
+#: entry-point group under which each backend package registers its ``Backend`` object
 ENTRY_POINT_GROUP = "ptycho.backends"
 #: short spellings accepted where a person types a backend name (``ptycho --backend torch``)
 BACKEND_ALIASES = {"torch": "pytorch", "tf": "tensorflow"}
@@ -125,8 +123,15 @@ def _check_backend(backend: Any) -> None:
         )
 
 
-def _import_components(backend: str) -> Any:
-    """Load the workflow module ``backend`` registered; RuntimeError with the install command when it is missing."""
+def load_backend(backend: str) -> Backend:
+    """The :class:`~ptycho_bridge.backend_api.Backend` object the package of ``backend`` ('tensorflow' or
+    'pytorch') registered under :data:`ENTRY_POINT_GROUP`.
+
+    Raises:
+        ValueError: a name outside ('tensorflow', 'pytorch'). RuntimeError: the backend is not installed (the
+        install command and what is missing in the message), or its entry point is not a ``Backend``.
+    """
+    _check_backend(backend)
     message = _REQUIREMENTS[backend][1]
     missing = _missing(backend)
     if missing:
@@ -134,9 +139,13 @@ def _import_components(backend: str) -> Any:
     ep = _entry_point(backend)
     assert ep is not None  # _missing checked it
     try:
-        return ep.load()
+        found = ep.load()
     except ImportError as exc:
         raise RuntimeError(f"{message} (importing {ep.value} failed: {exc})") from exc
+    if not isinstance(found, Backend) or found.name != backend:
+        raise RuntimeError(f"entry point {ENTRY_POINT_GROUP}:{backend} = {ep.value}: expected a Backend object "
+                           f"named {backend!r}, found {type(found).__name__}")
+    return found
 
 
 def _backend_of(config: Any) -> str:
@@ -154,10 +163,10 @@ def run_cdi_example_with_backend(train_data: Any, test_data: Any, config: Traini
     Args:
         train_data, test_data: RawData (or a backend container) for training / evaluation; test_data may be None.
         config: canonical ``TrainingConfig``; ``config.backend`` selects the route.
-        flip_x, flip_y, transpose, M, do_stitching: passed to the backend's ``run_cdi_example*``.
+        flip_x, flip_y, transpose, M, do_stitching: passed to the backend's ``run_cdi_example``.
         torch_execution_config: PyTorch route only; None builds one from the config's learning_rate and
             scheduler; a given one must agree with them (``execution_config_for``; ValueError otherwise).
-            Passing one with the TensorFlow route is a ValueError (it would be ignored).
+            Passing one with the TensorFlow route is a ValueError raised by that backend (it would be ignored).
 
     Returns:
         ``(amplitude | None, phase | None, results)`` as the backend returns them, with
@@ -169,24 +178,12 @@ def run_cdi_example_with_backend(train_data: Any, test_data: Any, config: Traini
     """
     update_legacy_dict(params.cfg, config)
     backend = _backend_of(config)
-    if backend == "tensorflow":
-        if torch_execution_config is not None:
-            raise ValueError(
-                "torch_execution_config: expected None with config.backend='tensorflow' (it would be ignored), "
-                f"got {type(torch_execution_config).__name__}"
-            )
-        components = _import_components("tensorflow")
-        amp, phase, results = components.run_cdi_example(
-            train_data, test_data, config,
-            flip_x=flip_x, flip_y=flip_y, transpose=transpose, M=M, do_stitching=do_stitching,
-        )
-    else:
-        execution = execution_config_for(config, torch_execution_config)
-        components = _import_components("pytorch")
-        amp, phase, results = components.run_cdi_example_torch(
-            train_data, test_data, config, do_stitching=do_stitching, execution_config=execution,
-            flip_x=flip_x, flip_y=flip_y, transpose=transpose, M=M,
-        )
+    if torch_execution_config is not None:  # a disagreeing one is refused before any backend is imported
+        execution_config_for(config, torch_execution_config)
+    amp, phase, results = load_backend(backend).run_cdi_example(
+        train_data, test_data, config, flip_x=flip_x, flip_y=flip_y, transpose=transpose, M=M,
+        do_stitching=do_stitching, execution=torch_execution_config,
+    )
     if not isinstance(results, MutableMapping):
         raise RuntimeError(
             f"{backend} backend returned results of type {type(results).__name__}; expected a dict (a mutable mapping)"
@@ -204,14 +201,11 @@ def load_inference_bundle_with_backend(path: str | Path, config: Any, **kwargs: 
         kwargs: passed to the backend loader unchanged.
 
     Returns:
-        What the backend loader returns: ``ptycho.workflows.components.load_inference_bundle(path, ...)`` or
-        ``ptycho_torch.workflows.components.load_inference_bundle_torch(path, ...)``.
+        What the backend's ``load_inference_bundle`` returns (the seed guide's loaders: TensorFlow
+        ``(diffraction_to_obj, params dict)``, PyTorch ``(models, config)``).
 
     Raises:
         ValueError: invalid backend. RuntimeError: the selected backend is not installed.
     """
     update_legacy_dict(params.cfg, config)
-    backend = _backend_of(config)
-    if backend == "tensorflow":
-        return _import_components("tensorflow").load_inference_bundle(path, **kwargs)
-    return _import_components("pytorch").load_inference_bundle_torch(path, **kwargs)
+    return load_backend(_backend_of(config)).load_inference_bundle(path, **kwargs)

@@ -4,15 +4,20 @@ The rule is the bridge's (``ptycho_bridge.backend_selector.resolve_backend``, sp
 the ``--backend`` flag if given (``torch``/``tf`` accepted); else the only installed backend; else the
 command's default (the demo: 'pytorch'), else the canonical default ``TrainingConfig.backend``. This module
 only adds what a command line needs on top: the reason for the choice (printed by the caller) and one-line
-user errors for unknown or uninstalled backends.
+user errors for unknown or uninstalled backends. :func:`load_backend` returns the chosen backend's
+``Backend`` object (``ptycho_bridge.backend_api``), through which ``train``, ``infer`` and ``demo`` dispatch.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+
 from ptycho_bridge import backend_selector
+from ptycho_bridge.backend_api import Backend
 from ptycho_cli.errors import UserError
 
-__all__ = ["choose_backend"]
+__all__ = ["choose_backend", "load_backend", "quiet_native_logs"]
 
 _INSTALL = {"pytorch": "pip install 'ptycho-cli[torch]'", "tensorflow": "pip install 'ptycho-cli[tf]'"}
 
@@ -46,3 +51,20 @@ def choose_backend(requested: str | None, default: str | None = None) -> tuple[s
     if default is not None:
         return name, "the default of this command"
     return name, "the canonical default (both backends installed)"
+
+
+def quiet_native_logs() -> None:
+    """Silence TensorFlow's C++ and Python logging below errors; effective only before tensorflow is imported,
+    so it runs before any backend is loaded (a PyTorch run is unaffected)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
+def load_backend(name: str) -> Backend:
+    """The ``Backend`` object of the installed backend ``name`` (``ptycho_bridge.backend_selector.load_backend``),
+    after :func:`quiet_native_logs`; UserError (one line, exit 2) when it cannot be loaded."""
+    quiet_native_logs()
+    try:
+        return backend_selector.load_backend(name)
+    except RuntimeError as exc:
+        raise UserError(f"--backend {name}: {exc}") from None

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ptycho_cli.backends import choose_backend
+from ptycho_cli.backends import choose_backend, load_backend
 from ptycho_cli.progress import is_quiet, stage, steps
 from ptycho_cli.recipe import REALISTIC_SCAN as _SCAN
 from ptycho_cli.recipe import recipe_for
@@ -103,48 +103,24 @@ def _training_config(preset: DemoPreset, out: Path, seed: int, backend: str, n_g
                           subsample_seed=seed, output_dir=out / "model", backend=backend)
 
 
-def _train_and_reconstruct_torch(train: Any, val: Any, config: Any) -> tuple[np.ndarray, Any, dict[str, Any]]:
-    import lightning.pytorch  # noqa: F401 - imported first so its logger levels can be overridden
-
+def _train_and_reconstruct(backend: Any, train: Any, val: Any, config: Any) -> tuple[np.ndarray, Any, int, dict[str, Any]]:
+    """Train with ``backend`` (a ``Backend``, ``ptycho_bridge.backend_api``), save the bundle, reload it and
+    reconstruct every position of ``train``. Returns (object (H, W) complex, global offsets, stitching crop,
+    history)."""
+    from ptycho.config.training_options import describe_length
     from ptycho_cli.progress import silence_library_logs
-    from ptycho_torch.workflows.components import (
-        load_inference_bundle_torch,
-        reassemble_cdi_image_torch,
-        run_cdi_example_torch,
-    )
 
-    silence_library_logs()
-    execution = {"accelerator": "auto", "enable_progress_bar": not is_quiet(), "logger_backend": "none",
-                 "deterministic": True}
-    # the training display itself (a bar on a terminal, a line per epoch in a pipe) is the progress here
-    _, _, results = run_cdi_example_torch(train, val, config, do_stitching=False, execution_config=execution)
-    models, loaded = load_inference_bundle_torch(config.output_dir)
+    silence_library_logs()  # the backend's import reset the framework loggers
+    if not is_quiet():  # then the training display: a bar on a terminal, one line per epoch in a pipe
+        print(f"training ({backend.name}, {describe_length(config)})", flush=True)
+    _, _, results = backend.train(train, val, config, progress=not is_quiet())
+    backend.save_bundle(results, config)
+    models, loaded = backend.load_bundle(config.output_dir)
     infer_cfg = copy.copy(loaded)
     infer_cfg.n_groups = None  # every position
-    with stage(f"reconstructing {len(train.diff3d)} positions (pytorch)"):
-        _, _, recon = reassemble_cdi_image_torch(train, infer_cfg, M=STITCH_M, models=models,
-                                                 execution_config={"accelerator": "auto"})
-    return recon["stitched_obj"], recon["global_offsets"], results.get("history") or {}
-
-
-def _train_and_reconstruct_tf(train: Any, val: Any, config: Any) -> tuple[np.ndarray, Any, dict[str, Any]]:
-    from ptycho_cli.tf_entry import quiet_tensorflow
-
-    quiet_tensorflow()
-    from ptycho.config.training_options import describe_length
-    from ptycho.tf_backend.bundle import load_bundle, save_bundle
-    from ptycho.workflows.components import reassemble_cdi_image, run_cdi_example
-
-    if not is_quiet():  # then one line per epoch
-        print(f"training (tensorflow, {describe_length(config)})", flush=True)
-    _, _, results = run_cdi_example(train, val, config, do_stitching=False, progress=not is_quiet())
-    save_bundle(Path(config.output_dir), results["tf_models"], config)
-    models, loaded, _ = load_bundle(Path(config.output_dir))
-    cfg = copy.copy(loaded)
-    cfg.n_groups = None
-    with stage(f"reconstructing {len(train.diff3d)} positions (tensorflow)"):
-        obj, _, _, off = reassemble_cdi_image(train, cfg, M=STITCH_M, models=models)
-    return np.asarray(obj), off, results.get("history") or {}
+    with stage(f"reconstructing {len(train.diff3d)} positions ({backend.name})"):
+        recon = backend.reconstruct(models, train, infer_cfg, M=STITCH_M)
+    return np.asarray(recon.object), recon.global_offsets, recon.crop, results.get("history") or {}
 
 
 def run_demo(output_dir: str | Path, *, backend: str, preset: DemoPreset, seed: int = 1) -> dict[str, Any]:
@@ -180,10 +156,9 @@ def run_demo(output_dir: str | Path, *, backend: str, preset: DemoPreset, seed: 
     train, val = RawData.from_file(train_path), RawData.from_file(val_path)
     config = _training_config(preset, out, seed, backend, n_groups=preset.n_positions)
     t1 = time.perf_counter()
-    runner = _train_and_reconstruct_torch if backend == "pytorch" else _train_and_reconstruct_tf
-    obj, offsets, history = runner(train, val, config)
+    obj, offsets, crop, history = _train_and_reconstruct(load_backend(backend), train, val, config)
     timings["train+reconstruct"] = time.perf_counter() - t1
-    origin = canvas_origin(offsets, np.shape(obj), STITCH_M)
+    origin = canvas_origin(offsets, np.shape(obj), crop)
     refining = preset.refine_iterations > 0 and _refinement_available()
     network_title = f"Demo: the network alone ({backend}, one pass, no refinement)"
     files = {("network_" + k if refining else k): v for k, v in write_reconstruction(

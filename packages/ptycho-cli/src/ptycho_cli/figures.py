@@ -24,6 +24,7 @@ __all__ = [
     "plot_amplitude_phase",
     "plot_comparison",
     "plot_loss_curves",
+    "save_amplitude_phase_pngs",
     "save_figure",
 ]
 
@@ -82,6 +83,18 @@ def plot_amplitude_phase(amplitude: Any, phase: Any, path: str | os.PathLike[str
     _panel(fig, axes[1], ph, "Phase", "viridis", "phase (rad)")
     fig.suptitle(title)
     save_figure(fig, path)
+
+
+def save_amplitude_phase_pngs(amplitude: Any, phase: Any, out_dir: str | os.PathLike[str]) -> None:
+    """Write ``reconstructed_amplitude.png`` (gray) and ``reconstructed_phase.png`` (viridis, radians) into
+    ``out_dir`` (created) when both images are given, each (H, W) real with a colour bar; atomic writes."""
+    if amplitude is None or phase is None:
+        return
+    for name, value, title, cmap, label in (("amplitude", amplitude, "Amplitude", "gray", "amplitude (a.u.)"),
+                                            ("phase", phase, "Phase", "viridis", "phase (rad)")):
+        fig = Figure(figsize=(8, 8), layout="constrained")
+        _panel(fig, fig.subplots(), _image(name, value), title, cmap, label)
+        save_figure(fig, os.path.join(out_dir, f"reconstructed_{name}.png"))
 
 
 def plot_loss_curves(history: Mapping[str, Sequence[float]], path: str | os.PathLike[str],

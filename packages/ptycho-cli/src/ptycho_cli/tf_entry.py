@@ -1,19 +1,17 @@
-"""TensorFlow train/infer entry of ``ptycho train``/``infer --backend tensorflow`` (specs/cli.md §4).
+"""``ptycho train`` / ``infer`` with a backend that has no command line of its own (TensorFlow; specs/cli.md §4).
 
-Built on the TensorFlow backend's public API, the same calls ptychodus makes:
-train = ``RawData.from_file`` -> canonical ``TrainingConfig`` -> ``ptycho.workflows.components.run_cdi_example``
-(stitching the test scan when one is given) -> ``ptycho.tf_backend.bundle.save_bundle`` of the trained models
-and config -> ``save_outputs``; infer = ``ptycho.tf_backend.bundle.load_bundle(model_path)`` -> models and
-config -> ``reassemble_cdi_image(models=...)`` of the test scan. Models and configs are passed explicitly.
-Both also write the files of :mod:`ptycho_cli.outputs`. Flag names are the PyTorch CLI's where they apply.
+Built on the explicit methods of the backend's ``Backend`` object (``ptycho_bridge.backend_api``):
+train = ``RawData.from_file`` -> canonical ``TrainingConfig`` (checked with ``backend.unsupported``) ->
+``backend.train`` (stitching the test scan when one is given) -> ``backend.save_bundle`` -> PNGs; infer =
+``backend.load_bundle(model_path)`` -> models and config -> ``backend.reconstruct`` of the test scan. Models and
+configs are passed explicitly; no legacy state is touched. Both also write the files of :mod:`ptycho_cli.outputs`.
+Flag names are the PyTorch CLI's where they apply.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +19,16 @@ from ptycho_cli.errors import StoppedRun, UserError
 from ptycho_cli.progress import is_quiet, stage
 from ptycho_cli.recipe import TRAIN_RECIPE
 
-__all__ = ["build_training_config", "train_tensorflow", "infer_tensorflow", "quiet_tensorflow", "STITCH_M"]
+__all__ = ["build_training_config", "train_with_backend", "infer_with_backend", "STITCH_M"]
 
 #: Central crop of each patch used when stitching (the workflows' M=20).
 STITCH_M = 20
 
 
-def quiet_tensorflow() -> None:
-    """Silence TensorFlow's C++ and Python logging below errors (before tensorflow is imported)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-
-
-def build_training_config(args: argparse.Namespace, N: int) -> Any:
-    """Canonical TrainingConfig from ``ptycho train`` flags; unset flags keep the canonical defaults."""
+def build_training_config(args: argparse.Namespace, N: int, backend: Any = None) -> Any:
+    """Canonical TrainingConfig from ``ptycho train`` flags; unset flags keep the canonical defaults.
+    ``backend``: the ``Backend`` to train with (its ``unsupported`` check applies); None = the TensorFlow rule
+    ``ptycho.config.training_options.tf_unsupported`` (no backend loaded)."""
     from ptycho.config.config import ModelConfig, TrainingConfig
     from ptycho.config.training_options import tf_unsupported
     from ptycho_bridge.option_flags import MODEL_OPTION_FIELDS, SCHEDULE_FLAGS, TRAINING_OPTION_FIELDS
@@ -46,7 +40,8 @@ def build_training_config(args: argparse.Namespace, N: int) -> Any:
     nfs = getattr(args, "n_filters_scale", None)
     model_kw["n_filters_scale"] = nfs if nfs is not None else TRAIN_RECIPE["n_filters_scale"]
     kw: dict[str, Any] = {"model": ModelConfig(**model_kw), "train_data_file": Path(args.train_data_file),
-                          "output_dir": Path(args.output_dir), "backend": "tensorflow"}
+                          "output_dir": Path(args.output_dir),
+                          "backend": "tensorflow" if backend is None else backend.name}
     if args.test_data_file is not None:
         kw["test_data_file"] = Path(args.test_data_file)
     if getattr(args, "max_time", None) is not None and getattr(args, "max_epochs", None) is None:
@@ -71,7 +66,7 @@ def build_training_config(args: argparse.Namespace, N: int) -> Any:
         config = TrainingConfig(**kw)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    problem = tf_unsupported(config)
+    problem = tf_unsupported(config) if backend is None else backend.unsupported(config)
     if problem is not None:
         raise UserError(problem)
     return config
@@ -95,27 +90,26 @@ def _stopped(exc: KeyboardInterrupt, out: Path, command: list[str] | None) -> St
                       code)
 
 
-def train_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
-    """Train with TensorFlow; writes wts.h5.zip, PNGs, reconstructed_object.npz (with test data), history."""
-    quiet_tensorflow()
+def train_with_backend(backend: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """Train with ``backend`` (a ``Backend``); writes wts.h5.zip, PNGs, reconstructed_object.npz (with test data),
+    history."""
     from ptycho.raw_data import RawData
-    from ptycho.tf_backend.bundle import save_bundle
-    from ptycho.workflows.components import run_cdi_example, save_outputs
+    from ptycho_cli.figures import save_amplitude_phase_pngs
     from ptycho_cli.outputs import canvas_origin, write_history, write_reconstruction
 
     train = RawData.from_file(args.train_data_file)
     test = RawData.from_file(args.test_data_file) if args.test_data_file else None
-    config = build_training_config(args, int(train.diff3d.shape[-1]))
+    config = build_training_config(args, int(train.diff3d.shape[-1]), backend)
     out = Path(config.output_dir)
     from ptycho.config.training_options import describe_groups, describe_length
 
     if not is_quiet():  # then one line per epoch (ptycho.progress_text), the PyTorch backend's display
-        print(f"training (tensorflow, {describe_length(config)}, {describe_groups(config, len(train.diff3d))})",
+        print(f"training ({backend.name}, {describe_length(config)}, {describe_groups(config, len(train.diff3d))})",
               flush=True)
     try:
-        amp, phase, results = run_cdi_example(train, test, config, M=STITCH_M, do_stitching=test is not None,
-                                              resume_from=True if getattr(args, "resume", None) else None,
-                                              checkpoints=True, progress=not is_quiet())
+        amp, phase, results = backend.train(train, test, config, M=STITCH_M, do_stitching=test is not None,
+                                            resume_from=True if getattr(args, "resume", None) else None,
+                                            checkpoints=True, progress=not is_quiet())
     except FileNotFoundError as exc:  # --resume without a checkpoint: bad input, one line
         if not getattr(args, "resume", None):
             raise
@@ -125,15 +119,15 @@ def train_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
         if stopped is None:
             raise
         raise stopped from None
-    bundle = save_bundle(out, results["tf_models"], config)
-    save_outputs(amp, phase, results, str(out))
+    bundle = backend.save_bundle(results, config)
+    save_amplitude_phase_pngs(amp, phase, out)
     written = write_history(out, results.get("history"))
-    if amp is not None and results.get("obj_tensor_full") is not None:
+    if amp is not None and results.get("global_offsets") is not None:  # the test scan was stitched
         import numpy as np
 
         obj = np.asarray(amp) * np.exp(1j * np.asarray(phase))
         origin = canvas_origin(results["global_offsets"], obj.shape, STITCH_M)
-        written.update(write_reconstruction(out, obj, origin, "TensorFlow reconstruction"))
+        written.update(write_reconstruction(out, obj, origin, f"{_title(backend)} reconstruction"))
     losses = (results.get("history") or {}).get("train_loss") or []
     if not is_quiet() and losses:
         print(f"trained {len(losses)} epoch(s); final train loss {float(losses[-1]):.6g}")
@@ -141,18 +135,20 @@ def train_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
     return {"results": results, "bundle": Path(bundle), "files": written, "config": config}
 
 
-def infer_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
-    """Reconstruct ``--test_data`` with the TensorFlow bundle in ``--model_path``."""
-    quiet_tensorflow()
+def _title(backend: Any) -> str:
+    return {"tensorflow": "TensorFlow", "pytorch": "PyTorch"}.get(backend.name, backend.name)
+
+
+def infer_with_backend(backend: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """Reconstruct ``--test_data`` with the bundle in ``--model_path``, loaded by ``backend`` (a ``Backend``)."""
     from ptycho.raw_data import RawData
-    from ptycho.tf_backend.bundle import load_bundle
-    from ptycho.workflows.components import reassemble_cdi_image, save_outputs
+    from ptycho_cli.figures import save_amplitude_phase_pngs
     from ptycho_cli.outputs import canvas_origin, write_reconstruction
 
     model_path = Path(args.model_path)
     if not model_path.exists():
         raise UserError(f"--model_path {model_path}: expected a training output folder holding wts.h5.zip, found no such path")
-    models, cfg, _ = load_bundle(model_path)
+    models, cfg = backend.load_bundle(model_path)
     if not hasattr(cfg, "model"):
         raise UserError(f"--model_path {model_path}: expected a bundle with its training config, found none")
     test = RawData.from_file(args.test_data)
@@ -161,10 +157,12 @@ def infer_tensorflow(args: argparse.Namespace) -> dict[str, Any]:
         raise UserError(f"--test_data {args.test_data}: expected {cfg.model.N}x{cfg.model.N} patterns for this model, found {n}x{n}")
     cfg = copy.copy(cfg)
     cfg.n_groups = args.n_groups  # None = one group per position
-    with stage(f"reconstructing {len(test.diff3d)} positions (tensorflow)"):
-        obj, amp, phase, off = reassemble_cdi_image(test, cfg, M=STITCH_M, models=models)
+    with stage(f"reconstructing {len(test.diff3d)} positions ({backend.name})"):
+        recon = backend.reconstruct(models, test, cfg, M=STITCH_M)
+    obj = recon.object
     out = Path(args.output_dir)
-    save_outputs(amp, phase, {}, str(out))
-    written = write_reconstruction(out, obj, canvas_origin(off, obj.shape, STITCH_M), "TensorFlow reconstruction")
+    save_amplitude_phase_pngs(recon.amplitude, recon.phase, out)
+    written = write_reconstruction(out, obj, canvas_origin(recon.global_offsets, obj.shape, recon.crop),
+                                   f"{_title(backend)} reconstruction")
     print(f"reconstruction={written['reconstruction'].resolve()} object_shape={obj.shape[0]}x{obj.shape[1]}", flush=True)
     return {"files": written, "object": obj}

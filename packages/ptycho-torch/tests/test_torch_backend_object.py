@@ -1,0 +1,67 @@
+"""The PyTorch backend object ``ptycho_torch.backend.BACKEND`` (specs/backend-selection.md §1, protocol
+``ptycho_bridge.backend_api.Backend``): the ``ptycho.backends`` entry point, its explicit methods against the
+workflow functions they stand for, its execution settings and its command line's destinations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ptycho.config.config import ModelConfig, TrainingConfig
+from ptycho.raw_data import RawData
+from ptycho_bridge.backend_api import Backend, CommandLine
+from ptycho_bridge.backend_selector import load_backend
+from ptycho_bridge.execution import PyTorchExecutionConfig
+from ptycho_torch import inference, train
+from ptycho_torch.backend import BACKEND, _execution
+from ptycho_torch.workflows.components import reassemble_cdi_image_torch
+
+FIXTURE = Path(__file__).resolve().parents[2] / "ptycho-contracts/tests/fixtures/minimal_dataset_v1.npz"
+
+
+def _config(tmp_path: Path, **kw) -> TrainingConfig:
+    return TrainingConfig(model=ModelConfig(N=64, gridsize=1, n_filters_scale=1), n_groups=8, batch_size=4, nepochs=1,
+                          nphotons=1e6, output_dir=tmp_path / "run", backend="pytorch", **kw)
+
+
+def test_the_entry_point_is_this_backend_object():
+    assert load_backend("pytorch") is BACKEND and isinstance(BACKEND, Backend)
+    assert BACKEND.name == "pytorch" and isinstance(BACKEND.command_line, CommandLine)
+
+
+def test_command_line_destinations_exist_in_the_torch_command_lines():
+    """Every value the ``ptycho`` command hands over has a destination in the command line that receives it."""
+    train_dests = {a.dest for a in train.build_parser()._actions}
+    infer_dests = {a.dest for a in inference.build_parser()._actions}
+    assert set(BACKEND.command_line.train_destinations.values()) <= train_dests
+    assert set(BACKEND.command_line.infer_destinations.values()) <= infer_dests
+
+
+def test_execution_settings_agree_with_the_config():
+    config = TrainingConfig(learning_rate=2e-3)
+    built = _execution(config, {"accelerator": "cpu", "logger_backend": "none"})
+    assert (built.accelerator, built.logger_backend, built.learning_rate) == ("cpu", "none", 2e-3)
+    assert _execution(config, None) == PyTorchExecutionConfig(learning_rate=2e-3)
+    with pytest.raises(ValueError, match=r"learning_rate: expected 0\.002"):
+        _execution(config, PyTorchExecutionConfig(learning_rate=1e-3))
+
+
+def test_train_save_load_reconstruct_round_trip(tmp_path):
+    raw = RawData.from_file(FIXTURE)
+    config = _config(tmp_path)
+    amp, phase, results = BACKEND.train(raw, None, config)
+    assert amp is None and phase is None and len(results["history"]["train_loss"]) == 1
+    bundle = BACKEND.save_bundle(results, config)
+    assert bundle == Path(results["bundle_path"]) and bundle.is_file()  # the workflow wrote it; not written twice
+    assert not (tmp_path / "run" / "lightning_logs").exists()  # a library run writes no logger files
+    models, loaded = BACKEND.load_bundle(tmp_path / "run")
+    loaded.n_groups = None
+    recon = BACKEND.reconstruct(models, raw, loaded, M=20)
+    ref_amp, ref_phase, ref = reassemble_cdi_image_torch(raw, loaded, M=20, models=models)
+    np.testing.assert_array_equal(recon.object, ref["stitched_obj"])
+    np.testing.assert_array_equal(recon.amplitude, ref_amp)
+    np.testing.assert_array_equal(recon.global_offsets, ref["global_offsets"])
+    assert recon.crop == 20 and recon.object.shape == ref_amp.shape
+    assert BACKEND.unsupported(config) is None
