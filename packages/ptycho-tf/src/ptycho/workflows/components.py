@@ -136,17 +136,20 @@ def run_cdi_example(train_data, test_data, config, flip_x=False, flip_y=False, t
     """Train on ``train_data`` (RawData) with ``config`` (TrainingConfig); evaluate on ``test_data``.
 
     Returns ``(amp, phase, results)``: amp/phase (H, W) of the stitched test reconstruction when
-    ``do_stitching`` and test data are given, else (None, None). ``results`` holds ``history``
-    ({'train_loss': [...], 'val_loss': [...]} plus the Keras history keys), ``history_epochs``,
-    ``model_instance``, ``models``, ``tf_models`` (the trained ``ptycho.tf_backend.network.Models`` pair, for
-    ``ptycho.tf_backend.bundle.save_bundle`` and ``reassemble_cdi_image(models=...)``), ``train_container``,
-    ``test_container`` and, with test data,
-    ``reconstructed_obj``, ``pred_amp``, ``reconstructed_obj_cdi``; with stitching also
-    ``obj_tensor_full``, ``global_offsets``, ``recon_amp``, ``recon_phase``.
-    ``ptycho.model_manager.save(prefix)`` afterwards saves the model trained here. ``resume_from``,
-    ``policy``, ``init_weights`` and ``progress`` (one line per epoch on stdout): see :func:`train_cdi_model`. ``checkpoints``: write the resume point
-    ``<output_dir>/checkpoints/last.ckpt``; None (the legacy call) writes it unless ``config.output_dir`` is the
-    empty path ``Path()``, which ptychodus passes to mean "no output directory" (specs/ptychodus.md §3).
+    ``do_stitching`` and test data are given, else (None, None).
+
+    ``results`` holds ``history`` ({'train_loss': [...], 'val_loss': [...]} plus the Keras history keys),
+    ``history_epochs``, ``model_instance``, ``models``, ``tf_models`` (the trained
+    ``ptycho.tf_backend.network.Models`` pair, for ``ptycho.tf_backend.bundle.save_bundle`` and
+    ``reassemble_cdi_image(models=...)``), ``train_container``, ``test_container`` and, with test data,
+    ``reconstructed_obj``, ``pred_amp``, ``reconstructed_obj_cdi``; with stitching also ``obj_tensor_full``,
+    ``global_offsets``, ``recon_amp``, ``recon_phase``. ``ptycho.model_manager.save(prefix)`` afterwards saves
+    the model trained here.
+
+    ``resume_from``, ``policy``, ``init_weights`` and ``progress`` (one line per epoch on stdout): see
+    :func:`train_cdi_model`. ``checkpoints``: write the resume point ``<output_dir>/checkpoints/last.ckpt``;
+    None (the legacy call) writes it unless ``config.output_dir`` is the empty path ``Path()``, which
+    ptychodus passes to mean "no output directory" (specs/ptychodus.md §3).
     """
     if checkpoints is None:
         checkpoints = str(config.output_dir) != "."
