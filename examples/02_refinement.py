@@ -19,10 +19,10 @@ from ptycho_torch.refine import RefineOptions, refine
 from ptycho_torch.refine.start import crop, output_window
 
 FIGURES = {
-    "iterations.png": "Amplitude (top) and phase (bottom) after 1, 3, 8 and 20 iterations from a flat start; "
-                      "the ground truth on the right.",
-    "convergence.png": "Poisson negative log-likelihood per iteration (lower is better; it flattens when the "
-                       "object explains the counts down to their noise).",
+    "iterations.png": "Amplitude (top) and phase (bottom) after 1, 3, 8 and 20 iterations from a flat "
+                      "start; the ground truth on the right.",
+    "convergence.png": "Poisson negative log-likelihood per iteration (lower is better; it flattens when "
+                       "the object explains the counts down to their noise).",
 }
 SNAPSHOTS = (1, 3, 8, 20)
 
@@ -52,12 +52,14 @@ result = refine(scan["diffraction"], positions, scan["probeGuess"],
 fig, axes = plt.subplots(2, len(SNAPSHOTS) + 1, figsize=(12, 5.4), constrained_layout=True)
 for col, it in enumerate(SNAPSHOTS):
     obj, origin = snapshots[it]
-    metrics, window, target = evaluate_arrays(obj, truth, origin, positions=positions)  # scanned region only
-    print(f"iteration {it:2d}: SSIM amplitude {metrics['amplitude']['ssim']:.3f}  phase {metrics['phase']['ssim']:.3f}")
+    # scored on the scanned region only
+    metrics, window, target = evaluate_arrays(obj, truth, origin, positions=positions)
+    print(f"iteration {it:2d}: SSIM amplitude {metrics['amplitude']['ssim']:.3f}  "
+          f"phase {metrics['phase']['ssim']:.3f}")
     axes[0, col].imshow(np.abs(window), cmap="gray")
     axes[1, col].imshow(np.angle(window), cmap="viridis")
-    axes[0, col].set_title(f"iteration {it}\nSSIM {metrics['amplitude']['ssim']:.2f} / {metrics['phase']['ssim']:.2f}",
-                           fontsize=10)
+    axes[0, col].set_title(f"iteration {it}\nSSIM {metrics['amplitude']['ssim']:.2f} / "
+                           f"{metrics['phase']['ssim']:.2f}", fontsize=10)
 axes[0, -1].imshow(np.abs(target), cmap="gray")
 axes[1, -1].imshow(np.angle(target), cmap="viridis")
 axes[0, -1].set_title("ground truth", fontsize=10)

@@ -34,7 +34,8 @@ for backend in ("pytorch", "tensorflow"):
     obj, origin = load_reconstruction(f"{backend}/recon/reconstructed_object.npz")
     metrics, window, target = evaluate_arrays(obj, truth, origin, positions=positions)
     amp, phase = metrics["amplitude"]["ssim"], metrics["phase"]["ssim"]
-    print(f"{backend:10s} SSIM amplitude {amp:.3f}  phase {phase:.3f}  PSNR amplitude {metrics['amplitude']['psnr']:.1f} dB")
+    print(f"{backend:10s} SSIM amplitude {amp:.3f}  phase {phase:.3f}  "
+          f"PSNR amplitude {metrics['amplitude']['psnr']:.1f} dB")
     panels.append((f"{backend}\nSSIM {amp:.2f} / {phase:.2f}", window))
 panels.insert(0, ("ground truth", target))
 

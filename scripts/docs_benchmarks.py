@@ -7,13 +7,10 @@ section, which fails the build (no plot is silently dropped).
 
 Figures (file -> source section):
 
-* ``quality.png``: amplitude and phase SSIM against wall seconds per method, from "Reconstruction quality, full
-  run with the product recipe" (points) and "Refinement on the realistic scan's unseen half" run A (one line
-  per start, one point per pass);
-* ``throughput.png``: training and inference FLOP rate as a share of the matmul rate per gridsize, from
-  "PyTorch throughput";
-* ``scale.png``: peak RSS (GiB) against the number of patterns for inference and training, with the stack size,
-  from "Scale: HDF5 scans read on demand".
+* ``refinement_speed.png``: seconds each solver needs to reach pty-chi's best reconstruction on the three neutral
+  scans (idle machine), from "Refinement against pty-chi on neutral scans";
+* ``network_scans.png``: amplitude and phase SSIM of the network alone, the network followed by 10 refinement
+  passes, and pty-chi on the three benchmark scans, from "The network on the three benchmark scans".
 """
 
 from __future__ import annotations
@@ -25,18 +22,17 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 OUT = ROOT / "docs" / "generated" / "benchmarks"
 
-#: figure file -> (section heading prefix, alt text / caption)
+#: figure file -> alt text / caption
 FIGURES = {
-    "quality.png": "SSIM against wall time per method (realistic Siemens scan, unseen half)",
-    "throughput.png": "PyTorch training and inference FLOP rate as a share of the matmul rate",
-    "scale.png": "Peak RSS against the number of patterns (HDF5 read on demand, streamed inference)",
+    "refinement_speed.png": "Seconds to reach pty-chi's best reconstruction, refinement against pty-chi",
+    "network_scans.png": "SSIM of the network alone, after 10 refinement passes, and pty-chi, per scan",
 }
-QUALITY = "Reconstruction quality, full run with the product recipe"
-REFINEMENT = "Refinement on the realistic scan's unseen half"
-THROUGHPUT = "PyTorch throughput"
-SCALE = "Scale: HDF5 scans read on demand"
+NEUTRAL = "Refinement against pty-chi on neutral scans"
+NETWORK = "The network on the three benchmark scans"
+MULTIMODE = "Mixed-state probes"
 
-__all__ = ["BenchmarkParseError", "FIGURES", "section_tables", "build_benchmark_figures"]
+__all__ = ["BenchmarkParseError", "FIGURES", "section_tables", "build_benchmark_figures", "neutral_speed",
+           "network_rows", "multimode_rows"]
 
 
 class BenchmarkParseError(ValueError):
@@ -70,12 +66,13 @@ def section_tables(text: str, heading: str) -> list[list[list[str]]]:
     return tables
 
 
-def _table(text: str, heading: str, first_header: str) -> list[list[str]]:
+def _table(text: str, heading: str, first_header: str, columns: tuple[str, ...] = ()) -> list[list[str]]:
+    """The section's table whose first column is ``first_header`` and which has every one of ``columns``."""
     for table in section_tables(text, heading):
-        if table[0][0] == first_header:
+        if table[0][0] == first_header and all(c in table[0] for c in columns):
             return table
     raise BenchmarkParseError(f"{RESULTS.name}: section '{heading}' has no table whose first column is "
-                              f"'{first_header}'")
+                              f"'{first_header}' with columns {list(columns)}")
 
 
 def _number(cell: str, heading: str) -> float:
@@ -92,116 +89,98 @@ def _column(table: list[list[str]], name: str, heading: str) -> int:
     return table[0].index(name)
 
 
-def quality_points(text: str) -> list[tuple[str, float, float, float]]:
-    """(method, wall s, amplitude SSIM, phase SSIM) for every timed row of the product-recipe run."""
-    table = _table(text, QUALITY, "method")
-    wall, amp, phase = (_column(table, c, QUALITY) for c in ("wall s", "amp SSIM", "phase SSIM"))
-    rows = [(r[0], r[wall], r[amp], r[phase]) for r in table[1:] if r[wall] not in ("–", "-", "")]
-    if not rows:
-        raise BenchmarkParseError(f"{RESULTS.name}: section '{QUALITY}': no row with a wall time")
-    return [(m, _number(w, QUALITY), _number(a, QUALITY), _number(p, QUALITY)) for m, w, a, p in rows]
+_PAIR = re.compile(r"([-−]?\d*\.\d+|[-−]?\d+)\s*/\s*([-−]?\d*\.\d+|[-−]?\d+)")
 
 
-def refinement_curves(text: str) -> dict[str, list[tuple[float, float, float]]]:
-    """Run A of the refinement benchmark: start -> [(seconds, amplitude SSIM, phase SSIM) per pass]."""
-    table = _table(text, REFINEMENT, "pass")
-    cell = re.compile(r"^\s*([-−\d.]+)\s*/\s*([-−\d.]+)\s*\(([\d.]+)\)\s*$")
-    curves: dict[str, list[tuple[float, float, float]]] = {}
-    for row in table[1:]:
-        points = []
-        for value in row[1:]:
-            if not value:
-                continue
-            m = cell.match(value)
-            if not m:
-                raise BenchmarkParseError(f"{RESULTS.name}: section '{REFINEMENT}': expected 'amp / phase (s)', "
-                                          f"found '{value}'")
-            points.append((_number(m.group(3), REFINEMENT), _number(m.group(1), REFINEMENT),
-                           _number(m.group(2), REFINEMENT)))
-        if points:
-            curves[row[0]] = points
-    if not curves:
-        raise BenchmarkParseError(f"{RESULTS.name}: section '{REFINEMENT}': the pass table has no rows")
-    return curves
+def _pairs(cell: str, heading: str, count: int = 1) -> list[tuple[float, float]]:
+    """The first ``count`` 'amplitude / phase' pairs of a cell (``0.784 / 0.895 vs 0.843 / 0.889``)."""
+    found = _PAIR.findall(cell)
+    if len(found) < count:
+        raise BenchmarkParseError(f"{RESULTS.name}: section '{heading}': expected {count} 'amp / phase' pair(s), "
+                                  f"found '{cell}'")
+    return [(_number(a, heading), _number(p, heading)) for a, p in found[:count]]
 
 
-def throughput_shares(text: str) -> list[tuple[str, float, float]]:
-    """(gridsize, training share, inference share) of the float32 matmul rate."""
-    table = _table(text, THROUGHPUT, "gs")
-    train, infer = _column(table, "train/mm", THROUGHPUT), _column(table, "infer/mm", THROUGHPUT)
-    return [(r[0], _number(r[train], THROUGHPUT), _number(r[infer], THROUGHPUT)) for r in table[1:]]
+def _lead_number(cell: str, heading: str) -> float:
+    m = re.match(r"\s*([-−]?[\d.]+)", cell)
+    if not m:
+        raise BenchmarkParseError(f"{RESULTS.name}: section '{heading}': expected a number, found '{cell}'")
+    return _number(m.group(1), heading)
 
 
-def scale_rows(text: str) -> list[tuple[float, float, float | None, float | None]]:
-    """(patterns, stack GiB, inference peak RSS GiB or None, training peak RSS GiB or None)."""
-    table = _table(text, SCALE, "patterns")
-    cols = [_column(table, c, SCALE) for c in ("stack GiB", "infer peak RSS GiB", "train peak RSS GiB")]
+def neutral_speed(text: str) -> list[tuple[str, tuple[float, float], float, float, tuple[float, float]]]:
+    """The idle-machine table of the neutral-scan comparison: (scan, pty-chi's best amp/phase SSIM, pty-chi's
+    seconds to it, our seconds to it, our final amp/phase SSIM) per scan."""
+    cols = ("anchor amp / phase SSIM", "pty-chi s to it", "ours:default s (ratio)", "ours:default end (passes, s)")
+    table = _table(text, NEUTRAL, "scan", cols)
+    idx = [_column(table, c, NEUTRAL) for c in cols]
+    return [(r[0], _pairs(r[idx[0]], NEUTRAL)[0], _lead_number(r[idx[1]], NEUTRAL), _lead_number(r[idx[2]], NEUTRAL),
+             _pairs(r[idx[3]], NEUTRAL)[0]) for r in table[1:]]
 
-    def maybe(cell: str) -> float | None:
-        return None if cell == "not run" else _number(cell, SCALE)
 
-    return [(_number(r[0], SCALE), _number(r[cols[0]], SCALE), maybe(r[cols[1]]), maybe(r[cols[2]]))
+def network_rows(text: str) -> list[tuple[str, tuple[float, float], tuple[float, float], tuple[float, float]]]:
+    """The network on the benchmark scans: (scan, network alone, 10 refinement passes from the network, pty-chi
+    20 iterations), each an (amplitude, phase) SSIM pair."""
+    cols = ("network alone (`ptycho infer`)", "refine 10 passes from network / from flat", "pty-chi 20 it")
+    table = _table(text, NETWORK, "scan (object / probe / pattern)", cols)
+    idx = [_column(table, c, NETWORK) for c in cols]
+    return [(r[0], _pairs(r[idx[0]], NETWORK)[0], _pairs(r[idx[1]], NETWORK)[0], _pairs(r[idx[2]], NETWORK)[0])
             for r in table[1:]]
 
 
-def _quality_figure(text: str, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    points, curves = quality_points(text), refinement_curves(text)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 5.2), sharey=True)
-    for k, (ax, label) in enumerate(zip(axes, ("amplitude SSIM", "phase SSIM"), strict=True)):
-        for name, curve in curves.items():
-            ax.plot([c[0] for c in curve], [c[1 + k] for c in curve], "o-", ms=3, label=f"{name} (issue 15, run A)")
-        for method, wall, amp, phase in points:
-            ax.plot(wall, (amp, phase)[k], "s", ms=7, label=f"{method} (product recipe)")
-        ax.set_xscale("log")
-        ax.set_xlabel("wall seconds (shared 2-core CPU, under load)")
-        ax.set_title(label)
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("SSIM on the unseen half (higher is better)")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=2, frameon=False)
-    fig.tight_layout(rect=(0, 0.22, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+def multimode_rows(text: str) -> dict[str, tuple[float, float, float]]:
+    """The mixed-state probe table: run -> (amplitude SSIM, phase SSIM, seconds)."""
+    table = _table(text, MULTIMODE, "run", ("amp SSIM", "phase SSIM", "seconds"))
+    idx = [_column(table, c, MULTIMODE) for c in ("amp SSIM", "phase SSIM", "seconds")]
+    return {r[0]: tuple(_number(r[i], MULTIMODE) for i in idx) for r in table[1:]}  # type: ignore[misc]
 
 
-def _throughput_figure(text: str, path: Path) -> None:
+def _short(scan: str) -> str:
+    return scan.split("/")[0].strip().replace(" (grf)", "").replace("natural image", "natural")
+
+
+def _speed_figure(text: str, path: Path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    rows = throughput_shares(text)
-    x = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(5.5, 3.5))
-    ax.bar(x - 0.2, [r[1] for r in rows], 0.4, label="training")
-    ax.bar(x + 0.2, [r[2] for r in rows], 0.4, label="inference")
-    ax.axhline(1.0, color="k", lw=0.8, ls="--", label="float32 matmul rate")
-    ax.set_xticks(x, [f"gridsize {r[0]}" for r in rows])
-    ax.set_ylabel("FLOP rate / matmul rate")
-    ax.set_ylim(0, 1.1)
-    ax.set_title("PyTorch on 2 CPU cores (N = 64, batch 16)")
-    ax.legend(fontsize=8, loc="lower right")
+    rows = neutral_speed(text)
+    y = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(5.6, 2.8))
+    ax.barh(y + 0.2, [r[2] for r in rows], 0.4, label="pty-chi (LSQML)", color="tab:gray")
+    ax.barh(y - 0.2, [r[3] for r in rows], 0.4, label="ours (ptycho refine)", color="tab:blue")
+    ax.set_yticks(y, [_short(r[0]) for r in rows])
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds to reach pty-chi's best (2 idle CPU cores, 1 thread)")
+    ratios = [r[2] / r[3] for r in rows]
+    ax.set_title(f"Refinement reaches pty-chi's best {min(ratios):.0f}-{max(ratios):.0f}x sooner", fontsize=10)
+    ax.set_xlim(0, 1.5 * max(r[2] for r in rows))  # room on the right for the legend
+    ax.legend(fontsize=8, loc="center right")
+    ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def _scale_figure(text: str, path: Path) -> None:
+def _network_figure(text: str, path: Path) -> None:
     import matplotlib.pyplot as plt
+    import numpy as np
 
-    rows = scale_rows(text)
-    fig, ax = plt.subplots(figsize=(5.5, 3.5))
-    ax.plot([r[0] for r in rows], [r[1] for r in rows], "k--", label="diffraction stack on disk")
-    for idx, label in ((2, "inference peak RSS"), (3, "training peak RSS")):
-        done = [r for r in rows if r[idx] is not None]
-        ax.plot([r[0] for r in done], [r[idx] for r in done], "o-", label=label)
-    ax.set_xscale("log")
-    ax.set_xlabel("patterns in the scan")
-    ax.set_ylabel("GiB")
-    ax.set_title("Memory does not grow with the scan")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    rows = network_rows(text)
+    x = np.arange(len(rows))
+    fig, axes = plt.subplots(1, 2, figsize=(5.6, 2.8), sharey=True)
+    series = (("network alone", 1, "tab:orange"), ("+ 10 refinement passes", 2, "tab:blue"),
+              ("pty-chi, 20 iterations", 3, "tab:gray"))
+    for k, (ax, title) in enumerate(zip(axes, ("amplitude SSIM", "phase SSIM"), strict=True)):
+        for j, (label, col, color) in enumerate(series):
+            ax.bar(x + (j - 1) * 0.27, [r[col][k] for r in rows], 0.27, label=label, color=color)
+        ax.set_xticks(x, [_short(r[0]) for r in rows], fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.axhline(0, color="k", lw=0.6)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylim(-0.1, 1.0)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=3, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -215,11 +194,14 @@ def build_benchmark_figures(out_dir: Path = OUT, results: Path = RESULTS) -> lis
 
     matplotlib.use("Agg")
     text = results.read_text(encoding="utf-8")
-    quality_points(text), refinement_curves(text), throughput_shares(text), scale_rows(text)
+    neutral_speed(text), network_rows(text), multimode_rows(text)
     out_dir.mkdir(parents=True, exist_ok=True)
-    makers = {"quality.png": _quality_figure, "throughput.png": _throughput_figure, "scale.png": _scale_figure}
+    makers = {"refinement_speed.png": _speed_figure, "network_scans.png": _network_figure}
     paths = []
     for name in FIGURES:
         makers[name](text, out_dir / name)
         paths.append(out_dir / name)
+    for stale in out_dir.glob("*.png"):
+        if stale.name not in FIGURES:
+            stale.unlink()
     return paths

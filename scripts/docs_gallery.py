@@ -6,21 +6,27 @@ writes, in page order, into the folder given as its first argument. The page sho
 figures, what the script printed and the script itself, so the pictures on the site are always the ones the
 current code makes (they cannot drift from it).
 
-A run is reused while neither the script nor any source file of the packages changed (a stamp of their SHA-256),
-so ``mkdocs serve`` does not retrain on every edit; a clean checkout (CI, ``nox -s docs``) always runs them.
-A failing example fails the build with its stderr.
+A run is reused while the code it ran is unchanged (``scripts/gallery_cache.py``: a hash of the script and of
+every repository module it loaded, docstrings and comments left out, plus the library versions; stored in
+``docs/generated/gallery/<name>/.stamp``), so ``mkdocs serve`` and ``nox -s docs`` recompute an example only
+when its code changed; a fresh clone runs them all once. Each example's start and end (or its reuse) is a line
+on stderr. What a run printed shows its temporary working folder as ``.``. A failing example fails the build
+with its stderr.
 """
 
 from __future__ import annotations
 
 import ast
-import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+
+from gallery_cache import RUNNER, code_key, recorded_files  # scripts/ is on sys.path (scripts/docs_hooks.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -60,36 +66,56 @@ def examples() -> list[Example]:
     return [Example(p) for p in sorted(EXAMPLES.glob("[0-9]*.py"))]
 
 
-def _stamp(example: Example) -> str:
-    digest = hashlib.sha256(example.source.encode("utf-8"))
-    for src in sorted(ROOT.glob("packages/*/src/**/*.py")):
-        digest.update(str(src.relative_to(ROOT)).encode())
-        digest.update(src.read_bytes())
-    return digest.hexdigest()
+def _current(example: Example, out: Path) -> bool:
+    """Whether ``out`` holds a run of ``example`` whose code key (:func:`gallery_cache.code_key`) still holds."""
+    stored = recorded_files(out / ".stamp")
+    if stored is None or not (out / "stdout.txt").is_file():
+        return False
+    key, files = stored
+    return code_key(example.path, files) == key and all((out / f).is_file() for f in example.figures)
+
+
+def _say(message: str) -> None:
+    print(f"gallery: {message}", file=sys.stderr, flush=True)
 
 
 def run_example(example: Example) -> str:
-    """Run the script (unless its stamp is current) and return what it printed; figures land in FIGURES/name."""
+    """Run the script (unless its cached run is current) and return what it printed; figures land in
+    FIGURES/name. The working folder of the run is shown as ``.`` in what it printed (no temporary paths)."""
     out = FIGURES / example.name
-    stamp, printed = out / ".stamp", out / "stdout.txt"
-    key = _stamp(example)
-    current = stamp.is_file() and stamp.read_text() == key and printed.is_file()
-    if current and all((out / f).is_file() for f in example.figures):
-        return printed.read_text(encoding="utf-8")
+    if _current(example, out):
+        _say(f"examples/{example.path.name}: unchanged code, reusing its figures")
+        return (out / "stdout.txt").read_text(encoding="utf-8")
+    _say(f"examples/{example.path.name}: running ...")
+    t0 = time.monotonic()
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"}
     with tempfile.TemporaryDirectory(prefix=f"gallery-{example.name}-") as work:
-        done = subprocess.run([sys.executable, str(example.path), str(out)], cwd=work, env=env,
-                              capture_output=True, text=True)
+        record = Path(work) / ".loaded.json"
+        done = subprocess.run([sys.executable, "-c", RUNNER, str(example.path), str(out), str(record), str(ROOT)],
+                              cwd=work, env=env, capture_output=True, text=True)
+        files = json.loads(record.read_text()) if done.returncode == 0 and record.is_file() else []
+        printed = relative_paths(done.stdout, Path(work))
     if done.returncode != 0:
         raise RuntimeError(f"gallery example {example.path} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
     missing = [f for f in example.figures if not (out / f).is_file()]
     if missing:
         raise RuntimeError(f"gallery example {example.path}: expected figures {missing} in {out}, found none")
-    printed.write_text(done.stdout, encoding="utf-8")
-    stamp.write_text(key)
-    return done.stdout
+    (out / "stdout.txt").write_text(printed, encoding="utf-8")
+    key = code_key(example.path, files)
+    (out / ".stamp").write_text(json.dumps({"key": key, "files": files}, indent=1))
+    _say(f"examples/{example.path.name}: done in {time.monotonic() - t0:.0f} s")
+    return printed
+
+
+def relative_paths(text: str, work: Path) -> str:
+    """``text`` with the run's temporary working folder ``work`` (in any spelling: as given, resolved) written
+    as ``.`` and the figures' folder as ``OUTPUT_DIR``: a page shows paths a reader can use."""
+    spellings = {str(work), str(work.resolve())}
+    for spelling in sorted(spellings, key=len, reverse=True):
+        text = text.replace(spelling + os.sep, "./").replace(spelling, ".")
+    return text.replace(str(FIGURES.resolve()), "OUTPUT_DIR").replace(str(FIGURES), "OUTPUT_DIR")
 
 
 def page(example: Example, printed: str) -> str:
@@ -98,10 +124,28 @@ def page(example: Example, printed: str) -> str:
     for name, caption in example.figures.items():
         lines += [f"![{caption}](../generated/gallery/{example.name}/{name})", "", f"*{caption}*", ""]
     if printed.strip():
-        lines += ["## What it printed", "", "```text", printed.rstrip(), "```", ""]
+        lines += ["## What it printed", "", "```text", wrap_long_lines(printed.rstrip()), "```", ""]
     lines += ["## The script", "", f"`examples/{example.path.name}`; run it yourself with "
               f"`python examples/{example.path.name} OUTPUT_DIR`.", "", "```python", example.code.rstrip(), "```", ""]
     return "\n".join(lines)
+
+
+#: characters of a code line that fit the text column at a 1280-px window (tests-docs/test_docs_layout.py)
+TEXT_COLUMNS = 108
+
+
+def wrap_long_lines(text: str, width: int = TEXT_COLUMNS) -> str:
+    """``text`` with lines longer than ``width`` wrapped at spaces, continuations indented by two spaces (what a
+    run printed, shown in the text column without sideways scrolling)."""
+    import textwrap
+
+    out = []
+    for line in text.splitlines():
+        if len(line) <= width:
+            out.append(line)
+            continue
+        out += textwrap.wrap(line, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
+    return "\n".join(out)
 
 
 def index(items: list[Example]) -> str:

@@ -1,8 +1,9 @@
-"""The benchmark plots of docs/reference/benchmarks.md: drawn by the build from benchmarks/RESULTS.md.
+"""docs/reference/benchmarks.md: one screen of plots and a summary, consistent with benchmarks/RESULTS.md.
 
 The built page must show every figure of ``scripts/docs_benchmarks.FIGURES``, each a real PNG made by this build
-(git-ignored, so no committed image can drift from the record), and a record whose table no longer parses must
-fail with one line naming its section.
+from the record's tables (git-ignored, so no committed image can drift from the record); a record whose table no
+longer parses must fail with one line naming its section; every number of the summary must appear in the record;
+and the page must stay about one screen tall (the record itself is the page reference/benchmark-record).
 """
 
 from __future__ import annotations
@@ -41,17 +42,54 @@ def test_benchmarks_page_carries_its_build_made_figures():
 
 def test_the_plotted_numbers_are_the_record_s():
     text = docs_benchmarks.RESULTS.read_text(encoding="utf-8")
-    points = {m: (w, a, p) for m, w, a, p in docs_benchmarks.quality_points(text)}
-    assert points["pty-chi LSQML, 20 it"] == (240.4, 0.754, 0.902)
-    assert "flat object (floor)" not in points  # untimed rows have no place on a time axis
-    flat = docs_benchmarks.refinement_curves(text)["flat start"]
-    assert flat[4] == (32.0, 0.768, 0.920) and len(flat) == 9
-    assert docs_benchmarks.throughput_shares(text) == [("1", 0.87, 0.88), ("2", 0.85, 0.90)]
-    assert docs_benchmarks.scale_rows(text)[-1] == (128000.0, 1.953, 0.631, 0.848)
+    speed = docs_benchmarks.neutral_speed(text)
+    assert [r[0] for r in speed] == ["Siemens / zone plate / spiral", "natural / Fresnel / raster",
+                                     "texture / phase screen / spiral"]
+    assert speed[0][1:] == ((0.843, 0.970), 26.7, 4.6, (0.847, 0.981))  # the idle-machine table
+    network = docs_benchmarks.network_rows(text)
+    assert network[0][1:] == ((0.390, -0.049), (0.784, 0.895), (0.835, 0.943))
+    assert docs_benchmarks.multimode_rows(text)["ours K=3 true"] == (0.828, 0.977, 20.2)
 
 
-@pytest.mark.parametrize("heading", [docs_benchmarks.QUALITY, docs_benchmarks.REFINEMENT,
-                                     docs_benchmarks.THROUGHPUT, docs_benchmarks.SCALE])
+PAGE = ROOT / "docs" / "reference" / "benchmarks.md"
+NUMBER = re.compile(r"(?<![\w.])[-−]?\d+(?:\.\d+)?(?![\w.])")
+#: the page's height at a 1280 x 900 viewport: one screen of plots and tables (the record is a page of its own)
+MAX_HEIGHT_PX = 1400
+
+
+def page_numbers(markdown: str) -> list[str]:
+    """The numbers a reader sees on the page: its text without link targets, image sources and attributes."""
+    text = re.sub(r"\]\([^)]*\)", "]", markdown)  # link and image targets
+    text = re.sub(r"\{[^}]*\}", "", text)  # attribute lists ({ width="49%" })
+    return NUMBER.findall(text)
+
+
+def test_every_number_on_the_summary_is_in_the_record():
+    record = docs_benchmarks.RESULTS.read_text(encoding="utf-8")
+    record_numbers = set(NUMBER.findall(record))
+    numbers = page_numbers(PAGE.read_text(encoding="utf-8"))
+    assert len(numbers) > 40, numbers  # the tables are there
+    missing = sorted({n for n in numbers if n not in record_numbers})
+    assert not missing, f"docs/reference/benchmarks.md: numbers not in benchmarks/RESULTS.md: {missing}"
+    # the detector sees a number that is not in the record
+    assert "0.431" not in record_numbers and "0.431" in page_numbers("| demo | 0.431 / 0.12 |")
+
+
+def test_the_summary_fits_one_screen(server, browser):
+    from urllib.parse import urljoin
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(urljoin(server, "reference/benchmarks/"))
+    page.wait_for_load_state("networkidle")
+    height = page.evaluate("() => document.querySelector('article').getBoundingClientRect().height")
+    record = page.evaluate("() => [...document.querySelectorAll('article a')].filter("
+                           "a => a.href.includes('benchmark-record')).length")
+    page.close()
+    assert height <= MAX_HEIGHT_PX, f"reference/benchmarks: {height:.0f} px tall, expected at most {MAX_HEIGHT_PX}"
+    assert record >= 3, "the summary must link its details in the benchmark record"
+
+
+@pytest.mark.parametrize("heading", [docs_benchmarks.NEUTRAL, docs_benchmarks.NETWORK, docs_benchmarks.MULTIMODE])
 def test_a_table_that_does_not_parse_fails_with_one_line_naming_its_section(tmp_path, heading):
     text = docs_benchmarks.RESULTS.read_text(encoding="utf-8")
     lines = text.splitlines()

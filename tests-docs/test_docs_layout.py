@@ -5,7 +5,8 @@ their source code in them). For each rendered ``table``, ``pre`` and display equ
 element (a ``pre``'s ``code``) up to ``.md-content``, the first element whose content is wider than its box
 (``scrollWidth > clientWidth``) must scroll (``overflow-x`` auto or scroll) and lie inside the column; an
 element with overflow visible, hidden or clip that is too narrow for its content, or a scroller reaching past
-the column, is a clipped block.
+the column, is a clipped block. Code blocks must moreover fit the text column outright (no sideways scrolling
+to read a command, an output line or a diagram), except the API pages' collapsed source listings.
 """
 
 from __future__ import annotations
@@ -62,9 +63,9 @@ def test_every_page_is_checked():
 
 
 def test_the_detector_finds_clipped_tables_and_equations(server, browser):
-    """Without the theme's scrolling wrappers the benchmarks page's wide tables are clipped: the check sees it."""
+    """Without the theme's scrolling wrappers the benchmark record's wide tables are clipped: the check sees it."""
     page = browser.new_page(viewport=VIEWPORT)
-    page.goto(urljoin(server, "reference/benchmarks/"))
+    page.goto(urljoin(server, "reference/benchmark-record/"))
     assert page.evaluate(CLIPPED) == []
     page.add_style_tag(content=".md-typeset__scrollwrap, .md-typeset table:not([class]) "
                                "{ overflow: hidden !important; }")
@@ -92,3 +93,43 @@ def test_no_table_or_code_block_is_clipped(server, browser):
         problems += [f"{path}: {p}" for p in page.evaluate(CLIPPED)]
     page.close()
     assert not problems, f"{len(problems)} clipped blocks at 1280 px:\n" + "\n".join(problems[:20])
+
+
+#: code blocks (not the API pages' collapsed source listings) whose lines are wider than the text column: the
+#: reader must scroll sideways to see the end of a command or a diagram
+WIDE = """() => {
+  const found = [];
+  for (const pre of document.querySelectorAll('article pre')) {
+    if (pre.closest('details')) continue;                        // source code of an API object, opened on demand
+    const code = pre.querySelector('code') || pre;
+    if (!code.getClientRects().length) continue;
+    if (code.scrollWidth > code.clientWidth + 1) {
+      const longest = code.innerText.split('\\n').reduce((a, b) => a.length >= b.length ? a : b, '');
+      found.push(`${code.scrollWidth} px in a ${code.clientWidth} px column: ${longest.slice(0, 70)}`);
+    }
+  }
+  return found;
+}"""
+
+
+def test_the_width_detector_finds_a_wide_code_block(server, browser):
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(urljoin(server, "specs/physics/"))
+    assert page.evaluate(WIDE) == []
+    page.evaluate("() => { const pre = document.createElement('pre'); const code = document.createElement('code');"
+                  " code.textContent = 'x'.repeat(400); pre.appendChild(code);"
+                  " document.querySelector('article').appendChild(pre); }")
+    problems = page.evaluate(WIDE)
+    page.close()
+    assert len(problems) == 1 and problems[0].endswith("x" * 70), problems
+
+
+def test_no_code_block_is_wider_than_the_text_column(server, browser):
+    """At 1280 px every command, printed output and diagram fits the text column (no sideways scrolling)."""
+    page = browser.new_page(viewport=VIEWPORT)
+    problems = []
+    for path in _pages():
+        page.goto(urljoin(server, "" if path == "." else path + "/"))
+        problems += [f"{path or '.'}: {p}" for p in page.evaluate(WIDE)]
+    page.close()
+    assert not problems, f"{len(problems)} code blocks wider than the text column at 1280 px:\n" + "\n".join(problems)

@@ -235,7 +235,7 @@ def test_infer_then_finetune_the_network(scan: Path, tmp_path: Path) -> None:
                         str(out), "--refine-iterations", "2", "--refine-target", "both"],
                        capture_output=True, text=True, env=env, timeout=900)
     assert r.returncode == 0, r.stderr
-    assert "network pass 2: nll=" in r.stdout
+    assert "refining the network: pass 2/2  nll " in r.stderr and "refining: pass 2/2  nll " in r.stderr
     log = json.loads((out / "refine_log.json").read_text())
     net = log["network"]
     assert net["target"] == "both" and [row["iteration"] for row in net["history"]] == [1, 2]

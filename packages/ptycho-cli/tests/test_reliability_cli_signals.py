@@ -82,12 +82,12 @@ def _signal_when(proc: subprocess.Popen, ready, name: str, timeout: float = 180.
     return out, err
 
 
-def _line_reader(proc: subprocess.Popen, needle: str):
-    """A ``ready()`` that reads stdout lines until one contains ``needle``."""
+def _line_reader(proc: subprocess.Popen, needle: str, stream: str = "stdout"):
+    """A ``ready()`` that reads lines of ``stream`` (stdout or stderr) until one contains ``needle``."""
     seen: list[str] = []
 
     def ready() -> bool:
-        line = proc.stdout.readline()
+        line = getattr(proc, stream).readline()
         seen.append(line)
         return needle in line
 
@@ -107,7 +107,7 @@ def test_refine_interrupted_leaves_no_output_folder(tmp_path, name, code, cause)
     out = tmp_path / "rec" / "refine"
     proc = _start(tmp_path, ["refine", "--test-data", str(FIXTURE), "--output-dir", str(out), "--iterations", "500",
                              "--tolerance", "0", "--device", "cpu"])
-    _, err = _signal_when(proc, _line_reader(proc, "iteration 1:"), name)
+    _, err = _signal_when(proc, _line_reader(proc, "refining: pass 1/", "stderr"), name)
     _assert_one_line(proc, err, code, "ptycho refine", cause)
     assert not (tmp_path / "rec").exists()  # the folders it created are gone
 
@@ -142,7 +142,7 @@ def test_infer_interrupted_during_its_refinement_leaves_the_folder_as_it_was(bun
     proc = _start(tmp_path, ["infer", "--backend", "pytorch", "--model_path", str(bundle), "--test_data",
                              str(FIXTURE), "--output_dir", str(out), "--refine-iterations", "500",
                              "--refine-tolerance", "0", "--refine-device", "cpu"])
-    _, err = _signal_when(proc, _line_reader(proc, "iteration 1:"), name)
+    _, err = _signal_when(proc, _line_reader(proc, "refining: pass 1/", "stderr"), name)
     _assert_one_line(proc, err, code, "ptycho infer", cause)
     # the network's reconstruction was written before the refinement began: the command's outputs are removed
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]

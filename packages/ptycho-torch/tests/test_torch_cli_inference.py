@@ -51,11 +51,11 @@ def spy(monkeypatch):
     calls = []
     real = reassembly.predict_patches
 
-    def wrapper(module, container, *, batch_size, device, num_workers=0, precision="32"):
+    def wrapper(module, container, *, batch_size, device, num_workers=0, precision="32", on_batch=None):
         calls.append({"batch_size": batch_size, "device": str(device), "groups": len(container),
                       "num_workers": num_workers, "precision": precision})
         return real(module, container, batch_size=batch_size, device=device, num_workers=num_workers,
-                    precision=precision)
+                    precision=precision, on_batch=on_batch)
 
     monkeypatch.setattr(reassembly, "predict_patches", wrapper)
     return calls

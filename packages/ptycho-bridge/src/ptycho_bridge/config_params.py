@@ -143,8 +143,9 @@ class ModelConfig:
         amp_activation: amplitude-head activation; any spelling in ``AMP_ACTIVATION_SPELLINGS``
             ('silu'/'SiLU' are the PyTorch names of canonical 'swish'). Stored as given.
         object_big, probe_big, probe_mask, pad_object: as canonical ``ModelConfig`` (specs/config.md §2).
-        probe_mask_sigma: > 0 (kept for compatibility). probe_mask_diameter: > 0 or None, in pixels.
-        gaussian_smoothing_sigma: >= 0, pixels; blur of the illuminated field.
+        probe_mask_sigma: positive (kept for compatibility).
+        probe_mask_diameter: positive or None, in pixels.
+        gaussian_smoothing_sigma: pixels, at least 0; blur of the illuminated field.
     """
 
     mode: str = "Unsupervised"
@@ -191,8 +192,9 @@ class TrainingConfig:
 
     Attributes:
         train_data_file, test_data_file: NPZ paths (str is converted to Path) or None.
-        batch_size: >= 1. epochs: >= 1, or None with a max_time budget (canonical ``nepochs``). max_time: None or a wall-clock budget
-            ``DD:HH:MM:SS`` (canonical ``max_time``).
+        batch_size: at least 1.
+        epochs: at least 1, or None with a max_time budget (canonical ``nepochs``).
+        max_time: None or a wall-clock budget ``DD:HH:MM:SS`` (canonical ``max_time``).
         mae_weight, nll_weight: in [0, 1] (nll_weight is a float, so canonical weights such as
             0.5 are representable). realspace_mae_weight, realspace_weight: >= 0.
         n_groups: groups to train on (>= 1) or None (default) = the whole scan, one group per position.

@@ -106,26 +106,26 @@ EXECUTION_RULES: dict[str, str] = {
 class PyTorchExecutionConfig:
     """Execution-only settings of a PyTorch run (specs/config-bridge.md §5 lists each with its rule).
 
-    Trainer: ``accelerator`` ('auto' | 'cpu' | 'gpu' | 'cuda' | 'mps'; 'tpu' is rejected), ``devices``
-    (int >= 1 or 'auto'), ``strategy`` ('auto' | 'ddp' | 'ddp_spawn'), ``num_nodes`` (int >= 1; a DDP run has
-    devices x num_nodes processes, specs/scaling.md §1), ``deterministic`` (bool or
-    'warn'), ``precision`` ('32' | 'bf16-mixed' | '16-mixed': autocast of the network only, specs/scaling.md
-    §4), ``accumulate_grad_batches`` (int >= 1; values > 1 are refused by the trainer with a
-    RuntimeError because the Lightning module uses manual optimisation).
-    Data loading: ``num_workers`` (int >= 0), ``inference_batch_size`` (int >= 1 or None = the training
-    batch size).
-    Optimisation: ``learning_rate`` (> 0; the optimiser itself is canonical ``TrainingConfig.optimizer``),
-    ``scheduler`` ('Default' constant | 'Exponential' | 'MultiStage' | 'Adaptive' plateau | 'WarmupCosine';
-    'ReduceLROnPlateau' is stored as 'Adaptive') and its parameters ``lr_warmup_epochs`` (>= 0),
-    ``lr_min_ratio`` (in [0, 1]),
-    ``exponential_gamma`` (0 < g <= 1, per epoch), ``multistage_milestones`` (strictly increasing epochs
-    >= 1, or None = [nepochs//2, 3*nepochs//4]), ``multistage_gamma`` (0 < g <= 1), ``plateau_factor`` (0 < f < 1),
-    ``plateau_patience`` (epochs >= 0), ``plateau_min_lr`` (>= 0), ``plateau_threshold`` (>= 0).
-    Checkpoints and logging: ``enable_progress_bar``, ``enable_checkpointing`` (bools),
-    ``checkpoint_save_top_k`` (-1 = all, 0 = none, k >= 1 = best k), ``checkpoint_monitor_metric``
-    (non-empty str; 'val_loss' is aliased by the trainer to the model's validation-loss name),
-    ``checkpoint_mode`` ('min' | 'max'), ``early_stop_patience`` (epochs >= 1, or None = no early stop),
-    ``logger_backend`` ('csv' | 'tensorboard' | 'mlflow' | 'none'; None is stored as 'none').
+    - Trainer: ``accelerator`` ('auto' | 'cpu' | 'gpu' | 'cuda' | 'mps'; 'tpu' is rejected), ``devices``
+      (int >= 1 or 'auto'), ``strategy`` ('auto' | 'ddp' | 'ddp_spawn'), ``num_nodes`` (int >= 1; a DDP run
+      has devices x num_nodes processes, specs/scaling.md §1), ``deterministic`` (bool or 'warn'),
+      ``precision`` ('32' | 'bf16-mixed' | '16-mixed': autocast of the network only, specs/scaling.md §4),
+      ``accumulate_grad_batches`` (int >= 1; values > 1 are refused by the trainer with a RuntimeError
+      because the Lightning module uses manual optimisation).
+    - Data loading: ``num_workers`` (int >= 0), ``inference_batch_size`` (int >= 1 or None = the training
+      batch size).
+    - Optimisation: ``learning_rate`` (> 0; the optimiser itself is canonical ``TrainingConfig.optimizer``),
+      ``scheduler`` ('Default' constant | 'Exponential' | 'MultiStage' | 'Adaptive' plateau | 'WarmupCosine';
+      'ReduceLROnPlateau' is stored as 'Adaptive') and its parameters: ``lr_warmup_epochs`` (>= 0),
+      ``lr_min_ratio`` (in [0, 1]), ``exponential_gamma`` (0 < g <= 1, per epoch), ``multistage_milestones``
+      (strictly increasing epochs, each at least 1, or None = [nepochs//2, 3*nepochs//4]),
+      ``multistage_gamma`` (0 < g <= 1), ``plateau_factor`` (0 < f < 1), ``plateau_patience``
+      (epochs >= 0), ``plateau_min_lr`` (>= 0), ``plateau_threshold`` (>= 0).
+    - Checkpoints and logging: ``enable_progress_bar``, ``enable_checkpointing`` (bools),
+      ``checkpoint_save_top_k`` (-1 = all, 0 = none, k >= 1 = best k), ``checkpoint_monitor_metric``
+      (non-empty str; 'val_loss' is aliased by the trainer to the model's validation-loss name),
+      ``checkpoint_mode`` ('min' | 'max'), ``early_stop_patience`` (epochs >= 1, or None = no early stop),
+      ``logger_backend`` ('csv' | 'tensorboard' | 'mlflow' | 'none'; None is stored as 'none').
     """
 
     accelerator: str = "auto"

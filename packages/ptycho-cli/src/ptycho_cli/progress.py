@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from tqdm import tqdm
 
 from ptycho_bridge.console import FRAMEWORK_LOGGERS, is_terminal
+from ptycho_bridge.step_progress import StepProgress
 
 __all__ = ["bar", "is_quiet", "set_quiet", "track", "stage", "steps", "quiet_libraries", "silence_library_logs"]
 
@@ -87,36 +88,14 @@ class stage:
         self._bar.close()
 
 
-class steps:
-    """Progress of a counted loop whose steps report values (refinement passes): a tqdm bar with the values on
-    a terminal; elsewhere one line per step, ``<desc> 3/10  nll 1.234e+05  elapsed 0:12`` (stderr).
+class steps(StepProgress):
+    """Progress of a counted loop whose steps report values (refinement passes):
+    :class:`ptycho_bridge.step_progress.StepProgress` on stderr (one line redrawn on a terminal; elsewhere one
+    line per step, ``<desc> 3/10  nll 1.234e+05  elapsed 0:12  eta 0:28``), silenced by :func:`set_quiet`.
     ``total`` None: the count alone. Use as a context manager; call :meth:`step` after each step."""
 
     def __init__(self, total: int | None, desc: str, enabled: bool | None = None) -> None:
-        self._on = (not _QUIET) if enabled is None else enabled
-        self._lines = self._on and not is_terminal(sys.stderr)
-        self._desc, self._total, self._done, self._t0 = desc, total, 0, time.monotonic()
-        self._bar = None if self._lines else bar(total, desc, unit="pass", enabled=enabled)
-
-    def __enter__(self) -> steps:
-        return self
-
-    def step(self, **values: float) -> None:
-        """One step done; ``values`` (name -> number) are shown with it."""
-        self._done += 1
-        if self._bar is not None:
-            self._bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
-            self._bar.update(1)
-        elif self._lines:
-            count = f"{self._done}" if self._total is None else f"{self._done}/{self._total}"
-            shown = "".join(f"  {k} {v:.4g}" for k, v in values.items())
-            elapsed = int(time.monotonic() - self._t0)
-            print(f"{self._desc} {count}{shown}  elapsed {elapsed // 60}:{elapsed % 60:02d}", file=sys.stderr,
-                  flush=True)
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if self._bar is not None:
-            self._bar.close()
+        super().__init__(total, desc, enabled=(not _QUIET) if enabled is None else enabled, stream=sys.stderr)
 
 
 class quiet_libraries:

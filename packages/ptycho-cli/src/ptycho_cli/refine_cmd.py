@@ -18,6 +18,7 @@ import numpy as np
 from ptycho_bridge.argtypes import nonnegative_float, nonnegative_int, positive_int
 from ptycho_bridge.flag_style import hide_spellings
 from ptycho_cli.errors import EXIT_OK, UserError
+from ptycho_cli.progress import steps
 from ptycho_cli.refine_network import TARGETS, finetuned_start, require_torch_bundle
 
 __all__ = ["add_refine_parser", "add_refine_infer_flags", "cmd_refine", "cmd_infer_then_refine", "load_scan"]
@@ -163,10 +164,11 @@ def _run(scan: dict[str, Any], options: Any, out_dir: Path, start: tuple[np.ndar
     if start is not None:
         margin = 4 + (options.subpixel_margin if options.subpixel == "object" else 0)
         obj, origin = embed_start(start[0], start[1], scan["positions"], n, margin)
-    say = (lambda row: None) if quiet else (
-        lambda row: print(f"iteration {row['iteration']}: nll={row['nll']:.6g} ({row['time_s']:.1f} s)", flush=True))
-    result = refine(scan["diffraction"], scan["positions"], scan["probe"], obj, origin, scale=scan["scale"],
-                    options=options, on_iteration=say)
+    # one line per pass in a pipe, a redrawn line on a terminal (stderr); the total is the cap, the stopping
+    # rule may end the run earlier
+    with steps(int(options.iterations), "refining: pass", enabled=not quiet) as shown:
+        result = refine(scan["diffraction"], scan["positions"], scan["probe"], obj, origin, scale=scan["scale"],
+                        options=options, on_iteration=lambda row: shown.step(nll=float(row["nll"])))
     moved = set_network_aside(out_dir) if keep_network else {}
     try:
         written = write_refinement(out_dir, result, scan, options, network_log)
@@ -274,9 +276,9 @@ def cmd_infer_then_refine(args: argparse.Namespace, extra: list[str]) -> int:
     if net_options is None:
         _run(scan, options, out, _network_start(out), quiet, keep_network=True)
         return EXIT_OK
-    say = (lambda row: None) if quiet else (
-        lambda row: print(f"network pass {row['iteration']}: nll={row['nll']:.6g} ({row['time_s']:.1f} s)", flush=True))
-    canvas, origin, history, before, after = finetuned_start(args.model_path, args.test_data, net_options, out, say)
+    with steps(int(net_options.iterations), "refining the network: pass", enabled=not quiet) as shown:
+        canvas, origin, history, before, after = finetuned_start(
+            args.model_path, args.test_data, net_options, out, lambda row: shown.step(nll=float(row["nll"])))
     log = {"target": target, "options": dataclasses.asdict(net_options), "initial_nll": before,
            "final_nll": after, "history": history}
     _run(scan, options, out, (canvas, origin), quiet, log, keep_network=True)

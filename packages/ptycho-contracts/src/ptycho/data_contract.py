@@ -2,25 +2,21 @@
 
 Normative text: specs/data-contract.md. A raw dataset is a set of named arrays (usually an ``.npz``):
 
-==================  ===========  ===========  =========  ================================================
-key                 shape        dtype out    required   meaning
-==================  ===========  ===========  =========  ================================================
-``diffraction``     (M, N, N)    float32      yes        amplitudes sqrt(counts); alias ``diff3d``; counts
-                                                         (integers) are converted with a warning
-``xcoords``         (M,)         float64      yes        scan x = column, object pixels
-``ycoords``         (M,)         float64      yes        scan y = row, object pixels
-``probeGuess``      (N, N)       complex64    yes        probe on the object pixel grid; (1, N, N) squeezed;
-                    or (K, N, N)                          K >= 2 incoherent modes (mixed state), kept
-``xcoords_start``   (M,)         float64      no         nominal x (default: ``xcoords``); pairs with y
-``ycoords_start``   (M,)         float64      no         nominal y (default: ``ycoords``)
-``scan_index``      (M,)         int64        no         scan id per position (default zeros)
-``objectGuess``     (H, W)       complex64    no         full object, H, W >= N
-``Y``               (M, N, N)    complex64    no         ground-truth patch per position
-``label_amp``       (M, N, N)    float32      no         ground-truth amplitude (pairs with label_phase)
-``label_phase``     (M, N, N)    float32      no         ground-truth phase, radians
-``norm_Y_I``        ()           float64      no         scalar label normalisation
-``_metadata``       ()           str          no         JSON object text (never a pickled object)
-==================  ===========  ===========  =========  ================================================
+| key | shape | dtype out | required | meaning |
+|---|---|---|---|---|
+| ``diffraction`` | (M, N, N) | float32 | yes | amplitudes sqrt(counts); alias ``diff3d``; counts (integers) are converted with a warning |
+| ``xcoords`` | (M,) | float64 | yes | scan x = column, object pixels |
+| ``ycoords`` | (M,) | float64 | yes | scan y = row, object pixels |
+| ``probeGuess`` | (N, N) or (K, N, N) | complex64 | yes | probe on the object pixel grid; (1, N, N) squeezed; K >= 2 incoherent modes (mixed state), kept |
+| ``xcoords_start`` | (M,) | float64 | no | nominal x (default: ``xcoords``); pairs with y |
+| ``ycoords_start`` | (M,) | float64 | no | nominal y (default: ``ycoords``) |
+| ``scan_index`` | (M,) | int64 | no | scan id per position (default zeros) |
+| ``objectGuess`` | (H, W) | complex64 | no | full object, H, W >= N |
+| ``Y`` | (M, N, N) | complex64 | no | ground-truth patch per position |
+| ``label_amp`` | (M, N, N) | float32 | no | ground-truth amplitude (pairs with label_phase) |
+| ``label_phase`` | (M, N, N) | float32 | no | ground-truth phase, radians |
+| ``norm_Y_I`` | () | float64 | no | scalar label normalisation |
+| ``_metadata`` | () | str | no | JSON object text (never a pickled object) |
 
 N must be 64, 128 or 256. Errors are :class:`ContractError` (a ``ValueError``) with the message
 ``"<file>: key '<key>': expected <...>, found <...>"`` (file-level problems omit the key part).

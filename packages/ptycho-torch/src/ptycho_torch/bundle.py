@@ -6,7 +6,8 @@ A bundle is a ZIP archive holding only data, never code:
                            'module_kwargs', 'files': {member: sha256 hex}}
     config.json           canonical TrainingConfig as ``ptycho.config.config.config_to_dict`` writes it
     weights.safetensors   state dict of the Lightning module (float32 tensors)
-    physics.npz           'probe' (N, N) (or (K, N, N) modes) complex64 normalised probe, 'intensity_scale' () float64
+    physics.npz           'probe' (N, N) (or (K, N, N) modes) complex64 normalised probe,
+                          'intensity_scale' () float64
 
 Loading executes nothing from the file: JSON, safetensors and ``numpy.load(allow_pickle=False)``
 only. Member names, sizes, hashes and the backend tag are checked before anything is decoded; any

@@ -57,8 +57,8 @@ class ForwardModel(nn.Module):
         intensity_scale: s > 0; ``log_scale`` starts at log(s).
         object_big: merge the C patches per group (True) or use a single patch (F = 1).
         probe_mask: multiply the exit wave by the disk r < N//4.
-        gaussian_smoothing_sigma: >= 0; if > 0 blur the exit wave (real and imag) with a 3x3 Gaussian,
-            reflect padding, before the FFT.
+        gaussian_smoothing_sigma: at least 0; if positive, blur the exit wave (real and imag) with a 3x3
+            Gaussian, reflect padding, before the FFT.
         probe_trainable, intensity_scale_trainable: make probe / log_scale nn.Parameters.
         M: fixed canvas side; None = ``canvas_size(N, gridsize, coords_relative)`` per batch
             (what ``ptycho.physics.forward_model`` uses).

@@ -10,7 +10,10 @@ Normative text: specs/torch-cli.md §4-§5. Flags may come in any order. Flow:
 3. read and validate ``--test_data``; its pattern size must match the model's N;
 4. build the canonical ``InferenceConfig`` from the bundle's canonical TrainingConfig (``--n_images`` groups,
    None = all); no PyTorch-native round trip;
-5. ``reassemble_cdi_image_torch`` predicts and stitches; write ``reconstructed_amplitude.png``,
+5. ``reassemble_cdi_image_torch`` predicts and stitches, showing each prediction batch
+   (:class:`ptycho_bridge.step_progress.StepProgress` on stderr: a redrawn line on a terminal, in a pipe
+   ``predicting: batch 3/10  elapsed 0:02  eta 0:05``, at most one line a second, the first and the last
+   always; none with ``--quiet``); write ``reconstructed_amplitude.png``,
    ``reconstructed_phase.png`` and ``reconstructed_object.npz`` (complex object) atomically;
 6. print one summary line.
 
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ptycho_bridge.flag_style import kebab_case_usage
+from ptycho_bridge.step_progress import StepProgress
 from ptycho_torch.cli.shared import (
     ACCELERATOR_CHOICES,
     PRECISION_CHOICES,
@@ -134,9 +138,11 @@ def _run(args: Any, prog: str = PROG) -> int:
 
     guard = OutputGuard(output_dir)
     try:
-        with quiet_output(quiet):
+        with quiet_output(quiet), StepProgress(None, "predicting: batch", enabled=not quiet,
+                                               min_interval_s=1.0) as shown:
             amp, phase, results = reassemble_cdi_image_torch(
-                test_data, config, M=STITCH_M, models=models, execution_config=execution_config
+                test_data, config, M=STITCH_M, models=models, execution_config=execution_config,
+                on_batch=lambda done, total: _show_batch(shown, done, total),
             )
         validate_paths(None, None, output_dir, create=True)
         written = _write_outputs(output_dir, amp, phase, results)
@@ -148,6 +154,11 @@ def _run(args: Any, prog: str = PROG) -> int:
     n_groups = len(results["global_offsets"])
     print(f"reconstruction={output_dir.resolve()} object_shape={amp.shape[0]}x{amp.shape[1]} groups={n_groups}", flush=True)
     return 0
+
+
+def _show_batch(shown: Any, done: int, total: int) -> None:
+    shown.total = total
+    shown.step()
 
 
 def _write_outputs(output_dir: Path, amp: Any, phase: Any, results: dict[str, Any]) -> list[Path]:

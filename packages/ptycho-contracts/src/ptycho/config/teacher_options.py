@@ -15,8 +15,8 @@ TEACHERS = ("none", "refine")
 
 
 def validate_teacher(owner: str, cfg: Any) -> None:
-    """ValueError naming the first bad teacher field of ``cfg``: teacher in :data:`TEACHERS`, teacher_iterations
-    >= 1, teacher_supervised_share in (0, 1], teacher_keep_weight >= 0."""
+    """ValueError naming the first bad teacher field of ``cfg``: teacher in :data:`TEACHERS`,
+    teacher_iterations >= 1, teacher_supervised_share in (0, 1], teacher_keep_weight >= 0."""
     check_choice(owner, "teacher", cfg.teacher, TEACHERS)
     check_int(owner, "teacher_iterations", cfg.teacher_iterations, 1)
     check_float(owner, "teacher_supervised_share", cfg.teacher_supervised_share, low=0.0, high=1.0, low_open=True)

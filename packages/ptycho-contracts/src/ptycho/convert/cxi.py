@@ -2,21 +2,18 @@
 
 Paths read (all under ``/entry_1``; quantities in SI units as the CXI specification says):
 
-=====================================  ===============================================================
-path                                   meaning
-=====================================  ===============================================================
-``data_1/data``                        (P, H, W) detector counts (else ``instrument_1/detector_1/data``)
-``instrument_1/detector_1/distance``   sample-detector distance, m
-``instrument_1/detector_1/x_pixel_size``, ``y_pixel_size``   detector pixel pitch, m
-``instrument_1/detector_1/mask``       (H, W) pixel mask, non-zero = bad pixel
-``instrument_1/source_1/energy``       photon energy, **joules**
-``sample_1/geometry_1/translation``    (P, 3) probe positions [x, y, z], m (else ``data_1/translation``)
-``image_1/data``                       probe (else ``instrument_1/source_1/illumination``)
-``image_1/image_size``, ``image_2/...``  physical extent [width, height, depth] of probe / object, m
-``image_2/data``                       object (optional)
-``ptychodus/...``                      ptychodus's extension: ``probe_position_indexes``, probe and
-                                       object pixel sizes, object centre (used when present)
-=====================================  ===============================================================
+| path | meaning |
+|---|---|
+| ``data_1/data`` | (P, H, W) detector counts (else ``instrument_1/detector_1/data``) |
+| ``instrument_1/detector_1/distance`` | sample-detector distance, m |
+| ``instrument_1/detector_1/x_pixel_size``, ``y_pixel_size`` | detector pixel pitch, m |
+| ``instrument_1/detector_1/mask`` | (H, W) pixel mask, non-zero = bad pixel |
+| ``instrument_1/source_1/energy`` | photon energy, **joules** |
+| ``sample_1/geometry_1/translation`` | (P, 3) probe positions [x, y, z], m (else ``data_1/translation``) |
+| ``image_1/data`` | probe (else ``instrument_1/source_1/illumination``) |
+| ``image_1/image_size``, ``image_2/...`` | physical extent [width, height, depth] of probe / object, m |
+| ``image_2/data`` | object (optional) |
+| ``ptychodus/...`` | ptychodus's extension: ``probe_position_indexes``, probe and object pixel sizes, object centre (used when present) |
 
 Positions are read as ptychodus reads and writes them: translation column 0 is x, column 1 is y.
 """

@@ -3,23 +3,17 @@
 The layouts are those of ptychodus 1.7 (``ptychodus/plugins/npz_product_file.py`` and
 ``ptychodus.api.io.load_product`` / ``save_product``):
 
-==========================  ======================================  =====================================
-quantity                    NPZ key                                 HDF5
-==========================  ======================================  =====================================
-name, comments              ``name``, ``comments`` (0-d str)        root attributes
-photon energy (eV)          ``photon_energy_eV``                    root attribute
-sample-detector distance m  ``detector_object_distance_m``          root attribute
-position index / x / y (m)  ``probe_position_indexes``, ``_x_m``,   datasets of the same names
-                            ``_y_m``
-probe (opr, modes, H, W)    ``probe``                               dataset ``probe``
-probe pixel size (m)        ``probe_pixel_width_m`` / ``_height_m``  ``probe`` attributes ``pixel_width_m``
-                                                                    / ``pixel_height_m``
-object (layers, H, W)       ``object``                              dataset ``object``
-object pixel size (m)       ``object_pixel_width_m`` / ``_height_m``  ``object`` attributes
-                                                                    ``pixel_width_m`` / ``pixel_height_m``
-object centre (m)           ``object_center_x_m`` / ``_y_m``        ``object`` attributes ``center_x_m``
-                                                                    / ``center_y_m``
-==========================  ======================================  =====================================
+| quantity | NPZ key | HDF5 |
+|---|---|---|
+| name, comments | ``name``, ``comments`` (0-d str) | root attributes |
+| photon energy (eV) | ``photon_energy_eV`` | root attribute |
+| sample-detector distance m | ``detector_object_distance_m`` | root attribute |
+| position index / x / y (m) | ``probe_position_indexes``, ``_x_m``, ``_y_m`` | datasets of the same names |
+| probe (opr, modes, H, W) | ``probe`` | dataset ``probe`` |
+| probe pixel size (m) | ``probe_pixel_width_m`` / ``_height_m`` | ``probe`` attributes ``pixel_width_m`` / ``pixel_height_m`` |
+| object (layers, H, W) | ``object`` | dataset ``object`` |
+| object pixel size (m) | ``object_pixel_width_m`` / ``_height_m`` | ``object`` attributes ``pixel_width_m`` / ``pixel_height_m`` |
+| object centre (m) | ``object_center_x_m`` / ``_y_m`` | ``object`` attributes ``center_x_m`` / ``center_y_m`` |
 
 plus scalar metadata (``probe_photon_count``, ``exposure_time_s``, ...), ``object_layer_spacing_m`` and
 the loss history ``loss_epochs`` / ``loss_values``, written with ptychodus's defaults. NPZ files are read

@@ -77,13 +77,16 @@ def run_cdi_example(train_data, test_data, config, flip_x=False, flip_y=False, t
     :func:`ptycho.tf_backend.workflow.run`, with the legacy mirror updated after training
     (:func:`mirror_trained`), so ``ptycho.model_manager.save(prefix)`` afterwards saves the model trained here.
     Returns ``(amp, phase, results)``: amp/phase (H, W) of the stitched test reconstruction when
-    ``do_stitching`` and test data are given, else (None, None). ``results`` holds ``history``
-    ({'train_loss': [...], 'val_loss': [...]} plus the Keras history keys), ``history_epochs``,
-    ``model_instance``, ``models``, ``tf_models`` (the trained ``ptycho.tf_backend.network.Models`` pair, for
-    ``ptycho.tf_backend.bundle.save_bundle`` and ``reassemble_cdi_image(models=...)``), ``train_container``,
-    ``test_container`` and, with test data, ``reconstructed_obj``, ``pred_amp``, ``reconstructed_obj_cdi``; with
-    stitching also ``obj_tensor_full``, ``global_offsets``, ``recon_amp``, ``recon_phase``. ``resume_from``,
-    ``policy``, ``init_weights`` and ``progress`` (one line per epoch on stdout): see
+    ``do_stitching`` and test data are given, else (None, None).
+
+    ``results`` holds ``history`` ({'train_loss': [...], 'val_loss': [...]} plus the Keras history keys),
+    ``history_epochs``, ``model_instance``, ``models``, ``tf_models`` (the trained
+    ``ptycho.tf_backend.network.Models`` pair, for ``ptycho.tf_backend.bundle.save_bundle`` and
+    ``reassemble_cdi_image(models=...)``), ``train_container``, ``test_container`` and, with test data,
+    ``reconstructed_obj``, ``pred_amp``, ``reconstructed_obj_cdi``; with stitching also ``obj_tensor_full``,
+    ``global_offsets``, ``recon_amp``, ``recon_phase``.
+
+    ``resume_from``, ``policy``, ``init_weights`` and ``progress`` (one line per epoch on stdout): see
     :func:`ptycho.tf_backend.workflow.train`. ``checkpoints``: see
     :func:`ptycho.tf_backend.workflow.default_checkpoints` (None: none when ``output_dir`` is ``Path()``).
     """

@@ -16,24 +16,27 @@ __all__ = ["RefineOptions", "RefineResult", "object_canvas_geometry", "flat_canv
 class RefineOptions:
     """Knobs of :func:`refine` (specs/refinement.md §5, §6).
 
-    iterations: passes over all patterns (>= 0; the most when ``tolerance`` stops earlier). batch_size: patterns
-    per update (from the pass where the growing batch reaches it; None: the whole scan, or at most
-    ``POSITION_BATCH_CAP`` = 256 patterns while positions are refined). batch_start: patterns per update in the first
-    pass, doubled every pass up to ``batch_size`` (None: ``batch_size`` from the start). tolerance: stop after the
-    ``patience``-th pass in a row whose relative object change ``||O_t - O_(t-1)|| / ||O_t||`` is below it (0: never;
-    one pass below it is not enough: conjugate steps on a slow mode can change little for a few passes and then
-    resume). conjugate: passes
-    whose batch holds the whole scan take preconditioned conjugate-gradient steps (:mod:`.conjugate`); False keeps
-    preconditioned gradient steps. chunk_size: patterns
-    evaluated at once within a batch (working memory; the update is the batch's whatever the chunk).
-    likelihood: 'poisson' (default) or 'gaussian'. delta: preconditioner damping (fraction of the maximum).
-    refine_probe / refine_positions: also update the probe / the sub-pixel positions, from iteration
-    ``probe_start`` / ``position_start`` (0-based). max_position_step: clip per update (px).
-    newton_steps: 1-D Newton steps of the step-length search. max_step: largest step length.
-    subpixel: 'object' (band-limited shift of an (N + 2 subpixel_margin) object window, the physics of
-    ``simulate(..., interpolation='fourier')``) or 'probe' (Fourier shift of the probe; cheaper, exact only
-    for band-limited exit waves). seed: batch order.
-    device: 'cpu', 'cuda', ... dtype: 'float32' or 'float64' (real precision of the computation).
+    - ``iterations``: passes over all patterns (at least 0; the most when ``tolerance`` stops earlier).
+    - ``batch_size``: patterns per update (from the pass where the growing batch reaches it; None: the whole
+      scan, or at most ``POSITION_BATCH_CAP`` = 256 patterns while positions are refined). ``batch_start``:
+      patterns per update in the first pass, doubled every pass up to ``batch_size`` (None: ``batch_size``
+      from the start).
+    - ``tolerance``: stop after the ``patience``-th pass in a row whose relative object change
+      ``||O_t - O_(t-1)|| / ||O_t||`` is below it (0: never; one pass below it is not enough: conjugate steps
+      on a slow mode can change little for a few passes and then resume).
+    - ``conjugate``: passes whose batch holds the whole scan take preconditioned conjugate-gradient steps
+      (:mod:`.conjugate`); False keeps preconditioned gradient steps. ``chunk_size``: patterns evaluated at
+      once within a batch (working memory; the update is the batch's whatever the chunk).
+    - ``likelihood``: 'poisson' (default) or 'gaussian'. ``delta``: preconditioner damping (fraction of the
+      maximum).
+    - ``refine_probe`` / ``refine_positions``: also update the probe / the sub-pixel positions, from iteration
+      ``probe_start`` / ``position_start`` (0-based). ``max_position_step``: clip per update (px).
+    - ``newton_steps``: 1-D Newton steps of the step-length search. ``max_step``: largest step length.
+    - ``subpixel``: 'object' (band-limited shift of an (N + 2 subpixel_margin) object window, the physics of
+      ``simulate(..., interpolation='fourier')``) or 'probe' (Fourier shift of the probe; cheaper, exact only
+      for band-limited exit waves).
+    - ``seed``: batch order. ``device``: 'cpu', 'cuda', ... ``dtype``: 'float32' or 'float64' (real precision
+      of the computation).
     """
 
     iterations: int = 60

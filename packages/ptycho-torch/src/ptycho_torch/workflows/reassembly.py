@@ -4,7 +4,7 @@ and their native torch stitching into one object."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,10 @@ from ptycho_torch.workflows.execution import autocast_for, exec_get, resolve_dev
 from ptycho_torch.workflows.models import module_intensity_scale
 from ptycho_torch.workflows.results import ReconstructionResults
 
-__all__ = ["predict_patches", "reassemble_cdi_image_torch", "stream_stitch"]
+__all__ = ["BatchCallback", "batch_count", "predict_patches", "reassemble_cdi_image_torch", "stream_stitch"]
+
+#: ``on_batch(done, total)``: called after each prediction batch with the batches done and the batches in all
+BatchCallback = Callable[[int, int], None]
 
 
 @torch.inference_mode()
@@ -37,19 +40,29 @@ def predict_patches(
     device: torch.device,
     num_workers: int = 0,
     precision: str = "32",
+    on_batch: BatchCallback | None = None,
 ) -> torch.Tensor:
     """Run ``predict_step`` over a container in order -> (n, N, N) complex64 on the CPU (``precision``: the
-    network's autocast, :func:`ptycho_torch.workflows.execution.autocast_for`)."""
+    network's autocast, :func:`ptycho_torch.workflows.execution.autocast_for`; ``on_batch(done, total)`` after
+    each batch, :func:`batch_count` batches in all)."""
     module = module.to(device).eval()
     outs: list[torch.Tensor] = []
+    total = batch_count(len(container), batch_size)
     for i, batch in _device_batches(container, batch_size, device, num_workers):
         with autocast_for(device, precision), denormals_flushed(device):
             obj = module.predict_step(batch, i)["object"]
         outs.append(obj.detach().to("cpu", torch.complex64))
+        if on_batch is not None:
+            on_batch(i + 1, total)
     obj = torch.cat(outs, 0)
     if obj.ndim != 3 or obj.shape[0] != len(container):
         raise RuntimeError(f"predict_step: expected 'object' of shape ({len(container)}, N, N), found {tuple(obj.shape)}")
     return obj
+
+
+def batch_count(n: int, batch_size: int) -> int:
+    """Batches of ``batch_size`` covering ``n`` items (the last one may be short): ``ceil(n / batch_size)``."""
+    return -(-int(n) // max(1, int(batch_size)))
 
 
 def _device_batches(container: PtychoDataContainerTorch, batch_size: int, device: torch.device, num_workers: int):
@@ -63,10 +76,12 @@ def _device_batches(container: PtychoDataContainerTorch, batch_size: int, device
 @torch.inference_mode()
 def stream_stitch(module: nn.Module, container: PtychoDataContainerTorch, M: int, *, batch_size: int,
                   device: torch.device, num_workers: int = 0, flip_x: bool = False, flip_y: bool = False,
-                  transpose: bool = False, precision: str = "32") -> tuple[torch.Tensor, torch.Tensor]:
+                  transpose: bool = False, precision: str = "32",
+                  on_batch: BatchCallback | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Predict batch by batch and add each batch to the canvas at once (specs/scaling.md §3): peak memory is
     the canvas plus one batch, not every patch. Returns (canvas (H, W) complex64, offsets (n, 2) float64
-    after the flips), as :func:`ptycho_torch.stitching.stitch_patches` would."""
+    after the flips), as :func:`ptycho_torch.stitching.stitch_patches` would; ``on_batch`` as in
+    :func:`predict_patches`."""
     module = module.to(device).eval()
     stitcher = StreamingStitcher(container.global_offsets, container.N, M, flip_x=flip_x, flip_y=flip_y,
                                  transpose=transpose, device=device)
@@ -74,6 +89,8 @@ def stream_stitch(module: nn.Module, container: PtychoDataContainerTorch, M: int
         with autocast_for(device, precision), denormals_flushed(device):
             obj = module.predict_step(batch, i)["object"]
         stitcher.add(obj, batch["index"])
+        if on_batch is not None:
+            on_batch(i + 1, batch_count(len(container), batch_size))
     if stitcher.added != len(container):
         raise RuntimeError(f"stream_stitch: expected {len(container)} patches, stitched {stitcher.added}")
     return stitcher.result(), stitcher.offsets
@@ -81,7 +98,8 @@ def stream_stitch(module: nn.Module, container: PtychoDataContainerTorch, M: int
 
 def reassemble_cdi_image_torch(test_data: Any, config: Any, flip_x: bool = False, flip_y: bool = False,
                                transpose: bool = False, M: int = 20, *, models: Mapping[str, Any] | None = None,
-                               execution_config: Any = None) -> tuple[np.ndarray, np.ndarray, ReconstructionResults]:
+                               execution_config: Any = None,
+                               on_batch: BatchCallback | None = None) -> tuple[np.ndarray, np.ndarray, ReconstructionResults]:
     """Predict one object patch per group and stitch them natively in torch.
 
     Args:
@@ -91,6 +109,8 @@ def reassemble_cdi_image_torch(test_data: Any, config: Any, flip_x: bool = False
             than N (the guide's ``M=N*8``) is clamped to N with a warning.
         models: 'lightning_module' from training or :func:`load_inference_bundle_torch`. When None the
             bundle is loaded from ``config.model_path`` (InferenceConfig) or ``config.output_dir``.
+        on_batch: called as ``on_batch(batches done, batches in all)`` after each prediction batch (a
+            progress display, :class:`ptycho_bridge.step_progress.StepProgress`), or None.
 
     Returns:
         (amplitude (H, W) float32, phase (H, W) float32 radians, results) with results a
@@ -131,10 +151,10 @@ def reassemble_cdi_image_torch(test_data: Any, config: Any, flip_x: bool = False
         obj = None
         canvas, offsets = stream_stitch(module, container, M, batch_size=batch_size, device=device,
                                         num_workers=num_workers, flip_x=flip_x, flip_y=flip_y, transpose=transpose,
-                                        precision=precision)
+                                        precision=precision, on_batch=on_batch)
     else:
         obj = predict_patches(module, container, batch_size=batch_size, device=device, num_workers=num_workers,
-                              precision=precision)
+                              precision=precision, on_batch=on_batch)
         canvas, offsets = stitch_patches(
             obj, container.global_offsets, M, flip_x=flip_x, flip_y=flip_y, transpose=transpose
         )
