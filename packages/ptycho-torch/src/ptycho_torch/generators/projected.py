@@ -34,10 +34,7 @@ def build_projected_parts(model_config: Any) -> tuple[Encoder, Decoder, Decoder]
     """(encoder with 2C input channels, amplitude-correction decoder, phase-correction decoder), both heads
     ``pi * tanh``, Keras-like initialised, channels_last (as :func:`ptycho_torch.network.build_pinn_parts`)."""
     N, C, nfs = int(model_config.N), int(model_config.gridsize) ** 2, int(model_config.n_filters_scale)
-    f_out = C if bool(model_config.object_big) else 1
-    if f_out != C:
-        raise ValueError(f"ModelConfig.input_projections: expected object_big=True when gridsize > 1 (one corrected "
-                         f"estimate per pattern), found object_big=False with gridsize {model_config.gridsize}")
+    f_out = C  # one corrected estimate per pattern (ModelConfig validation refuses object_big=False at gridsize > 1)
     encoder = Encoder(2 * C, tuple(f * nfs for f in _ENCODER_LADDER[N]))
     pad, big = bool(model_config.pad_object), bool(model_config.probe_big)
     dec_amp = Decoder(N, encoder.out_channels, nfs, f_out, "phase", pad, big)
