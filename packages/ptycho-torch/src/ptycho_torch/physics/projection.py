@@ -56,7 +56,6 @@ def modulus_projections(amplitude: torch.Tensor, probe: torch.Tensor, iterations
     cplx = torch.complex128 if real == torch.float64 else torch.complex64
     amp = amplitude.to(real)[..., None, :, :]  # (..., 1, N, N)
     P = P.to(device=amplitude.device, dtype=cplx)
-    K = P.shape[0]
     norm = (P.abs() ** 2).sum(0).max()
     obj = torch.ones(amplitude.shape, dtype=cplx, device=amplitude.device)
     if float(norm) == 0.0:
