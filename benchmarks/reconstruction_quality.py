@@ -260,6 +260,17 @@ def run_object(kind: str, args: argparse.Namespace, rate: float, has_max_time: b
             rows.append(_row(f"network, {label}", train_s, R.score(recon, truth, window), rate,
                              note=f"training wall time; inference {infer_s:.1f} s, phase sync {sync_s:.1f} s"))
             panels.append((f"network, {label}", recon))
+        try:  # the physics estimate the CNN corrects: its share of the score is not the network's
+            est, est_offsets = R.network_patches(work / "model", work / "data" / "test.npz", M=M_STITCH,
+                                                 estimate_only=True)
+        except ValueError:
+            est = None
+        if est is not None:
+            canvas, origin = R.stitch(est, est_offsets, M=M_STITCH, interpolation="bilinear")
+            recon = R.window_of(canvas, origin, window)
+            rows.append(_row("projected input alone (correction heads zeroed), bilinear stitch", None,
+                             R.score(recon, truth, window), rate))
+            panels.append(("projected input alone", recon))
         if args.refine_passes:
             canvas, origin = R.stitch(patches, offsets, M=M_STITCH, interpolation="fourier")
             start_rows, result["refine_from_start"] = refinement_from_start(case, canvas, origin, args.refine_passes,

@@ -86,3 +86,31 @@ def test_prepare_writes_the_case(tmp_path):
     assert case.files["test"] == tmp_path / "test.npz"
     np.testing.assert_array_equal(case.test_positions[:, 1], case.scan["ycoords"][case.test])
     assert case.window == R.scoring_window(case.test_positions, case.truth.shape)
+
+
+@pytest.mark.parametrize("projections", [0, 20])
+def test_zero_correction_heads_makes_the_projected_generator_return_its_estimate(projections):
+    """The 'projected input alone' row: zeroing the heads leaves the network's output = its projected input
+    (gridsize 1: the single-pattern projections), and a bundle without projected input has nothing to zero."""
+    import torch
+
+    from ptycho.config.config import ModelConfig, TrainingConfig
+    from ptycho.physics import default_probe, far_field_amplitude
+    from ptycho_torch.lightning_module import PtychoPINN_Lightning
+    from ptycho_torch.physics import modulus_projections
+
+    torch.manual_seed(0)
+    mc = ModelConfig(N=64, gridsize=1, n_filters_scale=1, input_projections=projections)
+    module = PtychoPINN_Lightning(mc, TrainingConfig(model=mc, nphotons=1e6), default_probe(64), 1.0).eval()
+    zeroed = R.zero_correction_heads({"diffraction_to_obj": module})
+    if projections == 0:
+        assert zeroed == 0
+        return
+    assert zeroed == 4  # head and border.out of both decoders
+    probe = module.forward_model.probe.numpy()
+    obj = np.exp(0.3j * np.random.default_rng(1).standard_normal((2, 64, 64)))
+    x = torch.from_numpy(far_field_amplitude(probe * obj)).float()[..., None]
+    with torch.no_grad():
+        got = module(x, torch.zeros(2, 1, 2, 1))["patches"][..., 0].numpy()
+    est = modulus_projections(x.permute(0, 3, 1, 2), module.forward_model.probe, projections)[:, 0].numpy()
+    np.testing.assert_allclose(np.abs(got), np.abs(est), atol=1e-5)
