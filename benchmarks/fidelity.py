@@ -83,8 +83,8 @@ def run_tensorflow(raw: Any, cfg: Any, obj: np.ndarray, init_module: Any = None)
     (``ptycho_bridge.weights.torch_to_tf``), so that the comparison measures the backends, not two random
     initialisations.
     """
-    from ptycho.tf_backend.training import PYTORCH_DEFAULTS
     from ptycho.workflows.components import run_cdi_example
+    from ptycho_tf.training import PYTORCH_DEFAULTS
 
     tf_cfg = replace(cfg, backend="tensorflow", output_dir=Path(cfg.output_dir).with_name("run_tf"))
     t = time.perf_counter()

@@ -326,7 +326,7 @@ def default_probe(n: int, probe_scale: float = 4.0) -> np.ndarray:
 
 def build_tf(mc: Any, probe: np.ndarray, s: float, seed: int = 0):
     """TF ``Models`` (autoencoder + diffraction_to_obj) for a canonical ModelConfig."""
-    from ptycho.tf_backend import network
+    from ptycho_tf import network
 
     return network.build_models(mc, probe=probe, intensity_scale=s, seed=seed)
 
@@ -363,7 +363,7 @@ def train_tf_curve(models: Any, training_config: Any, x: np.ndarray, rel: np.nda
                    order: list[np.ndarray]) -> list[float]:
     """Train the TF autoencoder with ``training.compile_models`` + ``train_on_batch`` over the batches
     ``order[e][i:i+TRAIN_BATCH]``; returns the mean batch loss (before each update) per epoch."""
-    from ptycho.tf_backend import training
+    from ptycho_tf import training
 
     training.compile_models(models, training_config)
     curve = []
@@ -416,8 +416,8 @@ def tf_loss_and_gradients(models: Any, x: np.ndarray, rel: np.ndarray, s: float,
     import keras
     import tensorflow as tf
 
-    from ptycho.tf_backend import training
     from ptycho_bridge import weights
+    from ptycho_tf import training
 
     x_s = (x * s).astype(np.float32)
     variables = list(models.autoencoder.trainable_variables)

@@ -45,8 +45,8 @@ def test_legacy_dict_round_trip_and_weight_tables(mc):
     from ptycho import model as tf_model
     from ptycho import params
     from ptycho.config.config import update_legacy_dict
-    from ptycho.tf_backend import network
     from ptycho_bridge import bridge, weights
+    from ptycho_tf import network
     from ptycho_torch.network import PtychoNet, network_kwargs
 
     saved = dict(params.cfg)

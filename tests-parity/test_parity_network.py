@@ -61,7 +61,7 @@ def test_forward_parity_probe_modes(device, mc, seed, direction):
     each equals the numpy reference sqrt(sum_k |F[P_k O]|^2) of the TF generator's object."""
     from ptycho import physics
     from ptycho.simulation import make_probe_modes
-    from ptycho.tf_backend.network import canvas_size
+    from ptycho_tf.network import canvas_size
 
     x, rel, s = ps.model_inputs(seed, mc.N, mc.gridsize, 2)
     modes = np.asarray(physics.normalize_probe(make_probe_modes(physics.default_probe(mc.N), 3, [0.7, 0.2, 0.1]),

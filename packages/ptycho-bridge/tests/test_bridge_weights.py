@@ -67,7 +67,7 @@ def test_keras_layout_and_physics():
     pytest.importorskip("tensorflow")
     from ptycho import physics
     from ptycho.config.config import ModelConfig
-    from ptycho.tf_backend import network
+    from ptycho_tf import network
 
     probe = physics.normalize_probe(physics.default_probe(64), 4.0) * np.exp(0.3j)
     models = network.build_models(ModelConfig(N=64, gridsize=1, n_filters_scale=1), probe=probe,
