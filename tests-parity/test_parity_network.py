@@ -13,10 +13,9 @@ import numpy as np
 import parity_support as ps
 import pytest
 import torch
+import weight_transfer as weights
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from ptycho_bridge import weights
 
 pytestmark = pytest.mark.needs_tf
 

@@ -83,7 +83,7 @@ def fit(container, training_config, intensity_scale: float | None = None, probe=
         early stopping); None = ``TrainingPolicy()`` defaults.
       init_weights: optional callable, called once with the freshly built autoencoder (keras.Model) before
         training, to replace the random initialisation, e.g. with a PyTorch model's weights:
-        ``lambda m: ptycho_bridge.weights.torch_to_tf(module, m, include_physics=False)``. A resumed run
+        ``lambda m: torch_to_tf(module, m, include_physics=False)`` with ``tests-parity/weight_transfer.py``. A resumed run
         then restores the checkpoint over it.
       progress: one line per finished epoch on stdout (:func:`ptycho_tf.training.fit`).
       A supervised model (``model_type='supervised'``) trains on the container's Y_I / Y_phi; a container
