@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_positive_float", "square_gridsize"]
+__all__ = ["check_positive_float", "check_positive_int", "square_gridsize"]
 
 
 def check_positive_float(value: Any, name: str, func: str) -> float:
@@ -20,6 +20,15 @@ def check_positive_float(value: Any, name: str, func: str) -> float:
     if not np.isfinite(out) or out <= 0:
         raise ValueError(f"{func}: {name}: expected a finite positive number, found {value!r}")
     return out
+
+
+def check_positive_int(value: Any, name: str, func: str, minimum: int = 1) -> int:
+    """Return ``value`` as int, raising ``ValueError`` unless it is an integer >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{func}: {name}: expected an integer >= {minimum}, found {value!r}")
+    if value < minimum:
+        raise ValueError(f"{func}: {name}: expected an integer >= {minimum}, found {value}")
+    return int(value)
 
 
 def square_gridsize(channels: int, func: str) -> int:
