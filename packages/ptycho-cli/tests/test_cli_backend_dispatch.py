@@ -115,7 +115,8 @@ def test_train_and_infer_hand_a_backends_own_command_line_its_values(tmp_path, m
                  "--accelerator", "cpu"]) == 0
     assert backend.calls == [("command_line.train", {"train_data_file": str(FIXTURE),
                                                      "output_dir": str(tmp_path / "o"), "subsample_seed": 7,
-                                                     "n_filters_scale": 1, "input_projections": 20},
+                                                     "n_filters_scale": 1, "input_projections": 20,
+                                                     "teacher": "refine"},
                               ["--accelerator", "cpu"], "ptycho train")]
     backend.calls.clear()
     assert main(["infer", "--model_path", str(tmp_path), "--test_data", str(FIXTURE), "--output_dir",

@@ -99,7 +99,7 @@ def test_torch_values_use_the_torch_flag_destinations() -> None:
          "--accelerator", "cpu"])
     values = train_values(TorchCommandLine(), args)
     assert values == {"train_data_file": "a.npz", "output_dir": "o", "max_epochs": 3, "subsample_seed": 7,
-                      "quiet": True, "n_filters_scale": 1, "input_projections": 20}
+                      "quiet": True, "n_filters_scale": 1, "input_projections": 20, "teacher": "refine"}
     assert extra == ["--accelerator", "cpu"]
     train_dests = {a.dest for a in train.build_parser()._actions}
     assert set(values) <= train_dests
@@ -139,22 +139,28 @@ def test_max_time_flag_reaches_both_backends_configs(tmp_path) -> None:
 
 def test_train_recipe_fills_unset_fields_only() -> None:
     """specs/cli.md §4.1: ``ptycho train`` uses n_filters_scale 1 unless the flag or the backend's --config sets it;
-    both backends' configs receive it. input_projections 20 goes to the PyTorch route with the CNN only."""
+    both backends' configs receive it. input_projections 20 and teacher 'refine' go to the PyTorch route with the CNN
+    only."""
     from ptycho_cli.delegate import train_values
     from ptycho_cli.main import build_parser
     from ptycho_cli.recipe import TRAIN_RECIPE
     from ptycho_cli.tf_entry import build_training_config
     from ptycho_torch.backend import TorchCommandLine
 
-    assert TRAIN_RECIPE == {"n_filters_scale": 1, "input_projections": 20}
+    assert TRAIN_RECIPE == {"n_filters_scale": 1, "input_projections": 20, "teacher": "refine"}
     base = ["train", "--train-data-file", "a.npz", "--output_dir", "o"]
     args, extra = build_parser().parse_known_args(base)
     assert train_values(TorchCommandLine(), args, extra)["n_filters_scale"] == 1
     assert train_values(TorchCommandLine(), args, extra)["input_projections"] == 20
+    assert train_values(TorchCommandLine(), args, extra)["teacher"] == "refine"
+    assert build_training_config(args, 64).teacher == "none"  # the teacher exists only in ptycho_torch
+    args, extra = build_parser().parse_known_args(base + ["--teacher", "none"])
+    assert train_values(TorchCommandLine(), args, extra)["teacher"] == "none"
     assert build_training_config(args, 64).model.n_filters_scale == 1
     assert build_training_config(args, 64).model.input_projections == 0  # the TF generator reads the amplitude
     args, extra = build_parser().parse_known_args(base + ["--architecture", "fno"])
     assert "input_projections" not in train_values(TorchCommandLine(), args, extra)
+    assert "teacher" not in train_values(TorchCommandLine(), args, extra)
     args, extra = build_parser().parse_known_args(base + ["--input-projections", "0"])
     assert train_values(TorchCommandLine(), args, extra)["input_projections"] == 0
     args, extra = build_parser().parse_known_args(base + ["--n_filters_scale", "2"])
@@ -358,3 +364,29 @@ def test_evaluate_figure_titles_say_what_they_show(tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
     assert figure_title(plain / "reconstructed_object.npz") == "plain/reconstructed_object.npz vs ground truth"
+
+
+def test_recipe_teacher_only_for_scans_that_fit_in_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """specs/cli.md §4.1: the recipe's teacher refines the training scan in memory, so an HDF5 scan whose
+    diffraction exceeds the teacher's memory limit trains without it; an NPZ scan, an unknown file and an HDF5 scan
+    under the limit keep it."""
+    import h5py
+
+    from ptycho.config import teacher_options
+    from ptycho_cli import recipe
+
+    scan = tmp_path / "scan.h5"
+    with h5py.File(scan, "w") as fh:
+        fh["diffraction"] = np.ones((10, 8, 8), np.float32)  # 2560 bytes as float32
+        fh["xcoords"] = np.arange(10.0)
+        fh["ycoords"] = np.arange(10.0)
+        fh["probeGuess"] = np.ones((8, 8), np.complex64)
+    monkeypatch.setattr(teacher_options, "teacher_memory_limit", lambda: 2560)
+    assert recipe.teacher_fits(scan)
+    assert recipe.recipe_for("pytorch", None, scan)["teacher"] == "refine"
+    monkeypatch.setattr(teacher_options, "teacher_memory_limit", lambda: 2559)
+    assert not recipe.teacher_fits(scan)
+    assert recipe.recipe_for("pytorch", None, scan)["teacher"] == "none"
+    assert recipe.recipe_for("pytorch", None, tmp_path / "missing.npz")["teacher"] == "refine"
+    assert recipe.recipe_for("pytorch", None, None)["teacher"] == "refine"
+    assert "teacher" not in recipe.recipe_for("tensorflow", None, scan)

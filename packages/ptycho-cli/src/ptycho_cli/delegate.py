@@ -50,7 +50,7 @@ def train_values(command_line: Any, args: argparse.Namespace, extra: list[str] |
     whose values then stand."""
     values = _values(args, command_line.train_destinations)
     uses_config = any(a == "--config" or a.startswith("--config=") for a in (extra or []))
-    for field, value in recipe_for("pytorch", values.get("architecture")).items():
+    for field, value in recipe_for("pytorch", values.get("architecture"), values.get("train_data_file")).items():
         if field not in values and not uses_config:
             values[field] = value
     return values

@@ -53,8 +53,9 @@ def add_train_flags(p: argparse.ArgumentParser, *, required: bool = True) -> Non
     p.add_argument("--num-nodes", "--num_nodes", dest="num_nodes", type=positive_int, metavar="M",
                    help="PyTorch only: machines taking part in a ddp run")
     p.add_argument("--teacher", choices=("none", "refine"), default=None,
-                   help="PyTorch only: 'refine' = refine the training scan's object (its time counts in --max-time), "
-                        "train the generator on its patches, then on the Poisson likelihood (specs/cli.md §4.2)")
+                   help="PyTorch only: 'refine' (the default with the cnn generator) = refine the training scan's object "
+                        "(its time counts in --max-time), train the generator on its patches, then on the Poisson "
+                        "likelihood; 'none' = the Poisson likelihood alone (specs/cli.md §4.1-4.2)")
     p.add_argument("--teacher-iterations", "--teacher_iterations", dest="teacher_iterations", type=positive_int,
                    metavar="K", help="PyTorch only: refinement passes of the teacher (default 20)")
     p.add_argument("--teacher-supervised-share", "--teacher_supervised_share", dest="teacher_supervised_share",
