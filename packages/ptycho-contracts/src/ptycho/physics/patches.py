@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from . import checks
 from ._validation import as_array, check_ndim, check_positive_int, check_square
 from .translation import bilinear_sample
 
@@ -149,9 +150,7 @@ def reassemble_groups(patches: np.ndarray, coords_relative: np.ndarray, M: int) 
     n = check_square(arr, (1, 2), "patches", func, "(B, N, N, C)")
     batch, _, _, channels = arr.shape
     rel = _check_coords_relative(coords_relative, batch, channels, func)
-    m = check_positive_int(M, "M", func)
-    if m < n:
-        raise ValueError(f"{func}: M: expected a canvas side >= N={n}, found {m}")
+    m = checks.check_canvas_side(check_positive_int(M, "M", func), n, func)
     start = (m - n) // 2
     grid = np.arange(m, dtype=np.float64) - start
     out = np.empty((batch, m, m), dtype=arr.dtype)
@@ -188,9 +187,7 @@ def extract_from_canvas(canvas: np.ndarray, coords_relative: np.ndarray, N: int)
     arr = as_array(canvas, "canvas", func)
     check_ndim(arr, (3,), "canvas", func, "(B, M, M)")
     m = check_square(arr, (1, 2), "canvas", func, "(B, M, M)")
-    n = check_positive_int(N, "N", func)
-    if n > m:
-        raise ValueError(f"{func}: N: expected a patch side <= canvas side M={m}, found {n}")
+    n = checks.check_patch_side(check_positive_int(N, "N", func), m, func)
     batch = arr.shape[0]
     rel = as_array(coords_relative, "coords_relative", func, allow_complex=False).astype(np.float64)
     if rel.ndim != 4 or rel.shape[:3] != (batch, 1, 2) or rel.shape[3] < 1:
