@@ -1,52 +1,43 @@
 """The argument checks the numpy reference shares with the torch mirror (ptycho.physics.checks): each refused
-input is one ``ValueError`` line naming the function, the argument, what was expected and what was found."""
+value is one ``ValueError`` line naming the function, the argument, what was expected and what was found
+(the operators that call them: packages/ptycho-torch/tests/test_torch_physics_refusals.py, both frameworks)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from ptycho import physics
 from ptycho.physics import checks
 
-N = 8
-
-
-def _rel(b: int, c: int) -> np.ndarray:
-    return np.zeros((b, 1, 2, c))
-
-
-def _patches(b: int, c: int) -> np.ndarray:
-    return np.ones((b, N, N, c), np.complex128)
-
-
-#: (call, the exact message): the reference operators refusing one argument each
+#: (a check refusing its input, the exact message)
 REFUSALS = [
-    (lambda: physics.reassemble_groups(_patches(2, 4), _rel(2, 4), N - 1),
+    (lambda: checks.check_canvas_side(7, 8, "reassemble_groups"),
      "reassemble_groups: M: expected a canvas side >= N=8, found 7"),
-    (lambda: physics.extract_from_canvas(np.ones((2, 10, 10)), _rel(2, 4), 11),
+    (lambda: checks.check_patch_side(11, 10, "extract_from_canvas"),
      "extract_from_canvas: N: expected a patch side <= canvas side M=10, found 11"),
-    (lambda: physics.grid_to_channel(np.ones((2, 2, 3, N, N, 1))),
+    (lambda: checks.grid_shape((2, 2, 3, 8, 8, 1), "grid_to_channel"),
      "grid_to_channel: x: expected shape (B, gs, gs, N, N, 1), found shape (2, 2, 3, 8, 8, 1)"),
-    (lambda: physics.incoherent_amplitude(np.ones((3, N, N), np.complex64), mode_axis=-2),
+    (lambda: checks.grid_shape((2, 2, 2, 8, 8, 3), "grid_to_channel"),
+     "grid_to_channel: x: expected shape (B, gs, gs, N, N, 1), found shape (2, 2, 2, 8, 8, 3)"),
+    (lambda: checks.mode_axis((3, 8, 8), -2, "incoherent_amplitude"),
      "incoherent_amplitude: exit_waves: expected shape (..., K, N, N) with the modes on an axis before the last "
      "two, found shape (3, 8, 8) (mode_axis=-2)"),
-    (lambda: physics.forward_model(_patches(2, 4), np.ones((2, 5, 5)), _rel(2, 4), 1.0),
+    (lambda: checks.mode_axis((8, 8), 0, "incoherent_amplitude"),
+     "incoherent_amplitude: exit_waves: expected shape (..., K, N, N) with the modes on an axis before the last "
+     "two, found shape (8, 8) (mode_axis=0)"),
+    (lambda: checks.is_mode_stack((2, 5, 5), 8, "forward_model"),
      "forward_model: probe: expected shape (8, 8) or (K, 8, 8) matching the patches, found shape (2, 5, 5)"),
-    (lambda: physics.forward_model(_patches(2, 1), np.ones((N, N)), _rel(2, 4), 1.0),
+    (lambda: checks.patch_gridsize((2, 8, 8, 1), 4, True, "forward_model"),
      "forward_model: object_patches: expected 4 channels like coords_relative (object_big=True), found shape "
      "(2, 8, 8, 1)"),
-    (lambda: physics.forward_model(_patches(2, 4), np.ones((N, N)), _rel(2, 4), 1.0, object_big=False),
+    (lambda: checks.patch_gridsize((2, 8, 8, 4), 4, False, "forward_model"),
      "forward_model: object_patches: expected shape (2, 8, 8, 1) when object_big=False, found shape (2, 8, 8, 4)"),
-    (lambda: physics.forward_model(_patches(2, 3), np.ones((N, N)), _rel(2, 3), 1.0),
+    (lambda: checks.patch_gridsize((2, 8, 8, 3), 3, True, "forward_model"),
      "forward_model: coords_relative: expected C = gridsize**2 channels, found C=3"),
-    (lambda: physics.forward_model(_patches(2, 4), np.ones((N, N)), _rel(2, 4), 1.0, M=6),
-     "forward_model: M: expected a canvas side >= N=8, found 6"),
 ]
 
 
-@pytest.mark.parametrize("call, message", REFUSALS, ids=[m.split(":")[0] + ":" + m.split(":")[1] for _, m in REFUSALS])
-def test_reference_refusals_are_one_line(call, message):
+@pytest.mark.parametrize("call, message", REFUSALS, ids=[m.split(" expected")[0] for _, m in REFUSALS])
+def test_refusals_are_one_line(call, message):
     with pytest.raises(ValueError) as err:
         call()
     assert str(err.value) == message
