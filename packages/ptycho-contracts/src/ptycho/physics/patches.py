@@ -9,6 +9,8 @@ channel-last: patches (B, N, N, C), relative offsets ``coords_relative`` (B, 1, 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +24,13 @@ __all__ = [
     "extract_from_canvas",
     "canvas_size",
     "reassemble_position",
+    "STITCH_M",
+    "canvas_origin",
 ]
+
+#: The central crop M that the workflows, ``ptycho infer``/``train``/``refine`` and the demo keep of every patch when
+#: they stitch with :func:`reassemble_position` (specs/physics.md §6).
+STITCH_M = 20
 
 # Groups processed per vectorised step in reassemble_groups / extract_from_canvas (bounds memory).
 _GROUP_CHUNK = 256
@@ -242,8 +250,25 @@ def patch_stack(patches: object, M: object, func: str) -> tuple[np.ndarray, int]
     return arr, m
 
 
+def canvas_origin(global_offsets: Any, side: int | Sequence[int], M: int) -> np.ndarray:
+    """Object coordinates [x, y] (float64, (2,)) of pixel (0, 0) of a :func:`reassemble_position` canvas.
+
+    Args:
+        global_offsets: (P, 1, 2, 1) or (P, 2) positions ``[x, y]`` the canvas was stitched from (object pixels).
+        side: the canvas side Hc, or its shape (Hc, Wc) (square).
+        M: the central crop the canvas was stitched with.
+
+    The stitcher puts the mean offset at canvas index ``pad + M//2`` with ``pad = (side - M) // 2``
+    (specs/physics.md §6), so the origin is ``mean - (pad + M//2)``: what places a stitched object in the
+    scan's frame (the written ``origin_xy``, refinement's start).
+    """
+    n = int(side) if isinstance(side, (int, np.integer)) else int(side[0])
+    off = np.asarray(global_offsets, dtype=np.float64).reshape(-1, 2)
+    return off.mean(axis=0) - float((n - int(M)) // 2 + int(M) // 2)
+
+
 def reassemble_position(
-    patches: np.ndarray, global_offsets: np.ndarray, M: int = 20, interpolation: str = "bilinear"
+    patches: np.ndarray, global_offsets: np.ndarray, M: int = STITCH_M, interpolation: str = "bilinear"
 ) -> np.ndarray:
     """Stitch one reconstructed patch per scan point into a full object (specs/physics.md §6).
 
