@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ptycho.physics import STITCH_M, canvas_origin, reassemble_position
+from ptycho.physics import reassemble_position
+from ptycho.physics.patches import STITCH_M, canvas_origin
 
 
 @pytest.mark.parametrize("M", [STITCH_M, 15, 32])

@@ -4,7 +4,7 @@ Normative text: specs/physics.md. One module per concern:
 
 * :mod:`.translation` - ``translate`` (sub-pixel shifts, §2);
 * :mod:`.patches` - ``extract_patches``, ``reassemble_groups``, ``extract_from_canvas``,
-  ``canvas_size``, ``reassemble_position``, its crop ``STITCH_M`` and ``canvas_origin`` (§3-§6);
+  ``canvas_size``, ``reassemble_position`` (§3-§6); also the stitching crop ``STITCH_M`` and ``canvas_origin``;
 * :mod:`.phase_sync` - ``phase_sync_factors`` (per-patch phase constants from overlaps, §6.1);
 * :mod:`.probe` - ``probe_mask``, ``default_probe``, ``normalize_probe``, ``illuminate``,
   ``illuminate_channels`` (§7);
@@ -22,15 +22,7 @@ from .diffraction import far_field_amplitude, forward_model, incoherent_amplitud
 from .formats import *  # noqa: F403  (the layout conversions named in formats.__all__)
 from .losses import amplitude_mae, poisson_nll
 from .noise import poisson_sample
-from .patches import (
-    STITCH_M,
-    canvas_origin,
-    canvas_size,
-    extract_from_canvas,
-    extract_patches,
-    reassemble_groups,
-    reassemble_position,
-)
+from .patches import canvas_size, extract_from_canvas, extract_patches, reassemble_groups, reassemble_position
 from .phase_sync import phase_sync_factors
 from .probe import default_probe, illuminate, illuminate_channels, normalize_probe, probe_mask
 from .projection import group_projections, modulus_projections
@@ -44,8 +36,6 @@ __all__ = [
     "extract_from_canvas",
     "canvas_size",
     "reassemble_position",
-    "STITCH_M",
-    "canvas_origin",
     "phase_sync_factors",
     "modulus_projections",
     "group_projections",
