@@ -24,6 +24,7 @@ within 0.02). The defaults are the full benchmark (hours on a 2-core CPU; minute
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -80,17 +81,18 @@ def run_tensorflow(raw: Any, cfg: Any, obj: np.ndarray, init_module: Any = None)
     the schedule the PyTorch run has, instead of the original trainer's 5 % hold-out, plateau decay and
     3-epoch early stopping: otherwise the two backends would train on different schedules. With
     ``init_module`` (the PyTorch run's untrained module) the Keras network starts from its weights
-    (``ptycho_bridge.weights.torch_to_tf``), so that the comparison measures the backends, not two random
-    initialisations.
+    (``torch_to_tf`` of the parity suite's ``tests-parity/weight_transfer.py``), so that the comparison measures
+    the backends, not two random initialisations.
     """
-    from ptycho.tf_backend.training import PYTORCH_DEFAULTS
     from ptycho.workflows.components import run_cdi_example
+    from ptycho_tf.training import PYTORCH_DEFAULTS
 
     tf_cfg = replace(cfg, backend="tensorflow", output_dir=Path(cfg.output_dir).with_name("run_tf"))
     t = time.perf_counter()
     init = None
     if init_module is not None:
-        from ptycho_bridge.weights import torch_to_tf
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests-parity"))  # the parity suite's helper
+        from weight_transfer import torch_to_tf
 
         def init(model: Any) -> None:
             torch_to_tf(init_module, model, include_physics=False)

@@ -42,8 +42,9 @@ from typing import Any
 
 import numpy as np
 
+from ptycho.physics.patches import STITCH_M
+
 CHECKPOINTS = (1, 2, 3, 5, 8, 10, 15, 20, 30, 40, 50, 75, 100)
-STITCH_M = 20
 
 
 def score_window(positions: np.ndarray, shape: tuple[int, int], M: int = STITCH_M) -> tuple[int, int, int, int]:

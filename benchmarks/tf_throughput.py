@@ -22,7 +22,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from ptycho.config.config import ModelConfig, TrainingConfig
-    from ptycho.tf_backend import network, training
+    from ptycho_tf import network, training
 
     n, b = 64, args.batch
     rows = []

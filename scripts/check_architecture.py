@@ -3,7 +3,7 @@
 Usage:
     python scripts/check_architecture.py [ROOT]
 
-Rules (specs/architecture.md §4, §6):
+Rules (specs/architecture.md §4, §6, §7):
 
 1. **Module size**: no Python module under ``packages/*/src``, ``benchmarks/`` or ``scripts/`` exceeds
    ``MAX_LINES`` lines.
@@ -15,6 +15,10 @@ Rules (specs/architecture.md §4, §6):
 5. **Deferred imports defer a framework**: an import inside a function names torch, TensorFlow/Keras,
    Lightning, matplotlib, an optional dependency (``OPTIONAL``), or one of this repository's modules that imports
    one of those at module level (directly or through other modules); anything else is imported at the top.
+6. **Thin shims**: a module a backend package ships under the ``ptycho`` name (``SHIM_ROOTS``; the legacy names
+   ptychodus and the seed guide import) binds one module of its own package under that name and holds nothing else:
+   a docstring, ``import sys``, one ``from X import Y as _module`` and ``sys.modules[__name__] = _module`` (a
+   package ``__init__`` holds a docstring only).
 
 Rule 5 is a ratchet while the command lines are being restructured (issue 26): ``scripts/deferred_imports.json``
 records, per module, how many such imports it still has; a module may have fewer (then lower its number with
@@ -43,10 +47,10 @@ OPTIONAL = frozenset({"h5py", "scipy", "skimage", "safetensors", "yaml", "mlflow
                       "ptychi", "ptychodus", "PIL", "psutil", "tqdm", "mkdocs", "playwright"})
 #: specs/architecture.md §4: the modules that may touch the legacy global state
 LEGACY_SURFACE = (
-    "ptycho/params.py", "ptycho/model.py", "ptycho/loader.py", "ptycho/tf_helper.py", "ptycho/probe.py",
-    "ptycho/train_pinn.py", "ptycho/model_manager.py", "ptycho/evaluation.py", "ptycho/workflows/",
-    "ptycho/config/config.py", "ptycho_bridge/backend_selector.py",
+    "ptycho/params.py", "ptycho/config/config.py", "ptycho_tf/legacy/", "ptycho_bridge/backend_selector.py",
 )
+#: specs/architecture.md §7: the source trees whose ``ptycho`` modules are compatibility shims (rule 6)
+SHIM_ROOTS = ("packages/ptycho-tf/src/ptycho",)
 LEGACY_STATE = re.compile(r"params\.(cfg|get\(|set\()|current_config\(\)|fromptychoimportparams")
 ORIGINAL = re.compile(r"\bthe original\b", re.IGNORECASE)
 
@@ -183,6 +187,32 @@ def check_legacy_state(root: Path, mods: dict[str, Module]) -> Iterator[str]:
                        "compatibility surface")
 
 
+def _is_shim_statement(node: ast.stmt) -> bool:
+    """A docstring, ``from __future__``, ``import sys``, ``from X import Y as _module`` or
+    ``sys.modules[__name__] = _module``."""
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+        return True
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names] == ["sys"]
+    if isinstance(node, ast.ImportFrom):
+        return node.module == "__future__" or len(node.names) == 1
+    return isinstance(node, ast.Assign) and ast.unparse(node).startswith("sys.modules[__name__] = ")
+
+
+def check_shims(root: Path) -> Iterator[str]:
+    for shim_root in SHIM_ROOTS:
+        for path in sorted((root / shim_root).rglob("*.py")):
+            body = ast.parse(path.read_text(encoding="utf-8")).body
+            binds = [n for n in body if isinstance(n, ast.Assign)]
+            froms = [n for n in body if isinstance(n, ast.ImportFrom) and n.module != "__future__"]
+            package = path.name == "__init__.py"
+            bad = next((n for n in body if not _is_shim_statement(n)), None)
+            if bad is not None or (package and (binds or froms)) or (not package and (len(binds), len(froms)) != (1, 1)):
+                line = bad.lineno if bad is not None else 1
+                yield (f"{path.relative_to(root)}:{line}: thin shim: a compatibility module binds one module "
+                       "(docstring, import sys, one from-import, sys.modules[__name__] = ...) and holds nothing else")
+
+
 def code_lines(text: str) -> dict[int, str]:
     """Line number -> the line's code tokens joined without spaces (strings and comments left out)."""
     skip = {tokenize.STRING, tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
@@ -316,7 +346,7 @@ def run(root: Path) -> list[str]:
     index_imports(mods)
     problems: list[str] = []
     for check in (check_sizes(root), check_legacy_state(root, mods), check_comments(root, mods),
-                  check_cycles(root, mods)):
+                  check_cycles(root, mods), check_shims(root)):
         problems.extend(check)
     return problems + ratchet(root, list(check_deferred(root, mods)))
 
@@ -343,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     if problems:
         print(f"check_architecture: {len(problems)} violation(s) of specs/architecture.md", file=sys.stderr)
         return 1
-    print("check_architecture: module size, legacy state, comments, import cycles and deferred imports: ok")
+    print("check_architecture: module size, legacy state, comments, import cycles, deferred imports and shims: ok")
     return 0
 
 

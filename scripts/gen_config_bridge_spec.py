@@ -1,9 +1,10 @@
-"""Write specs/config-bridge.md from the mapping table in code (ptycho_bridge.bridge_spec.render_bridge_spec).
+"""Write specs/config-bridge.md from the mapping table in code (``config_bridge_spec.render_bridge_spec``, beside
+this script).
 
     python scripts/gen_config_bridge_spec.py          # regenerate the page
     python scripts/gen_config_bridge_spec.py --check  # exit 1 when the committed page is stale
 
-The page is never edited by hand; packages/ptycho-bridge/tests/test_bridge_spec.py fails when it differs.
+The page is never edited by hand; scripts/tests/test_config_bridge_spec.py fails when it differs.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import sys
 from pathlib import Path
 
 from ptycho.atomic_io import save_text_atomic
-from ptycho_bridge.bridge_spec import render_bridge_spec
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # config_bridge_spec, also when loaded by path
+from config_bridge_spec import render_bridge_spec  # noqa: E402
 
 SPEC = Path(__file__).resolve().parents[1] / "specs" / "config-bridge.md"
 

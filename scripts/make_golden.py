@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests-parity"))
 
 import parity_support as ps  # noqa: E402
+import weight_transfer as weights  # noqa: E402
 
 GOLDEN = ROOT / "tests-parity" / "golden"
 FORMAT = 1
@@ -58,8 +59,6 @@ TOLERANCES = {k: ps.TOLERANCES[f"golden-{k}"][0] for k in ("outputs", "loss", "g
 
 
 def _models(mc, s, seed):
-    from ptycho_bridge import weights
-
     models = ps.build_tf(mc, ps.default_probe(mc.N), s, seed=0)
     shapes = {k: v.shape for k, v in weights.keras_to_torch_state(models.autoencoder).items()
               if k.split(".")[0] in weights.TOP_LEVEL_MODULES}

@@ -38,8 +38,10 @@ API_PAGES = {
     "metrics": ["ptycho.metrics"],
     "torch": ["ptycho_torch.workflows.components", "ptycho_torch.refine", "ptycho_torch.bundle",
               "ptycho_torch.forward_model", "ptycho_torch.stitching", "ptycho_torch.export"],
-    "tensorflow": ["ptycho.workflows.components", "ptycho.model_manager", "ptycho.loader", "ptycho.model",
-                   "ptycho.train_pinn", "ptycho.tf_helper", "ptycho.probe", "ptycho.evaluation"],
+    # the legacy names ptychodus imports are shims of these modules (specs/architecture.md §7)
+    "tensorflow": ["ptycho_tf.legacy.components", "ptycho_tf.legacy.model_manager", "ptycho_tf.legacy.loader",
+                   "ptycho_tf.legacy.model", "ptycho_tf.legacy.train_pinn", "ptycho_tf.legacy.tf_helper",
+                   "ptycho_tf.legacy.probe", "ptycho_tf.evaluation", "ptycho_tf.workflow", "ptycho_tf.data"],
 }
 
 

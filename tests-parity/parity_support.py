@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import weight_transfer as weights
 from hypothesis import strategies as st
+from weight_transfer import TOP_LEVEL_MODULES, to_numpy
 
 HERE = Path(__file__).resolve().parent
 GOLDEN = HERE / "golden"
@@ -67,15 +69,6 @@ def rel_err(a: Any, ref: Any) -> float:
     if scale == 0.0:
         return 0.0 if diff == 0.0 else math.inf
     return diff / scale
-
-
-def to_numpy(x: Any) -> np.ndarray:
-    """A TF/Torch tensor or array-like as a numpy array (CPU)."""
-    if hasattr(x, "detach"):
-        return x.detach().cpu().numpy()
-    if hasattr(x, "numpy") and not isinstance(x, np.ndarray):
-        return np.asarray(x.numpy())
-    return np.asarray(x)
 
 
 # ------------------------------------------------------------------------------------ run state
@@ -326,7 +319,7 @@ def default_probe(n: int, probe_scale: float = 4.0) -> np.ndarray:
 
 def build_tf(mc: Any, probe: np.ndarray, s: float, seed: int = 0):
     """TF ``Models`` (autoencoder + diffraction_to_obj) for a canonical ModelConfig."""
-    from ptycho.tf_backend import network
+    from ptycho_tf import network
 
     return network.build_models(mc, probe=probe, intensity_scale=s, seed=seed)
 
@@ -347,8 +340,6 @@ def build_torch(mc: Any, probe: np.ndarray, s: float, nphotons: float = 1e6, bat
 
 def torch_conv_shapes(module: Any) -> dict[str, tuple[int, ...]]:
     """Torch-named shapes of the generator convolutions of a torch module."""
-    from ptycho_bridge.weights import TOP_LEVEL_MODULES
-
     return {k: tuple(v.shape) for k, v in module.state_dict().items()
             if k.split(".")[0] in TOP_LEVEL_MODULES and k.endswith((".weight", ".bias"))}
 
@@ -363,7 +354,7 @@ def train_tf_curve(models: Any, training_config: Any, x: np.ndarray, rel: np.nda
                    order: list[np.ndarray]) -> list[float]:
     """Train the TF autoencoder with ``training.compile_models`` + ``train_on_batch`` over the batches
     ``order[e][i:i+TRAIN_BATCH]``; returns the mean batch loss (before each update) per epoch."""
-    from ptycho.tf_backend import training
+    from ptycho_tf import training
 
     training.compile_models(models, training_config)
     curve = []
@@ -416,8 +407,7 @@ def tf_loss_and_gradients(models: Any, x: np.ndarray, rel: np.ndarray, s: float,
     import keras
     import tensorflow as tf
 
-    from ptycho.tf_backend import training
-    from ptycho_bridge import weights
+    from ptycho_tf import training
 
     x_s = (x * s).astype(np.float32)
     variables = list(models.autoencoder.trainable_variables)

@@ -42,11 +42,13 @@ def test_bridge_round_trip(mc, probe_mask, nphotons, batch, seed):
 @settings(max_examples=ps.examples(10))
 @given(mc=ps.model_configs(p128=0.5))
 def test_legacy_dict_round_trip_and_weight_tables(mc):
+    import weight_transfer as weights
+
     from ptycho import model as tf_model
     from ptycho import params
     from ptycho.config.config import update_legacy_dict
-    from ptycho.tf_backend import network
-    from ptycho_bridge import bridge, weights
+    from ptycho_bridge import bridge
+    from ptycho_tf import network
     from ptycho_torch.network import PtychoNet, network_kwargs
 
     saved = dict(params.cfg)

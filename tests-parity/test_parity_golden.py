@@ -33,7 +33,7 @@ def _load(name: str):
 
 
 def _torch_model(entry, mc, arrays, device):
-    from ptycho_bridge import weights
+    import weight_transfer as weights
 
     s = float(arrays["intensity_scale"])
     lm = ps.build_torch(mc, ps.default_probe(mc.N), s, nphotons=MANIFEST["nphotons"], device=device,

@@ -1,7 +1,7 @@
 """Property 4: training loss of one batch and the gradient of every weight that one optimiser step consumes,
 TF vs Torch, <= 1e-4 (specs/parity.md §3 P4).
 
-TF side: the compiled autoencoder's outputs with ``ptycho.tf_backend.training.poisson_nll`` /
+TF side: the compiled autoencoder's outputs with ``ptycho_tf.training.poisson_nll`` /
 ``amplitude_mae`` under a GradientTape. Torch side: ``PtychoPINN_Lightning.compute_loss`` + backward.
 The optimiser steps themselves are compared through the training curves (P6).
 """
@@ -12,10 +12,9 @@ import numpy as np
 import parity_support as ps
 import pytest
 import torch
+import weight_transfer as weights
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from ptycho_bridge import weights
 
 pytestmark = pytest.mark.needs_tf
 
@@ -25,7 +24,7 @@ pytestmark = pytest.mark.needs_tf
        probe_trainable=st.booleans(), scale_trainable=st.booleans())
 def test_loss_and_gradients(device, mc, seed, mae_w, probe_trainable, scale_trainable):
     from ptycho.config.config import TrainingConfig
-    from ptycho.tf_backend import network
+    from ptycho_tf import network
     from ptycho_torch.lightning_module import PtychoPINN_Lightning
 
     nphotons = 1e6

@@ -13,10 +13,9 @@ import numpy as np
 import parity_support as ps
 import pytest
 import torch
+import weight_transfer as weights
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from ptycho_bridge import weights
 
 pytestmark = pytest.mark.needs_tf
 
@@ -61,7 +60,7 @@ def test_forward_parity_probe_modes(device, mc, seed, direction):
     each equals the numpy reference sqrt(sum_k |F[P_k O]|^2) of the TF generator's object."""
     from ptycho import physics
     from ptycho.simulation import make_probe_modes
-    from ptycho.tf_backend.network import canvas_size
+    from ptycho_tf.network import canvas_size
 
     x, rel, s = ps.model_inputs(seed, mc.N, mc.gridsize, 2)
     modes = np.asarray(physics.normalize_probe(make_probe_modes(physics.default_probe(mc.N), 3, [0.7, 0.2, 0.1]),

@@ -22,7 +22,7 @@ DTYPES = {"f64": (np.float64, np.complex128, torch.float64), "f32": (np.float32,
 
 
 def _tf():
-    from ptycho.tf_backend import ops, training
+    from ptycho_tf import ops, training
 
     return ops, training
 
@@ -170,33 +170,21 @@ def test_forward_model_probe_modes(device, prec, n, gs, k, mask, seed):
              lambda: _tf()[0].incoherent_amplitude(waves, mode_axis=2), f"n={n} gs={gs} K={k}")
 
 
+@pytest.mark.parametrize("interpolation", ["bilinear", "fourier"])
 @settings(max_examples=ps.examples(8))
 @given(prec=precisions, n=sizes, p=st.integers(1, 12), m=st.sampled_from([8, 20, 32]), seed=st.integers(0, 2**16))
-def test_reassemble_position(device, prec, n, p, m, seed):
+def test_reassemble_position(device, interpolation, prec, n, p, m, seed):
+    """specs/physics.md §6 (bilinear) and §6.2 (interpolation='fourier', sub-pixel offsets): numpy vs Torch vs TF."""
     from ptycho_torch import physics as tp
 
     rng = np.random.default_rng(seed)
     patches = _cplx(rng, (p, n, n), prec)
     off = rng.uniform(20, 60, (p, 2))
-    ref = physics.reassemble_position(patches.astype(np.complex128), off, M=m)
-    out = tp.reassemble_position(_t(patches, device), _t(off, device), M=m)
-    _compare("reassemble_position", prec, ref, out, lambda: _tf()[0].reassemble_position(patches, off, m),
+    ref = physics.reassemble_position(patches.astype(np.complex128), off, M=m, interpolation=interpolation)
+    out = tp.reassemble_position(_t(patches, device), _t(off, device), M=m, interpolation=interpolation)
+    name = "reassemble_position" + ("" if interpolation == "bilinear" else "_" + interpolation)
+    _compare(name, prec, ref, out, lambda: _tf()[0].reassemble_position(patches, off, m, interpolation=interpolation),
              f"n={n} P={p} M={m}")
-
-
-@settings(max_examples=ps.examples(8))
-@given(prec=precisions, n=sizes, p=st.integers(1, 12), m=st.sampled_from([8, 20, 32]), seed=st.integers(0, 2**16))
-def test_reassemble_position_fourier(device, prec, n, p, m, seed):
-    """specs/physics.md §6.2 interpolation='fourier': numpy vs Torch vs TF at sub-pixel offsets."""
-    from ptycho_torch import physics as tp
-
-    rng = np.random.default_rng(seed)
-    patches = _cplx(rng, (p, n, n), prec)
-    off = rng.uniform(20, 60, (p, 2))
-    ref = physics.reassemble_position(patches.astype(np.complex128), off, M=m, interpolation="fourier")
-    out = tp.reassemble_position(_t(patches, device), _t(off, device), M=m, interpolation="fourier")
-    _compare("reassemble_position_fourier", prec, ref, out,
-             lambda: _tf()[0].reassemble_position(patches, off, m, interpolation="fourier"), f"n={n} P={p} M={m}")
 
 
 @settings(max_examples=ps.examples(8))

@@ -24,9 +24,10 @@ BATCH = ps.TRAIN_BATCH
 @given(gs=st.sampled_from([1, 2]), act=st.sampled_from(ps.AMP_ACTIVATIONS), object_big=st.booleans(),
        probe_big=st.booleans(), seed=st.integers(0, 3))
 def test_training_curves(device, gs, act, object_big, probe_big, seed):
+    import weight_transfer as weights
+
     from ptycho.config.config import ModelConfig, TrainingConfig
-    from ptycho.tf_backend import network
-    from ptycho_bridge import weights
+    from ptycho_tf import network
 
     mc = ModelConfig(N=64, gridsize=gs, n_filters_scale=1, amp_activation=act, object_big=object_big,
                      probe_big=probe_big)

@@ -24,12 +24,15 @@ N = 64
 PIXEL_M = 1e-8
 
 
-def _inputs(folder):
-    """diff.npy (counts, int32) and product-in.npz (ptychodus NPZ product, scan centred in a square object).
+def _inputs(folder, **sim_kw):
+    """diff.npy (counts, int32) and product-in.npz (ptychodus NPZ product, scan centred in a square object) of a
+    simulated 36-position grid scan (``sim_kw``: more ``simulate`` keywords, e.g. probe modes); the product's
+    probe is ptychodus's (1, K, N, N).
 
     Returns the object side S: the scan centre maps to object pixel ((S-1)/2, (S-1)/2).
     """
-    sim = simulate(N=N, n_positions=36, nphotons=1e5, seed=3, scan="grid")
+    sim = simulate(N=N, n_positions=36, nphotons=1e5, seed=3, scan="grid", **sim_kw)
+    probe = sim["probeGuess"]
     counts = np.rint((sim["diffraction"].astype(np.float64) * float(sim["sim_intensity_scale"])) ** 2)
     np.save(folder / "diff.npy", counts.astype(np.int32))
     x, y = sim["xcoords"], sim["ycoords"]
@@ -40,7 +43,8 @@ def _inputs(folder):
              probe_position_x_m=(x - cx) * PIXEL_M, probe_position_y_m=(y - cy) * PIXEL_M,
              object_pixel_width_m=PIXEL_M, object_pixel_height_m=PIXEL_M, object_center_x_m=0.0,
              object_center_y_m=0.0, object=np.ones((1, side, side), np.complex64),
-             probe=sim["probeGuess"][None, None], probe_pixel_width_m=PIXEL_M, probe_pixel_height_m=PIXEL_M)
+             probe=probe.reshape((1,) * (4 - probe.ndim) + probe.shape), probe_pixel_width_m=PIXEL_M,
+             probe_pixel_height_m=PIXEL_M)
     return side
 
 
@@ -121,18 +125,7 @@ def test_torch_reconstructor_with_three_probe_modes(tmp_path):
     probe) trains, reconstructs, saves and reopens through ptychodus with every mode in the network's physics; the
     product keeps its 3 modes."""
     algo = "ptychopinn-torch_unsupervised"
-    sim = simulate(N=N, n_positions=36, nphotons=1e5, seed=3, scan="grid", probe_kind="zoneplate", probe_modes=3)
-    counts = np.rint((sim["diffraction"].astype(np.float64) * float(sim["sim_intensity_scale"])) ** 2)
-    np.save(tmp_path / "diff.npy", counts.astype(np.int32))
-    x, y = sim["xcoords"], sim["ycoords"]
-    cx, cy = (x.min() + x.max()) / 2, (y.min() + y.max()) / 2
-    side = int(round(2 * max(cx, cy))) + 1
-    np.savez(tmp_path / "product-in.npz", name="sim", comments="", detector_object_distance_m=1.0,
-             photon_energy_eV=10000.0, probe_position_indexes=np.arange(len(x)),
-             probe_position_x_m=(x - cx) * PIXEL_M, probe_position_y_m=(y - cy) * PIXEL_M,
-             object_pixel_width_m=PIXEL_M, object_pixel_height_m=PIXEL_M, object_center_x_m=0.0,
-             object_center_y_m=0.0, object=np.ones((1, side, side), np.complex64),
-             probe=sim["probeGuess"][None], probe_pixel_width_m=PIXEL_M, probe_pixel_height_m=PIXEL_M)
+    side = _inputs(tmp_path, probe_kind="zoneplate", probe_modes=3)
     with ModelCore(log_level=logging.WARNING) as core:
         _small_settings(core)
         _, product = _load(core, tmp_path)

@@ -25,6 +25,7 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
     return tmp_path
 
 
+SHIM = '"""Legacy name."""\n\nimport sys\n\nfrom pkg import light as _module\n\nsys.modules[__name__] = _module\n'
 CLEAN = {
     "packages/a/src/pkg/__init__.py": '"""Package."""\n',
     "packages/a/src/pkg/light.py": '"""Light."""\n\nimport json\n\nX = json.dumps(1)\n',
@@ -44,6 +45,9 @@ CLEAN = {
                       "packages/a/src/pkg/two.py": "def f():\n    from pkg import one\n    return one\n"}),
     ("deferred import", {"packages/a/src/pkg/lazy.py": "def f():\n    import json\n    return json\n"}),
     ("deferred import", {"packages/a/src/pkg/lazy2.py": "def f():\n    from pkg.light import X\n    return X\n"}),
+    ("thin shim", {"packages/ptycho-tf/src/ptycho/old.py": SHIM + "\n\ndef extra():\n    return 1\n"}),
+    ("thin shim", {"packages/ptycho-tf/src/ptycho/two.py": SHIM + "from pkg import heavy as _other\n"}),
+    ("thin shim", {"packages/ptycho-tf/src/ptycho/sub/__init__.py": "from pkg import light\n"}),
 ])
 def test_each_rule_finds_its_violation(tmp_path, rule, files):
     root = _tree(tmp_path, {**CLEAN, **files})
@@ -55,7 +59,9 @@ def test_each_rule_finds_its_violation(tmp_path, rule, files):
 def test_a_clean_tree_passes_and_data_strings_and_the_compatibility_surface_are_allowed(tmp_path):
     files = {**CLEAN,
              "packages/a/src/pkg/data.py": 'REASON = "the original kept params.cfg"\n',
-             "packages/a/src/ptycho/params.py": "cfg = {}\nv = cfg.get('N')\nfrom ptycho import params\n"}
+             "packages/a/src/ptycho/params.py": "cfg = {}\nv = cfg.get('N')\nfrom ptycho import params\n",
+             "packages/ptycho-tf/src/ptycho/old.py": SHIM,
+             "packages/ptycho-tf/src/ptycho/sub/__init__.py": '"""A compatibility package."""\n'}
     root = _tree(tmp_path, files)
     assert C.run(root) == []
     assert C.main([str(root)]) == 0

@@ -54,8 +54,8 @@ PRELUDE = textwrap.dedent(
         def reconstruct(self, *a, **k): raise AssertionError("not used by the selector")
 
     def fake_tf():
-        fake("tensorflow"); fake("ptycho.tf_backend")
-        fake("ptycho.tf_backend.backend",
+        fake("tensorflow"); fake("ptycho_tf")
+        fake("ptycho_tf.backend",
              BACKEND=FakeBackend("tensorflow", lambda: ("amp", "phase", {"history": 1}), ("tf-model", {"N": 1})))
 
     def fake_torch():
@@ -176,11 +176,11 @@ def test_missing_tensorflow_raises_the_install_message():
 def test_import_failure_inside_the_backend_becomes_runtime_error():
     out = run_snippet("""
         fake_tf()
-        del sys.modules["ptycho.tf_backend.backend"]
-        sys.modules["ptycho.tf_backend"].__path__ = []  # a package, so the child import reaches Boom
+        del sys.modules["ptycho_tf.backend"]
+        sys.modules["ptycho_tf"].__path__ = []  # a package, so the child import reaches Boom
         class Boom:
             def find_spec(self, name, path=None, target=None):
-                if name == "ptycho.tf_backend.backend":
+                if name == "ptycho_tf.backend":
                     raise ImportError("broken install")
                 return None
         sys.meta_path.insert(0, Boom())
@@ -189,7 +189,7 @@ def test_import_failure_inside_the_backend_becomes_runtime_error():
         except RuntimeError as exc:
             report(error=str(exc), cause=type(exc.__cause__).__name__)
     """)
-    assert "importing ptycho.tf_backend.backend:BACKEND failed: broken install" in out["error"]
+    assert "importing ptycho_tf.backend:BACKEND failed: broken install" in out["error"]
     assert out["cause"] == "ImportError"
 
 
@@ -263,10 +263,10 @@ def test_backends_are_registered_entry_points_not_named_by_the_bridge():
     from pathlib import Path
 
     eps = {ep.name: ep.value for ep in importlib.metadata.entry_points(group=backend_selector.ENTRY_POINT_GROUP)}
-    assert eps == {"tensorflow": "ptycho.tf_backend.backend:BACKEND", "pytorch": "ptycho_torch.backend:BACKEND"}
+    assert eps == {"tensorflow": "ptycho_tf.backend:BACKEND", "pytorch": "ptycho_torch.backend:BACKEND"}
     import ast
 
-    backend_modules = ("ptycho_torch", "ptycho.workflows", "ptycho.tf_backend", "ptycho.model", "ptycho.loader")
+    backend_modules = ("ptycho_torch", "ptycho.workflows", "ptycho_tf", "ptycho.model", "ptycho.loader")
     for module in Path(backend_selector.__file__).parent.glob("*.py"):
         tree = ast.parse(module.read_text())
         docstrings = {id(n.body[0].value) for n in ast.walk(tree)

@@ -184,10 +184,15 @@ def test_simulate_realistic_scan_flags(tmp_path: Path) -> None:
         meta = json.loads(str(data["_metadata"]))["simulation"]
         assert np.abs(data["probeGuess"].imag).max() > 0
     assert meta["probe_kind"] == "zoneplate" and meta["jitter"] == 1.0 and meta["interpolation"] == "fourier"
-    bad = ptycho("simulate", "-o", str(tmp_path / "bad.npz"), "--probe", "gauss")
+    _assert_simulate_refuses(tmp_path, ["--probe", "gauss"], "ptycho simulate: error: --probe: expected one of "
+                             "disk, fresnel, zoneplate, phasescreen, found 'gauss'")
+
+
+def _assert_simulate_refuses(tmp_path: Path, args: list[str], message: str) -> None:
+    """``ptycho simulate -o bad.npz ARGS`` is a usage error: exit 2, ``message`` as the last stderr line, no file."""
+    bad = ptycho("simulate", "-o", str(tmp_path / "bad.npz"), *args)
     assert bad.returncode == 2
-    assert bad.stderr.strip().splitlines()[-1] == ("ptycho simulate: error: --probe: expected one of disk, fresnel, "
-                                                   "zoneplate, phasescreen, found 'gauss'")
+    assert bad.stderr.strip().splitlines()[-1] == message
     assert not (tmp_path / "bad.npz").exists()
 
 
@@ -207,11 +212,8 @@ def test_simulate_defaults_to_the_neutral_model(tmp_path: Path) -> None:
         x = data["xcoords"]
     assert meta["interpolation"] == "finegrid" and meta["oversample"] == 2 and meta["probe_kind"] == "phasescreen"
     np.testing.assert_array_equal(x * 2, np.round(x * 2))
-    bad = ptycho("simulate", "-o", str(tmp_path / "bad.npz"), "--interpolation", "cubic")
-    assert bad.returncode == 2
-    assert bad.stderr.strip().splitlines()[-1] == ("ptycho simulate: error: --interpolation: expected one of "
-                                                   "finegrid, fourier, probe, bilinear, found 'cubic'")
-    assert not (tmp_path / "bad.npz").exists()
+    _assert_simulate_refuses(tmp_path, ["--interpolation", "cubic"], "ptycho simulate: error: --interpolation: "
+                             "expected one of finegrid, fourier, probe, bilinear, found 'cubic'")
 
 
 def test_flags_are_never_matched_by_a_prefix(tmp_path: Path) -> None:

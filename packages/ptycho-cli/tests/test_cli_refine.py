@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_scans import write_siemens_scan
 
 from ptycho.simulation import write_simulation
 from ptycho_cli.main import main
@@ -21,10 +22,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture(scope="module")
 def scan(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("scan") / "scan.npz"
-    write_simulation(path, object_kind="siemens", N=64, n_positions=48, object_size=128, probe_kind="zoneplate",
-                     jitter=1.0, interpolation="fourier", nphotons=1e6, seed=2)
-    return path
+    return write_siemens_scan(tmp_path_factory.mktemp("scan") / "scan.npz", 48, jitter=1.0)
 
 
 def test_refine_writes_object_log_probe_positions(scan: Path, tmp_path: Path, capsys) -> None:
@@ -68,8 +66,7 @@ def test_refine_with_probe_modes(scan: Path, tmp_path: Path, capsys) -> None:
     """§10: a 3-mode scan refines its (3, N, N) probe and writes it back; --probe-modes 2 splits a one-mode probe
     into 2 orthogonal modes; a --probe-modes that disagrees with the scan's modes is one line, exit 2."""
     modes = tmp_path / "modes.npz"
-    write_simulation(modes, object_kind="siemens", N=64, n_positions=48, object_size=128, probe_kind="zoneplate",
-                     interpolation="fourier", nphotons=1e6, seed=2, probe_modes=3)
+    write_siemens_scan(modes, 48, probe_modes=3)
     out = tmp_path / "m3"
     assert main(["refine", "--test-data", str(modes), "--output-dir", str(out), "--iterations", "3",
                  "--refine-probe", "-q"]) == 0
@@ -119,8 +116,7 @@ def test_infer_then_refine_with_probe_modes(scan: Path, tmp_path: Path) -> None:
                               env=env, timeout=900)
 
     modes = tmp_path / "modes.npz"
-    write_simulation(modes, object_kind="siemens", N=64, n_positions=48, object_size=128, probe_kind="zoneplate",
-                     interpolation="fourier", nphotons=1e6, seed=2, probe_modes=3)
+    write_siemens_scan(modes, 48, probe_modes=3)
     r = ptycho("train", "--backend", "tensorflow", "--train-data-file", str(modes), "--output-dir",
                str(tmp_path / "run"), "--nepochs", "1", "--n-groups", "32", "--n-filters-scale", "1", "--quiet")
     assert r.returncode == 0, r.stderr

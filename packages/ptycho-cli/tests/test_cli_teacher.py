@@ -8,17 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_scans import write_siemens_scan
 
-from ptycho.simulation import write_simulation
 from ptycho_cli.main import main
 
 
 @pytest.fixture(scope="module")
 def scan(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("scan") / "scan.npz"
-    write_simulation(path, object_kind="siemens", N=64, n_positions=40, object_size=128, probe_kind="zoneplate",
-                     jitter=1.0, interpolation="fourier", nphotons=1e6, seed=2)
-    return path
+    return write_siemens_scan(tmp_path_factory.mktemp("scan") / "scan.npz", 40, jitter=1.0)
 
 
 def test_teacher_train_writes_a_bundle_that_infer_reads(scan: Path, tmp_path: Path, capsys, monkeypatch) -> None:

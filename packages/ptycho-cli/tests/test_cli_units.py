@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from ptycho_cli.errors import UserError, one_line, report_exception
 from ptycho_cli.evaluation import covered_box
-from ptycho_cli.outputs import canvas_origin
 
 
 def _brute_force_box_area(mask: np.ndarray) -> int:
@@ -38,22 +37,6 @@ def test_covered_box_is_the_largest_full_rectangle(rows: list[list[bool]]) -> No
     r0, r1, c0, c1 = covered_box(img)
     assert mask[r0:r1, c0:c1].all()
     assert (r1 - r0) * (c1 - c0) == _brute_force_box_area(mask)
-
-
-def test_canvas_origin_matches_the_numpy_stitcher() -> None:
-    """A delta placed at object point p lands at canvas index p - origin (specs/physics.md §6)."""
-    from ptycho.physics import reassemble_position
-
-    rng = np.random.default_rng(0)
-    half = rng.integers(40, 120, size=(6, 2)).astype(np.float64)
-    offsets = np.concatenate([half, 2 * np.array([80.0, 75.0]) - half])  # integer mean -> integer shifts
-    N, M = 64, 20
-    patches = np.zeros((12, N, N), np.complex64)
-    patches[0, N // 2, N // 2] = 1.0  # centre of patch 0 = object point offsets[0]
-    canvas = reassemble_position(patches, offsets, M=M)
-    origin = canvas_origin(offsets, canvas.shape, M)
-    row, col = np.unravel_index(np.argmax(np.abs(canvas)), canvas.shape)
-    assert (col + origin[0], row + origin[1]) == pytest.approx(tuple(offsets[0]), abs=1e-9)
 
 
 def test_report_exception_classifies() -> None:

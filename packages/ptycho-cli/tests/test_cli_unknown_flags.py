@@ -12,7 +12,7 @@ from ptycho_cli.main import main
 
 FIXTURE = Path(__file__).resolve().parents[2] / "ptycho-contracts" / "tests" / "fixtures" / "minimal_dataset_v1.npz"
 HAS_TORCH = importlib.util.find_spec("ptycho_torch") is not None
-HAS_TF = importlib.util.find_spec("ptycho.tf_backend") is not None
+HAS_TF = importlib.util.find_spec("ptycho_tf") is not None
 
 
 def _cases(tmp: Path) -> list[tuple[str, list[str], bool]]:

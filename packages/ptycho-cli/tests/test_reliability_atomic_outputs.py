@@ -103,16 +103,16 @@ WRITERS = {
 
 
 _TF_MODELS = ("from ptycho.config.config import ModelConfig, TrainingConfig\n"
-              "from ptycho.tf_backend.network import build_models\n"
+              "from ptycho_tf.network import build_models\n"
               "mc = ModelConfig(N=64, gridsize=1, n_filters_scale=1)\n"
               "models = build_models(mc, intensity_scale=10.0, seed=0)\n")
 #: TensorFlow writers (slow: each subprocess imports TensorFlow).
 TF_WRITERS = {
-    "tf bundle (ptycho.tf_backend.bundle.save_bundle)": (
-        "wts.h5.zip", _TF_MODELS + "from ptycho.tf_backend.bundle import save_bundle\n"
+    "tf bundle (ptycho_tf.bundle.save_bundle)": (
+        "wts.h5.zip", _TF_MODELS + "from ptycho_tf.bundle import save_bundle\n"
         "save_bundle(target, models, TrainingConfig(model=mc))"),
-    "tf checkpoint (ptycho.tf_backend.training.save_checkpoint)": (
-        "last.ckpt", _TF_MODELS + "from ptycho.tf_backend import training\n"
+    "tf checkpoint (ptycho_tf.training.save_checkpoint)": (
+        "last.ckpt", _TF_MODELS + "from ptycho_tf import training\n"
         "training.compile_models(models, TrainingConfig(model=mc))\n"
         "training.save_checkpoint(target, models, {'epochs_done': 1})"),
     "tf PNGs (ptycho.workflows.components.save_outputs)": (

@@ -204,7 +204,7 @@ def test_tensorflow_train_sigterm_keeps_the_checkpoint_and_its_command_finishes(
     import importlib.util
     import time
 
-    if importlib.util.find_spec("ptycho.tf_backend") is None:
+    if importlib.util.find_spec("ptycho_tf") is None:
         pytest.skip("TensorFlow backend not installed")
     run = tmp_path / "run"
     args = ["train", "--backend", "tensorflow", "--train_data_file", str(FIXTURE), "--output_dir", str(run),

@@ -17,26 +17,16 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scan_arrays import N, random_scan
 
 from ptycho.data_contract import ContractError, read_npz, validate_arrays, validate_npz
 from ptycho.raw_data import RawData
 
-N = 64
-
 
 def valid_arrays(m: int, seed: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return {
-        "diffraction": rng.random((m, N, N)).astype(np.float32),
-        "xcoords": rng.uniform(40, 80, m),
-        "ycoords": rng.uniform(40, 80, m),
-        "xcoords_start": rng.uniform(40, 80, m),
-        "ycoords_start": rng.uniform(40, 80, m),
-        "scan_index": np.zeros(m, dtype=np.int32),
-        "probeGuess": (rng.random((N, N)) + 0.1).astype(np.complex64),
-        "objectGuess": np.ones((128, 130), dtype=np.complex64),
-        "Y": np.ones((m, N, N), dtype=np.complex64),
-    }
+    """:func:`random_scan` with a scan index, a unit (128, 130) object and unit labels ``Y``."""
+    return {**random_scan(m, seed), "scan_index": np.zeros(m, dtype=np.int32),
+            "objectGuess": np.ones((128, 130), dtype=np.complex64), "Y": np.ones((m, N, N), dtype=np.complex64)}
 
 
 def _drop(key: str) -> Callable[[dict[str, Any]], None]:

@@ -7,29 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scan_arrays import N, random_scan
 
 from ptycho.data_contract import ContractError, DiffractionCountsWarning, validate_npz
 from ptycho.raw_data import RawData, load_data
 
-N = 64
-
-
-def _arrays(m: int = 6, seed: int = 0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return {
-        "diffraction": rng.random((m, N, N)).astype(np.float32),
-        "xcoords": rng.uniform(40, 80, m),
-        "ycoords": rng.uniform(40, 80, m),
-        "xcoords_start": rng.uniform(40, 80, m),
-        "ycoords_start": rng.uniform(40, 80, m),
-        "probeGuess": (rng.random((N, N)) + 1j * rng.random((N, N))).astype(np.complex64),
-        "objectGuess": (rng.random((140, 150)) * np.exp(1j * rng.random((140, 150)))).astype(np.complex64),
-    }
-
 
 def test_legacy_hwm_diff3d_loads_transposed(tmp_path: Path) -> None:
     """§2.3: a diff3d stored (H, W, M) is detected by len(xcoords) and transposed to (M, H, W)."""
-    a = _arrays(5)
+    a = random_scan(5)
     stack = a.pop("diffraction")
     a["diff3d"] = np.transpose(stack, (1, 2, 0)).copy()  # (64, 64, 5)
     path = tmp_path / "legacy.npz"
@@ -43,7 +29,7 @@ def test_legacy_hwm_diff3d_loads_transposed(tmp_path: Path) -> None:
 
 def test_square_legacy_ambiguity_keeps_leading_axis(tmp_path: Path) -> None:
     """§2.3: with M == N the leading axis already matches, so nothing is transposed."""
-    a = _arrays(N)
+    a = random_scan(N)
     path = tmp_path / "m_eq_n.npz"
     np.savez(path, **a)
     np.testing.assert_array_equal(RawData.from_file(path).diff3d, a["diffraction"])
@@ -52,7 +38,7 @@ def test_square_legacy_ambiguity_keeps_leading_axis(tmp_path: Path) -> None:
 def test_trailing_singleton_and_dtype_casts(tmp_path: Path) -> None:
     """§2.2-§2.3: (M,N,N,1) is squeezed; integer diffraction is read as detector counts and becomes
     float32 amplitudes sqrt(counts), with a DiffractionCountsWarning naming the file and key."""
-    a = _arrays(4)
+    a = random_scan(4)
     counts = np.random.default_rng(1).integers(0, 60000, size=(4, N, N, 1)).astype(np.uint16)
     a["diffraction"] = counts
     a["probeGuess"] = np.ones((N, N))  # real float64 probe -> complex64
@@ -69,7 +55,7 @@ def test_trailing_singleton_and_dtype_casts(tmp_path: Path) -> None:
 
 def test_defaults_without_start_coords(tmp_path: Path) -> None:
     """§2.1: missing start coordinates default to the coordinates; labels build Y."""
-    a = _arrays(3)
+    a = random_scan(3)
     del a["xcoords_start"], a["ycoords_start"]
     amp = np.random.default_rng(2).random((3, N, N)).astype(np.float32)
     ph = np.random.default_rng(3).uniform(-3, 3, (3, N, N)).astype(np.float32)
@@ -86,7 +72,7 @@ def test_defaults_without_start_coords(tmp_path: Path) -> None:
 
 def test_to_file_round_trip(tmp_path: Path) -> None:
     """§4: to_file writes an atomic NPZ that from_file reads back unchanged; metadata is JSON text."""
-    a = _arrays(5, 7)
+    a = random_scan(5, 7)
     meta = {"nphotons": 1e9, "source": "test"}
     raw = RawData(
         a["xcoords"], a["ycoords"], a["xcoords_start"], a["ycoords_start"], a["diffraction"],
@@ -109,7 +95,7 @@ def test_to_file_round_trip(tmp_path: Path) -> None:
 
 
 def test_from_coords_without_pc() -> None:
-    a = _arrays(4)
+    a = random_scan(4)
     raw = RawData.from_coords_without_pc(a["xcoords"], a["ycoords"], a["diffraction"], a["probeGuess"], np.zeros(4, int))
     np.testing.assert_array_equal(raw.xcoords_start, raw.xcoords)
     assert raw.objectGuess is None and raw.sample_indices is None and raw.subsample_seed is None
@@ -121,7 +107,7 @@ def test_from_coords_without_pc() -> None:
 @pytest.fixture()
 def scan_file(tmp_path: Path) -> Path:
     path = tmp_path / "scan.npz"
-    np.savez(path, **_arrays(40, 11))
+    np.savez(path, **random_scan(40, 11))
     return path
 
 

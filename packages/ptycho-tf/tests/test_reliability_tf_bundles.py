@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from ptycho.config.config import ModelConfig, TrainingConfig
-from ptycho.tf_backend import bundle as tfb
+from ptycho_tf import bundle as tfb
 
 
 class _Marker:
@@ -27,7 +27,7 @@ class _Marker:
 
 @pytest.fixture(scope="module")
 def ok_bundle(tmp_path_factory) -> Path:
-    from ptycho.tf_backend.network import build_models
+    from ptycho_tf.network import build_models
 
     mc = ModelConfig(N=64, gridsize=1, n_filters_scale=1)
     models = build_models(mc, intensity_scale=10.0, seed=0)

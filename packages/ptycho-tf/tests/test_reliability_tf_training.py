@@ -36,7 +36,7 @@ CHILD = textwrap.dedent(
                 os.kill(os.getpid(), signal.SIGKILL)
 
     if mode == "kill":
-        from ptycho.tf_backend import training
+        from ptycho_tf import training
         original = training._FiniteGuard
         class GuardAndKill(original, Killer):
             def on_epoch_begin(self, epoch, logs=None):
@@ -116,8 +116,8 @@ def test_tf_two_runs_same_seed_identical(tmp_path):
 def test_tf_nan_loss_stops_at_once_and_keeps_last_checkpoint(tmp_path, monkeypatch):
     """§2 (TensorFlow): a NaN written into log_scale before batch 1 of epoch 1 makes that batch's loss NaN;
     NonFiniteLossError names epoch 1, step 1; the epoch-0 checkpoint stays loadable with finite weights."""
-    from ptycho.tf_backend import training
     from ptycho.train_pinn import train_with_config
+    from ptycho_tf import training
 
     class Poison(training._FiniteGuard):
         def on_train_batch_begin(self, batch, logs=None):

@@ -1,5 +1,5 @@
 """The explicit TensorFlow workflow and the backend object (specs/tf-backend.md §7, specs/architecture.md §3-§4):
-``ptycho.tf_backend.workflow`` and ``BACKEND``'s explicit methods leave the legacy mirror (``ptycho.params.cfg``,
+``ptycho_tf.workflow`` and ``BACKEND``'s explicit methods leave the legacy mirror (``ptycho.params.cfg``,
 the current model of ``ptycho.model``) as they found it; the legacy wrappers (``ptycho.workflows.components``,
 ``ptycho.train_pinn``) update it from what the explicit workflow returned."""
 
@@ -15,11 +15,11 @@ from ptycho import model as model_mod
 from ptycho import params, train_pinn
 from ptycho.config.config import ModelConfig, TrainingConfig
 from ptycho.raw_data import RawData
-from ptycho.tf_backend import workflow
-from ptycho.tf_backend.backend import BACKEND
 from ptycho.workflows import components
 from ptycho_bridge.backend_api import Backend
 from ptycho_bridge.backend_selector import load_backend
+from ptycho_tf import workflow
+from ptycho_tf.backend import BACKEND
 
 FIXTURE = Path(__file__).resolve().parents[2] / "ptycho-contracts/tests/fixtures/minimal_dataset_v1.npz"
 
@@ -62,7 +62,7 @@ def test_explicit_workflow_and_backend_methods_leave_the_legacy_mirror_untouched
     before = _snapshot()
     raw = RawData.from_file(FIXTURE)
     config = _config(tmp_path)
-    amp, phase, trained = BACKEND.train(raw, raw, config, do_stitching=True)  # ptycho.tf_backend.workflow.run
+    amp, phase, trained = BACKEND.train(raw, raw, config, do_stitching=True)  # ptycho_tf.workflow.run
     assert amp.shape == phase.shape and amp.ndim == 2 and len(trained["history"]["train_loss"]) == 1
     bundle = BACKEND.save_bundle(trained, config)
     models, loaded = BACKEND.load_bundle(bundle.parent)

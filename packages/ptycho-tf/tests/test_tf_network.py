@@ -9,7 +9,7 @@ import pytest
 
 from ptycho import physics
 from ptycho.config.config import ModelConfig, TrainingConfig
-from ptycho.tf_backend import bundle, network, training
+from ptycho_tf import bundle, network, training
 
 
 @pytest.mark.parametrize("gs,total", [(2, 2_340_208), (1, 2_331_772)])

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ptycho import physics
-from ptycho.tf_backend import network, ops
+from ptycho_tf import network, ops
 
 SETTINGS = settings(max_examples=6, deadline=None)
 

@@ -13,7 +13,7 @@ import tensorflow as tf
 from ptycho import physics as R
 from ptycho.config.config import ModelConfig, TrainingConfig
 from ptycho.simulation import make_probe_modes
-from ptycho.tf_backend import network
+from ptycho_tf import network
 
 
 def _modes(n: int, k: int = 3) -> np.ndarray:
@@ -49,7 +49,7 @@ def test_model_prediction_is_the_numpy_mode_sum(gs, object_big, mask):
 def test_trainable_modes_each_get_their_gradient():
     """probe_trainable with (K, N, N) modes: one (K, N, N, 2) weight; each mode's gradient of a loss on the summed
     intensity is non-zero and equals a central difference (float64 forward through the model's own ops)."""
-    from ptycho.tf_backend import ops
+    from ptycho_tf import ops
 
     n = 32
     modes = _modes(n).astype(np.complex128)
@@ -117,8 +117,8 @@ def test_train_save_load_infer_with_three_modes(tmp_path):
     reloads with the 3 modes and the same predictions, and the reloaded model stitches a finite object."""
     from ptycho.raw_data import RawData
     from ptycho.simulation import write_simulation
-    from ptycho.tf_backend.bundle import load_bundle, save_bundle
     from ptycho.workflows import components
+    from ptycho_tf.bundle import load_bundle, save_bundle
 
     scan = tmp_path / "modes.npz"
     write_simulation(scan, N=64, n_positions=40, probe_kind="zoneplate", probe_modes=3, seed=4, object_size=160)

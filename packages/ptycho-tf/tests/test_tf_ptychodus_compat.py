@@ -15,14 +15,14 @@ from ptycho.bundle_zip import BundleError
 from ptycho.config.config import ModelConfig, TrainingConfig
 from ptycho.model_manager import load_inference_bundle
 from ptycho.raw_data import RawData
-from ptycho.tf_backend import bundle as tfb
+from ptycho_tf import bundle as tfb
 
 N = 64
 
 
 @pytest.fixture(scope="module")
 def saved_bundle(tmp_path_factory) -> Path:
-    from ptycho.tf_backend.network import build_models
+    from ptycho_tf.network import build_models
 
     mc = ModelConfig(N=N, gridsize=1, n_filters_scale=1)
     return tfb.save_bundle(tmp_path_factory.mktemp("b"), build_models(mc, intensity_scale=7.0, seed=0),
@@ -124,7 +124,7 @@ def test_reconstruct_call_sequence_with_three_probe_modes(tmp_path):
     from ptycho import params
     from ptycho import probe as probe_mod
     from ptycho.simulation import simulate
-    from ptycho.tf_backend.network import build_models
+    from ptycho_tf.network import build_models
 
     sim = simulate(N=N, n_positions=12, probe_kind="zoneplate", probe_modes=3, seed=1, object_size=128)
     modes = np.asarray(sim["probeGuess"])

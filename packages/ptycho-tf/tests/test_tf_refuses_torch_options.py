@@ -14,7 +14,7 @@ from ptycho.config.config import ModelConfig, TrainingConfig
     ({"model": ModelConfig(N=64, architecture="fno")}, "ModelConfig.architecture"),
 ])
 def test_compile_refuses_pytorch_only_options(kwargs, field):
-    from ptycho.tf_backend.training import compile_models
+    from ptycho_tf.training import compile_models
 
     cfg = TrainingConfig(**{"model": ModelConfig(N=64), **kwargs})
     with pytest.raises(ValueError, match=rf"^{field}: the TensorFlow backend supports only [^\n]*; train with --backend pytorch$"):

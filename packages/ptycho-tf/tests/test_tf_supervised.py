@@ -14,7 +14,7 @@ import pytest
 
 from ptycho.config.config import ModelConfig, TrainingConfig
 from ptycho.raw_data import RawData
-from ptycho.tf_backend import bundle, network, training
+from ptycho_tf import bundle, network, training
 
 FIXTURE = Path(__file__).resolve().parents[2] / "ptycho-contracts/tests/fixtures/minimal_dataset_v1.npz"
 

@@ -11,9 +11,9 @@ import pytest
 
 from ptycho.config.config import ModelConfig, TrainingConfig
 from ptycho.raw_data import RawData
-from ptycho.tf_backend import network, training
-from ptycho.tf_backend.training import PYTORCH_DEFAULTS, TrainingPolicy
 from ptycho.workflows import components
+from ptycho_tf import network, training
+from ptycho_tf.training import PYTORCH_DEFAULTS, TrainingPolicy
 
 FIXTURE = Path(__file__).resolve().parents[2] / "ptycho-contracts" / "tests" / "fixtures" / "minimal_dataset_v1.npz"
 MC = ModelConfig(N=64, gridsize=1, n_filters_scale=1)

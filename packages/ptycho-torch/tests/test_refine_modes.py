@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from refine_scans import covered_ssim, siemens_scan
 
-from ptycho.metrics import evaluate
 from ptycho.physics import incoherent_amplitude
-from ptycho.simulation import simulate
 from ptycho_torch.refine import RefineOptions, refine, step_length
 from ptycho_torch.refine import operators as ops
 from ptycho_torch.refine import solver as S
@@ -19,22 +18,8 @@ from ptycho_torch.refine.options import object_canvas_geometry
 
 @pytest.fixture(scope="module")
 def scan():
-    sim = simulate(object_kind="siemens", N=32, n_positions=100, object_size=96, probe_kind="zoneplate",
-                   jitter=1.0, interpolation="finegrid", nphotons=1e7, seed=7, probe_modes=3,
-                   mode_powers=[0.7, 0.2, 0.1])
-    sim["positions"] = np.stack([sim["xcoords"], sim["ycoords"]], 1)
-    sim["s"] = float(sim["sim_intensity_scale"])
-    return sim
-
-
-def _ssim(res, sim, margin=12):
-    """Amplitude / phase SSIM on the box of scan positions shrunk by ``margin`` px (well covered)."""
-    pos = sim["positions"]
-    lo = np.ceil(pos.min(0)).astype(int) + margin
-    hi = np.floor(pos.max(0)).astype(int) - margin
-    x0, y0 = res.origin_xy
-    ev = evaluate(res.object[lo[1] - y0:hi[1] - y0, lo[0] - x0:hi[0] - x0], sim["objectGuess"][lo[1]:hi[1], lo[0]:hi[0]])
-    return ev["amplitude"]["ssim"], ev["phase"]["ssim"]
+    return siemens_scan(n_positions=100, interpolation="finegrid", nphotons=1e7, seed=7, probe_modes=3,
+                        mode_powers=[0.7, 0.2, 0.1])
 
 
 def _problem(scan, subpixel, probe=None, refine_probe=True):
@@ -143,7 +128,7 @@ def test_true_modes_fit_the_scan_better_than_one_mode(scan):
     assert r3.probe.shape == (3, 32, 32)
     np.testing.assert_array_equal(r3.probe, modes)  # not refined: unchanged
     assert r3.final_nll < r1.final_nll and r3.final_nll < r3.initial_nll
-    (a3, p3), (a1, p1) = _ssim(r3, scan), _ssim(r1, scan)
+    (a3, p3), (a1, p1) = covered_ssim(r3, scan), covered_ssim(r1, scan)
     assert a3 > a1 + 0.01 and p3 > p1 + 0.05, (a3, p3, a1, p1)
 
 

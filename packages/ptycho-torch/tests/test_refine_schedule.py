@@ -8,9 +8,9 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from refine_scans import siemens_scan
 
 from ptycho.physics import extract_patches, far_field_amplitude
-from ptycho.simulation import simulate
 from ptycho_torch.denormals import flush_denormals_enabled
 from ptycho_torch.refine import RefineOptions, refine, step_length
 from ptycho_torch.refine import operators as ops
@@ -21,11 +21,7 @@ from ptycho_torch.refine.options import object_canvas_geometry
 
 @pytest.fixture(scope="module")
 def scan():
-    sim = simulate(object_kind="siemens", N=32, n_positions=100, object_size=96, probe_kind="zoneplate",
-                   jitter=1.0, interpolation="finegrid", nphotons=1e6, seed=7)
-    sim["positions"] = np.stack([sim["xcoords"], sim["ycoords"]], 1)
-    sim["s"] = float(sim["sim_intensity_scale"])
-    return sim
+    return siemens_scan(n_positions=100, interpolation="finegrid", nphotons=1e6, seed=7)
 
 
 def _problem(scan, subpixel, refine_probe=True):

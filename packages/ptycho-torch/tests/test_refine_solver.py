@@ -11,30 +11,14 @@ import numpy as np
 import pytest
 import scipy.ndimage as ndi
 import torch
+from refine_scans import covered_ssim, siemens_scan
 
-from ptycho.metrics import evaluate
-from ptycho.simulation import simulate
 from ptycho_torch.refine import RefineOptions, refine
 
 
 @pytest.fixture(scope="module")
 def scan():
-    sim = simulate(object_kind="siemens", N=32, n_positions=120, object_size=96, probe_kind="zoneplate",
-                   jitter=1.0, interpolation="fourier", nphotons=1e6, seed=5)
-    sim["positions"] = np.stack([sim["xcoords"], sim["ycoords"]], 1)
-    sim["s"] = float(sim["sim_intensity_scale"])
-    return sim
-
-
-def _ssim(res, sim, margin=12):
-    """Amplitude / phase SSIM on the box of scan positions shrunk by ``margin`` px (well covered)."""
-    pos = sim["positions"]
-    lo = np.ceil(pos.min(0)).astype(int) + margin
-    hi = np.floor(pos.max(0)).astype(int) - margin
-    x0, y0 = res.origin_xy
-    rec = res.object[lo[1] - y0:hi[1] - y0, lo[0] - x0:hi[0] - x0]
-    ev = evaluate(rec, sim["objectGuess"][lo[1]:hi[1], lo[0]:hi[0]])
-    return ev["amplitude"]["ssim"], ev["phase"]["ssim"]
+    return siemens_scan(n_positions=120, interpolation="fourier", nphotons=1e6, seed=5)
 
 
 def _corr(a, b):
@@ -52,11 +36,11 @@ def test_flat_start_converges(scan):
     assert len(nll) == 15 and [row["iteration"] for row in res.history] == list(range(1, 16))
     assert nll[0] < res.initial_nll and nll[-1] < nll[4] < nll[0]
     assert res.final_nll < nll[4]
-    amp, phase = _ssim(res, scan)
+    amp, phase = covered_ssim(res, scan)
     assert amp > 0.85 and phase > 0.8, (amp, phase)
     flat = refine(scan["diffraction"], scan["positions"], scan["probeGuess"], scale=scan["s"],
                   options=RefineOptions(iterations=0))
-    assert max(_ssim(flat, scan)) < 0.1  # the start is far from the answer
+    assert max(covered_ssim(flat, scan)) < 0.1  # the start is far from the answer
 
 
 def test_position_refinement_recovers_a_known_shift(scan):

@@ -2,7 +2,7 @@
 specs/backend-selection.md §1, specs/architecture.md §3).
 
 Each backend package registers one object satisfying :class:`Backend` under the entry-point group
-``ptycho.backends`` (``tensorflow = "ptycho.tf_backend.backend:BACKEND"``, ``pytorch =
+``ptycho.backends`` (``tensorflow = "ptycho_tf.backend:BACKEND"``, ``pytorch =
 "ptycho_torch.backend:BACKEND"``); ``ptycho_bridge.backend_selector.load_backend(name)`` returns it. The backend
 selector, the ``ptycho`` command (train, infer) and ``ptycho demo`` call only these methods, so none of them
 names a backend's functions.

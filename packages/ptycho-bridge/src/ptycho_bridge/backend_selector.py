@@ -3,7 +3,7 @@
 
 The backends sit above this package: each registers one object satisfying the protocol
 :class:`ptycho_bridge.backend_api.Backend` under the entry-point group ``ptycho.backends``
-(``tensorflow = "ptycho.tf_backend.backend:BACKEND"`` in ptycho-tf, ``pytorch = "ptycho_torch.backend:BACKEND"`` in
+(``tensorflow = "ptycho_tf.backend:BACKEND"`` in ptycho-tf, ``pytorch = "ptycho_torch.backend:BACKEND"`` in
 ptycho-torch); :func:`load_backend` returns the one a name selects, so no module of this package names a backend
 module. ``run_cdi_example_with_backend`` and ``load_inference_bundle_with_backend`` first mirror the config into
 ``ptycho.params.cfg`` (``update_legacy_dict``), then call the ``run_cdi_example`` / ``load_inference_bundle`` of

@@ -1,8 +1,8 @@
 """The mapping table of the config bridge: for every canonical field, the PyTorch-native field it comes from
 and the transform in each direction (:data:`FIELD_MAP`), the native fields deliberately left out
 (:data:`DROPPED_FIELDS`), and the table's own consistency check (:func:`table_problems`).
-:mod:`ptycho_bridge.bridge` converts with it; :mod:`ptycho_bridge.bridge_spec` renders specs/config-bridge.md
-from it.
+:mod:`ptycho_bridge.bridge` converts with it; ``scripts/config_bridge_spec.py`` (a build tool, not part of the
+package) renders specs/config-bridge.md from it.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ptycho.physics.patches import STITCH_M
 from ptycho_cli.backends import choose_backend, load_backend
 from ptycho_cli.progress import is_quiet, stage, steps
 from ptycho_cli.recipe import REALISTIC_SCAN as _SCAN
@@ -35,9 +36,6 @@ from ptycho_cli.recipe import recipe_for
 
 __all__ = ["DemoPreset", "DEFAULT_PRESET", "DEMO_TRAINING_BUDGET", "FAST_PRESET", "METRICS_LEGEND", "run_demo",
            "cmd_demo", "demo_preset"]
-
-#: Central crop of each patch when stitching (the workflows' M=20).
-STITCH_M = 20
 
 
 @dataclass(frozen=True)

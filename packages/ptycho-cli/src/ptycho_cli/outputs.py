@@ -17,19 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from ptycho.physics.patches import canvas_origin  # re-exported: where the written origin_xy comes from
+
 __all__ = ["canvas_origin", "write_reconstruction", "write_history", "NETWORK_NAMES", "FINAL_NAMES"]
-
-
-def canvas_origin(global_offsets: Any, canvas_shape: Sequence[int], M: int) -> np.ndarray:
-    """Object coordinates [x, y] of canvas pixel (0, 0) for ``reassemble_position`` output.
-
-    The stitcher (specs/physics.md §6) centres a square canvas of side ``M + 2*pad`` on the mean group
-    offset, which lands at index ``(pad + M//2, pad + M//2)``; hence origin = mean - (pad + M//2).
-    """
-    off = np.asarray(global_offsets, dtype=np.float64).reshape(-1, 2)
-    side = int(canvas_shape[0])
-    pad = (side - int(M)) // 2
-    return off.mean(axis=0) - float(pad + int(M) // 2)
 
 
 #: Names of the network's own result when refinement follows it: the final answer keeps the plain names.

@@ -11,14 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from ptycho.physics.patches import STITCH_M
 from ptycho_cli.errors import UserError
 
 __all__ = ["TARGETS", "finetuned_start", "require_torch_bundle"]
 
 #: what ``--refine-iterations`` updates: the stitched object (default), the network's weights, or both in turn
 TARGETS = ("object", "network", "both")
-
-STITCH_M = 20  # central crop of each patch in the stitched canvas (as plain inference)
 
 
 def require_torch_bundle(args: Any) -> None:

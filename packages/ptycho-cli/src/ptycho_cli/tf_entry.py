@@ -15,14 +15,12 @@ import copy
 from pathlib import Path
 from typing import Any
 
+from ptycho.physics.patches import STITCH_M  # the stitching crop (re-exported)
 from ptycho_cli.errors import StoppedRun, UserError
 from ptycho_cli.progress import is_quiet, stage
 from ptycho_cli.recipe import TRAIN_RECIPE
 
 __all__ = ["build_training_config", "train_with_backend", "infer_with_backend", "STITCH_M"]
-
-#: Central crop of each patch used when stitching (the workflows' M=20).
-STITCH_M = 20
 
 
 def build_training_config(args: argparse.Namespace, N: int, backend: Any = None) -> Any:

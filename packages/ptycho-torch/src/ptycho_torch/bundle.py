@@ -15,7 +15,7 @@ violation raises :class:`BundleError` (a ``ValueError``) whose one-line message 
 
 The format (:func:`save_torch_bundle`, :func:`read_bundle`) and the trained model saved and loaded through it
 (:func:`save_torch_model_bundle`, :func:`load_inference_bundle_torch`) - the job of the TensorFlow backend's
-``ptycho.tf_backend.bundle``.
+``ptycho_tf.bundle``.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ptycho.physics.patches import STITCH_M
 from ptycho_bridge.flag_style import kebab_case_usage
 from ptycho_bridge.step_progress import StepProgress
 from ptycho_torch.cli.shared import (
@@ -47,7 +48,6 @@ from ptycho_torch.cli.shared import (
 
 PROG = "ptycho_torch.inference"
 OBJECT_NPZ = "reconstructed_object.npz"
-STITCH_M = 20  # central crop of each patch in the stitched canvas (the workflows' M)
 
 
 def build_parser() -> CliArgumentParser:

@@ -7,6 +7,9 @@ optional data-alignment transforms of the TensorFlow workflow:
 
 * ``transpose``: swap the two spatial axes of every patch (rows <-> columns);
 * ``flip_x``: negate the x (column) offsets;  ``flip_y``: negate the y (row) offsets.
+
+``canvas_origin`` (the object coordinates of a canvas's pixel (0, 0)) is the reference's
+``ptycho.physics.canvas_origin``, re-exported here.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from ptycho.physics.patches import canvas_origin
 
 
 def as_group_patches(obj: Any) -> torch.Tensor:
@@ -142,16 +147,6 @@ class StreamingStitcher:
         from ptycho_torch.physics.patches import normalise_canvas
 
         return normalise_canvas(self.total, self.count)
-
-
-def canvas_origin(global_offsets: Any, side: int, M: int) -> np.ndarray:
-    """Object coordinates [x, y] (float64 (2,)) of pixel (0, 0) of a :func:`stitch_patches` canvas of side ``side``.
-
-    ``reassemble_position`` puts the mean offset at canvas index ``pad + M//2`` with ``pad = (side - M) // 2``,
-    so the origin is ``mean - (pad + M//2)`` (specs/torch-cli.md §4; what refinement needs to place it).
-    """
-    off = np.asarray(global_offsets, dtype=np.float64).reshape(-1, 2)
-    return off.mean(axis=0) - float((int(side) - int(M)) // 2 + int(M) // 2)
 
 
 __all__ = ["StreamingStitcher", "apply_alignment", "as_group_patches", "as_offsets", "canvas_origin", "stitch_patches"]

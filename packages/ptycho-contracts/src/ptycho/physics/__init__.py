@@ -4,7 +4,7 @@ Normative text: specs/physics.md. One module per concern:
 
 * :mod:`.translation` - ``translate`` (sub-pixel shifts, §2);
 * :mod:`.patches` - ``extract_patches``, ``reassemble_groups``, ``extract_from_canvas``,
-  ``canvas_size``, ``reassemble_position`` (§3-§6);
+  ``canvas_size``, ``reassemble_position`` (§3-§6); also the stitching crop ``STITCH_M`` and ``canvas_origin``;
 * :mod:`.phase_sync` - ``phase_sync_factors`` (per-patch phase constants from overlaps, §6.1);
 * :mod:`.probe` - ``probe_mask``, ``default_probe``, ``normalize_probe``, ``illuminate``,
   ``illuminate_channels`` (§7);

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ptycho.physics.checks import check_positive_float  # noqa: F401  (re-exported for the physics modules)
+from ptycho.physics.checks import check_positive_float, check_positive_int  # noqa: F401  (re-exported for the physics modules)
 
 _FLOAT_KINDS = "f"
 _COMPLEX_KINDS = "c"
@@ -51,15 +51,6 @@ def check_square(arr: np.ndarray, axes: tuple[int, int], name: str, func: str, l
             f"{func}: {name}: expected square non-empty patches {layout}, found shape {arr.shape}"
         )
     return int(a)
-
-
-def check_positive_int(value: Any, name: str, func: str, minimum: int = 1) -> int:
-    """Return ``value`` as int, raising ``ValueError`` unless it is an integer >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{func}: {name}: expected an integer >= {minimum}, found {value!r}")
-    if value < minimum:
-        raise ValueError(f"{func}: {name}: expected an integer >= {minimum}, found {value}")
-    return int(value)
 
 
 def real_dtype_for(arr: np.ndarray) -> np.dtype:

@@ -10,10 +10,9 @@ intensities add: A = sqrt(sum_k |F[psi_k]|^2) (:func:`incoherent_amplitude`).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from . import checks
 from ._validation import (
     as_array,
     check_ndim,
@@ -61,10 +60,7 @@ def incoherent_amplitude(exit_waves: np.ndarray, mode_axis: int = -3) -> np.ndar
     """
     func = "incoherent_amplitude"
     arr = as_array(exit_waves, "exit_waves", func)
-    axis = mode_axis % arr.ndim if arr.ndim >= 3 else -1
-    if arr.ndim < 3 or axis >= arr.ndim - 2:
-        raise ValueError(f"{func}: exit_waves: expected shape (..., K, N, N) with the modes on an axis before the "
-                         f"last two, found shape {arr.shape} (mode_axis={mode_axis})")
+    axis = checks.mode_axis(arr.shape, mode_axis, func)
     spectrum = np.fft.fft2(arr.astype(np.complex128), axes=(-2, -1), norm="ortho")
     intensity = np.sum(spectrum.real**2 + spectrum.imag**2, axis=axis)
     return np.fft.fftshift(np.sqrt(intensity), axes=(-2, -1)).astype(real_dtype_for(arr))
@@ -73,12 +69,7 @@ def incoherent_amplitude(exit_waves: np.ndarray, mode_axis: int = -3) -> np.ndar
 def probe_modes(probe: object, n: int, func: str) -> np.ndarray | None:
     """The (K, N, N) modes of a multi-mode probe, or None for a single (N, N) / (N, N, 1) probe."""
     arr = as_array(probe, "probe", func)
-    if arr.ndim != 3 or arr.shape[-1] == 1:
-        return None
-    if arr.shape[1:] != (n, n) or arr.shape[0] < 1:
-        raise ValueError(f"{func}: probe: expected shape ({n}, {n}) or (K, {n}, {n}) matching the patches, "
-                         f"found shape {arr.shape}")
-    return arr
+    return arr if checks.is_mode_stack(arr.shape, n, func) else None
 
 
 def forward_model(
@@ -120,24 +111,9 @@ def forward_model(
         raise ValueError(
             f"{func}: coords_relative: expected shape ({batch}, 1, 2, C), found shape {rel.shape}"
         )
-    channels = rel.shape[3]
-    if object_big and obj.shape[3] != channels:
-        raise ValueError(
-            f"{func}: object_patches: expected {channels} channels like coords_relative (object_big=True), "
-            f"found shape {obj.shape}"
-        )
-    if not object_big and obj.shape[3] != 1:
-        raise ValueError(
-            f"{func}: object_patches: expected shape ({batch}, {n}, {n}, 1) when object_big=False, "
-            f"found shape {obj.shape}"
-        )
+    gs = checks.patch_gridsize(obj.shape, rel.shape[3], object_big, func)
     scale = check_positive_float(intensity_scale, "intensity_scale", func)
-    gs = math.isqrt(channels)
-    if gs * gs != channels:
-        raise ValueError(f"{func}: coords_relative: expected C = gridsize**2 channels, found C={channels}")
-    m = canvas_size(n, gs, rel) if M is None else check_positive_int(M, "M", func)
-    if m < n:
-        raise ValueError(f"{func}: M: expected a canvas side >= N={n}, found {m}")
+    m = checks.check_canvas_side(canvas_size(n, gs, rel) if M is None else check_positive_int(M, "M", func), n, func)
     if object_big:
         canvas = reassemble_groups(obj, rel, m)
     else:

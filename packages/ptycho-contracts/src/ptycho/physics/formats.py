@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import square_gridsize
+from .checks import grid_shape, square_gridsize
 
 __all__ = [
     "channel_to_flat",
@@ -66,10 +66,8 @@ def grid_to_channel(x: np.ndarray) -> np.ndarray:
     """(B, gs, gs, N, N, 1) -> (B, N, N, gs*gs); inverse of :func:`channel_to_grid`."""
     func = "grid_to_channel"
     arr = _ndarray(x, "x", func, 6, "(B, gs, gs, N, N, 1)")
-    b, g1, g2, h, w, one = arr.shape
-    if g1 != g2 or one != 1:
-        raise ValueError(f"{func}: x: expected shape (B, gs, gs, N, N, 1), found shape {arr.shape}")
-    return np.transpose(arr.reshape(b, g1 * g2, h, w), (0, 2, 3, 1))
+    b, gs, h, w = grid_shape(arr.shape, func)
+    return np.transpose(arr.reshape(b, gs * gs, h, w), (0, 2, 3, 1))
 
 
 def offsets_channel_to_flat(offsets: np.ndarray) -> np.ndarray:

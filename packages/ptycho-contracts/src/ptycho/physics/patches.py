@@ -9,9 +9,12 @@ channel-last: patches (B, N, N, C), relative offsets ``coords_relative`` (B, 1, 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
+from . import checks
 from ._validation import as_array, check_ndim, check_positive_int, check_square
 from .translation import bilinear_sample
 
@@ -21,7 +24,13 @@ __all__ = [
     "extract_from_canvas",
     "canvas_size",
     "reassemble_position",
+    "STITCH_M",
+    "canvas_origin",
 ]
+
+#: The central crop M that the workflows, ``ptycho infer``/``train``/``refine`` and the demo keep of every patch when
+#: they stitch with :func:`reassemble_position` (specs/physics.md §6).
+STITCH_M = 20
 
 # Groups processed per vectorised step in reassemble_groups / extract_from_canvas (bounds memory).
 _GROUP_CHUNK = 256
@@ -149,9 +158,7 @@ def reassemble_groups(patches: np.ndarray, coords_relative: np.ndarray, M: int) 
     n = check_square(arr, (1, 2), "patches", func, "(B, N, N, C)")
     batch, _, _, channels = arr.shape
     rel = _check_coords_relative(coords_relative, batch, channels, func)
-    m = check_positive_int(M, "M", func)
-    if m < n:
-        raise ValueError(f"{func}: M: expected a canvas side >= N={n}, found {m}")
+    m = checks.check_canvas_side(check_positive_int(M, "M", func), n, func)
     start = (m - n) // 2
     grid = np.arange(m, dtype=np.float64) - start
     out = np.empty((batch, m, m), dtype=arr.dtype)
@@ -188,9 +195,7 @@ def extract_from_canvas(canvas: np.ndarray, coords_relative: np.ndarray, N: int)
     arr = as_array(canvas, "canvas", func)
     check_ndim(arr, (3,), "canvas", func, "(B, M, M)")
     m = check_square(arr, (1, 2), "canvas", func, "(B, M, M)")
-    n = check_positive_int(N, "N", func)
-    if n > m:
-        raise ValueError(f"{func}: N: expected a patch side <= canvas side M={m}, found {n}")
+    n = checks.check_patch_side(check_positive_int(N, "N", func), m, func)
     batch = arr.shape[0]
     rel = as_array(coords_relative, "coords_relative", func, allow_complex=False).astype(np.float64)
     if rel.ndim != 4 or rel.shape[:3] != (batch, 1, 2) or rel.shape[3] < 1:
@@ -245,8 +250,25 @@ def patch_stack(patches: object, M: object, func: str) -> tuple[np.ndarray, int]
     return arr, m
 
 
+def canvas_origin(global_offsets: Any, side: int | Sequence[int], M: int) -> np.ndarray:
+    """Object coordinates [x, y] (float64, (2,)) of pixel (0, 0) of a :func:`reassemble_position` canvas.
+
+    Args:
+        global_offsets: (P, 1, 2, 1) or (P, 2) positions ``[x, y]`` the canvas was stitched from (object pixels).
+        side: the canvas side Hc, or its shape (Hc, Wc) (square).
+        M: the central crop the canvas was stitched with.
+
+    The stitcher puts the mean offset at canvas index ``pad + M//2`` with ``pad = (side - M) // 2``
+    (specs/physics.md §6), so the origin is ``mean - (pad + M//2)``: what places a stitched object in the
+    scan's frame (the written ``origin_xy``, refinement's start).
+    """
+    n = int(side) if isinstance(side, (int, np.integer)) else int(side[0])
+    off = np.asarray(global_offsets, dtype=np.float64).reshape(-1, 2)
+    return off.mean(axis=0) - float((n - int(M)) // 2 + int(M) // 2)
+
+
 def reassemble_position(
-    patches: np.ndarray, global_offsets: np.ndarray, M: int = 20, interpolation: str = "bilinear"
+    patches: np.ndarray, global_offsets: np.ndarray, M: int = STITCH_M, interpolation: str = "bilinear"
 ) -> np.ndarray:
     """Stitch one reconstructed patch per scan point into a full object (specs/physics.md §6).
 

@@ -36,6 +36,7 @@ from ptycho.physics import (
     normalize_probe,
     poisson_sample,
 )
+from ptycho.physics.checks import check_positive_int
 
 from .models import (
     DEFAULT_OVERSAMPLE,
@@ -130,24 +131,20 @@ def simulate(
         raise ValueError(f"{func}: object_kind: expected one of {OBJECT_KINDS}, found {object_kind!r}")
     if scan not in SCAN_KINDS:
         raise ValueError(f"{func}: scan: expected one of {SCAN_KINDS}, found {scan!r}")
-    if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 4:
-        raise ValueError(f"{func}: N: expected an integer >= 4, found {N!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"{func}: seed: expected a non-negative integer, found {seed!r}")
+    check_positive_int(N, "N", func, minimum=4)
+    check_positive_int(seed, "seed", func, minimum=0)
     if not np.isfinite(nphotons) or nphotons <= 0:
         raise ValueError(f"{func}: nphotons: expected a finite positive number, found {nphotons!r}")
     if probe_kind not in PROBE_KINDS:
         raise ValueError(f"{func}: probe_kind: expected one of {PROBE_KINDS}, found {probe_kind!r}")
     if interpolation not in MEASUREMENT_MODELS:
         raise ValueError(f"{func}: interpolation: expected one of {MEASUREMENT_MODELS}, found {interpolation!r}")
-    if isinstance(oversample, bool) or not isinstance(oversample, (int, np.integer)) or oversample < 1:
-        raise ValueError(f"{func}: oversample: expected an integer >= 1, found {oversample!r}")
+    check_positive_int(oversample, "oversample", func)
     if not np.isfinite(jitter) or jitter < 0:
         raise ValueError(f"{func}: jitter: expected a finite number >= 0 (px), found {jitter!r}")
     powers = check_mode_powers(probe_modes, mode_powers, func)
     size = default_object_size(int(N)) if object_size is None else object_size
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < N:
-        raise ValueError(f"{func}: object_size: expected an integer >= N={N}, found {object_size!r}")
+    check_positive_int(size, "object_size", func, minimum=int(N))
     n = int(N)
     rng = np.random.default_rng(int(seed))
 

@@ -1,1 +1,2 @@
-"""TensorFlow-backend workflows (``ptycho.workflows.components``)."""
+"""Compatibility package ``ptycho.workflows`` (specs/architecture.md §7): ``components`` is
+:mod:`ptycho_tf.legacy.components`, ``backend_selector`` is :mod:`ptycho_bridge.backend_selector`."""

@@ -1,5 +1,5 @@
 """``ptycho.workflows.backend_selector``: the legacy module path of the backend selector
-(specs/backend-selection.md §6, specs/architecture.md §4: compatibility surface).
+(specs/backend-selection.md §6, specs/architecture.md §7: compatibility shim).
 
 This name is the selector itself, ``ptycho_bridge.backend_selector``, not a copy: importing it binds the same
 module object, so ``run_cdi_example_with_backend``, ``load_inference_bundle_with_backend``,

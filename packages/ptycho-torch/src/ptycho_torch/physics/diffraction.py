@@ -7,11 +7,9 @@ intensities add, ``A = sqrt(sum_k |F[P_k O]|^2)`` (:func:`incoherent_amplitude`,
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from ptycho.physics.checks import check_positive_float
+from ptycho.physics import checks
 
 from ._validation import as_tensor, check_ndim, check_positive_int, complex_dtype
 from .patches import (
@@ -53,10 +51,7 @@ def incoherent_amplitude(exit_waves: torch.Tensor, mode_axis: int = -3) -> torch
     """
     func = "incoherent_amplitude"
     f = as_tensor(exit_waves, "exit_waves", func)
-    axis = mode_axis % f.dim() if f.dim() >= 3 else -1
-    if f.dim() < 3 or axis >= f.dim() - 2:
-        raise ValueError(f"{func}: exit_waves: expected shape (..., K, N, N) with the modes on an axis before the "
-                         f"last two, found shape {tuple(f.shape)} (mode_axis={mode_axis})")
+    axis = checks.mode_axis(tuple(f.shape), mode_axis, func)
     if not f.is_complex():
         f = f.to(complex_dtype(f))
     spectrum = torch.fft.fftshift(torch.fft.fft2(f, norm="ortho"), dim=(-2, -1))
@@ -76,12 +71,7 @@ def mode_sum_amplitude(fields: torch.Tensor, dim: int) -> torch.Tensor:
 def _probe_modes(probe, like: torch.Tensor, n: int, func: str) -> torch.Tensor | None:
     """(K, N, N) modes of a multi-mode probe on ``like``'s device and dtype, or None for an (N, N) probe."""
     pr = as_tensor(probe, "probe", func, like=like)
-    if pr.dim() != 3 or pr.shape[-1] == 1:
-        return None
-    if tuple(pr.shape[1:]) != (n, n) or pr.shape[0] < 1:
-        raise ValueError(f"{func}: probe: expected shape ({n}, {n}) or (K, {n}, {n}) matching the patches, "
-                         f"found shape {tuple(pr.shape)}")
-    return pr.to(like.device)
+    return pr.to(like.device) if checks.is_mode_stack(tuple(pr.shape), n, func) else None
 
 
 def forward_model(object_patches: torch.Tensor, probe: torch.Tensor, coords_relative: torch.Tensor,
@@ -107,20 +97,9 @@ def forward_model(object_patches: torch.Tensor, probe: torch.Tensor, coords_rela
     check_ndim(obj, (4,), "object_patches", func, "(B, N, N, C)")
     n = _square(obj, (1, 2), "object_patches", func, "(B, N, N, C)")
     rel = _coords(coords_relative, obj, obj.shape[0], None, func)
-    channels = rel.shape[3]
-    if object_big and obj.shape[3] != channels:
-        raise ValueError(f"{func}: object_patches: expected {channels} channels like coords_relative "
-                         f"(object_big=True), found shape {tuple(obj.shape)}")
-    if not object_big and obj.shape[3] != 1:
-        raise ValueError(f"{func}: object_patches: expected shape ({obj.shape[0]}, {n}, {n}, 1) when "
-                         f"object_big=False, found shape {tuple(obj.shape)}")
-    scale = check_positive_float(intensity_scale, "intensity_scale", func)
-    gs = math.isqrt(channels)
-    if gs * gs != channels:
-        raise ValueError(f"{func}: coords_relative: expected C = gridsize**2 channels, found C={channels}")
-    m = canvas_size(n, gs, rel) if M is None else check_positive_int(M, "M", func)
-    if m < n:
-        raise ValueError(f"{func}: M: expected a canvas side >= N={n}, found {m}")
+    gs = checks.patch_gridsize(tuple(obj.shape), rel.shape[3], object_big, func)
+    scale = checks.check_positive_float(intensity_scale, "intensity_scale", func)
+    m = checks.check_canvas_side(canvas_size(n, gs, rel) if M is None else check_positive_int(M, "M", func), n, func)
     modes = _probe_modes(probe, obj, n, func)
     pr = _masked(_probe_2d(probe, obj, n, func) if modes is None else modes, n, bool(probe_mask))
     canvas = canvas_from_patches(obj.permute(0, 3, 1, 2), rel, m, bool(object_big))

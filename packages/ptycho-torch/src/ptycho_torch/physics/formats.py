@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ptycho.physics.checks import square_gridsize
+from ptycho.physics.checks import grid_shape, square_gridsize
 
 __all__ = ["channel_to_flat", "flat_to_channel", "channel_to_grid", "grid_to_channel",
            "offsets_channel_to_flat", "offsets_flat_to_channel"]
@@ -59,10 +59,8 @@ def grid_to_channel(x: torch.Tensor) -> torch.Tensor:
     """(B, gs, gs, N, N, 1) -> (B, N, N, gs*gs)."""
     func = "grid_to_channel"
     t = _tensor(x, "x", func, 6, "(B, gs, gs, N, N, 1)")
-    b, g1, g2, h, w, one = t.shape
-    if g1 != g2 or one != 1:
-        raise ValueError(f"{func}: x: expected shape (B, gs, gs, N, N, 1), found shape {tuple(t.shape)}")
-    return t.reshape(b, g1 * g2, h, w).permute(0, 2, 3, 1)
+    b, gs, h, w = grid_shape(tuple(t.shape), func)
+    return t.reshape(b, gs * gs, h, w).permute(0, 2, 3, 1)
 
 
 def offsets_channel_to_flat(offsets: torch.Tensor) -> torch.Tensor:

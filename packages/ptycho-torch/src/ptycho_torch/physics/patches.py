@@ -18,6 +18,7 @@ import math
 
 import torch
 
+from ptycho.physics import checks
 from ptycho.physics.patches import canvas_size as reference_canvas_size
 
 from ._validation import as_tensor, check_ndim, check_positive_int, complex_dtype, real_dtype
@@ -133,9 +134,7 @@ def reassemble_groups(patches: torch.Tensor, coords_relative: torch.Tensor, M: i
     check_ndim(p, (4,), "patches", func, "(B, N, N, C)")
     n = _square(p, (1, 2), "patches", func, "(B, N, N, C)")
     rel = _coords(coords_relative, p, p.shape[0], p.shape[3], func)
-    m = check_positive_int(M, "M", func)
-    if m < n:
-        raise ValueError(f"{func}: M: expected a canvas side >= N={n}, found {m}")
+    m = checks.check_canvas_side(check_positive_int(M, "M", func), n, func)
     return reassemble_groups_cf(p.permute(0, 3, 1, 2), rel, m)
 
 
@@ -154,9 +153,7 @@ def extract_from_canvas(canvas: torch.Tensor, coords_relative: torch.Tensor, N: 
     cv = as_tensor(canvas, "canvas", func)
     check_ndim(cv, (3,), "canvas", func, "(B, M, M)")
     m = _square(cv, (1, 2), "canvas", func, "(B, M, M)")
-    n = check_positive_int(N, "N", func)
-    if n > m:
-        raise ValueError(f"{func}: N: expected a patch side <= canvas side M={m}, found {n}")
+    n = checks.check_patch_side(check_positive_int(N, "N", func), m, func)
     rel = _coords(coords_relative, cv, cv.shape[0], None, func)
     return extract_from_canvas_cf(cv, rel, n).permute(0, 2, 3, 1)
 

@@ -1,5 +1,6 @@
 """specs/config-bridge.md, generated from the bridge's table (:mod:`ptycho_bridge.field_map`) and the config
-dataclasses (``scripts/gen_config_bridge_spec.py`` writes it; a test fails when the committed page differs).
+dataclasses (``scripts/gen_config_bridge_spec.py`` writes it; ``scripts/tests/test_config_bridge_spec.py`` fails
+when the committed page differs). A build tool, not library code: it lives beside its generator script.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import dataclasses
 from dataclasses import fields
 
 from ptycho.config import config as canonical
-from ptycho_bridge.execution import PyTorchExecutionConfig
+from ptycho_bridge.execution import EXECUTION_RULES, PyTorchExecutionConfig
 from ptycho_bridge.field_map import CANONICAL_CLASSES, DROPPED_FIELDS, FIELD_MAP, NATIVE_CLASSES, rows_for
 
 __all__ = ["render_bridge_spec"]
@@ -157,7 +158,6 @@ def _type_cell(annotation: object) -> str:
 def render_bridge_spec() -> str:
     """The text of specs/config-bridge.md, generated from :data:`FIELD_MAP`, the dataclasses and
     :data:`DROPPED_FIELDS` (``scripts/gen_config_bridge_spec.py`` writes it; a test compares)."""
-    from ptycho_bridge.execution import EXECUTION_RULES
 
     out: list[str] = [_SPEC_HEAD]
     for i, name in enumerate(("DataConfig", "ModelConfig", "TrainingConfig", "InferenceConfig"), start=1):

@@ -6,10 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ptycho_bridge.bridge_spec import render_bridge_spec
 from ptycho_bridge.field_map import FIELD_MAP
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from config_bridge_spec import render_bridge_spec  # noqa: E402
+
 SPEC = ROOT / "specs" / "config-bridge.md"
 
 

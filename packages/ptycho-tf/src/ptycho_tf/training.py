@@ -290,7 +290,7 @@ def _check_labels(models: Models, labels, b: int) -> tuple[np.ndarray, np.ndarra
 
 
 def container_labels(container) -> tuple[np.ndarray, np.ndarray] | None:
-    """(Y_I, Y_phi) of a ``ptycho.loader.PtychoDataContainer`` as supervised labels, or None when the
+    """(Y_I, Y_phi) of a ``ptycho_tf.data.PtychoDataContainer`` as supervised labels, or None when the
     container has no ground truth (``has_labels`` False: its Y_I/Y_phi are placeholder ones/zeros)."""
     if not getattr(container, "has_labels", True):
         return None

@@ -9,7 +9,7 @@ Zip members (all at the root):
                      np.load(allow_pickle=False)
 
 Loading never executes code from the file: the models are rebuilt from config.json with
-:func:`ptycho.tf_backend.network.build_models` and ``load_weights`` fills them.
+:func:`ptycho_tf.network.build_models` and ``load_weights`` fills them.
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 Config and data in, models and results out: grouping (:func:`create_data_container`), training
 (:func:`fit`, :func:`train`), prediction (:func:`predict`), stitching (:func:`reassemble`) and the whole run
 (:func:`run`). Nothing here reads or writes the legacy ``ptycho.params.cfg`` or the "current model" of
-``ptycho.model``; the legacy entry points (``ptycho.workflows.components``, ``ptycho.train_pinn``) wrap these
+``ptycho.model``; the legacy entry points (:mod:`ptycho_tf.legacy`: ``ptycho.workflows.components``,
+``ptycho.train_pinn``) wrap these
 functions and then update that mirror for the callers that read it (ptychodus, the seed guide). The backend
-object ``ptycho.tf_backend.backend.BACKEND`` (the ``ptycho.backends`` entry point) calls these functions.
+object ``ptycho_tf.backend.BACKEND`` (the ``ptycho.backends`` entry point) calls these functions.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ptycho import loader, physics, tf_helper
+from ptycho import physics
 from ptycho.config.config import effective_seed, resume_checkpoint, validation_groups
 
-from . import training
+from . import stitching, training
+from .data import PtychoDataContainer
+from .data import load as load_container
 from .layers import probe_stack
 from .network import Models, build_models
 
@@ -40,10 +43,10 @@ def grouping_seed(config, seed: int | None = None) -> int:
 
 
 def create_data_container(data, config, seed: int | None = None, n_groups: int | None = None):
-    """Group a RawData (or pass a ``ptycho.loader.PtychoDataContainer`` through) with the config's grouping
+    """Group a RawData (or pass a ``ptycho_tf.data.PtychoDataContainer`` through) with the config's grouping
     settings. The grouping seed is :func:`grouping_seed` ``(config, seed)``, recorded as the container's
     ``grouping_seed``; ``nphotons`` is the config's (no legacy fallback)."""
-    if isinstance(data, loader.PtychoDataContainer):
+    if isinstance(data, PtychoDataContainer):
         return data
     mc = config.model
     groups = config.n_groups if n_groups is None else n_groups
@@ -54,7 +57,7 @@ def create_data_container(data, config, seed: int | None = None, n_groups: int |
                                    gridsize=int(mc.gridsize),
                                    enable_oversampling=bool(config.enable_oversampling),
                                    neighbor_pool_size=config.neighbor_pool_size)
-    cont = loader.load(lambda: d, data.probeGuess, which=None, create_split=False, nphotons=float(config.nphotons))
+    cont = load_container(lambda: d, data.probeGuess, which=None, create_split=False, nphotons=float(config.nphotons))
     cont.grouping_seed = used
     return cont
 
@@ -74,15 +77,15 @@ def fit(container, training_config, intensity_scale: float | None = None, probe=
     Args: container (PtychoDataContainer), training_config (TrainingConfig), intensity_scale (default
       closed form from training_config.nphotons), probe (N,N) complex raw probe, or (K,N,N) incoherent modes
       (normalised together here with probe_scale; default container.probe or the default probe).
-      checkpoint_path / resume_from: see :func:`ptycho.tf_backend.training.fit` (resume point written
+      checkpoint_path / resume_from: see :func:`ptycho_tf.training.fit` (resume point written
       after every epoch / continue from one).
-      policy: a :class:`ptycho.tf_backend.training.TrainingPolicy` (validation hold-out, learning-rate plateau,
+      policy: a :class:`ptycho_tf.training.TrainingPolicy` (validation hold-out, learning-rate plateau,
         early stopping); None = ``TrainingPolicy()`` defaults.
       init_weights: optional callable, called once with the freshly built autoencoder (keras.Model) before
         training, to replace the random initialisation, e.g. with a PyTorch model's weights:
-        ``lambda m: ptycho_bridge.weights.torch_to_tf(module, m, include_physics=False)``. A resumed run
+        ``lambda m: torch_to_tf(module, m, include_physics=False)`` with ``tests-parity/weight_transfer.py``. A resumed run
         then restores the checkpoint over it.
-      progress: one line per finished epoch on stdout (:func:`ptycho.tf_backend.training.fit`).
+      progress: one line per finished epoch on stdout (:func:`ptycho_tf.training.fit`).
       A supervised model (``model_type='supervised'``) trains on the container's Y_I / Y_phi; a container
       without ground truth (``has_labels`` False) raises ValueError.
     Returns: (Models, history dict with 'train_loss', 'val_loss', 'keras').
@@ -171,7 +174,7 @@ def reassemble(models: Models, test_data, config, flip_x=False, flip_y=False, tr
         off[:, 0, 1, :] *= -1
     if transpose:
         off = off[:, :, ::-1, :].copy()
-    img = np.asarray(tf_helper.reassemble_position(obj, off, M=int(M)))[..., 0]
+    img = np.asarray(stitching.reassemble_position(obj, off, M=int(M)))[..., 0]
     return img, np.abs(img), np.angle(img), off
 
 

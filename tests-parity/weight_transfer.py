@@ -1,5 +1,8 @@
 """Weight transfer between the PyTorch and the TensorFlow/Keras PtychoPINN models (specs/parity.md §2).
 
+A helper of the parity suite (specs/architecture.md §2): the parity tests, ``scripts/make_golden.py`` and
+``benchmarks/fidelity.py`` import it with ``tests-parity/`` on ``sys.path``; no package imports it.
+
 Imports neither torch nor keras at module level; each function imports the framework it touches.
 
 Naming (specs/network.md): the torch parameter path of a convolution, e.g.
@@ -29,6 +32,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "to_numpy",
     "TOP_LEVEL_MODULES",
     "LOG_SCALE_KEY",
     "PROBE_KEY",
@@ -137,7 +141,7 @@ def load_state_into_keras(model: Any, state: Mapping[str, Any], include_physics:
     model have them. Returns the keys assigned. Raises ValueError naming the first offending key.
     """
     convs, log_scale, probe = _keras_parts(model)
-    arrays = {k: _as_numpy(v) for k, v in state.items()}
+    arrays = {k: to_numpy(v) for k, v in state.items()}
     conv_keys = {k for k in arrays if k.endswith((".weight", ".bias")) and k.split(".")[0] in TOP_LEVEL_MODULES}
     wanted = {p + s for p in convs for s in (".weight", ".bias")}
     missing = sorted(wanted - conv_keys)
@@ -184,7 +188,7 @@ def load_state_into_torch(module: Any, state: Mapping[str, Any], include_physics
     import torch
 
     target = module.state_dict()
-    arrays = {k: _as_numpy(v) for k, v in state.items()}
+    arrays = {k: to_numpy(v) for k, v in state.items()}
 
     def conv_keys(keys) -> set[str]:
         return {k for k in keys if k.split(".")[0] in TOP_LEVEL_MODULES and k.endswith((".weight", ".bias"))}
@@ -222,7 +226,8 @@ def torch_to_tf(torch_module: Any, keras_model: Any, include_physics: bool = Tru
     return load_state_into_keras(keras_model, torch_state_to_numpy(torch_module), include_physics)
 
 
-def _as_numpy(value: Any) -> np.ndarray:
+def to_numpy(value: Any) -> np.ndarray:
+    """A TF/Torch tensor or array-like as a numpy array (CPU)."""
     if hasattr(value, "detach"):
         return value.detach().cpu().numpy()
     if hasattr(value, "numpy") and not isinstance(value, np.ndarray):

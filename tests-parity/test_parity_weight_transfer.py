@@ -1,19 +1,19 @@
-"""ptycho_bridge.weights: names, layouts and strictness of the TF <-> Torch weight transfer
-(specs/parity.md §2). Numerical model parity is the job of tests-parity/."""
+"""weight_transfer (the parity suite's helper): names, layouts and strictness of the TF <-> Torch weight transfer
+(specs/parity.md §2). Numerical model parity: the other tests of this folder."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
-
-from ptycho_bridge import weights
+import weight_transfer as weights
 
 
 def test_module_imports_no_framework():
-    code = ("import sys, ptycho_bridge.weights; "
+    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); import weight_transfer; "
             "bad = [m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules]; "
             "sys.exit(f'imported {bad}' if bad else 0)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).returncode == 0
@@ -67,7 +67,7 @@ def test_keras_layout_and_physics():
     pytest.importorskip("tensorflow")
     from ptycho import physics
     from ptycho.config.config import ModelConfig
-    from ptycho.tf_backend import network
+    from ptycho_tf import network
 
     probe = physics.normalize_probe(physics.default_probe(64), 4.0) * np.exp(0.3j)
     models = network.build_models(ModelConfig(N=64, gridsize=1, n_filters_scale=1), probe=probe,

@@ -1,8 +1,8 @@
 """The TensorFlow backend object: ``BACKEND``, registered as the ``ptycho.backends`` entry point ``tensorflow``
 (specs/backend-selection.md §1; protocol ``ptycho_bridge.backend_api.Backend``).
 
-The explicit methods (train, save_bundle, load_bundle, reconstruct) call :mod:`ptycho.tf_backend.workflow` and
-:mod:`ptycho.tf_backend.bundle` with configs and models passed explicitly; they leave ``ptycho.params.cfg`` and
+The explicit methods (train, save_bundle, load_bundle, reconstruct) call :mod:`ptycho_tf.workflow` and
+:mod:`ptycho_tf.bundle` with configs and models passed explicitly; they leave ``ptycho.params.cfg`` and
 the current model of ``ptycho.model`` as they were. ``run_cdi_example`` and ``load_inference_bundle`` are the
 seed guide's / ptychodus's calls (``ptycho.workflows.components``), which update that legacy mirror.
 TensorFlow has no runtime settings object: an ``execution`` other than None is a ValueError. The ``ptycho``
@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ptycho.config.training_options import tf_unsupported
-from ptycho.workflows import components
 from ptycho_bridge.backend_api import Reconstruction
+from ptycho_tf.legacy import components
 
 from . import bundle, workflow
 
