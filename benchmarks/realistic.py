@@ -285,30 +285,6 @@ def headline(metrics: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def zero_correction_heads(models: Any) -> int:
-    """Zero the output convolutions of the projected generator's correction decoders (``decoder_amp``,
-    ``decoder_phase``: their ``head`` and ``border.out``) in every module of ``models`` (the dict
-    ``load_inference_bundle_torch`` returns), so that the network returns its projected input unchanged
-    (specs/network.md §8). Returns how many convolutions were zeroed (0: not a projected generator)."""
-    import torch
-
-    count = 0
-    for module in models.values():
-        if not int(getattr(getattr(module, "model_config", None), "input_projections", 0) or 0):
-            continue  # the plain generator: its heads ARE the patch, not a correction
-        for name in ("decoder_amp", "decoder_phase"):
-            dec = getattr(module, name, None)
-            if dec is None:
-                continue
-            for sub_name, sub in dec.named_modules():
-                if sub_name in ("head", "border.out"):
-                    with torch.no_grad():
-                        sub.weight.zero_()
-                        sub.bias.zero_()
-                    count += 1
-    return count
-
-
 def network_patches(model_dir: str | Path, test_npz: str | Path, M: int = 20,
                     batch_size: int = 64, estimate_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Reconstruct a scan with a trained PyTorch bundle (``ptycho train --backend pytorch`` output).
@@ -317,7 +293,7 @@ def network_patches(model_dir: str | Path, test_npz: str | Path, M: int = 20,
     ``build_inference_config``, ``_reassemble_cdi_image_torch``) but returns what it stitches:
     (patches (P, N, N) complex64, group offsets (P, 2) float64 [x, y]), one per group (gridsize 1:
     one per position), so the caller can stitch with either interpolation. ``estimate_only``: the bundle's
-    projected generator with its correction heads zeroed (:func:`zero_correction_heads`), i.e. the physics
+    projected generator with its correction heads zeroed (``correction_heads.zero_correction_heads``), i.e. the physics
     estimate the CNN corrects, through the same path; ValueError for a bundle without projected input.
     """
     from ptycho.raw_data import RawData
@@ -325,6 +301,8 @@ def network_patches(model_dir: str | Path, test_npz: str | Path, M: int = 20,
     from ptycho_torch.workflows.components import _reassemble_cdi_image_torch, load_inference_bundle_torch
 
     models, training_config = load_inference_bundle_torch(model_dir)
+    from correction_heads import zero_correction_heads
+
     if estimate_only and not zero_correction_heads(models):
         raise ValueError(f"network_patches: {model_dir}: expected a bundle with input_projections > 0")
     config = build_inference_config(training_config, Path(model_dir), Path(test_npz), Path(model_dir) / "infer", None)
