@@ -19,7 +19,8 @@ FIXTURE = Path(__file__).resolve().parents[2] / "ptycho-contracts" / "tests" / "
 
 
 class _RecordingCommandLine:
-    train_destinations = {"train_data_file": "train_data_file", "output_dir": "output_dir", "seed": "subsample_seed"}
+    train_destinations = {"train_data_file": "train_data_file", "output_dir": "output_dir",
+                          "subsample_seed": "subsample_seed"}
     infer_destinations = {"model_path": "model_path", "test_data": "test_data", "output_dir": "output_dir"}
 
     def __init__(self, calls: list) -> None:

@@ -106,7 +106,7 @@ def test_torch_values_use_the_torch_flag_destinations() -> None:
     args, _ = build_parser().parse_known_args(
         ["infer", "--model_path", "m", "--test_data", "t.npz", "--output_dir", "o", "--n_groups", "5"])
     values = infer_values(TorchCommandLine(), args)
-    assert values == {"model_path": "m", "test_data": "t.npz", "output_dir": "o", "n_images": 5}
+    assert values == {"model_path": "m", "test_data": "t.npz", "output_dir": "o", "n_groups": 5}
     assert set(values) <= {a.dest for a in inference.build_parser()._actions}
 
 
@@ -322,8 +322,14 @@ def test_every_usage_line_is_kebab_case_and_the_guides_spellings_still_parse() -
     train = subs["train"].parse_known_args(["--train_data_file", "a.npz", "--output_dir", "o", "--n_filters_scale",
                                             "2", "--max_epochs", "3", "--n_images", "8"])[0]
     kebab = subs["train"].parse_known_args(["--train-data-file", "a.npz", "--output-dir", "o", "--n-filters-scale",
-                                            "2", "--max-epochs", "3", "--n-groups", "8"])[0]
+                                            "2", "--max-epochs", "3", "--n-images", "8"])[0]
     assert vars(train) == vars(kebab)
+    from ptycho_bridge.options import parser_problems
+
+    common = {"backend", "debug", "quiet"}  # the ptycho command's own flags (specs/cli.md §1)
+    refine = {a.dest for a in subs["infer"]._actions if a.dest.startswith("refine_")}  # specs/cli.md §6
+    assert parser_problems(subs["train"], "train", common) == []
+    assert parser_problems(subs["infer"], "infer", common | refine | {"probe_modes"}) == []
     assert vars(subs["infer"].parse_args(["--model_path", "m", "--test_data", "t.npz", "--output_dir", "o"])) == vars(
         subs["infer"].parse_args(["--model-path", "m", "--test-data", "t.npz", "--output-dir", "o"]))
     old = subs["refine"].parse_args(["--test-data", "t.npz", "--output-dir", "o", "--iterations", "3",

@@ -23,16 +23,17 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from ptycho_bridge.options import options_for
 from ptycho_cli.backends import choose_backend, load_backend
 from ptycho_cli.errors import UserError
 from ptycho_cli.recipe import recipe_for
 
 __all__ = ["cmd_train", "cmd_infer", "train_values", "infer_values", "bundle_backend"]
 
-#: ``ptycho train`` flags only a backend's own command line runs (multi-process training, specs/scaling.md §1)
-_COMMAND_LINE_ONLY = ("strategy", "devices", "num_nodes")
 #: ``ptycho train`` flags of the refinement teacher (PyTorch only, specs/cli.md §4.2)
-_TEACHER = ("teacher", "teacher_iterations", "teacher_supervised_share", "teacher_keep_weight")
+_TEACHER = tuple(o.name for o in options_for("train", ("teacher",)))
+#: the other PyTorch-only ``ptycho train`` flags (multi-process training, specs/scaling.md §1)
+_COMMAND_LINE_ONLY = tuple(o.name for o in options_for("train") if o.torch_only and o.name not in _TEACHER)
 
 
 def _values(args: argparse.Namespace, table: Mapping[str, str]) -> dict[str, object]:

@@ -19,7 +19,7 @@ from typing import Any
 from ptycho.config.config import check_implemented
 from ptycho_bridge.backend_api import Reconstruction
 from ptycho_bridge.execution import PyTorchExecutionConfig, execution_config_for
-from ptycho_bridge.option_flags import MODEL_OPTION_FIELDS, SCHEDULE_FLAGS, TRAINING_OPTION_FIELDS
+from ptycho_bridge.options import options_for
 from ptycho_torch import inference
 from ptycho_torch import train as train_cli
 from ptycho_torch.bundle import save_torch_model_bundle
@@ -36,23 +36,11 @@ class TorchCommandLine:
     """``python -m ptycho_torch.train`` / ``ptycho_torch.inference`` for the ``ptycho`` command
     (protocol ``ptycho_bridge.backend_api.CommandLine``; specs/cli.md §4, specs/torch-cli.md §5)."""
 
-    #: ``ptycho train`` destination -> ``ptycho_torch.train`` destination
-    train_destinations: Mapping[str, str] = {
-        "train_data_file": "train_data_file", "test_data_file": "test_data_file", "output_dir": "output_dir",
-        "max_epochs": "max_epochs", "max_time": "max_time", "n_groups": "n_groups", "gridsize": "gridsize",
-        "batch_size": "batch_size", "nphotons": "nphotons", "neighbor_count": "neighbor_count",
-        "learning_rate": "learning_rate", "n_filters_scale": "n_filters_scale", "seed": "subsample_seed",
-        "resume": "resume", "strategy": "strategy", "devices": "devices", "num_nodes": "num_nodes",
-        "scheduler": "scheduler",
-        **{name: name for name in (*TRAINING_OPTION_FIELDS, *MODEL_OPTION_FIELDS, *SCHEDULE_FLAGS)},
-        "teacher": "teacher", "teacher_iterations": "teacher_iterations",
-        "teacher_supervised_share": "teacher_supervised_share", "teacher_keep_weight": "teacher_keep_weight",
-    }
+    #: ``ptycho train`` destination -> ``ptycho_torch.train`` destination: the same names (one option table,
+    #: ``ptycho_bridge.options``)
+    train_destinations: Mapping[str, str] = {o.name: o.name for o in options_for("train")}
     #: ``ptycho infer`` destination -> ``ptycho_torch.inference`` destination
-    infer_destinations: Mapping[str, str] = {
-        "model_path": "model_path", "test_data": "test_data", "output_dir": "output_dir", "n_groups": "n_images",
-        "inference_batch_size": "inference_batch_size",
-    }
+    infer_destinations: Mapping[str, str] = {o.name: o.name for o in options_for("infer")}
 
     def train(self, given: Mapping[str, Any], extra: Sequence[str], *, prog: str,
               command: Sequence[str] | None = None) -> int:
