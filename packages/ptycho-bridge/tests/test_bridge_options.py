@@ -43,13 +43,19 @@ def test_every_spelling_parses_to_the_field_of_its_option() -> None:
     assert options.dest_fields("torch.train")["checkpoint_monitor"] == ("execution", "checkpoint_monitor_metric")
 
 
-def test_configs_from_flags_precedence_flag_over_file_over_recipe() -> None:
+def _file(tmp_path, text: str) -> str:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_configs_from_flags_precedence_flag_over_file_over_recipe(tmp_path) -> None:
     recipe = {"n_filters_scale": 1, "input_projections": 20, "batch_size": 8}
-    cfg, ex = configs_from_flags({"train_data_file": "a.npz", "output_dir": "o", "gridsize": 2,
+    file = _file(tmp_path, "batch_size: 4\nmodel:\n  n_filters_scale: 4\n  input_projections: 5\n")
+    cfg, ex = configs_from_flags({"train_data_file": "a.npz", "output_dir": "o", "gridsize": 2, "config": file,
                                   "input_projections": 3, "learning_rate": 0.01, "quiet": True,
                                   "early_stop_patience": 7, "backend": "ignored, not an option"},
-                                 "torch.train", N=64, file_model={"n_filters_scale": 4, "input_projections": 5},
-                                 file_training={"batch_size": 4}, recipe=recipe)
+                                 "torch.train", N=64, recipe=recipe)
     assert (cfg.model.N, cfg.model.gridsize, cfg.model.n_filters_scale, cfg.model.input_projections) == (64, 2, 4, 3)
     assert cfg.batch_size == 4 and cfg.backend == "pytorch" and str(cfg.output_dir) == "o"
     assert (cfg.learning_rate, ex.learning_rate, ex.scheduler) == (0.01, 0.01, "Default")
@@ -59,11 +65,21 @@ def test_configs_from_flags_precedence_flag_over_file_over_recipe() -> None:
     assert default_ex == dataclasses.replace(default_ex.__class__(), learning_rate=default_cfg.learning_rate)
 
 
-def test_a_budget_alone_trains_until_the_budget_and_multistage_needs_epochs() -> None:
+def test_recipe_depends_on_the_architecture_the_file_chooses(tmp_path) -> None:
+    seen = []
+    recipe = lambda architecture: seen.append(architecture) or {"n_filters_scale": 1}  # noqa: E731
+    cfg, _ = configs_from_flags({"config": _file(tmp_path, "model:\n  architecture: fno\n")}, N=64, recipe=recipe)
+    assert seen == ["fno"] and (cfg.model.architecture, cfg.model.n_filters_scale) == ("fno", 1)
+    configs_from_flags({"config": _file(tmp_path, "model:\n  architecture: fno\n"), "architecture": "cnn"}, N=64,
+                       recipe=recipe)
+    assert seen == ["fno", "cnn"]
+
+
+def test_a_budget_alone_trains_until_the_budget_and_multistage_needs_epochs(tmp_path) -> None:
     cfg, _ = configs_from_flags({"train_data_file": "a.npz", "max_time": "00:00:01:00"}, N=64)
     assert cfg.nepochs is None and cfg.max_time == "00:00:01:00"
-    cfg, _ = configs_from_flags({"train_data_file": "a.npz", "max_time": "00:00:01:00"}, N=64,
-                                file_training={"nepochs": 9})
+    cfg, _ = configs_from_flags({"train_data_file": "a.npz", "max_time": "00:00:01:00",
+                                 "config": _file(tmp_path, "nepochs: 9\n")}, N=64)
     assert cfg.nepochs == 9
     _, ex = configs_from_flags({"train_data_file": "a.npz", "max_epochs": 8, "scheduler": "MultiStage"}, N=64)
     assert ex.multistage_milestones == (4, 6)

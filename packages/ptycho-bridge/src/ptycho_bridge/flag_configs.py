@@ -2,7 +2,7 @@
 uses (``ptycho train`` on either backend, ``python -m ptycho_torch.train``; specs/cli.md §4, specs/torch-cli.md §2).
 
 Each value lands in the field its option names (:data:`ptycho_bridge.options.OPTIONS`). Precedence, highest first:
-explicit flags, then a ``--config`` file's values, then the command's recipe (:mod:`ptycho_cli.recipe`), then the
+explicit flags, then the values of the ``--config`` file they name, then the command's recipe (:mod:`ptycho_cli.recipe`), then the
 config classes' defaults. Two rules act across fields: a budget (``max_time``) with no epoch count from any source
 means "train until the budget" (``nepochs=None``, specs/config.md §3); the deprecated ``n_images`` folds into
 ``n_groups`` with a DeprecationWarning. The execution config's learning rate and schedule are the canonical
@@ -13,12 +13,13 @@ config's (``execution_config_for``), so the trainer and the stored config agree.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ptycho.config import config as canonical
 from ptycho.config.config import default_multistage_milestones
+from ptycho_bridge.config_file import load_config_file
 from ptycho_bridge.execution import PyTorchExecutionConfig, execution_config_for
 from ptycho_bridge.options import dest_fields
 
@@ -43,23 +44,30 @@ def _given(value: Any) -> bool:
     return value is not None and type(value).__name__ != "_Unset"
 
 
-def field_values(values: Mapping[str, Any], command: str = "torch.train", *,
-                 file_training: Mapping[str, Any] | None = None, file_model: Mapping[str, Any] | None = None,
-                 recipe: Mapping[str, Any] | None = None) -> FieldValues:
+Recipe = Mapping[str, Any] | Callable[[str | None], Mapping[str, Any]]
+
+
+def field_values(values: Mapping[str, Any], command: str = "torch.train", *, recipe: Recipe | None = None) -> FieldValues:
     """Sort ``values`` (parsed flags by namespace attribute; None and unset markers = not given; names that are
-    no option of ``command`` are ignored; ``command`` is a training command) into their homes, over ``file_*`` (a ``--config`` file's canonical
-    fields) over ``recipe`` (canonical field -> value).
+    no option of the training ``command`` are ignored) into their homes, over the values of the ``--config`` file
+    ``values['config']`` names (:func:`ptycho_bridge.config_file.load_config_file`), over ``recipe`` (canonical
+    field -> value, or a function of the generator architecture the flags and file choose, None = not chosen).
 
     Raises:
-        ValueError: ``--n-images`` and ``--n-groups`` disagree.
+        ValueError: ``--n-images`` and ``--n-groups`` disagree; ConfigFileError (a ValueError) for a bad file.
     """
     out = FieldValues()
-    for name, value in (recipe or {}).items():
-        (out.model if name in _MODEL_FIELDS else out.training)[name] = value
-    out.training.update(file_training or {})
-    out.model.update(file_model or {})
     table = dest_fields(command)
     given = {name: value for name, value in values.items() if name in table and _given(value)}
+    file = load_config_file(given["config"]) if given.get("config") is not None else None
+    file_model = file.model if file is not None else {}
+    if callable(recipe):
+        recipe = recipe(given.get("architecture", file_model.get("architecture")))
+    for name, value in (recipe or {}).items():
+        (out.model if name in _MODEL_FIELDS else out.training)[name] = value
+    if file is not None:
+        out.training.update(file.training)
+        out.model.update(file_model)
     for name, value in given.items():
         home, target = table[name]
         if home == "execution" and target == "enable_progress_bar":  # --quiet
@@ -105,11 +113,9 @@ def execution_config(values: FieldValues, config: Any) -> PyTorchExecutionConfig
 
 
 def configs_from_flags(values: Mapping[str, Any], command: str = "torch.train", *, backend: str = "pytorch",
-                       N: int | None = None, file_training: Mapping[str, Any] | None = None,
-                       file_model: Mapping[str, Any] | None = None,
-                       recipe: Mapping[str, Any] | None = None) -> tuple[Any, PyTorchExecutionConfig]:
+                       N: int | None = None, recipe: Recipe | None = None) -> tuple[Any, PyTorchExecutionConfig]:
     """``(TrainingConfig, PyTorchExecutionConfig)`` from parsed flags (:func:`field_values`,
     :func:`training_config`, :func:`execution_config`)."""
-    sorted_values = field_values(values, command, file_training=file_training, file_model=file_model, recipe=recipe)
+    sorted_values = field_values(values, command, recipe=recipe)
     config = training_config(sorted_values, backend=backend, N=N)
     return config, execution_config(sorted_values, config)

@@ -102,7 +102,7 @@ _NPZ, _DIR = {"metavar": "NPZ"}, {"metavar": "DIR"}
 OPTIONS: tuple[Option, ...] = (
     # --- data and model: canonical TrainingConfig / ModelConfig fields ------------------------------------
     _o("config", _R, "--config", "YAML or JSON file of canonical TrainingConfig/ModelConfig fields; explicit flags "
-       "win over it (specs/torch-cli.md §3)", _TORCH_TRAIN, metavar="FILE"),
+       "win over it (specs/torch-cli.md §3)", _TRAIN, torch_only=True, metavar="FILE"),
     _o("train_data_file", _T, "--train-data-file", "training scan (.npz, specs/data-contract.md)",
        required=("train",), **_NPZ),
     _o("test_data_file", _T, "--test-data-file", "validation scan (val metrics, early stopping)", **_NPZ),
@@ -119,19 +119,19 @@ OPTIONS: tuple[Option, ...] = (
        metavar="G"),
     _o("batch_size", _T, "--batch-size", "batch size (default 16; the global batch of a ddp run)",
        type=positive_int, metavar="B"),
-    _o("N", _M, "--N", "patch size (default: from the training data)", _TORCH_TRAIN, type=int, choices=(64, 128, 256)),
-    _o("model_type", _M, "--model-type", "pinn (default) or supervised", _TORCH_TRAIN, choices=("pinn", "supervised")),
+    _o("N", _M, "--N", "patch size (default: from the training data)", _TRAIN, torch_only=True, type=int, choices=(64, 128, 256)),
+    _o("model_type", _M, "--model-type", "pinn (default) or supervised", _TRAIN, torch_only=True, choices=("pinn", "supervised")),
     _o("n_filters_scale", _M, "--n-filters-scale", "width multiplier of the network's filter ladders",
        type=positive_int, metavar="S"),
     _o("nphotons", _T, "--nphotons", "mean photons per pattern (default 1e9)", type=positive_float, metavar="PHOTONS"),
     _o("neighbor_count", _T, "--neighbor-count", "K nearest neighbours for grouping (default 4)", type=positive_int,
        metavar="K"),
-    _o("torch_loss_mode", _T, "--torch-loss-mode", "poisson (default) or mae", _TORCH_TRAIN,
+    _o("torch_loss_mode", _T, "--torch-loss-mode", "poisson (default) or mae", _TRAIN, torch_only=True,
        choices=("poisson", "mae")),
     _o("subsample_seed", _T, "--seed --subsample-seed", "seed for sampling and weight initialisation (default 42)",
        type=nonnegative_int, metavar="SEED"),
     _o("sequential_sampling", _T, "--sequential-sampling", "first n positions as group seeds, batches in order",
-       _TORCH_TRAIN, action=argparse.BooleanOptionalAction),
+       _TRAIN, torch_only=True, action=argparse.BooleanOptionalAction),
     # --- the refinement teacher (specs/torch-training.md §8) ----------------------------------------------
     _o("teacher", _T, "--teacher", "none (default): Poisson training; refine: refine the training scan's object "
        "(its time counts in --max-time), train the generator on its patches, then on the Poisson likelihood",
@@ -179,7 +179,7 @@ OPTIONS: tuple[Option, ...] = (
        "(default 0.1)", group="generator", type=closed_unit, metavar="R"),
     # --- execution: PyTorchExecutionConfig fields ----------------------------------------------------------
     _o("accelerator", _E, "--accelerator", "auto (default: CUDA when present, else CPU), cpu, cuda/gpu, mps",
-       _TORCH_TRAIN | {"torch.inference"}, group="execution", choices=(*ACCELERATORS, "tpu")),
+       _TRAIN | {"torch.inference"}, torch_only=True, group="execution", choices=(*ACCELERATORS, "tpu")),
     _o("strategy", _E, "--strategy", "auto (default: one process), ddp (one process per device; also under "
        "torchrun/SLURM) or ddp_spawn (workers spawned from this process); --batch-size is the global batch "
        "(specs/scaling.md §1)", group="execution", torch_only=True, choices=STRATEGIES),
@@ -188,32 +188,32 @@ OPTIONS: tuple[Option, ...] = (
     _o("num_nodes", _E, "--num-nodes", "machines taking part in a ddp run (default 1)", group="execution",
        torch_only=True, type=positive_int, metavar="M"),
     _o("precision", _E, "--precision", "32 (default), bf16-mixed or 16-mixed: the network under autocast, physics "
-       "and loss in float32", _TORCH_TRAIN | {"torch.inference"}, group="execution", choices=PRECISIONS),
-    _o("deterministic", _E, "--deterministic", "deterministic algorithms (default on)", _TORCH_TRAIN,
+       "and loss in float32", _TRAIN | {"torch.inference"}, torch_only=True, group="execution", choices=PRECISIONS),
+    _o("deterministic", _E, "--deterministic", "deterministic algorithms (default on)", _TRAIN, torch_only=True,
        group="execution", action=argparse.BooleanOptionalAction),
-    _o("num_workers", _E, "--num-workers", "DataLoader workers (default 0)", _TORCH_TRAIN | {"torch.inference"},
+    _o("num_workers", _E, "--num-workers", "DataLoader workers (default 0)", _TRAIN | {"torch.inference"}, torch_only=True,
        group="execution", type=nonnegative_int, metavar="W"),
     _o("accumulate_grad_batches", _E, "--accumulate-grad-batches", "must be 1: manual optimisation cannot "
-       "accumulate (EXEC-ACCUM-001)", _TORCH_TRAIN, group="execution", type=positive_int, metavar="K"),
+       "accumulate (EXEC-ACCUM-001)", _TRAIN, torch_only=True, group="execution", type=positive_int, metavar="K"),
     _o("enable_progress_bar", _E, "--quiet", "no progress bar, no library logging", _TORCH_TRAIN | {"torch.inference"},
        group="execution", dest="quiet", action="store_true"),
-    _o("enable_checkpointing", _E, "--enable-checkpointing", "default", _TORCH_TRAIN, group="execution",
+    _o("enable_checkpointing", _E, "--enable-checkpointing", "default", _TRAIN, torch_only=True, group="execution",
        action="store_true"),
-    _o("enable_checkpointing", _E, "--disable-checkpointing", "no checkpoints/", _TORCH_TRAIN, group="execution",
+    _o("enable_checkpointing", _E, "--disable-checkpointing", "no checkpoints/", _TRAIN, torch_only=True, group="execution",
        action="store_false"),
     _o("checkpoint_save_top_k", _E, "--checkpoint-save-top-k", "best checkpoints kept: -1 all, 0 none, k >= 1 "
-       "(default 1); last.ckpt unless 0", _TORCH_TRAIN, group="execution", type=top_k_int, metavar="K"),
+       "(default 1); last.ckpt unless 0", _TRAIN, torch_only=True, group="execution", type=top_k_int, metavar="K"),
     _o("checkpoint_monitor_metric", _E, "--checkpoint-monitor", "metric for checkpoints/early stopping (default "
-       "val_loss, aliased to the model's loss name)", _TORCH_TRAIN, group="execution", dest="checkpoint_monitor",
+       "val_loss, aliased to the model's loss name)", _TRAIN, torch_only=True, group="execution", dest="checkpoint_monitor",
        metavar="METRIC"),
-    _o("checkpoint_mode", _E, "--checkpoint-mode", "default min", _TORCH_TRAIN, group="execution",
+    _o("checkpoint_mode", _E, "--checkpoint-mode", "default min", _TRAIN, torch_only=True, group="execution",
        choices=CHECKPOINT_MODES),
     _o("early_stop_patience", _E, "--early-stop-patience", "epochs without improvement before stopping (needs "
-       "validation data; default 100)", _TORCH_TRAIN, group="execution", type=positive_int, metavar="E"),
+       "validation data; default 100)", _TRAIN, torch_only=True, group="execution", type=positive_int, metavar="E"),
     _o("checkpoint_every_n_steps", _E, "--checkpoint-every-n-steps", "optimiser steps between mid-epoch saves of "
-       "checkpoints/last.ckpt (0 = epoch ends only; default 50)", _TORCH_TRAIN, group="execution",
+       "checkpoints/last.ckpt (0 = epoch ends only; default 50)", _TRAIN, torch_only=True, group="execution",
        type=nonnegative_int, metavar="S"),
-    _o("logger_backend", _E, "--logger", "csv (default), tensorboard, mlflow, none", _TORCH_TRAIN, group="execution",
+    _o("logger_backend", _E, "--logger", "csv (default), tensorboard, mlflow, none", _TRAIN, torch_only=True, group="execution",
        dest="logger", choices=LOGGER_BACKENDS),
     _o("resume", _R, "--resume", "continue an interrupted run from <output_dir>/checkpoints/last.ckpt (or the given "
        ".ckpt): weights, optimizer, scheduler, RNG, epoch and batch order are restored (specs/reliability.md §1)",
@@ -286,6 +286,8 @@ def add_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, comma
         kwargs["help"] = ("PyTorch only: " if ptycho and option.torch_only else "") + option.help
         if command in option.required:
             kwargs["required"] = True
+        if ptycho and kwargs.get("action") in ("store_true", "store_false"):
+            kwargs["default"] = None  # unset stays recognisable (the switch's default is the config's)
         if defaults and option.home == "execution" and "action" not in kwargs:
             kwargs["default"] = _default(option)
         parser.add_argument(*_spellings(option.flags), dest=option.name, **kwargs)

@@ -2,17 +2,18 @@
 
 Normative text: specs/torch-cli.md §2 (flags), §3 (``--config``), §5 (errors and output). Flow:
 
-1. parse the flags; every flag not given explicitly falls back to the ``--config`` file, then to the
-   canonical defaults (specs/config.md) - explicit flags always win;
+1. parse the flags (the option table ``ptycho_bridge.options``); every flag not given explicitly falls back to
+   the ``--config`` file, then to the canonical defaults (specs/config.md) - explicit flags always win
+   (``ptycho_bridge.flag_configs.field_values``);
 2. build the ``PyTorchExecutionConfig`` (:func:`ptycho_torch.cli.shared.build_execution_config_from_args`):
    accelerator, logger extras and gradient accumulation are checked before any data is read;
 3. read and validate the NPZ files (``ptycho.raw_data.RawData.from_file``); ``--N`` defaults to the
    pattern size of the training data;
 4. build the canonical ``TrainingConfig`` directly from the resolved values (learning rate and scheduler
    from the execution config);
-5. ``ptycho_torch.workflows.components.run_cdi_example_torch(do_stitching=False)`` trains and writes
-   ``checkpoints/``, ``lightning_logs/`` (csv/tensorboard logger) and ``wts.h5.zip``;
-6. print ``bundle_path=<path> bundle_sha256=<hex>`` as the last line.
+5. :func:`ptycho_torch.cli.run_training.run_training` (the function ``ptycho train`` calls too) trains with
+   ``run_cdi_example_torch(do_stitching=False)``, which writes ``checkpoints/``, ``lightning_logs/``
+   (csv/tensorboard logger) and ``wts.h5.zip``, and prints ``bundle_path=<path> bundle_sha256=<hex>`` last.
 
 Bad input prints one line on stderr and exits with code 2; a failed run removes what it wrote.
 """
@@ -20,26 +21,22 @@ Bad input prints one line on stderr and exits with code 2; a failed run removes 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ptycho_bridge.config_file import ConfigFileError
 from ptycho_bridge.flag_configs import FieldValues, field_values, training_config
 from ptycho_bridge.flag_style import kebab_case_usage
 from ptycho_bridge.options import add_options, options_for, unset_values
+from ptycho_torch.cli.run_training import run_training, settle_execution, sha256_file  # noqa: F401 (re-exported)
 from ptycho_torch.cli.shared import (
     CliArgumentParser,
     CliError,
-    OutputGuard,
     build_execution_config_from_args,
-    check_gradient_accumulation,
     parse_with_values,
-    quiet_output,
     run_cli,
-    silence_native_logs,
     validate_paths,
 )
 
@@ -108,13 +105,12 @@ def resolve_args(explicit: argparse.Namespace) -> tuple[argparse.Namespace, dict
         values set by the file or by flags (fields absent from both keep the canonical defaults).
     """
     from ptycho.config.config import TrainingConfig
-    from ptycho_torch.cli.config_file import load_config_file
 
     given = {k: v for k, v in vars(explicit).items() if v is not UNSET}
-    file = load_config_file(given["config"]) if given.get("config") is not None else None
     try:
-        values = field_values(given, "torch.train", file_training=file.training if file else None,
-                              file_model=file.model if file else None)
+        values = field_values(given, "torch.train")
+    except ConfigFileError:
+        raise
     except ValueError as exc:
         raise CliError(str(exc)) from None
     training, model = values.training, values.model
@@ -158,15 +154,6 @@ def build_canonical_config(training: dict[str, Any], model: dict[str, Any], exec
         raise CliError(" ".join(str(exc).split())) from None
 
 
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file (streamed)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _load_raw(path: Any) -> Any:
     from ptycho.raw_data import RawData
 
@@ -178,120 +165,27 @@ def _main(argv: Sequence[str] | None) -> int:
     return _run(parse_explicit(args), PROG, ["python", "-m", PROG, *args])
 
 
-def _requeued_resume(output_dir: Path, prog: str) -> Path | None:
-    """The checkpoint a requeued SLURM job continues from without ``--resume`` (specs/reliability.md §9)."""
-    from ptycho_torch.cli.requeue import job_id, requeued_checkpoint
-
-    ckpt = requeued_checkpoint(output_dir)
-    if ckpt is not None:
-        print(f"{prog}: requeued SLURM job {job_id()}: resuming from {ckpt}", flush=True)
-    return ckpt
-
-
 def _run(explicit: argparse.Namespace, prog: str = PROG, command: Sequence[str] | None = None) -> int:
-    """Train as the flags say. ``command``: the command line that started the run (the ``--resume`` hint of a
-    run that stops, :mod:`ptycho_torch.cli.stopped`)."""
+    """Train as the flags say: configs from the flags, the execution settings checked before any data is read,
+    N from the training data unless given, then :func:`ptycho_torch.cli.run_training.run_training`. ``command``:
+    the command line that started the run (the ``--resume`` hint of a run that stops)."""
     args, training, model = resolve_args(explicit)
     train_file = _require(training, "train_data_file", "--train-data-file")
     output_dir = Path(_require(training, "output_dir", "--output-dir"))
-    execution_config = build_execution_config_from_args(args, "training")
-    check_gradient_accumulation(execution_config.accumulate_grad_batches)
-    if execution_config.logger_backend == "mlflow" and not os.environ.get("MLFLOW_TRACKING_URI"):
-        # Local store <output_dir>/mlruns. MLflow >= 3.7 refuses file stores unless this opt-in is set.
-        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-    quiet = not execution_config.enable_progress_bar
-    if quiet:
-        silence_native_logs()
+    execution_config = settle_execution(build_execution_config_from_args(args, "training"))
     validate_paths(train_file, training.get("test_data_file"), output_dir, create=False)
-
     train_data = _load_raw(train_file)
     test_file = training.get("test_data_file")
     test_data = _load_raw(test_file) if test_file is not None else None
-    data_n = int(train_data.diff3d.shape[-1])
-    if "N" not in model:
-        model["N"] = data_n
-    elif model["N"] != data_n:
-        raise CliError(f"--N {model['N']}: expected the pattern size of {train_file}, found {data_n}x{data_n} patterns")
-    if test_data is not None and int(test_data.diff3d.shape[-1]) != data_n:
-        found = test_data.diff3d.shape[-1]
-        raise CliError(f"{test_file}: expected {data_n}x{data_n} patterns like the training data, found {found}x{found}")
+    model.setdefault("N", int(train_data.diff3d.shape[-1]))
     config = build_canonical_config(training, model, execution_config)
-
-    if not quiet:
-        from ptycho.config.training_options import describe_groups, describe_length
-
-        print(
-            f"{prog}: N={config.model.N} gridsize={config.model.gridsize} model_type={config.model.model_type} "
-            f"{describe_groups(config, len(train_data.diff3d))} batch_size={config.batch_size} {describe_length(config)} "
-            f"architecture={config.model.architecture} optimizer={config.optimizer} "
-            f"lr={execution_config.learning_rate:g} scheduler={execution_config.scheduler} "
-            f"accelerator={execution_config.accelerator} logger={execution_config.logger_backend} "
-            f"output_dir={output_dir}",
-            flush=True,
-        )
-    resume = args.resume
-    if resume is None:
-        resume = _requeued_resume(output_dir, prog)
-    if resume is not None:
-        from ptycho_torch.workflows.resume import resolve_resume_checkpoint
-
-        try:
-            resume = resolve_resume_checkpoint(resume, output_dir)
-        except FileNotFoundError as exc:
-            raise CliError(f"--resume: {exc}") from None
-    from ptycho_bridge.execution import is_main_process
-
-    main_process = is_main_process()
-    # the other processes of a DDP run leave clean-up and outputs to the first one
-    guard = OutputGuard(output_dir) if main_process else None
-    try:
-        validate_paths(train_file, test_file, output_dir, create=True)
-        from ptycho_torch.cli.stop_signals import stop_signals
-        from ptycho_torch.workflows.components import run_cdi_example_torch
-
-        with stop_signals(), quiet_output(quiet):
-            _, _, results = run_cdi_example_torch(
-                train_data, test_data, config, do_stitching=False, execution_config=execution_config,
-                resume_from=resume,
-            )
-        if results.get("bundle_path") is None:  # a DDP process other than the first: rank 0 wrote the bundle
-            return 0
-        bundle = Path(results["bundle_path"])
-        digest = sha256_file(bundle)
-        from ptycho_torch.cli.requeue import clear_marker
-
-        clear_marker(output_dir)  # a finished run has nothing for a requeued job to resume
-    except BaseException as exc:
-        # A run that stops after training began keeps checkpoints/ and says how to continue; before any
-        # checkpoint exists everything it wrote is removed (specs/reliability.md §8, ptycho_torch.cli.stopped).
-        from ptycho_torch.cli.stopped import stop_run
-
-        stopped = stop_run(exc, guard, output_dir, command)
-        if stopped is exc:
-            raise
-        raise stopped from None
-    if not quiet:
-        history = results.get("history") or {}
-        losses = history.get("train_loss") or []
-        if losses:
-            print(f"{prog}: trained {len(losses)} epoch(s); final train loss {losses[-1]:.6g}", flush=True)
-    print(f"bundle_path={bundle.resolve()} bundle_sha256={digest}", flush=True)
-    return 0
+    return run_training(config, execution_config, train_data=train_data, test_data=test_data, resume=args.resume,
+                        prog=prog, command=command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (0 success, 2 bad input, 1 internal error)."""
     return run_cli(PROG, _main, argv)
-
-
-def main_with(given: dict[str, Any], extra: Sequence[str] = (), prog: str = PROG,
-              command: Sequence[str] | None = None) -> int:
-    """:func:`main` for a caller that parsed some flags itself (the ``ptycho train`` command): ``given`` maps
-    this parser's destinations to values, ``extra`` holds further flags in this command's spelling
-    (:func:`ptycho_torch.cli.shared.parse_with_values`; specs/torch-cli.md §5). ``prog`` names the command in
-    messages (``ptycho train`` from the ``ptycho`` command line); ``command`` is the command line as typed
-    (for the ``--resume`` hint when the run stops)."""
-    return run_cli(prog, lambda _: _run(parse_explicit(extra, given=given), prog, command), None)
 
 
 if __name__ == "__main__":
