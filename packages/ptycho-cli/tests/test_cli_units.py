@@ -101,7 +101,8 @@ def test_torch_route_gets_configs_and_infer_values_use_the_torch_destinations() 
          "--accelerator", "cpu", "--logger", "none", "--early-stop-patience", "4"])
     assert extra == []
     cfg, ex = training_configs(args, 64, "pytorch")
-    assert (cfg.nepochs, cfg.subsample_seed, cfg.model.n_filters_scale, cfg.model.input_projections) == (3, 7, 1, 20)
+    assert (cfg.nepochs, cfg.subsample_seed, cfg.model.n_filters_scale, cfg.model.input_projections, cfg.teacher) == (
+        3, 7, 1, 20, "refine")
     assert (cfg.backend, str(cfg.train_data_file), str(cfg.output_dir), cfg.model.N) == ("pytorch", "a.npz", "o", 64)
     assert (ex.accelerator, ex.logger_backend, ex.early_stop_patience, ex.enable_progress_bar) == ("cpu", "none", 4,
                                                                                                  False)
@@ -137,24 +138,32 @@ def test_max_time_flag_reaches_both_backends_configs(tmp_path) -> None:
 
 def test_train_recipe_fills_unset_fields_only(tmp_path) -> None:
     """specs/cli.md §4.1: ``ptycho train`` uses n_filters_scale 1 unless the flag or the --config file sets it;
-    both backends' configs receive it. input_projections 20 goes to the PyTorch route with the CNN only."""
+    both backends' configs receive it. input_projections 20 and teacher 'refine' go to the PyTorch route with the CNN
+    only."""
     from ptycho_cli.delegate import training_configs
     from ptycho_cli.main import build_parser
     from ptycho_cli.recipe import TRAIN_RECIPE
     from ptycho_cli.tf_entry import build_training_config
 
-    def torch_model(*argv: str):
+    def torch_config(*argv: str):
         args, extra = build_parser().parse_known_args([*base, *argv])
         assert extra == []
-        return training_configs(args, 64, "pytorch")[0].model
+        return training_configs(args, 64, "pytorch")[0]
 
-    assert TRAIN_RECIPE == {"n_filters_scale": 1, "input_projections": 20}
+    def torch_model(*argv: str):
+        return torch_config(*argv).model
+
+    assert TRAIN_RECIPE == {"n_filters_scale": 1, "input_projections": 20, "teacher": "refine"}
     base = ["train", "--train-data-file", "a.npz", "--output_dir", "o"]
     args, extra = build_parser().parse_known_args(base)
     assert (torch_model().n_filters_scale, torch_model().input_projections) == (1, 20)
+    assert torch_config().teacher == "refine"
+    assert build_training_config(args, 64).teacher == "none"  # the teacher exists only in ptycho_torch
+    assert torch_config("--teacher", "none").teacher == "none"
     assert build_training_config(args, 64).model.n_filters_scale == 1
     assert build_training_config(args, 64).model.input_projections == 0  # the TF generator reads the amplitude
     assert torch_model("--architecture", "fno").input_projections == 0
+    assert torch_config("--architecture", "fno").teacher == "none"
     assert torch_model("--input-projections", "0").input_projections == 0
     assert torch_model("--n_filters_scale", "2").n_filters_scale == 2
     args, extra = build_parser().parse_known_args(base + ["--n_filters_scale", "2"])
@@ -356,3 +365,29 @@ def test_evaluate_figure_titles_say_what_they_show(tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
     assert figure_title(plain / "reconstructed_object.npz") == "plain/reconstructed_object.npz vs ground truth"
+
+
+def test_recipe_teacher_only_for_scans_that_fit_in_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """specs/cli.md §4.1: the recipe's teacher refines the training scan in memory, so an HDF5 scan whose
+    diffraction exceeds the teacher's memory limit trains without it; an NPZ scan, an unknown file and an HDF5 scan
+    under the limit keep it."""
+    import h5py
+
+    from ptycho.config import teacher_options
+    from ptycho_cli import recipe
+
+    scan = tmp_path / "scan.h5"
+    with h5py.File(scan, "w") as fh:
+        fh["diffraction"] = np.ones((10, 8, 8), np.float32)  # 2560 bytes as float32
+        fh["xcoords"] = np.arange(10.0)
+        fh["ycoords"] = np.arange(10.0)
+        fh["probeGuess"] = np.ones((8, 8), np.complex64)
+    monkeypatch.setattr(teacher_options, "teacher_memory_limit", lambda: 2560)
+    assert recipe.teacher_fits(scan)
+    assert recipe.recipe_for("pytorch", None, scan)["teacher"] == "refine"
+    monkeypatch.setattr(teacher_options, "teacher_memory_limit", lambda: 2559)
+    assert not recipe.teacher_fits(scan)
+    assert recipe.recipe_for("pytorch", None, scan)["teacher"] == "none"
+    assert recipe.recipe_for("pytorch", None, tmp_path / "missing.npz")["teacher"] == "refine"
+    assert recipe.recipe_for("pytorch", None, None)["teacher"] == "refine"
+    assert "teacher" not in recipe.recipe_for("tensorflow", None, scan)

@@ -8,11 +8,13 @@ import torch
 
 from ptycho.config.config import ModelConfig, TrainingConfig
 from ptycho.physics import default_probe, far_field_amplitude
+from ptycho.physics import group_projections as numpy_group_projections
 from ptycho.physics import modulus_projections as numpy_projections
 from ptycho_torch.generators import build_generator
 from ptycho_torch.generators.projected import AMP_STEP
 from ptycho_torch.lightning_module import PtychoPINN_Lightning
 from ptycho_torch.physics import modulus_projections
+from ptycho_torch.physics.projection import group_projections
 
 
 def _modes(n: int, k: int, seed: int = 0) -> np.ndarray:
@@ -54,16 +56,45 @@ def test_with_zero_heads_the_network_returns_the_projected_estimate(gridsize):
     rng = np.random.default_rng(2)
     objects = np.exp(0.3j * rng.standard_normal((2, C, 64, 64)))  # amplitudes a weak object would give
     x = torch.from_numpy(far_field_amplitude(probe * objects)).float().permute(0, 2, 3, 1).contiguous()
+    rel = torch.zeros(2, 1, 2, C)
+    if C > 1:  # a group's members 3 px apart: the estimate is the members' joint one (specs/physics.md §13.1)
+        rel[:, 0, 0] = torch.tensor([-1.5, 1.5, -1.5, 1.5])
+        rel[:, 0, 1] = torch.tensor([-1.5, -1.5, 1.5, 1.5])
     with torch.no_grad():
-        out = module(x, torch.zeros(2, 1, 2, C))
-    est = modulus_projections(x.permute(0, 3, 1, 2), module.forward_model.probe, 4).numpy()
+        out = module(x, rel)
+    if C == 1:
+        est = modulus_projections(x.permute(0, 3, 1, 2), module.forward_model.probe, 4).numpy()
+    else:
+        est = group_projections(x.permute(0, 3, 1, 2), module.forward_model.probe, rel, 4).numpy()
     got = out["patches"].permute(0, 3, 1, 2).numpy()
     np.testing.assert_allclose(np.abs(got), np.abs(est), atol=1e-6)
     np.testing.assert_allclose(np.angle(got * np.conj(est)), 0.0, atol=1e-5)
     # and the estimate is the numpy reference's to float32 precision (the far-field phase of weak pixels, which
     # each pass keeps, carries float32 FFT rounding: ~1e-2 where the estimate is ~1)
-    ref = numpy_projections(x.double().permute(0, 3, 1, 2).numpy(), probe, 4)
+    if C == 1:
+        ref = numpy_projections(x.double().permute(0, 3, 1, 2).numpy(), probe, 4)
+    else:
+        ref = np.moveaxis(numpy_group_projections(x.double().numpy(), probe, rel.double().numpy(), 4), -1, 1)
     assert np.max(np.abs(est - ref)) < 2e-2 and np.mean(np.abs(est - ref)) < 1e-3
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_torch_group_projections_match_the_numpy_reference(k):
+    """specs/physics.md §13.1: the same canvas iteration in float64 to 1e-12, float32 to float32 precision."""
+    rng = np.random.default_rng(4)
+    amp = np.abs(rng.standard_normal((2, 32, 32, 4)))
+    rel = rng.uniform(-5, 5, (2, 1, 2, 4))
+    probe = _modes(32, k)[0] if k == 1 else _modes(32, k)
+    ref = np.moveaxis(numpy_group_projections(amp, probe, rel, 5), -1, 1)
+    got = group_projections(torch.from_numpy(amp).permute(0, 3, 1, 2), torch.from_numpy(probe),
+                            torch.from_numpy(rel), 5)
+    assert got.dtype == torch.complex128 and tuple(got.shape) == (2, 4, 32, 32)
+    np.testing.assert_allclose(got.numpy(), ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+    got32 = group_projections(torch.from_numpy(amp).float().permute(0, 3, 1, 2), torch.from_numpy(probe).to(
+        torch.complex64), torch.from_numpy(rel).float(), 5)
+    np.testing.assert_allclose(got32.numpy(), ref, rtol=0, atol=1e-3 * np.abs(ref).max())
+    with pytest.raises(ValueError, match=r"^group_projections: coords_relative: expected shape \(2, 1, 2, 4\)"):
+        group_projections(torch.from_numpy(amp).permute(0, 3, 1, 2), torch.from_numpy(probe), torch.zeros(2, 1, 2), 1)
 
 
 def test_the_correction_is_bounded_and_trained():

@@ -206,3 +206,30 @@ def test_teacher_needs_raw_data_in_memory(scan) -> None:
     config = _config(teacher="refine")
     with pytest.raises(ValueError, match=r"^TrainingConfig\.teacher: 'refine' needs the training scan as RawData"):
         train_cdi_model_torch(object(), None, config)
+
+
+def test_teacher_reads_an_hdf5_scan_in_when_it_fits(scan, tmp_path, monkeypatch) -> None:
+    """§8.1: an HDF5 scan's diffraction (read on demand) is read into memory for the teacher when it fits the
+    memory limit; above it the refusal is one line naming the field, the size and the limit."""
+    import h5py
+
+    from ptycho.config import teacher_options
+    from ptycho_torch.teacher.workflow import in_memory
+
+    path = tmp_path / "scan.h5"
+    with h5py.File(path, "w") as fh:
+        for key in ("diffraction", "xcoords", "ycoords", "probeGuess"):
+            fh[key] = np.asarray(scan[key])
+    raw = RawData.from_file(str(path))
+    assert not isinstance(raw.diff3d, np.ndarray)
+    nbytes = int(np.asarray(scan["diffraction"], np.float32).nbytes)
+    monkeypatch.setattr(teacher_options, "teacher_memory_limit", lambda: nbytes)
+    loaded = in_memory(raw)
+    assert isinstance(loaded.diff3d, np.ndarray) and loaded.diff3d.dtype == np.float32
+    np.testing.assert_array_equal(loaded.diff3d, np.asarray(scan["diffraction"], np.float32))
+    assert not isinstance(raw.diff3d, np.ndarray)  # the caller's RawData is left as it was
+    assert in_memory(loaded) is loaded
+    monkeypatch.setattr(teacher_options, "teacher_memory_limit", lambda: nbytes - 1)
+    with pytest.raises(ValueError, match=r"^TrainingConfig\.teacher: 'refine' refines the training scan in memory; "
+                                         r"expected its diffraction to take at most .* GiB .*found .* GiB in .*scan\.h5"):
+        in_memory(raw)

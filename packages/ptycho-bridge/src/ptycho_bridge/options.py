@@ -133,8 +133,9 @@ OPTIONS: tuple[Option, ...] = (
     _o("sequential_sampling", _T, "--sequential-sampling", "first n positions as group seeds, batches in order",
        _TRAIN, torch_only=True, action=argparse.BooleanOptionalAction),
     # --- the refinement teacher (specs/torch-training.md §8) ----------------------------------------------
-    _o("teacher", _T, "--teacher", "none (default): Poisson training; refine: refine the training scan's object "
-       "(its time counts in --max-time), train the generator on its patches, then on the Poisson likelihood",
+    _o("teacher", _T, "--teacher", "'refine' = refine the training scan's object (its time counts in --max-time), "
+       "train the generator on its patches, then on the Poisson likelihood; 'none' = the Poisson likelihood alone "
+       "(the canonical default; ptycho train's recipe uses 'refine' with the cnn generator, specs/cli.md §4.1-4.2)",
        group="teacher", torch_only=True, choices=TEACHERS),
     _o("teacher_iterations", _T, "--teacher-iterations", "refinement passes of the teacher (default 20)",
        group="teacher", torch_only=True, type=positive_int, metavar="K"),

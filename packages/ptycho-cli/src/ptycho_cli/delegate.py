@@ -54,7 +54,8 @@ def training_configs(args: argparse.Namespace, N: int | None, backend: str) -> t
     :func:`ptycho_cli.recipe.recipe_for` > the canonical defaults; ``N``: the training data's pattern size; the
     progress display follows ``--quiet``."""
     config, execution = configs_from_flags(vars(args), "train", backend=backend, N=N,
-                                           recipe=lambda architecture: recipe_for(backend, architecture))
+                                           recipe=lambda architecture: recipe_for(backend, architecture,
+                                                                                   args.train_data_file))
     return config, replace(execution, enable_progress_bar=not getattr(args, "quiet", False))
 
 

@@ -100,7 +100,8 @@ def _training_config(preset: DemoPreset, out: Path, seed: int, backend: str, n_g
     return TrainingConfig(model=model, train_data_file=out / "data" / "train.npz",
                           test_data_file=out / "data" / "val.npz", batch_size=preset.batch_size,
                           nepochs=preset.epochs, max_time=preset.max_time, nphotons=preset.nphotons, n_groups=n_groups,
-                          subsample_seed=seed, output_dir=out / "model", backend=backend)
+                          subsample_seed=seed, output_dir=out / "model", backend=backend,
+                          teacher=str(recipe.get("teacher", "none")))
 
 
 def _train_and_reconstruct(backend: Any, train: Any, val: Any, config: Any) -> tuple[np.ndarray, Any, int, dict[str, Any]]:
@@ -235,7 +236,9 @@ METRICS_LEGEND = (
     "  mae, mse       mean absolute / squared error: lower is better (0 = identical)",
     "  frc50, frc_*   resolution: the finest Fourier ring still correlated above 0.5 (1/7, half-bit), in rings",
     "                 of the evaluated window: higher is better (finer detail recovered)",
-    "  train/validation loss  Poisson negative log-likelihood up to a constant: only its decrease during",
+    "  train loss     with the refinement teacher (PyTorch's default): the amplitude + phase error against the",
+    "                 refined training scan, lower is better; without it: as the validation loss",
+    "  validation loss  Poisson negative log-likelihood up to a constant: only its decrease during",
     "                 training means anything; its value (often large and negative) is not a quality score",
 )
 

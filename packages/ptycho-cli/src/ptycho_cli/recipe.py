@@ -8,26 +8,66 @@ start (-1208, SSIM 0.33 = the flat floor): each step costs ~4x as much and the w
 starts deeper in the flat solution. ``input_projections`` 20 (PyTorch, CNN): the generator corrects each pattern's
 projected estimate instead of starting from a patch that ignores its input (benchmarks/RESULTS.md "The generator on
 projected input": on the three benchmark scans' unseen halves, mean amplitude / phase SSIM 0.330 / 0.305 against
-0.232 / 0.169 after 3 minutes of training, 0.302 / 0.318 against 0.310 / 0.300 after 14). Explicit flags and
-``--config`` values always win.
+0.232 / 0.169 after 3 minutes of training, 0.302 / 0.318 against 0.310 / 0.300 after 14). ``teacher`` 'refine'
+(PyTorch, CNN): the generator learns from the training scan's refined object (benchmarks/RESULTS.md "The generator
+on projected input", part 4: with ``input_projections`` 20, mean 0.447 / 0.600 against 0.302 / 0.318 after 14
+minutes; the only recipe that carries the Siemens star's phase). It applies when the training scan's diffraction
+fits in memory (:func:`teacher_fits`: the teacher refines it whole); a larger HDF5 scan trains without it. Explicit
+flags and ``--config`` values always win.
 """
 
 from __future__ import annotations
 
-__all__ = ["TRAIN_RECIPE", "REALISTIC_SCAN", "recipe_for"]
+import os
+from pathlib import Path
+
+from ptycho.config import teacher_options
+from ptycho.scan_hdf5 import is_hdf5, read_scan_hdf5
+
+__all__ = ["TRAIN_RECIPE", "REALISTIC_SCAN", "recipe_for", "teacher_fits"]
 
 #: canonical field -> value used by ``ptycho train`` when the flag is not given. ``input_projections`` applies to the
 #: PyTorch route with the CNN generator only (the TensorFlow generator reads the amplitude; the Fourier generators do
-#: not take the projected input): see :func:`recipe_for`.
-TRAIN_RECIPE: dict[str, object] = {"n_filters_scale": 1, "input_projections": 20}
+#: not take the projected input), and so does ``teacher`` (the refinement solver and the two-stage loss exist only
+#: in ptycho_torch; measured with the CNN): see :func:`recipe_for`.
+TRAIN_RECIPE: dict[str, object] = {"n_filters_scale": 1, "input_projections": 20, "teacher": "refine"}
+#: entries of TRAIN_RECIPE that apply to the PyTorch CNN route only
+_TORCH_CNN_ONLY = ("input_projections", "teacher")
+
+def teacher_fits(train_data_file: str | os.PathLike[str] | None) -> bool:
+    """Whether the recipe's teacher applies to this training scan: an NPZ scan (read into memory anyway), or an
+    HDF5 scan whose float32 diffraction stack fits the teacher's memory limit
+    (:func:`ptycho.config.teacher_options.teacher_memory_limit`). A file that cannot be read answers True:
+    training reports its error."""
+    if train_data_file is None:
+        return True
+    path = Path(train_data_file)
+    try:
+        if not path.is_file() or not is_hdf5(path):
+            return True
+        arrays = read_scan_hdf5(path)
+        stack = arrays["diffraction"] if "diffraction" in arrays else arrays["diff3d"]
+        nbytes = int(stack.nbytes)
+        close = getattr(stack, "close", None)
+        if callable(close):
+            close()
+    except Exception:  # noqa: BLE001 - a bad file is training's error to report, with its one line
+        return True
+    limit = teacher_options.teacher_memory_limit()
+    return limit is None or nbytes <= limit
 
 
-def recipe_for(backend: str, architecture: str | None) -> dict[str, object]:
+def recipe_for(backend: str, architecture: str | None,
+               train_data_file: str | os.PathLike[str] | None = None) -> dict[str, object]:
     """The recipe entries that apply to ``backend`` ('pytorch' / 'tensorflow') with the user's ``architecture``
-    (None = not given, i.e. 'cnn')."""
+    (None = not given, i.e. 'cnn') and training scan ``train_data_file`` (None: not known; see
+    :func:`teacher_fits`)."""
     if backend == "pytorch" and (architecture or "cnn") == "cnn":
-        return dict(TRAIN_RECIPE)
-    return {k: v for k, v in TRAIN_RECIPE.items() if k != "input_projections"}
+        recipe = dict(TRAIN_RECIPE)
+        if not teacher_fits(train_data_file):
+            recipe["teacher"] = "none"
+        return recipe
+    return {k: v for k, v in TRAIN_RECIPE.items() if k not in _TORCH_CNN_ONLY}
 
 #: The scan ``ptycho simulate`` writes by default and ``ptycho demo`` trains on (specs/cli.md §2, §7): the lines
 #: object at N=64, a Fermat spiral of 512 positions (uniform coverage, no holes in a stitched canvas) with 1 px

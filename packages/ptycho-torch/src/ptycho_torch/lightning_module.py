@@ -235,7 +235,7 @@ class PtychoPINN_Lightning(L.LightningModule):
         # physics always runs in float32 (specs/scaling.md §4)
         if mc.input_projections:
             amp, phase = run_projected_generator(self.encoder, self.decoder_amp, self.decoder_phase, x,
-                                                 self.forward_model.probe, mc.input_projections)
+                                                 self.forward_model.probe, mc.input_projections, coords_relative)
         else:
             amp, phase = run_generator(self.encoder, self.decoder_amp, self.decoder_phase, x, self.supervised)
         with float32_region(x):

@@ -25,7 +25,7 @@ from .noise import poisson_sample
 from .patches import canvas_size, extract_from_canvas, extract_patches, reassemble_groups, reassemble_position
 from .phase_sync import phase_sync_factors
 from .probe import default_probe, illuminate, illuminate_channels, normalize_probe, probe_mask
-from .projection import modulus_projections
+from .projection import group_projections, modulus_projections
 from .scaling import dataset_intensity_scale, intensity_scale, normalization_factor, normalize_diffraction
 from .translation import translate
 
@@ -38,6 +38,7 @@ __all__ = [
     "reassemble_position",
     "phase_sync_factors",
     "modulus_projections",
+    "group_projections",
     "probe_mask",
     "default_probe",
     "normalize_probe",

@@ -1,8 +1,10 @@
 """The generator on projected input (specs/network.md §8): the CNN corrects a physics estimate of each patch.
 
 Each measured pattern is first turned into a real-space estimate of its object patch by ``input_projections``
-single-pattern modulus projections with the model's own probe (:func:`ptycho_torch.physics.modulus_projections`;
-one pattern and the probe, no neighbour). The U-Net of specs/network.md reads the estimate (real part - 1 and
+modulus projections with the model's own probe: at gridsize 1 single-pattern projections
+(:func:`ptycho_torch.physics.modulus_projections`; one pattern and the probe, no neighbour), at gridsize > 1 the
+group's C patterns jointly on one canvas (:func:`ptycho_torch.physics.projection.group_projections`: their
+overlaps constrain the estimate). The U-Net of specs/network.md reads the estimate (real part - 1 and
 imaginary part, 2C channels) and outputs a bounded correction:
 
     amp   = | |O_K| + AMP_STEP * d_amp |        d_amp, d_phase = pi * tanh(head)   (zero-padded outside N/2)
@@ -22,7 +24,7 @@ import torch
 from torch import nn
 
 from ptycho_torch.network import _ENCODER_LADDER, Decoder, Encoder, keras_like_init_
-from ptycho_torch.physics.projection import modulus_projections
+from ptycho_torch.physics.projection import group_projections, modulus_projections
 
 __all__ = ["AMP_STEP", "build_projected_parts", "run_projected_generator"]
 
@@ -44,14 +46,24 @@ def build_projected_parts(model_config: Any) -> tuple[Encoder, Decoder, Decoder]
     return encoder, dec_amp, dec_phase
 
 
-def projected_input(x: torch.Tensor, probe: torch.Tensor, iterations: int) -> torch.Tensor:
-    """(B, N, N, C) normalised amplitudes -> (B, C, N, N) complex estimates O_K, float32 physics, no gradient."""
+def projected_input(x: torch.Tensor, probe: torch.Tensor, iterations: int,
+                    coords_relative: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, N, N, C) normalised amplitudes -> (B, C, N, N) complex estimates O_K, float32 physics, no gradient.
+    C = 1: single-pattern projections; C > 1: the group's members jointly on one canvas (``coords_relative``
+    (B, 1, 2, C) required; specs/physics.md §13.1)."""
     with torch.no_grad(), torch.autocast(device_type=x.device.type, enabled=False):
-        return modulus_projections(x.detach().float().permute(0, 3, 1, 2), probe.detach(), int(iterations))
+        amp = x.detach().float().permute(0, 3, 1, 2)
+        if amp.shape[1] == 1:
+            return modulus_projections(amp, probe.detach(), int(iterations))
+        if coords_relative is None:
+            raise ValueError(f"projected_input: coords_relative: expected (B, 1, 2, {amp.shape[1]}) offsets for "
+                             f"a group of {amp.shape[1]} patterns, found None")
+        return group_projections(amp, probe.detach(), coords_relative.detach().float(), int(iterations))
 
 
 def run_projected_generator(encoder: nn.Module, decoder_amp: nn.Module, decoder_phase: nn.Module, x: torch.Tensor,
-                            probe: torch.Tensor, iterations: int) -> tuple[torch.Tensor, torch.Tensor]:
+                            probe: torch.Tensor, iterations: int,
+                            coords_relative: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The generator of this module on ``x``.
 
     Args:
@@ -59,13 +71,14 @@ def run_projected_generator(encoder: nn.Module, decoder_amp: nn.Module, decoder_
             (``ForwardModel.scale_input`` of s*X).
         probe: (N, N) or (K, N, N) complex, the forward model's (normalised) probe.
         iterations: modulus projections per pattern (>= 1).
+        coords_relative: (B, 1, 2, C) group offsets; needed when C > 1 (the members are estimated jointly).
 
     Returns:
         amp, phase: (B, N, N, C) real, channel-last, as :func:`ptycho_torch.network.run_generator`.
     """
     if x.dim() != 4:
         raise ValueError(f"generator input: expected (B, N, N, C), got shape {tuple(x.shape)}")
-    est = projected_input(x, probe, iterations)  # (B, C, N, N)
+    est = projected_input(x, probe, iterations, coords_relative)  # (B, C, N, N)
     feats = torch.cat([est.real - 1.0, est.imag], dim=1).to(x.dtype)
     z = encoder(feats.contiguous(memory_format=torch.channels_last))
     d_amp, d_phase = decoder_amp(z), decoder_phase(z)

@@ -11,6 +11,7 @@ predicts for that pattern (specs/physics.md §3). No ground truth is read anywhe
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,20 +84,23 @@ def recentre_phase(Y: np.ndarray, bins: int = 360, window: float = np.pi / 2) ->
 
 
 def teacher_labels(diffraction: np.ndarray, positions: np.ndarray, probe: np.ndarray, *, iterations: int,
-                   seed: int = 0, device: str = "cpu") -> TeacherLabels:
+                   seed: int = 0, device: str = "cpu",
+                   on_iteration: Callable[[dict], None] | None = None) -> TeacherLabels:
     """Refine the scan's object from a flat start and cut centred labels at every position.
 
     Args:
         diffraction: (P, N, N) measured amplitudes of the training scan. positions: (P, 2) [x, y].
         probe: (N, N) complex, the scan's probe. iterations: refinement passes (>= 1).
         seed: batch order of the refinement. device: torch device for the refinement.
+        on_iteration: called after each refinement pass with its history row (``nll``, ...).
     """
     from ptycho_torch.refine import RefineOptions, refine
 
     t0 = time.perf_counter()
     result = refine(np.asarray(diffraction, dtype=np.float32), np.asarray(positions, dtype=np.float64),
                     np.asarray(probe, dtype=np.complex64), None, None,
-                    options=RefineOptions(iterations=int(iterations), seed=int(seed), device=str(device)))
+                    options=RefineOptions(iterations=int(iterations), seed=int(seed), device=str(device)),
+                    on_iteration=on_iteration)
     n = int(np.asarray(diffraction).shape[-1])
     Y, c = recentre_phase(label_patches(result.object, result.origin_xy, positions, n))
     return TeacherLabels(Y=Y, object=np.asarray(result.object, dtype=np.complex64),

@@ -9,6 +9,7 @@ saved afterwards is an ordinary PINN bundle that ``ptycho infer`` reads.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
@@ -16,7 +17,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["labelled_raw", "remaining_budget", "train_with_teacher"]
+from ptycho.config import teacher_options
+from ptycho.config.config import check_implemented, effective_seed
+from ptycho.raw_data import RawData
+from ptycho_bridge.execution import is_main_process
+from ptycho_bridge.step_progress import StepProgress
+from ptycho_torch.data import create_ptycho_data_container
+from ptycho_torch.workflows.execution import exec_get, resolve_device
+
+from .labels import calibrate_amplitude, teacher_labels
+from .module import TeacherPINN_Lightning, TeacherSchedule
+
+__all__ = ["in_memory", "labelled_raw", "remaining_budget", "train_with_teacher"]
 
 
 def _seconds_to_max_time(seconds: float) -> str:
@@ -39,11 +51,25 @@ def remaining_budget(total_s: float | None, spent_s: float) -> tuple[str | None,
     return _seconds_to_max_time(left), float(int(left))
 
 
+def in_memory(raw: Any) -> Any:
+    """``raw`` with its diffraction as an ndarray: a stack read on demand (an HDF5 scan) is read in when it fits
+    :func:`ptycho.config.teacher_options.teacher_memory_limit`; raises ValueError (one line) when it does not."""
+    stack = raw.diff3d
+    if isinstance(stack, np.ndarray):
+        return raw
+    nbytes, limit = int(getattr(stack, "nbytes", 0)), teacher_options.teacher_memory_limit()
+    if limit is not None and nbytes > limit:
+        raise ValueError(f"TrainingConfig.teacher: 'refine' refines the training scan in memory; expected its "
+                         f"diffraction to take at most {limit / 2**30:.1f} GiB (a quarter of this machine's memory), "
+                         f"found {nbytes / 2**30:.1f} GiB in {getattr(stack, 'path', 'the scan')}; use teacher 'none'")
+    new = copy.copy(raw)
+    new.diff3d = np.asarray(stack[slice(None)], dtype=np.float32)
+    return new
+
+
 def labelled_raw(raw: Any, Y: np.ndarray) -> Any:
     """A copy of RawData ``raw`` with labels ``Y`` (P, N, N) and without ``objectGuess`` (the ground truth, when
     a file carries one, must never become a label); recorded sample indices are kept."""
-    from ptycho.raw_data import RawData
-
     new = RawData(raw.xcoords, raw.ycoords, raw.xcoords_start, raw.ycoords_start, raw.diff3d, raw.probeGuess,
                   raw.scan_index, objectGuess=None, Y=Y, norm_Y_I=raw.norm_Y_I, metadata=raw.metadata,
                   source="<teacher labels>")
@@ -59,24 +85,20 @@ def train_with_teacher(train_data: Any, test_data: Any, config: Any, *, train: C
 
     ``train_data`` must be a RawData held in memory (positions, diffraction, probe): the teacher refines it.
     Raises ValueError (one line) otherwise, or when the refinement leaves no training time in ``max_time``."""
-    from ptycho.config.config import check_implemented, effective_seed
-    from ptycho_torch.data import create_ptycho_data_container
-    from ptycho_torch.workflows.execution import resolve_device
-
-    from .labels import calibrate_amplitude, teacher_labels
-    from .module import TeacherPINN_Lightning, TeacherSchedule
 
     t0 = time.perf_counter()
     check_implemented(config)
     if not (hasattr(train_data, "diff3d") and hasattr(train_data, "generate_grouped_data")):
         raise ValueError(f"TrainingConfig.teacher: 'refine' needs the training scan as RawData (it refines it), "
                          f"found {type(train_data).__name__}")
-    if not isinstance(train_data.diff3d, np.ndarray):
-        raise ValueError("TrainingConfig.teacher: 'refine' needs the training scan in memory (an NPZ scan), found "
-                         "an on-disk diffraction stack")
+    train_data = in_memory(train_data)
     positions = np.stack([np.asarray(train_data.xcoords, np.float64), np.asarray(train_data.ycoords, np.float64)], 1)
-    labels = teacher_labels(train_data.diff3d, positions, train_data.probeGuess, iterations=config.teacher_iterations,
-                            seed=effective_seed(config), device=str(resolve_device(execution_config)))
+    shown = exec_get(execution_config, "enable_progress_bar", config.debug) and is_main_process()
+    with StepProgress(config.teacher_iterations, "teacher: refining the training scan, pass", enabled=shown) as bar:
+        labels = teacher_labels(train_data.diff3d, positions, train_data.probeGuess,
+                                iterations=config.teacher_iterations, seed=effective_seed(config),
+                                device=str(resolve_device(execution_config)),
+                                on_iteration=lambda row: bar.step(nll=float(row["nll"])))
     container = create_ptycho_data_container(labelled_raw(train_data, labels.Y), config)
     probe_module = TeacherPINN_Lightning(config.model, config, container.probe, container.intensity_scale)
     k = calibrate_amplitude(probe_module.forward_model, container)
