@@ -129,6 +129,19 @@ def test_train_and_infer_hand_a_backends_own_command_line_its_values(tmp_path, m
     assert loaded == ["pytorch", "pytorch"]
 
 
+def test_a_deprecated_train_flag_is_one_line_and_still_applies(tmp_path, monkeypatch, capsys):
+    """specs/cli.md §4: ``--n-images`` (the deprecated alias of ``--n-groups``) prints one DeprecationWarning line
+    under the command's name, every time, and sets n_groups in the configs the backend's run gets."""
+    backend = _RecordingBackend("pytorch", with_command_line=True)
+    _install(monkeypatch, backend)
+    argv = ["train", "--train_data_file", str(FIXTURE), "--output_dir", str(tmp_path / "o"), "--n-images", "5"]
+    for _ in range(2):
+        assert main(argv) == 4
+        lines = [ln for ln in capsys.readouterr().err.splitlines() if "DeprecationWarning" in ln]
+        assert lines == ["ptycho train: DeprecationWarning: --n-images is deprecated; use --n-groups"]
+    assert [call[1].n_groups for call in backend.calls] == [5, 5]
+
+
 @pytest.mark.parametrize("name", ["pytorch", "tensorflow"])
 def test_real_backends_train_and_infer_through_the_cli(tmp_path, monkeypatch, name):
     """Both real backends, through ``ptycho train`` / ``infer``: the object the command writes equals what the
