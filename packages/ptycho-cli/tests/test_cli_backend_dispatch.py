@@ -19,15 +19,14 @@ FIXTURE = Path(__file__).resolve().parents[2] / "ptycho-contracts" / "tests" / "
 
 
 class _RecordingCommandLine:
-    train_destinations = {"train_data_file": "train_data_file", "output_dir": "output_dir", "seed": "subsample_seed"}
     infer_destinations = {"model_path": "model_path", "test_data": "test_data", "output_dir": "output_dir"}
 
     def __init__(self, calls: list) -> None:
         self.calls = calls
 
-    def train(self, given, extra, *, prog, command=None) -> int:
-        self.calls.append(("command_line.train", dict(given), list(extra), prog))
-        return 0
+    def train(self, config, execution, *, resume=None, prog, command=None) -> int:
+        self.calls.append(("command_line.train", config, execution, resume, prog))
+        return 4  # passed through as the exit status
 
     def infer(self, given, extra, *, prog) -> int:
         self.calls.append(("command_line.infer", dict(given), list(extra), prog))
@@ -109,21 +108,38 @@ def test_train_and_infer_use_the_explicit_methods_of_a_backend_without_a_command
 
 
 def test_train_and_infer_hand_a_backends_own_command_line_its_values(tmp_path, monkeypatch):
+    """specs/cli.md §4: train hands the backend's run the configs of the flags (no argv, no values keyed by
+    another command's names); infer its values keyed by the command line's destinations."""
     backend = _RecordingBackend("pytorch", with_command_line=True)
     loaded = _install(monkeypatch, backend)
     assert main(["train", "--train_data_file", str(FIXTURE), "--output_dir", str(tmp_path / "o"), "--seed", "7",
-                 "--accelerator", "cpu"]) == 0
-    assert backend.calls == [("command_line.train", {"train_data_file": str(FIXTURE),
-                                                     "output_dir": str(tmp_path / "o"), "subsample_seed": 7,
-                                                     "n_filters_scale": 1, "input_projections": 20,
-                                                     "teacher": "refine"},
-                              ["--accelerator", "cpu"], "ptycho train")]
+                 "--accelerator", "cpu", "--resume"]) == 4
+    [(what, config, execution, resume, prog)] = backend.calls
+    assert (what, resume, prog) == ("command_line.train", True, "ptycho train")
+    assert (str(config.train_data_file), str(config.output_dir), config.subsample_seed) == (
+        str(FIXTURE), str(tmp_path / "o"), 7)
+    assert (config.backend, config.model.N, config.model.n_filters_scale, config.model.input_projections,
+            config.teacher) == ("pytorch", 64, 1, 20, "refine")
+    assert (execution.accelerator, execution.enable_progress_bar) == ("cpu", True)
     backend.calls.clear()
     assert main(["infer", "--model_path", str(tmp_path), "--test_data", str(FIXTURE), "--output_dir",
                  str(tmp_path / "i")]) == 3
     assert backend.calls == [("command_line.infer", {"model_path": str(tmp_path), "test_data": str(FIXTURE),
                                                      "output_dir": str(tmp_path / "i")}, [], "ptycho infer")]
     assert loaded == ["pytorch", "pytorch"]
+
+
+def test_a_deprecated_train_flag_is_one_line_and_still_applies(tmp_path, monkeypatch, capsys):
+    """specs/cli.md §4: ``--n-images`` (the deprecated alias of ``--n-groups``) prints one DeprecationWarning line
+    under the command's name, every time, and sets n_groups in the configs the backend's run gets."""
+    backend = _RecordingBackend("pytorch", with_command_line=True)
+    _install(monkeypatch, backend)
+    argv = ["train", "--train_data_file", str(FIXTURE), "--output_dir", str(tmp_path / "o"), "--n-images", "5"]
+    for _ in range(2):
+        assert main(argv) == 4
+        lines = [ln for ln in capsys.readouterr().err.splitlines() if "DeprecationWarning" in ln]
+        assert lines == ["ptycho train: DeprecationWarning: --n-images is deprecated; use --n-groups"]
+    assert [call[1].n_groups for call in backend.calls] == [5, 5]
 
 
 @pytest.mark.parametrize("name", ["pytorch", "tensorflow"])

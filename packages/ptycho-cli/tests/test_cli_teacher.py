@@ -3,7 +3,6 @@ bundle ``ptycho infer`` reads, the TensorFlow refusal, and bad values as one lin
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -77,18 +76,15 @@ def test_bad_teacher_values_are_one_line_exit_2(scan: Path, tmp_path: Path, caps
     assert not (tmp_path / "o").exists()
 
 
-def test_teacher_flags_reach_the_torch_command_line() -> None:
-    """§4.2: ``ptycho train`` passes the teacher flags to ``ptycho_torch.train`` under the canonical names."""
-    from ptycho_cli.delegate import train_values
+def test_teacher_flags_reach_the_torch_config() -> None:
+    """§4.2: ``ptycho train`` sets the canonical teacher fields of the config it hands the PyTorch backend."""
+    from ptycho_cli.delegate import training_configs
     from ptycho_cli.main import build_parser
-    from ptycho_torch.backend import TorchCommandLine
 
     args, extra = build_parser().parse_known_args(
         ["train", "--train_data_file", "a.npz", "--output_dir", "o", "--teacher", "refine", "--teacher-iterations",
          "7", "--teacher-supervised-share", "0.25", "--teacher-keep-weight", "2"])
-    values = train_values(TorchCommandLine(), args, extra)
-    assert {k: values[k] for k in ("teacher", "teacher_iterations", "teacher_supervised_share",
-                                   "teacher_keep_weight")} == {"teacher": "refine", "teacher_iterations": 7,
-                                                               "teacher_supervised_share": 0.25,
-                                                               "teacher_keep_weight": 2.0}
-    json.dumps(values)  # plain values only
+    assert extra == []
+    cfg, _ = training_configs(args, 64, "pytorch")
+    assert (cfg.teacher, cfg.teacher_iterations, cfg.teacher_supervised_share, cfg.teacher_keep_weight) == (
+        "refine", 7, 0.25, 2.0)

@@ -27,23 +27,16 @@ def _parse(*argv: str):
 
 
 def test_option_flags_reach_the_torch_config():
-    """specs/cli.md §4: the values go to the torch command's destinations and from there into the configs."""
-    from ptycho_cli.delegate import train_values
-    from ptycho_torch.backend import TorchCommandLine
-    from ptycho_torch.cli.shared import build_execution_config_from_args
-    from ptycho_torch.train import build_canonical_config, build_parser, parse_explicit, resolve_args
+    """specs/cli.md §4, §4.3: the parsed values become the configs ``ptycho train`` hands the PyTorch backend."""
+    from ptycho_cli.delegate import training_configs
 
     args, extra = _parse(*OPTIONS)
     assert extra == []
-    values = train_values(TorchCommandLine(), args)
-    assert set(values) <= {a.dest for a in build_parser()._actions}
-    targs, training, model = resolve_args(parse_explicit(["--N", "64"], given=values))
-    ex = build_execution_config_from_args(targs, "training")
-    cfg = build_canonical_config(training, model, ex)
+    cfg, ex = training_configs(args, 64, "pytorch")
     assert (cfg.optimizer, cfg.momentum, cfg.weight_decay, cfg.adam_beta1) == ("sgd", 0.5, 0.01, 0.8)
     assert (cfg.gradient_clip_val, cfg.gradient_clip_algorithm, cfg.scheduler) == (1.0, "value", "WarmupCosine")
     assert (cfg.model.architecture, cfg.model.fno_modes, cfg.model.fno_width, cfg.model.fno_blocks) == ("fno", 4, 8, 2)
-    assert (ex.lr_warmup_epochs, ex.lr_min_ratio) == (2, 0.05)
+    assert (ex.lr_warmup_epochs, ex.lr_min_ratio, ex.scheduler) == (2, 0.05, "WarmupCosine")
     assert cfg.n_groups is None  # specs/config.md §3: the whole scan by default
 
 

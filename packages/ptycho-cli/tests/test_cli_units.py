@@ -70,26 +70,29 @@ def test_choose_backend_rules(monkeypatch: pytest.MonkeyPatch) -> None:
         backends.choose_backend(None)
 
 
-def test_torch_values_use_the_torch_flag_destinations() -> None:
-    """specs/cli.md §4: the PyTorch route passes values keyed by the torch command's destinations; no argv."""
-    from ptycho_cli.delegate import infer_values, train_values
+def test_torch_route_gets_configs_and_infer_values_use_the_torch_destinations() -> None:
+    """specs/cli.md §4: the PyTorch route of train gets configs (flags > recipe > defaults, ``--quiet`` = no
+    progress bar, the torch command line's own flags parsed here); infer passes values keyed by the torch
+    command's destinations; no argv."""
+    from ptycho_cli.delegate import infer_values, training_configs
     from ptycho_cli.main import build_parser
-    from ptycho_torch import inference, train
+    from ptycho_torch import inference
     from ptycho_torch.backend import TorchCommandLine
 
     args, extra = build_parser().parse_known_args(
         ["train", "--train-data-file", "a.npz", "--output_dir", "o", "--epochs", "3", "--seed", "7", "--quiet",
-         "--accelerator", "cpu"])
-    values = train_values(TorchCommandLine(), args)
-    assert values == {"train_data_file": "a.npz", "output_dir": "o", "max_epochs": 3, "subsample_seed": 7,
-                      "quiet": True, "n_filters_scale": 1, "input_projections": 20, "teacher": "refine"}
-    assert extra == ["--accelerator", "cpu"]
-    train_dests = {a.dest for a in train.build_parser()._actions}
-    assert set(values) <= train_dests
+         "--accelerator", "cpu", "--logger", "none", "--early-stop-patience", "4"])
+    assert extra == []
+    cfg, ex = training_configs(args, 64, "pytorch")
+    assert (cfg.nepochs, cfg.subsample_seed, cfg.model.n_filters_scale, cfg.model.input_projections, cfg.teacher) == (
+        3, 7, 1, 20, "refine")
+    assert (cfg.backend, str(cfg.train_data_file), str(cfg.output_dir), cfg.model.N) == ("pytorch", "a.npz", "o", 64)
+    assert (ex.accelerator, ex.logger_backend, ex.early_stop_patience, ex.enable_progress_bar) == ("cpu", "none", 4,
+                                                                                                 False)
     args, _ = build_parser().parse_known_args(
         ["infer", "--model_path", "m", "--test_data", "t.npz", "--output_dir", "o", "--n_groups", "5"])
     values = infer_values(TorchCommandLine(), args)
-    assert values == {"model_path": "m", "test_data": "t.npz", "output_dir": "o", "n_images": 5}
+    assert values == {"model_path": "m", "test_data": "t.npz", "output_dir": "o", "n_groups": 5}
     assert set(values) <= {a.dest for a in inference.build_parser()._actions}
 
 
@@ -99,17 +102,13 @@ def test_max_time_flag_reaches_both_backends_configs(tmp_path) -> None:
     import subprocess
     import sys
 
-    from ptycho_cli.delegate import train_values
+    from ptycho_cli.delegate import training_configs
     from ptycho_cli.main import build_parser
     from ptycho_cli.tf_entry import build_training_config
-    from ptycho_torch import train
-    from ptycho_torch.backend import TorchCommandLine
 
     args, _ = build_parser().parse_known_args(
         ["train", "--train-data-file", "a.npz", "--output_dir", "o", "--max-time", "00:00:14:00"])
-    values = train_values(TorchCommandLine(), args)
-    assert values["max_time"] == "00:00:14:00"
-    assert "max_time" in {a.dest for a in train.build_parser()._actions}
+    assert training_configs(args, 64, "pytorch")[0].max_time == "00:00:14:00"
     assert build_training_config(args, 64).max_time == "00:00:14:00"
     proc = subprocess.run([sys.executable, "-m", "ptycho_cli", "train", "--train-data-file", "a.npz", "--output_dir",
                            str(tmp_path / "o"), "--max-time", "14 minutes"], capture_output=True, text=True)
@@ -120,64 +119,63 @@ def test_max_time_flag_reaches_both_backends_configs(tmp_path) -> None:
     assert not (tmp_path / "o").exists()
 
 
-def test_train_recipe_fills_unset_fields_only() -> None:
-    """specs/cli.md §4.1: ``ptycho train`` uses n_filters_scale 1 unless the flag or the backend's --config sets it;
+def test_train_recipe_fills_unset_fields_only(tmp_path) -> None:
+    """specs/cli.md §4.1: ``ptycho train`` uses n_filters_scale 1 unless the flag or the --config file sets it;
     both backends' configs receive it. input_projections 20 and teacher 'refine' go to the PyTorch route with the CNN
     only."""
-    from ptycho_cli.delegate import train_values
+    from ptycho_cli.delegate import training_configs
     from ptycho_cli.main import build_parser
     from ptycho_cli.recipe import TRAIN_RECIPE
     from ptycho_cli.tf_entry import build_training_config
-    from ptycho_torch.backend import TorchCommandLine
+
+    def torch_config(*argv: str):
+        args, extra = build_parser().parse_known_args([*base, *argv])
+        assert extra == []
+        return training_configs(args, 64, "pytorch")[0]
+
+    def torch_model(*argv: str):
+        return torch_config(*argv).model
 
     assert TRAIN_RECIPE == {"n_filters_scale": 1, "input_projections": 20, "teacher": "refine"}
     base = ["train", "--train-data-file", "a.npz", "--output_dir", "o"]
     args, extra = build_parser().parse_known_args(base)
-    assert train_values(TorchCommandLine(), args, extra)["n_filters_scale"] == 1
-    assert train_values(TorchCommandLine(), args, extra)["input_projections"] == 20
-    assert train_values(TorchCommandLine(), args, extra)["teacher"] == "refine"
+    assert (torch_model().n_filters_scale, torch_model().input_projections) == (1, 20)
+    assert torch_config().teacher == "refine"
     assert build_training_config(args, 64).teacher == "none"  # the teacher exists only in ptycho_torch
-    args, extra = build_parser().parse_known_args(base + ["--teacher", "none"])
-    assert train_values(TorchCommandLine(), args, extra)["teacher"] == "none"
+    assert torch_config("--teacher", "none").teacher == "none"
     assert build_training_config(args, 64).model.n_filters_scale == 1
     assert build_training_config(args, 64).model.input_projections == 0  # the TF generator reads the amplitude
-    args, extra = build_parser().parse_known_args(base + ["--architecture", "fno"])
-    assert "input_projections" not in train_values(TorchCommandLine(), args, extra)
-    assert "teacher" not in train_values(TorchCommandLine(), args, extra)
-    args, extra = build_parser().parse_known_args(base + ["--input-projections", "0"])
-    assert train_values(TorchCommandLine(), args, extra)["input_projections"] == 0
+    assert torch_model("--architecture", "fno").input_projections == 0
+    assert torch_config("--architecture", "fno").teacher == "none"
+    assert torch_model("--input-projections", "0").input_projections == 0
+    assert torch_model("--n_filters_scale", "2").n_filters_scale == 2
     args, extra = build_parser().parse_known_args(base + ["--n_filters_scale", "2"])
-    assert train_values(TorchCommandLine(), args, extra)["n_filters_scale"] == 2
     assert build_training_config(args, 64).model.n_filters_scale == 2
-    args, extra = build_parser().parse_known_args(base + ["--config", "c.yaml"])
-    assert "n_filters_scale" not in train_values(TorchCommandLine(), args, extra)
+    (tmp_path / "c.yaml").write_text("model:\n  n_filters_scale: 3\n  architecture: fno\n")
+    from_file = torch_model("--config", str(tmp_path / "c.yaml"))
+    assert (from_file.n_filters_scale, from_file.architecture, from_file.input_projections) == (3, "fno", 0)
+    (tmp_path / "d.yaml").write_text("batch_size: 4\n")
+    assert torch_model("--config", str(tmp_path / "d.yaml")).n_filters_scale == 1  # the file leaves it: the recipe
 
 
 def test_a_time_budget_alone_trains_until_the_budget() -> None:
     """specs/cli.md §4.1: with --max-time and no --max-epochs, ptycho train trains until the budget (canonical
     nepochs None, no placeholder epoch count) in both backends; an explicit --max-epochs still wins; without a
     budget the canonical 50 stands."""
-    from ptycho_cli.delegate import train_values
+    from ptycho_cli.delegate import training_configs
     from ptycho_cli.main import build_parser
     from ptycho_cli.tf_entry import build_training_config
-    from ptycho_torch.backend import TorchCommandLine
-    from ptycho_torch.train import parse_explicit, resolve_args
-
-    def torch_training(values: dict) -> dict:
-        argv = [a for k, v in values.items() if k != "quiet" for a in (f"--{k}", str(v))]
-        return resolve_args(parse_explicit(argv))[1]
 
     base = ["train", "--train-data-file", "a.npz", "--output-dir", "o"]
     args, extra = build_parser().parse_known_args(base + ["--max-time", "00:00:10:00"])
-    assert "max_epochs" not in train_values(TorchCommandLine(), args, extra)
-    assert torch_training(train_values(TorchCommandLine(), args, extra))["nepochs"] is None
+    assert training_configs(args, 64, "pytorch")[0].nepochs is None
     config = build_training_config(args, 64)
     assert config.nepochs is None and config.max_time_s == 600.0
     args, extra = build_parser().parse_known_args(base + ["--max-time", "00:00:10:00", "--epochs", "7"])
-    assert torch_training(train_values(TorchCommandLine(), args, extra))["nepochs"] == 7
+    assert training_configs(args, 64, "pytorch")[0].nepochs == 7
     assert build_training_config(args, 64).nepochs == 7
     args, extra = build_parser().parse_known_args(base)
-    assert "nepochs" not in torch_training(train_values(TorchCommandLine(), args, extra))
+    assert training_configs(args, 64, "pytorch")[0].nepochs == 50
     assert build_training_config(args, 64).nepochs == 50
 
 
@@ -188,17 +186,14 @@ def test_multiprocess_flags_reach_the_torch_route_and_are_refused_by_tensorflow(
     import sys
     from pathlib import Path
 
-    from ptycho_cli.delegate import train_values
+    from ptycho_cli.delegate import training_configs
     from ptycho_cli.main import build_parser
-    from ptycho_torch import train
-    from ptycho_torch.backend import TorchCommandLine
 
     args, extra = build_parser().parse_known_args(
         ["train", "--train-data-file", "a.npz", "--output_dir", "o", "--strategy", "ddp", "--devices", "4",
          "--num-nodes", "2"])
-    values = train_values(TorchCommandLine(), args)
-    assert (values["strategy"], values["devices"], values["num_nodes"]) == ("ddp", 4, 2) and extra == []
-    assert {"strategy", "devices", "num_nodes"} <= {a.dest for a in train.build_parser()._actions}
+    ex = training_configs(args, 64, "pytorch")[1]
+    assert (ex.strategy, ex.devices, ex.num_nodes) == ("ddp", 4, 2) and extra == []
     fixture = Path(__file__).resolve().parents[2] / "ptycho-contracts" / "tests" / "fixtures" / "minimal_dataset_v1.npz"
     proc = subprocess.run([sys.executable, "-m", "ptycho_cli", "train", "--backend", "tensorflow", "--train-data-file",
                            str(fixture), "--output_dir", str(tmp_path / "o"), "--strategy", "ddp", "--devices", "2"],
@@ -311,8 +306,14 @@ def test_every_usage_line_is_kebab_case_and_the_guides_spellings_still_parse() -
     train = subs["train"].parse_known_args(["--train_data_file", "a.npz", "--output_dir", "o", "--n_filters_scale",
                                             "2", "--max_epochs", "3", "--n_images", "8"])[0]
     kebab = subs["train"].parse_known_args(["--train-data-file", "a.npz", "--output-dir", "o", "--n-filters-scale",
-                                            "2", "--max-epochs", "3", "--n-groups", "8"])[0]
+                                            "2", "--max-epochs", "3", "--n-images", "8"])[0]
     assert vars(train) == vars(kebab)
+    from ptycho_bridge.options import parser_problems
+
+    common = {"backend", "debug", "quiet"}  # the ptycho command's own flags (specs/cli.md §1)
+    refine = {a.dest for a in subs["infer"]._actions if a.dest.startswith("refine_")}  # specs/cli.md §6
+    assert parser_problems(subs["train"], "train", common) == []
+    assert parser_problems(subs["infer"], "infer", common | refine | {"probe_modes"}) == []
     assert vars(subs["infer"].parse_args(["--model_path", "m", "--test_data", "t.npz", "--output_dir", "o"])) == vars(
         subs["infer"].parse_args(["--model-path", "m", "--test-data", "t.npz", "--output-dir", "o"]))
     old = subs["refine"].parse_args(["--test-data", "t.npz", "--output-dir", "o", "--iterations", "3",

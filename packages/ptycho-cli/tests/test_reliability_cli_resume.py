@@ -4,22 +4,24 @@ one-line exit 2."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pytest
 
-from ptycho_cli.delegate import train_values
-
 FIXTURE = Path(__file__).resolve().parents[2] / "ptycho-contracts" / "tests" / "fixtures" / "minimal_dataset_v1.npz"
 
 
-def test_resume_flag_is_forwarded_to_the_torch_cli():
-    from ptycho_torch.backend import TorchCommandLine
+def test_resume_flag_is_forwarded_to_the_torch_run(tmp_path, monkeypatch):
+    """A bare ``--resume`` reaches the PyTorch run as True, ``--resume CKPT`` as the path, none as None."""
+    from ptycho_cli.main import main
+    from ptycho_torch.backend import BACKEND
 
-    args = argparse.Namespace(train_data_file="a.npz", output_dir="out", resume=True, max_epochs=3, quiet=False)
-    assert train_values(TorchCommandLine(), args)["resume"] is True  # the torch CLI's value for a bare --resume
-    assert "resume" not in train_values(TorchCommandLine(), argparse.Namespace(resume=None, quiet=False))
+    seen = []
+    monkeypatch.setattr(type(BACKEND.command_line), "train",
+                        lambda self, config, execution, *, resume=None, prog, command=None: seen.append(resume) or 0)
+    base = ["train", "--backend", "pytorch", "--train_data_file", str(FIXTURE), "--output_dir", str(tmp_path / "o")]
+    assert main([*base, "--resume"]) == 0 and main([*base, "--resume", "x.ckpt"]) == 0 and main(base) == 0
+    assert seen == [True, "x.ckpt", None]
 
 
 @pytest.mark.parametrize("backend", ["pytorch", "tensorflow"])

@@ -88,7 +88,7 @@ def _load_guarded(path: Path) -> None:
     import signal
     import tracemalloc
 
-    from ptycho_torch.cli.config_file import load_config_file
+    from ptycho_bridge.config_file import load_config_file
 
     def alarm(signum, frame):
         raise AssertionError("load_config_file hung")

@@ -32,11 +32,22 @@ def test_the_entry_point_is_this_backend_object():
 
 
 def test_command_line_destinations_exist_in_the_torch_command_lines():
-    """Every value the ``ptycho`` command hands over has a destination in the command line that receives it."""
-    train_dests = {a.dest for a in train.build_parser()._actions}
+    """Every value the ``ptycho`` command hands the inference command line over has a destination there."""
     infer_dests = {a.dest for a in inference.build_parser()._actions}
-    assert set(BACKEND.command_line.train_destinations.values()) <= train_dests
     assert set(BACKEND.command_line.infer_destinations.values()) <= infer_dests
+
+
+def test_the_torch_command_lines_take_exactly_the_options_of_the_table():
+    """specs/torch-cli.md §2, §4: every flag of ``python -m ptycho_torch.train`` / ``.inference`` (the seed guide's
+    spellings included) is an option of ``ptycho_bridge.options`` stored under its name, and every option of the
+    table for these commands is there."""
+    from ptycho_bridge.options import parser_problems
+
+    assert parser_problems(train.build_parser(), "torch.train") == []
+    assert parser_problems(inference.build_parser(), "torch.inference") == []
+    guide = train.build_parser().parse_args(["--train_data_file", "a.npz", "--output_dir", "o", "--max_epochs", "2",
+                                             "--n_images", "8", "--batch_size", "4", "--gridsize", "2"])
+    assert (guide.max_epochs, guide.n_images, guide.batch_size, guide.gridsize) == (2, 8, 4, 2)
 
 
 def test_execution_settings_agree_with_the_config():

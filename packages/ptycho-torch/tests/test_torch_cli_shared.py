@@ -1,4 +1,4 @@
-"""Unit tests of ptycho_torch.cli.shared and ptycho_torch.cli.config_file (specs/torch-cli.md §2, §3, §5).
+"""Unit tests of ptycho_torch.cli.shared and ptycho_bridge.config_file (specs/torch-cli.md §2, §3, §5).
 
 In-process and cheap: parse -> resolve -> build_execution_config -> assert, so each flag's effect on the
 execution config is pinned without training. The subprocess runs live in test_torch_cli_train.py /
@@ -16,9 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ptycho_bridge import config_file
+from ptycho_bridge.config_file import ConfigFileError, load_config_file
 from ptycho_torch import train as train_cli
-from ptycho_torch.cli import config_file, shared
-from ptycho_torch.cli.config_file import ConfigFileError, load_config_file
+from ptycho_torch.cli import shared
 from ptycho_torch.cli.shared import (
     CliError,
     GradientAccumulationError,
@@ -388,7 +389,7 @@ def test_cli_modules_import_without_torch():
     import subprocess
     import sys
 
-    code = ("import sys, ptycho_torch.train, ptycho_torch.inference, ptycho_torch.cli.config_file; "
+    code = ("import sys, ptycho_torch.train, ptycho_torch.inference, ptycho_bridge.config_file; "
             "print(sorted(m for m in ('torch', 'lightning', 'tensorflow') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr

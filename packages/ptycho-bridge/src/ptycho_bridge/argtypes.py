@@ -12,7 +12,7 @@ import math
 from ptycho.config.validation import max_time_seconds
 
 __all__ = ["int_value", "positive_int", "nonnegative_int", "positive_float", "nonnegative_float", "max_time_value",
-           "positive_float_list"]
+           "positive_float_list", "unit_interval", "closed_unit", "top_k_int", "devices_value"]
 
 
 def int_value(text: str) -> int:
@@ -75,3 +75,37 @@ def max_time_value(text: str) -> str:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+def unit_interval(text: str) -> float:
+    """argparse type: a number >= 0 and < 1."""
+    value = nonnegative_float(text)
+    if value >= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0 and < 1, found {text!r}")
+    return value
+
+
+def closed_unit(text: str) -> float:
+    """argparse type: a number >= 0 and <= 1."""
+    value = nonnegative_float(text)
+    if value > 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0 and <= 1, found {text!r}")
+    return value
+
+
+def top_k_int(text: str) -> int:
+    """argparse type for ``--checkpoint-save-top-k``: -1 (keep all), 0 (keep none) or a positive count."""
+    value = int_value(text)
+    if value < -1:
+        raise argparse.ArgumentTypeError(f"expected -1 (all), 0 (none) or a positive integer, found {text!r}")
+    return value
+
+
+def devices_value(text: str) -> int | str:
+    """argparse type for ``--devices``: a positive integer or 'auto'."""
+    if text == "auto":
+        return text
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', found {text!r}") from None

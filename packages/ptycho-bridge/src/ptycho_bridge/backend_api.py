@@ -16,9 +16,9 @@ The methods are the union of what those callers need:
   ``load_inference_bundle_with_backend`` return what these return): :meth:`Backend.run_cdi_example` and
   :meth:`Backend.load_inference_bundle`, which also update the legacy mirror (``ptycho.params.cfg``, the
   TensorFlow "current model") for the callers that read it;
-* :attr:`Backend.command_line`: the backend's own train/infer command lines run in-process (PyTorch: ``python
-  -m ptycho_torch.train`` / ``ptycho_torch.inference``, which own their execution flags and ``--config`` file),
-  or None when the ``ptycho`` command drives the explicit API itself (TensorFlow).
+* :attr:`Backend.command_line`: the runs of the backend's own train/infer command lines (PyTorch: ``python -m
+  ptycho_torch.train``'s run from configs, ``ptycho_torch.inference``), or None when the ``ptycho`` command
+  drives the explicit API itself (TensorFlow).
 
 Importing this module imports no framework.
 """
@@ -52,19 +52,20 @@ class Reconstruction:
 
 @runtime_checkable
 class CommandLine(Protocol):
-    """A backend's own train / infer command lines, run in-process by the ``ptycho`` command.
+    """The runs of a backend's own train / infer command lines, for the ``ptycho`` command.
 
-    ``given`` maps the command line's own argument destinations to values (what the ``ptycho`` command parsed);
-    ``extra`` holds further flags in the command line's own spelling. Both return the exit status (0 success,
-    2 bad input, 1 internal error); bad input is one line on stderr."""
+    ``train`` takes the configs ``ptycho_bridge.flag_configs.configs_from_flags`` built (canonical TrainingConfig
+    and PyTorchExecutionConfig), ``resume`` (None, True or a checkpoint path), ``prog`` (the command's name in
+    messages) and ``command`` (the command line as typed, for the ``--resume`` hint of a run that stops).
+    ``infer`` takes the values the ``ptycho`` command parsed, keyed by the command line's destinations, and
+    ``extra`` flags in its own spelling. Both return the exit status (0 success, 2 bad input with one line on
+    stderr, 1 internal error, 130/143 interrupted)."""
 
-    def train(self, given: Mapping[str, Any], extra: Sequence[str], *, prog: str,
+    def train(self, config: Any, execution: Any, *, resume: Any = None, prog: str,
               command: Sequence[str] | None = None) -> int: ...
 
     def infer(self, given: Mapping[str, Any], extra: Sequence[str], *, prog: str) -> int: ...
 
-    #: ``ptycho train`` destination -> this command line's destination
-    train_destinations: Mapping[str, str]
     #: ``ptycho infer`` destination -> this command line's destination
     infer_destinations: Mapping[str, str]
 

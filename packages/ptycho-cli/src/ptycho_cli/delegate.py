@@ -3,11 +3,11 @@
 The chosen backend's ``Backend`` object (``ptycho_bridge.backend_api``, loaded by
 :func:`ptycho_cli.backends.load_backend`) is the only thing dispatched on, once per command:
 
-* a backend with its own command line (``backend.command_line``; PyTorch: ``python -m ptycho_torch.train`` /
-  ``ptycho_torch.inference``) gets the parsed values keyed by its own destinations
-  (``command_line.train_destinations``, e.g. ``seed`` -> ``subsample_seed``) and the flags this command does not
-  know (``extra``: that command line's own flags, given by the user); it runs in-process and its exit status is
-  returned;
+* a backend with its own command line (``backend.command_line``; PyTorch): train gets the configs
+  (:func:`training_configs`: ``ptycho_bridge.flag_configs.configs_from_flags`` over the option table, the recipe
+  under the flags) and runs what ``python -m ptycho_torch.train`` runs, from those configs; infer gets the parsed
+  values keyed by ``ptycho_torch.inference``'s destinations and the flags this command does not know (``extra``);
+  the exit status is returned;
 * otherwise (TensorFlow) :mod:`ptycho_cli.tf_entry` builds the canonical config and calls the backend's explicit
   methods (train, save_bundle, load_bundle, reconstruct).
 
@@ -21,18 +21,23 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from ptycho_bridge.flag_configs import configs_from_flags
+from ptycho_bridge.options import options_for
 from ptycho_cli.backends import choose_backend, load_backend
 from ptycho_cli.errors import UserError
 from ptycho_cli.recipe import recipe_for
 
-__all__ = ["cmd_train", "cmd_infer", "train_values", "infer_values", "bundle_backend"]
+__all__ = ["cmd_train", "cmd_infer", "training_configs", "infer_values", "bundle_backend"]
 
-#: ``ptycho train`` flags only a backend's own command line runs (multi-process training, specs/scaling.md §1)
-_COMMAND_LINE_ONLY = ("strategy", "devices", "num_nodes")
 #: ``ptycho train`` flags of the refinement teacher (PyTorch only, specs/cli.md §4.2)
-_TEACHER = ("teacher", "teacher_iterations", "teacher_supervised_share", "teacher_keep_weight")
+_TEACHER = tuple(o.name for o in options_for("train", ("teacher",)))
+#: ``ptycho train`` flags of multi-process training (PyTorch only, specs/scaling.md §1)
+_COMMAND_LINE_ONLY = ("strategy", "devices", "num_nodes")
+#: the other PyTorch-only ``ptycho train`` flags (Lightning settings, ``--config``, ...)
+_PYTORCH_ONLY = tuple(o for o in options_for("train") if o.torch_only and o.name not in (*_TEACHER, *_COMMAND_LINE_ONLY))
 
 
 def _values(args: argparse.Namespace, table: Mapping[str, str]) -> dict[str, object]:
@@ -43,17 +48,15 @@ def _values(args: argparse.Namespace, table: Mapping[str, str]) -> dict[str, obj
     return out
 
 
-def train_values(command_line: Any, args: argparse.Namespace, extra: list[str] | None = None) -> dict[str, object]:
-    """Values for ``command_line.train`` from the parsed ``ptycho train`` flags (those given), keyed by
-    ``command_line.train_destinations``, plus the ``ptycho train`` recipe (:data:`ptycho_cli.recipe.TRAIN_RECIPE`)
-    for the fields the user left unset — unless that command line's own ``--config`` file is given (``extra``),
-    whose values then stand."""
-    values = _values(args, command_line.train_destinations)
-    uses_config = any(a == "--config" or a.startswith("--config=") for a in (extra or []))
-    for field, value in recipe_for("pytorch", values.get("architecture"), values.get("train_data_file")).items():
-        if field not in values and not uses_config:
-            values[field] = value
-    return values
+def training_configs(args: argparse.Namespace, N: int | None, backend: str) -> tuple[Any, Any]:
+    """``(TrainingConfig, PyTorchExecutionConfig)`` of the parsed ``ptycho train`` flags for ``backend``
+    (:func:`ptycho_bridge.flag_configs.configs_from_flags`): flags given > their ``--config`` file > the recipe of
+    :func:`ptycho_cli.recipe.recipe_for` > the canonical defaults; ``N``: the training data's pattern size; the
+    progress display follows ``--quiet``."""
+    config, execution = configs_from_flags(vars(args), "train", backend=backend, N=N,
+                                           recipe=lambda architecture: recipe_for(backend, architecture,
+                                                                                   args.train_data_file))
+    return config, replace(execution, enable_progress_bar=not getattr(args, "quiet", False))
 
 
 def infer_values(command_line: Any, args: argparse.Namespace) -> dict[str, object]:
@@ -61,12 +64,12 @@ def infer_values(command_line: Any, args: argparse.Namespace) -> dict[str, objec
     return _values(args, command_line.infer_destinations)
 
 
-def _check_data(*paths: str | None) -> None:
+def _check_data(*paths: str | None) -> int | None:
+    """Validate each data file given (one line, exit 2 for a bad one); the pattern size N of the first."""
     from ptycho.data_contract import validate_npz
 
-    for p in paths:
-        if p is not None:
-            validate_npz(p)
+    sizes = [int(validate_npz(p)["N"]) if p is not None else None for p in paths]
+    return sizes[0] if sizes else None
 
 
 def bundle_backend(model_path: str) -> str | None:
@@ -105,8 +108,9 @@ def _debug_env(args: argparse.Namespace) -> None:
 
 
 def _refuse_command_line_flags(args: argparse.Namespace, backend: str) -> None:
-    """UserError naming the teacher or multi-process flags given to a backend without its own command line
-    (``--teacher none`` alone is accepted): the refinement teacher and DDP exist only in ptycho_torch."""
+    """UserError naming the PyTorch-only flags given to a backend without its own command line (``--teacher
+    none`` alone is accepted, and the execution defaults): the refinement teacher, DDP and the Lightning
+    settings exist only in ptycho_torch."""
     teacher = [f"--{name.replace('_', '-')}" for name in _TEACHER if getattr(args, name, None) is not None]
     if teacher and not (teacher == ["--teacher"] and args.teacher == "none"):
         raise UserError(f"{', '.join(teacher)}: the refinement teacher needs --backend pytorch, found {backend} "
@@ -115,6 +119,9 @@ def _refuse_command_line_flags(args: argparse.Namespace, backend: str) -> None:
              if getattr(args, name, None) not in (None, 1, "auto")]
     if given:
         raise UserError(f"{', '.join(given)}: multi-process training needs --backend pytorch, found {backend}")
+    other = [o.flags[0] for o in _PYTORCH_ONLY if getattr(args, o.name, None) is not None]
+    if other:
+        raise UserError(f"{', '.join(other)}: PyTorch-only settings need --backend pytorch, found {backend}")
 
 
 def _no_extra(extra: list[str], backend: str) -> None:
@@ -127,16 +134,17 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
         _refuse_command_line_flags(args, args.backend)
     name, reason = choose_backend(args.backend)
     _announce(name, reason)
-    _check_data(args.train_data_file, args.test_data_file)
+    n = _check_data(args.train_data_file, args.test_data_file)
     backend = load_backend(name)
+    _no_extra(extra, name)
     if backend.command_line is not None:
         _debug_env(args)
         from ptycho_cli.progress import silence_library_logs
 
         silence_library_logs()  # the backend's import reset the framework loggers
-        return int(backend.command_line.train(train_values(backend.command_line, args, extra), extra,
-                                              prog="ptycho train", command=getattr(args, "command_line", None)) or 0)
-    _no_extra(extra, name)
+        config, execution = training_configs(args, n, name)
+        return int(backend.command_line.train(config, execution, resume=args.resume, prog="ptycho train",
+                                              command=getattr(args, "command_line", None)) or 0)
     _refuse_command_line_flags(args, name)
     from ptycho_cli.tf_entry import train_with_backend
 

@@ -129,8 +129,8 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
     _subcommand(sub, "train", "train a model (delegates to the chosen backend)",
-                "Train on a scan with the backend's own flags; unknown flags are passed to the PyTorch command "
-                "line (python -m ptycho_torch.train).", [add_train_flags],
+                "Train on a scan. The flags are those of python -m ptycho_torch.train (one option table; "
+                "'PyTorch only' ones are refused by the TensorFlow backend).", [add_train_flags],
                 backend_default="default: the only installed one, else the canonical default")
 
 

@@ -18,50 +18,30 @@ from typing import Any
 from ptycho.physics.patches import STITCH_M  # the stitching crop (re-exported)
 from ptycho_cli.errors import StoppedRun, UserError
 from ptycho_cli.progress import is_quiet, stage
-from ptycho_cli.recipe import TRAIN_RECIPE
+from ptycho_cli.recipe import recipe_for
 
 __all__ = ["build_training_config", "train_with_backend", "infer_with_backend", "STITCH_M"]
 
 
 def build_training_config(args: argparse.Namespace, N: int, backend: Any = None) -> Any:
-    """Canonical TrainingConfig from ``ptycho train`` flags; unset flags keep the canonical defaults.
-    ``backend``: the ``Backend`` to train with (its ``unsupported`` check applies); None = the TensorFlow rule
-    ``ptycho.config.training_options.tf_unsupported`` (no backend loaded)."""
-    from ptycho.config.config import ModelConfig, TrainingConfig
+    """Canonical TrainingConfig from ``ptycho train`` flags (:func:`ptycho_bridge.flag_configs.field_values`: the
+    recipe of :func:`ptycho_cli.recipe.recipe_for` under the flags given); unset fields keep the canonical
+    defaults. ``backend``: the ``Backend`` to train with (its ``unsupported`` check applies); None = the TensorFlow
+    rule ``ptycho.config.training_options.tf_unsupported`` (no backend loaded)."""
     from ptycho.config.training_options import tf_unsupported
-    from ptycho_bridge.option_flags import MODEL_OPTION_FIELDS, SCHEDULE_FLAGS, TRAINING_OPTION_FIELDS
+    from ptycho_bridge.flag_configs import field_values, training_config
 
-    model_kw: dict[str, Any] = {"N": int(N)}
-    if args.gridsize is not None:
-        model_kw["gridsize"] = args.gridsize
-        model_kw["object_big"] = args.gridsize > 1
-    nfs = getattr(args, "n_filters_scale", None)
-    model_kw["n_filters_scale"] = nfs if nfs is not None else TRAIN_RECIPE["n_filters_scale"]
-    kw: dict[str, Any] = {"model": ModelConfig(**model_kw), "train_data_file": Path(args.train_data_file),
-                          "output_dir": Path(args.output_dir),
-                          "backend": "tensorflow" if backend is None else backend.name}
-    if args.test_data_file is not None:
-        kw["test_data_file"] = Path(args.test_data_file)
-    if getattr(args, "max_time", None) is not None and getattr(args, "max_epochs", None) is None:
-        kw["nepochs"] = None  # a budget alone: train until it (specs/config.md §3)
-    for dest, field in (("max_epochs", "nepochs"), ("max_time", "max_time"), ("n_groups", "n_groups"), ("batch_size", "batch_size"),
-                        ("nphotons", "nphotons"), ("neighbor_count", "neighbor_count"),
-                        ("learning_rate", "learning_rate"), ("seed", "subsample_seed"), ("scheduler", "scheduler"),
-                        *((name, name) for name in TRAINING_OPTION_FIELDS)):
-        value = getattr(args, dest, None)
-        if value is not None:
-            kw[field] = value
-    for name in MODEL_OPTION_FIELDS:
-        if getattr(args, name, None) is not None:
-            model_kw[name] = getattr(args, name)
-    kw["model"] = ModelConfig(**model_kw)
-    for name, default in SCHEDULE_FLAGS.items():
-        value = getattr(args, name, None)
+    name = "tensorflow" if backend is None else backend.name
+    values = field_values(vars(args), "train", recipe=recipe_for(name, getattr(args, "architecture", None)))
+    for field, default in (("lr_warmup_epochs", 0), ("lr_min_ratio", 0.1)):
+        value = values.execution.get(field)
         if value is not None and value != default:
-            raise UserError(f"--{name.replace('_', '-')} {value}: the TensorFlow backend has no 'WarmupCosine' "
+            raise UserError(f"--{field.replace('_', '-')} {value}: the TensorFlow backend has no 'WarmupCosine' "
                             "schedule (specs/tf-backend.md §4); train with --backend pytorch")
+    if "gridsize" in values.model:
+        values.model.setdefault("object_big", values.model["gridsize"] > 1)
     try:
-        config = TrainingConfig(**kw)
+        config = training_config(values, backend=name, N=N)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     problem = tf_unsupported(config) if backend is None else backend.unsupported(config)
@@ -106,7 +86,7 @@ def train_with_backend(backend: Any, args: argparse.Namespace) -> dict[str, Any]
               flush=True)
     try:
         amp, phase, results = backend.train(train, test, config, M=STITCH_M, do_stitching=test is not None,
-                                            resume_from=True if getattr(args, "resume", None) else None,
+                                            resume_from=getattr(args, "resume", None),
                                             checkpoints=True, progress=not is_quiet())
     except FileNotFoundError as exc:  # --resume without a checkpoint: bad input, one line
         if not getattr(args, "resume", None):

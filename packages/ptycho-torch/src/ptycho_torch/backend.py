@@ -4,8 +4,9 @@
 The explicit methods call :mod:`ptycho_torch.workflows.components` and :mod:`ptycho_torch.bundle` with configs
 and models passed explicitly; ``run_cdi_example`` / ``load_inference_bundle`` are the seed guide's
 ``run_cdi_example_torch`` / ``load_inference_bundle_torch`` (this backend keeps no legacy state of its own).
-``command_line`` runs ``python -m ptycho_torch.train`` / ``ptycho_torch.inference`` in-process for the
-``ptycho`` command (their execution flags, ``--config`` file, DDP launch and stop handling live there).
+``command_line`` gives the ``ptycho`` command the runs of ``python -m ptycho_torch.train`` (from configs:
+``ptycho_torch.cli.run_training.run_training``, with its DDP launch, resume and stop handling) and
+``ptycho_torch.inference``.
 Nothing here imports tensorflow.
 """
 
@@ -19,10 +20,11 @@ from typing import Any
 from ptycho.config.config import check_implemented
 from ptycho_bridge.backend_api import Reconstruction
 from ptycho_bridge.execution import PyTorchExecutionConfig, execution_config_for
-from ptycho_bridge.option_flags import MODEL_OPTION_FIELDS, SCHEDULE_FLAGS, TRAINING_OPTION_FIELDS
+from ptycho_bridge.options import options_for
 from ptycho_torch import inference
-from ptycho_torch import train as train_cli
 from ptycho_torch.bundle import save_torch_model_bundle
+from ptycho_torch.cli.run_training import run_training
+from ptycho_torch.cli.shared import run_cli
 from ptycho_torch.workflows.components import (
     load_inference_bundle_torch,
     reassemble_cdi_image_torch,
@@ -33,30 +35,17 @@ __all__ = ["TorchBackend", "TorchCommandLine", "BACKEND"]
 
 
 class TorchCommandLine:
-    """``python -m ptycho_torch.train`` / ``ptycho_torch.inference`` for the ``ptycho`` command
+    """The runs of ``python -m ptycho_torch.train`` / ``ptycho_torch.inference`` for the ``ptycho`` command
     (protocol ``ptycho_bridge.backend_api.CommandLine``; specs/cli.md §4, specs/torch-cli.md §5)."""
 
-    #: ``ptycho train`` destination -> ``ptycho_torch.train`` destination
-    train_destinations: Mapping[str, str] = {
-        "train_data_file": "train_data_file", "test_data_file": "test_data_file", "output_dir": "output_dir",
-        "max_epochs": "max_epochs", "max_time": "max_time", "n_groups": "n_groups", "gridsize": "gridsize",
-        "batch_size": "batch_size", "nphotons": "nphotons", "neighbor_count": "neighbor_count",
-        "learning_rate": "learning_rate", "n_filters_scale": "n_filters_scale", "seed": "subsample_seed",
-        "resume": "resume", "strategy": "strategy", "devices": "devices", "num_nodes": "num_nodes",
-        "scheduler": "scheduler",
-        **{name: name for name in (*TRAINING_OPTION_FIELDS, *MODEL_OPTION_FIELDS, *SCHEDULE_FLAGS)},
-        "teacher": "teacher", "teacher_iterations": "teacher_iterations",
-        "teacher_supervised_share": "teacher_supervised_share", "teacher_keep_weight": "teacher_keep_weight",
-    }
-    #: ``ptycho infer`` destination -> ``ptycho_torch.inference`` destination
-    infer_destinations: Mapping[str, str] = {
-        "model_path": "model_path", "test_data": "test_data", "output_dir": "output_dir", "n_groups": "n_images",
-        "inference_batch_size": "inference_batch_size",
-    }
+    #: ``ptycho infer`` destination -> ``ptycho_torch.inference`` destination: the same names (one option table,
+    #: ``ptycho_bridge.options``)
+    infer_destinations: Mapping[str, str] = {o.name: o.name for o in options_for("infer")}
 
-    def train(self, given: Mapping[str, Any], extra: Sequence[str], *, prog: str,
+    def train(self, config: Any, execution: PyTorchExecutionConfig, *, resume: Any = None, prog: str,
               command: Sequence[str] | None = None) -> int:
-        return int(train_cli.main_with(dict(given), extra, prog=prog, command=command) or 0)
+        return run_cli(prog, lambda _: run_training(config, execution, resume=resume, prog=prog, command=command),
+                       None)
 
     def infer(self, given: Mapping[str, Any], extra: Sequence[str], *, prog: str) -> int:
         return int(inference.main_with(dict(given), extra, prog=prog) or 0)

@@ -8,7 +8,7 @@ Normative text: specs/torch-cli.md §4-§5. Flags may come in any order. Flow:
    ``ptycho_torch.workflows.components.load_inference_bundle_torch`` - a missing, corrupt or foreign
    bundle is bad input;
 3. read and validate ``--test_data``; its pattern size must match the model's N;
-4. build the canonical ``InferenceConfig`` from the bundle's canonical TrainingConfig (``--n_images`` groups,
+4. build the canonical ``InferenceConfig`` from the bundle's canonical TrainingConfig (``--n-groups`` groups,
    None = all); no PyTorch-native round trip;
 5. ``reassemble_cdi_image_torch`` predicts and stitches, showing each prediction batch
    (:class:`ptycho_bridge.step_progress.StepProgress` on stderr: a redrawn line on a terminal, in a pipe
@@ -29,17 +29,14 @@ from typing import Any
 
 from ptycho.physics.patches import STITCH_M
 from ptycho_bridge.flag_style import kebab_case_usage
+from ptycho_bridge.options import add_options
 from ptycho_bridge.step_progress import StepProgress
 from ptycho_torch.cli.shared import (
-    ACCELERATOR_CHOICES,
-    PRECISION_CHOICES,
     CliArgumentParser,
     CliError,
     OutputGuard,
     build_execution_config_from_args,
-    nonnegative_int,
     parse_with_values,
-    positive_int,
     quiet_output,
     run_cli,
     silence_native_logs,
@@ -57,20 +54,7 @@ def build_parser() -> CliArgumentParser:
         description="Reconstruct an NPZ scan with a trained PyTorch model bundle (wts.h5.zip); writes "
         f"reconstructed_amplitude.png, reconstructed_phase.png and {OBJECT_NPZ} under --output-dir.",
     )
-    p.add_argument("--model_path", required=True, metavar="PATH", help="training output folder holding wts.h5.zip, or the zip")
-    p.add_argument("--test_data", required=True, metavar="NPZ", help="scan to reconstruct")
-    p.add_argument("--output_dir", required=True, metavar="DIR", help="where the reconstruction goes")
-    p.add_argument("--n_images", type=positive_int, default=None,
-                   help="number of groups to reconstruct (default: every scan position)")
-    p.add_argument("--accelerator", choices=ACCELERATOR_CHOICES, default="auto",
-                   help="auto (default: CUDA when present, else CPU), cpu, cuda/gpu, mps")
-    p.add_argument("--num-workers", dest="num_workers", type=nonnegative_int, default=0, help="DataLoader workers (default 0)")
-    p.add_argument("--inference-batch-size", dest="inference_batch_size", type=positive_int, default=None,
-                   help="batch size for prediction (default: the training batch size stored in the bundle)")
-    p.add_argument("--precision", choices=PRECISION_CHOICES, default="32",
-                   help="32 (default), bf16-mixed or 16-mixed: the network under autocast, the physics in float32")
-    p.add_argument("--quiet", action="store_true", help="print only the final summary line")
-    p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="deprecated: use --accelerator")
+    add_options(p, "torch.inference", defaults=True)
     return kebab_case_usage(p)  # usage in kebab-case; the guide's snake_case spellings still parse
 
 
@@ -79,7 +63,7 @@ def build_inference_config(training_config: Any, model_path: Path, test_data: Pa
     """Canonical ``InferenceConfig`` for a bundle's stored canonical TrainingConfig, built directly from it.
 
     The model architecture and grouping knobs (neighbor_count, subsample_seed, ...) come from the bundle;
-    ``n_groups`` (``--n_images``), paths and output folder from the command line.
+    ``n_groups`` (``--n-groups``, the guide's ``--n_images``), paths and output folder from the command line.
     """
     from ptycho.config.config import InferenceConfig
 
@@ -127,7 +111,7 @@ def _run(args: Any, prog: str = PROG) -> int:
     if n_data != training_config.model.N:
         raise CliError(f"{args.test_data}: expected {training_config.model.N}x{training_config.model.N} diffraction "
                        f"patterns for the model in {model_path}, found {n_data}x{n_data}")
-    config = build_inference_config(training_config, model_path, Path(args.test_data), output_dir, args.n_images)
+    config = build_inference_config(training_config, model_path, Path(args.test_data), output_dir, args.n_groups)
     if execution_config.inference_batch_size is None:
         from dataclasses import replace
 

@@ -2,7 +2,10 @@
 
 * :mod:`ptycho_torch.cli.shared` - accelerator resolution, execution config from flags, path checks,
   the one-line/exit-2 error contract and output rollback.
-* :mod:`ptycho_torch.cli.config_file` - ``--config`` YAML/JSON files of canonical config fields.
+* :mod:`ptycho_torch.cli.run_training` - one training run from configs (``python -m ptycho_torch.train`` and
+  ``ptycho train``).
+
+``--config`` YAML/JSON files of canonical config fields are read by :mod:`ptycho_bridge.config_file`.
 
 Normative text: specs/torch-cli.md. Importing this package imports neither torch nor lightning.
 """

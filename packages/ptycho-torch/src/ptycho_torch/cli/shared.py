@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ptycho.config.config import SCHEDULERS, default_multistage_milestones
-from ptycho_bridge.argtypes import int_value, nonnegative_int, positive_float, positive_int
+from ptycho_bridge.argtypes import devices_value, nonnegative_int, positive_float, positive_int, top_k_int  # noqa: F401 (re-exported)
 from ptycho_bridge.execution import LOGGER_BACKENDS
 from ptycho_bridge.faults import environment_fault
 from ptycho_bridge.interrupts import Interrupted, interrupt_cause, received_signal, signals_raise
@@ -103,24 +103,6 @@ class CliArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str):  # type: ignore[override]
         raise CliError(_one_line(message))
-
-
-def top_k_int(text: str) -> int:
-    """argparse type for ``--checkpoint-save-top-k``: -1 (keep all), 0 (keep none) or a positive count."""
-    value = int_value(text)
-    if value < -1:
-        raise argparse.ArgumentTypeError(f"expected -1 (all), 0 (none) or a positive integer, found {text!r}")
-    return value
-
-
-def devices_value(text: str) -> int | str:
-    """argparse type for ``--devices``: a positive integer or 'auto'."""
-    if text == "auto":
-        return text
-    try:
-        return positive_int(text)
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', found {text!r}") from None
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""``--config FILE`` for ``python -m ptycho_torch.train``: canonical config fields from YAML or JSON.
+"""``--config FILE`` of the training command lines (``python -m ptycho_torch.train``, ``ptycho train``): canonical
+config fields from YAML or JSON, read by :func:`ptycho_bridge.flag_configs.field_values`.
 
 Normative text: specs/torch-cli.md §3. A config file holds fields of the canonical
 ``ptycho.config.config.TrainingConfig`` (specs/config.md §3) and of its ``ModelConfig`` (§2). Model
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ptycho.config import config as canonical
+
 __all__ = ["ConfigFileError", "ConfigFileValues", "load_config_file", "MODEL_FIELDS", "TRAINING_FIELDS"]
 
 
@@ -27,15 +30,9 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
 
 
-def _canonical():
-    from ptycho.config import config as canonical
-
-    return canonical
-
-
-MODEL_FIELDS: tuple[str, ...] = _field_names(_canonical().ModelConfig)
+MODEL_FIELDS: tuple[str, ...] = _field_names(canonical.ModelConfig)
 #: TrainingConfig fields settable from a file (``model`` is the nested mapping, handled separately).
-TRAINING_FIELDS: tuple[str, ...] = tuple(n for n in _field_names(_canonical().TrainingConfig) if n != "model")
+TRAINING_FIELDS: tuple[str, ...] = tuple(n for n in _field_names(canonical.TrainingConfig) if n != "model")
 
 _MAX_BYTES = 1024 * 1024
 
@@ -45,7 +42,7 @@ def _float_fields(cls: type) -> frozenset[str]:
 
 
 #: Fields typed float; PyYAML (YAML 1.1) reads ``1e6`` as a string, so such strings are converted.
-FLOAT_FIELDS = _float_fields(_canonical().ModelConfig) | _float_fields(_canonical().TrainingConfig)
+FLOAT_FIELDS = _float_fields(canonical.ModelConfig) | _float_fields(canonical.TrainingConfig)
 
 
 def _yaml_floats(values: dict[str, Any]) -> None:
@@ -190,7 +187,6 @@ def load_config_file(path: str | Path) -> ConfigFileValues:
     if p.suffix.lower() in (".yaml", ".yml"):
         _yaml_floats(training)
         _yaml_floats(model)
-    canonical = _canonical()
     try:
         model_cfg = canonical.ModelConfig(**model)
         canonical.TrainingConfig(model=model_cfg, **training)

@@ -1,0 +1,121 @@
+"""Parsed flags -> ``(TrainingConfig, PyTorchExecutionConfig)``: the one translation every training command line
+uses (``ptycho train`` on either backend, ``python -m ptycho_torch.train``; specs/cli.md §4, specs/torch-cli.md §2).
+
+Each value lands in the field its option names (:data:`ptycho_bridge.options.OPTIONS`). Precedence, highest first:
+explicit flags, then the values of the ``--config`` file they name, then the command's recipe (:mod:`ptycho_cli.recipe`), then the
+config classes' defaults. Two rules act across fields: a budget (``max_time``) with no epoch count from any source
+means "train until the budget" (``nepochs=None``, specs/config.md §3); the deprecated ``n_images`` folds into
+``n_groups`` with a DeprecationWarning. The execution config's learning rate and schedule are the canonical
+config's (``execution_config_for``), so the trainer and the stored config agree. Imports no framework;
+``accelerator='auto'`` stays 'auto' (the trainer resolves it).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from ptycho.config import config as canonical
+from ptycho.config.config import default_multistage_milestones
+from ptycho_bridge.config_file import load_config_file
+from ptycho_bridge.execution import PyTorchExecutionConfig, execution_config_for
+from ptycho_bridge.options import dest_fields
+
+__all__ = ["FieldValues", "field_values", "configs_from_flags", "training_config", "execution_config"]
+
+_MODEL_FIELDS = frozenset(f.name for f in fields(canonical.ModelConfig))
+
+
+@dataclass
+class FieldValues:
+    """The values a run sets, by home: canonical ``training`` / ``model`` fields, ``execution`` fields and
+    ``run`` settings (``config``, ``resume``, ...); ``explicit``: the canonical fields given as flags."""
+
+    training: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    execution: dict[str, Any] = field(default_factory=dict)
+    run: dict[str, Any] = field(default_factory=dict)
+    explicit: set[str] = field(default_factory=set)
+
+
+def _given(value: Any) -> bool:
+    return value is not None and type(value).__name__ != "_Unset"
+
+
+Recipe = Mapping[str, Any] | Callable[[str | None], Mapping[str, Any]]
+
+
+def field_values(values: Mapping[str, Any], command: str = "torch.train", *, recipe: Recipe | None = None) -> FieldValues:
+    """Sort ``values`` (parsed flags by namespace attribute; None and unset markers = not given; names that are
+    no option of the training ``command`` are ignored) into their homes, over the values of the ``--config`` file
+    ``values['config']`` names (:func:`ptycho_bridge.config_file.load_config_file`), over ``recipe`` (canonical
+    field -> value, or a function of the generator architecture the flags and file choose, None = not chosen).
+
+    Raises:
+        ValueError: ``--n-images`` and ``--n-groups`` disagree; ConfigFileError (a ValueError) for a bad file.
+    """
+    out = FieldValues()
+    table = dest_fields(command)
+    given = {name: value for name, value in values.items() if name in table and _given(value)}
+    file = load_config_file(given["config"]) if given.get("config") is not None else None
+    file_model = file.model if file is not None else {}
+    if callable(recipe):
+        recipe = recipe(given.get("architecture", file_model.get("architecture")))
+    for name, value in (recipe or {}).items():
+        (out.model if name in _MODEL_FIELDS else out.training)[name] = value
+    if file is not None:
+        out.training.update(file.training)
+        out.model.update(file_model)
+    for name, value in given.items():
+        home, target = table[name]
+        if home == "execution" and target == "enable_progress_bar":  # --quiet
+            out.execution[target] = not value
+            continue
+        getattr(out, home)[target] = value
+        if home in ("training", "model"):
+            out.explicit.add(target)
+    n_images = out.training.pop("n_images", None)
+    if n_images is not None and "n_images" in out.explicit:
+        warnings.warn("--n-images is deprecated; use --n-groups", DeprecationWarning, stacklevel=2)
+        if "n_groups" in out.explicit and out.training["n_groups"] != n_images:
+            raise ValueError(f"--n-images {n_images} conflicts with --n-groups {out.training['n_groups']}; "
+                             "give only --n-groups")
+        out.training["n_groups"] = out.training.get("n_groups") if "n_groups" in out.explicit else n_images
+    if out.training.get("max_time") is not None and "nepochs" not in out.training:
+        out.training["nepochs"] = None  # a budget without an epoch count: until the budget (specs/config.md §3)
+    return out
+
+
+def training_config(values: FieldValues, *, backend: str, N: int | None = None) -> Any:
+    """The canonical ``TrainingConfig`` of ``values`` for ``backend``; ``N``: the pattern size of the data, used
+    when no source sets it. ValueError (one line naming the field) for a value the config rejects."""
+    model = dict(values.model)
+    if N is not None:
+        model.setdefault("N", int(N))
+    training = {k: v for k, v in values.training.items() if k != "backend"}
+    return canonical.TrainingConfig(model=canonical.ModelConfig(**model), backend=backend, **training)
+
+
+def execution_config(values: FieldValues, config: Any) -> PyTorchExecutionConfig:
+    """The ``PyTorchExecutionConfig`` of ``values`` agreeing with ``config`` (learning rate, schedule; the
+    'MultiStage' milestones from its epoch count). ValueError when a value is rejected or 'MultiStage' has no
+    epoch count."""
+    settings = dict(values.execution)
+    settings["learning_rate"], settings["scheduler"] = config.learning_rate, config.scheduler
+    if config.scheduler == "MultiStage" and "multistage_milestones" not in settings:
+        if config.nepochs is None:
+            raise ValueError("--scheduler MultiStage: expected --max-epochs (its milestones are fractions of the "
+                             "run's epochs), found only --max-time")
+        settings["multistage_milestones"] = default_multistage_milestones(int(config.nepochs))
+    return execution_config_for(config, PyTorchExecutionConfig(**settings))
+
+
+def configs_from_flags(values: Mapping[str, Any], command: str = "torch.train", *, backend: str = "pytorch",
+                       N: int | None = None, recipe: Recipe | None = None) -> tuple[Any, PyTorchExecutionConfig]:
+    """``(TrainingConfig, PyTorchExecutionConfig)`` from parsed flags (:func:`field_values`,
+    :func:`training_config`, :func:`execution_config`)."""
+    sorted_values = field_values(values, command, recipe=recipe)
+    config = training_config(sorted_values, backend=backend, N=N)
+    return config, execution_config(sorted_values, config)
