@@ -6,14 +6,13 @@ import pytest
 
 from ptycho_bridge.execution import PyTorchExecutionConfig
 from ptycho_torch.cli.shared import CliError, build_execution_config_from_args
-from ptycho_torch.train import parse_explicit, resolve_args
+from ptycho_torch.train import parse_explicit
 
 BASE = ["--train_data_file", "t.npz", "--output_dir", "out"]
 
 
 def _execution(argv):
-    args, _, _ = resolve_args(parse_explicit(BASE + argv))
-    return build_execution_config_from_args(args, "training")
+    return build_execution_config_from_args(parse_explicit(BASE + argv), "training")
 
 
 def test_flag_sets_the_cadence_and_default_is_50():

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ptycho.config.config import TrainingConfig
 from ptycho_bridge import config_file
 from ptycho_bridge.config_file import ConfigFileError, load_config_file
 from ptycho_torch import train as train_cli
@@ -34,13 +35,19 @@ BASE = ["--train_data_file", "train.npz", "--output_dir", "out"]
 
 
 def exec_config(*flags: str):
-    """Execution config the training CLI would build from BASE + flags (specs/torch-cli.md §2.2)."""
-    args, _, _ = train_cli.resolve_args(train_cli.parse_explicit([*BASE, "--accelerator", "cpu", *flags]))
-    return build_execution_config_from_args(args, "training")
+    """Execution config the training CLI would build from BASE + flags, settled (specs/torch-cli.md §2.2)."""
+    return build_execution_config_from_args(train_cli.parse_explicit([*BASE, "--accelerator", "cpu", *flags]),
+                                            "training")
 
 
 def resolved(*flags: str):
-    return train_cli.resolve_args(train_cli.parse_explicit([*BASE, *flags]))
+    """The flags sorted into their homes as ``python -m ptycho_torch.train`` sorts them (flags > file > defaults)."""
+    return shared.training_flag_values(train_cli.parse_explicit([*BASE, *flags]))
+
+
+def configs(*flags: str, N: int = 64):
+    """``(TrainingConfig, PyTorchExecutionConfig)`` the training CLI builds from BASE + flags, before settling."""
+    return shared.training_configs(resolved(*flags), N=N)
 
 
 # ---------------------------------------------------------------------------------------------- §2.2 execution
@@ -122,10 +129,12 @@ def test_bad_flag_values_raise_one_line_cli_error(flag, bad):
 
 def test_accumulate_grad_batches_above_one_is_refused():
     """specs/torch-cli.md §2.2 (EXEC-ACCUM-001): > 1 raises the documented RuntimeError; 1 passes."""
-    cfg = exec_config("--accumulate-grad-batches", "2")
+    _, cfg = configs("--accumulate-grad-batches", "2")
     assert cfg.accumulate_grad_batches == 2
     with pytest.raises(RuntimeError, match="EXEC-ACCUM-001"):
         shared.check_gradient_accumulation(cfg.accumulate_grad_batches)
+    with pytest.raises(GradientAccumulationError):  # the command line's execution config refuses it too
+        exec_config("--accumulate-grad-batches", "2")
     assert issubclass(GradientAccumulationError, RuntimeError)
     shared.check_gradient_accumulation(exec_config().accumulate_grad_batches)
 
@@ -278,7 +287,7 @@ def test_config_file_yaml_nested_and_flat(tmp_path):
 
 def test_config_file_accepts_config_to_dict_output(tmp_path):
     """specs/torch-cli.md §3: a saved canonical config (config_to_dict JSON) is a valid --config file."""
-    from ptycho.config.config import ModelConfig, TrainingConfig, config_to_dict
+    from ptycho.config.config import ModelConfig, config_to_dict
 
     cfg = TrainingConfig(model=ModelConfig(gridsize=2, amp_activation="silu"), nepochs=4, learning_rate=5e-4)
     p = write(tmp_path, "c.json", json.dumps(config_to_dict(cfg)))
@@ -330,25 +339,30 @@ def test_explicit_flags_beat_config_file_which_beats_defaults(tmp_path):
     """
     p = write(tmp_path, "c.yaml", "batch_size: 8\nnepochs: 3\nlearning_rate: 0.005\nscheduler: Exponential\n"
               "gridsize: 2\nneighbor_count: 6\nnphotons: 1.0e6\n")
-    args, training, model = resolved("--config", str(p), "--batch_size", "4", "--gridsize", "1")
-    assert training["batch_size"] == 4 and model["gridsize"] == 1  # flags win
-    assert training["nepochs"] == 3 and training["neighbor_count"] == 6 and training["nphotons"] == 1e6  # file
-    assert args.learning_rate == 0.005 and args.scheduler == "Exponential"
-    cfg = build_execution_config_from_args(args, "training")
+    v = resolved("--config", str(p), "--batch_size", "4", "--gridsize", "1")
+    assert v.training["batch_size"] == 4 and v.model["gridsize"] == 1  # flags win
+    assert v.training["nepochs"] == 3 and v.training["neighbor_count"] == 6 and v.training["nphotons"] == 1e6  # file
+    config, ex = configs("--config", str(p), "--batch_size", "4", "--gridsize", "1")
+    assert (config.batch_size, config.model.gridsize, config.nepochs, config.nphotons) == (4, 1, 3, 1e6)
+    assert (config.learning_rate, config.scheduler) == (ex.learning_rate, ex.scheduler) == (0.005, "Exponential")
+    cfg = exec_config("--config", str(p))
     assert cfg.learning_rate == 0.005 and cfg.scheduler == "Exponential"
-    args, training, _ = resolved("--config", str(p), "--learning-rate", "0.1")
-    assert args.learning_rate == 0.1
-    args, training, model = resolved()
-    assert "batch_size" not in training and "gridsize" not in model  # canonical defaults apply later
+    config, ex = configs("--config", str(p), "--learning-rate", "0.1")
+    assert config.learning_rate == ex.learning_rate == 0.1
+    v = resolved()
+    assert "batch_size" not in v.training and "gridsize" not in v.model  # canonical defaults apply later
+    config, ex = configs()
+    assert (config.batch_size, config.nepochs, ex.learning_rate) == (TrainingConfig.batch_size,
+                                                                     TrainingConfig.nepochs, TrainingConfig.learning_rate)
 
 
 def test_n_images_alias_of_n_groups():
     """specs/torch-cli.md §2.1: --n_images sets n_groups with a DeprecationWarning; a conflict is an error."""
     with pytest.warns(DeprecationWarning, match="--n-images"):
-        _, training, _ = resolved("--n_images", "32")
-    assert training["n_groups"] == 32
-    _, training, _ = resolved("--n_groups", "16")
-    assert training["n_groups"] == 16
+        config, _ = configs("--n_images", "32")
+    assert config.n_groups == 32
+    config, _ = configs("--n_groups", "16")
+    assert config.n_groups == 16
     with pytest.raises(CliError, match="conflicts"), pytest.warns(DeprecationWarning):
         resolved("--n_images", "32", "--n_groups", "16")
 
@@ -369,16 +383,16 @@ def test_precedence_property(tmp_path_factory, file_bs, flag_bs, file_lr, flag_l
         flags += ["--batch_size", str(flag_bs)]
     if flag_lr is not None:
         flags += ["--learning-rate", repr(flag_lr)]
-    args, training, _ = resolved(*flags)
-    assert training["batch_size"] == (file_bs if flag_bs is None else flag_bs)
-    assert args.learning_rate == (file_lr if flag_lr is None else flag_lr)
+    config, ex = configs(*flags)
+    assert config.batch_size == (file_bs if flag_bs is None else flag_bs)
+    assert config.learning_rate == ex.learning_rate == (file_lr if flag_lr is None else flag_lr)
 
 
 def test_config_file_fields_cover_canonical_training_config():
     """specs/torch-cli.md §3: every canonical TrainingConfig/ModelConfig field is settable from a file."""
     from dataclasses import fields
 
-    from ptycho.config.config import ModelConfig, TrainingConfig
+    from ptycho.config.config import ModelConfig
 
     assert set(config_file.TRAINING_FIELDS) == {f.name for f in fields(TrainingConfig)} - {"model"}
     assert set(config_file.MODEL_FIELDS) == {f.name for f in fields(ModelConfig)}

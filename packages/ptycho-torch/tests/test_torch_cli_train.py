@@ -286,12 +286,11 @@ def test_monitor_falls_back_to_train_loss_without_validation(tmp_path, nfs1):
 
 def canonical_for(*flags):
     from ptycho_torch import train
-    from ptycho_torch.cli.shared import build_execution_config_from_args
+    from ptycho_torch.cli.shared import training_configs, training_flag_values
 
-    args, training, model = train.resolve_args(train.parse_explicit(
+    values = training_flag_values(train.parse_explicit(
         ["--train_data_file", "t.npz", "--output_dir", "o", "--accelerator", "cpu", *flags]))
-    model.setdefault("N", 64)
-    return train.build_canonical_config(training, model, build_execution_config_from_args(args, "training"))
+    return training_configs(values, N=64)[0]
 
 
 @pytest.mark.parametrize(

@@ -82,11 +82,10 @@ def test_spawn_strategy_is_lightning_ddp_with_the_spawn_launcher():
 def test_cli_flags_fill_the_execution_config_and_bad_combinations_are_exit_2(tmp_path):
     """specs/torch-cli.md §2.2: --strategy/--num-nodes/--precision reach PyTorchExecutionConfig."""
     from ptycho_torch.cli.shared import build_execution_config_from_args
-    from ptycho_torch.train import parse_explicit, resolve_args
+    from ptycho_torch.train import parse_explicit
 
-    args, _, _ = resolve_args(parse_explicit(["--train_data_file", "a.npz", "--output_dir", "o", "--accelerator", "cpu",
-                                              "--strategy", "ddp", "--devices", "2", "--num-nodes", "3",
-                                              "--precision", "bf16-mixed"]))
+    args = parse_explicit(["--train_data_file", "a.npz", "--output_dir", "o", "--accelerator", "cpu",
+                           "--strategy", "ddp", "--devices", "2", "--num-nodes", "3", "--precision", "bf16-mixed"])
     e = build_execution_config_from_args(args, "training")
     assert (e.strategy, e.devices, e.num_nodes, e.precision) == ("ddp", 2, 3, "bf16-mixed")
     res = _train(tmp_path / "o", "--max_epochs", "1", "--num-nodes", "2")

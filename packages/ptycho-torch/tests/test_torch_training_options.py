@@ -189,16 +189,14 @@ def test_registry_refuses_unknown_and_supervised_fourier():
 
 def test_cli_flags_reach_the_canonical_config():
     """specs/torch-cli.md §2: the option flags set the canonical fields; the schedule ones the execution config."""
-    from ptycho_torch.cli.shared import build_execution_config_from_args
-    from ptycho_torch.train import build_canonical_config, parse_explicit, resolve_args
+    from ptycho_torch.cli.shared import training_configs, training_flag_values
+    from ptycho_torch.train import parse_explicit
 
-    args, training, model = resolve_args(parse_explicit([
+    cfg, ex = training_configs(training_flag_values(parse_explicit([
         "--optimizer", "sgd", "--momentum", "0.3", "--weight-decay", "1e-4", "--adam-beta1", "0.7",
         "--adam-beta2", "0.9", "--gradient-clip-val", "2.5", "--gradient-clip-algorithm", "value",
         "--architecture", "ffno", "--fno-modes", "5", "--fno-width", "7", "--fno-blocks", "3",
-        "--scheduler", "WarmupCosine", "--lr-warmup-epochs", "2", "--lr-min-ratio", "0.2", "--N", "64"]))
-    ex = build_execution_config_from_args(args, "training")
-    cfg = build_canonical_config(training, model, ex)
+        "--scheduler", "WarmupCosine", "--lr-warmup-epochs", "2", "--lr-min-ratio", "0.2", "--N", "64"])))
     assert (cfg.optimizer, cfg.momentum, cfg.weight_decay, cfg.adam_beta1, cfg.adam_beta2) == ("sgd", 0.3, 1e-4, 0.7, 0.9)
     assert (cfg.gradient_clip_val, cfg.gradient_clip_algorithm, cfg.scheduler) == (2.5, "value", "WarmupCosine")
     assert (cfg.model.architecture, cfg.model.fno_modes, cfg.model.fno_width, cfg.model.fno_blocks) == ("ffno", 5, 7, 3)
@@ -207,15 +205,14 @@ def test_cli_flags_reach_the_canonical_config():
 
 def test_config_file_sets_the_options(tmp_path):
     """specs/torch-cli.md §3: the options are canonical fields, so a --config file sets them; flags win."""
-    from ptycho_torch.cli.shared import build_execution_config_from_args
-    from ptycho_torch.train import build_canonical_config, parse_explicit, resolve_args
+    from ptycho_torch.cli.shared import training_configs, training_flag_values
+    from ptycho_torch.train import parse_explicit
 
     cfg_file = tmp_path / "opts.yaml"
     cfg_file.write_text("optimizer: adamw\nweight_decay: 0.05\ngradient_clip_val: 0.5\n"
                         "model:\n  architecture: ffno\n  fno_width: 12\n")
-    args, training, model = resolve_args(parse_explicit(["--config", str(cfg_file), "--N", "64",
-                                                         "--weight-decay", "0.01"]))
-    cfg = build_canonical_config(training, model, build_execution_config_from_args(args, "training"))
+    cfg, _ = training_configs(training_flag_values(parse_explicit(["--config", str(cfg_file), "--N", "64",
+                                                                   "--weight-decay", "0.01"])))
     assert (cfg.optimizer, cfg.weight_decay, cfg.gradient_clip_val) == ("adamw", 0.01, 0.5)
     assert (cfg.model.architecture, cfg.model.fno_width) == ("ffno", 12)
 

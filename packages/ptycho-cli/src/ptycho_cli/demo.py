@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ptycho.physics.patches import STITCH_M
+from ptycho_bridge.flag_configs import configs_from_flags
 from ptycho_cli.backends import choose_backend, load_backend
 from ptycho_cli.progress import is_quiet, stage, steps
 from ptycho_cli.recipe import REALISTIC_SCAN as _SCAN
@@ -89,17 +90,17 @@ FAST_PRESET = DemoPreset(n_positions=64, epochs=1, gridsize=1, batch_size=16, va
 
 
 def _training_config(preset: DemoPreset, out: Path, seed: int, backend: str, n_groups: int) -> Any:
-    from ptycho.config.config import ModelConfig, TrainingConfig
-
-    recipe = recipe_for(backend, "cnn")
-    model = ModelConfig(N=preset.N, gridsize=preset.gridsize, object_big=preset.gridsize > 1,
-                        n_filters_scale=preset.n_filters_scale,
-                        input_projections=int(recipe.get("input_projections", 0)))
-    return TrainingConfig(model=model, train_data_file=out / "data" / "train.npz",
-                          test_data_file=out / "data" / "val.npz", batch_size=preset.batch_size,
-                          nepochs=preset.epochs, max_time=preset.max_time, nphotons=preset.nphotons, n_groups=n_groups,
-                          subsample_seed=seed, output_dir=out / "model", backend=backend,
-                          teacher=str(recipe.get("teacher", "none")))
+    """The canonical ``TrainingConfig`` of the demo run: the preset's values given as ``ptycho train`` flags would
+    give them, through the one flag translation (``ptycho_bridge.flag_configs.configs_from_flags``, the training
+    recipe of :func:`ptycho_cli.recipe.recipe_for` under them, N = the preset's pattern size); the object canvas
+    is big only for grouped patterns (``object_big = gridsize > 1``)."""
+    values = {"train_data_file": out / "data" / "train.npz", "test_data_file": out / "data" / "val.npz",
+              "output_dir": out / "model", "batch_size": preset.batch_size, "max_epochs": preset.epochs,
+              "max_time": preset.max_time, "nphotons": preset.nphotons, "n_groups": n_groups, "subsample_seed": seed,
+              "gridsize": preset.gridsize, "n_filters_scale": preset.n_filters_scale}
+    config, _ = configs_from_flags(values, "train", backend=backend, N=preset.N,
+                                   recipe=lambda arch: {**recipe_for(backend, arch), "object_big": preset.gridsize > 1})
+    return config
 
 
 def _train_and_reconstruct(backend: Any, train: Any, val: Any, config: Any) -> tuple[np.ndarray, Any, int, dict[str, Any]]:

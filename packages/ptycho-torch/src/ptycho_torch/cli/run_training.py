@@ -4,7 +4,8 @@ specs/cli.md §4).
 
 :func:`run_training` takes the canonical ``TrainingConfig`` (its ``train_data_file`` / ``test_data_file`` /
 ``output_dir`` name the files) and a ``PyTorchExecutionConfig``; it settles the execution config
-(:func:`settle_execution`), reads and checks the data, prints the start line, resumes when asked (or when a
+(:func:`ptycho_torch.cli.shared.settle_execution`), reads and checks the data, prints the start line, resumes when
+asked (or when a
 requeued SLURM job left a checkpoint), trains with ``run_cdi_example_torch`` under the stop signals, and prints
 ``bundle_path=<path> bundle_sha256=<hex>`` last. A run that fails before training began leaves nothing behind; one
 that stops later keeps its checkpoints and says how to continue (:mod:`ptycho_torch.cli.stopped`).
@@ -15,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +24,7 @@ from ptycho_bridge.execution import PyTorchExecutionConfig, is_main_process
 from ptycho_torch.cli.output_guard import OutputGuard
 from ptycho_torch.cli.quiet import quiet_output, silence_native_logs
 from ptycho_torch.cli.requeue import clear_marker, job_id, requeued_checkpoint
-from ptycho_torch.cli.shared import (
-    CliError,
-    check_gradient_accumulation,
-    require_logger_backend,
-    resolve_accelerator,
-    validate_paths,
-)
+from ptycho_torch.cli.shared import CliError, settle_execution, validate_paths
 from ptycho_torch.cli.stop_signals import stop_signals
 from ptycho_torch.cli.stopped import stop_run
 
@@ -44,17 +38,6 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def settle_execution(execution: PyTorchExecutionConfig) -> PyTorchExecutionConfig:
-    """``execution`` as this machine runs it: 'auto' accelerator resolved (an unavailable one is a CliError), the
-    logger's optional package present (MissingExtraError naming the extra), gradient accumulation refused
-    (EXEC-ACCUM-001), no checkpointing when ``checkpoint_save_top_k`` is 0 (Lightning would still write
-    last.ckpt)."""
-    require_logger_backend(execution.logger_backend)
-    check_gradient_accumulation(execution.accumulate_grad_batches)
-    return replace(execution, accelerator=resolve_accelerator(execution.accelerator),
-                   enable_checkpointing=execution.enable_checkpointing and execution.checkpoint_save_top_k != 0)
 
 
 def _load_raw(path: Any) -> Any:

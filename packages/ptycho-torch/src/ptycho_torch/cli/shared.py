@@ -4,6 +4,9 @@ Normative text: specs/torch-cli.md. Public helpers (names fixed by the user guid
 
 * :func:`resolve_accelerator` - ``--accelerator`` (+ the deprecated ``--device``) -> 'cpu' | 'cuda' | 'mps'.
 * :func:`build_execution_config_from_args` - parsed flags -> ``ptycho_bridge.PyTorchExecutionConfig``.
+* :func:`training_flag_values`, :func:`training_configs` - the training flags -> ``(TrainingConfig,
+  PyTorchExecutionConfig)`` through ``ptycho_bridge.flag_configs`` (the translation ``ptycho train`` uses), plus
+  this command line's deprecated flags and progress default.
 * :func:`validate_paths` - input files exist, the output folder can be (and is) created.
 
 and the plumbing both command lines need to keep their promises on bad input (one line on stderr, exit
@@ -19,14 +22,17 @@ import importlib.util
 import os
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ptycho.config.config import SCHEDULERS, default_multistage_milestones
 from ptycho_bridge.argtypes import devices_value, nonnegative_int, positive_float, positive_int, top_k_int  # noqa: F401 (re-exported)
+from ptycho_bridge.config_file import ConfigFileError
 from ptycho_bridge.execution import LOGGER_BACKENDS
 from ptycho_bridge.faults import environment_fault
+from ptycho_bridge.flag_configs import FieldValues, execution_config, field_values, training_config
 from ptycho_bridge.interrupts import Interrupted, interrupt_cause, received_signal, signals_raise
 from ptycho_torch.cli.output_guard import OutputGuard
 from ptycho_torch.cli.quiet import quiet_output, silence_native_logs  # noqa: F401  (re-exported: the CLIs import them here)
@@ -43,7 +49,11 @@ __all__ = [
     "GradientAccumulationError",
     "CliArgumentParser",
     "OutputGuard",
+    "apply_device",
     "resolve_accelerator",
+    "training_flag_values",
+    "training_configs",
+    "settle_execution",
     "build_execution_config_from_args",
     "validate_paths",
     "require_logger_backend",
@@ -123,15 +133,42 @@ def _mps_available() -> bool:
     return bool(backend is not None and backend.is_available())
 
 
+def apply_device(accelerator: str = "auto", device: str | None = None) -> str:
+    """Fold the deprecated ``--device`` into ``--accelerator`` (not yet resolved against the machine).
+
+    ``device``: deprecated ``--device`` value ('cpu' or 'cuda'), None when not given; it emits a DeprecationWarning.
+    With ``accelerator`` 'auto' it decides the device, otherwise the explicit accelerator wins. CliError for a
+    ``--device`` value other than 'cpu' / 'cuda'.
+    """
+    if device is None:
+        return accelerator
+    if device not in ("cpu", "cuda", "gpu"):
+        raise CliError(f"--device: expected 'cpu' or 'cuda', found {device!r}")
+    if accelerator == "auto":
+        warnings.warn(
+            f"--device is deprecated; use --accelerator (mapping --device {device} to --accelerator "
+            f"{'cpu' if device == 'cpu' else 'cuda'})",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return "cpu" if device == "cpu" else "cuda"
+    warnings.warn(
+        f"--device is deprecated; use --accelerator (ignoring --device {device} because "
+        f"--accelerator {accelerator} was given)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return accelerator
+
+
 def resolve_accelerator(accelerator: str = "auto", device: str | None = None) -> str:
-    """Resolve ``--accelerator`` and the deprecated ``--device`` into the device Lightning will use.
+    """Resolve ``--accelerator`` and the deprecated ``--device`` (:func:`apply_device`) into the device
+    Lightning will use.
 
     Args:
         accelerator: 'auto' (CUDA when available, else CPU), 'cpu', 'gpu' (= 'cuda'), 'cuda', 'mps'.
             'tpu' is rejected (no torch-xla support).
-        device: deprecated ``--device`` value ('cpu' or 'cuda'), None when not given. It emits a
-            DeprecationWarning; with accelerator 'auto' it decides the device, otherwise the explicit
-            accelerator wins.
+        device: deprecated ``--device`` value ('cpu' or 'cuda'), None when not given.
 
     Returns:
         'cpu', 'cuda' or 'mps' - never 'auto', so the run records what it actually used.
@@ -139,24 +176,7 @@ def resolve_accelerator(accelerator: str = "auto", device: str | None = None) ->
     Raises:
         CliError: unknown value, 'tpu', or a requested device that is not available on this machine.
     """
-    if device is not None:
-        if device not in ("cpu", "cuda", "gpu"):
-            raise CliError(f"--device: expected 'cpu' or 'cuda', found {device!r}")
-        if accelerator == "auto":
-            warnings.warn(
-                f"--device is deprecated; use --accelerator (mapping --device {device} to --accelerator "
-                f"{'cpu' if device == 'cpu' else 'cuda'})",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            accelerator = "cpu" if device == "cpu" else "cuda"
-        else:
-            warnings.warn(
-                f"--device is deprecated; use --accelerator (ignoring --device {device} because "
-                f"--accelerator {accelerator} was given)",
-                DeprecationWarning,
-                stacklevel=2,
-            )
+    accelerator = apply_device(accelerator, device)
     if accelerator == "tpu":
         raise CliError("--accelerator: 'tpu' is not supported (no torch-xla); expected auto, cpu, cuda, gpu or mps")
     if accelerator not in ACCELERATOR_CHOICES:
@@ -197,94 +217,99 @@ def require_logger_backend(backend: str) -> None:
             )
 
 
-def _arg(args: Any, name: str, default: Any = None) -> Any:
-    return getattr(args, name, default)
+def training_flag_values(args: argparse.Namespace | Mapping[str, Any]) -> FieldValues:
+    """The parsed ``python -m ptycho_torch.train`` flags sorted into their homes by the one flag translation
+    (:func:`ptycho_bridge.flag_configs.field_values`: flags given > the ``--config`` file > canonical defaults;
+    None and unset markers = not given), with the deprecated ``--device`` (:func:`apply_device`) and
+    ``--disable-mlflow`` (``--logger none`` plus ``--quiet``) folded in, each with its DeprecationWarning, and the
+    progress bar on unless ``--quiet``.
+
+    Raises:
+        CliError: ``--n-images`` and ``--n-groups`` disagree, a bad ``--device``; ConfigFileError: a bad file.
+    """
+    given = vars(args) if isinstance(args, argparse.Namespace) else dict(args)
+    try:
+        values = field_values(given, "torch.train")
+    except ConfigFileError:
+        raise
+    except ValueError as exc:
+        raise CliError(_one_line(exc)) from None
+    device = values.run.pop("device", None)
+    if device is not None:
+        values.execution["accelerator"] = apply_device(values.execution.get("accelerator", "auto"), device)
+    if values.run.pop("disable_mlflow", False):
+        warnings.warn(
+            "--disable_mlflow is deprecated; use --logger none (no tracking) and --quiet (no progress bar)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        values.execution.update(logger_backend="none", enable_progress_bar=False)
+    values.execution.setdefault("enable_progress_bar", True)
+    return values
+
+
+def training_configs(values: FieldValues, N: int | None = None) -> tuple[Any, Any]:
+    """``(TrainingConfig, PyTorchExecutionConfig)`` of :func:`training_flag_values`' result
+    (:func:`ptycho_bridge.flag_configs.training_config` for backend 'pytorch', then
+    :func:`ptycho_bridge.flag_configs.execution_config`, which takes learning rate and schedule from the config).
+    ``N``: the training data's pattern size, used when no flag or file sets it (None: the canonical default).
+
+    Raises:
+        CliError: a value the configs reject (one line naming the field), 'MultiStage' without an epoch count.
+    """
+    try:
+        config = training_config(values, backend="pytorch", N=N)
+        return config, execution_config(values, config)
+    except (ValueError, TypeError) as exc:
+        raise CliError(_one_line(exc)) from None
+
+
+def settle_execution(execution: Any) -> Any:
+    """``execution`` as this machine runs it: 'auto' accelerator resolved (an unavailable one is a CliError), the
+    logger's optional package present (MissingExtraError naming the extra), gradient accumulation refused
+    (EXEC-ACCUM-001), no checkpointing when ``checkpoint_save_top_k`` is 0 (Lightning would still write
+    last.ckpt)."""
+    require_logger_backend(execution.logger_backend)
+    check_gradient_accumulation(execution.accumulate_grad_batches)
+    return replace(execution, accelerator=resolve_accelerator(execution.accelerator),
+                   enable_checkpointing=execution.enable_checkpointing and execution.checkpoint_save_top_k != 0)
 
 
 def build_execution_config_from_args(args: argparse.Namespace, mode: str) -> Any:
-    """Build a ``ptycho_bridge.PyTorchExecutionConfig`` from parsed CLI flags.
+    """Build a ``ptycho_bridge.PyTorchExecutionConfig`` from parsed CLI flags, accelerator resolved.
 
     Args:
         args: namespace from the training or inference parser (missing attributes take the defaults).
         mode: 'training' or 'inference'.
 
     Returns:
-        PyTorchExecutionConfig. Training sets accelerator (resolved), devices, deterministic, num_workers,
-        learning_rate, scheduler, accumulate_grad_batches, enable_progress_bar (= not quiet),
-        enable_checkpointing, checkpoint_save_top_k, checkpoint_monitor_metric, checkpoint_mode,
-        early_stop_patience and logger_backend. Inference sets accelerator, num_workers,
-        inference_batch_size and enable_progress_bar.
+        PyTorchExecutionConfig. Training: the execution config of the one flag translation
+        (:func:`training_flag_values`, :func:`training_configs`; learning rate and schedule from the canonical
+        config the flags and ``--config`` file give), settled (:func:`settle_execution`). Inference sets
+        accelerator, num_workers, precision, inference_batch_size and enable_progress_bar.
 
     Warns:
-        DeprecationWarning: ``--device`` (see :func:`resolve_accelerator`), ``--disable_mlflow`` (mapped
+        DeprecationWarning: ``--device`` (see :func:`apply_device`), ``--disable_mlflow`` (mapped
             to ``--logger none`` plus ``--quiet``).
 
     Raises:
-        ValueError: unknown mode. CliError / MissingExtraError: bad values, unavailable accelerator or logger.
+        ValueError: unknown mode. CliError / MissingExtraError / GradientAccumulationError: bad values,
+        unavailable accelerator or logger, gradient accumulation.
     """
     from ptycho_bridge.execution import PyTorchExecutionConfig
 
     if mode not in ("training", "inference"):
         raise ValueError(f"mode: expected 'training' or 'inference', found {mode!r}")
-    accelerator = resolve_accelerator(_arg(args, "accelerator", "auto") or "auto", _arg(args, "device"))
-    quiet = bool(_arg(args, "quiet", False))
+    if mode == "training":
+        return settle_execution(training_configs(training_flag_values(args))[1])
     kwargs: dict[str, Any] = {
-        "accelerator": accelerator,
-        "num_workers": int(_arg(args, "num_workers", 0)),
-        "precision": str(_arg(args, "precision", "32") or "32"),
+        "accelerator": resolve_accelerator(getattr(args, "accelerator", "auto") or "auto", args.device),
+        "num_workers": int(getattr(args, "num_workers", 0)),
+        "precision": str(getattr(args, "precision", "32") or "32"),
+        "inference_batch_size": args.inference_batch_size,
+        "enable_progress_bar": not bool(getattr(args, "quiet", False)),
     }
-    if mode == "inference":
-        kwargs["inference_batch_size"] = _arg(args, "inference_batch_size")
-        kwargs["enable_progress_bar"] = not quiet
-        return _make_execution_config(PyTorchExecutionConfig, kwargs)
-
-    logger = _arg(args, "logger", "csv") or "csv"
-    if _arg(args, "disable_mlflow", False):
-        warnings.warn(
-            "--disable_mlflow is deprecated; use --logger none (no tracking) and --quiet (no progress bar)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        logger = "none"
-        quiet = True
-    require_logger_backend(logger)
-    accumulate = int(_arg(args, "accumulate_grad_batches", 1))
-    if accumulate < 1:
-        raise CliError(f"--accumulate-grad-batches: expected an integer >= 1, found {accumulate}")
-    top_k = int(_arg(args, "checkpoint_save_top_k", 1))
-    kwargs.update(
-        devices=_arg(args, "devices", 1),
-        strategy=_arg(args, "strategy", "auto") or "auto",
-        num_nodes=int(_arg(args, "num_nodes", 1) or 1),
-        deterministic=bool(_arg(args, "deterministic", True)),
-        learning_rate=float(_arg(args, "learning_rate", 1e-3)),
-        scheduler=_arg(args, "scheduler", "Default"),
-        lr_warmup_epochs=int(_arg(args, "lr_warmup_epochs", 0)),
-        lr_min_ratio=float(_arg(args, "lr_min_ratio", 0.1)),
-        accumulate_grad_batches=accumulate,
-        enable_progress_bar=not quiet,
-        # top-k 0 means "keep no checkpoint": Lightning would still write last.ckpt, so switch it off.
-        enable_checkpointing=bool(_arg(args, "enable_checkpointing", True)) and top_k != 0,
-        checkpoint_save_top_k=top_k,
-        checkpoint_monitor_metric=_arg(args, "checkpoint_monitor", "val_loss"),
-        checkpoint_mode=_arg(args, "checkpoint_mode", "min"),
-        early_stop_patience=int(_arg(args, "early_stop_patience", 100)),
-        checkpoint_every_n_steps=int(_arg(args, "checkpoint_every_n_steps", 50)),
-        logger_backend=logger,
-    )
-    if kwargs["scheduler"] == "MultiStage":
-        nepochs = _arg(args, "max_epochs") or (None if _arg(args, "max_time") else _canonical_nepochs())
-        if nepochs is None:
-            raise CliError("--scheduler MultiStage: expected --max-epochs (its milestones are fractions of the run's "
-                           "epochs), found only --max-time")
-        kwargs["multistage_milestones"] = default_multistage_milestones(int(nepochs))
     return _make_execution_config(PyTorchExecutionConfig, kwargs)
-
-
-def _canonical_nepochs() -> int:
-    from ptycho.config.config import TrainingConfig
-
-    return int(TrainingConfig.nepochs)
 
 
 def _make_execution_config(cls: type, kwargs: dict[str, Any]) -> Any:
