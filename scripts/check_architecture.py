@@ -47,7 +47,7 @@ OPTIONAL = frozenset({"h5py", "scipy", "skimage", "safetensors", "yaml", "mlflow
                       "ptychi", "ptychodus", "PIL", "psutil", "tqdm", "mkdocs", "playwright"})
 #: specs/architecture.md §4: the modules that may touch the legacy global state
 LEGACY_SURFACE = (
-    "ptycho/params.py", "ptycho/config/config.py", "ptycho_tf/legacy/", "ptycho_bridge/backend_selector.py",
+    "ptycho/params.py", "ptycho/config/config.py", "ptycho_tf/compat/", "ptycho_bridge/backend_selector.py",
 )
 #: specs/architecture.md §7: the source trees whose ``ptycho`` modules are compatibility shims (rule 6)
 SHIM_ROOTS = ("packages/ptycho-tf/src/ptycho",)

@@ -39,9 +39,9 @@ API_PAGES = {
     "torch": ["ptycho_torch.workflows.components", "ptycho_torch.refine", "ptycho_torch.bundle",
               "ptycho_torch.forward_model", "ptycho_torch.stitching", "ptycho_torch.export"],
     # the legacy names ptychodus imports are shims of these modules (specs/architecture.md §7)
-    "tensorflow": ["ptycho_tf.legacy.components", "ptycho_tf.legacy.model_manager", "ptycho_tf.legacy.loader",
-                   "ptycho_tf.legacy.model", "ptycho_tf.legacy.train_pinn", "ptycho_tf.legacy.tf_helper",
-                   "ptycho_tf.legacy.probe", "ptycho_tf.evaluation", "ptycho_tf.workflow", "ptycho_tf.data"],
+    "tensorflow": ["ptycho_tf.compat.components", "ptycho_tf.compat.model_manager", "ptycho_tf.compat.loader",
+                   "ptycho_tf.compat.model", "ptycho_tf.compat.train_pinn", "ptycho_tf.compat.tf_helper",
+                   "ptycho_tf.compat.probe", "ptycho_tf.evaluation", "ptycho_tf.workflow", "ptycho_tf.data"],
 }
 
 

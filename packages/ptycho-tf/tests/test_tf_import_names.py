@@ -14,14 +14,14 @@ from ptycho import params
 from ptycho.raw_data import RawData
 
 SHIMS = {
-    "ptycho.model": "ptycho_tf.legacy.model",
-    "ptycho.loader": "ptycho_tf.legacy.loader",
-    "ptycho.tf_helper": "ptycho_tf.legacy.tf_helper",
-    "ptycho.probe": "ptycho_tf.legacy.probe",
-    "ptycho.train_pinn": "ptycho_tf.legacy.train_pinn",
-    "ptycho.model_manager": "ptycho_tf.legacy.model_manager",
+    "ptycho.model": "ptycho_tf.compat.model",
+    "ptycho.loader": "ptycho_tf.compat.loader",
+    "ptycho.tf_helper": "ptycho_tf.compat.tf_helper",
+    "ptycho.probe": "ptycho_tf.compat.probe",
+    "ptycho.train_pinn": "ptycho_tf.compat.train_pinn",
+    "ptycho.model_manager": "ptycho_tf.compat.model_manager",
     "ptycho.evaluation": "ptycho_tf.evaluation",
-    "ptycho.workflows.components": "ptycho_tf.legacy.components",
+    "ptycho.workflows.components": "ptycho_tf.compat.components",
     "ptycho.workflows.backend_selector": "ptycho_bridge.backend_selector",
 }
 N = 64
@@ -34,7 +34,7 @@ def test_each_legacy_name_is_the_real_module(legacy, real):
 
 def test_from_ptycho_import_binds_the_same_object_and_shares_patches(monkeypatch):
     from ptycho import model as legacy_model
-    from ptycho_tf.legacy import model
+    from ptycho_tf.compat import model
 
     assert legacy_model is model
     monkeypatch.setattr("ptycho.model._state", {"models": "patched", "config": None})
@@ -52,7 +52,7 @@ def test_importing_the_container_loads_no_tensorflow():
     code = ("import sys, ptycho_tf.data, ptycho.loader; "
             "sys.exit('tensorflow imported' if 'tensorflow' in sys.modules else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    # ptycho.loader binds ptycho_tf.legacy.loader, which imports only numpy-side modules
+    # ptycho.loader binds ptycho_tf.compat.loader, which imports only numpy-side modules
     assert proc.returncode == 0, proc.stderr[-500:]
 
 

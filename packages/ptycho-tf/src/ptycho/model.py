@@ -1,4 +1,4 @@
-"""Compatibility name (specs/architecture.md §7): ``ptycho.model`` is the module :mod:`ptycho_tf.legacy.model`.
+"""Compatibility name (specs/architecture.md §7): ``ptycho.model`` is the module :mod:`ptycho_tf.compat.model`.
 
 Importing this name binds that module object itself (one module, two names: its state, and a test's patch of
 ``ptycho.model.<attr>``, are shared).
@@ -6,6 +6,6 @@ Importing this name binds that module object itself (one module, two names: its 
 
 import sys
 
-from ptycho_tf.legacy import model as _module
+from ptycho_tf.compat import model as _module
 
 sys.modules[__name__] = _module

@@ -1,4 +1,4 @@
-"""Compatibility name (specs/architecture.md §7): ``ptycho.probe`` is the module :mod:`ptycho_tf.legacy.probe`.
+"""Compatibility name (specs/architecture.md §7): ``ptycho.probe`` is the module :mod:`ptycho_tf.compat.probe`.
 
 Importing this name binds that module object itself (one module, two names: its state, and a test's patch of
 ``ptycho.probe.<attr>``, are shared).
@@ -6,6 +6,6 @@ Importing this name binds that module object itself (one module, two names: its 
 
 import sys
 
-from ptycho_tf.legacy import probe as _module
+from ptycho_tf.compat import probe as _module
 
 sys.modules[__name__] = _module

@@ -1,4 +1,4 @@
-"""Compatibility name (specs/architecture.md §7): ``ptycho.tf_helper`` is the module :mod:`ptycho_tf.legacy.tf_helper`.
+"""Compatibility name (specs/architecture.md §7): ``ptycho.tf_helper`` is the module :mod:`ptycho_tf.compat.tf_helper`.
 
 Importing this name binds that module object itself (one module, two names: its state, and a test's patch of
 ``ptycho.tf_helper.<attr>``, are shared).
@@ -6,6 +6,6 @@ Importing this name binds that module object itself (one module, two names: its 
 
 import sys
 
-from ptycho_tf.legacy import tf_helper as _module
+from ptycho_tf.compat import tf_helper as _module
 
 sys.modules[__name__] = _module

@@ -17,7 +17,7 @@ from typing import Any
 
 from ptycho.config.training_options import tf_unsupported
 from ptycho_bridge.backend_api import Reconstruction
-from ptycho_tf.legacy import components
+from ptycho_tf.compat import components
 
 from . import bundle, workflow
 

@@ -3,7 +3,7 @@
 Arrays are kept as numpy (float32 / complex64); nothing is converted to tensors eagerly.
 ``coords_true`` is the measured ``coords_relative``; ``create_split`` splits every per-group array.
 ``nphotons`` (for ``norm_Y_I``) and ``gridsize`` are arguments; the legacy ``ptycho.loader`` functions
-(:mod:`ptycho_tf.legacy.loader`) read them from the ``ptycho.params`` mirror when a caller leaves them out.
+(:mod:`ptycho_tf.compat.loader`) read them from the ``ptycho.params`` mirror when a caller leaves them out.
 """
 
 from __future__ import annotations

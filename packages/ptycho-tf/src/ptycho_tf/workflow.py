@@ -3,7 +3,7 @@
 Config and data in, models and results out: grouping (:func:`create_data_container`), training
 (:func:`fit`, :func:`train`), prediction (:func:`predict`), stitching (:func:`reassemble`) and the whole run
 (:func:`run`). Nothing here reads or writes the legacy ``ptycho.params.cfg`` or the "current model" of
-``ptycho.model``; the legacy entry points (:mod:`ptycho_tf.legacy`: ``ptycho.workflows.components``,
+``ptycho.model``; the legacy entry points (:mod:`ptycho_tf.compat`: ``ptycho.workflows.components``,
 ``ptycho.train_pinn``) wrap these
 functions and then update that mirror for the callers that read it (ptychodus, the seed guide). The backend
 object ``ptycho_tf.backend.BACKEND`` (the ``ptycho.backends`` entry point) calls these functions.

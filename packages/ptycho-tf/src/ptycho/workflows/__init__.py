@@ -1,2 +1,2 @@
 """Compatibility package ``ptycho.workflows`` (specs/architecture.md §7): ``components`` is
-:mod:`ptycho_tf.legacy.components`, ``backend_selector`` is :mod:`ptycho_bridge.backend_selector`."""
+:mod:`ptycho_tf.compat.components`, ``backend_selector`` is :mod:`ptycho_bridge.backend_selector`."""

@@ -13,7 +13,7 @@ import numpy as np
 from ptycho import params
 from ptycho.config.config import update_legacy_dict
 from ptycho_tf import bundle
-from ptycho_tf.legacy import model as model_mod
+from ptycho_tf.compat import model as model_mod
 
 __all__ = ["save", "load", "ModelManager", "load_inference_bundle"]
 

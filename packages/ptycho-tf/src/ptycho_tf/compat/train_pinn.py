@@ -12,8 +12,8 @@ import numpy as np
 from ptycho import params, physics
 from ptycho_tf import workflow
 from ptycho_tf.bundle import load_bundle
-from ptycho_tf.legacy import model as model_mod
-from ptycho_tf.legacy import probe as probe_mod
+from ptycho_tf.compat import model as model_mod
+from ptycho_tf.compat import probe as probe_mod
 
 __all__ = ["calculate_intensity_scale", "train", "train_with_config", "eval", "train_eval"]
 

@@ -16,7 +16,7 @@ import numpy as np
 from ptycho import params, physics
 from ptycho.config.config import ModelConfig, TrainingConfig
 from ptycho_tf import network, training
-from ptycho_tf.legacy import probe as probe_mod
+from ptycho_tf.compat import probe as probe_mod
 from ptycho_tf.network import Models
 
 __all__ = ["create_model_with_gridsize", "create_compiled_model", "build_from_config", "negloglik",

@@ -22,8 +22,8 @@ from ptycho.atomic_io import atomic_write
 from ptycho.config.config import update_legacy_dict
 from ptycho.raw_data import load_data
 from ptycho_tf import workflow
-from ptycho_tf.legacy import model as model_mod
-from ptycho_tf.legacy.model_manager import load_inference_bundle
+from ptycho_tf.compat import model as model_mod
+from ptycho_tf.compat.model_manager import load_inference_bundle
 from ptycho_tf.workflow import grouping_seed
 
 __all__ = ["run_cdi_example", "train_cdi_model", "create_ptycho_data_container", "grouping_seed", "reassemble_cdi_image",
