@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["zero_correction_heads"]
+__all__ = ["NoProjectedInput", "zero_correction_heads"]
+
+
+class NoProjectedInput(ValueError):
+    """The bundle's generator has no projected input (``input_projections`` 0): there is no estimate to show."""
 
 
 def zero_correction_heads(models: Any) -> int:

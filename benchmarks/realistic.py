@@ -294,17 +294,17 @@ def network_patches(model_dir: str | Path, test_npz: str | Path, M: int = 20,
     (patches (P, N, N) complex64, group offsets (P, 2) float64 [x, y]), one per group (gridsize 1:
     one per position), so the caller can stitch with either interpolation. ``estimate_only``: the bundle's
     projected generator with its correction heads zeroed (``correction_heads.zero_correction_heads``), i.e. the physics
-    estimate the CNN corrects, through the same path; ValueError for a bundle without projected input.
+    estimate the CNN corrects, through the same path; ``correction_heads.NoProjectedInput`` for a bundle without projected input.
     """
     from ptycho.raw_data import RawData
     from ptycho_torch.inference import build_inference_config
     from ptycho_torch.workflows.components import _reassemble_cdi_image_torch, load_inference_bundle_torch
 
     models, training_config = load_inference_bundle_torch(model_dir)
-    from correction_heads import zero_correction_heads
+    from correction_heads import NoProjectedInput, zero_correction_heads
 
     if estimate_only and not zero_correction_heads(models):
-        raise ValueError(f"network_patches: {model_dir}: expected a bundle with input_projections > 0")
+        raise NoProjectedInput(f"network_patches: {model_dir}: expected a bundle with input_projections > 0")
     config = build_inference_config(training_config, Path(model_dir), Path(test_npz), Path(model_dir) / "infer", None)
     execution = types.SimpleNamespace(inference_batch_size=int(batch_size), num_workers=0, accelerator="cpu")
     _, _, res = _reassemble_cdi_image_torch(RawData.from_file(str(test_npz)), config, M=M, models=models,

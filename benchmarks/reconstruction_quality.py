@@ -50,6 +50,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import realistic as R  # noqa: E402
+from correction_heads import NoProjectedInput  # noqa: E402
 
 M_STITCH = 20
 CHECKPOINTS = (1, 2, 5, 10, 20, 50, 100)
@@ -263,7 +264,7 @@ def run_object(kind: str, args: argparse.Namespace, rate: float, has_max_time: b
         try:  # the physics estimate the CNN corrects: its share of the score is not the network's
             est, est_offsets = R.network_patches(work / "model", work / "data" / "test.npz", M=M_STITCH,
                                                  estimate_only=True)
-        except ValueError:
+        except NoProjectedInput:
             est = None
         if est is not None:
             canvas, origin = R.stitch(est, est_offsets, M=M_STITCH, interpolation="bilinear")
