@@ -5,7 +5,6 @@ The command runs in a child process with stdout and stderr captured (pipes), as 
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import subprocess
@@ -13,8 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from ptycho_bridge.step_progress import StepProgress
 
 pytest.importorskip("ptycho_torch")
 
@@ -75,26 +72,3 @@ def test_infer_quiet_shows_no_progress(bundle: Path, tmp_path: Path) -> None:
                "--refine-device", "cpu", "--quiet")
     assert r.returncode == 0, r.stderr[-3000:]
     assert "predicting:" not in r.stderr and "refining:" not in r.stderr, r.stderr
-
-
-def test_step_display_on_a_terminal_redraws_one_line_and_in_a_pipe_prints_lines() -> None:
-    term = io.StringIO()
-    with StepProgress(3, "refining: pass", stream=term, terminal=True) as shown:
-        for nll in (3.0, 2.0, 1.0):
-            shown.step(nll=nll)
-    text = term.getvalue()
-    # redrawn in place (carriage return, erase to the end of the line), one newline when it ends
-    assert text.startswith("\rrefining: pass 1/3  nll 3  elapsed 0:00  eta ") and text.count("\n") == 1
-    assert "\rrefining: pass 3/3  nll 1  elapsed 0:00  eta 0:00\x1b[K\n" in text
-    pipe = io.StringIO()
-    with StepProgress(None, "predicting: batch", stream=pipe, terminal=False, min_interval_s=3600) as shown:
-        for _ in range(3):
-            shown.total = 3
-            shown.step()
-    # a line at most once an hour here: the first and the last only
-    assert pipe.getvalue().splitlines() == ["predicting: batch 1/3  elapsed 0:00  eta 0:00",
-                                            "predicting: batch 3/3  elapsed 0:00  eta 0:00"]
-    silent = io.StringIO()
-    with StepProgress(2, "x", stream=silent, enabled=False) as shown:
-        shown.step()
-    assert silent.getvalue() == "" and shown.done == 1

@@ -155,11 +155,3 @@ def test_demo_interrupted_while_training_leaves_no_output_folder(tmp_path, name,
     _, err = _signal_when(proc, (out / "model" / "checkpoints" / "last.ckpt").exists, name)  # epoch 1 done
     _assert_one_line(proc, err, code, "ptycho demo", cause)
     assert not out.exists()
-
-
-def test_interrupt_cause_lines():
-    from ptycho_bridge.interrupts import Interrupted, interrupt_cause
-
-    assert interrupt_cause(KeyboardInterrupt()) == ("interrupted (Ctrl-C)", 130)
-    assert interrupt_cause(Interrupted("SIGINT")) == ("interrupted (Ctrl-C)", 130)
-    assert interrupt_cause(Interrupted("SIGTERM")) == ("interrupted by signal SIGTERM", 143)

@@ -30,7 +30,6 @@ __all__ = [
     "CHECKPOINT_MODES",
     "EXECUTION_RULES",
     "execution_config_for",
-    "is_main_process",
 ]
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
@@ -40,25 +39,6 @@ LOGGER_BACKENDS = ("csv", "tensorboard", "mlflow", "none")
 CHECKPOINT_MODES = ("min", "max")
 
 _O = "PyTorchExecutionConfig"
-
-#: environment variables that number the processes of a distributed run: Lightning's own launcher
-#: (LOCAL_RANK, NODE_RANK), torchrun (RANK, LOCAL_RANK) and SLURM (SLURM_PROCID)
-_RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
-
-
-def is_main_process() -> bool:
-    """True unless the environment numbers this process as another than the first of a distributed run.
-
-    Read before a Trainer exists (and by the command lines after it): the other processes of a DDP run train
-    but leave every output (bundle, printed result, clean-up of a failed run) to the first (specs/scaling.md §1).
-    """
-    import os
-
-    for name in _RANK_VARIABLES:
-        value = os.environ.get(name, "0").strip() or "0"
-        if value.isdigit() and int(value) != 0:
-            return False
-    return True
 
 #: What each field allows and means; rendered into specs/config-bridge.md §5.
 EXECUTION_RULES: dict[str, str] = {

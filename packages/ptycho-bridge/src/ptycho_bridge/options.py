@@ -24,7 +24,16 @@ from ptycho.config import config as canonical
 from ptycho.config.config import SCHEDULERS
 from ptycho.config.teacher_options import TEACHERS
 from ptycho.config.training_options import ARCHITECTURES, CLIP_ALGORITHMS, OPTIMIZERS
-from ptycho_bridge.argtypes import (
+from ptycho_bridge.execution import (
+    ACCELERATORS,
+    CHECKPOINT_MODES,
+    LOGGER_BACKENDS,
+    PRECISIONS,
+    STRATEGIES,
+    PyTorchExecutionConfig,
+)
+from ptycho_bridge.field_map import FIELD_MAP
+from ptycho_bridge.option_types import (
     closed_unit,
     devices_value,
     max_time_value,
@@ -35,15 +44,6 @@ from ptycho_bridge.argtypes import (
     top_k_int,
     unit_interval,
 )
-from ptycho_bridge.execution import (
-    ACCELERATORS,
-    CHECKPOINT_MODES,
-    LOGGER_BACKENDS,
-    PRECISIONS,
-    STRATEGIES,
-    PyTorchExecutionConfig,
-)
-from ptycho_bridge.field_map import FIELD_MAP
 
 __all__ = ["Option", "OPTIONS", "COMMANDS", "HOMES", "options_for", "add_options", "option_problems", "dest_fields",
            "unset_values", "parser_problems"]

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ptycho_bridge.argtypes import nonnegative_int, positive_float
+from ptycho_bridge.option_types import nonnegative_int, positive_float
 from ptycho_cli.errors import EXIT_OK, UserError
 
 __all__ = ["add_convert_parser", "cmd_convert"]

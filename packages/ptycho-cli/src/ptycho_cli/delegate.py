@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from ptycho.runtime.processes import is_main_process
 from ptycho_bridge.flag_configs import configs_from_flags
 from ptycho_bridge.options import options_for
 from ptycho_cli.backends import choose_backend, load_backend
@@ -96,8 +97,6 @@ def bundle_backend(model_path: str) -> str | None:
 
 
 def _announce(backend: str, reason: str) -> None:
-    from ptycho_bridge.execution import is_main_process
-
     if is_main_process():  # the other processes of a DDP run (specs/scaling.md §1) stay silent
         print(f"backend: {backend} ({reason})", flush=True)
 

@@ -12,8 +12,8 @@ import sys
 import traceback
 from typing import TextIO
 
-from ptycho_bridge.faults import environment_fault
-from ptycho_bridge.interrupts import Interrupted, interrupt_cause, received_signal
+from ptycho.runtime.faults import environment_fault
+from ptycho.runtime.interrupts import Interrupted, interrupt_cause, received_signal
 
 __all__ = [
     "EXIT_OK",
@@ -52,7 +52,7 @@ def is_user_error(exc: BaseException) -> bool:
     ``ValueError`` covers ``ptycho.data_contract.ContractError`` and the ``<Class>.<field>: expected ...``
     errors of the config dataclasses; ``OSError`` subclasses about paths (missing file, folder given for a
     file, permission denied) are the user's to fix too, and so is any OSError carrying an errno (a full disk,
-    a read-only folder, a file that vanished: ``ptycho_bridge.faults``, specs/reliability.md §7).
+    a read-only folder, a file that vanished: ``ptycho.runtime.faults``, specs/reliability.md §7).
     """
     if environment_fault(exc) is not None:
         return True
@@ -105,7 +105,7 @@ def report_exception(exc: BaseException, prog: str, debug: bool, stream: TextIO 
         return exc.code
     if not is_user_error(exc) and received_signal() is not None:
         exc = Interrupted(received_signal())  # the interrupt, turned into another error by native code (torch.save)
-    if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM (ptycho_bridge.interrupts)
+    if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM (ptycho.runtime.interrupts)
         cause, code = interrupt_cause(exc)
         print(f"{prog}: {cause}", file=out)
         return code

@@ -16,21 +16,21 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from ptycho_bridge.argtypes import (
+from ptycho.runtime.interrupts import Interrupted, received_signal, signals_raise
+from ptycho_bridge.flag_style import kebab_case_usage
+from ptycho_bridge.option_types import (
     max_time_value,
     nonnegative_float,
     nonnegative_int,
     positive_float,
-    positive_float_list,
     positive_int,
 )
-from ptycho_bridge.flag_style import kebab_case_usage
-from ptycho_bridge.interrupts import Interrupted, received_signal, signals_raise
 from ptycho_cli import __version__
 from ptycho_cli.convert_cmd import add_convert_parser
 from ptycho_cli.errors import EXIT_OK, UserError, report_exception
 from ptycho_cli.flags import add_infer_flags, add_train_flags
 from ptycho_cli.refine_cmd import add_refine_infer_flags, add_refine_parser
+from ptycho_cli.value_types import positive_float_list
 
 __all__ = ["build_parser", "main", "train_main", "inference_main", "evaluate_main", "CliParser"]
 

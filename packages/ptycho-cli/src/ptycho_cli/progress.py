@@ -1,6 +1,6 @@
 """Progress bars for long work (simulation, grouping, training, inference, refinement), silenced by ``--quiet``.
 
-On a terminal (:func:`ptycho_bridge.console.is_terminal`) :class:`stage` and :class:`steps` draw bars; in a pipe
+On a terminal (:func:`ptycho.runtime.console.is_terminal`) :class:`stage` and :class:`steps` draw bars; in a pipe
 or a log file they print plain lines instead. Bars and lines go to stderr (stdout stays clean for summaries and
 pipes) through ``tqdm``. The command line calls :func:`set_quiet` once; library code then asks :func:`bar` / :func:`track` for a bar and gets a silent
 one when quiet. Tests pass ``enabled=True`` to force output regardless of the global switch.
@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 from tqdm import tqdm
 
-from ptycho_bridge.console import FRAMEWORK_LOGGERS, is_terminal
-from ptycho_bridge.step_progress import StepProgress
+from ptycho.runtime.console import FRAMEWORK_LOGGERS, is_terminal
+from ptycho.runtime.progress import StepProgress
 
 __all__ = ["bar", "is_quiet", "set_quiet", "track", "stage", "steps", "quiet_libraries", "silence_library_logs"]
 
@@ -90,7 +90,7 @@ class stage:
 
 class steps(StepProgress):
     """Progress of a counted loop whose steps report values (refinement passes):
-    :class:`ptycho_bridge.step_progress.StepProgress` on stderr (one line redrawn on a terminal; elsewhere one
+    :class:`ptycho.runtime.progress.StepProgress` on stderr (one line redrawn on a terminal; elsewhere one
     line per step, ``<desc> 3/10  nll 1.234e+05  elapsed 0:12  eta 0:28``), silenced by :func:`set_quiet`.
     ``total`` None: the count alone. Use as a context manager; call :meth:`step` after each step."""
 

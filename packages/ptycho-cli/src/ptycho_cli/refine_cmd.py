@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ptycho_bridge.argtypes import nonnegative_float, nonnegative_int, positive_int
 from ptycho_bridge.flag_style import hide_spellings
+from ptycho_bridge.option_types import nonnegative_float, nonnegative_int, positive_int
 from ptycho_cli.errors import EXIT_OK, UserError
 from ptycho_cli.progress import steps
 from ptycho_cli.refine_network import TARGETS, finetuned_start, require_torch_bundle

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ptycho.physics.patches import STITCH_M  # the stitching crop (re-exported)
+from ptycho.runtime.interrupts import interrupt_cause
 from ptycho_cli.errors import StoppedRun, UserError
 from ptycho_cli.progress import is_quiet, stage
 from ptycho_cli.recipe import recipe_for
@@ -55,8 +56,6 @@ def _stopped(exc: KeyboardInterrupt, out: Path, command: list[str] | None) -> St
     not written; ``--resume`` redoes the interrupted epoch, specs/reliability.md §1, §8), else None."""
     import shlex
 
-    from ptycho_bridge.interrupts import interrupt_cause
-
     last = out / "checkpoints" / "last.ckpt"
     if not last.is_file():
         return None
@@ -92,7 +91,7 @@ def train_with_backend(backend: Any, args: argparse.Namespace) -> dict[str, Any]
         if not getattr(args, "resume", None):
             raise
         raise UserError(f"--resume: {exc}") from None
-    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (ptycho_bridge.interrupts): say how to continue
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (ptycho.runtime.interrupts): say how to continue
         stopped = _stopped(exc, out, getattr(args, "command_line", None))
         if stopped is None:
             raise

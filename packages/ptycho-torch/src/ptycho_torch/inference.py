@@ -11,7 +11,7 @@ Normative text: specs/torch-cli.md §4-§5. Flags may come in any order. Flow:
 4. build the canonical ``InferenceConfig`` from the bundle's canonical TrainingConfig (``--n-groups`` groups,
    None = all); no PyTorch-native round trip;
 5. ``reassemble_cdi_image_torch`` predicts and stitches, showing each prediction batch
-   (:class:`ptycho_bridge.step_progress.StepProgress` on stderr: a redrawn line on a terminal, in a pipe
+   (:class:`ptycho.runtime.progress.StepProgress` on stderr: a redrawn line on a terminal, in a pipe
    ``predicting: batch 3/10  elapsed 0:02  eta 0:05``, at most one line a second, the first and the last
    always; none with ``--quiet``); write ``reconstructed_amplitude.png``,
    ``reconstructed_phase.png`` and ``reconstructed_object.npz`` (complex object) atomically;
@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from ptycho.physics.patches import STITCH_M
+from ptycho.runtime.progress import StepProgress
 from ptycho_bridge.flag_style import kebab_case_usage
 from ptycho_bridge.options import add_options
-from ptycho_bridge.step_progress import StepProgress
 from ptycho_torch.cli.shared import (
     CliArgumentParser,
     CliError,

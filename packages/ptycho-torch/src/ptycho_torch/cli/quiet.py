@@ -9,7 +9,7 @@ import os
 import warnings
 from collections.abc import Iterator
 
-from ptycho_bridge.console import FRAMEWORK_LOGGERS
+from ptycho.runtime.console import FRAMEWORK_LOGGERS
 
 __all__ = ["silence_native_logs", "quiet_output"]
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ptycho.config.training_options import describe_groups, describe_length
-from ptycho_bridge.execution import PyTorchExecutionConfig, is_main_process
+from ptycho.runtime.processes import is_main_process
+from ptycho_bridge.execution import PyTorchExecutionConfig
 from ptycho_torch.cli.output_guard import OutputGuard
 from ptycho_torch.cli.quiet import quiet_output, silence_native_logs
 from ptycho_torch.cli.requeue import clear_marker, job_id, requeued_checkpoint

@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from ptycho.config.config import SCHEDULERS, default_multistage_milestones
-from ptycho_bridge.argtypes import devices_value, nonnegative_int, positive_float, positive_int, top_k_int  # noqa: F401 (re-exported)
+from ptycho.runtime.faults import environment_fault
+from ptycho.runtime.interrupts import Interrupted, interrupt_cause, received_signal, signals_raise
 from ptycho_bridge.config_file import ConfigFileError
 from ptycho_bridge.execution import LOGGER_BACKENDS
-from ptycho_bridge.faults import environment_fault
 from ptycho_bridge.flag_configs import FieldValues, execution_config, field_values, training_config
-from ptycho_bridge.interrupts import Interrupted, interrupt_cause, received_signal, signals_raise
+from ptycho_bridge.option_types import devices_value, nonnegative_int, positive_float, positive_int, top_k_int  # noqa: F401 (re-exported)
 from ptycho_torch.cli.output_guard import OutputGuard
 from ptycho_torch.cli.quiet import quiet_output, silence_native_logs  # noqa: F401  (re-exported: the CLIs import them here)
 from ptycho_torch.cli.stopped import RunStopped
@@ -432,7 +432,7 @@ def run_cli(prog: str, body: Callable[[Sequence[str] | None], int], argv: Sequen
             return body(argv)
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0) if isinstance(exc.code, int) or exc.code is None else 2
-    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM under ptycho_bridge.interrupts.signals_raise
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM under ptycho.runtime.interrupts.signals_raise
         cause, code = interrupt_cause(exc)
         print(f"{prog}: {cause}", file=sys.stderr)
         return code

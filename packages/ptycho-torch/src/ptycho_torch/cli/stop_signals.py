@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ptycho_bridge.interrupts import Interrupted, note_signal
+from ptycho.runtime.interrupts import Interrupted, note_signal
 
 __all__ = ["Terminated", "stop_signals", "sigterm_raises", "defer", "pending", "received", "requeue_signal"]
 

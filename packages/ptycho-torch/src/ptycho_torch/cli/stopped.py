@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ptycho_bridge.faults import environment_fault
+from ptycho.runtime.faults import environment_fault
 from ptycho_torch.cli.stop_signals import Terminated, received, sigterm_raises, stop_signals
 
 _ = (Terminated, sigterm_raises, stop_signals)  # re-exported: the names callers and tests use

@@ -20,8 +20,8 @@ import numpy as np
 from ptycho.config import teacher_options
 from ptycho.config.config import check_implemented, effective_seed
 from ptycho.raw_data import RawData
-from ptycho_bridge.execution import is_main_process
-from ptycho_bridge.step_progress import StepProgress
+from ptycho.runtime.processes import is_main_process
+from ptycho.runtime.progress import StepProgress
 from ptycho_torch.data import create_ptycho_data_container
 from ptycho_torch.workflows.execution import exec_get, resolve_device
 

@@ -13,10 +13,8 @@ from typing import Any
 import torch
 
 from ptycho.config.config import effective_seed
-from ptycho_bridge.execution import is_main_process  # noqa: F401 - re-exported for the workflows
 
-__all__ = ["autocast_for", "exec_get", "is_main_process", "pin_memory_for", "resolve_device", "resolve_seed",
-           "trainer_precision"]
+__all__ = ["autocast_for", "exec_get", "pin_memory_for", "resolve_device", "resolve_seed", "trainer_precision"]
 
 _AUTOCAST_DTYPES = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
 

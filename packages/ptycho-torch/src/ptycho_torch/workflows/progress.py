@@ -29,6 +29,7 @@ import lightning.pytorch as L
 from lightning.pytorch.callbacks import TQDMProgressBar
 
 from ptycho.progress_text import clock, epoch_line, run_eta
+from ptycho.runtime.console import is_terminal
 
 __all__ = ["EpochLines", "OverallProgress", "RankSafeProgressBar", "clock", "progress_callbacks", "short_metrics",
            "stdout_is_terminal"]
@@ -143,9 +144,7 @@ class EpochLines(L.Callback):
 
 
 def stdout_is_terminal() -> bool:
-    """Whether stdout (Lightning's bar's stream) can show a bar (:func:`ptycho_bridge.console.is_terminal`)."""
-    from ptycho_bridge.console import is_terminal
-
+    """Whether stdout (Lightning's bar's stream) can show a bar (:func:`ptycho.runtime.console.is_terminal`)."""
     return is_terminal(sys.stdout)
 
 

@@ -110,7 +110,7 @@ def reassemble_cdi_image_torch(test_data: Any, config: Any, flip_x: bool = False
         models: 'lightning_module' from training or :func:`load_inference_bundle_torch`. When None the
             bundle is loaded from ``config.model_path`` (InferenceConfig) or ``config.output_dir``.
         on_batch: called as ``on_batch(batches done, batches in all)`` after each prediction batch (a
-            progress display, :class:`ptycho_bridge.step_progress.StepProgress`), or None.
+            progress display, :class:`ptycho.runtime.progress.StepProgress`), or None.
 
     Returns:
         (amplitude (H, W) float32, phase (H, W) float32 radians, results) with results a

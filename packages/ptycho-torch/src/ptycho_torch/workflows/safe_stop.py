@@ -24,7 +24,7 @@ from typing import Any
 import lightning.pytorch as L
 from lightning.pytorch.callbacks import Checkpoint
 
-from ptycho_bridge import interrupts
+from ptycho.runtime import interrupts
 from ptycho_torch.cli import stop_signals
 
 __all__ = ["SafeStop", "safe_stop"]
@@ -53,7 +53,7 @@ class SafeStop(L.Callback):
             return
         current = signal.getsignal(signal.SIGINT)
         if current is interrupts.handler():
-            # a command line's handler (ptycho_bridge.interrupts, e.g. ptycho demo) would raise inside
+            # a command line's handler (ptycho.runtime.interrupts, e.g. ptycho demo) would raise inside
             # torch.save; the same safe stop applies for the length of fit (Lightning restores its handlers)
             stop_signals.begin()
             signal.signal(signal.SIGINT, stop_signals.handler())

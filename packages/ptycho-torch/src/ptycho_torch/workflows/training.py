@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ptycho.config.config import check_implemented, validation_groups
+from ptycho.runtime.console import quiet_third_party_noise
 from ptycho_torch.data import build_dataloader, create_ptycho_data_container
 from ptycho_torch.denormals import FlushDenormals
 from ptycho_torch.workflows.execution import exec_get, pin_memory_for, resolve_seed, trainer_precision
@@ -80,7 +81,6 @@ def train_cdi_model_torch(
     import lightning.pytorch as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-    from ptycho_bridge.console import quiet_third_party_noise
     from ptycho_torch.model import PtychoPINN_Lightning
     from ptycho_torch.workflows.checkpoints import AtomicCheckpointIO, resume_callbacks
     from ptycho_torch.workflows.loggers import make_logger

@@ -14,7 +14,7 @@ import time
 from typing import Any, TextIO
 
 from ptycho.progress_text import step_line
-from ptycho_bridge.console import is_terminal
+from ptycho.runtime.console import is_terminal
 
 __all__ = ["StepProgress"]
 

@@ -1,11 +1,11 @@
-"""ptycho_bridge.console: third-party noise is dropped, everything else still reaches the user (issue 18)."""
+"""ptycho.runtime.console: third-party noise is dropped, everything else still reaches the user (issue 18)."""
 
 from __future__ import annotations
 
 import logging
 import warnings
 
-from ptycho_bridge.console import quiet_third_party_noise
+from ptycho.runtime.console import quiet_third_party_noise
 
 
 def test_litlogger_advert_dropped_other_records_kept(caplog):

@@ -1,4 +1,4 @@
-"""ptycho_bridge.argtypes: the argparse value types of every command line."""
+"""ptycho_bridge.option_types: the argparse value types of every command line."""
 
 import argparse
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ptycho_bridge.argtypes import int_value, nonnegative_int, positive_float, positive_int
+from ptycho_bridge.option_types import int_value, nonnegative_int, positive_float, positive_int
 
 
 @given(st.integers(-(10**9), 10**9))

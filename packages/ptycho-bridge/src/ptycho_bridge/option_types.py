@@ -1,4 +1,9 @@
-"""``argparse`` value types shared by every command line (``ptycho``, ``python -m ptycho_torch.train`` / ``.inference``).
+"""The ``argparse`` value types of the option table (:mod:`ptycho_bridge.options`, specs/cli.md §4.3).
+
+Each option of the table names one of these as its type, so they are part of the one typed description of the
+training and inference options: ``ptycho train/infer`` and ``python -m ptycho_torch.train`` / ``.inference``
+parse a value with the same function. The ``ptycho`` command's own subcommands (refine, convert, simulate)
+reuse them; a type that only those use lives in :mod:`ptycho_cli.value_types`.
 
 Each rejects a bad value at parse time with ``argparse.ArgumentTypeError``, which argparse turns into the
 one-line usage error with exit code 2 (specs/cli.md, specs/torch-cli.md). Pure Python: no framework import.
@@ -12,7 +17,7 @@ import math
 from ptycho.config.validation import max_time_seconds
 
 __all__ = ["int_value", "positive_int", "nonnegative_int", "positive_float", "nonnegative_float", "max_time_value",
-           "positive_float_list", "unit_interval", "closed_unit", "top_k_int", "devices_value"]
+           "unit_interval", "closed_unit", "top_k_int", "devices_value"]
 
 
 def int_value(text: str) -> int:
@@ -57,15 +62,6 @@ def positive_float(text: str) -> float:
 def nonnegative_float(text: str) -> float:
     """argparse type: a finite number >= 0."""
     return _bounded_float(text, strict=False)
-
-
-def positive_float_list(text: str) -> list[float]:
-    """argparse type: comma-separated finite numbers > 0 (``0.7,0.2,0.1``)."""
-    parts = [p.strip() for p in str(text).split(",")]
-    try:
-        return [_bounded_float(p, strict=True) for p in parts]
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers > 0, found {text!r}") from None
 
 
 def max_time_value(text: str) -> str:
