@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ptycho_torch.refine.start import crop, embed_start, output_window
+from ptycho_torch.refine.start import crop, embed_start, output_object, output_window
 
 
 def _field(x, y):
@@ -42,3 +42,18 @@ def test_output_window_and_crop():
     obj = np.arange(100 * 100).reshape(100, 100)
     part = crop(obj, (5, 7), origin, shape)
     assert part.shape == shape and part[0, 0] == obj[20 - 7, 10 - 5]
+
+
+@pytest.mark.parametrize("canvas_origin", [(0, 0), (15, 25)])
+def test_output_object_keeps_the_window_with_its_origin(canvas_origin):
+    """Each pixel of the kept object is the canvas pixel at the same object coordinates; a canvas starting inside
+    the window clips it and moves the origin to the canvas's corner."""
+    positions = np.array([[20.2, 30.0], [50.0, 41.5]])  # window: origin (10, 20), 32 x 50
+    x0, y0 = canvas_origin
+    rows, cols = np.mgrid[0:100, 0:100]
+    canvas = ((cols + x0) + 1j * (rows + y0)).astype(np.complex128)  # value = its own object coordinates x + iy
+    obj, corner = output_object(canvas, canvas_origin, positions)
+    assert obj.dtype == np.complex64 and corner == (max(10, x0), max(20, y0))
+    assert obj.shape == (32 - (corner[1] - 20), 50 - (corner[0] - 10))
+    r, c = np.mgrid[0:obj.shape[0], 0:obj.shape[1]]
+    np.testing.assert_array_equal(obj, (c + corner[0]) + 1j * (r + corner[1]))

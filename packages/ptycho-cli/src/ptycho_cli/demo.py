@@ -257,7 +257,7 @@ def refine_reconstruction(scan: Any, canvas: np.ndarray, origin_xy: Any, iterati
     --refine-iterations`` writes it, zero where the stitched ``canvas`` (origin ``origin_xy``) covers nothing;
     object coordinates [x, y] of its pixel (0, 0), float)."""
     from ptycho_torch.refine import RefineOptions, refine
-    from ptycho_torch.refine.start import crop, embed_start, output_window
+    from ptycho_torch.refine.start import embed_start, output_object
 
     positions = np.stack([np.asarray(scan.xcoords, float), np.asarray(scan.ycoords, float)], axis=1)
     n = int(np.asarray(scan.diff3d).shape[-1])
@@ -266,9 +266,7 @@ def refine_reconstruction(scan: Any, canvas: np.ndarray, origin_xy: Any, iterati
         result = refine(np.asarray(scan.diff3d), positions, np.asarray(scan.probeGuess), start, origin,
                         options=RefineOptions(iterations=int(iterations)),
                         on_iteration=lambda row: shown.step(nll=float(row["nll"])))
-    window, shape = output_window(positions)
-    obj = crop(result.object, result.origin_xy, window, shape).astype(np.complex64)
-    corner = (max(window[0], result.origin_xy[0]), max(window[1], result.origin_xy[1]))
+    obj, corner = output_object(result.object, result.origin_xy, positions)
     # what the stitched network canvas does not cover was never illuminated: zero it in the refined object
     # too, so both are scored on the same region (the evaluation scores the covered rectangle)
     shift = np.round(np.asarray(corner, float) - np.asarray(origin_xy, float)).astype(int)  # canvas px of obj (0, 0)

@@ -55,13 +55,11 @@ def write_refinement(out_dir: str | Path, result: Any, scan: dict[str, Any], opt
     """
     from ptycho.atomic_io import save_json_atomic, save_npz_atomic, save_text_atomic
     from ptycho_torch.export import save_reconstruction_pngs
-    from ptycho_torch.refine.start import crop, output_window
+    from ptycho_torch.refine.start import output_object
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    origin, shape = output_window(scan["positions"])
-    obj = crop(result.object, result.origin_xy, origin, shape).astype(np.complex64)
-    placed = (max(origin[0], result.origin_xy[0]), max(origin[1], result.origin_xy[1]))
+    obj, placed = output_object(result.object, result.origin_xy, scan["positions"])
     units = "counts" if scan.get("scale_known") else "amplitude^2 (scan scale unknown)"
     log = {"options": dataclasses.asdict(options), "initial_nll": result.initial_nll, "final_nll": result.final_nll,
            "start_scale": float(result.start_scale), "nll_units": units, "history": result.history}

@@ -5,7 +5,7 @@ of each patch) and sits at a fractional origin; refinement needs every probe win
 pixels. :func:`embed_start` resamples the stitched canvas onto the integer grid of the refinement canvas
 (cubic spline, by the origin's fractional part) and fills the rest with the stitched canvas's median
 amplitude at phase 0 (the flat start's value there). :func:`output_window` is the part of the refined
-canvas a reconstruction file keeps.
+canvas a reconstruction file keeps; :func:`output_object` cuts it out with its origin.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from scipy import ndimage
 
 from .options import object_canvas_geometry
 
-__all__ = ["embed_start", "output_window", "crop"]
+__all__ = ["embed_start", "output_window", "crop", "output_object"]
 
 
 def embed_start(canvas: np.ndarray, origin_xy, positions: np.ndarray, n: int,
@@ -74,3 +74,16 @@ def crop(obj: np.ndarray, origin_xy: tuple[int, int], window_origin: tuple[int, 
     r1 = min(window_origin[1] - origin_xy[1] + shape[0], obj.shape[0])
     c1 = min(window_origin[0] - origin_xy[0] + shape[1], obj.shape[1])
     return obj[r0:r1, c0:c1]
+
+
+def output_object(canvas: np.ndarray, origin_xy: tuple[int, int], positions: np.ndarray,
+                  pad: int = 10) -> tuple[np.ndarray, tuple[int, int]]:
+    """What a reconstruction file keeps of a refined ``canvas`` (a ``RefineResult``'s ``object`` and integer
+    ``origin_xy``): the :func:`output_window` of ``positions`` (pad px around their box), clipped to the canvas.
+
+    Returns (object (H, W) complex64, object coordinates (x0, y0) in pixels of its pixel (0, 0)): the window's
+    corner, or the canvas's where the canvas starts inside the window.
+    """
+    window, shape = output_window(positions, pad)
+    obj = crop(np.asarray(canvas), origin_xy, window, shape).astype(np.complex64)
+    return obj, (max(window[0], int(origin_xy[0])), max(window[1], int(origin_xy[1])))
