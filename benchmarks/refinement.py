@@ -118,8 +118,8 @@ def run_row(row: str, args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(args.threads)
-    from ptycho_cli.refine_cmd import load_scan
     from ptycho_torch.refine import RefineOptions, refine
+    from ptycho_torch.refine.scan import load_scan
     from ptycho_torch.refine.start import embed_start
 
     scan = load_scan(args.scan_path)
@@ -215,8 +215,8 @@ def run_row(row: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def truth_nll(args: argparse.Namespace) -> float:
     """NLL of the true object (what a perfect fit of the noise-free model scores; the fit goes below it)."""
-    from ptycho_cli.refine_cmd import load_scan
     from ptycho_torch.refine import RefineOptions, refine
+    from ptycho_torch.refine.scan import load_scan
 
     scan = load_scan(args.scan_path)
     with np.load(args.scan_path) as z:

@@ -171,9 +171,9 @@ def test_bad_input_is_one_line_exit_2(scan: Path, tmp_path: Path, capsys, argv, 
 def test_a_failed_write_leaves_no_files(scan: Path, tmp_path: Path, monkeypatch) -> None:
     """§7: when a later file cannot be written, the files written before it are removed."""
     import ptycho.atomic_io as aio
-    from ptycho_cli.refine_cmd import load_scan
     from ptycho_cli.refine_outputs import write_refinement
     from ptycho_torch.refine import RefineOptions, refine
+    from ptycho_torch.refine.scan import load_scan
 
     data = load_scan(scan)
     opts = RefineOptions(iterations=1, refine_probe=True)
@@ -256,8 +256,9 @@ def test_a_failed_refinement_write_restores_plain_inference(scan: Path, tmp_path
     """specs/cli.md §4: the network's files are renamed aside only for the refined ones to take their names; when
     writing those fails, the folder is plain inference's again (no final answer missing, nothing half-written)."""
     import ptycho_cli.refine_outputs as outputs
-    from ptycho_cli.refine_cmd import _run, load_scan
+    from ptycho_cli.refine_cmd import _run
     from ptycho_torch.refine import RefineOptions
+    from ptycho_torch.refine.scan import load_scan
 
     out = tmp_path / "inf"
     out.mkdir()

@@ -21,7 +21,7 @@ from ptycho_cli.errors import EXIT_OK, UserError
 from ptycho_cli.progress import steps
 from ptycho_cli.refine_network import TARGETS, finetuned_start, require_torch_bundle
 
-__all__ = ["add_refine_parser", "add_refine_infer_flags", "cmd_refine", "cmd_infer_then_refine", "load_scan"]
+__all__ = ["add_refine_parser", "add_refine_infer_flags", "cmd_refine", "cmd_infer_then_refine"]
 
 _DEVICES = ("auto", "cpu", "cuda")
 
@@ -132,22 +132,11 @@ def _options(args: argparse.Namespace, iterations: int | None) -> Any:
     return RefineOptions(**kw)
 
 
-def load_scan(path: str | Path) -> dict[str, Any]:
-    """Diffraction, positions, probe, intensity scale and N of a contract-valid scan (ContractError otherwise)."""
-    from ptycho.raw_data import RawData
+def _load_scan(path: str | Path) -> dict[str, Any]:
+    """``ptycho_torch.refine.scan.load_scan`` (PyTorch imported only when a refinement runs)."""
+    from ptycho_torch.refine.scan import load_scan
 
-    raw = RawData.from_file(path)
-    meta = raw.metadata or {}
-    scale = (meta.get("physics_parameters") or {}).get("sim_intensity_scale")
-    try:
-        scale = float(scale) if scale is not None else 1.0
-    except (TypeError, ValueError):
-        scale = 1.0
-    scale = scale if np.isfinite(scale) and scale > 0 else 1.0
-    return {"diffraction": np.asarray(raw.diff3d, dtype=np.float32),
-            "positions": np.stack([np.asarray(raw.xcoords, np.float64), np.asarray(raw.ycoords, np.float64)], 1),
-            "probe": np.asarray(raw.probeGuess, dtype=np.complex64), "scale": scale,
-            "scale_known": scale != 1.0 or "sim_intensity_scale" in (meta.get("physics_parameters") or {})}
+    return load_scan(path)
 
 
 def _run(scan: dict[str, Any], options: Any, out_dir: Path, start: tuple[np.ndarray, Any] | None,
@@ -199,7 +188,7 @@ def cmd_refine(args: argparse.Namespace, extra: list[str]) -> int:
         raise UserError(f"--output-dir {out}: expected a folder, found a file")
     options = _options(args, args.iterations)
     options.validate()
-    scan = load_scan(args.test_data)
+    scan = _load_scan(args.test_data)
     modes = getattr(args, "probe_modes", None)
     if modes is not None:
         scan["probe"] = _probe_modes(scan["probe"], int(modes), args.test_data)
@@ -265,13 +254,13 @@ def cmd_infer_then_refine(args: argparse.Namespace, extra: list[str]) -> int:
         require_torch_bundle(args)
     scan = None
     if modes is not None:  # checked against the scan's probe before inference writes anything
-        scan = load_scan(args.test_data)
+        scan = _load_scan(args.test_data)
         scan["probe"] = _probe_modes(scan["probe"], int(modes), args.test_data)
     code = cmd_infer(args, extra)
     if code != EXIT_OK:
         return code
     out = Path(args.output_dir)
-    scan = scan if scan is not None else load_scan(args.test_data)
+    scan = scan if scan is not None else _load_scan(args.test_data)
     quiet = bool(getattr(args, "quiet", False))
     if net_options is None:
         _run(scan, options, out, _network_start(out), quiet, keep_network=True)
