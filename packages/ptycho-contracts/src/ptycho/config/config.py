@@ -245,8 +245,24 @@ class _ValidatedOnAssignment:
         pass
 
 
+@dataclass(kw_only=True)
+class _GroupingFields(_ValidatedOnAssignment):
+    """The sampling and grouping fields that training and inference share (specs/config.md §3-§4): which scan
+    points are used (``n_groups``, deprecated ``n_images``, ``n_subsample``, ``subsample_seed``) and how they form
+    groups of gridsize² (``neighbor_count``, ``enable_oversampling``, ``neighbor_pool_size``). Keyword-only, so
+    the required fields of a subclass keep their positions."""
+
+    n_groups: int | None = None
+    n_images: int | None = None
+    n_subsample: int | None = None
+    subsample_seed: int | None = None
+    neighbor_count: int = 4
+    enable_oversampling: bool = False
+    neighbor_pool_size: int | None = None
+
+
 @dataclass
-class TrainingConfig(_ValidatedOnAssignment):
+class TrainingConfig(_GroupingFields):
     """Everything a training run needs besides the data (specs/config.md §3)."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -268,13 +284,6 @@ class TrainingConfig(_ValidatedOnAssignment):
     realspace_mae_weight: float = 0.0
     realspace_weight: float = 0.0
     nphotons: float = 1e9
-    n_groups: int | None = None
-    n_images: int | None = None
-    n_subsample: int | None = None
-    subsample_seed: int | None = None
-    neighbor_count: int = 4
-    enable_oversampling: bool = False
-    neighbor_pool_size: int | None = None
     positions_provided: bool = True
     probe_trainable: bool = False
     intensity_scale_trainable: bool = False
@@ -356,19 +365,12 @@ def _check_grouping(owner: str, model: ModelConfig, neighbor_count: Any, pool: A
 
 
 @dataclass
-class InferenceConfig(_ValidatedOnAssignment):
+class InferenceConfig(_GroupingFields):
     """What reconstructing a scan with a trained model needs (specs/config.md §4)."""
 
     model: ModelConfig
     model_path: Path
     test_data_file: Path
-    n_groups: int | None = None
-    n_images: int | None = None
-    n_subsample: int | None = None
-    subsample_seed: int | None = None
-    neighbor_count: int = 4
-    enable_oversampling: bool = False
-    neighbor_pool_size: int | None = None
     debug: bool = False
     output_dir: Path = Path("inference_outputs")
     backend: str = "tensorflow"
