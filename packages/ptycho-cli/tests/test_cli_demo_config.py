@@ -42,3 +42,12 @@ def test_demo_training_config_field_by_field(tmp_path, backend, preset):
     assert (Path(config.train_data_file), Path(config.test_data_file), Path(config.output_dir)) == (
         tmp_path / "data" / "train.npz", tmp_path / "data" / "val.npz", tmp_path / "model")
     assert config == expected  # every other field: the canonical default
+
+
+def test_default_demo_groups_four_patterns(tmp_path):
+    """The 2-minute demo runs at gridsize 2 (specs/cli.md §7: the joint estimate of each group of four patterns is
+    what lifts the network alone to the demo's target); the smoke preset stays at gridsize 1 (cheapest)."""
+    assert (demo.DEFAULT_PRESET.gridsize, demo.FAST_PRESET.gridsize) == (2, 1)
+    config = demo._training_config(demo.DEFAULT_PRESET, tmp_path, 1, "pytorch", n_groups=demo.DEFAULT_PRESET.n_positions)
+    assert (config.model.gridsize, config.model.object_big, config.model.input_projections) == (2, True, 20)
+    assert config.neighbor_count >= 4
