@@ -70,14 +70,16 @@ def test_choose_backend_rules(monkeypatch: pytest.MonkeyPatch) -> None:
         backends.choose_backend(None)
 
 
-def test_torch_route_gets_configs_and_infer_values_use_the_torch_destinations() -> None:
+def test_torch_route_gets_configs_for_train_and_infer() -> None:
     """specs/cli.md §4: the PyTorch route of train gets configs (flags > recipe > defaults, ``--quiet`` = no
-    progress bar, the torch command line's own flags parsed here); infer passes values keyed by the torch
-    command's destinations; no argv."""
-    from ptycho_cli.delegate import infer_values, training_configs
+    progress bar, the torch command line's own flags parsed here); so does infer (the flags over the bundle's
+    stored config); no argv."""
+    from pathlib import Path
+
+    from ptycho.config.config import InferenceConfig, ModelConfig, TrainingConfig
+    from ptycho_bridge.execution import PyTorchExecutionConfig
+    from ptycho_cli.delegate import inference_configs, training_configs
     from ptycho_cli.main import build_parser
-    from ptycho_torch import inference
-    from ptycho_torch.backend import TorchCommandLine
 
     args, extra = build_parser().parse_known_args(
         ["train", "--train-data-file", "a.npz", "--output_dir", "o", "--epochs", "3", "--seed", "7", "--quiet",
@@ -89,11 +91,16 @@ def test_torch_route_gets_configs_and_infer_values_use_the_torch_destinations() 
     assert (cfg.backend, str(cfg.train_data_file), str(cfg.output_dir), cfg.model.N) == ("pytorch", "a.npz", "o", 64)
     assert (ex.accelerator, ex.logger_backend, ex.early_stop_patience, ex.enable_progress_bar) == ("cpu", "none", 4,
                                                                                                  False)
-    args, _ = build_parser().parse_known_args(
-        ["infer", "--model_path", "m", "--test_data", "t.npz", "--output_dir", "o", "--n_groups", "5"])
-    values = infer_values(TorchCommandLine(), args)
-    assert values == {"model_path": "m", "test_data": "t.npz", "output_dir": "o", "n_groups": 5}
-    assert set(values) <= {a.dest for a in inference.build_parser()._actions}
+    args, extra = build_parser().parse_known_args(
+        ["infer", "--model_path", "m", "--test_data", "t.npz", "--output_dir", "o", "--n_groups", "5",
+         "--accelerator", "cpu", "--quiet"])
+    assert extra == []
+    stored = TrainingConfig(model=ModelConfig(N=64, gridsize=2), batch_size=8, neighbor_count=6, subsample_seed=3)
+    cfg, ex = inference_configs(args, stored, "pytorch")
+    assert cfg == InferenceConfig(model=stored.model, model_path=Path("m"), test_data_file=Path("t.npz"),
+                                  output_dir=Path("o"), n_groups=5, neighbor_count=6, subsample_seed=3,
+                                  backend="pytorch")
+    assert ex == PyTorchExecutionConfig(accelerator="cpu", inference_batch_size=8, enable_progress_bar=False)
 
 
 def test_max_time_flag_reaches_both_backends_configs(tmp_path) -> None:
