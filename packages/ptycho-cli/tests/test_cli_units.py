@@ -381,3 +381,23 @@ def test_recipe_teacher_only_for_scans_that_fit_in_memory(tmp_path: Path, monkey
     assert recipe.recipe_for("pytorch", None, tmp_path / "missing.npz")["teacher"] == "refine"
     assert recipe.recipe_for("pytorch", None, None)["teacher"] == "refine"
     assert "teacher" not in recipe.recipe_for("tensorflow", None, scan)
+
+
+@pytest.mark.parametrize(("flags", "big"), [([], False), (["--gridsize", "1"], False), (["--gridsize", "2"], True)])
+def test_every_training_route_applies_the_object_big_rule(flags, big) -> None:
+    """specs/cli.md §4.3: ``object_big = gridsize > 1`` when no source sets it, the same in ``ptycho train`` with
+    either backend and ``python -m ptycho_torch.train`` (one place: ``ptycho_bridge.flag_configs.object_big_rule``;
+    the demo: test_cli_demo_config.py)."""
+    from ptycho_cli.delegate import training_configs
+    from ptycho_cli.main import build_parser
+    from ptycho_cli.tf_entry import build_training_config
+    from ptycho_torch import train
+    from ptycho_torch.cli.shared import training_configs as torch_configs
+    from ptycho_torch.cli.shared import training_flag_values
+
+    argv = ["--train-data-file", "a.npz", "--output-dir", "o", *flags]
+    args, _ = build_parser().parse_known_args(["train", *argv])
+    seen = [training_configs(args, 64, "pytorch")[0].model.object_big,
+            build_training_config(args, 64).model.object_big,
+            torch_configs(training_flag_values(train.parse_explicit(argv)), N=64)[0].model.object_big]
+    assert seen == [big, big, big]

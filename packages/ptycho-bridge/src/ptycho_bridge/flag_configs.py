@@ -6,7 +6,9 @@ TrainingConfig; specs/torch-cli.md §4).
 
 Each value lands in the field its option names (:data:`ptycho_bridge.options.OPTIONS`). Precedence, highest first:
 explicit flags, then the values of the ``--config`` file they name, then the command's recipe (:mod:`ptycho_cli.recipe`), then the
-config classes' defaults. Two rules act across fields: a budget (``max_time``) with no epoch count from any source
+config classes' defaults. Three rules act across fields: ``object_big`` that no source sets is ``gridsize > 1``
+(the group canvas only for grouped patterns; at gridsize 1 both settings predict the same diffraction, specs/cli.md
+§4.3); a budget (``max_time``) with no epoch count from any source
 means "train until the budget" (``nepochs=None``, specs/config.md §3); the deprecated ``n_images`` folds into
 ``n_groups`` with a DeprecationWarning. The execution config's learning rate and schedule are the canonical
 config's (``execution_config_for``), so the trainer and the stored config agree. Imports no framework;
@@ -26,10 +28,19 @@ from ptycho_bridge.config_file import load_config_file
 from ptycho_bridge.execution import PyTorchExecutionConfig, execution_config_for
 from ptycho_bridge.options import dest_fields
 
-__all__ = ["FieldValues", "field_values", "configs_from_flags", "training_config", "execution_config",
+__all__ = ["FieldValues", "field_values", "configs_from_flags", "training_config", "execution_config", "object_big_rule",
            "INFERENCE_FROM_BUNDLE", "inference_config", "inference_execution_config", "inference_configs_from_flags"]
 
 _MODEL_FIELDS = frozenset(f.name for f in fields(canonical.ModelConfig))
+_DEFAULT_GRIDSIZE = next(f.default for f in fields(canonical.ModelConfig) if f.name == "gridsize")
+
+
+def object_big_rule(model: dict[str, Any]) -> None:
+    """Set ``model['object_big'] = gridsize > 1`` when no source (flag, ``--config`` file, recipe) set it; the
+    gridsize is the one given, else the ModelConfig default. The one place of this rule for every command line."""
+    gridsize = model.get("gridsize", _DEFAULT_GRIDSIZE)
+    if "object_big" not in model and isinstance(gridsize, int):
+        model["object_big"] = gridsize > 1
 
 
 @dataclass
@@ -94,11 +105,12 @@ def field_values(values: Mapping[str, Any], command: str = "torch.train", *, rec
 
 
 def training_config(values: FieldValues, *, backend: str, N: int | None = None) -> Any:
-    """The canonical ``TrainingConfig`` of ``values`` for ``backend``; ``N``: the pattern size of the data, used
-    when no source sets it. ValueError (one line naming the field) for a value the config rejects."""
+    """The canonical ``TrainingConfig`` of ``values`` for ``backend`` (:func:`object_big_rule` applied); ``N``: the
+    pattern size of the data, used when no source sets it. ValueError (one line naming the field) for a value the config rejects."""
     model = dict(values.model)
     if N is not None:
         model.setdefault("N", int(N))
+    object_big_rule(model)
     training = {k: v for k, v in values.training.items() if k != "backend"}
     return canonical.TrainingConfig(model=canonical.ModelConfig(**model), backend=backend, **training)
 

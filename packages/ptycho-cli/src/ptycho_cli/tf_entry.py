@@ -39,8 +39,6 @@ def build_training_config(args: argparse.Namespace, N: int, backend: Any = None)
         if value is not None and value != default:
             raise UserError(f"--{field.replace('_', '-')} {value}: the TensorFlow backend has no 'WarmupCosine' "
                             "schedule (specs/tf-backend.md §4); train with --backend pytorch")
-    if "gridsize" in values.model:
-        values.model.setdefault("object_big", values.model["gridsize"] > 1)
     try:
         config = training_config(values, backend=name, N=N)
     except ValueError as exc:
