@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from ptycho.config.config import AMP_ACTIVATION_ALIASES, AMP_ACTIVATIONS, BACKENDS, LOSS_MODES
+from ptycho.config.generator_fields import GeneratorFields, validate_generator_fields
 from ptycho.config.teacher_options import validate_teacher
-from ptycho.config.training_options import validate_generator, validate_optimisation
+from ptycho.config.training_options import validate_optimisation
 from ptycho.config.validation import (
     check_bool,
     check_choice,
@@ -129,53 +130,25 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(GeneratorFields):
     """Network and forward-model architecture, PyTorch spelling (specs/config-bridge.md §2).
+
+    The generator fields, declared once for both config families, are
+    :class:`ptycho.config.generator_fields.GeneratorFields`.
 
     Attributes:
         mode: 'Unsupervised' (physics loss; canonical model_type 'pinn') or 'Supervised'.
-        architecture: 'cnn' (U-Net), 'fno' or 'ffno' (Fourier operators, PyTorch only; specs/network.md §7).
-        fno_modes, fno_width, fno_blocks: Fourier-operator modes kept per axis, channels, spectral blocks.
-        learned_input_channels: input channels per pattern; only 1 (the amplitude) is implemented.
-        input_projections: single-pattern modulus projections that turn each pattern into the estimate the
-            CNN corrects (0 = the CNN reads the amplitude; PyTorch only; specs/network.md §8).
-        n_filters_scale: multiplies every conv width (int >= 1).
-        amp_activation: amplitude-head activation; any spelling in ``AMP_ACTIVATION_SPELLINGS``
-            ('silu'/'SiLU' are the PyTorch names of canonical 'swish'). Stored as given.
-        object_big, probe_big, probe_mask, pad_object: as canonical ``ModelConfig`` (specs/config.md §2).
-        probe_mask_sigma: positive (kept for compatibility).
-        probe_mask_diameter: positive or None, in pixels.
-        gaussian_smoothing_sigma: pixels, at least 0; blur of the illuminated field.
+        amp_activation: any spelling in ``AMP_ACTIVATION_SPELLINGS`` ('silu'/'SiLU' are the PyTorch names of
+            canonical 'swish'), stored as given.
     """
 
     mode: str = "Unsupervised"
-    architecture: str = "cnn"
-    fno_modes: int = 12
-    fno_width: int = 32
-    fno_blocks: int = 4
-    learned_input_channels: int = 1
-    input_projections: int = 0
-    n_filters_scale: int = 2
-    amp_activation: str = "sigmoid"
-    object_big: bool = True
-    probe_big: bool = True
-    probe_mask: bool = False
-    probe_mask_sigma: float = 1.0
-    probe_mask_diameter: float | None = None
-    pad_object: bool = True
-    gaussian_smoothing_sigma: float = 0.0
 
     def __post_init__(self) -> None:
         o = "ModelConfig"
         check_choice(o, "mode", self.mode, MODES)
-        validate_generator(o, self)
-        check_int(o, "n_filters_scale", self.n_filters_scale, 1)
+        validate_generator_fields(o, self)
         check_choice(o, "amp_activation", self.amp_activation, AMP_ACTIVATION_SPELLINGS)
-        for name in ("object_big", "probe_big", "probe_mask", "pad_object"):
-            check_bool(o, name, getattr(self, name))
-        check_float(o, "probe_mask_sigma", self.probe_mask_sigma, low=0.0, low_open=True)
-        check_float(o, "probe_mask_diameter", self.probe_mask_diameter, low=0.0, low_open=True, optional=True)
-        check_float(o, "gaussian_smoothing_sigma", self.gaussian_smoothing_sigma, low=0.0)
 
 
 # ----------------------------------------------------------------------------------------------------

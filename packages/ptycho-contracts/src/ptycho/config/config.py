@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ptycho.config.generator_fields import GeneratorFields, validate_generator_fields
 from ptycho.config.model_size import ALLOWED_N, assign_n_once, check_n
 from ptycho.config.n_images import assign_n_images as _assign_n_images
 from ptycho.config.n_images import resolve_n_images as _resolve_n_images
@@ -29,7 +30,6 @@ from ptycho.config.training_options import (
     UNIMPLEMENTED_FIELDS,
     check_implemented,
     groups_used,
-    validate_generator,
     validate_optimisation,
 )
 from ptycho.config.validation import check_bool as _check_bool
@@ -137,8 +137,9 @@ def validation_groups(config: Any, n_positions: int) -> int | None:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    """Network and forward-model architecture (specs/config.md §2).
+class ModelConfig(GeneratorFields):
+    """Network and forward-model architecture (specs/config.md §2); the generator fields are
+    :class:`~ptycho.config.generator_fields.GeneratorFields`.
 
     Frozen: derive variants with ``dataclasses.replace``. ``amp_activation`` accepts 'silu'/'SiLU'
     and stores the canonical 'swish'. ``N=0`` means "taken from the data": ``N`` may then be assigned
@@ -147,23 +148,8 @@ class ModelConfig:
 
     N: int = 64
     gridsize: int = 1
-    n_filters_scale: int = 2
     model_type: str = "pinn"
-    architecture: str = "cnn"
-    fno_modes: int = 12
-    fno_width: int = 32
-    fno_blocks: int = 4
-    learned_input_channels: int = 1
-    input_projections: int = 0
-    amp_activation: str = "sigmoid"
-    object_big: bool = True
-    probe_big: bool = True
-    probe_mask: bool = False
-    probe_mask_sigma: float = 1.0
-    probe_mask_diameter: float | None = None
-    pad_object: bool = True
     probe_scale: float = 4.0
-    gaussian_smoothing_sigma: float = 0.0
 
     def __post_init__(self) -> None:
         act = self.amp_activation
@@ -186,17 +172,11 @@ def validate_model_config(cfg: ModelConfig) -> None:
     o = "ModelConfig"
     check_n(cfg.N, allow_unset=True)
     _check_int(o, "gridsize", cfg.gridsize, 1)
-    _check_int(o, "n_filters_scale", cfg.n_filters_scale, 1)
     _check_choice(o, "model_type", cfg.model_type, MODEL_TYPES)
-    validate_generator(o, cfg)
+    validate_generator_fields(o, cfg)
     if cfg.amp_activation not in AMP_ACTIVATIONS:
         _fail(o, "amp_activation", cfg.amp_activation, "one of 'sigmoid', 'swish' (alias 'silu'), 'softplus', 'relu'")
-    for name in ("object_big", "probe_big", "probe_mask", "pad_object"):
-        _check_bool(o, name, getattr(cfg, name))
-    _check_float(o, "probe_mask_sigma", cfg.probe_mask_sigma, low=0.0, low_open=True)
-    _check_float(o, "probe_mask_diameter", cfg.probe_mask_diameter, low=0.0, low_open=True, optional=True)
     _check_float(o, "probe_scale", cfg.probe_scale, low=0.0, low_open=True)
-    _check_float(o, "gaussian_smoothing_sigma", cfg.gaussian_smoothing_sigma, low=0.0)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -245,8 +225,24 @@ class _ValidatedOnAssignment:
         pass
 
 
+@dataclass(kw_only=True)
+class _GroupingFields(_ValidatedOnAssignment):
+    """The sampling and grouping fields that training and inference share (specs/config.md §3-§4): which scan
+    points are used (``n_groups``, deprecated ``n_images``, ``n_subsample``, ``subsample_seed``) and how they form
+    groups of gridsize² (``neighbor_count``, ``enable_oversampling``, ``neighbor_pool_size``). Keyword-only, so
+    the required fields of a subclass keep their positions."""
+
+    n_groups: int | None = None
+    n_images: int | None = None
+    n_subsample: int | None = None
+    subsample_seed: int | None = None
+    neighbor_count: int = 4
+    enable_oversampling: bool = False
+    neighbor_pool_size: int | None = None
+
+
 @dataclass
-class TrainingConfig(_ValidatedOnAssignment):
+class TrainingConfig(_GroupingFields):
     """Everything a training run needs besides the data (specs/config.md §3)."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -268,13 +264,6 @@ class TrainingConfig(_ValidatedOnAssignment):
     realspace_mae_weight: float = 0.0
     realspace_weight: float = 0.0
     nphotons: float = 1e9
-    n_groups: int | None = None
-    n_images: int | None = None
-    n_subsample: int | None = None
-    subsample_seed: int | None = None
-    neighbor_count: int = 4
-    enable_oversampling: bool = False
-    neighbor_pool_size: int | None = None
     positions_provided: bool = True
     probe_trainable: bool = False
     intensity_scale_trainable: bool = False
@@ -356,19 +345,12 @@ def _check_grouping(owner: str, model: ModelConfig, neighbor_count: Any, pool: A
 
 
 @dataclass
-class InferenceConfig(_ValidatedOnAssignment):
+class InferenceConfig(_GroupingFields):
     """What reconstructing a scan with a trained model needs (specs/config.md §4)."""
 
     model: ModelConfig
     model_path: Path
     test_data_file: Path
-    n_groups: int | None = None
-    n_images: int | None = None
-    n_subsample: int | None = None
-    subsample_seed: int | None = None
-    neighbor_count: int = 4
-    enable_oversampling: bool = False
-    neighbor_pool_size: int | None = None
     debug: bool = False
     output_dir: Path = Path("inference_outputs")
     backend: str = "tensorflow"
