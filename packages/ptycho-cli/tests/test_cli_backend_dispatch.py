@@ -168,3 +168,17 @@ def test_real_backends_train_and_infer_through_the_cli(tmp_path, monkeypatch, na
     written = np.load(out / "reconstructed_object.npz")["object"]
     assert written.shape == expected.object.shape and np.abs(expected.object).max() > 0
     np.testing.assert_allclose(written, expected.object, rtol=1e-5, atol=1e-6)
+
+
+def test_pytorch_only_infer_flags_are_refused_by_a_backend_without_a_command_line(tmp_path, monkeypatch, capsys):
+    """specs/cli.md §4: ``--accelerator`` / ``--num-workers`` / ``--precision`` are PyTorch only: with the
+    TensorFlow route they are one line and exit 2, before the bundle is read."""
+    backend = _RecordingBackend("tensorflow", with_command_line=False)
+    _install(monkeypatch, backend)
+    capsys.readouterr()
+    assert main(["infer", "--model_path", str(tmp_path), "--test_data", str(FIXTURE), "--output_dir",
+                 str(tmp_path / "i"), "--accelerator", "cpu", "--precision", "bf16-mixed"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert err == ["ptycho infer: error: --accelerator, --precision: PyTorch-only settings need --backend pytorch, "
+                   "found tensorflow"]
+    assert backend.calls == [] and not (tmp_path / "i").exists()
