@@ -92,3 +92,18 @@ def test_n_images_is_the_deprecated_alias_of_n_groups() -> None:
         assert field_values({"n_images": 32}).training == {"n_groups": 32}
     with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="conflicts with --n-groups 16"):
         field_values({"n_images": 32, "n_groups": 16})
+
+
+@pytest.mark.parametrize("command", ["train", "torch.train"])
+def test_object_big_is_gridsize_above_one_unless_a_source_sets_it(tmp_path, command) -> None:
+    """specs/cli.md §4.3: the group canvas only for grouped patterns, in every training command line; a value from
+    the ``--config`` file or the recipe is kept (at gridsize 1 both predict the same diffraction:
+    packages/ptycho-torch/tests/test_torch_object_big.py)."""
+    base = {"train_data_file": "a.npz", "output_dir": "o"}
+    assert configs_from_flags(base, command, N=64)[0].model.object_big is False  # default gridsize 1
+    assert configs_from_flags({**base, "gridsize": 1}, command, N=64)[0].model.object_big is False
+    assert configs_from_flags({**base, "gridsize": 2}, command, N=64)[0].model.object_big is True
+    kept = {**base, "gridsize": 1, "config": _file(tmp_path, "model:\n  object_big: true\n")}
+    assert configs_from_flags(kept, command, N=64)[0].model.object_big is True
+    assert configs_from_flags({**base, "gridsize": 2}, command, N=64,
+                              recipe={"object_big": False})[0].model.object_big is False

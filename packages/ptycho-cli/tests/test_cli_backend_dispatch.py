@@ -10,17 +10,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ptycho.config.config import ModelConfig, TrainingConfig
+from ptycho.config.config import InferenceConfig, ModelConfig, TrainingConfig
 from ptycho_bridge import backend_selector
 from ptycho_bridge.backend_api import Backend, Reconstruction
+from ptycho_bridge.execution import PyTorchExecutionConfig
 from ptycho_cli.main import main
 
 FIXTURE = Path(__file__).resolve().parents[2] / "ptycho-contracts" / "tests" / "fixtures" / "minimal_dataset_v1.npz"
 
 
 class _RecordingCommandLine:
-    infer_destinations = {"model_path": "model_path", "test_data": "test_data", "output_dir": "output_dir"}
-
     def __init__(self, calls: list) -> None:
         self.calls = calls
 
@@ -28,8 +27,8 @@ class _RecordingCommandLine:
         self.calls.append(("command_line.train", config, execution, resume, prog))
         return 4  # passed through as the exit status
 
-    def infer(self, given, extra, *, prog) -> int:
-        self.calls.append(("command_line.infer", dict(given), list(extra), prog))
+    def infer(self, models, config, execution, *, prog) -> int:
+        self.calls.append(("command_line.infer", models, config, execution, prog))
         return 3  # passed through as the exit status
 
 
@@ -109,7 +108,8 @@ def test_train_and_infer_use_the_explicit_methods_of_a_backend_without_a_command
 
 def test_train_and_infer_hand_a_backends_own_command_line_its_values(tmp_path, monkeypatch):
     """specs/cli.md §4: train hands the backend's run the configs of the flags (no argv, no values keyed by
-    another command's names); infer its values keyed by the command line's destinations."""
+    another command's names); infer the models ``load_bundle`` read and the configs of the flags over the
+    bundle's stored config."""
     backend = _RecordingBackend("pytorch", with_command_line=True)
     loaded = _install(monkeypatch, backend)
     assert main(["train", "--train_data_file", str(FIXTURE), "--output_dir", str(tmp_path / "o"), "--seed", "7",
@@ -123,9 +123,13 @@ def test_train_and_infer_hand_a_backends_own_command_line_its_values(tmp_path, m
     assert (execution.accelerator, execution.enable_progress_bar) == ("cpu", True)
     backend.calls.clear()
     assert main(["infer", "--model_path", str(tmp_path), "--test_data", str(FIXTURE), "--output_dir",
-                 str(tmp_path / "i")]) == 3
-    assert backend.calls == [("command_line.infer", {"model_path": str(tmp_path), "test_data": str(FIXTURE),
-                                                     "output_dir": str(tmp_path / "i")}, [], "ptycho infer")]
+                 str(tmp_path / "i"), "--n-groups", "6", "--accelerator", "cpu", "--quiet"]) == 3
+    [load, (what, models, config, execution, prog)] = backend.calls
+    assert load == ("load_bundle", tmp_path.name)
+    assert (what, models, prog) == ("command_line.infer", "models", "ptycho infer")
+    assert config == InferenceConfig(model=ModelConfig(N=64), model_path=tmp_path, test_data_file=FIXTURE,
+                                     output_dir=tmp_path / "i", n_groups=6, backend="pytorch")
+    assert execution == PyTorchExecutionConfig(accelerator="cpu", inference_batch_size=4, enable_progress_bar=False)
     assert loaded == ["pytorch", "pytorch"]
 
 
@@ -164,3 +168,17 @@ def test_real_backends_train_and_infer_through_the_cli(tmp_path, monkeypatch, na
     written = np.load(out / "reconstructed_object.npz")["object"]
     assert written.shape == expected.object.shape and np.abs(expected.object).max() > 0
     np.testing.assert_allclose(written, expected.object, rtol=1e-5, atol=1e-6)
+
+
+def test_pytorch_only_infer_flags_are_refused_by_a_backend_without_a_command_line(tmp_path, monkeypatch, capsys):
+    """specs/cli.md §4: ``--accelerator`` / ``--num-workers`` / ``--precision`` are PyTorch only: with the
+    TensorFlow route they are one line and exit 2, before the bundle is read."""
+    backend = _RecordingBackend("tensorflow", with_command_line=False)
+    _install(monkeypatch, backend)
+    capsys.readouterr()
+    assert main(["infer", "--model_path", str(tmp_path), "--test_data", str(FIXTURE), "--output_dir",
+                 str(tmp_path / "i"), "--accelerator", "cpu", "--precision", "bf16-mixed"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert err == ["ptycho infer: error: --accelerator, --precision: PyTorch-only settings need --backend pytorch, "
+                   "found tensorflow"]
+    assert backend.calls == [] and not (tmp_path / "i").exists()

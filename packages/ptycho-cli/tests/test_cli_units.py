@@ -70,14 +70,16 @@ def test_choose_backend_rules(monkeypatch: pytest.MonkeyPatch) -> None:
         backends.choose_backend(None)
 
 
-def test_torch_route_gets_configs_and_infer_values_use_the_torch_destinations() -> None:
+def test_torch_route_gets_configs_for_train_and_infer() -> None:
     """specs/cli.md §4: the PyTorch route of train gets configs (flags > recipe > defaults, ``--quiet`` = no
-    progress bar, the torch command line's own flags parsed here); infer passes values keyed by the torch
-    command's destinations; no argv."""
-    from ptycho_cli.delegate import infer_values, training_configs
+    progress bar, the torch command line's own flags parsed here); so does infer (the flags over the bundle's
+    stored config); no argv."""
+    from pathlib import Path
+
+    from ptycho.config.config import InferenceConfig, ModelConfig, TrainingConfig
+    from ptycho_bridge.execution import PyTorchExecutionConfig
+    from ptycho_cli.delegate import inference_configs, training_configs
     from ptycho_cli.main import build_parser
-    from ptycho_torch import inference
-    from ptycho_torch.backend import TorchCommandLine
 
     args, extra = build_parser().parse_known_args(
         ["train", "--train-data-file", "a.npz", "--output_dir", "o", "--epochs", "3", "--seed", "7", "--quiet",
@@ -89,11 +91,16 @@ def test_torch_route_gets_configs_and_infer_values_use_the_torch_destinations() 
     assert (cfg.backend, str(cfg.train_data_file), str(cfg.output_dir), cfg.model.N) == ("pytorch", "a.npz", "o", 64)
     assert (ex.accelerator, ex.logger_backend, ex.early_stop_patience, ex.enable_progress_bar) == ("cpu", "none", 4,
                                                                                                  False)
-    args, _ = build_parser().parse_known_args(
-        ["infer", "--model_path", "m", "--test_data", "t.npz", "--output_dir", "o", "--n_groups", "5"])
-    values = infer_values(TorchCommandLine(), args)
-    assert values == {"model_path": "m", "test_data": "t.npz", "output_dir": "o", "n_groups": 5}
-    assert set(values) <= {a.dest for a in inference.build_parser()._actions}
+    args, extra = build_parser().parse_known_args(
+        ["infer", "--model_path", "m", "--test_data", "t.npz", "--output_dir", "o", "--n_groups", "5",
+         "--accelerator", "cpu", "--quiet"])
+    assert extra == []
+    stored = TrainingConfig(model=ModelConfig(N=64, gridsize=2), batch_size=8, neighbor_count=6, subsample_seed=3)
+    cfg, ex = inference_configs(args, stored, "pytorch")
+    assert cfg == InferenceConfig(model=stored.model, model_path=Path("m"), test_data_file=Path("t.npz"),
+                                  output_dir=Path("o"), n_groups=5, neighbor_count=6, subsample_seed=3,
+                                  backend="pytorch")
+    assert ex == PyTorchExecutionConfig(accelerator="cpu", inference_batch_size=8, enable_progress_bar=False)
 
 
 def test_max_time_flag_reaches_both_backends_configs(tmp_path) -> None:
@@ -374,3 +381,23 @@ def test_recipe_teacher_only_for_scans_that_fit_in_memory(tmp_path: Path, monkey
     assert recipe.recipe_for("pytorch", None, tmp_path / "missing.npz")["teacher"] == "refine"
     assert recipe.recipe_for("pytorch", None, None)["teacher"] == "refine"
     assert "teacher" not in recipe.recipe_for("tensorflow", None, scan)
+
+
+@pytest.mark.parametrize(("flags", "big"), [([], False), (["--gridsize", "1"], False), (["--gridsize", "2"], True)])
+def test_every_training_route_applies_the_object_big_rule(flags, big) -> None:
+    """specs/cli.md §4.3: ``object_big = gridsize > 1`` when no source sets it, the same in ``ptycho train`` with
+    either backend and ``python -m ptycho_torch.train`` (one place: ``ptycho_bridge.flag_configs.object_big_rule``;
+    the demo: test_cli_demo_config.py)."""
+    from ptycho_cli.delegate import training_configs
+    from ptycho_cli.main import build_parser
+    from ptycho_cli.tf_entry import build_training_config
+    from ptycho_torch import train
+    from ptycho_torch.cli.shared import training_configs as torch_configs
+    from ptycho_torch.cli.shared import training_flag_values
+
+    argv = ["--train-data-file", "a.npz", "--output-dir", "o", *flags]
+    args, _ = build_parser().parse_known_args(["train", *argv])
+    seen = [training_configs(args, 64, "pytorch")[0].model.object_big,
+            build_training_config(args, 64).model.object_big,
+            torch_configs(training_flag_values(train.parse_explicit(argv)), N=64)[0].model.object_big]
+    assert seen == [big, big, big]

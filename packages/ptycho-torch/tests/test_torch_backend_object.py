@@ -1,6 +1,6 @@
 """The PyTorch backend object ``ptycho_torch.backend.BACKEND`` (specs/backend-selection.md §1, protocol
 ``ptycho_bridge.backend_api.Backend``): the ``ptycho.backends`` entry point, its explicit methods against the
-workflow functions they stand for, its execution settings and its command line's destinations."""
+workflow functions they stand for, its execution settings and its command lines' runs from configs."""
 
 from __future__ import annotations
 
@@ -31,10 +31,22 @@ def test_the_entry_point_is_this_backend_object():
     assert BACKEND.name == "pytorch" and isinstance(BACKEND.command_line, CommandLine)
 
 
-def test_command_line_destinations_exist_in_the_torch_command_lines():
-    """Every value the ``ptycho`` command hands the inference command line over has a destination there."""
-    infer_dests = {a.dest for a in inference.build_parser()._actions}
-    assert set(BACKEND.command_line.infer_destinations.values()) <= infer_dests
+def test_command_line_infer_runs_the_inference_run_from_configs(monkeypatch, capsys):
+    """``ptycho infer`` hands the inference command line models and configs (no argv, no values keyed by flag
+    names): ``command_line.infer`` is ``ptycho_torch.inference.run_inference`` under the error contract."""
+    seen = []
+    monkeypatch.setattr(inference, "run_inference", lambda *a, **k: seen.append((a, k)) or 0)
+    execution = PyTorchExecutionConfig(accelerator="cpu")
+    assert BACKEND.command_line.infer("models", "config", execution, prog="ptycho infer") == 0
+    assert seen == [(("models", "config", execution), {"prog": "ptycho infer"})]
+
+    def bad(*a, **k):
+        raise ValueError("InferenceConfig.n_groups: expected an int >= 1, found 0")
+
+    monkeypatch.setattr(inference, "run_inference", bad)
+    assert BACKEND.command_line.infer("models", "config", execution, prog="ptycho infer") == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "ptycho infer: error: InferenceConfig.n_groups: expected an int >= 1, found 0"]
 
 
 def test_the_torch_command_lines_take_exactly_the_options_of_the_table():

@@ -25,10 +25,12 @@ def _configs(*flags: str, N: int = 64):
 
 def test_defaults_are_the_canonical_defaults():
     """Flags left out keep the canonical TrainingConfig / ModelConfig / PyTorchExecutionConfig defaults (the guide's
-    table), field by field; only the progress bar is on (no --quiet)."""
+    table), field by field; only the progress bar is on (no --quiet), and object_big follows the command lines'
+    rule gridsize > 1 (False at the default gridsize 1, where both settings predict the same diffraction:
+    test_torch_object_big.py; specs/cli.md §4.3)."""
     config, execution = _configs()
     assert (str(config.train_data_file), str(config.output_dir)) == ("t.npz", "o")
-    expected = TrainingConfig(model=ModelConfig(N=64), backend="pytorch")
+    expected = TrainingConfig(model=ModelConfig(N=64, object_big=False), backend="pytorch")
     assert replace(config, train_data_file=None, output_dir=expected.output_dir) == expected
     assert execution == replace(PyTorchExecutionConfig(), enable_progress_bar=True)
 

@@ -17,7 +17,7 @@ The methods are the union of what those callers need:
   :meth:`Backend.load_inference_bundle`, which also update the legacy mirror (``ptycho.params.cfg``, the
   TensorFlow "current model") for the callers that read it;
 * :attr:`Backend.command_line`: the runs of the backend's own train/infer command lines (PyTorch: ``python -m
-  ptycho_torch.train``'s run from configs, ``ptycho_torch.inference``), or None when the ``ptycho`` command
+  ptycho_torch.train``'s and ``ptycho_torch.inference``'s runs, from configs), or None when the ``ptycho`` command
   drives the explicit API itself (TensorFlow).
 
 Importing this module imports no framework.
@@ -57,17 +57,15 @@ class CommandLine(Protocol):
     ``train`` takes the configs ``ptycho_bridge.flag_configs.configs_from_flags`` built (canonical TrainingConfig
     and PyTorchExecutionConfig), ``resume`` (None, True or a checkpoint path), ``prog`` (the command's name in
     messages) and ``command`` (the command line as typed, for the ``--resume`` hint of a run that stops).
-    ``infer`` takes the values the ``ptycho`` command parsed, keyed by the command line's destinations, and
-    ``extra`` flags in its own spelling. Both return the exit status (0 success, 2 bad input with one line on
-    stderr, 1 internal error, 130/143 interrupted)."""
+    ``infer`` takes the models of :meth:`Backend.load_bundle` and the configs
+    ``ptycho_bridge.flag_configs.inference_configs_from_flags`` built from the flags and the bundle's stored config
+    (canonical InferenceConfig and PyTorchExecutionConfig). Both return the exit status (0 success, 2 bad input
+    with one line on stderr, 1 internal error, 130/143 interrupted)."""
 
     def train(self, config: Any, execution: Any, *, resume: Any = None, prog: str,
               command: Sequence[str] | None = None) -> int: ...
 
-    def infer(self, given: Mapping[str, Any], extra: Sequence[str], *, prog: str) -> int: ...
-
-    #: ``ptycho infer`` destination -> this command line's destination
-    infer_destinations: Mapping[str, str]
+    def infer(self, models: Any, config: Any, execution: Any, *, prog: str) -> int: ...
 
 
 @runtime_checkable

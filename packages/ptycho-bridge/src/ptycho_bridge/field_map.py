@@ -239,6 +239,7 @@ DROPPED_FIELDS: tuple[tuple[str, str, str], ...] = (
      "the memory-mapped loader's grouping modes; grouping here is the KD-tree rule of ptycho.grouping"),
     ("DataConfig", "normalize, probe_normalize, data_scaling, phase_subtraction, x_bounds, y_bounds",
      "normalisation is fixed by specs/physics.md (mean Σ X² = (N/2)²); probe normalisation uses probe_scale"),
+    ("DataConfig", "probe_ramp_removal", "the probe is used as given"),
     ("ModelConfig", "fno_cnn_blocks, max_hidden_channels, resnet_width, fno_input_transform, "
      "generator_output_mode, spectral_bottleneck_*",
      "knobs of the original's research generators (hybrid cores, input transforms, real/imag heads); the "
@@ -256,6 +257,9 @@ DROPPED_FIELDS: tuple[tuple[str, str, str], ...] = (
      "one forward model (specs/physics.md); the rectangular-scaled variant is not implemented"),
     ("ModelConfig", "loss_function, amp_loss, phase_loss, amp_loss_coeff, phase_loss_coeff",
      "the loss is chosen by TrainingConfig.torch_loss_mode and the canonical loss weights"),
+    ("ModelConfig", "probe_reference_coeff, amplitude_variance_loss, amplitude_variance_coeff",
+     "auxiliary losses of the original, not implemented (a non-default probe_reference_coeff or "
+     "amplitude_variance_loss is refused)"),
     ("ModelConfig", "intensity_scale", "the intensity scale is sqrt(nphotons)/(N/2) (specs/physics.md), not a knob"),
     ("ModelConfig", "probe_mask_tensor", "probe_mask is a bool; the disk is computed (specs/physics.md)"),
     ("ModelConfig", "intensity_scale_trainable", "moved to the native TrainingConfig (canonical TrainingConfig field)"),
@@ -270,6 +274,8 @@ DROPPED_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("TrainingConfig", "epochs_fine_tune, fine_tune_gamma, stage_1_epochs, stage_2_epochs, stage_3_epochs, "
      "physics_weight_schedule, stage_3_lr_factor",
      "staged training was ignored by the original; not implemented"),
+    ("TrainingConfig", "enable_staged_finetuning, finetune_*",
+     "staged fine-tuning is not implemented (enable_staged_finetuning=True is refused)"),
     ("TrainingConfig", "torch_mae_pred_l2_match_target, log_grad_norm, grad_norm_log_freq",
      "diagnostics and a loss variant without a canonical counterpart (specs/config.md §7)"),
     ("InferenceConfig", "batch_size", "moved to PyTorchExecutionConfig.inference_batch_size"),

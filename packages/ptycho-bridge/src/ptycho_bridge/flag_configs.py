@@ -1,9 +1,14 @@
-"""Parsed flags -> ``(TrainingConfig, PyTorchExecutionConfig)``: the one translation every training command line
-uses (``ptycho train`` on either backend, ``python -m ptycho_torch.train``; specs/cli.md §4, specs/torch-cli.md §2).
+"""Parsed flags -> configs: the one translation every training command line uses (``ptycho train`` on either
+backend, ``python -m ptycho_torch.train``: ``(TrainingConfig, PyTorchExecutionConfig)``; specs/cli.md §4,
+specs/torch-cli.md §2) and every inference command line (``ptycho infer`` on either backend, ``python -m
+ptycho_torch.inference``: ``(InferenceConfig, PyTorchExecutionConfig)`` from the flags and the bundle's stored
+TrainingConfig; specs/torch-cli.md §4).
 
 Each value lands in the field its option names (:data:`ptycho_bridge.options.OPTIONS`). Precedence, highest first:
 explicit flags, then the values of the ``--config`` file they name, then the command's recipe (:mod:`ptycho_cli.recipe`), then the
-config classes' defaults. Two rules act across fields: a budget (``max_time``) with no epoch count from any source
+config classes' defaults. Three rules act across fields: ``object_big`` that no source sets is ``gridsize > 1``
+(the group canvas only for grouped patterns; at gridsize 1 both settings predict the same diffraction, specs/cli.md
+§4.3); a budget (``max_time``) with no epoch count from any source
 means "train until the budget" (``nepochs=None``, specs/config.md §3); the deprecated ``n_images`` folds into
 ``n_groups`` with a DeprecationWarning. The execution config's learning rate and schedule are the canonical
 config's (``execution_config_for``), so the trainer and the stored config agree. Imports no framework;
@@ -23,18 +28,29 @@ from ptycho_bridge.config_file import load_config_file
 from ptycho_bridge.execution import PyTorchExecutionConfig, execution_config_for
 from ptycho_bridge.options import dest_fields
 
-__all__ = ["FieldValues", "field_values", "configs_from_flags", "training_config", "execution_config"]
+__all__ = ["FieldValues", "field_values", "configs_from_flags", "training_config", "execution_config", "object_big_rule",
+           "INFERENCE_FROM_BUNDLE", "inference_config", "inference_execution_config", "inference_configs_from_flags"]
 
 _MODEL_FIELDS = frozenset(f.name for f in fields(canonical.ModelConfig))
+_DEFAULT_GRIDSIZE = next(f.default for f in fields(canonical.ModelConfig) if f.name == "gridsize")
+
+
+def object_big_rule(model: dict[str, Any]) -> None:
+    """Set ``model['object_big'] = gridsize > 1`` when no source (flag, ``--config`` file, recipe) set it; the
+    gridsize is the one given, else the ModelConfig default. The one place of this rule for every command line."""
+    gridsize = model.get("gridsize", _DEFAULT_GRIDSIZE)
+    if "object_big" not in model and isinstance(gridsize, int):
+        model["object_big"] = gridsize > 1
 
 
 @dataclass
 class FieldValues:
-    """The values a run sets, by home: canonical ``training`` / ``model`` fields, ``execution`` fields and
-    ``run`` settings (``config``, ``resume``, ...); ``explicit``: the canonical fields given as flags."""
+    """The values a run sets, by home: canonical ``training`` / ``model`` / ``inference`` fields, ``execution``
+    fields and ``run`` settings (``config``, ``resume``, ...); ``explicit``: the canonical fields given as flags."""
 
     training: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
+    inference: dict[str, Any] = field(default_factory=dict)
     execution: dict[str, Any] = field(default_factory=dict)
     run: dict[str, Any] = field(default_factory=dict)
     explicit: set[str] = field(default_factory=set)
@@ -74,7 +90,7 @@ def field_values(values: Mapping[str, Any], command: str = "torch.train", *, rec
             out.execution[target] = not value
             continue
         getattr(out, home)[target] = value
-        if home in ("training", "model"):
+        if home in ("training", "model", "inference"):
             out.explicit.add(target)
     n_images = out.training.pop("n_images", None)
     if n_images is not None and "n_images" in out.explicit:
@@ -89,11 +105,12 @@ def field_values(values: Mapping[str, Any], command: str = "torch.train", *, rec
 
 
 def training_config(values: FieldValues, *, backend: str, N: int | None = None) -> Any:
-    """The canonical ``TrainingConfig`` of ``values`` for ``backend``; ``N``: the pattern size of the data, used
-    when no source sets it. ValueError (one line naming the field) for a value the config rejects."""
+    """The canonical ``TrainingConfig`` of ``values`` for ``backend`` (:func:`object_big_rule` applied); ``N``: the
+    pattern size of the data, used when no source sets it. ValueError (one line naming the field) for a value the config rejects."""
     model = dict(values.model)
     if N is not None:
         model.setdefault("N", int(N))
+    object_big_rule(model)
     training = {k: v for k, v in values.training.items() if k != "backend"}
     return canonical.TrainingConfig(model=canonical.ModelConfig(**model), backend=backend, **training)
 
@@ -119,3 +136,38 @@ def configs_from_flags(values: Mapping[str, Any], command: str = "torch.train", 
     sorted_values = field_values(values, command, recipe=recipe)
     config = training_config(sorted_values, backend=backend, N=N)
     return config, execution_config(sorted_values, config)
+
+
+#: the ``InferenceConfig`` fields taken from the bundle's stored TrainingConfig (its grouping settings; the model is
+#: the bundle's too); ``n_groups`` is not among them: unset, a reconstruction uses every position
+INFERENCE_FROM_BUNDLE = ("n_subsample", "subsample_seed", "neighbor_count", "enable_oversampling", "neighbor_pool_size")
+
+
+def inference_config(values: FieldValues, bundle_config: Any, *, backend: str) -> Any:
+    """The canonical ``InferenceConfig`` of ``values`` (sorted inference flags: paths, ``n_groups``) for the
+    model whose stored canonical ``TrainingConfig`` is ``bundle_config``: its ``model`` and the
+    :data:`INFERENCE_FROM_BUNDLE` grouping fields come from the bundle (never through the PyTorch-native dialect).
+    ValueError (one line naming the field) for a value the config rejects."""
+    settings = {name: getattr(bundle_config, name) for name in INFERENCE_FROM_BUNDLE}
+    settings.update(values.inference)
+    return canonical.InferenceConfig(model=bundle_config.model, backend=backend, **settings)
+
+
+def inference_execution_config(values: FieldValues, bundle_config: Any = None) -> PyTorchExecutionConfig:
+    """The ``PyTorchExecutionConfig`` of an inference run: the execution flags given, ``inference_batch_size``
+    unset = the training batch size stored in the bundle (``bundle_config.batch_size``; left None without one).
+    ValueError when a value is rejected."""
+    settings = dict(values.execution)
+    if settings.get("inference_batch_size") is None and bundle_config is not None:
+        settings["inference_batch_size"] = int(bundle_config.batch_size)
+    return PyTorchExecutionConfig(**settings)
+
+
+def inference_configs_from_flags(values: Mapping[str, Any], command: str = "torch.inference", *, bundle_config: Any,
+                                 backend: str = "pytorch") -> tuple[Any, PyTorchExecutionConfig]:
+    """``(InferenceConfig, PyTorchExecutionConfig)`` from parsed inference flags of ``command`` ('infer' or
+    'torch.inference') and the bundle's stored TrainingConfig (:func:`field_values`, :func:`inference_config`,
+    :func:`inference_execution_config`)."""
+    sorted_values = field_values(values, command)
+    return (inference_config(sorted_values, bundle_config, backend=backend),
+            inference_execution_config(sorted_values, bundle_config))

@@ -180,7 +180,7 @@ OPTIONS: tuple[Option, ...] = (
        "(default 0.1)", group="generator", type=closed_unit, metavar="R"),
     # --- execution: PyTorchExecutionConfig fields ----------------------------------------------------------
     _o("accelerator", _E, "--accelerator", "auto (default: CUDA when present, else CPU), cpu, cuda/gpu, mps",
-       _TRAIN | {"torch.inference"}, torch_only=True, group="execution", choices=(*ACCELERATORS, "tpu")),
+       _ALL, torch_only=True, group="execution", choices=(*ACCELERATORS, "tpu")),
     _o("strategy", _E, "--strategy", "auto (default: one process), ddp (one process per device; also under "
        "torchrun/SLURM) or ddp_spawn (workers spawned from this process); --batch-size is the global batch "
        "(specs/scaling.md §1)", group="execution", torch_only=True, choices=STRATEGIES),
@@ -189,10 +189,10 @@ OPTIONS: tuple[Option, ...] = (
     _o("num_nodes", _E, "--num-nodes", "machines taking part in a ddp run (default 1)", group="execution",
        torch_only=True, type=positive_int, metavar="M"),
     _o("precision", _E, "--precision", "32 (default), bf16-mixed or 16-mixed: the network under autocast, physics "
-       "and loss in float32", _TRAIN | {"torch.inference"}, torch_only=True, group="execution", choices=PRECISIONS),
+       "and loss in float32", _ALL, torch_only=True, group="execution", choices=PRECISIONS),
     _o("deterministic", _E, "--deterministic", "deterministic algorithms (default on)", _TRAIN, torch_only=True,
        group="execution", action=argparse.BooleanOptionalAction),
-    _o("num_workers", _E, "--num-workers", "DataLoader workers (default 0)", _TRAIN | {"torch.inference"}, torch_only=True,
+    _o("num_workers", _E, "--num-workers", "DataLoader workers (default 0)", _ALL, torch_only=True,
        group="execution", type=nonnegative_int, metavar="W"),
     _o("accumulate_grad_batches", _E, "--accumulate-grad-batches", "must be 1: manual optimisation cannot "
        "accumulate (EXEC-ACCUM-001)", _TRAIN, torch_only=True, group="execution", type=positive_int, metavar="K"),

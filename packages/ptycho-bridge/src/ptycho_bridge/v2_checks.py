@@ -4,16 +4,18 @@ TrainingConfig is a v2 one (``ptycho_torch.config_params``). Imports no framewor
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from ptycho_bridge import v2_config as v2
 from ptycho_bridge.v2_convert import is_v2
 
 __all__ = ["V2_NPHOTONS_DEFAULT", "v2_training_checks"]
 
 #: The v2 DataConfig default photon count; the canonical default is 1e9, so neither is assumed.
-V2_NPHOTONS_DEFAULT = 1e5
+V2_NPHOTONS_DEFAULT = next(f.default for f in dataclasses.fields(v2.DataConfig) if f.name == "nphotons")
 
 
 def v2_training_checks(data: Any, training: Any, overrides: Mapping[str, Any] | None) -> None:

@@ -182,7 +182,7 @@ class ModelConfig(_V2):
     batch_norm: bool = _v(False, ("bool",), _INERT_ARCH)
     probe_mask: Any = _v(False, ("mask?",), "honoured: canonical probe_mask (None -> False, a mask array -> True: "
                          "the disk mask of specs/physics.md is used)")
-    probe_mask_tensor: Any = _v(None, ("mask?",), "honoured: a mask given here sets canonical probe_mask = True")
+    probe_mask_tensor: Any = _v(None, ("mask?",), "honoured: canonical probe_mask (a mask given here sets it True)")
     probe_mask_sigma: float = _v(1.0, ("float", 0.0, True), "honoured: canonical probe_mask_sigma")
     probe_mask_diameter: float | None = _v(None, ("float?", 0.0, True), "honoured: canonical probe_mask_diameter")
     edge_pad: int = _v(10, ("int", 0), _INERT_ARCH)
@@ -246,11 +246,11 @@ class TrainingConfig(_V2):
                                                "ReduceLROnPlateau", "Cosine")),
                         "honoured: execution scheduler ('Cosine' = ptychodus's name of 'WarmupCosine')")
     lr_warmup_epochs: int = _v(0, ("int", 0), "honoured: execution lr_warmup_epochs")
-    warmup_epochs: int = _v(0, ("int", 0), "honoured: ptychodus's spelling of lr_warmup_epochs (the larger "
-                            "of the two is used)")
+    warmup_epochs: int = _v(0, ("int", 0), "honoured: execution lr_warmup_epochs (ptychodus's spelling; the "
+                            "larger of the two is used)")
     lr_min_ratio: float = _v(0.1, ("float", 0.0), "honoured: execution lr_min_ratio")
-    min_lr_ratio: float = _v(0.1, ("float", 0.0), "honoured: ptychodus's spelling of lr_min_ratio (used when "
-                             "lr_min_ratio is at its default)")
+    min_lr_ratio: float = _v(0.1, ("float", 0.0), "honoured: execution lr_min_ratio (ptychodus's spelling; used "
+                             "when lr_min_ratio is at its default)")
     plateau_factor: float = _v(0.5, ("float", 0.0, True), "honoured: execution plateau_factor")
     plateau_patience: int = _v(2, ("int", 0), "honoured: execution plateau_patience")
     plateau_min_lr: float = _v(5e-5, ("float", 0.0), "honoured: execution plateau_min_lr")

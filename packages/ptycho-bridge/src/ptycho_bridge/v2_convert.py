@@ -1,7 +1,8 @@
 """Convert the v2 config dialect (:mod:`ptycho_bridge.v2_config`) into the native configs and a
 ``PyTorchExecutionConfig``, once, at the boundary (specs/ptychodus-torch.md §2, specs/architecture.md §4).
 
-``honoured`` fields are mapped; ``refused`` fields at a non-default value raise one ValueError naming the
+``honoured`` fields are mapped by the map :mod:`ptycho_bridge.v2_routes` generates from their fates and the mapping
+table; ``refused`` fields at a non-default value raise one ValueError naming the
 field; ``inert`` fields are ignored. The errors keep the wording v2 callers test for:
 'Invalid mode', 'Unknown activation', 'Non-square grids'.
 Imports no framework.
@@ -17,6 +18,7 @@ from ptycho.config.config import AMP_ACTIVATION_ALIASES, AMP_ACTIVATIONS
 from ptycho_bridge import config_params as native
 from ptycho_bridge import v2_config as v2
 from ptycho_bridge.execution import PyTorchExecutionConfig
+from ptycho_bridge.v2_routes import REFUSED, SCHEDULERS, copied
 
 __all__ = ["NativeConfigs", "is_v2", "to_native", "native_data", "native_model", "refused_problems",
            "accelerator_for"]
@@ -37,31 +39,17 @@ def is_v2(cfg: Any) -> bool:
     return type(cfg) in v2.V2_CLASSES.values()
 
 
-#: field -> the only value implemented (a non-default value is refused at conversion).
-_REFUSED: dict[str, dict[str, Any]] = {
-    "ModelConfig": {"cnn_output_mode": "amp_phase", "physics_forward_mode": "amplitude",
-                    "amplitude_physics_gain": 1.0, "amp_loss": None, "phase_loss": None,
-                    "probe_reference_coeff": 0.0, "amplitude_variance_loss": False},
-    "TrainingConfig": {"epochs_fine_tune": 0, "accum_steps": 1, "torch_mae_pred_l2_match_target": False,
-                       "enable_staged_finetuning": False},
-}
-_SCHEDULERS = {"Default": "Default", "Exponential": "Exponential", "MultiStage": "MultiStage",
-               "Adaptive": "Adaptive", "ReduceLROnPlateau": "Adaptive", "WarmupCosine": "WarmupCosine",
-               "Cosine": "WarmupCosine"}
-_V2_MIN_RATIO_DEFAULT = 0.1
-
-
 def refused_problems(cfg: Any) -> list[str]:
     """One message per refused field of ``cfg`` set to a value that is not implemented."""
     owner = type(cfg).__name__
     out = []
-    for name, only in _REFUSED.get(owner, {}).items():
+    for name, only in REFUSED.get(owner, {}).items():
         value = getattr(cfg, name)
         if value != only:
             out.append(f"{owner}.{name}: expected {only!r} (the only value implemented here), got {value!r}")
     if owner == "TrainingConfig":
-        if cfg.scheduler not in _SCHEDULERS:
-            out.append(f"TrainingConfig.scheduler: expected one of {', '.join(map(repr, _SCHEDULERS))}, "
+        if cfg.scheduler not in SCHEDULERS:
+            out.append(f"TrainingConfig.scheduler: expected one of {', '.join(map(repr, SCHEDULERS))}, "
                        f"got {cfg.scheduler!r}")
         if cfg.gradient_clip_algorithm == "agc" and cfg.gradient_clip_val:
             out.append("TrainingConfig.gradient_clip_algorithm: expected 'norm' or 'value' (adaptive gradient "
@@ -78,47 +66,27 @@ def _raise_refused(*cfgs: Any) -> None:
 
 
 def native_data(data: v2.DataConfig) -> native.DataConfig:
-    """Native DataConfig: N, grid_size, K, nphotons, probe_scale, subsample_seed (n_subsample is not carried)."""
-    return native.DataConfig(N=data.N, grid_size=tuple(data.grid_size), K=data.K, nphotons=data.nphotons,
-                             probe_scale=data.probe_scale, subsample_seed=data.subsample_seed)
-
-
-def _probe_mask(model: v2.ModelConfig) -> bool:
-    if model.probe_mask_tensor is not None or hasattr(model.probe_mask, "shape"):
-        return True
-    return bool(model.probe_mask)  # None -> False
+    """Native DataConfig: the fields :data:`ptycho_bridge.v2_routes.ROUTES` carries there (N, grid_size, K,
+    nphotons, probe_scale, subsample_seed; n_subsample is not carried)."""
+    return native.DataConfig(**copied(data, "DataConfig"))
 
 
 def native_model(model: v2.ModelConfig) -> native.ModelConfig:
-    """Native ModelConfig, with the v2 wording for a bad mode or activation."""
+    """Native ModelConfig (the fields :data:`ptycho_bridge.v2_routes.ROUTES` carries there), with the v2 wording
+    for a bad mode or activation."""
     if model.mode not in native.MODES:
         raise ValueError(f"ModelConfig.mode: Invalid mode {model.mode!r}; expected 'Unsupervised' or 'Supervised'")
     if model.amp_activation not in AMP_ACTIVATION_ALIASES and model.amp_activation not in AMP_ACTIVATIONS:
         known = ", ".join(map(repr, native.AMP_ACTIVATION_SPELLINGS))
         raise ValueError(f"ModelConfig.amp_activation: Unknown activation {model.amp_activation!r}; supported: {known}")
-    return native.ModelConfig(
-        mode=model.mode, architecture=model.architecture, fno_modes=model.fno_modes, fno_width=model.fno_width,
-        fno_blocks=model.fno_blocks, learned_input_channels=model.learned_input_channels,
-        input_projections=model.input_projections,
-        n_filters_scale=model.n_filters_scale,
-        amp_activation=model.amp_activation, object_big=model.object_big, probe_big=model.probe_big,
-        probe_mask=_probe_mask(model), probe_mask_sigma=model.probe_mask_sigma,
-        probe_mask_diameter=model.probe_mask_diameter, pad_object=model.pad_object,
-        gaussian_smoothing_sigma=model.gaussian_smoothing_sigma)
+    return native.ModelConfig(**copied(model, "ModelConfig"))
 
 
 def _native_training(training: v2.TrainingConfig, model: v2.ModelConfig | None) -> native.TrainingConfig:
-    loss_mode = training.torch_loss_mode
-    if model is not None and model.loss_function != "Poisson":
-        loss_mode = "mae"
-    kwargs: dict[str, Any] = dict(
-        train_data_file=training.train_data_file, test_data_file=training.test_data_file,
-        batch_size=training.batch_size, epochs=training.epochs, nll_weight=1.0 if training.nll else 0.0,
-        n_groups=training.n_groups, torch_loss_mode=loss_mode, output_dir=training.output_dir,
-        optimizer=training.optimizer, momentum=training.momentum, weight_decay=training.weight_decay,
-        adam_beta1=training.adam_beta1, adam_beta2=training.adam_beta2,
-        gradient_clip_val=training.gradient_clip_val or None,  # v2: 0 or None = no clipping
-        gradient_clip_algorithm="norm" if training.gradient_clip_algorithm == "agc" else training.gradient_clip_algorithm)
+    """Native TrainingConfig: the routed fields, the loss mode (``ModelConfig.loss_function`` wins when not its
+    default 'Poisson') and, from the v2 ModelConfig, ``intensity_scale_trainable``."""
+    kwargs = copied(training, "TrainingConfig")
+    kwargs["torch_loss_mode"] = "mae" if model is not None and model.loss_function != "Poisson" else training.torch_loss_mode
     if model is not None:
         kwargs["intensity_scale_trainable"] = model.intensity_scale_trainable
     return native.TrainingConfig(**kwargs)
@@ -142,16 +110,9 @@ def _execution(training: v2.TrainingConfig | None, inference: v2.InferenceConfig
     if training is not None:
         if cuda_available is not None:
             changes["accelerator"] = accelerator_for(training.device, cuda_available)
-        changes.update(
-            devices=1, num_workers=training.num_workers,
-            learning_rate=training.learning_rate, scheduler=_SCHEDULERS[training.scheduler],
-            plateau_factor=training.plateau_factor, plateau_patience=training.plateau_patience,
-            plateau_min_lr=training.plateau_min_lr, plateau_threshold=training.plateau_threshold,
-            lr_warmup_epochs=max(training.lr_warmup_epochs, training.warmup_epochs),
-            lr_min_ratio=(training.lr_min_ratio if training.lr_min_ratio != _V2_MIN_RATIO_DEFAULT
-                          else training.min_lr_ratio))
+        changes.update(devices=1, **copied(training, "PyTorchExecutionConfig"))  # n_devices > 1 is refused
     if inference is not None:
-        changes["inference_batch_size"] = inference.batch_size
+        changes.update(copied(inference, "PyTorchExecutionConfig"))
     return dataclasses.replace(base or PyTorchExecutionConfig(), **changes)
 
 

@@ -3,13 +3,14 @@
 The chosen backend's ``Backend`` object (``ptycho_bridge.backend_api``, loaded by
 :func:`ptycho_cli.backends.load_backend`) is the only thing dispatched on, once per command:
 
-* a backend with its own command line (``backend.command_line``; PyTorch): train gets the configs
-  (:func:`training_configs`: ``ptycho_bridge.flag_configs.configs_from_flags`` over the option table, the recipe
-  under the flags) and runs what ``python -m ptycho_torch.train`` runs, from those configs; infer gets the parsed
-  values keyed by ``ptycho_torch.inference``'s destinations and the flags this command does not know (``extra``);
-  the exit status is returned;
-* otherwise (TensorFlow) :mod:`ptycho_cli.tf_entry` builds the canonical config and calls the backend's explicit
-  methods (train, save_bundle, load_bundle, reconstruct).
+* both routes build their configs with the one flag translation of ``ptycho_bridge.flag_configs`` over the option
+  table: train :func:`training_configs` (``configs_from_flags``, the recipe under the flags), infer
+  :func:`inference_configs` (``inference_configs_from_flags``, from the flags and the config stored in the bundle
+  ``backend.load_bundle`` read);
+* a backend with its own command line (``backend.command_line``; PyTorch) runs what ``python -m ptycho_torch.train``
+  / ``ptycho_torch.inference`` run, from those configs (and the loaded models); the exit status is returned;
+* otherwise (TensorFlow) :mod:`ptycho_cli.tf_entry` calls the backend's explicit methods (train, save_bundle,
+  reconstruct).
 
 Before dispatching, the data files are checked against the contract (``ptycho.data_contract.validate_npz``)
 so a bad file is one line and exit 2 whichever backend runs. The chosen backend and the reason are
@@ -20,18 +21,18 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from ptycho.runtime.processes import is_main_process
-from ptycho_bridge.flag_configs import configs_from_flags
+from ptycho_bridge.flag_configs import configs_from_flags, inference_configs_from_flags
 from ptycho_bridge.options import options_for
 from ptycho_cli.backends import choose_backend, load_backend
 from ptycho_cli.errors import UserError
 from ptycho_cli.recipe import recipe_for
 
-__all__ = ["cmd_train", "cmd_infer", "training_configs", "infer_values", "bundle_backend"]
+__all__ = ["cmd_train", "cmd_infer", "training_configs", "inference_configs", "load_bundle", "bundle_backend"]
 
 #: ``ptycho train`` flags of the refinement teacher (PyTorch only, specs/cli.md §4.2)
 _TEACHER = tuple(o.name for o in options_for("train", ("teacher",)))
@@ -39,14 +40,8 @@ _TEACHER = tuple(o.name for o in options_for("train", ("teacher",)))
 _COMMAND_LINE_ONLY = ("strategy", "devices", "num_nodes")
 #: the other PyTorch-only ``ptycho train`` flags (Lightning settings, ``--config``, ...)
 _PYTORCH_ONLY = tuple(o for o in options_for("train") if o.torch_only and o.name not in (*_TEACHER, *_COMMAND_LINE_ONLY))
-
-
-def _values(args: argparse.Namespace, table: Mapping[str, str]) -> dict[str, object]:
-    out = {target: getattr(args, dest, None) for dest, target in table.items()}
-    out = {k: v for k, v in out.items() if v is not None and v is not False}
-    if getattr(args, "quiet", False):
-        out["quiet"] = True
-    return out
+#: the PyTorch-only ``ptycho infer`` flags (the execution settings of the prediction)
+_PYTORCH_ONLY_INFER = tuple(o for o in options_for("infer") if o.torch_only)
 
 
 def training_configs(args: argparse.Namespace, N: int | None, backend: str) -> tuple[Any, Any]:
@@ -60,9 +55,30 @@ def training_configs(args: argparse.Namespace, N: int | None, backend: str) -> t
     return config, replace(execution, enable_progress_bar=not getattr(args, "quiet", False))
 
 
-def infer_values(command_line: Any, args: argparse.Namespace) -> dict[str, object]:
-    """Values for ``command_line.infer`` (those given), keyed by ``command_line.infer_destinations``."""
-    return _values(args, command_line.infer_destinations)
+def inference_configs(args: argparse.Namespace, bundle_config: Any, backend: str) -> tuple[Any, Any]:
+    """``(InferenceConfig, PyTorchExecutionConfig)`` of the parsed ``ptycho infer`` flags for the bundle whose stored
+    TrainingConfig is ``bundle_config`` (:func:`ptycho_bridge.flag_configs.inference_configs_from_flags`, the
+    translation ``python -m ptycho_torch.inference`` uses); the progress display follows ``--quiet``. UserError
+    (one line naming the field) for a value the configs reject."""
+    try:
+        config, execution = inference_configs_from_flags(vars(args), "infer", bundle_config=bundle_config,
+                                                         backend=backend)
+    except (ValueError, TypeError) as exc:
+        raise UserError(" ".join(str(exc).split())) from None
+    return config, replace(execution, enable_progress_bar=not getattr(args, "quiet", False))
+
+
+def load_bundle(backend: Any, model_path: str) -> tuple[Any, Any]:
+    """``backend.load_bundle(model_path)``: ``(models, stored TrainingConfig)``; UserError naming the path when
+    nothing is there or the bundle holds no training config (a corrupt or foreign bundle: the backend's
+    BundleError, a ValueError)."""
+    path = Path(model_path)
+    if not path.exists():
+        raise UserError(f"--model-path {path}: expected a training output folder or a wts.h5.zip file, found no such path")
+    models, config = backend.load_bundle(path)
+    if not hasattr(config, "model"):
+        raise UserError(f"--model-path {path}: expected a bundle with its training config, found none")
+    return models, config
 
 
 def _check_data(*paths: str | None) -> int | None:
@@ -77,7 +93,6 @@ def bundle_backend(model_path: str) -> str | None:
     """Backend recorded in ``<model_path>/wts.h5.zip``'s manifest ('pytorch'/'tensorflow'), or None."""
     import json
     import zipfile
-    from pathlib import Path
 
     p = Path(model_path)
     zpath = p if p.suffix == ".zip" else p / "wts.h5.zip"
@@ -162,12 +177,17 @@ def cmd_infer(args: argparse.Namespace, extra: list[str]) -> int:
     _announce(name, reason_override or reason)
     _check_data(args.test_data)
     backend = load_backend(name)
+    _no_extra(extra, name)
+    if backend.command_line is None:
+        given = [o.flags[0] for o in _PYTORCH_ONLY_INFER if getattr(args, o.name, None) is not None]
+        if given:
+            raise UserError(f"{', '.join(given)}: PyTorch-only settings need --backend pytorch, found {name}")
+    models, bundle_config = load_bundle(backend, args.model_path)
+    config, execution = inference_configs(args, bundle_config, name)
     if backend.command_line is not None:
         _debug_env(args)
-        return int(backend.command_line.infer(infer_values(backend.command_line, args), extra, prog="ptycho infer")
-                   or 0)
-    _no_extra(extra, name)
+        return int(backend.command_line.infer(models, config, execution, prog="ptycho infer") or 0)
     from ptycho_cli.tf_entry import infer_with_backend
 
-    infer_with_backend(backend, args)
+    infer_with_backend(backend, models, bundle_config, config)
     return 0

@@ -96,13 +96,13 @@ def _training_config(preset: DemoPreset, out: Path, seed: int, backend: str, n_g
     """The canonical ``TrainingConfig`` of the demo run: the preset's values given as ``ptycho train`` flags would
     give them, through the one flag translation (``ptycho_bridge.flag_configs.configs_from_flags``, the training
     recipe of :func:`ptycho_cli.recipe.recipe_for` under them, N = the preset's pattern size); the object canvas
-    is big only for grouped patterns (``object_big = gridsize > 1``)."""
+    is big only for grouped patterns (``object_big = gridsize > 1``, ``ptycho_bridge.flag_configs.object_big_rule``)."""
     values = {"train_data_file": out / "data" / "train.npz", "test_data_file": out / "data" / "val.npz",
               "output_dir": out / "model", "batch_size": preset.batch_size, "max_epochs": preset.epochs,
               "max_time": preset.max_time, "nphotons": preset.nphotons, "n_groups": n_groups, "subsample_seed": seed,
               "gridsize": preset.gridsize, "n_filters_scale": preset.n_filters_scale}
     config, _ = configs_from_flags(values, "train", backend=backend, N=preset.N,
-                                   recipe=lambda arch: {**recipe_for(backend, arch), "object_big": preset.gridsize > 1})
+                                   recipe=lambda arch: recipe_for(backend, arch))
     return config
 
 

@@ -136,8 +136,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 def _add_infer(sub: argparse._SubParsersAction) -> None:
     _subcommand(sub, "infer", "reconstruct a scan with a trained model",
-                "Reconstruct a scan with a trained bundle; unknown flags are passed to the PyTorch command line "
-                "(python -m ptycho_torch.inference).", [add_infer_flags, add_refine_infer_flags],
+                "Reconstruct a scan with a trained bundle. The flags are those of python -m ptycho_torch.inference "
+                "(one option table; 'PyTorch only' ones are refused by the TensorFlow backend).",
+                [add_infer_flags, add_refine_infer_flags],
                 backend_default="default: the backend that wrote the bundle, else as for train", aliases=["inference"])
 
 
@@ -223,7 +224,7 @@ def _handler(command: str) -> Callable[[argparse.Namespace, list[str]], int]:
     return fn
 
 
-_PASS_THROUGH = {"train", "infer", "inference"}
+_PASS_THROUGH = {"train"}
 
 
 def _run(argv: Sequence[str], parse: Callable[[list[str]], tuple[argparse.Namespace, list[str]]], prog: str) -> int:

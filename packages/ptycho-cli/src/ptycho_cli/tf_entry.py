@@ -2,8 +2,9 @@
 
 Built on the explicit methods of the backend's ``Backend`` object (``ptycho_bridge.backend_api``):
 train = ``RawData.from_file`` -> canonical ``TrainingConfig`` (checked with ``backend.unsupported``) ->
-``backend.train`` (stitching the test scan when one is given) -> ``backend.save_bundle`` -> PNGs; infer =
-``backend.load_bundle(model_path)`` -> models and config -> ``backend.reconstruct`` of the test scan. Models and
+``backend.train`` (stitching the test scan when one is given) -> ``backend.save_bundle`` -> PNGs; infer = the
+models and stored config ``backend.load_bundle`` read and the InferenceConfig of the flags
+(:func:`ptycho_cli.delegate.inference_configs`) -> ``backend.reconstruct`` of the test scan. Models and
 configs are passed explicitly; no legacy state is touched. Both also write the files of :mod:`ptycho_cli.outputs`.
 Flag names are the PyTorch CLI's where they apply.
 """
@@ -39,8 +40,6 @@ def build_training_config(args: argparse.Namespace, N: int, backend: Any = None)
         if value is not None and value != default:
             raise UserError(f"--{field.replace('_', '-')} {value}: the TensorFlow backend has no 'WarmupCosine' "
                             "schedule (specs/tf-backend.md §4); train with --backend pytorch")
-    if "gridsize" in values.model:
-        values.model.setdefault("object_big", values.model["gridsize"] > 1)
     try:
         config = training_config(values, backend=name, N=N)
     except ValueError as exc:
@@ -116,28 +115,26 @@ def _title(backend: Any) -> str:
     return {"tensorflow": "TensorFlow", "pytorch": "PyTorch"}.get(backend.name, backend.name)
 
 
-def infer_with_backend(backend: Any, args: argparse.Namespace) -> dict[str, Any]:
-    """Reconstruct ``--test_data`` with the bundle in ``--model_path``, loaded by ``backend`` (a ``Backend``)."""
+def infer_with_backend(backend: Any, models: Any, bundle_config: Any, config: Any) -> dict[str, Any]:
+    """Reconstruct ``config.test_data_file`` (``config``: the canonical InferenceConfig of the flags,
+    :func:`ptycho_cli.delegate.inference_configs`) with ``models`` and the stored ``bundle_config`` of the bundle
+    ``backend`` (a ``Backend``) loaded; the backend groups with the stored config and the InferenceConfig's
+    ``n_groups`` (None = one group per position)."""
     from ptycho.raw_data import RawData
     from ptycho_cli.figures import save_amplitude_phase_pngs
     from ptycho_cli.outputs import canvas_origin, write_reconstruction
 
-    model_path = Path(args.model_path)
-    if not model_path.exists():
-        raise UserError(f"--model_path {model_path}: expected a training output folder holding wts.h5.zip, found no such path")
-    models, cfg = backend.load_bundle(model_path)
-    if not hasattr(cfg, "model"):
-        raise UserError(f"--model_path {model_path}: expected a bundle with its training config, found none")
-    test = RawData.from_file(args.test_data)
+    test = RawData.from_file(config.test_data_file)
     n = int(test.diff3d.shape[-1])
-    if n != int(cfg.model.N):
-        raise UserError(f"--test_data {args.test_data}: expected {cfg.model.N}x{cfg.model.N} patterns for this model, found {n}x{n}")
-    cfg = copy.copy(cfg)
-    cfg.n_groups = args.n_groups  # None = one group per position
+    if n != int(config.model.N):
+        raise UserError(f"--test-data {config.test_data_file}: expected {config.model.N}x{config.model.N} patterns for "
+                        f"this model, found {n}x{n}")
+    grouping = copy.copy(bundle_config)
+    grouping.n_groups = config.n_groups
     with stage(f"reconstructing {len(test.diff3d)} positions ({backend.name})"):
-        recon = backend.reconstruct(models, test, cfg, M=STITCH_M)
+        recon = backend.reconstruct(models, test, grouping, M=STITCH_M)
     obj = recon.object
-    out = Path(args.output_dir)
+    out = Path(config.output_dir)
     save_amplitude_phase_pngs(recon.amplitude, recon.phase, out)
     written = write_reconstruction(out, obj, canvas_origin(recon.global_offsets, obj.shape, recon.crop),
                                    f"{_title(backend)} reconstruction")

@@ -4,9 +4,9 @@
 The explicit methods call :mod:`ptycho_torch.workflows.components` and :mod:`ptycho_torch.bundle` with configs
 and models passed explicitly; ``run_cdi_example`` / ``load_inference_bundle`` are the seed guide's
 ``run_cdi_example_torch`` / ``load_inference_bundle_torch`` (this backend keeps no legacy state of its own).
-``command_line`` gives the ``ptycho`` command the runs of ``python -m ptycho_torch.train`` (from configs:
-``ptycho_torch.cli.run_training.run_training``, with its DDP launch, resume and stop handling) and
-``ptycho_torch.inference``.
+``command_line`` gives the ``ptycho`` command the runs of ``python -m ptycho_torch.train`` and
+``ptycho_torch.inference``, from configs (``ptycho_torch.cli.run_training.run_training``, with its DDP launch,
+resume and stop handling; ``ptycho_torch.inference.run_inference``).
 Nothing here imports tensorflow.
 """
 
@@ -20,7 +20,6 @@ from typing import Any
 from ptycho.config.config import check_implemented
 from ptycho_bridge.backend_api import Reconstruction
 from ptycho_bridge.execution import PyTorchExecutionConfig, execution_config_for
-from ptycho_bridge.options import options_for
 from ptycho_torch import inference
 from ptycho_torch.bundle import save_torch_model_bundle
 from ptycho_torch.cli.run_training import run_training
@@ -35,20 +34,16 @@ __all__ = ["TorchBackend", "TorchCommandLine", "BACKEND"]
 
 
 class TorchCommandLine:
-    """The runs of ``python -m ptycho_torch.train`` / ``ptycho_torch.inference`` for the ``ptycho`` command
-    (protocol ``ptycho_bridge.backend_api.CommandLine``; specs/cli.md §4, specs/torch-cli.md §5)."""
-
-    #: ``ptycho infer`` destination -> ``ptycho_torch.inference`` destination: the same names (one option table,
-    #: ``ptycho_bridge.options``)
-    infer_destinations: Mapping[str, str] = {o.name: o.name for o in options_for("infer")}
+    """The runs of ``python -m ptycho_torch.train`` / ``ptycho_torch.inference`` for the ``ptycho`` command, from
+    configs (protocol ``ptycho_bridge.backend_api.CommandLine``; specs/cli.md §4, specs/torch-cli.md §5)."""
 
     def train(self, config: Any, execution: PyTorchExecutionConfig, *, resume: Any = None, prog: str,
               command: Sequence[str] | None = None) -> int:
         return run_cli(prog, lambda _: run_training(config, execution, resume=resume, prog=prog, command=command),
                        None)
 
-    def infer(self, given: Mapping[str, Any], extra: Sequence[str], *, prog: str) -> int:
-        return int(inference.main_with(dict(given), extra, prog=prog) or 0)
+    def infer(self, models: Any, config: Any, execution: PyTorchExecutionConfig, *, prog: str) -> int:
+        return run_cli(prog, lambda _: inference.run_inference(models, config, execution, prog=prog), None)
 
 
 def _execution(config: Any, execution: Any) -> PyTorchExecutionConfig:

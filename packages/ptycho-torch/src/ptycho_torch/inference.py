@@ -2,20 +2,24 @@
 
 Normative text: specs/torch-cli.md §4-§5. Flags may come in any order. Flow:
 
-1. parse; build the inference ``PyTorchExecutionConfig`` (accelerator, num_workers,
-   inference_batch_size, progress);
+1. parse; sort the flags with the one inference translation (:func:`ptycho_torch.cli.shared.inference_flag_values`
+   over ``ptycho_bridge.flag_configs.field_values``; the deprecated ``--device`` folds into ``--accelerator``) and
+   settle the execution settings before anything is read (accelerator available);
 2. load ``<model_path>/wts.h5.zip`` (or the zip itself) with
    ``ptycho_torch.workflows.components.load_inference_bundle_torch`` - a missing, corrupt or foreign
    bundle is bad input;
-3. read and validate ``--test_data``; its pattern size must match the model's N;
-4. build the canonical ``InferenceConfig`` from the bundle's canonical TrainingConfig (``--n-groups`` groups,
-   None = all); no PyTorch-native round trip;
-5. ``reassemble_cdi_image_torch`` predicts and stitches, showing each prediction batch
-   (:class:`ptycho.runtime.progress.StepProgress` on stderr: a redrawn line on a terminal, in a pipe
-   ``predicting: batch 3/10  elapsed 0:02  eta 0:05``, at most one line a second, the first and the last
-   always; none with ``--quiet``); write ``reconstructed_amplitude.png``,
-   ``reconstructed_phase.png`` and ``reconstructed_object.npz`` (complex object) atomically;
-6. print one summary line.
+from ptycho.runtime.progress import StepProgress
+3. build ``(InferenceConfig, PyTorchExecutionConfig)`` from the flags and the bundle's canonical TrainingConfig
+   (``ptycho_bridge.flag_configs.inference_config`` / ``inference_execution_config``, the functions ``ptycho
+   infer`` uses: model and grouping from the bundle, ``--n-groups`` groups (None = all), ``--inference-batch-size``
+   unset = the bundle's training batch size); no PyTorch-native round trip;
+4. :func:`run_inference` (what ``ptycho infer`` calls through ``ptycho_torch.backend.BACKEND.command_line``):
+   read and validate the test scan (its pattern size must match the model's N); ``reassemble_cdi_image_torch``
+   predicts and stitches, showing each prediction batch (:class:`ptycho.runtime.progress.StepProgress` on
+   stderr: a redrawn line on a terminal, in a pipe ``predicting: batch 3/10  elapsed 0:02  eta 0:05``, at most
+   one line a second, the first and the last always; none with ``--quiet``); write
+   ``reconstructed_amplitude.png``, ``reconstructed_phase.png`` and ``reconstructed_object.npz`` (complex object)
+   atomically; print one summary line.
 
 Bad input prints one line on stderr and exits with code 2; a failed run removes what it wrote.
 """
@@ -29,19 +33,23 @@ from typing import Any
 
 from ptycho.physics.patches import STITCH_M
 from ptycho.runtime.progress import StepProgress
+from ptycho_bridge.execution import PyTorchExecutionConfig
+from ptycho_bridge.flag_configs import FieldValues, inference_config, inference_execution_config
 from ptycho_bridge.flag_style import kebab_case_usage
 from ptycho_bridge.options import add_options
 from ptycho_torch.cli.shared import (
     CliArgumentParser,
     CliError,
     OutputGuard,
-    build_execution_config_from_args,
-    parse_with_values,
+    inference_flag_values,
     quiet_output,
     run_cli,
+    settle_execution,
     silence_native_logs,
     validate_paths,
 )
+
+__all__ = ["build_parser", "build_inference_config", "inference_configs", "load_bundle", "run_inference", "main"]
 
 PROG = "ptycho_torch.inference"
 OBJECT_NPZ = "reconstructed_object.npz"
@@ -58,25 +66,43 @@ def build_parser() -> CliArgumentParser:
     return kebab_case_usage(p)  # usage in kebab-case; the guide's snake_case spellings still parse
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
 def build_inference_config(training_config: Any, model_path: Path, test_data: Path, output_dir: Path,
                            n_groups: int | None) -> Any:
-    """Canonical ``InferenceConfig`` for a bundle's stored canonical TrainingConfig, built directly from it.
-
-    The model architecture and grouping knobs (neighbor_count, subsample_seed, ...) come from the bundle;
-    ``n_groups`` (``--n-groups``, the guide's ``--n_images``), paths and output folder from the command line.
-    """
-    from ptycho.config.config import InferenceConfig
-
-    tc = training_config
+    """Canonical ``InferenceConfig`` for a bundle's stored canonical TrainingConfig
+    (``ptycho_bridge.flag_configs.inference_config``): the model architecture and grouping knobs
+    (neighbor_count, subsample_seed, ...) come from the bundle; ``n_groups`` (``--n-groups``, the guide's
+    ``--n_images``), paths and output folder from the caller. CliError (one line) for a rejected value."""
+    values = FieldValues(inference={"model_path": model_path, "test_data_file": test_data, "output_dir": output_dir,
+                                    "n_groups": n_groups})
     try:
-        return InferenceConfig(
-            model=tc.model, model_path=model_path, test_data_file=test_data, n_groups=n_groups,
-            output_dir=output_dir, backend="pytorch", n_subsample=tc.n_subsample, subsample_seed=tc.subsample_seed,
-            neighbor_count=tc.neighbor_count, enable_oversampling=tc.enable_oversampling,
-            neighbor_pool_size=tc.neighbor_pool_size,
-        )
+        return inference_config(values, training_config, backend="pytorch")
     except (ValueError, TypeError) as exc:
-        raise CliError(" ".join(str(exc).split())) from None
+        raise CliError(_one_line(exc)) from None
+
+
+def inference_configs(values: FieldValues, bundle_config: Any) -> tuple[Any, PyTorchExecutionConfig]:
+    """``(InferenceConfig, PyTorchExecutionConfig)`` of :func:`ptycho_torch.cli.shared.inference_flag_values`' result
+    for the bundle whose stored TrainingConfig is ``bundle_config``. CliError (one line) for a rejected value."""
+    try:
+        return (inference_config(values, bundle_config, backend="pytorch"),
+                inference_execution_config(values, bundle_config))
+    except (ValueError, TypeError) as exc:
+        raise CliError(_one_line(exc)) from None
+
+
+def load_bundle(model_path: Any) -> tuple[Any, Any]:
+    """``(models, stored TrainingConfig)`` of the bundle at ``model_path`` (a run folder or the zip); CliError
+    naming the path when there is nothing there (a corrupt or foreign bundle: BundleError, a ValueError)."""
+    from ptycho_torch.workflows.components import load_inference_bundle_torch
+
+    path = Path(model_path)
+    if not path.exists():
+        raise CliError(f"--model-path {path}: expected a training output folder or a wts.h5.zip file, found no such path")
+    return load_inference_bundle_torch(path)
 
 
 def _load_raw(path: Any) -> Any:
@@ -90,42 +116,50 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def _run(args: Any, prog: str = PROG) -> int:
-    execution_config = build_execution_config_from_args(args, "inference")
-    quiet = bool(args.quiet)
-    if quiet:
+    """Reconstruct as the parsed flags say: the execution settings checked first, then the bundle, the configs of
+    the one inference translation, :func:`run_inference`."""
+    values = inference_flag_values(args)
+    if not values.execution["enable_progress_bar"]:
         silence_native_logs()
+    settle_execution(inference_execution_config(values))  # an unavailable accelerator fails before any read
+    validate_paths(None, values.inference["test_data_file"], values.inference["output_dir"], create=False)
+    models, bundle_config = load_bundle(values.inference["model_path"])
+    config, execution = inference_configs(values, bundle_config)
+    return run_inference(models, config, execution, prog=prog)
+
+
+def run_inference(models: Any, config: Any, execution: PyTorchExecutionConfig, *, prog: str = PROG) -> int:
+    """Reconstruct ``config.test_data_file`` with ``models`` (of :func:`load_bundle`) into ``config.output_dir``.
+
+    ``config``: the canonical ``InferenceConfig`` (model and grouping of the bundle, ``n_groups`` None = every
+    position); ``execution``: accelerator ('auto' resolved here), workers, precision, ``inference_batch_size``
+    (None: the workflow's default), progress (``enable_progress_bar``; off = only the summary line). ``prog`` names the command in
+    messages (``ptycho infer`` from the ``ptycho`` command). Returns 0; CliError (one line) for bad input; what
+    it wrote is removed when it fails."""
+    execution = settle_execution(execution)
+    quiet = not execution.enable_progress_bar
     say = (lambda msg: None) if quiet else (lambda msg: print(f"{prog}: {msg}", flush=True))
-    model_path = Path(args.model_path)
-    if not model_path.exists():
-        raise CliError(f"--model-path {model_path}: expected a training output folder or a wts.h5.zip file, found no such path")
-    output_dir = Path(args.output_dir)
-    validate_paths(None, args.test_data, output_dir, create=False)
-
-    from ptycho_torch.workflows.components import load_inference_bundle_torch, reassemble_cdi_image_torch
-
-    models, training_config = load_inference_bundle_torch(model_path)
-    say(f"loaded model from {model_path} (N={training_config.model.N}, gridsize={training_config.model.gridsize}, "
-        f"model_type={training_config.model.model_type})")
-    test_data = _load_raw(args.test_data)
+    model_path, test_path, output_dir = Path(config.model_path), Path(config.test_data_file), Path(config.output_dir)
+    validate_paths(None, test_path, output_dir, create=False)
+    model = config.model
+    say(f"loaded model from {model_path} (N={model.N}, gridsize={model.gridsize}, model_type={model.model_type})")
+    test_data = _load_raw(test_path)
     n_data = int(test_data.diff3d.shape[-1])
-    if n_data != training_config.model.N:
-        raise CliError(f"{args.test_data}: expected {training_config.model.N}x{training_config.model.N} diffraction "
-                       f"patterns for the model in {model_path}, found {n_data}x{n_data}")
-    config = build_inference_config(training_config, model_path, Path(args.test_data), output_dir, args.n_groups)
-    if execution_config.inference_batch_size is None:
-        from dataclasses import replace
+    if n_data != model.N:
+        raise CliError(f"{test_path}: expected {model.N}x{model.N} diffraction patterns for the model in {model_path}, "
+                       f"found {n_data}x{n_data}")
+    say(f"reconstructing {test_path} ({len(test_data.diff3d)} positions, n_groups={config.n_groups or 'all'}) "
+        f"on {execution.accelerator}, batch size {execution.inference_batch_size}, "
+        f"{execution.num_workers} worker(s)")
 
-        execution_config = replace(execution_config, inference_batch_size=int(training_config.batch_size))
-    say(f"reconstructing {args.test_data} ({len(test_data.diff3d)} positions, n_groups={config.n_groups or 'all'}) "
-        f"on {execution_config.accelerator}, batch size {execution_config.inference_batch_size}, "
-        f"{execution_config.num_workers} worker(s)")
+    from ptycho_torch.workflows.components import reassemble_cdi_image_torch
 
     guard = OutputGuard(output_dir)
     try:
         with quiet_output(quiet), StepProgress(None, "predicting: batch", enabled=not quiet,
                                                min_interval_s=1.0) as shown:
             amp, phase, results = reassemble_cdi_image_torch(
-                test_data, config, M=STITCH_M, models=models, execution_config=execution_config,
+                test_data, config, M=STITCH_M, models=models, execution_config=execution,
                 on_batch=lambda done, total: _show_batch(shown, done, total),
             )
         validate_paths(None, None, output_dir, create=True)
@@ -172,14 +206,6 @@ def _write_outputs(output_dir: Path, amp: Any, phase: Any, results: dict[str, An
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (0 success, 2 bad input, 1 internal error)."""
     return run_cli(PROG, _main, argv)
-
-
-def main_with(given: dict[str, Any], extra: Sequence[str] = (), prog: str = PROG) -> int:
-    """:func:`main` for a caller that parsed some flags itself (the ``ptycho infer`` command): ``given`` maps
-    this parser's destinations to values, ``extra`` holds further flags in this command's spelling
-    (:func:`ptycho_torch.cli.shared.parse_with_values`; specs/torch-cli.md §5). ``prog`` names the command in
-    messages (``ptycho infer`` from the ``ptycho`` command line)."""
-    return run_cli(prog, lambda _: _run(parse_with_values(build_parser(), given, extra), prog), None)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ Normative text: specs/torch-cli.md. Public helpers (names fixed by the user guid
 * :func:`build_execution_config_from_args` - parsed flags -> ``ptycho_bridge.PyTorchExecutionConfig``.
 * :func:`training_flag_values`, :func:`training_configs` - the training flags -> ``(TrainingConfig,
   PyTorchExecutionConfig)`` through ``ptycho_bridge.flag_configs`` (the translation ``ptycho train`` uses), plus
-  this command line's deprecated flags and progress default.
+  this command line's deprecated flags and progress default; :func:`inference_flag_values` the same for the
+  inference flags (``ptycho infer``'s translation).
 * :func:`validate_paths` - input files exist, the output folder can be (and is) created.
 
 and the plumbing both command lines need to keep their promises on bad input (one line on stderr, exit
@@ -32,7 +33,13 @@ from ptycho.runtime.faults import environment_fault
 from ptycho.runtime.interrupts import Interrupted, interrupt_cause, received_signal, signals_raise
 from ptycho_bridge.config_file import ConfigFileError
 from ptycho_bridge.execution import LOGGER_BACKENDS
-from ptycho_bridge.flag_configs import FieldValues, execution_config, field_values, training_config
+from ptycho_bridge.flag_configs import (
+    FieldValues,
+    execution_config,
+    field_values,
+    inference_execution_config,
+    training_config,
+)
 from ptycho_bridge.option_types import devices_value, nonnegative_int, positive_float, positive_int, top_k_int  # noqa: F401 (re-exported)
 from ptycho_torch.cli.output_guard import OutputGuard
 from ptycho_torch.cli.quiet import quiet_output, silence_native_logs  # noqa: F401  (re-exported: the CLIs import them here)
@@ -53,6 +60,7 @@ __all__ = [
     "resolve_accelerator",
     "training_flag_values",
     "training_configs",
+    "inference_flag_values",
     "settle_execution",
     "build_execution_config_from_args",
     "validate_paths",
@@ -285,8 +293,10 @@ def build_execution_config_from_args(args: argparse.Namespace, mode: str) -> Any
     Returns:
         PyTorchExecutionConfig. Training: the execution config of the one flag translation
         (:func:`training_flag_values`, :func:`training_configs`; learning rate and schedule from the canonical
-        config the flags and ``--config`` file give), settled (:func:`settle_execution`). Inference sets
-        accelerator, num_workers, precision, inference_batch_size and enable_progress_bar.
+        config the flags and ``--config`` file give), settled (:func:`settle_execution`). Inference: the execution
+        config of the inference flags (:func:`inference_flag_values`,
+        ``ptycho_bridge.flag_configs.inference_execution_config``; ``inference_batch_size`` None = the bundle's),
+        settled.
 
     Warns:
         DeprecationWarning: ``--device`` (see :func:`apply_device`), ``--disable_mlflow`` (mapped
@@ -296,27 +306,27 @@ def build_execution_config_from_args(args: argparse.Namespace, mode: str) -> Any
         ValueError: unknown mode. CliError / MissingExtraError / GradientAccumulationError: bad values,
         unavailable accelerator or logger, gradient accumulation.
     """
-    from ptycho_bridge.execution import PyTorchExecutionConfig
-
     if mode not in ("training", "inference"):
         raise ValueError(f"mode: expected 'training' or 'inference', found {mode!r}")
     if mode == "training":
         return settle_execution(training_configs(training_flag_values(args))[1])
-    kwargs: dict[str, Any] = {
-        "accelerator": resolve_accelerator(getattr(args, "accelerator", "auto") or "auto", args.device),
-        "num_workers": int(getattr(args, "num_workers", 0)),
-        "precision": str(getattr(args, "precision", "32") or "32"),
-        "inference_batch_size": args.inference_batch_size,
-        "enable_progress_bar": not bool(getattr(args, "quiet", False)),
-    }
-    return _make_execution_config(PyTorchExecutionConfig, kwargs)
-
-
-def _make_execution_config(cls: type, kwargs: dict[str, Any]) -> Any:
     try:
-        return cls(**kwargs)
+        execution = inference_execution_config(inference_flag_values(args))
     except (ValueError, TypeError) as exc:
         raise CliError(f"execution config: {_one_line(exc)}") from None
+    return settle_execution(execution)
+
+
+def inference_flag_values(args: argparse.Namespace | Mapping[str, Any]) -> FieldValues:
+    """The parsed ``python -m ptycho_torch.inference`` flags sorted into their homes by the one flag translation
+    (:func:`ptycho_bridge.flag_configs.field_values`), with the deprecated ``--device`` folded into the accelerator
+    (:func:`apply_device`) and the progress display on unless ``--quiet``."""
+    values = field_values(vars(args) if isinstance(args, argparse.Namespace) else dict(args), "torch.inference")
+    device = values.run.pop("device", None)
+    if device is not None:
+        values.execution["accelerator"] = apply_device(values.execution.get("accelerator", "auto"), device)
+    values.execution.setdefault("enable_progress_bar", True)
+    return values
 
 
 def check_gradient_accumulation(accumulate_grad_batches: int) -> None:
@@ -392,7 +402,6 @@ def validate_paths(
 # ----------------------------------------------------------------------------------------------------
 # console output
 # ----------------------------------------------------------------------------------------------------
-
 
 
 def _show_warning_one_line(prog: str, original: Callable[..., None]) -> Callable[..., None]:
