@@ -121,3 +121,31 @@ def test_bad_configs_name_the_field(kwargs, message):
     with pytest.raises(ValueError) as err:
         build_generator(ModelConfig(N=64, **kwargs))
     assert message in str(err.value)
+
+
+def test_each_member_is_corrected_on_its_own():
+    """At gridsize 2 the CNN corrects every member's estimate in its own frame with the weights it uses at
+    gridsize 1 (specs/network.md §8): a member's output does not change when another member's estimate does, and
+    equals the output for that member's estimate alone."""
+    from ptycho_torch.generators.projected import correct_estimates
+
+    torch.manual_seed(3)
+    module = _module(gridsize=2).eval()
+    assert module.encoder.blocks[0].conv1.weight.shape[1] == 2  # one member: Re(O)-1 and Im(O)
+    parts = (module.encoder, module.decoder_amp, module.decoder_phase)
+    rng = np.random.default_rng(4)
+    est = torch.from_numpy(np.exp(0.4j * rng.standard_normal((2, 4, 64, 64))) * (0.8 + 0.2 * rng.random((2, 4, 64, 64))))
+    est = est.to(torch.complex64)
+    with torch.no_grad():
+        amp, phase = correct_estimates(*parts, est, torch.float32)
+        other = est.clone()
+        other[:, 1] = other[:, 1] * 0.5 + 0.3j
+        amp2, phase2 = correct_estimates(*parts, other, torch.float32)
+        amp_alone, phase_alone = correct_estimates(*parts, est[:, 2:3], torch.float32)
+    assert amp.shape == phase.shape == (2, 4, 64, 64)
+    assert not torch.allclose(amp[:, 1], amp2[:, 1])  # the changed member's own output moves
+    for c in (0, 2, 3):
+        torch.testing.assert_close(amp2[:, c], amp[:, c], rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(phase2[:, c], phase[:, c], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(amp_alone[:, 0], amp[:, 2], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(phase_alone[:, 0], phase[:, 2], rtol=1e-5, atol=1e-6)

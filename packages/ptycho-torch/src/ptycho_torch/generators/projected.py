@@ -4,8 +4,8 @@ Each measured pattern is first turned into a real-space estimate of its object p
 modulus projections with the model's own probe: at gridsize 1 single-pattern projections
 (:func:`ptycho_torch.physics.modulus_projections`; one pattern and the probe, no neighbour), at gridsize > 1 the
 group's C patterns jointly on one canvas (:func:`ptycho_torch.physics.projection.group_projections`: their
-overlaps constrain the estimate). The U-Net of specs/network.md reads the estimate (real part - 1 and
-imaginary part, 2C channels) and outputs a bounded correction:
+overlaps constrain the estimate). The U-Net of specs/network.md reads each member's estimate on its own (real part - 1
+and imaginary part, 2 channels; a group's members are folded into the batch) and outputs a bounded correction:
 
     amp   = | |O_K| + AMP_STEP * d_amp |        d_amp, d_phase = pi * tanh(head)   (zero-padded outside N/2)
     phase = angle(O_K) + d_phase
@@ -26,18 +26,19 @@ from torch import nn
 from ptycho_torch.network import _ENCODER_LADDER, Decoder, Encoder, keras_like_init_
 from ptycho_torch.physics.projection import group_projections, modulus_projections
 
-__all__ = ["AMP_STEP", "build_projected_parts", "run_projected_generator"]
+__all__ = ["AMP_STEP", "build_projected_parts", "correct_estimates", "run_projected_generator"]
 
 #: the amplitude correction's range: +-AMP_STEP * pi = +-0.5 around the estimate's amplitude
 AMP_STEP = 0.5 / math.pi
 
 
 def build_projected_parts(model_config: Any) -> tuple[Encoder, Decoder, Decoder]:
-    """(encoder with 2C input channels, amplitude-correction decoder, phase-correction decoder), both heads
+    """(encoder with 2 input channels, amplitude-correction decoder, phase-correction decoder: one member's
+    estimate in, its correction out, whatever the gridsize), both heads
     ``pi * tanh``, Keras-like initialised, channels_last (as :func:`ptycho_torch.network.build_pinn_parts`)."""
-    N, C, nfs = int(model_config.N), int(model_config.gridsize) ** 2, int(model_config.n_filters_scale)
-    f_out = C  # one corrected estimate per pattern (ModelConfig validation refuses object_big=False at gridsize > 1)
-    encoder = Encoder(2 * C, tuple(f * nfs for f in _ENCODER_LADDER[N]))
+    N, nfs = int(model_config.N), int(model_config.n_filters_scale)
+    f_out = 1  # the CNN corrects one member's estimate at a time (members folded into the batch)
+    encoder = Encoder(2, tuple(f * nfs for f in _ENCODER_LADDER[N]))
     pad, big = bool(model_config.pad_object), bool(model_config.probe_big)
     dec_amp = Decoder(N, encoder.out_channels, nfs, f_out, "phase", pad, big)
     dec_phase = Decoder(N, encoder.out_channels, nfs, f_out, "phase", pad, big)
@@ -79,9 +80,20 @@ def run_projected_generator(encoder: nn.Module, decoder_amp: nn.Module, decoder_
     if x.dim() != 4:
         raise ValueError(f"generator input: expected (B, N, N, C), got shape {tuple(x.shape)}")
     est = projected_input(x, probe, iterations, coords_relative)  # (B, C, N, N)
-    feats = torch.cat([est.real - 1.0, est.imag], dim=1).to(x.dtype)
+    amp, phase = correct_estimates(encoder, decoder_amp, decoder_phase, est, x.dtype)
+    return amp.permute(0, 2, 3, 1), phase.permute(0, 2, 3, 1)
+
+
+def correct_estimates(encoder: nn.Module, decoder_amp: nn.Module, decoder_phase: nn.Module, est: torch.Tensor,
+                      dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """(amp, phase), each (B, C, N, N) real: every member's estimate ``est`` (B, C, N, N) complex corrected by the
+    CNN on its own (members folded into the batch, shared weights; the network's features are computed in
+    ``dtype``). A group's members are centred at different object positions, so reading them as channels of one
+    image would mix different places of the object; the weights do not depend on the gridsize."""
+    b, c, n, _ = est.shape
+    feats = torch.stack([est.real - 1.0, est.imag], dim=2).reshape(b * c, 2, n, n).to(dtype)
     z = encoder(feats.contiguous(memory_format=torch.channels_last))
-    d_amp, d_phase = decoder_amp(z), decoder_phase(z)
+    d_amp, d_phase = decoder_amp(z).reshape(b, c, n, n), decoder_phase(z).reshape(b, c, n, n)
     amp = (est.abs().to(d_amp.dtype) + AMP_STEP * d_amp).abs()
     phase = est.angle().to(d_phase.dtype) + d_phase
-    return amp.permute(0, 2, 3, 1), phase.permute(0, 2, 3, 1)
+    return amp, phase
