@@ -143,10 +143,14 @@ def test_train_recipe_fills_unset_fields_only(tmp_path) -> None:
     def torch_model(*argv: str):
         return torch_config(*argv).model
 
-    assert TRAIN_RECIPE == {"n_filters_scale": 1, "input_projections": 20, "teacher": "refine"}
+    assert TRAIN_RECIPE == {"n_filters_scale": 1, "input_projections": 20, "teacher": "refine", "gridsize": 2}
     base = ["train", "--train-data-file", "a.npz", "--output_dir", "o"]
     args, extra = build_parser().parse_known_args(base)
     assert (torch_model().n_filters_scale, torch_model().input_projections) == (1, 20)
+    assert (torch_model().gridsize, torch_model().object_big) == (2, True)  # the object_big rule sees the recipe's
+    assert (torch_model("--gridsize", "1").gridsize, torch_model("--gridsize", "1").object_big) == (1, False)
+    assert build_training_config(args, 64).model.gridsize == 1  # measured with the PyTorch CNN only
+    assert torch_model("--architecture", "fno").gridsize == 1
     assert torch_config().teacher == "refine"
     assert build_training_config(args, 64).teacher == "none"  # the teacher exists only in ptycho_torch
     assert torch_config("--teacher", "none").teacher == "none"
@@ -383,7 +387,7 @@ def test_recipe_teacher_only_for_scans_that_fit_in_memory(tmp_path: Path, monkey
     assert "teacher" not in recipe.recipe_for("tensorflow", None, scan)
 
 
-@pytest.mark.parametrize(("flags", "big"), [([], False), (["--gridsize", "1"], False), (["--gridsize", "2"], True)])
+@pytest.mark.parametrize(("flags", "big"), [([], None), (["--gridsize", "1"], False), (["--gridsize", "2"], True)])
 def test_every_training_route_applies_the_object_big_rule(flags, big) -> None:
     """specs/cli.md §4.3: ``object_big = gridsize > 1`` when no source sets it, the same in ``ptycho train`` with
     either backend and ``python -m ptycho_torch.train`` (one place: ``ptycho_bridge.flag_configs.object_big_rule``;
@@ -397,7 +401,10 @@ def test_every_training_route_applies_the_object_big_rule(flags, big) -> None:
 
     argv = ["--train-data-file", "a.npz", "--output-dir", "o", *flags]
     args, _ = build_parser().parse_known_args(["train", *argv])
-    seen = [training_configs(args, 64, "pytorch")[0].model.object_big,
-            build_training_config(args, 64).model.object_big,
-            torch_configs(training_flag_values(train.parse_explicit(argv)), N=64)[0].model.object_big]
-    assert seen == [big, big, big]
+    models = [training_configs(args, 64, "pytorch")[0].model, build_training_config(args, 64).model,
+              torch_configs(training_flag_values(train.parse_explicit(argv)), N=64)[0].model]
+    assert [m.object_big for m in models] == [m.gridsize > 1 for m in models]
+    if big is None:  # no --gridsize: ptycho train's PyTorch recipe groups four patterns (§4.1), the others do not
+        assert [m.gridsize for m in models] == [2, 1, 1]
+    else:
+        assert [m.object_big for m in models] == [big, big, big]

@@ -11,7 +11,10 @@ projected input": on the three benchmark scans' unseen halves, mean amplitude / 
 0.232 / 0.169 after 3 minutes of training, 0.302 / 0.318 against 0.310 / 0.300 after 14). ``teacher`` 'refine'
 (PyTorch, CNN): the generator learns from the training scan's refined object (benchmarks/RESULTS.md "The generator
 on projected input", part 4: with ``input_projections`` 20, mean 0.447 / 0.600 against 0.302 / 0.318 after 14
-minutes; the only recipe that carries the Siemens star's phase). It applies when the training scan's diffraction
+minutes; the only recipe that carries the Siemens star's phase). ``gridsize`` 2 (PyTorch, CNN): the generator
+corrects the joint estimate of each group of four overlapping patterns, member by member (benchmarks/RESULTS.md
+"Gridsize 2, the members corrected one by one": worst benchmark scan 0.521 / 0.631 against 0.352 / 0.511 at
+gridsize 1 after 14 minutes). The teacher applies when the training scan's diffraction
 fits in memory (:func:`teacher_fits`: the teacher refines it whole); a larger HDF5 scan trains without it. Explicit
 flags and ``--config`` values always win.
 """
@@ -30,9 +33,10 @@ __all__ = ["TRAIN_RECIPE", "REALISTIC_SCAN", "recipe_for", "teacher_fits"]
 #: PyTorch route with the CNN generator only (the TensorFlow generator reads the amplitude; the Fourier generators do
 #: not take the projected input), and so does ``teacher`` (the refinement solver and the two-stage loss exist only
 #: in ptycho_torch; measured with the CNN): see :func:`recipe_for`.
-TRAIN_RECIPE: dict[str, object] = {"n_filters_scale": 1, "input_projections": 20, "teacher": "refine"}
-#: entries of TRAIN_RECIPE that apply to the PyTorch CNN route only
-_TORCH_CNN_ONLY = ("input_projections", "teacher")
+TRAIN_RECIPE: dict[str, object] = {"n_filters_scale": 1, "input_projections": 20, "teacher": "refine", "gridsize": 2}
+#: entries of TRAIN_RECIPE that apply to the PyTorch CNN route only (gridsize 2 was measured with the projected
+#: generator and its teacher; the TensorFlow generator at gridsize 2 was not)
+_TORCH_CNN_ONLY = ("input_projections", "teacher", "gridsize")
 
 def teacher_fits(train_data_file: str | os.PathLike[str] | None) -> bool:
     """Whether the recipe's teacher applies to this training scan: an NPZ scan (read into memory anyway), or an
