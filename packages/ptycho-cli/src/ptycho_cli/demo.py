@@ -83,8 +83,8 @@ def _budget_text(max_time: str | None) -> str:
 #: little per extra second. The 'grf' object at this preset scores lower in amplitude (SSIM 0.21 vs 0.31; its
 #: features are 2-4 px, finer than the lines object's background), so the demo keeps 'lines'. Gridsize 2: the
 #: generator's input is the joint estimate of each group of four overlapping patterns (specs/physics.md §13.1);
-#: in the 2-minute budget it scores 0.85 / 0.77 (seed 1) and 0.84 / 0.72 (seed 2) where gridsize 1 scores
-#: 0.63 / 0.77 and 0.57 / 0.70 (benchmarks/RESULTS.md "The demo at gridsize 2").
+#: in the 2-minute budget it scores 0.85 / 0.71 (seed 1; 0.84 / 0.72 at seed 2 with the members read as channels)
+#: where gridsize 1 scores 0.63 / 0.77 and 0.57 / 0.70 (benchmarks/RESULTS.md "The demo at gridsize 2").
 DEMO_TRAINING_BUDGET = "00:00:02:00"
 DEFAULT_PRESET = DemoPreset(n_positions=int(_SCAN["n_positions"]), epochs=None, gridsize=2, batch_size=16, val_positions=64,
                             max_time=DEMO_TRAINING_BUDGET)
