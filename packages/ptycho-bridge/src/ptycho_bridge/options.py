@@ -115,7 +115,7 @@ OPTIONS: tuple[Option, ...] = (
     _o("n_groups", _T, "--n-groups", "groups to train on (default: the whole scan, one group per position)",
        type=positive_int, metavar="N"),
     _o("n_images", _T, "--n-images", "deprecated alias of --n-groups", type=positive_int, metavar="N"),
-    _o("gridsize", _M, "--gridsize", "group side; C = gridsize² patterns per group (default 1)", type=positive_int,
+    _o("gridsize", _M, "--gridsize", "group side; C = gridsize² patterns per group (default 1; ptycho train with PyTorch and the CNN: 2)", type=positive_int,
        metavar="G"),
     _o("batch_size", _T, "--batch-size", "batch size (default 16; the global batch of a ddp run)",
        type=positive_int, metavar="B"),
