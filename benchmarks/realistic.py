@@ -289,16 +289,17 @@ def network_patches(model_dir: str | Path, test_npz: str | Path, M: int = 20,
                     batch_size: int = 64, estimate_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Reconstruct a scan with a trained PyTorch bundle (``ptycho train --backend pytorch`` output).
 
-    Uses the inference path of ``ptycho infer`` (``load_inference_bundle_torch``, the CLI's
-    ``build_inference_config``, ``_reassemble_cdi_image_torch``) but returns what it stitches:
+    Uses the inference path of ``ptycho infer`` (``load_inference_bundle_torch``,
+    ``ptycho_torch.workflows.inference_config.build_inference_config``, ``_reassemble_cdi_image_torch``) but
+    returns what it stitches:
     (patches (P, N, N) complex64, group offsets (P, 2) float64 [x, y]), one per group (gridsize 1:
     one per position), so the caller can stitch with either interpolation. ``estimate_only``: the bundle's
     projected generator with its correction heads zeroed (``correction_heads.zero_correction_heads``), i.e. the physics
     estimate the CNN corrects, through the same path; ``correction_heads.NoProjectedInput`` for a bundle without projected input.
     """
     from ptycho.raw_data import RawData
-    from ptycho_torch.inference import build_inference_config
     from ptycho_torch.workflows.components import _reassemble_cdi_image_torch, load_inference_bundle_torch
+    from ptycho_torch.workflows.inference_config import build_inference_config
 
     models, training_config = load_inference_bundle_torch(model_dir)
     from correction_heads import NoProjectedInput, zero_correction_heads

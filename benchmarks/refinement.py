@@ -100,9 +100,9 @@ def _network_start(bundle: str, scan_path: str, device: str) -> tuple[np.ndarray
     from pathlib import Path as P
 
     from ptycho.raw_data import RawData
-    from ptycho_torch.inference import build_inference_config
     from ptycho_torch.stitching import canvas_origin
     from ptycho_torch.workflows.components import _reassemble_cdi_image_torch, load_inference_bundle_torch
+    from ptycho_torch.workflows.inference_config import build_inference_config
 
     t0 = time.perf_counter()
     models, tc = load_inference_bundle_torch(P(bundle))

@@ -129,8 +129,8 @@ def network_canvas(model_dir: Path, test_npz: Path, module: Any = None) -> tuple
     """(stitched canvas, origin, seconds) of the bundle's network (or of ``module``) on the test half."""
     from ptycho.raw_data import RawData
     from ptycho_torch.bundle import load_inference_bundle_torch
-    from ptycho_torch.inference import build_inference_config
     from ptycho_torch.stitching import canvas_origin
+    from ptycho_torch.workflows.inference_config import build_inference_config
     from ptycho_torch.workflows.reassembly import reassemble_cdi_image_torch
 
     t = time.perf_counter()
@@ -151,8 +151,8 @@ def finetune_curve(bench: Bench, model_dir: Path, test_npz: Path, passes: int, s
     from ptycho.raw_data import RawData
     from ptycho_torch.bundle import load_inference_bundle_torch
     from ptycho_torch.data import create_ptycho_data_container
-    from ptycho_torch.inference import build_inference_config
     from ptycho_torch.refine import NetworkOptions, finetune_network
+    from ptycho_torch.workflows.inference_config import build_inference_config
 
     models, tc = load_inference_bundle_torch(model_dir)
     module = models["lightning_module"]

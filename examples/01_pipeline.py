@@ -16,7 +16,8 @@ from pathlib import Path
 
 from _shared import amplitude_phase_panels, run  # examples/_shared.py: the ptycho call, the figure
 
-from ptycho_cli.evaluation import evaluate_arrays, load_ground_truth, load_reconstruction, load_scan_positions
+from ptycho.metrics.placement import evaluate_arrays
+from ptycho_cli.evaluation import load_ground_truth, load_reconstruction, load_scan_positions
 
 FIGURES = {
     "truth_vs_reconstruction.png": "Ground truth, the network alone, and the network followed by 10 "

@@ -13,8 +13,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ptycho.metrics.placement import evaluate_arrays
 from ptycho.simulation import simulate
-from ptycho_cli.evaluation import evaluate_arrays
 from ptycho_torch.refine import RefineOptions, refine
 from ptycho_torch.refine.start import crop, output_window
 

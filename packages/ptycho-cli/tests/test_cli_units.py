@@ -6,37 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from ptycho_cli.errors import UserError, one_line, report_exception
-from ptycho_cli.evaluation import covered_box
-
-
-def _brute_force_box_area(mask: np.ndarray) -> int:
-    h, w = mask.shape
-    best = 0
-    for r0 in range(h):
-        for r1 in range(r0 + 1, h + 1):
-            for c0 in range(w):
-                for c1 in range(c0 + 1, w + 1):
-                    if mask[r0:r1, c0:c1].all():
-                        best = max(best, (r1 - r0) * (c1 - c0))
-    return best
-
-
-@settings(max_examples=40, deadline=None)
-@given(st.lists(st.lists(st.booleans(), min_size=5, max_size=5), min_size=4, max_size=4))
-def test_covered_box_is_the_largest_full_rectangle(rows: list[list[bool]]) -> None:
-    mask = np.array(rows)
-    img = mask.astype(np.complex64)
-    if not mask.any():
-        with pytest.raises(UserError):
-            covered_box(img)
-        return
-    r0, r1, c0, c1 = covered_box(img)
-    assert mask[r0:r1, c0:c1].all()
-    assert (r1 - r0) * (c1 - c0) == _brute_force_box_area(mask)
 
 
 def test_report_exception_classifies() -> None:
@@ -408,3 +379,16 @@ def test_every_training_route_applies_the_object_big_rule(flags, big) -> None:
         assert [m.gridsize for m in models] == [2, 1, 1]
     else:
         assert [m.object_big for m in models] == [big, big, big]
+
+
+def test_evaluate_reports_a_placement_error_as_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``ptycho.metrics.placement`` raises ValueError; ``ptycho evaluate`` prints it as one line, exit 2, no output."""
+    from ptycho_cli.main import main
+
+    recon, truth = tmp_path / "recon.npz", tmp_path / "truth.npz"
+    np.savez(recon, reconstruction=np.zeros((16, 16), np.complex64))
+    np.savez(truth, objectGuess=np.ones((32, 32), np.complex64))
+    assert main(["evaluate", "-r", str(recon), "-g", str(truth), "--output-dir", str(tmp_path / "out"), "--quiet"]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert err == ["ptycho evaluate: error: reconstruction: expected a covered (non-zero) region, found an all-zero image"]
+    assert not (tmp_path / "out").exists()

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ptycho.metrics.placement import evaluate_arrays
 from ptycho.physics.patches import STITCH_M
 from ptycho_bridge.flag_configs import configs_from_flags
 from ptycho_cli.backends import choose_backend, load_backend
@@ -131,7 +132,7 @@ def run_demo(output_dir: str | Path, *, backend: str, preset: DemoPreset, seed: 
     from ptycho.atomic_io import save_text_atomic
     from ptycho.raw_data import RawData
     from ptycho_cli.commands import format_metrics_table, simulate_to
-    from ptycho_cli.evaluation import evaluate_arrays, load_ground_truth
+    from ptycho_cli.evaluation import load_ground_truth
     from ptycho_cli.figures import plot_comparison
     from ptycho_cli.outputs import (
         FINAL_NAMES,

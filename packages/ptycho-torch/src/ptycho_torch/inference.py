@@ -8,7 +8,6 @@ Normative text: specs/torch-cli.md §4-§5. Flags may come in any order. Flow:
 2. load ``<model_path>/wts.h5.zip`` (or the zip itself) with
    ``ptycho_torch.workflows.components.load_inference_bundle_torch`` - a missing, corrupt or foreign
    bundle is bad input;
-from ptycho.runtime.progress import StepProgress
 3. build ``(InferenceConfig, PyTorchExecutionConfig)`` from the flags and the bundle's canonical TrainingConfig
    (``ptycho_bridge.flag_configs.inference_config`` / ``inference_execution_config``, the functions ``ptycho
    infer`` uses: model and grouping from the bundle, ``--n-groups`` groups (None = all), ``--inference-batch-size``
@@ -49,7 +48,7 @@ from ptycho_torch.cli.shared import (
     validate_paths,
 )
 
-__all__ = ["build_parser", "build_inference_config", "inference_configs", "load_bundle", "run_inference", "main"]
+__all__ = ["build_parser", "inference_configs", "load_bundle", "run_inference", "main"]
 
 PROG = "ptycho_torch.inference"
 OBJECT_NPZ = "reconstructed_object.npz"
@@ -68,20 +67,6 @@ def build_parser() -> CliArgumentParser:
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
-
-
-def build_inference_config(training_config: Any, model_path: Path, test_data: Path, output_dir: Path,
-                           n_groups: int | None) -> Any:
-    """Canonical ``InferenceConfig`` for a bundle's stored canonical TrainingConfig
-    (``ptycho_bridge.flag_configs.inference_config``): the model architecture and grouping knobs
-    (neighbor_count, subsample_seed, ...) come from the bundle; ``n_groups`` (``--n-groups``, the guide's
-    ``--n_images``), paths and output folder from the caller. CliError (one line) for a rejected value."""
-    values = FieldValues(inference={"model_path": model_path, "test_data_file": test_data, "output_dir": output_dir,
-                                    "n_groups": n_groups})
-    try:
-        return inference_config(values, training_config, backend="pytorch")
-    except (ValueError, TypeError) as exc:
-        raise CliError(_one_line(exc)) from None
 
 
 def inference_configs(values: FieldValues, bundle_config: Any) -> tuple[Any, PyTorchExecutionConfig]:

@@ -27,6 +27,7 @@ from ptycho_bridge.v2_convert import to_native
 from ptycho_torch.api.v2_checkpoint import V2ConfigRecorder, read_v2_configs
 from ptycho_torch.api.v2_data import ScanData, scan_from_arrays, scan_from_file, training_files
 from ptycho_torch.api.v2_stitch import place_on_object_grid
+from ptycho_torch.workflows.inference_config import build_inference_config
 
 __all__ = ["ConfigManager", "DataloaderFormats", "PtychoDataLoader", "PtychoModel", "Trainer", "InferenceEngine"]
 
@@ -225,7 +226,6 @@ class InferenceEngine:
         centre: H = round(2·mid_y) + 1 rows, mid_y = (min y + max y)/2 (likewise W), i.e. the input object's
         shape when the scan is centred in it.
         """
-        from ptycho_torch.inference import build_inference_config
         from ptycho_torch.workflows.models import module_intensity_scale
         from ptycho_torch.workflows.reassembly import reassemble_cdi_image_torch
 

@@ -19,7 +19,7 @@ from ptycho.physics.patches import STITCH_M, canvas_origin
 from ptycho.raw_data import RawData
 from ptycho_torch.bundle import load_inference_bundle_torch
 from ptycho_torch.data import create_ptycho_data_container
-from ptycho_torch.inference import build_inference_config
+from ptycho_torch.workflows.inference_config import build_inference_config
 from ptycho_torch.workflows.models import module_intensity_scale
 from ptycho_torch.workflows.reassembly import reassemble_cdi_image_torch
 
