@@ -50,7 +50,7 @@ def test_quickstart_runs_as_written(tmp_path):
                         f"stdout:\n{done.stdout[-3000:]}\nstderr:\n{done.stderr[-3000:]}")
     missing = [p for p in written_files() if not (tmp_path / p).is_file()]
     assert not missing, f"docs/quickstart.md names files the commands did not write: {missing}"
-    # the page's claim: a recognisably right reconstruction (it states amplitude / phase SSIM 0.94 / 0.86)
+    # the page's claim: a recognisably right reconstruction (it states amplitude / phase SSIM 0.95 / 0.88)
     import json
 
     scores = json.loads((tmp_path / "runs/first/eval/metrics.json").read_text())
