@@ -82,7 +82,7 @@ def place_on_ground_truth(recon: np.ndarray, gt: np.ndarray, origin_xy: np.ndarr
     """
     covered = np.asarray(recon) != 0
     limited = positions is not None and origin_xy is not None
-    if limited:
+    if positions is not None and origin_xy is not None:
         covered &= scanned_mask(positions, covered.shape, origin_xy)
     r0, r1, c0, c1 = covered_box(covered)
     win = recon[r0:r1, c0:c1]
