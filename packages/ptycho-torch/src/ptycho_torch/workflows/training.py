@@ -15,6 +15,7 @@ from ptycho_torch.workflows.execution import exec_get, pin_memory_for, resolve_s
 from ptycho_torch.workflows.models import models_dict
 from ptycho_torch.workflows.results import TrainingResults
 from ptycho_torch.workflows.resume import load_checkpoint_safely, resolve_resume_checkpoint
+from ptycho_torch.workflows.spawn import release_process_group
 
 __all__ = ["lightning_strategy", "monitor_name", "train_cdi_model_torch"]
 
@@ -197,6 +198,10 @@ def train_cdi_model_torch(
     )
     trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
                 ckpt_path=None if ckpt_path is None else str(ckpt_path), weights_only=True)
+    # a DDP process started by Lightning's launcher or torchrun ('ddp') closes its connections to the others
+    # while Python still runs: left to interpreter exit, gloo's threads could abort the process (SIGABRT,
+    # "terminate called without an active exception") after a successful run. No-op without a process group.
+    release_process_group()
     last = output_dir_last
     module.eval()
     history = {"train_loss": list(module.loss_history["train"]), "val_loss": list(module.loss_history["val"])}
