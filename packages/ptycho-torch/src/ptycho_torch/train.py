@@ -34,7 +34,6 @@ from ptycho_torch.cli.run_training import run_training, sha256_file  # noqa: F40
 from ptycho_torch.cli.shared import (
     CliArgumentParser,
     CliError,
-    parse_with_values,
     run_cli,
     settle_execution,
     training_configs,
@@ -80,13 +79,11 @@ def _dests(parser: argparse.ArgumentParser) -> list[str]:
     return [a.dest for a in parser._actions if a.dest not in (argparse.SUPPRESS, "help")]
 
 
-def parse_explicit(argv: Sequence[str] | None, parser: argparse.ArgumentParser | None = None, *,
-                   given: dict[str, Any] | None = None) -> argparse.Namespace:
-    """Parse ``argv``; flags not given hold :data:`UNSET`. ``given``: values a caller parsed itself
-    (see :func:`ptycho_torch.cli.shared.parse_with_values`)."""
+def parse_explicit(argv: Sequence[str] | None, parser: argparse.ArgumentParser | None = None) -> argparse.Namespace:
+    """Parse ``argv`` (None: ``sys.argv[1:]``); flags not given hold :data:`UNSET`."""
     parser = parser or build_parser()
     ns = argparse.Namespace(**{dest: UNSET for dest in _dests(parser)})
-    return parse_with_values(parser, given or {}, list(sys.argv[1:] if argv is None else argv), namespace=ns)
+    return parser.parse_args(list(sys.argv[1:] if argv is None else argv), namespace=ns)
 
 
 def _require(training: dict[str, Any], field: str, flag: str) -> Any:

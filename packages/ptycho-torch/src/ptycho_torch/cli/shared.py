@@ -40,7 +40,6 @@ from ptycho_bridge.flag_configs import (
     inference_execution_config,
     training_config,
 )
-from ptycho_bridge.option_types import devices_value, nonnegative_int, positive_float, positive_int, top_k_int  # noqa: F401 (re-exported)
 from ptycho_torch.cli.output_guard import OutputGuard
 from ptycho_torch.cli.quiet import quiet_output, silence_native_logs  # noqa: F401  (re-exported: the CLIs import them here)
 from ptycho_torch.cli.stopped import RunStopped
@@ -69,12 +68,6 @@ __all__ = [
     "default_multistage_milestones",
     "quiet_output",
     "run_cli",
-    "parse_with_values",
-    "positive_int",
-    "nonnegative_int",
-    "top_k_int",
-    "positive_float",
-    "devices_value",
 ]
 
 #: ``--accelerator`` choices. 'tpu' is listed so it gets a clear "not supported" error, not argparse's.
@@ -477,23 +470,3 @@ def _internal(prog: str, exc: BaseException) -> int:
         traceback.print_exception(type(exc), exc, exc.__traceback__)
     print(f"{prog}: internal error: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
     return 1
-
-
-def parse_with_values(parser: argparse.ArgumentParser, given: dict[str, Any], extra: Sequence[str],
-                      namespace: argparse.Namespace | None = None) -> argparse.Namespace:
-    """Parse ``extra`` with ``parser`` for a caller that parsed some flags itself (specs/torch-cli.md §5).
-
-    ``given`` maps the parser's destinations to values (None = not given); a given value satisfies a
-    required flag and wins over the same flag in ``extra``. TypeError for a destination the parser lacks.
-    """
-    actions = {a.dest: a for a in parser._actions}
-    for dest, value in given.items():
-        if dest not in actions:
-            raise TypeError(f"{parser.prog}: {dest!r} is not a flag of this command")
-        if value is not None:
-            actions[dest].required = False
-    ns = parser.parse_args(list(extra), namespace=namespace)
-    for dest, value in given.items():
-        if value is not None:
-            setattr(ns, dest, value)
-    return ns
