@@ -30,6 +30,7 @@ from ptycho.config.config import (
 
 from .forward_model import ForwardModel, object_patches
 from .generators import build_generator
+from .generators.estimate_cache import EstimateCache, cache_allowed
 from .generators.projected import run_projected_generator
 from .network import run_generator
 from .optim import build_optimizer, build_scheduler, clip_gradients
@@ -179,6 +180,9 @@ class PtychoPINN_Lightning(L.LightningModule):
             mc.N, mc.gridsize, pr, s, object_big=mc.object_big or self.supervised, probe_mask=mc.probe_mask,
             gaussian_smoothing_sigma=mc.gaussian_smoothing_sigma, probe_trainable=tc.probe_trainable,
             intensity_scale_trainable=tc.intensity_scale_trainable)
+        # the projected input's estimates, computed once per training sample when they cannot change during
+        # training (specs/network.md §8.1); None: computed every step
+        self.estimate_cache: EstimateCache | None = EstimateCache() if cache_allowed(mc, tc) else None
         self.loss_history: dict[str, list[float]] = {"train": [], "val": []}
         self._epoch_sums: dict[str, list[float]] = {}
 
@@ -215,12 +219,15 @@ class PtychoPINN_Lightning(L.LightningModule):
         return module
 
     # ------------------------------------------------------------------------------------------
-    def forward(self, X_scaled: torch.Tensor, coords_relative: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, X_scaled: torch.Tensor, coords_relative: torch.Tensor,
+                index: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Run network and physics.
 
         Args:
             X_scaled: (B, N, N, C) float, s * normalised amplitudes.
             coords_relative: (B, 1, 2, C) float, sign -1 offsets [x; y].
+            index: (B,) int64 the samples' rows in their training container; in training mode with projected
+                input it keys ``estimate_cache`` (specs/network.md §8.1). None: the estimate is computed.
         Returns:
             dict(object=(B, N, N) complex trimmed object, patches=(B, N, N, F) complex network output,
             pred_amplitude=(B, N, N, C) float, measurement units; amp, phase (B, N, N, F) float).
@@ -234,8 +241,13 @@ class PtychoPINN_Lightning(L.LightningModule):
         # the network runs in whatever autocast region the caller opened (bf16/fp16 mixed precision); the
         # physics always runs in float32 (specs/scaling.md §4)
         if mc.input_projections:
+            est = None
+            if self.estimate_cache is not None and index is not None and self.training:
+                est = self.estimate_cache.estimates(x, self.forward_model.probe, mc.input_projections,
+                                                    coords_relative, index)
             amp, phase = run_projected_generator(self.encoder, self.decoder_amp, self.decoder_phase, x,
-                                                 self.forward_model.probe, mc.input_projections, coords_relative)
+                                                 self.forward_model.probe, mc.input_projections, coords_relative,
+                                                 estimate=est)
         else:
             amp, phase = run_generator(self.encoder, self.decoder_amp, self.decoder_phase, x, self.supervised)
         with float32_region(x):
@@ -256,7 +268,7 @@ class PtychoPINN_Lightning(L.LightningModule):
         X, coords = self._unpack(batch)
         s = self.intensity_scale
         target = X * s
-        out = self(target, coords)
+        out = self(target, coords, batch.get("index"))
         pred = out["pred_amplitude"]
         with float32_region(pred):
             return self._loss_and_metrics(batch, X, target, out)

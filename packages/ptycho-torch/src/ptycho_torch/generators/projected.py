@@ -64,7 +64,8 @@ def projected_input(x: torch.Tensor, probe: torch.Tensor, iterations: int,
 
 def run_projected_generator(encoder: nn.Module, decoder_amp: nn.Module, decoder_phase: nn.Module, x: torch.Tensor,
                             probe: torch.Tensor, iterations: int,
-                            coords_relative: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                            coords_relative: torch.Tensor | None = None,
+                            estimate: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The generator of this module on ``x``.
 
     Args:
@@ -73,13 +74,15 @@ def run_projected_generator(encoder: nn.Module, decoder_amp: nn.Module, decoder_
         probe: (N, N) or (K, N, N) complex, the forward model's (normalised) probe.
         iterations: modulus projections per pattern (>= 1).
         coords_relative: (B, 1, 2, C) group offsets; needed when C > 1 (the members are estimated jointly).
+        estimate: (B, C, N, N) complex, ``projected_input(x, probe, iterations, coords_relative)`` when the caller
+            already has it (:class:`ptycho_torch.generators.estimate_cache.EstimateCache`); None: computed here.
 
     Returns:
         amp, phase: (B, N, N, C) real, channel-last, as :func:`ptycho_torch.network.run_generator`.
     """
     if x.dim() != 4:
         raise ValueError(f"generator input: expected (B, N, N, C), got shape {tuple(x.shape)}")
-    est = projected_input(x, probe, iterations, coords_relative)  # (B, C, N, N)
+    est = projected_input(x, probe, iterations, coords_relative) if estimate is None else estimate  # (B, C, N, N)
     amp, phase = correct_estimates(encoder, decoder_amp, decoder_phase, est, x.dtype)
     return amp.permute(0, 2, 3, 1), phase.permute(0, 2, 3, 1)
 
