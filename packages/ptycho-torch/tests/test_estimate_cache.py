@@ -62,7 +62,7 @@ def test_cached_and_uncached_training_give_the_same_loss_output_and_gradients(gr
     for key in ("amp", "phase", "pred_amplitude"):
         assert torch.equal(out0[key], out1[key]), key
     assert len(grads0) == len(grads1) > 0
-    for g0, g1 in zip(grads0, grads1):
+    for g0, g1 in zip(grads0, grads1, strict=True):
         assert torch.equal(g0, g1)
 
 

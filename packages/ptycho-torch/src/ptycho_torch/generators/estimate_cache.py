@@ -95,7 +95,7 @@ class EstimateCache:
             self._probe = probe.clone()
         prints = _fingerprints(x, coords_relative)
         rows: list[torch.Tensor | None] = []
-        for i, p in zip(idx, prints):
+        for i, p in zip(idx, prints, strict=True):
             got = self._rows.get(i)
             rows.append(got[1] if got is not None and torch.equal(got[0], p) else None)
         missing = [j for j, r in enumerate(rows) if r is None]
