@@ -40,8 +40,7 @@ def far_field_amplitude(field: np.ndarray) -> np.ndarray:
     """
     func = "far_field_amplitude"
     arr = as_array(field, "field", func)
-    if arr.ndim < 2:
-        raise ValueError(f"{func}: field: expected shape (..., N, N), found shape {arr.shape}")
+    checks.image_side(arr.shape, "field", func, square=False)
     spectrum = np.fft.fft2(arr.astype(np.complex128), axes=(-2, -1), norm="ortho")
     amplitude = np.abs(np.fft.fftshift(spectrum, axes=(-2, -1)))
     return amplitude.astype(real_dtype_for(arr))
@@ -107,11 +106,7 @@ def forward_model(
     n = check_square(obj, (1, 2), "object_patches", func, "(B, N, N, C)")
     batch = obj.shape[0]
     rel = as_array(coords_relative, "coords_relative", func, allow_complex=False)
-    if rel.ndim != 4 or rel.shape[:3] != (batch, 1, 2) or rel.shape[3] < 1:
-        raise ValueError(
-            f"{func}: coords_relative: expected shape ({batch}, 1, 2, C), found shape {rel.shape}"
-        )
-    gs = checks.patch_gridsize(obj.shape, rel.shape[3], object_big, func)
+    gs = checks.patch_gridsize(obj.shape, checks.coords_channels(rel.shape, func, batch), object_big, func)
     scale = check_positive_float(intensity_scale, "intensity_scale", func)
     m = checks.check_canvas_side(canvas_size(n, gs, rel) if M is None else check_positive_int(M, "M", func), n, func)
     if object_big:

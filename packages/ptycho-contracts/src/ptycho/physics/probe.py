@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from . import checks
 from ._validation import as_array, check_ndim, check_positive_float, check_positive_int, check_square
 
 __all__ = ["probe_mask", "default_probe", "normalize_probe", "illuminate", "illuminate_channels"]
@@ -107,9 +108,7 @@ def illuminate(patches: np.ndarray, probe: np.ndarray, mask: bool = False) -> np
     """
     func = "illuminate"
     arr = as_array(patches, "patches", func)
-    if arr.ndim < 2:
-        raise ValueError(f"{func}: patches: expected shape (..., N, N), found shape {arr.shape}")
-    n = check_square(arr, (-2, -1), "patches", func, "(..., N, N)")
+    n = checks.image_side(arr.shape, "patches", func)
     return _result(arr, _probe_2d(probe, n, func), bool(mask), n)
 
 

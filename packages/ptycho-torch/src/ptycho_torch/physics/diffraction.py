@@ -12,13 +12,7 @@ import torch
 from ptycho.physics import checks
 
 from ._validation import as_tensor, check_ndim, check_positive_int, complex_dtype
-from .patches import (
-    _coords,
-    _square,
-    canvas_size,
-    extract_from_canvas_cf,
-    reassemble_groups_cf,
-)
+from .patches import _coords, _square, canvas_size, extract_from_canvas_cf, reassemble_groups_cf
 from .probe import _masked, _probe_2d
 
 __all__ = ["far_field_amplitude", "incoherent_amplitude", "mode_sum_amplitude", "forward_model"]
@@ -35,8 +29,7 @@ def far_field_amplitude(field: torch.Tensor) -> torch.Tensor:
     """
     func = "far_field_amplitude"
     f = as_tensor(field, "field", func)
-    if f.dim() < 2:
-        raise ValueError(f"{func}: field: expected shape (..., N, N), found shape {tuple(f.shape)}")
+    checks.image_side(tuple(f.shape), "field", func, square=False)
     if not f.is_complex():
         f = f.to(complex_dtype(f))
     spectrum = torch.fft.fft2(f, norm="ortho")
