@@ -17,6 +17,7 @@ __all__ = [
     "check_positive_int",
     "image_side",
     "coords_channels",
+    "channel_patch_side",
     "square_gridsize",
     "check_canvas_side",
     "check_patch_side",
@@ -53,6 +54,16 @@ def image_side(shape: tuple[int, ...], name: str, func: str, *, square: bool = T
     if len(shape) < 2 or (square and (shape[-1] != shape[-2] or shape[-1] == 0)):
         raise ValueError(f"{func}: {name}: expected shape (..., N, N), found shape {tuple(shape)}")
     return int(shape[-1])
+
+
+def channel_patch_side(shape: tuple[int, ...], name: str, func: str) -> int:
+    """N of channel-last patches ``shape`` (B, N, N, C): ``ValueError`` naming ``func`` and ``name`` unless it has
+    four axes and square, non-empty patches."""
+    if len(shape) != 4:
+        raise ValueError(f"{func}: {name}: expected shape (B, N, N, C), found shape {tuple(shape)}")
+    if shape[1] != shape[2] or shape[1] == 0:
+        raise ValueError(f"{func}: {name}: expected square non-empty patches (B, N, N, C), found shape {tuple(shape)}")
+    return int(shape[1])
 
 
 def coords_channels(shape: tuple[int, ...], func: str, batch: int | None = None, channels: int | None = None) -> int:

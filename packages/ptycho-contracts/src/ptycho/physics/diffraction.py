@@ -15,10 +15,8 @@ import numpy as np
 from . import checks
 from ._validation import (
     as_array,
-    check_ndim,
     check_positive_float,
     check_positive_int,
-    check_square,
     real_dtype_for,
 )
 from .patches import canvas_size, extract_from_canvas, reassemble_groups
@@ -102,8 +100,7 @@ def forward_model(
     """
     func = "forward_model"
     obj = as_array(object_patches, "object_patches", func)
-    check_ndim(obj, (4,), "object_patches", func, "(B, N, N, C)")
-    n = check_square(obj, (1, 2), "object_patches", func, "(B, N, N, C)")
+    n = checks.channel_patch_side(obj.shape, "object_patches", func)
     batch = obj.shape[0]
     rel = as_array(coords_relative, "coords_relative", func, allow_complex=False)
     gs = checks.patch_gridsize(obj.shape, checks.coords_channels(rel.shape, func, batch), object_big, func)

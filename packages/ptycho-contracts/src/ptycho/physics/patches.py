@@ -149,8 +149,7 @@ def reassemble_groups(patches: np.ndarray, coords_relative: np.ndarray, M: int) 
     """
     func = "reassemble_groups"
     arr = as_array(patches, "patches", func)
-    check_ndim(arr, (4,), "patches", func, "(B, N, N, C)")
-    n = check_square(arr, (1, 2), "patches", func, "(B, N, N, C)")
+    n = checks.channel_patch_side(arr.shape, "patches", func)
     batch, _, _, channels = arr.shape
     rel = _check_coords_relative(coords_relative, batch, channels, func)
     m = checks.check_canvas_side(check_positive_int(M, "M", func), n, func)

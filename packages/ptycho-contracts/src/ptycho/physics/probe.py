@@ -125,8 +125,7 @@ def illuminate_channels(patches: np.ndarray, probe: np.ndarray, mask: bool = Fal
     """
     func = "illuminate_channels"
     arr = as_array(patches, "patches", func)
-    check_ndim(arr, (4,), "patches", func, "(B, N, N, C)")
-    n = check_square(arr, (1, 2), "patches", func, "(B, N, N, C)")
+    n = checks.channel_patch_side(arr.shape, "patches", func)
     probe2 = _probe_2d(probe, n, func)
     if mask:
         probe2 = probe2 * probe_mask(n).astype(probe2.real.dtype)

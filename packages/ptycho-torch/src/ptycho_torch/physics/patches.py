@@ -126,8 +126,7 @@ def reassemble_groups(patches: torch.Tensor, coords_relative: torch.Tensor, M: i
     """
     func = "reassemble_groups"
     p = as_tensor(patches, "patches", func)
-    check_ndim(p, (4,), "patches", func, "(B, N, N, C)")
-    n = _square(p, (1, 2), "patches", func, "(B, N, N, C)")
+    n = checks.channel_patch_side(tuple(p.shape), "patches", func)
     rel = _coords(coords_relative, p, p.shape[0], p.shape[3], func)
     m = checks.check_canvas_side(check_positive_int(M, "M", func), n, func)
     return reassemble_groups_cf(p.permute(0, 3, 1, 2), rel, m)

@@ -97,8 +97,5 @@ def illuminate_channels(patches: torch.Tensor, probe: torch.Tensor, mask: bool =
     """Exit waves for channel-last groups: patches (B, N, N, C) x probe (N, N) -> (B, N, N, C)."""
     func = "illuminate_channels"
     p = as_tensor(patches, "patches", func)
-    check_ndim(p, (4,), "patches", func, "(B, N, N, C)")
-    if p.shape[1] != p.shape[2] or p.shape[1] == 0:
-        raise ValueError(f"{func}: patches: expected square non-empty patches (B, N, N, C), found shape {tuple(p.shape)}")
-    n = p.shape[1]
+    n = checks.channel_patch_side(tuple(p.shape), "patches", func)
     return p * _masked(_probe_2d(probe, p, n, func), n, bool(mask))[None, :, :, None]
