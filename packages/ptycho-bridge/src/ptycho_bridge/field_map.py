@@ -123,11 +123,14 @@ class FieldMap:
 
 _M, _T, _I = "ModelConfig", "TrainingConfig", "InferenceConfig"
 _SAME = "same value"
+_PATH = "same value (str -> Path)"
+_NONZERO_REFUSED = "same value; not implemented: training in either backend rejects a non-zero value"
 
 
-def _same_rows(target: str, native_class: str, *names: str) -> list[FieldMap]:
-    """One row per field that has the same name and the same value on both sides (``native_class.name``)."""
-    return [FieldMap(target, name, f"{native_class}.{name}", _SAME) for name in names]
+def _same_rows(target: str, native_class: str, *names: str, note: str = _SAME) -> list[FieldMap]:
+    """One row per field that has the same name and the same value on both sides (``native_class.name``), all
+    with the one ``note``."""
+    return [FieldMap(target, name, f"{native_class}.{name}", note) for name in names]
 
 
 def _grouping_rows(target: str) -> list[FieldMap]:
@@ -173,8 +176,7 @@ FIELD_MAP: tuple[FieldMap, ...] = (
     FieldMap(_M, "probe_scale", "DataConfig.probe_scale", _SAME),
     FieldMap(_M, "gaussian_smoothing_sigma", "ModelConfig.gaussian_smoothing_sigma", _SAME),
     # --- TrainingConfig ------------------------------------------------------------------------------
-    FieldMap(_T, "train_data_file", "TrainingConfig.train_data_file", "same value (str -> Path)"),
-    FieldMap(_T, "test_data_file", "TrainingConfig.test_data_file", "same value (str -> Path)"),
+    *_same_rows(_T, "TrainingConfig", "train_data_file", "test_data_file", note=_PATH),
     FieldMap(_T, "batch_size", "TrainingConfig.batch_size", _SAME),
     FieldMap(_T, "nepochs", "TrainingConfig.epochs", "rename"),
     FieldMap(_T, "max_time", "TrainingConfig.max_time", _SAME),
@@ -191,10 +193,7 @@ FIELD_MAP: tuple[FieldMap, ...] = (
     FieldMap(_T, "mae_weight", "TrainingConfig.mae_weight", _SAME),
     FieldMap(_T, "nll_weight", "TrainingConfig.nll_weight",
              "same value (a float; the original's bool `nll` could not carry 0.5)"),
-    FieldMap(_T, "realspace_mae_weight", "TrainingConfig.realspace_mae_weight",
-             "same value; not implemented: training in either backend rejects a non-zero value"),
-    FieldMap(_T, "realspace_weight", "TrainingConfig.realspace_weight",
-             "same value; not implemented: training in either backend rejects a non-zero value"),
+    *_same_rows(_T, "TrainingConfig", "realspace_mae_weight", "realspace_weight", note=_NONZERO_REFUSED),
     FieldMap(_T, "nphotons", "DataConfig.nphotons",
              "same value; None (the native default, 'not set') is an error unless overrides['nphotons'] "
              "is given: the canonical 1e9 is never assumed", _nphotons_to),
@@ -205,7 +204,7 @@ FIELD_MAP: tuple[FieldMap, ...] = (
     FieldMap(_T, "probe_trainable", "TrainingConfig.probe_trainable", _SAME),
     FieldMap(_T, "intensity_scale_trainable", "TrainingConfig.intensity_scale_trainable",
              "same value (the original kept it on its ModelConfig)"),
-    FieldMap(_T, "output_dir", "TrainingConfig.output_dir", "same value (str -> Path)"),
+    FieldMap(_T, "output_dir", "TrainingConfig.output_dir", _PATH),
     FieldMap(_T, "sequential_sampling", "DataConfig.sequential_sampling", _SAME),
     FieldMap(_T, "backend", "TrainingConfig.backend",
              "same value (the original forced 'pytorch', so a round trip changed it)"),
@@ -221,7 +220,7 @@ FIELD_MAP: tuple[FieldMap, ...] = (
     FieldMap(_I, "n_groups", "InferenceConfig.n_groups", "same value (None = every position)"),
     *_grouping_rows(_I),
     FieldMap(_I, "debug", "InferenceConfig.debug", _SAME),
-    FieldMap(_I, "output_dir", "InferenceConfig.output_dir", "same value (str -> Path)"),
+    FieldMap(_I, "output_dir", "InferenceConfig.output_dir", _PATH),
     FieldMap(_I, "backend", "InferenceConfig.backend", _SAME),
 )
 
