@@ -402,6 +402,7 @@ def test_an_unset_neighbour_count_follows_the_gridsize(flags, count) -> None:
 
 def test_a_neighbour_count_below_the_group_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from cli_scans import write_siemens_scan
+
     from ptycho_cli.main import main
 
     scan = write_siemens_scan(tmp_path / "a.npz", 24)
