@@ -42,6 +42,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import realistic as R  # noqa: E402
+from bench_options import add_run_options  # noqa: E402
 from refinement_neutral import best_point, comparison_figure  # noqa: E402
 from refinement_realistic import Bench  # noqa: E402
 
@@ -150,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="pty-chi settings for the 3 true modes: default and/or all-modes (see all_modes)")
     p.add_argument("--skip-ours", action="store_true", help="only the pty-chi rows")
     p.add_argument("--no-controls", action="store_true", help="without the pty-chi K=1 and +probe rows")
-    p.add_argument("--threads", type=int, default=1)
+    add_run_options(p, threads=1, seed=None)
     p.add_argument("--output-dir", default="multimode_output")
     args = p.parse_args(argv)
     import torch

@@ -25,10 +25,16 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_options import add_run_options  # noqa: E402
 
 N = 64
 
@@ -155,13 +161,11 @@ def score(obj: np.ndarray, data: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--positions", type=int, default=256)
+    add_run_options(ap, positions=256)
     ap.add_argument("--gridsize", type=int, default=2)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--nphotons", type=float, default=1e9)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-flip", action="store_true", help="skip the sign-flipped control fit")
     args = ap.parse_args()
     import torch

@@ -42,6 +42,10 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_options import add_run_options  # noqa: E402
+
 from ptycho.physics.patches import STITCH_M
 
 CHECKPOINTS = (1, 2, 3, 5, 8, 10, 15, 20, 30, 40, 50, 75, 100)
@@ -263,11 +267,9 @@ def print_tables(rows: list[dict[str, Any]], truth: float) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--positions", type=int, default=512)
+    add_run_options(ap, positions=512)
     ap.add_argument("--iterations", type=int, default=30)
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--scan", type=Path, default=None, help="scan NPZ with objectGuess (default: simulate one)")
     ap.add_argument("--bundle", default=None, help="trained PyTorch run folder (wts.h5.zip) for the network row")
     ap.add_argument("--device", default="cpu")

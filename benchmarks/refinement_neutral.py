@@ -40,6 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import realistic as R  # noqa: E402
+from bench_options import add_run_options  # noqa: E402
 from refinement_realistic import Bench  # noqa: E402  (the test half's arrays and the scoring of a canvas)
 
 #: tolerance on both SSIMs when reaching the anchor (issue 32: "within 0.003")
@@ -237,7 +238,7 @@ def _table(results: list[dict[str, Any]], variants: list[str], rate: float) -> s
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scans", default="0,1,2", help="indices into realistic.BENCHMARK_SCANS")
-    p.add_argument("--threads", type=int, default=1)
+    add_run_options(p, threads=1, seed=None)
     p.add_argument("--iterations", type=int, default=30, help="cap on our passes")
     p.add_argument("--ptychi-iterations", type=int, default=30)
     p.add_argument("--ptychi-batches", default="96,256")

@@ -41,6 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import realistic as R  # noqa: E402
+from bench_options import add_run_options  # noqa: E402
 
 M_STITCH = 20
 #: passes after which a curve is scored (and the last one); scoring time is excluded from the curves' times
@@ -216,8 +217,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--aux-iterations", type=int, default=30, help="passes of the positions and probe rows")
     p.add_argument("--network-passes", type=int, default=3)
     p.add_argument("--ptychi-iterations", type=int, default=20)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--seed", type=int, default=0)
+    add_run_options(p)
     p.add_argument("--rows", default="flat,network,finetune,both,ptychi,positions,probe,memory")
     p.add_argument("--output-dir", type=Path, default=Path("refinement_realistic_output"))
     return p.parse_args(argv)

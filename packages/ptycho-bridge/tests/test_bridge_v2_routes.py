@@ -11,7 +11,7 @@ import pytest
 
 from ptycho_bridge import v2_config as v2
 from ptycho_bridge import v2_routes
-from ptycho_bridge.v2_convert import to_native
+from ptycho_bridge.v2_convert import from_native, to_native
 from ptycho_bridge.v2_routes import ROUTES, V2_ONLY, v2_problems
 
 #: a valid value other than the default, for fields whose rule alone does not give one
@@ -106,3 +106,55 @@ def test_the_check_finds_a_wrong_name_and_a_missing_route(monkeypatch):
     assert v2_problems() == [
         "v2 DataConfig.K: carried to DataConfig.N, but FIELD_MAP maps its field from DataConfig.K",
         "v2 ModelConfig.fno_width: no route carries it to ModelConfig.fno_width"]
+
+
+ROUND_TRIP = sorted(key for key, (_, value) in ROUTES.items() if key not in _ONE_VALUE and key[1] != "device")
+
+
+@pytest.mark.parametrize(("cls_name", "name"), ROUND_TRIP)
+def test_the_way_back_restores_the_native_configs(cls_name, name):
+    """native -> v2 (``from_native``, through the generated inverses) -> native is the identity, with any one
+    routed v2 field at another value than its default (the device needs a CUDA answer: tested below)."""
+    field = next(f for f in dataclasses.fields(v2.V2_CLASSES[cls_name]) if f.name == name)
+    configs = {c: v2.V2_CLASSES[c]() for c in ("DataConfig", "ModelConfig", "TrainingConfig", "InferenceConfig")}
+    configs[cls_name] = dataclasses.replace(configs[cls_name], **{name: _other(cls_name, field),
+                                                                  **_ALSO.get((cls_name, name), {})})
+    native = _native(configs)
+    back = from_native(native.data, native.model, native.training, native.execution)
+    again = to_native(*back, execution=native.execution, cuda_available=None)
+    assert again == native._replace(inference=again.inference)
+
+
+def test_the_device_comes_back_from_the_accelerator():
+    native = to_native(v2.DataConfig(), training=v2.TrainingConfig(device="cpu"), cuda_available=False)
+    _, _, training, _ = from_native(native.data, v2_model_native(), native.training, native.execution)
+    assert training.device == "cpu"
+
+
+def v2_model_native() -> Any:
+    return to_native(v2.DataConfig(), v2.ModelConfig()).model
+
+
+def test_without_an_execution_config_its_v2_fields_keep_their_defaults():
+    native = _native({"DataConfig": v2.DataConfig(), "ModelConfig": v2.ModelConfig(),
+                      "TrainingConfig": v2.TrainingConfig(learning_rate=0.01, num_workers=1),
+                      "InferenceConfig": v2.InferenceConfig()})
+    data, _, training, inference = from_native(native.data, native.model, native.training)
+    assert (training.learning_rate, training.num_workers, inference.batch_size) == (1e-3, 4, 1000)
+    assert (data.measurement_domain, data.scale_contract_version) == ("normalized_amplitude", "legacy_v1")
+
+
+def test_the_check_finds_a_transform_without_a_way_back(monkeypatch):
+    inverse = dict(v2_routes._INVERSE)
+    del inverse[("TrainingConfig", "nll")]
+    inverse[("TrainingConfig", "lr_min_ratio")] = None
+    monkeypatch.setattr(v2_routes, "_INVERSE", inverse)
+    monkeypatch.setattr(v2_routes, "INVERSES", {k: v for k, v in v2_routes.INVERSES.items()
+                                                if k != ("TrainingConfig", "lr_min_ratio")})
+    assert v2_problems() == [
+        "v2 TrainingConfig.nll: a transform without a way back (an _INVERSE entry, or None for an alternative "
+        "spelling)",
+        "v2 TrainingConfig.lr_min_ratio: not read back, and no other field reads "
+        "PyTorchExecutionConfig.lr_min_ratio back",
+        "v2 TrainingConfig.min_lr_ratio: not read back, and no other field reads "
+        "PyTorchExecutionConfig.lr_min_ratio back"]

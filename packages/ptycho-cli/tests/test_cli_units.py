@@ -381,6 +381,38 @@ def test_every_training_route_applies_the_object_big_rule(flags, big) -> None:
         assert [m.object_big for m in models] == [big, big, big]
 
 
+@pytest.mark.parametrize(("flags", "count"), [(["--gridsize", "3"], 9), (["--gridsize", "3", "--neighbor-count", "12"], 12),
+                                             (["--gridsize", "2"], 4), (["--gridsize", "2", "--neighbor-count", "7"], 7)])
+def test_an_unset_neighbour_count_follows_the_gridsize(flags, count) -> None:
+    """specs/cli.md §4.3: ``--gridsize 3`` alone groups 9 neighbours in ``ptycho train`` (both backends) and
+    ``python -m ptycho_torch.train``; a count that is given is kept."""
+    from ptycho_cli.delegate import training_configs
+    from ptycho_cli.main import build_parser
+    from ptycho_cli.tf_entry import build_training_config
+    from ptycho_torch import train
+    from ptycho_torch.cli.shared import training_configs as torch_configs
+    from ptycho_torch.cli.shared import training_flag_values
+
+    argv = ["--train-data-file", "a.npz", "--output-dir", "o", *flags]
+    args, _ = build_parser().parse_known_args(["train", *argv])
+    configs = [training_configs(args, 64, "pytorch")[0], build_training_config(args, 64),
+               torch_configs(training_flag_values(train.parse_explicit(argv)), N=64)[0]]
+    assert [c.neighbor_count for c in configs] == [count] * 3
+
+
+def test_a_neighbour_count_below_the_group_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cli_scans import write_siemens_scan
+
+    from ptycho_cli.main import main
+
+    scan = write_siemens_scan(tmp_path / "a.npz", 24)
+    code = main(["train", "--train-data-file", str(scan), "--output-dir", str(tmp_path / "o"),
+                 "--gridsize", "3", "--neighbor-count", "5"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "neighbor_count" in err and ">= gridsize**2 = 9" in err and "\n" not in err
+    assert not (tmp_path / "o").exists()
+
+
 def test_evaluate_reports_a_placement_error_as_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``ptycho.metrics.placement`` raises ValueError; ``ptycho evaluate`` prints it as one line, exit 2, no output."""
     from ptycho_cli.main import main

@@ -33,6 +33,19 @@ CASES = [
      "object_patches"),
     ("forward_model", (_patches(2, 3), np.ones((N, N), np.complex128), _rel(2, 3), 1.0), {}, "coords_relative"),
     ("forward_model", (_patches(2, 4), np.ones((N, N), np.complex128), _rel(2, 4), 1.0), {"M": 6}, "M"),
+    ("forward_model", (_patches(2, 4), np.ones((N, N), np.complex128), _rel(3, 4), 1.0), {}, "coords_relative"),
+    ("extract_from_canvas", (np.ones((2, 12, 12)), _rel(2, 4)[:, :, :1], N), {}, "coords_relative"),
+    ("reassemble_groups", (_patches(2, 4), _rel(2, 1), 12), {}, "coords_relative"),
+    ("forward_model", (np.ones((2, N, N), np.complex128), np.ones((N, N), np.complex128), _rel(2, 1), 1.0), {},
+     "object_patches"),
+    ("illuminate_channels", (np.ones((2, N, N - 1, 1), np.complex128), np.ones((N, N), np.complex128)), {},
+     "patches"),
+    ("reassemble_groups", (np.ones((2, 0, 0, 4), np.complex128), _rel(2, 4), 12), {}, "patches"),
+    ("far_field_amplitude", (np.ones(N, np.complex128),), {}, "field"),
+    ("illuminate", (np.ones(N, np.complex128), np.ones((N, N), np.complex128)), {}, "patches"),
+    ("illuminate", (np.ones((2, N, N - 1), np.complex128), np.ones((N, N), np.complex128)), {}, "patches"),
+    ("modulus_projections", (np.ones((2, N, N - 1)), np.ones((N, N), np.complex128), 1), {}, "amplitude"),
+    ("modulus_projections", (np.ones((2, N, N)), np.ones((N, N), np.complex128), -1), {}, "iterations"),
 ]
 
 

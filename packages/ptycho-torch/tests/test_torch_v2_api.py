@@ -214,6 +214,16 @@ def test_configs_derived_from_a_checkpoint_without_v2_data():
     module = PtychoPINN_Lightning(*_canonical())
     data, model, training, _ = v2_checkpoint.v2_from_canonical(dict(module.hparams))
     assert (data.N, data.grid_size, model.mode, training.epochs) == (64, (1, 1), "Unsupervised", 2)
+    assert (data.nphotons, data.measurement_domain) == (1e5, "normalized_amplitude")
+    # the canonical values that differ from the v2 defaults come back (through the generated routes)
+    mc, tc = _canonical()
+    tc = dataclasses.replace(tc, learning_rate=3e-4, optimizer="sgd", nll_weight=0.0, torch_loss_mode="mae",
+                             gradient_clip_val=0.5, scheduler="Exponential", model=dataclasses.replace(
+                                 mc, gridsize=2, model_type="supervised", n_filters_scale=1))
+    data, model, training, _ = v2_checkpoint.v2_from_canonical(dict(PtychoPINN_Lightning(tc.model, tc).hparams))
+    assert (data.grid_size, model.mode, model.n_filters_scale, model.loss_function) == ((2, 2), "Supervised", 1, "MAE")
+    assert (training.learning_rate, training.optimizer, training.nll, training.torch_loss_mode,
+            training.gradient_clip_val, training.scheduler) == (3e-4, "sgd", False, "mae", 0.5, "Exponential")
 
 
 def _canonical():

@@ -123,6 +123,14 @@ class FieldMap:
 
 _M, _T, _I = "ModelConfig", "TrainingConfig", "InferenceConfig"
 _SAME = "same value"
+_PATH = "same value (str -> Path)"
+_NONZERO_REFUSED = "same value; not implemented: training in either backend rejects a non-zero value"
+
+
+def _same_rows(target: str, native_class: str, *names: str, note: str = _SAME) -> list[FieldMap]:
+    """One row per field that has the same name and the same value on both sides (``native_class.name``), all
+    with the one ``note``."""
+    return [FieldMap(target, name, f"{native_class}.{name}", note) for name in names]
 
 
 def _grouping_rows(target: str) -> list[FieldMap]:
@@ -150,9 +158,7 @@ FIELD_MAP: tuple[FieldMap, ...] = (
              "'Unsupervised' -> 'pinn', 'Supervised' -> 'supervised' (and back)", _mode_to, _mode_from),
     FieldMap(_M, "architecture", "ModelConfig.architecture",
              "same value: 'cnn', 'fno' or 'ffno' (the Fourier generators train in the PyTorch backend only)"),
-    FieldMap(_M, "fno_modes", "ModelConfig.fno_modes", _SAME),
-    FieldMap(_M, "fno_width", "ModelConfig.fno_width", _SAME),
-    FieldMap(_M, "fno_blocks", "ModelConfig.fno_blocks", _SAME),
+    *_same_rows(_M, "ModelConfig", "fno_modes", "fno_width", "fno_blocks"),
     FieldMap(_M, "learned_input_channels", "ModelConfig.learned_input_channels",
              "same value; only 1 is implemented (the diffraction amplitude)"),
     FieldMap(_M, "input_projections", "ModelConfig.input_projections",
@@ -160,8 +166,7 @@ FIELD_MAP: tuple[FieldMap, ...] = (
     FieldMap(_M, "amp_activation", "ModelConfig.amp_activation",
              "'silu'/'SiLU'/'Swish' -> 'swish'; 'sigmoid', 'swish', 'softplus', 'relu' unchanged; anything "
              "else is an error. Reverse: canonical name unchanged", _activation_to),
-    FieldMap(_M, "object_big", "ModelConfig.object_big", _SAME),
-    FieldMap(_M, "probe_big", "ModelConfig.probe_big", _SAME),
+    *_same_rows(_M, "ModelConfig", "object_big", "probe_big"),
     FieldMap(_M, "probe_mask", "ModelConfig.probe_mask", "same value (a bool; the original's tensor mask is not carried)"),
     FieldMap(_M, "probe_mask_sigma", "ModelConfig.probe_mask_sigma",
              "same value; not implemented: training in either backend rejects any value but 1.0 (specs/config.md §3)"),
@@ -171,8 +176,7 @@ FIELD_MAP: tuple[FieldMap, ...] = (
     FieldMap(_M, "probe_scale", "DataConfig.probe_scale", _SAME),
     FieldMap(_M, "gaussian_smoothing_sigma", "ModelConfig.gaussian_smoothing_sigma", _SAME),
     # --- TrainingConfig ------------------------------------------------------------------------------
-    FieldMap(_T, "train_data_file", "TrainingConfig.train_data_file", "same value (str -> Path)"),
-    FieldMap(_T, "test_data_file", "TrainingConfig.test_data_file", "same value (str -> Path)"),
+    *_same_rows(_T, "TrainingConfig", "train_data_file", "test_data_file", note=_PATH),
     FieldMap(_T, "batch_size", "TrainingConfig.batch_size", _SAME),
     FieldMap(_T, "nepochs", "TrainingConfig.epochs", "rename"),
     FieldMap(_T, "max_time", "TrainingConfig.max_time", _SAME),
@@ -182,19 +186,14 @@ FIELD_MAP: tuple[FieldMap, ...] = (
              "same value ('ReduceLROnPlateau' is stored as 'Adaptive' on both sides)"),
     FieldMap(_T, "optimizer", "TrainingConfig.optimizer", "same value: 'adam', 'adamw', 'sgd'"),
     FieldMap(_T, "momentum", "TrainingConfig.momentum", "same value (used by 'sgd')"),
-    FieldMap(_T, "weight_decay", "TrainingConfig.weight_decay", _SAME),
-    FieldMap(_T, "adam_beta1", "TrainingConfig.adam_beta1", _SAME),
-    FieldMap(_T, "adam_beta2", "TrainingConfig.adam_beta2", _SAME),
+    *_same_rows(_T, "TrainingConfig", "weight_decay", "adam_beta1", "adam_beta2"),
     FieldMap(_T, "gradient_clip_val", "TrainingConfig.gradient_clip_val", "same value (None = no clipping)"),
     FieldMap(_T, "gradient_clip_algorithm", "TrainingConfig.gradient_clip_algorithm",
              "same value: 'norm' or 'value' (the original's 'agc' is not implemented)"),
     FieldMap(_T, "mae_weight", "TrainingConfig.mae_weight", _SAME),
     FieldMap(_T, "nll_weight", "TrainingConfig.nll_weight",
              "same value (a float; the original's bool `nll` could not carry 0.5)"),
-    FieldMap(_T, "realspace_mae_weight", "TrainingConfig.realspace_mae_weight",
-             "same value; not implemented: training in either backend rejects a non-zero value"),
-    FieldMap(_T, "realspace_weight", "TrainingConfig.realspace_weight",
-             "same value; not implemented: training in either backend rejects a non-zero value"),
+    *_same_rows(_T, "TrainingConfig", "realspace_mae_weight", "realspace_weight", note=_NONZERO_REFUSED),
     FieldMap(_T, "nphotons", "DataConfig.nphotons",
              "same value; None (the native default, 'not set') is an error unless overrides['nphotons'] "
              "is given: the canonical 1e9 is never assumed", _nphotons_to),
@@ -205,16 +204,13 @@ FIELD_MAP: tuple[FieldMap, ...] = (
     FieldMap(_T, "probe_trainable", "TrainingConfig.probe_trainable", _SAME),
     FieldMap(_T, "intensity_scale_trainable", "TrainingConfig.intensity_scale_trainable",
              "same value (the original kept it on its ModelConfig)"),
-    FieldMap(_T, "output_dir", "TrainingConfig.output_dir", "same value (str -> Path)"),
+    FieldMap(_T, "output_dir", "TrainingConfig.output_dir", _PATH),
     FieldMap(_T, "sequential_sampling", "DataConfig.sequential_sampling", _SAME),
     FieldMap(_T, "backend", "TrainingConfig.backend",
              "same value (the original forced 'pytorch', so a round trip changed it)"),
-    FieldMap(_T, "torch_loss_mode", "TrainingConfig.torch_loss_mode", _SAME),
-    FieldMap(_T, "debug", "TrainingConfig.debug", _SAME),
+    *_same_rows(_T, "TrainingConfig", "torch_loss_mode", "debug"),
     FieldMap(_T, "teacher", "TrainingConfig.teacher", "same value (new here: the refinement-teacher recipe)"),
-    FieldMap(_T, "teacher_iterations", "TrainingConfig.teacher_iterations", _SAME),
-    FieldMap(_T, "teacher_supervised_share", "TrainingConfig.teacher_supervised_share", _SAME),
-    FieldMap(_T, "teacher_keep_weight", "TrainingConfig.teacher_keep_weight", _SAME),
+    *_same_rows(_T, "TrainingConfig", "teacher_iterations", "teacher_supervised_share", "teacher_keep_weight"),
     # --- InferenceConfig -----------------------------------------------------------------------------
     FieldMap(_I, "model_path", "InferenceConfig.model_path",
              "same value (str -> Path); None is an error unless overrides['model_path'] is given", _required_to),
@@ -224,7 +220,7 @@ FIELD_MAP: tuple[FieldMap, ...] = (
     FieldMap(_I, "n_groups", "InferenceConfig.n_groups", "same value (None = every position)"),
     *_grouping_rows(_I),
     FieldMap(_I, "debug", "InferenceConfig.debug", _SAME),
-    FieldMap(_I, "output_dir", "InferenceConfig.output_dir", "same value (str -> Path)"),
+    FieldMap(_I, "output_dir", "InferenceConfig.output_dir", _PATH),
     FieldMap(_I, "backend", "InferenceConfig.backend", _SAME),
 )
 

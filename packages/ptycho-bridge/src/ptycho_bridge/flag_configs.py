@@ -29,10 +29,11 @@ from ptycho_bridge.execution import PyTorchExecutionConfig, execution_config_for
 from ptycho_bridge.options import dest_fields
 
 __all__ = ["FieldValues", "field_values", "configs_from_flags", "training_config", "execution_config", "object_big_rule",
-           "INFERENCE_FROM_BUNDLE", "inference_config", "inference_execution_config", "inference_configs_from_flags"]
+           "neighbor_count_rule", "INFERENCE_FROM_BUNDLE", "inference_config", "inference_execution_config", "inference_configs_from_flags"]
 
 _MODEL_FIELDS = frozenset(f.name for f in fields(canonical.ModelConfig))
 _DEFAULT_GRIDSIZE = next(f.default for f in fields(canonical.ModelConfig) if f.name == "gridsize")
+_DEFAULT_NEIGHBOURS = next(f.default for f in fields(canonical.TrainingConfig) if f.name == "neighbor_count")
 
 
 def object_big_rule(model: dict[str, Any]) -> None:
@@ -41,6 +42,14 @@ def object_big_rule(model: dict[str, Any]) -> None:
     gridsize = model.get("gridsize", _DEFAULT_GRIDSIZE)
     if "object_big" not in model and isinstance(gridsize, int):
         model["object_big"] = gridsize > 1
+
+
+def neighbor_count_rule(model: dict[str, Any], training: dict[str, Any]) -> None:
+    """Raise an unset ``training['neighbor_count']`` from its default to gridsize² when a group needs more
+    neighbours than that (``--gridsize 3`` alone: 9); a value any source set is kept (and validated)."""
+    gridsize = model.get("gridsize", _DEFAULT_GRIDSIZE)
+    if "neighbor_count" not in training and isinstance(gridsize, int) and gridsize**2 > _DEFAULT_NEIGHBOURS:
+        training["neighbor_count"] = gridsize**2
 
 
 @dataclass
@@ -105,13 +114,15 @@ def field_values(values: Mapping[str, Any], command: str = "torch.train", *, rec
 
 
 def training_config(values: FieldValues, *, backend: str, N: int | None = None) -> Any:
-    """The canonical ``TrainingConfig`` of ``values`` for ``backend`` (:func:`object_big_rule` applied); ``N``: the
+    """The canonical ``TrainingConfig`` of ``values`` for ``backend`` (:func:`object_big_rule` and
+    :func:`neighbor_count_rule` applied); ``N``: the
     pattern size of the data, used when no source sets it. ValueError (one line naming the field) for a value the config rejects."""
     model = dict(values.model)
     if N is not None:
         model.setdefault("N", int(N))
     object_big_rule(model)
     training = {k: v for k, v in values.training.items() if k != "backend"}
+    neighbor_count_rule(model, training)
     return canonical.TrainingConfig(model=canonical.ModelConfig(**model), backend=backend, **training)
 
 

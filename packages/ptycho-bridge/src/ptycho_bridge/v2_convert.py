@@ -1,6 +1,7 @@
 """Convert the v2 config dialect (:mod:`ptycho_bridge.v2_config`) into the native configs and a
 ``PyTorchExecutionConfig``, once, at the boundary (specs/ptychodus-torch.md §2, specs/architecture.md §4).
 
+:func:`from_native` is the way back (the v2 configs a native set stands for).
 ``honoured`` fields are mapped by the map :mod:`ptycho_bridge.v2_routes` generates from their fates and the mapping
 table; ``refused`` fields at a non-default value raise one ValueError naming the
 field; ``inert`` fields are ignored. The errors keep the wording v2 callers test for:
@@ -18,9 +19,9 @@ from ptycho.config.config import AMP_ACTIVATION_ALIASES, AMP_ACTIVATIONS
 from ptycho_bridge import config_params as native
 from ptycho_bridge import v2_config as v2
 from ptycho_bridge.execution import PyTorchExecutionConfig
-from ptycho_bridge.v2_routes import REFUSED, SCHEDULERS, copied
+from ptycho_bridge.v2_routes import INVERSES, REFUSED, ROUTES, SCHEDULERS, copied
 
-__all__ = ["NativeConfigs", "is_v2", "to_native", "native_data", "native_model", "refused_problems",
+__all__ = ["NativeConfigs", "is_v2", "to_native", "from_native", "native_data", "native_model", "refused_problems",
            "accelerator_for"]
 
 
@@ -138,3 +139,23 @@ def to_native(data: v2.DataConfig | None, model: v2.ModelConfig | None = None, t
         inference=None if inference is None else native.InferenceConfig(),
         execution=_execution(training, inference, execution, cuda_available),
     )
+
+
+def from_native(data: native.DataConfig, model: native.ModelConfig, training: native.TrainingConfig,
+                execution: PyTorchExecutionConfig | None = None) -> tuple[Any, Any, Any, Any]:
+    """The v2 ``(DataConfig, ModelConfig, TrainingConfig, InferenceConfig)`` that :func:`to_native` turns back into
+    these native configs, read through :data:`ptycho_bridge.v2_routes.INVERSES` (generated from the same routes).
+
+    ``execution`` None: the fields v2 routes to the execution config (device, learning rate, scheduler, warm-up,
+    workers, inference batch size) keep their v2 defaults. The native world holds normalised amplitudes, so the
+    DataConfig says so (``measurement_domain='normalized_amplitude'``, ``scale_contract_version='legacy_v1'``).
+    """
+    natives = {"DataConfig": data, "ModelConfig": model, "TrainingConfig": training,
+               "PyTorchExecutionConfig": execution}
+    kwargs: dict[str, dict[str, Any]] = {name: {} for name in ("DataConfig", "ModelConfig", "TrainingConfig",
+                                                                 "InferenceConfig")}
+    for (cls_name, name), read in INVERSES.items():
+        if natives[ROUTES[(cls_name, name)][0].split(".")[0]] is not None:  # the native config it reads is given
+            kwargs[cls_name][name] = read(natives)
+    kwargs["DataConfig"].update(measurement_domain="normalized_amplitude", scale_contract_version="legacy_v1")
+    return tuple(v2.V2_CLASSES[name](**values) for name, values in kwargs.items())  # type: ignore[return-value]

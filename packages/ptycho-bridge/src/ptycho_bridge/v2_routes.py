@@ -6,8 +6,10 @@ A v2 field whose fate is ``honoured: canonical X`` lands in the native field tha
 ``X`` maps from; ``honoured: execution X`` lands in ``PyTorchExecutionConfig.X``. When the v2 field has that
 native field's name (in its own class, or the execution config) the value is copied: nothing is written down for
 it. Only a field with another name or a transform has an entry in :data:`_TRANSFORMS` (and the few that need two
-configs at once are marked ``None`` there and converted in :mod:`ptycho_bridge.v2_convert`). Adding a v2 field
-that a canonical field already maps: its fate text, and nothing else. Imports no framework.
+configs at once are marked ``None`` there and converted in :mod:`ptycho_bridge.v2_convert`). The way back
+(:data:`INVERSES`, native -> v2, for configs derived from a checkpoint's canonical configs) is generated the same
+way: a copy reads its native field; only a transform has an entry in ``_INVERSE``. Adding a v2 field that a
+canonical field already maps: its fate text, and nothing else. Imports no framework.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from ptycho_bridge import v2_config as v2
 from ptycho_bridge.execution import PyTorchExecutionConfig
 from ptycho_bridge.field_map import DROPPED_FIELDS, FIELD_MAP, NATIVE_CLASSES
 
-__all__ = ["Route", "ROUTES", "REFUSED", "SCHEDULERS", "V2_ONLY", "fate_target", "copied", "v2_problems"]
+__all__ = ["Route", "Inverse", "ROUTES", "INVERSES", "REFUSED", "SCHEDULERS", "V2_ONLY", "fate_target", "copied",
+           "v2_problems"]
 
 #: the v2 classes converted to native configs (DatagenConfig is all inert)
 CONVERTED = ("DataConfig", "ModelConfig", "TrainingConfig", "InferenceConfig")
@@ -81,6 +84,34 @@ _TRANSFORMS: dict[tuple[str, str], tuple[str, Callable[[Any], Any] | None]] = {
     ("InferenceConfig", "batch_size"): ("PyTorchExecutionConfig.inference_batch_size", lambda i: i.batch_size),
 }
 
+def _or_v2_default(value: Any, cls_name: str, name: str) -> Any:
+    """``value``, or the v2 default where the native value is None (= not set)."""
+    return next(f.default for f in fields(v2.V2_CLASSES[cls_name]) if f.name == name) if value is None else value
+
+
+#: the way back, native -> v2, for each entry of :data:`_TRANSFORMS`: the v2 value from the native configs
+#: ``{class name: config}``; ``None``: not restored, another v2 field of the same native field carries it back
+#: (the native value is restored once, under the primary spelling). Copies need no entry.
+_INVERSE: dict[tuple[str, str], Callable[[dict[str, Any]], Any] | None] = {
+    ("DataConfig", "grid_size"): lambda n: tuple(n["DataConfig"].grid_size),
+    ("ModelConfig", "probe_mask"): lambda n: bool(n["ModelConfig"].probe_mask),
+    ("ModelConfig", "probe_mask_tensor"): None,
+    ("ModelConfig", "intensity_scale_trainable"): lambda n: n["TrainingConfig"].intensity_scale_trainable,
+    ("ModelConfig", "loss_function"): lambda n: "MAE" if n["TrainingConfig"].torch_loss_mode == "mae" else "Poisson",
+    ("TrainingConfig", "torch_loss_mode"): lambda n: n["TrainingConfig"].torch_loss_mode,
+    ("TrainingConfig", "nll"): lambda n: n["TrainingConfig"].nll_weight > 0,
+    ("TrainingConfig", "gradient_clip_val"): lambda n: n["TrainingConfig"].gradient_clip_val,
+    ("TrainingConfig", "gradient_clip_algorithm"): lambda n: n["TrainingConfig"].gradient_clip_algorithm,
+    ("TrainingConfig", "device"): lambda n: n["PyTorchExecutionConfig"].accelerator,
+    ("TrainingConfig", "scheduler"): lambda n: n["PyTorchExecutionConfig"].scheduler,
+    ("TrainingConfig", "lr_warmup_epochs"): lambda n: n["PyTorchExecutionConfig"].lr_warmup_epochs,
+    ("TrainingConfig", "warmup_epochs"): None,
+    ("TrainingConfig", "lr_min_ratio"): lambda n: n["PyTorchExecutionConfig"].lr_min_ratio,
+    ("TrainingConfig", "min_lr_ratio"): None,
+    ("InferenceConfig", "batch_size"): lambda n: _or_v2_default(n["PyTorchExecutionConfig"].inference_batch_size,
+                                                               "InferenceConfig", "batch_size"),
+}
+
 _FATE = re.compile(r"^honoured: (canonical|execution) (?:(ModelConfig|TrainingConfig|InferenceConfig)\.)?(\w+)")
 
 
@@ -113,6 +144,8 @@ def _wanted(cls_name: str, name: str) -> str | None:
 
 
 Route = tuple[str, Callable[[Any], Any] | None]
+#: how a v2 field is read back from the native configs ``{class name: config}``
+Inverse = Callable[[dict[str, Any]], Any]
 
 
 def _routes() -> dict[tuple[str, str], Route]:
@@ -130,6 +163,19 @@ def _routes() -> dict[tuple[str, str], Route]:
 
 #: (v2 class, field) -> (native "Class.field", value of the v2 config or None = converted from two configs)
 ROUTES: dict[tuple[str, str], Route] = _routes()
+
+
+def _inverse(key: tuple[str, str]) -> Inverse | None:
+    if key in _TRANSFORMS:
+        return _INVERSE.get(key)
+    native_class, native_field = ROUTES[key][0].split(".")
+    return lambda natives: getattr(natives[native_class], native_field)
+
+
+#: (v2 class, field) -> how its value is read back from the native configs, for every route but the alternative
+#: spellings (``None`` in ``_INVERSE``); generated like :data:`ROUTES`
+INVERSES: dict[tuple[str, str], Inverse] = {
+    key: inverse for key in ROUTES if (inverse := _inverse(key)) is not None}
 
 
 def copied(cfg: Any, native_class: str) -> dict[str, Any]:
@@ -189,6 +235,12 @@ def v2_problems() -> list[str]:
         expected = "refused" if name in REFUSED.get(cls_name, {}) else "honoured"
         if not fate.startswith(expected):
             problems.append(f"v2 {cls_name}.{name}: treated as {expected}, but its fate is {fate or 'missing'!r}")
+    problems += [f"v2 {c}.{n}: a transform without a way back (an _INVERSE entry, or None for an alternative "
+                 f"spelling)" for c, n in _TRANSFORMS if (c, n) not in _INVERSE]
+    for (cls_name, name), inverse in _INVERSE.items():
+        target = _TRANSFORMS.get((cls_name, name), ("", None))[0]
+        if inverse is None and not any(ROUTES[k][0] == target for k in INVERSES if k in _TRANSFORMS):
+            problems.append(f"v2 {cls_name}.{name}: not read back, and no other field reads {target or '?'} back")
     for (_, _), (target, _) in ROUTES.items():
         target_class, target_field = target.split(".")
         if target_field not in {f.name for f in fields(NATIVE_CLASSES[target_class])}:

@@ -15,6 +15,9 @@ import numpy as np
 __all__ = [
     "check_positive_float",
     "check_positive_int",
+    "image_side",
+    "coords_channels",
+    "channel_patch_side",
     "square_gridsize",
     "check_canvas_side",
     "check_patch_side",
@@ -43,6 +46,36 @@ def check_positive_int(value: Any, name: str, func: str, minimum: int = 1) -> in
     if value < minimum:
         raise ValueError(f"{func}: {name}: expected an integer >= {minimum}, found {value}")
     return int(value)
+
+
+def image_side(shape: tuple[int, ...], name: str, func: str, *, square: bool = True) -> int:
+    """N of a stack of images ``shape`` (..., N, N): ``ValueError`` naming ``func`` and ``name`` unless it has two
+    trailing axes (square and non-empty when ``square``)."""
+    if len(shape) < 2 or (square and (shape[-1] != shape[-2] or shape[-1] == 0)):
+        raise ValueError(f"{func}: {name}: expected shape (..., N, N), found shape {tuple(shape)}")
+    return int(shape[-1])
+
+
+def channel_patch_side(shape: tuple[int, ...], name: str, func: str) -> int:
+    """N of channel-last patches ``shape`` (B, N, N, C): ``ValueError`` naming ``func`` and ``name`` unless it has
+    four axes and square, non-empty patches."""
+    if len(shape) != 4:
+        raise ValueError(f"{func}: {name}: expected shape (B, N, N, C), found shape {tuple(shape)}")
+    if shape[1] != shape[2] or shape[1] == 0:
+        raise ValueError(f"{func}: {name}: expected square non-empty patches (B, N, N, C), found shape {tuple(shape)}")
+    return int(shape[1])
+
+
+def coords_channels(shape: tuple[int, ...], func: str, batch: int | None = None, channels: int | None = None) -> int:
+    """C of relative offsets ``coords_relative`` of ``shape`` (B, 1, 2, C), rows [x; y]: ``ValueError`` naming
+    ``func`` unless the shape is that, with C >= 1 and B = ``batch`` / C = ``channels`` where given."""
+    ok = (len(shape) == 4 and tuple(shape[1:3]) == (1, 2) and shape[3] >= 1 and batch in (None, shape[0])
+          and channels in (None, shape[3]))
+    if not ok:
+        b, c = ("B" if batch is None else batch), ("C" if channels is None else channels)
+        raise ValueError(f"{func}: coords_relative: expected shape ({b}, 1, 2, {c}) ([x; y] rows), "
+                         f"found shape {tuple(shape)}")
+    return int(shape[3])
 
 
 def square_gridsize(channels: int, func: str) -> int:

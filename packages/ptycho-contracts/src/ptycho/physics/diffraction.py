@@ -15,10 +15,8 @@ import numpy as np
 from . import checks
 from ._validation import (
     as_array,
-    check_ndim,
     check_positive_float,
     check_positive_int,
-    check_square,
     real_dtype_for,
 )
 from .patches import canvas_size, extract_from_canvas, reassemble_groups
@@ -40,8 +38,7 @@ def far_field_amplitude(field: np.ndarray) -> np.ndarray:
     """
     func = "far_field_amplitude"
     arr = as_array(field, "field", func)
-    if arr.ndim < 2:
-        raise ValueError(f"{func}: field: expected shape (..., N, N), found shape {arr.shape}")
+    checks.image_side(arr.shape, "field", func, square=False)
     spectrum = np.fft.fft2(arr.astype(np.complex128), axes=(-2, -1), norm="ortho")
     amplitude = np.abs(np.fft.fftshift(spectrum, axes=(-2, -1)))
     return amplitude.astype(real_dtype_for(arr))
@@ -103,15 +100,10 @@ def forward_model(
     """
     func = "forward_model"
     obj = as_array(object_patches, "object_patches", func)
-    check_ndim(obj, (4,), "object_patches", func, "(B, N, N, C)")
-    n = check_square(obj, (1, 2), "object_patches", func, "(B, N, N, C)")
+    n = checks.channel_patch_side(obj.shape, "object_patches", func)
     batch = obj.shape[0]
     rel = as_array(coords_relative, "coords_relative", func, allow_complex=False)
-    if rel.ndim != 4 or rel.shape[:3] != (batch, 1, 2) or rel.shape[3] < 1:
-        raise ValueError(
-            f"{func}: coords_relative: expected shape ({batch}, 1, 2, C), found shape {rel.shape}"
-        )
-    gs = checks.patch_gridsize(obj.shape, rel.shape[3], object_big, func)
+    gs = checks.patch_gridsize(obj.shape, checks.coords_channels(rel.shape, func, batch), object_big, func)
     scale = check_positive_float(intensity_scale, "intensity_scale", func)
     m = checks.check_canvas_side(canvas_size(n, gs, rel) if M is None else check_positive_int(M, "M", func), n, func)
     if object_big:

@@ -42,11 +42,7 @@ _COUNT_FLOOR = 1e-6
 
 def _check_coords_relative(coords: object, batch: int, channels: int, func: str) -> np.ndarray:
     arr = as_array(coords, "coords_relative", func, allow_complex=False).astype(np.float64)
-    if arr.shape != (batch, 1, 2, channels):
-        raise ValueError(
-            f"{func}: coords_relative: expected shape ({batch}, 1, 2, {channels}) ([x; y] rows), "
-            f"found shape {arr.shape}"
-        )
+    checks.coords_channels(arr.shape, func, batch, channels)
     return arr
 
 
@@ -129,8 +125,7 @@ def canvas_size(
     size = n + (gs - 1) * off + jit
     if coords_relative is not None:
         rel = as_array(coords_relative, "coords_relative", func, allow_complex=False)
-        if rel.ndim != 4 or rel.shape[1:3] != (1, 2):
-            raise ValueError(f"{func}: coords_relative: expected shape (B, 1, 2, C), found shape {rel.shape}")
+        checks.coords_channels(rel.shape, func)
         if rel.size:
             size = max(size, n + 2 * math.ceil(float(np.max(np.abs(rel)))))
     return size + (size % 2)
@@ -154,8 +149,7 @@ def reassemble_groups(patches: np.ndarray, coords_relative: np.ndarray, M: int) 
     """
     func = "reassemble_groups"
     arr = as_array(patches, "patches", func)
-    check_ndim(arr, (4,), "patches", func, "(B, N, N, C)")
-    n = check_square(arr, (1, 2), "patches", func, "(B, N, N, C)")
+    n = checks.channel_patch_side(arr.shape, "patches", func)
     batch, _, _, channels = arr.shape
     rel = _check_coords_relative(coords_relative, batch, channels, func)
     m = checks.check_canvas_side(check_positive_int(M, "M", func), n, func)
@@ -198,11 +192,7 @@ def extract_from_canvas(canvas: np.ndarray, coords_relative: np.ndarray, N: int)
     n = checks.check_patch_side(check_positive_int(N, "N", func), m, func)
     batch = arr.shape[0]
     rel = as_array(coords_relative, "coords_relative", func, allow_complex=False).astype(np.float64)
-    if rel.ndim != 4 or rel.shape[:3] != (batch, 1, 2) or rel.shape[3] < 1:
-        raise ValueError(
-            f"{func}: coords_relative: expected shape ({batch}, 1, 2, C) ([x; y] rows), found shape {rel.shape}"
-        )
-    channels = rel.shape[3]
+    channels = checks.coords_channels(rel.shape, func, batch)
     start = (m - n) // 2
     grid = np.arange(n, dtype=np.float64) + start
     out = np.empty((batch, n, n, channels), dtype=arr.dtype)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from . import checks
 from ._validation import as_array, check_ndim, check_positive_float, check_positive_int, check_square
 
 __all__ = ["probe_mask", "default_probe", "normalize_probe", "illuminate", "illuminate_channels"]
@@ -107,9 +108,7 @@ def illuminate(patches: np.ndarray, probe: np.ndarray, mask: bool = False) -> np
     """
     func = "illuminate"
     arr = as_array(patches, "patches", func)
-    if arr.ndim < 2:
-        raise ValueError(f"{func}: patches: expected shape (..., N, N), found shape {arr.shape}")
-    n = check_square(arr, (-2, -1), "patches", func, "(..., N, N)")
+    n = checks.image_side(arr.shape, "patches", func)
     return _result(arr, _probe_2d(probe, n, func), bool(mask), n)
 
 
@@ -126,8 +125,7 @@ def illuminate_channels(patches: np.ndarray, probe: np.ndarray, mask: bool = Fal
     """
     func = "illuminate_channels"
     arr = as_array(patches, "patches", func)
-    check_ndim(arr, (4,), "patches", func, "(B, N, N, C)")
-    n = check_square(arr, (1, 2), "patches", func, "(B, N, N, C)")
+    n = checks.channel_patch_side(arr.shape, "patches", func)
     probe2 = _probe_2d(probe, n, func)
     if mask:
         probe2 = probe2 * probe_mask(n).astype(probe2.real.dtype)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import checks
 from ._validation import as_array
 from .diffraction import probe_modes
 from .patches import canvas_size, extract_from_canvas, reassemble_groups
@@ -42,11 +43,8 @@ _AXES = (-2, -1)
 def _checked(amplitude: object, probe: object, iterations: object, func: str) -> tuple[np.ndarray, np.ndarray]:
     """(amplitudes float64 (..., N, N), probe modes complex128 (K, N, N)); ValueError naming the argument."""
     amp = np.asarray(as_array(amplitude, "amplitude", func), dtype=np.float64)
-    n = amp.shape[-1] if amp.ndim >= 2 else 0
-    if amp.ndim < 2 or amp.shape[-2] != n or n == 0:
-        raise ValueError(f"{func}: amplitude: expected shape (..., N, N), found shape {amp.shape}")
-    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
-        raise ValueError(f"{func}: iterations: expected an integer >= 0, found {iterations!r}")
+    n = checks.image_side(amp.shape, "amplitude", func)
+    checks.check_positive_int(iterations, "iterations", func, minimum=0)
     modes = probe_modes(probe, n, func)
     if modes is None:
         single = np.asarray(as_array(probe, "probe", func))
@@ -115,8 +113,7 @@ def group_projections(amplitude: np.ndarray, probe: np.ndarray, coords_relative:
     amp_cf, P = _checked(np.moveaxis(raw, -1, 1), probe, iterations, func)  # (B, C, N, N)
     b, c, n, _ = amp_cf.shape
     rel = np.asarray(as_array(coords_relative, "coords_relative", func, allow_complex=False), dtype=np.float64)
-    if rel.shape != (b, 1, 2, c):
-        raise ValueError(f"{func}: coords_relative: expected shape ({b}, 1, 2, {c}), found shape {rel.shape}")
+    checks.coords_channels(rel.shape, func, b, c)
     gridsize = int(round(np.sqrt(c)))
     m = canvas_size(n, gridsize, rel) if M is None else int(M)
     weight = np.sum(np.abs(P) ** 2, axis=0)  # (N, N)

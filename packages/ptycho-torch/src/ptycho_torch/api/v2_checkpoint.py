@@ -8,6 +8,7 @@ they are derived from the canonical configs the Lightning module saves as its hy
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ import lightning.pytorch as L
 
 from ptycho.config.config import config_from_dict
 from ptycho_bridge import v2_config as v2
+from ptycho_bridge.bridge import from_training_config
+from ptycho_bridge.v2_convert import from_native
 from ptycho_torch.workflows.resume import load_checkpoint_safely
 
 __all__ = ["V2_KEY", "V2ConfigRecorder", "read_v2_configs", "v2_from_canonical"]
@@ -36,30 +39,14 @@ class V2ConfigRecorder(L.Callback):
 
 
 def v2_from_canonical(hparams: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
-    """v2 (data, model, training, inference) equivalent to the canonical configs in a module's hyper-parameters."""
-    mc = config_from_dict(hparams["model_config"], "ModelConfig")
-    tc = config_from_dict(hparams["training_config"], "TrainingConfig")
-    g = int(mc.gridsize)
-    data = v2.DataConfig(N=int(mc.N), grid_size=(g, g), K=int(tc.neighbor_count), nphotons=float(tc.nphotons),
-                         probe_scale=float(mc.probe_scale), subsample_seed=tc.subsample_seed,
-                         measurement_domain="normalized_amplitude", scale_contract_version="legacy_v1")
-    model = v2.ModelConfig(
-        mode="Supervised" if mc.model_type == "supervised" else "Unsupervised", architecture=mc.architecture,
-        fno_modes=int(mc.fno_modes), fno_width=int(mc.fno_width), fno_blocks=int(mc.fno_blocks),
-        learned_input_channels=int(mc.learned_input_channels), input_projections=int(mc.input_projections),
-        n_filters_scale=int(mc.n_filters_scale), amp_activation=mc.amp_activation, object_big=mc.object_big,
-        probe_big=mc.probe_big, probe_mask=mc.probe_mask, pad_object=mc.pad_object,
-        gaussian_smoothing_sigma=float(mc.gaussian_smoothing_sigma),
-        intensity_scale_trainable=bool(tc.intensity_scale_trainable),
-        loss_function="MAE" if tc.torch_loss_mode == "mae" else "Poisson")
-    training = v2.TrainingConfig(epochs=None if tc.nepochs is None else int(tc.nepochs), batch_size=int(tc.batch_size), n_groups=tc.n_groups,
-                                 torch_loss_mode=tc.torch_loss_mode, nll=tc.nll_weight > 0,
-                                 learning_rate=float(tc.learning_rate), scheduler=tc.scheduler, optimizer=tc.optimizer,
-                                 momentum=float(tc.momentum), weight_decay=float(tc.weight_decay),
-                                 adam_beta1=float(tc.adam_beta1), adam_beta2=float(tc.adam_beta2),
-                                 gradient_clip_val=tc.gradient_clip_val,
-                                 gradient_clip_algorithm=tc.gradient_clip_algorithm)
-    return data, model, training, v2.InferenceConfig()
+    """v2 (data, model, training, inference) equivalent to the canonical configs in a module's hyper-parameters:
+    canonical -> native through the mapping table (:func:`ptycho_bridge.bridge.from_training_config`), native -> v2
+    through the generated routes (:func:`ptycho_bridge.v2_convert.from_native`). The execution-only settings a
+    checkpoint does not record (device, workers, warm-up, ...) read as ``PyTorchExecutionConfig``'s defaults."""
+    model = config_from_dict(hparams["model_config"], "ModelConfig")
+    training = dataclasses.replace(config_from_dict(hparams["training_config"], "TrainingConfig"), model=model)
+    native = from_training_config(training)
+    return from_native(native.data, native.model, native.training, native.execution)
 
 
 def read_v2_configs(path: str | Path) -> tuple[Any, Any, Any, Any]:

@@ -11,14 +11,8 @@ import torch
 
 from ptycho.physics import checks
 
-from ._validation import as_tensor, check_ndim, check_positive_int, complex_dtype
-from .patches import (
-    _coords,
-    _square,
-    canvas_size,
-    extract_from_canvas_cf,
-    reassemble_groups_cf,
-)
+from ._validation import as_tensor, check_positive_int, complex_dtype
+from .patches import _coords, canvas_size, extract_from_canvas_cf, reassemble_groups_cf
 from .probe import _masked, _probe_2d
 
 __all__ = ["far_field_amplitude", "incoherent_amplitude", "mode_sum_amplitude", "forward_model"]
@@ -35,8 +29,7 @@ def far_field_amplitude(field: torch.Tensor) -> torch.Tensor:
     """
     func = "far_field_amplitude"
     f = as_tensor(field, "field", func)
-    if f.dim() < 2:
-        raise ValueError(f"{func}: field: expected shape (..., N, N), found shape {tuple(f.shape)}")
+    checks.image_side(tuple(f.shape), "field", func, square=False)
     if not f.is_complex():
         f = f.to(complex_dtype(f))
     spectrum = torch.fft.fft2(f, norm="ortho")
@@ -94,8 +87,7 @@ def forward_model(object_patches: torch.Tensor, probe: torch.Tensor, coords_rela
     """
     func = "forward_model"
     obj = as_tensor(object_patches, "object_patches", func)
-    check_ndim(obj, (4,), "object_patches", func, "(B, N, N, C)")
-    n = _square(obj, (1, 2), "object_patches", func, "(B, N, N, C)")
+    n = checks.channel_patch_side(tuple(obj.shape), "object_patches", func)
     rel = _coords(coords_relative, obj, obj.shape[0], None, func)
     gs = checks.patch_gridsize(tuple(obj.shape), rel.shape[3], object_big, func)
     scale = checks.check_positive_float(intensity_scale, "intensity_scale", func)

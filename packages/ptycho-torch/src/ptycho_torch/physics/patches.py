@@ -49,12 +49,7 @@ def _square(t: torch.Tensor, dims: tuple[int, int], name: str, func: str, layout
 
 def _coords(coords, like: torch.Tensor, batch: int, channels: int | None, func: str) -> torch.Tensor:
     rel = as_tensor(coords, "coords_relative", func, allow_complex=False, like=like)
-    c = "C" if channels is None else channels
-    if rel.dim() != 4 or rel.shape[0] != batch or tuple(rel.shape[1:3]) != (1, 2) or rel.shape[3] < 1 or (
-        channels is not None and rel.shape[3] != channels
-    ):
-        raise ValueError(f"{func}: coords_relative: expected shape ({batch}, 1, 2, {c}) ([x; y] rows), "
-                         f"found shape {tuple(rel.shape)}")
+    checks.coords_channels(tuple(rel.shape), func, batch, channels)
     return rel.to(device=like.device, dtype=real_dtype(like))
 
 
@@ -131,8 +126,7 @@ def reassemble_groups(patches: torch.Tensor, coords_relative: torch.Tensor, M: i
     """
     func = "reassemble_groups"
     p = as_tensor(patches, "patches", func)
-    check_ndim(p, (4,), "patches", func, "(B, N, N, C)")
-    n = _square(p, (1, 2), "patches", func, "(B, N, N, C)")
+    n = checks.channel_patch_side(tuple(p.shape), "patches", func)
     rel = _coords(coords_relative, p, p.shape[0], p.shape[3], func)
     m = checks.check_canvas_side(check_positive_int(M, "M", func), n, func)
     return reassemble_groups_cf(p.permute(0, 3, 1, 2), rel, m)

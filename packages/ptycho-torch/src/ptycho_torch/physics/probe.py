@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from ptycho.physics import checks
 from ptycho.physics import probe as _np_probe
 
 from ._validation import as_tensor, check_ndim, check_positive_int, real_dtype
@@ -88,9 +89,7 @@ def illuminate(patches: torch.Tensor, probe: torch.Tensor, mask: bool = False) -
     """
     func = "illuminate"
     p = as_tensor(patches, "patches", func)
-    if p.dim() < 2 or p.shape[-1] != p.shape[-2] or p.shape[-1] == 0:
-        raise ValueError(f"{func}: patches: expected shape (..., N, N), found shape {tuple(p.shape)}")
-    n = p.shape[-1]
+    n = checks.image_side(tuple(p.shape), "patches", func)
     return p * _masked(_probe_2d(probe, p, n, func), n, bool(mask))
 
 
@@ -98,8 +97,5 @@ def illuminate_channels(patches: torch.Tensor, probe: torch.Tensor, mask: bool =
     """Exit waves for channel-last groups: patches (B, N, N, C) x probe (N, N) -> (B, N, N, C)."""
     func = "illuminate_channels"
     p = as_tensor(patches, "patches", func)
-    check_ndim(p, (4,), "patches", func, "(B, N, N, C)")
-    if p.shape[1] != p.shape[2] or p.shape[1] == 0:
-        raise ValueError(f"{func}: patches: expected square non-empty patches (B, N, N, C), found shape {tuple(p.shape)}")
-    n = p.shape[1]
+    n = checks.channel_patch_side(tuple(p.shape), "patches", func)
     return p * _masked(_probe_2d(probe, p, n, func), n, bool(mask))[None, :, :, None]

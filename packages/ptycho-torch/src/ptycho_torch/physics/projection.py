@@ -16,6 +16,8 @@ import math
 
 import torch
 
+from ptycho.physics import checks
+
 from .patches import canvas_size, extract_from_canvas_cf, reassemble_groups_cf
 
 __all__ = ["GROUP_DAMPING", "group_projections", "modulus_projections"]
@@ -44,10 +46,8 @@ def modulus_projections(amplitude: torch.Tensor, probe: torch.Tensor, iterations
         (..., N, N) complex estimates (complex64 for float32 amplitudes, complex128 for float64).
     """
     func = "modulus_projections"
-    if amplitude.dim() < 2 or amplitude.shape[-1] != amplitude.shape[-2] or amplitude.shape[-1] == 0:
-        raise ValueError(f"{func}: amplitude: expected shape (..., N, N), found shape {tuple(amplitude.shape)}")
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
-        raise ValueError(f"{func}: iterations: expected an integer >= 0, found {iterations!r}")
+    checks.image_side(tuple(amplitude.shape), "amplitude", func)
+    checks.check_positive_int(iterations, "iterations", func, minimum=0)
     n = amplitude.shape[-1]
     P = probe[None] if probe.dim() == 2 else probe
     if P.dim() != 3 or tuple(P.shape[1:]) != (n, n):
@@ -94,12 +94,9 @@ def group_projections(amplitude: torch.Tensor, probe: torch.Tensor, coords_relat
     func = "group_projections"
     if amplitude.dim() != 4 or amplitude.shape[-1] != amplitude.shape[-2] or 0 in amplitude.shape:
         raise ValueError(f"{func}: amplitude: expected shape (B, C, N, N), found shape {tuple(amplitude.shape)}")
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
-        raise ValueError(f"{func}: iterations: expected an integer >= 0, found {iterations!r}")
+    checks.check_positive_int(iterations, "iterations", func, minimum=0)
     b, c, n, _ = amplitude.shape
-    if tuple(coords_relative.shape) != (b, 1, 2, c):
-        raise ValueError(f"{func}: coords_relative: expected shape ({b}, 1, 2, {c}), found shape "
-                         f"{tuple(coords_relative.shape)}")
+    checks.coords_channels(tuple(coords_relative.shape), func, b, c)
     P = probe[None] if probe.dim() == 2 else probe
     if P.dim() != 3 or tuple(P.shape[1:]) != (n, n):
         raise ValueError(f"{func}: probe: expected shape ({n}, {n}) or (K, {n}, {n}), found shape {tuple(probe.shape)}")
