@@ -12,7 +12,7 @@ sample's network input ``x`` (B, N, N, C) and offsets (B, 1, 2, C): float64 sums
 each. A sample whose fingerprint differs from the stored one (another container with the same row numbers, a
 rescaled input, an augmented pattern) is recomputed and stored anew; so is every sample when the probe differs from
 the one the cache was filled with (the cache is then emptied). Memory: C·N·N complex64 = 8·C·N² bytes per sample
-(128 KiB at N = 64, gridsize 2) plus 64 bytes of fingerprint; at most ``limit_bytes`` (default
+(128 KiB at N = 64, gridsize 2) plus a 32-byte fingerprint; at most ``limit_bytes`` (default
 :data:`DEFAULT_LIMIT_BYTES`), beyond which further samples are computed per step as without a cache.
 
 The Lightning module holds one cache as explicit state (``PtychoPINN_Lightning.estimate_cache``), only when
@@ -90,7 +90,8 @@ class EstimateCache:
         if len(idx) != x.shape[0]:
             raise ValueError(f"EstimateCache: index: expected {x.shape[0]} sample indices, found {len(idx)}")
         probe = probe.detach()
-        if self._probe is None or self._probe.shape != probe.shape or not torch.equal(self._probe, probe):
+        if (self._probe is None or self._probe.shape != probe.shape or self._probe.device != probe.device
+                or not torch.equal(self._probe, probe)):  # another probe, or the module moved to another device
             self.clear()
             self._probe = probe.clone()
         prints = _fingerprints(x, coords_relative)
