@@ -14,7 +14,8 @@ on projected input", part 4: with ``input_projections`` 20, mean 0.447 / 0.600 a
 minutes; the only recipe that carries the Siemens star's phase). ``gridsize`` 2 (PyTorch, CNN): the generator
 corrects the joint estimate of each group of four overlapping patterns, member by member (benchmarks/RESULTS.md
 "Gridsize 2, the members corrected one by one": worst benchmark scan 0.521 / 0.631 against 0.352 / 0.511 at
-gridsize 1 after 14 minutes). The teacher applies when the training scan's diffraction
+gridsize 1 after 14 minutes; 0.565 / 0.690 with the group estimate computed once per sample, "The projected
+estimate computed once"). The teacher applies when the training scan's diffraction
 fits in memory (:func:`teacher_fits`: the teacher refines it whole); a larger HDF5 scan trains without it. Explicit
 flags and ``--config`` values always win.
 """
