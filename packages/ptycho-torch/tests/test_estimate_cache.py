@@ -129,3 +129,27 @@ def test_no_cache_outside_training_mode_or_without_projected_input():
     assert module.estimate_cache.hits == module.estimate_cache.misses == 0  # validation and inference compute
     mc = ModelConfig(N=64, gridsize=1, n_filters_scale=1)
     assert PtychoPINN_Lightning(mc, TrainingConfig(model=mc), default_probe(64), 1.0).estimate_cache is None
+
+
+def test_a_stored_estimate_does_not_depend_on_the_batch_that_first_held_it():
+    """Bitwise, with offsets that differ between samples (the joint computation sizes one canvas for the whole
+    batch, so its numbers depend on the other samples): two caches filled in different batch orders hand back
+    the same estimates, each equal to the sample computed alone. This is what lets a resumed run, which
+    refills the cache in another order, train bitwise like an uninterrupted one (test_reliability_cli_train_signals)."""
+    module = _module(2).train()
+    fm = module.forward_model
+    full = _batch(module, list(range(8)))
+    rel = full["coords_relative"] * torch.linspace(0.5, 8.0, 8)[:, None, None, None]  # canvas sizes differ per row
+    x = fm.scale_input(full["X"])
+    caches = [EstimateCache(), EstimateCache()]
+    for cache, order in zip(caches, ([[0, 1, 2, 3, 4, 5, 6, 7]], [[7], [2, 5], [0, 1, 3, 4, 6]]), strict=True):
+        for rows in order:
+            i = torch.as_tensor(rows)
+            cache.estimates(x[i], fm.probe, K, rel[i], i)
+    i = torch.arange(8)
+    a, b = (c.estimates(x, fm.probe, K, rel, i) for c in caches)
+    assert caches[0].hits == caches[1].hits == 8 and torch.equal(a, b)
+    for j in range(8):
+        assert torch.equal(a[j], projected_input(x[j:j + 1], fm.probe, K, rel[j:j + 1])[0])
+    joint = projected_input(x, fm.probe, K, rel)
+    assert not torch.equal(joint, a)  # the joint computation would have given other numbers

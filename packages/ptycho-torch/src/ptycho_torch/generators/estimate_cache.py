@@ -7,6 +7,9 @@ of a training step; benchmarks/projected_share.py). :class:`EstimateCache` keeps
 after the first time it is computed (so the filling happens inside the training run and its budget) and hands it
 back in later epochs.
 
+Each sample's estimate is computed on its own (see :meth:`EstimateCache.estimates`), so it does not depend on
+the batch that first held it, and a resumed run trains bitwise like an uninterrupted one.
+
 Key: the sample's row ``index`` in its container (the batch's ``'index'``), checked against a fingerprint of the
 sample's network input ``x`` (B, N, N, C) and offsets (B, 1, 2, C): float64 sums, plain and position-weighted, of
 each. A sample whose fingerprint differs from the stored one (another container with the same row numbers, a
@@ -83,9 +86,13 @@ class EstimateCache:
 
     def estimates(self, x: torch.Tensor, probe: torch.Tensor, iterations: int, coords_relative: torch.Tensor | None,
                   index: torch.Tensor) -> torch.Tensor:
-        """``projected_input(x, probe, iterations, coords_relative)`` (B, C, N, N) complex64, each sample taken
-        from the cache when stored under its ``index`` (B,) with the same fingerprint and probe, the others
-        computed (in one call) and stored while the memory bound allows."""
+        """``projected_input`` of each sample of ``x`` (B, C, N, N) complex64, taken from the cache when stored
+        under its ``index`` (B,) with the same fingerprint and probe, the others computed and stored while the
+        memory bound allows. A missing sample is computed on its own (its group canvas sized by its own offsets),
+        not with the batch it came in: the joint computation sizes one canvas for the whole batch, so its numbers
+        depend on the batch's other samples, and a stored estimate must be the same whichever batch first held
+        the sample (a resumed run refills the cache in another order and must train bitwise like an
+        uninterrupted one)."""
         idx = [int(i) for i in index.reshape(-1).tolist()]
         if len(idx) != x.shape[0]:
             raise ValueError(f"EstimateCache: index: expected {x.shape[0]} sample indices, found {len(idx)}")
@@ -102,13 +109,11 @@ class EstimateCache:
         missing = [j for j, r in enumerate(rows) if r is None]
         self.hits += len(idx) - len(missing)
         self.misses += len(missing)
-        if missing:
-            sel = torch.as_tensor(missing, dtype=torch.long, device=x.device)
-            coords = None if coords_relative is None else coords_relative.index_select(0, sel)
-            fresh = projected_input(x.index_select(0, sel), probe, iterations, coords)
-            for k, j in enumerate(missing):
-                rows[j] = fresh[k]
-                self._store(idx[j], prints[j], fresh[k])
+        for j in missing:  # one sample at a time: its estimate must not depend on the batch that first held it
+            coords = None if coords_relative is None else coords_relative[j:j + 1]
+            fresh = projected_input(x[j:j + 1], probe, iterations, coords)[0]
+            rows[j] = fresh
+            self._store(idx[j], prints[j], fresh)
         return torch.stack(rows, 0)  # type: ignore[arg-type]
 
     def _store(self, i: int, fingerprint: torch.Tensor, est: torch.Tensor) -> None:
