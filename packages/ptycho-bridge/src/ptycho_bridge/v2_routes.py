@@ -239,7 +239,7 @@ def v2_problems() -> list[str]:
                  f"spelling)" for c, n in _TRANSFORMS if (c, n) not in _INVERSE]
     for (cls_name, name), inverse in _INVERSE.items():
         target = _TRANSFORMS.get((cls_name, name), ("", None))[0]
-        if inverse is None and not any(ROUTES[k][0] == target for k in INVERSES if k in _TRANSFORMS):
+        if inverse is None and not any(route[0] == target for k, route in ROUTES.items() if k in INVERSES):
             problems.append(f"v2 {cls_name}.{name}: not read back, and no other field reads {target or '?'} back")
     for (_, _), (target, _) in ROUTES.items():
         target_class, target_field = target.split(".")
