@@ -62,7 +62,8 @@ def test_run_pytorch_train_save_load_infer(tmp_path, gridsize, n_groups):
         test_data, loaded, False, False, False, M=20, models=models,
         execution_config={"accelerator": "cpu"},
     )
-    assert res["obj_tensor_full"].shape == (n_groups, 64, 64, 1)
+    # gridsize > 1: every member of every group is stitched at its own position (specs/torch-workflow.md §6)
+    assert res["obj_tensor_full"].shape == (n_groups * gridsize**2, 64, 64, 1)
     assert recon_amp.ndim == 2 and recon_amp.shape == recon_phase.shape
     # canvas side = M + 2·pad, pad = ceil(max |offset − mean offset|) rounded up to even (specs/physics.md §6)
     off = res["global_offsets"].reshape(-1, 2)

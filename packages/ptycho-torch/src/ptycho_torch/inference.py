@@ -154,7 +154,7 @@ def run_inference(models: Any, config: Any, execution: PyTorchExecutionConfig, *
         raise
     for path in written:
         say(f"wrote {path}")
-    n_groups = len(results["global_offsets"])
+    n_groups = len(results["test_container"])
     print(f"reconstruction={output_dir.resolve()} object_shape={amp.shape[0]}x{amp.shape[1]} groups={n_groups}", flush=True)
     return 0
 

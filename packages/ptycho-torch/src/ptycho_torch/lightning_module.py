@@ -414,10 +414,12 @@ class PtychoPINN_Lightning(L.LightningModule):
             sched.step()
 
     def predict_step(self, batch: dict, batch_idx: int = 0, dataloader_idx: int = 0) -> dict[str, torch.Tensor]:
-        """dict(object=(B, N, N) complex64 trimmed object, index=batch['index'] (B,) when present)."""
+        """dict(object=(B, N, N) complex64 trimmed object, members=(B, C, N, N) complex64 each group member's
+        patch (centred on that member's position), index=batch['index'] (B,) when present)."""
         X, coords = self._unpack(batch)
         out = self(X * self.intensity_scale, coords)
-        result = {"object": out["object"].to(torch.complex64)}
+        result = {"object": out["object"].to(torch.complex64),
+                  "members": out["patches"].permute(0, 3, 1, 2).to(torch.complex64)}
         if "index" in batch:
             result["index"] = batch["index"]
         return result

@@ -25,10 +25,33 @@ from ptycho_torch.workflows.execution import autocast_for, exec_get, resolve_dev
 from ptycho_torch.workflows.models import module_intensity_scale
 from ptycho_torch.workflows.results import ReconstructionResults
 
-__all__ = ["BatchCallback", "batch_count", "predict_patches", "reassemble_cdi_image_torch", "stream_stitch"]
+__all__ = ["BatchCallback", "batch_count", "predict_patches", "reassemble_cdi_image_torch", "stitch_offsets",
+           "stream_stitch"]
 
 #: ``on_batch(done, total)``: called after each prediction batch with the batches done and the batches in all
 BatchCallback = Callable[[int, int], None]
+
+
+def stitch_offsets(container: PtychoDataContainerTorch) -> torch.Tensor:
+    """(n·C, 1, 2, 1) float64 positions [x, y] of the patches the canvas is stitched from (§6): the group
+    centres ``global_offsets`` at gridsize 1; at C = gridsize² > 1 every member's own scan position, group-major
+    (row g·C + c is member c of group g): centre − ``coords_relative``."""
+    centres = container.global_offsets.to(torch.float64)
+    channels = int(container.coords_relative.shape[-1])
+    if channels == 1:
+        return centres
+    members = centres - container.coords_relative.to(torch.float64)  # (n, 1, 2, C)
+    return members[:, 0].permute(0, 2, 1).reshape(-1, 1, 2, 1).contiguous()
+
+
+def _batch_patches(module: nn.Module, batch: dict, i: int, channels: int) -> torch.Tensor:
+    """The patches one batch adds to the canvas: (B, N, N) trimmed objects at gridsize 1, (B·C, N, N) every
+    member's patch (``predict_step``'s 'members', group-major) at C > 1."""
+    out = module.predict_step(batch, i)
+    if channels == 1:
+        return out["object"]
+    members = out["members"]
+    return members.reshape(-1, *members.shape[-2:])
 
 
 @torch.inference_mode()
@@ -42,21 +65,24 @@ def predict_patches(
     precision: str = "32",
     on_batch: BatchCallback | None = None,
 ) -> torch.Tensor:
-    """Run ``predict_step`` over a container in order -> (n, N, N) complex64 on the CPU (``precision``: the
+    """Run ``predict_step`` over a container in order -> the patches to stitch, complex64 on the CPU: (n, N, N)
+    at gridsize 1, (n·C, N, N) every group member's patch at C > 1, in the order of :func:`stitch_offsets` (§6;
+    ``precision``: the
     network's autocast, :func:`ptycho_torch.workflows.execution.autocast_for`; ``on_batch(done, total)`` after
     each batch, :func:`batch_count` batches in all)."""
     module = module.to(device).eval()
     outs: list[torch.Tensor] = []
     total = batch_count(len(container), batch_size)
+    channels = container.channels
     for i, batch in _device_batches(container, batch_size, device, num_workers):
         with autocast_for(device, precision), denormals_flushed(device):
-            obj = module.predict_step(batch, i)["object"]
+            obj = _batch_patches(module, batch, i, channels)
         outs.append(obj.detach().to("cpu", torch.complex64))
         if on_batch is not None:
             on_batch(i + 1, total)
     obj = torch.cat(outs, 0)
-    if obj.ndim != 3 or obj.shape[0] != len(container):
-        raise RuntimeError(f"predict_step: expected 'object' of shape ({len(container)}, N, N), found {tuple(obj.shape)}")
+    if obj.ndim != 3 or obj.shape[0] != len(container) * channels:
+        raise RuntimeError(f"predict_step: expected {len(container) * channels} patches (N, N), found {tuple(obj.shape)}")
     return obj
 
 
@@ -79,20 +105,22 @@ def stream_stitch(module: nn.Module, container: PtychoDataContainerTorch, M: int
                   transpose: bool = False, precision: str = "32",
                   on_batch: BatchCallback | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Predict batch by batch and add each batch to the canvas at once (specs/scaling.md §3): peak memory is
-    the canvas plus one batch, not every patch. Returns (canvas (H, W) complex64, offsets (n, 2) float64
+    the canvas plus one batch, not every patch. Returns (canvas (H, W) complex64, offsets (n·C, 2) float64
     after the flips), as :func:`ptycho_torch.stitching.stitch_patches` would; ``on_batch`` as in
     :func:`predict_patches`."""
     module = module.to(device).eval()
-    stitcher = StreamingStitcher(container.global_offsets, container.N, M, flip_x=flip_x, flip_y=flip_y,
+    stitcher = StreamingStitcher(stitch_offsets(container), container.N, M, flip_x=flip_x, flip_y=flip_y,
                                  transpose=transpose, device=device)
+    channels = container.channels
     for i, batch in _device_batches(container, batch_size, device, num_workers):
         with autocast_for(device, precision), denormals_flushed(device):
-            obj = module.predict_step(batch, i)["object"]
-        stitcher.add(obj, batch["index"])
+            obj = _batch_patches(module, batch, i, channels)
+        rows = (batch["index"].to(torch.int64)[:, None] * channels + torch.arange(channels, device=obj.device)).reshape(-1)
+        stitcher.add(obj, rows)
         if on_batch is not None:
             on_batch(i + 1, batch_count(len(container), batch_size))
-    if stitcher.added != len(container):
-        raise RuntimeError(f"stream_stitch: expected {len(container)} patches, stitched {stitcher.added}")
+    if stitcher.added != len(container) * channels:
+        raise RuntimeError(f"stream_stitch: expected {len(container) * channels} patches, stitched {stitcher.added}")
     return stitcher.result(), stitcher.offsets
 
 
@@ -100,7 +128,8 @@ def reassemble_cdi_image_torch(test_data: Any, config: Any, flip_x: bool = False
                                transpose: bool = False, M: int = 20, *, models: Mapping[str, Any] | None = None,
                                execution_config: Any = None,
                                on_batch: BatchCallback | None = None) -> tuple[np.ndarray, np.ndarray, ReconstructionResults]:
-    """Predict one object patch per group and stitch them natively in torch.
+    """Predict the object patches of a scan and stitch them natively in torch: one per group at gridsize 1,
+    every group member's own patch at its own position at gridsize > 1 (specs/torch-workflow.md §6).
 
     Args:
         test_data: RawData or PtychoDataContainerTorch.
@@ -115,8 +144,9 @@ def reassemble_cdi_image_torch(test_data: Any, config: Any, flip_x: bool = False
     Returns:
         (amplitude (H, W) float32, phase (H, W) float32 radians, results) with results a
         :class:`~ptycho_torch.workflows.results.ReconstructionResults` (also a mapping):
-        'obj_tensor_full' (n, N, N, 1) complex64 (absent for a scan read from disk, whose patches are
-        stitched batch by batch, :func:`stream_stitch`), 'global_offsets' (n, 1, 2, 1) float64 (after the flips),
+        'obj_tensor_full' (n·C, N, N, 1) complex64, the stitched patches (absent for a scan read from disk,
+        whose patches are stitched batch by batch, :func:`stream_stitch`), 'global_offsets' (n·C, 1, 2, 1)
+        float64 their positions after the flips (:func:`stitch_offsets`; C = 1 at gridsize 1),
         'recon_amp', 'recon_phase', 'stitched_obj' (H, W) complex64, 'test_container'.
     """
     if models is None:
@@ -156,7 +186,7 @@ def reassemble_cdi_image_torch(test_data: Any, config: Any, flip_x: bool = False
         obj = predict_patches(module, container, batch_size=batch_size, device=device, num_workers=num_workers,
                               precision=precision, on_batch=on_batch)
         canvas, offsets = stitch_patches(
-            obj, container.global_offsets, M, flip_x=flip_x, flip_y=flip_y, transpose=transpose
+            obj, stitch_offsets(container), M, flip_x=flip_x, flip_y=flip_y, transpose=transpose
         )
     canvas = canvas.detach().cpu()
     amp = canvas.abs().numpy().astype(np.float32)
