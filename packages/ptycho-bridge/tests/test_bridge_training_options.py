@@ -65,12 +65,14 @@ def test_v2_zero_clip_means_no_clipping_and_agc_is_refused_when_clipping():
         to_native(None, None, v2.TrainingConfig(gradient_clip_val=1.0, gradient_clip_algorithm="agc"))
 
 
-def test_warmup_cosine_kwargs_need_the_run_length():
-    """specs/config-bridge.md §5: 'WarmupCosine' -> warm-up epochs, floor ratio and the run length."""
+def test_warmup_cosine_kwargs_carry_the_run_length():
+    """specs/config-bridge.md §5: 'WarmupCosine' -> warm-up epochs, floor ratio and the run length (None: a run
+    until its time budget, specs/torch-training.md §4)."""
     ex = PyTorchExecutionConfig(scheduler="WarmupCosine", lr_warmup_epochs=2, lr_min_ratio=0.2)
     assert ex.scheduler_kwargs_for(10) == {"warmup_epochs": 2, "min_ratio": 0.2, "total_epochs": 10}
+    assert ex.scheduler_kwargs_for(None) == {"warmup_epochs": 2, "min_ratio": 0.2, "total_epochs": None}
     with pytest.raises(ValueError, match=r"^PyTorchExecutionConfig\.scheduler: expected a run length"):
-        ex.scheduler_kwargs_for(None)
+        ex.scheduler_kwargs_for(0)
     cfg = canonical.TrainingConfig(scheduler="WarmupCosine")
     assert execution_config_for(cfg).scheduler == "WarmupCosine"
 

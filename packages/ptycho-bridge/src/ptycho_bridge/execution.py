@@ -200,7 +200,8 @@ class PyTorchExecutionConfig:
         'Default' -> {} (constant rate); 'Exponential' -> ExponentialLR ``{'gamma'}``; 'MultiStage' ->
         MultiStepLR ``{'milestones', 'gamma'}``; 'Adaptive' -> ReduceLROnPlateau ``{'factor', 'patience',
         'min_lr', 'threshold'}``; 'WarmupCosine' -> ``{'warmup_epochs', 'min_ratio', 'total_epochs'}`` (the
-        run length, which needs ``nepochs``). Epoch-based: the trainer steps the scheduler once per epoch.
+        run length ``nepochs``; None: a run until its max_time budget, over whose time the cosine then runs,
+        specs/torch-training.md §4). Epoch-based otherwise: the trainer steps the scheduler once per epoch.
 
         ``multistage_milestones=None`` means "decay at nepochs//2 and 3*nepochs//4" (at least epoch 1), which
         needs ``nepochs``; without it ValueError names the field.
@@ -217,10 +218,10 @@ class PyTorchExecutionConfig:
                 milestones = default_multistage_milestones(nepochs)
             return {"milestones": list(milestones), "gamma": float(self.multistage_gamma)}
         if self.scheduler == "WarmupCosine":
-            if not (is_int(nepochs) and nepochs >= 1):
+            if nepochs is not None and not (is_int(nepochs) and nepochs >= 1):
                 fail(_O, "scheduler", self.scheduler, "a run length for 'WarmupCosine' (call scheduler_kwargs_for(nepochs))")
             return {"warmup_epochs": int(self.lr_warmup_epochs), "min_ratio": float(self.lr_min_ratio),
-                    "total_epochs": int(nepochs)}
+                    "total_epochs": None if nepochs is None else int(nepochs)}
         if self.scheduler == "Adaptive":
             return {
                 "factor": float(self.plateau_factor),

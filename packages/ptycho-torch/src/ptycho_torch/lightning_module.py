@@ -33,7 +33,7 @@ from .generators import build_generator
 from .generators.estimate_cache import EstimateCache, cache_allowed
 from .generators.projected import run_projected_generator
 from .network import run_generator
-from .optim import build_optimizer, build_scheduler, clip_gradients
+from .optim import budget_cosine_scheduler, budget_fraction, build_optimizer, build_scheduler, clip_gradients
 from .physics.losses import amplitude_mae, poisson_nll
 from .physics.probe import default_probe, normalize_probe
 from .physics.scaling import intensity_scale as closed_form_scale
@@ -138,14 +138,17 @@ class PtychoPINN_Lightning(L.LightningModule):
                              f"{sched!r}; known: {sorted(kw)}")
         kw.update(scheduler_kwargs or {})
         derived = {"MultiStage": "milestones", "WarmupCosine": "total_epochs"}.get(sched)
-        if derived is not None and kw[derived] is None and tc.nepochs is None:
+        budget_only = tc.nepochs is None and tc.max_time is not None
+        if derived is not None and kw[derived] is None and tc.nepochs is None and not (
+                sched == "WarmupCosine" and budget_only):
             # the schedule is laid out over the run's epochs, which a budget-only run does not know in advance
+            # (WarmupCosine then runs over the budget's time instead, optim.budget_cosine_scheduler)
             raise ValueError(f"PtychoPINN_Lightning: scheduler_kwargs: {derived}: expected explicit epochs for "
                              f"{sched!r} when TrainingConfig.nepochs is None (training until max_time), found None")
         if sched == "MultiStage" and kw["milestones"] is None:
             kw["milestones"] = list(default_multistage_milestones(tc.nepochs))
-        if sched == "WarmupCosine" and kw["total_epochs"] is None:
-            kw["total_epochs"] = int(tc.nepochs)
+        if sched == "WarmupCosine" and kw["total_epochs"] is None and tc.nepochs is not None:
+            kw["total_epochs"] = int(tc.nepochs)  # None left: over the max_time budget
         self.scheduler_kwargs = kw
 
         pr = default_probe(mc.N) if probe is None else probe
@@ -424,11 +427,22 @@ class PtychoPINN_Lightning(L.LightningModule):
             result["index"] = batch["index"]
         return result
 
+    def _budget_progress(self) -> tuple[int, float]:
+        """(completed epochs, share of the max_time budget spent) for the budget schedule; (0, 0.0) outside a fit."""
+        trainer = self._trainer
+        if trainer is None:
+            return 0, 0.0
+        return int(trainer.current_epoch), budget_fraction(trainer)
+
     def configure_optimizers(self):
         # Adam/AdamW run one fused multi-tensor kernel where torch allows it: the per-tensor Adam cost ~10-20 %
         # of a CPU step at n_filters_scale 2 (specs/torch-training.md §4).
         opt = build_optimizer(self.parameters(), self.training_config, self.learning_rate)
-        sched = build_scheduler(opt, self.scheduler_name, self.scheduler_kwargs)
+        kw = self.scheduler_kwargs
+        if self.scheduler_name == "WarmupCosine" and kw["total_epochs"] is None:
+            sched = budget_cosine_scheduler(opt, kw["warmup_epochs"], kw["min_ratio"], self._budget_progress)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        sched = build_scheduler(opt, self.scheduler_name, kw)
         if sched is None:
             return opt
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}

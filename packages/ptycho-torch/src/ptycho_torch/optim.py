@@ -5,7 +5,8 @@ Plain functions of the canonical ``TrainingConfig`` fields, kept apart from the 
 * :func:`build_optimizer` - 'adam' | 'adamw' | 'sgd' (``momentum``, Nesterov when momentum > 0), with
   ``weight_decay`` and ``adam_beta1``/``adam_beta2``;
 * :func:`build_scheduler` - 'Default' (none) | 'Exponential' | 'MultiStage' | 'Adaptive' (ReduceLROnPlateau)
-  | 'WarmupCosine' (:func:`warmup_cosine_factor`), all stepped once per epoch;
+  | 'WarmupCosine' (:func:`warmup_cosine_factor`), all stepped once per epoch; :func:`budget_cosine_scheduler`:
+  'WarmupCosine' over a wall-clock budget (no epoch count), stepped every batch;
 * :func:`clip_gradients` - 'norm' (global L2 norm <= value) or 'value' (elementwise clamp).
 """
 
@@ -17,7 +18,8 @@ from typing import Any
 
 import torch
 
-__all__ = ["build_optimizer", "build_scheduler", "warmup_cosine_factor", "clip_gradients", "FUSED_ADAM_ON_CPU"]
+__all__ = ["build_optimizer", "build_scheduler", "budget_cosine_factor", "budget_cosine_scheduler", "budget_fraction",
+           "warmup_cosine_factor", "clip_gradients", "FUSED_ADAM_ON_CPU"]
 
 #: torch >= 2.4 runs the fused Adam kernel on CPU tensors too.
 FUSED_ADAM_ON_CPU = tuple(int(v) for v in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 4)
@@ -58,6 +60,50 @@ def warmup_cosine_factor(epoch: int, warmup_epochs: int, total_epochs: int, min_
         return 0.1 + 0.9 * epoch / warmup_epochs
     t = min(1.0, (epoch - warmup_epochs) / max(1, total_epochs - warmup_epochs))
     return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+def budget_cosine_factor(epoch: int, warmup_epochs: int, fraction: float, min_ratio: float) -> float:
+    """Learning-rate factor of 'WarmupCosine' over a wall-clock budget, ``fraction`` in [0, 1] of it spent.
+
+    Warm-up (epoch < warmup_epochs) as :func:`warmup_cosine_factor`; then min_ratio + (1 - min_ratio)
+    (1 + cos(pi f)) / 2 with f = ``fraction`` clipped to [0, 1]: from 1 at the start of training down to
+    min_ratio when the budget ends, whatever number of epochs the budget buys.
+    """
+    if epoch < warmup_epochs:
+        return 0.1 + 0.9 * epoch / warmup_epochs
+    f = min(1.0, max(0.0, float(fraction)))
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * f))
+
+
+def budget_fraction(trainer: Any) -> float:
+    """Share in [0, 1] of the trainer's ``max_time`` budget spent in training (Lightning's ``Timer``: it keeps
+    the time of earlier runs of a resumed fit), the same on every process (rank 0's, broadcast). 0.0 when the
+    trainer has no budget."""
+    from lightning.pytorch.callbacks import Timer
+
+    fraction = 0.0
+    for callback in getattr(trainer, "callbacks", []) or []:
+        remaining = callback.time_remaining() if isinstance(callback, Timer) else None
+        if remaining is not None:
+            elapsed = callback.time_elapsed()
+            fraction = min(1.0, elapsed / max(elapsed + remaining, 1e-9))
+            break
+    strategy = getattr(trainer, "strategy", None)
+    return float(strategy.broadcast(fraction)) if strategy is not None else fraction
+
+
+def budget_cosine_scheduler(opt: torch.optim.Optimizer, warmup_epochs: int, min_ratio: float,
+                            progress: Any) -> torch.optim.lr_scheduler.LambdaLR:
+    """'WarmupCosine' over a wall-clock budget: a ``LambdaLR`` to step every batch whose factor is
+    :func:`budget_cosine_factor` of ``progress()`` -> (completed epochs, budget fraction spent). The factor
+    depends on the time spent, not on the step count, so a resumed run continues where the budget stood."""
+    w, r = int(warmup_epochs), float(min_ratio)
+
+    def factor(_step: int) -> float:
+        epoch, fraction = progress()
+        return budget_cosine_factor(int(epoch), w, float(fraction), r)
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
 def build_scheduler(opt: torch.optim.Optimizer, name: str, kw: dict[str, Any]) -> Any:
