@@ -21,9 +21,9 @@ _OTHER = {("ModelConfig", "mode"): "Supervised", ("ModelConfig", "architecture")
           ("TrainingConfig", "adam_beta2"): 0.99, ("ModelConfig", "probe_mask"): True,
           ("TrainingConfig", "lr_min_ratio"): 0.3, ("TrainingConfig", "min_lr_ratio"): 0.3,
           ("TrainingConfig", "gradient_clip_algorithm"): "value", ("TrainingConfig", "gradient_clip_val"): 0.5,
-          ("ModelConfig", "probe_mask_sigma"): 2.0}
-#: other fields that change with it (C is h*w of grid_size)
-_ALSO = {("DataConfig", "grid_size"): {"C": None}}
+          ("ModelConfig", "probe_mask_sigma"): 2.0, ("ModelConfig", "correction_window"): 32}
+#: other fields that change with it (C is h*w of grid_size; a correction window needs projected input)
+_ALSO = {("DataConfig", "grid_size"): {"C": None}, ("ModelConfig", "correction_window"): {"input_projections": 4}}
 #: fields with one valid value (the native validation refuses any other; tested below)
 _ONE_VALUE = {("ModelConfig", "learned_input_channels"): 2}
 

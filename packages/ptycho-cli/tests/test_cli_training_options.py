@@ -44,6 +44,7 @@ def test_option_flags_reach_the_torch_config():
     (["--optimizer", "adamw"], "TrainingConfig.optimizer: the TensorFlow backend supports only 'adam'"),
     (["--architecture", "ffno"], "ModelConfig.architecture: the TensorFlow backend supports only 'cnn'"),
     (["--input-projections", "5"], "ModelConfig.input_projections: the TensorFlow backend supports only 0"),
+    (["--correction-window", "32"], "ModelConfig.correction_window: expected 0 with input_projections 0"),
     (["--gradient-clip-val", "1"], "TrainingConfig.gradient_clip_val: the TensorFlow backend supports only None"),
     (["--weight-decay", "0.1"], "TrainingConfig.weight_decay: the TensorFlow backend supports only 0.0"),
     (["--scheduler", "Exponential"], "TrainingConfig.scheduler: the TensorFlow backend supports only 'Default'"),
@@ -98,20 +99,21 @@ def test_fno_adamw_train_then_infer_end_to_end(tmp_path: Path):
 
 
 def test_projected_input_train_then_infer_end_to_end(tmp_path: Path):
-    """specs/network.md §8: ``--input-projections 3`` reaches the torch config, is saved in the bundle and the
-    checkpoint, and the bundle reconstructs through ptycho infer with the same generator."""
+    """specs/network.md §8: ``--input-projections 3`` and ``--correction-window 32`` reach the torch config, are
+    saved in the bundle and the checkpoint, and the bundle reconstructs through ptycho infer with the same generator."""
     import torch
 
     scan = tmp_path / "scan.npz"
     assert _ptycho("simulate", "-o", str(scan), "--n-positions", "64", "--quiet").returncode == 0
     r = _ptycho("train", "--backend", "pytorch", "--train-data-file", str(scan), "--output-dir", str(tmp_path / "run"),
-                "--max-epochs", "1", "--input-projections", "3")
+                "--max-epochs", "1", "--input-projections", "3", "--correction-window", "32")
     assert r.returncode == 0, r.stderr
     with zipfile.ZipFile(tmp_path / "run" / "wts.h5.zip") as zf:
         cfg = json.loads(zf.read("config.json"))
-    assert cfg["model"]["input_projections"] == 3
+    assert (cfg["model"]["input_projections"], cfg["model"]["correction_window"]) == (3, 32)
     ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
     assert ckpt["hyper_parameters"]["model_config"]["input_projections"] == 3
+    assert ckpt["hyper_parameters"]["model_config"]["correction_window"] == 32
     assert ckpt["state_dict"]["encoder.blocks.0.conv1.weight"].shape[1] == 2  # Re(O) - 1, Im(O)
     r = _ptycho("infer", "--model-path", str(tmp_path / "run"), "--test-data", str(scan),
                 "--output-dir", str(tmp_path / "inf"), "--quiet")

@@ -116,6 +116,9 @@ def test_the_correction_is_bounded_and_trained():
     (dict(input_projections=3, architecture="fno"), "the projected input feeds the CNN generator only"),
     (dict(input_projections=3, model_type="supervised"), "the supervised baseline reads the diffraction amplitude"),
     (dict(input_projections=3, gridsize=2, object_big=False), "needs object_big"),
+    (dict(correction_window=32), "ModelConfig.correction_window: expected 0 with input_projections 0"),
+    (dict(input_projections=3, correction_window=36), "a multiple of 8 <= N = 64"),
+    (dict(input_projections=3, correction_window=72), "a multiple of 8 <= N = 64"),
 ])
 def test_bad_configs_name_the_field(kwargs, message):
     with pytest.raises(ValueError) as err:
@@ -149,3 +152,37 @@ def test_each_member_is_corrected_on_its_own():
         torch.testing.assert_close(phase2[:, c], phase[:, c], rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(amp_alone[:, 0], amp[:, 2], rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(phase_alone[:, 0], phase[:, 2], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("window", [32, 48])
+def test_the_correction_window_is_all_the_cnn_reads_and_changes(window):
+    """specs/network.md §8.2: with correction_window W the output outside the central W x W is the estimate
+    itself, and inside it depends only on the estimate inside (changing the estimate outside changes nothing
+    there); the layers are those of the whole-patch network (same parameter shapes)."""
+    from ptycho_torch.generators.projected import correct_estimates
+
+    torch.manual_seed(5)
+    mc = ModelConfig(N=64, n_filters_scale=1, input_projections=4, correction_window=window)
+    module = PtychoPINN_Lightning(mc, TrainingConfig(model=mc, nphotons=1e6), default_probe(64), 1.0).eval()
+    whole = _module()
+    assert [p.shape for p in module.parameters()] == [p.shape for p in whole.parameters()]
+    for dec in (module.decoder_amp, module.decoder_phase):  # heads far from zero: a visible correction
+        torch.nn.init.normal_(dec.head.weight, std=0.3)
+    parts = (module.encoder, module.decoder_amp, module.decoder_phase)
+    rng = np.random.default_rng(6)
+    est = torch.from_numpy(np.exp(0.4j * rng.standard_normal((3, 1, 64, 64))) * (0.8 + 0.2 * rng.random((3, 1, 64, 64))))
+    est = est.to(torch.complex64)
+    lo = (64 - window) // 2
+    inside = (slice(None), slice(None), slice(lo, lo + window), slice(lo, lo + window))
+    outside = torch.ones(64, 64, dtype=torch.bool)
+    outside[lo:lo + window, lo:lo + window] = False
+    with torch.no_grad():
+        amp, phase = correct_estimates(*parts, est, torch.float32)
+        changed = est.clone()
+        changed[..., outside] = changed[..., outside] * 0.5 + 0.2j
+        amp2, phase2 = correct_estimates(*parts, changed, torch.float32)
+    torch.testing.assert_close(amp[..., outside], est.abs()[..., outside], rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(phase[..., outside], est.angle()[..., outside], rtol=1e-6, atol=1e-6)
+    assert (amp[inside] - est.abs()[inside]).abs().max() > 1e-3  # the CNN does correct inside the window
+    torch.testing.assert_close(amp2[inside], amp[inside], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(phase2[inside], phase[inside], rtol=1e-5, atol=1e-6)

@@ -159,6 +159,9 @@ OPTIONS: tuple[Option, ...] = (
     _o("input_projections", _M, "--input-projections", "the CNN corrects each pattern's estimate after K "
        "single-pattern modulus projections with the probe (0 = it reads the amplitude; PyTorch only)",
        group="generator", type=nonnegative_int, metavar="K"),
+    _o("correction_window", _M, "--correction-window", "the CNN reads and corrects the central W x W of each "
+       "projected estimate, the estimate unchanged outside (0 = the whole patch; a multiple of 8; PyTorch only)",
+       group="generator", type=nonnegative_int, metavar="W"),
     _o("optimizer", _T, "--optimizer", "adam (default), adamw, sgd", group="generator", choices=OPTIMIZERS),
     _o("momentum", _T, "--momentum", "SGD momentum in [0, 1) (Nesterov when > 0; default 0.9)", group="generator",
        type=unit_interval, metavar="MU"),

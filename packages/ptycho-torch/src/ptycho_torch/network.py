@@ -136,7 +136,9 @@ def _activation(name: str):
 class Decoder(nn.Module):
     """One PINN decoder branch (amplitude or phase): decoder base + head (facts §2.3, specs/network.md §3).
 
-    Input (B, 128*nfs, 8, 8) bottleneck; output (B, F, N, N) real, F = C if object_big else 1.
+    Input (B, 128*nfs, 8, 8) bottleneck; output (B, F, N, N) real, F = C if object_big else 1. ``side`` S (default
+    N): the same layers read an (S/8)-pixel bottleneck and give an S x S output (the projected generator's
+    correction window, specs/network.md §8.2); the zero padding and the border mask are sized from S.
     ``activation`` is the head activation name ('sigmoid', 'swish', 'softplus', 'relu' or 'phase' = pi*tanh).
     pad_object=True: head conv on all but the last 4 channels at N/2 -> activation -> zero-pad N/4 per
     side; probe_big adds the masked SiLU border branch. pad_object=False: ConvUp block on all channels
@@ -144,7 +146,7 @@ class Decoder(nn.Module):
     """
 
     def __init__(self, N: int, in_channels: int, nfs: int, out_channels: int, activation: str,
-                 pad_object: bool = True, probe_big: bool = True) -> None:
+                 pad_object: bool = True, probe_big: bool = True, side: int | None = None) -> None:
         super().__init__()
         blocks = []
         cin = in_channels
@@ -153,6 +155,7 @@ class Decoder(nn.Module):
             cin = f * nfs
         self.blocks = nn.ModuleList(blocks)
         self.N = N
+        self.side = N if side is None else int(side)  # output side; the layers (the ladder of N) do not depend on it
         self.pad_object = bool(pad_object)
         self.probe_big = bool(probe_big) and self.pad_object
         self.activation_name = activation
@@ -162,8 +165,9 @@ class Decoder(nn.Module):
             self.head = _conv3x3(cin - BORDER_CHANNELS, out_channels)
             if self.probe_big:
                 self.border = BorderBranch(wide, out_channels)
-                mask = torch.ones(N, N)
-                mask[N // 4: N // 4 + N // 2, N // 4: N // 4 + N // 2] = 0.0
+                S = self.side
+                mask = torch.ones(S, S)
+                mask[S // 4: S // 4 + S // 2, S // 4: S // 4 + S // 2] = 0.0
                 self.register_buffer("border_mask", mask, persistent=False)
         else:
             self.upsample = ConvUpBlock(cin, wide)
@@ -175,7 +179,7 @@ class Decoder(nn.Module):
         if not self.pad_object:
             return self._act(self.head(self.upsample(z)))
         main = self._act(self.head(z[:, :-BORDER_CHANNELS]))
-        q = self.N // 4
+        q = self.side // 4
         out = F.pad(main, (q, q, q, q))
         if self.probe_big:
             border = self.border(z[:, -BORDER_CHANNELS:])

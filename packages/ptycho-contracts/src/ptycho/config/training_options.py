@@ -41,6 +41,7 @@ TF_DEFAULTS: tuple[tuple[str, Any, str], ...] = (
     ("model.learned_input_channels", 1, "the generator input is the diffraction amplitude"),
     ("model.input_projections", 0, "the TensorFlow generator reads the diffraction amplitude, not a projected "
      "estimate"),
+    ("model.correction_window", 0, "the TensorFlow generator has no projected estimate to correct"),
     ("optimizer", "adam", "the TensorFlow backend trains with Adam only"),
     ("weight_decay", 0.0, "the TensorFlow backend's Adam has no weight decay"),
     ("adam_beta1", 0.9, "the TensorFlow backend's Adam uses the default betas"),
@@ -69,6 +70,14 @@ def validate_generator(owner: str, cfg: Any) -> None:
     if cfg.input_projections and getattr(cfg, "gridsize", 1) > 1 and not getattr(cfg, "object_big", True):
         fail(owner, "input_projections", cfg.input_projections,
              "0 with object_big=False and gridsize > 1 (one corrected estimate per pattern needs object_big)")
+    window = getattr(cfg, "correction_window", 0)
+    check_int(owner, "correction_window", window, 0)
+    if window and not cfg.input_projections:
+        fail(owner, "correction_window", window,
+             "0 with input_projections 0 (the window is the part of the projected estimate the CNN corrects)")
+    if window and (window % 8 or (n and window > n)):
+        fail(owner, "correction_window", window,
+             f"0 or a multiple of 8 <= N{f' = {n}' if n else ''} (the U-Net pools three times)")
     if cfg.learned_input_channels != 1:
         fail(owner, "learned_input_channels", cfg.learned_input_channels,
              "1 (the generator input is the diffraction amplitude, one channel per pattern; no other input "

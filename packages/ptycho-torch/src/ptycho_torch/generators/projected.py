@@ -21,6 +21,7 @@ import math
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ptycho_torch.network import _ENCODER_LADDER, Decoder, Encoder, keras_like_init_
@@ -37,11 +38,12 @@ def build_projected_parts(model_config: Any) -> tuple[Encoder, Decoder, Decoder]
     estimate in, its correction out, whatever the gridsize), both heads
     ``pi * tanh``, Keras-like initialised, channels_last (as :func:`ptycho_torch.network.build_pinn_parts`)."""
     N, nfs = int(model_config.N), int(model_config.n_filters_scale)
+    window = int(getattr(model_config, "correction_window", 0) or 0) or N
     f_out = 1  # the CNN corrects one member's estimate at a time (members folded into the batch)
     encoder = Encoder(2, tuple(f * nfs for f in _ENCODER_LADDER[N]))
     pad, big = bool(model_config.pad_object), bool(model_config.probe_big)
-    dec_amp = Decoder(N, encoder.out_channels, nfs, f_out, "phase", pad, big)
-    dec_phase = Decoder(N, encoder.out_channels, nfs, f_out, "phase", pad, big)
+    dec_amp = Decoder(N, encoder.out_channels, nfs, f_out, "phase", pad, big, side=window)
+    dec_phase = Decoder(N, encoder.out_channels, nfs, f_out, "phase", pad, big, side=window)
     for m in (encoder, dec_amp, dec_phase):
         keras_like_init_(m).to(memory_format=torch.channels_last)
     return encoder, dec_amp, dec_phase
@@ -92,11 +94,17 @@ def correct_estimates(encoder: nn.Module, decoder_amp: nn.Module, decoder_phase:
     """(amp, phase), each (B, C, N, N) real: every member's estimate ``est`` (B, C, N, N) complex corrected by the
     CNN on its own (members folded into the batch, shared weights; the network's features are computed in
     ``dtype``). A group's members are centred at different object positions, so reading them as channels of one
-    image would mix different places of the object; the weights do not depend on the gridsize."""
+    image would mix different places of the object; the weights do not depend on the gridsize. With a correction
+    window W < N (the decoders' ``side``) the CNN reads and corrects the central W x W of each estimate only."""
     b, c, n, _ = est.shape
-    feats = torch.stack([est.real - 1.0, est.imag], dim=2).reshape(b * c, 2, n, n).to(dtype)
+    w = int(getattr(decoder_amp, "side", n))  # the correction window (specs/network.md §8.2); n: the whole patch
+    lo, hi = (n - w) // 2, n - w - (n - w) // 2
+    window = est[..., lo:n - hi, lo:n - hi]
+    feats = torch.stack([window.real - 1.0, window.imag], dim=2).reshape(b * c, 2, w, w).to(dtype)
     z = encoder(feats.contiguous(memory_format=torch.channels_last))
-    d_amp, d_phase = decoder_amp(z).reshape(b, c, n, n), decoder_phase(z).reshape(b, c, n, n)
+    d_amp, d_phase = decoder_amp(z).reshape(b, c, w, w), decoder_phase(z).reshape(b, c, w, w)
+    if w != n:  # no correction outside the window: the patch there is the estimate
+        d_amp, d_phase = F.pad(d_amp, (lo, hi, lo, hi)), F.pad(d_phase, (lo, hi, lo, hi))
     amp = (est.abs().to(d_amp.dtype) + AMP_STEP * d_amp).abs()
     phase = est.angle().to(d_phase.dtype) + d_phase
     return amp, phase
