@@ -69,12 +69,7 @@ def test_canvas_is_the_numpy_stitch_of_every_member(module):
     np.testing.assert_allclose(res["obj_tensor_full"][..., 0], members, rtol=1e-5, atol=1e-6)
     assert res["stitched_obj"].shape == reference.shape
     np.testing.assert_allclose(res["stitched_obj"], reference, rtol=1e-4, atol=1e-5)
-    # the members are not the group's trimmed object: the canvas differs from stitching one patch per group
     assert predict_patches(module, container, batch_size=8, device=torch.device("cpu")).shape[0] == len(container) * 4
-    with torch.no_grad():
-        groups = module.predict_step(batch)["object"].numpy()
-    one_per_group = reassemble_position(groups, container.global_offsets.numpy().reshape(-1, 2), M=20)
-    assert one_per_group.shape != reference.shape or not np.allclose(one_per_group, reference, atol=1e-3)
 
 
 def test_streamed_member_stitch_equals_in_memory(module, tmp_path):

@@ -1,7 +1,7 @@
 """Inference stitching for the PyTorch backend (normative text: specs/torch-workflow.md §6).
 
-One trimmed object patch per group (what ``predict_step`` returns) is placed on a canvas at its
-group's ``coords_offsets`` with ``ptycho_torch.physics.reassemble_position`` (central M×M crop,
+Object patches (the workflow's: one trimmed patch per group at gridsize 1, every group member's own patch at
+gridsize > 1) are placed on a canvas at their positions with ``ptycho_torch.physics.reassemble_position`` (central M×M crop,
 shift-and-sum, overlap-count normalisation; the torch mirror of ``ptycho.physics``), after the
 optional data-alignment transforms of the TensorFlow workflow:
 
@@ -73,11 +73,11 @@ def stitch_patches(
     transpose: bool = False,
     interpolation: str = "bilinear",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stitch one patch per group into a 2-D complex canvas.
+    """Stitch P patches into a 2-D complex canvas.
 
     Args:
         patches: (P, N, N) complex (or (P, N, N, 1) / (P, 1, N, N)).
-        global_offsets: (P, 1, 2, 1) or (P, 2) group centres [x, y] in object pixels.
+        global_offsets: (P, 1, 2, 1) or (P, 2) the patches' centres [x, y] in object pixels.
         M: side of the central crop of every patch used in the shift-and-sum (0 < M <= N).
         interpolation: 'bilinear' (default) or 'fourier', passed to ``reassemble_position``
             (specs/physics.md §6.2).
