@@ -292,9 +292,8 @@ def network_patches(model_dir: str | Path, test_npz: str | Path, M: int = 20,
     Uses the inference path of ``ptycho infer`` (``load_inference_bundle_torch``,
     ``ptycho_torch.workflows.inference_config.build_inference_config``, ``_reassemble_cdi_image_torch``) but
     returns what it stitches:
-    (patches (P, N, N) complex64, their offsets (P, 2) float64 [x, y]): one per group at gridsize 1, every group
-    member at its own position at gridsize > 1 (specs/torch-workflow.md §6), so the caller can stitch with either
-    interpolation. ``estimate_only``: the bundle's
+    (patches (P, N, N) complex64, offsets (P, 2) float64 [x, y]): one per group at gridsize 1, every member at its
+    own position at gridsize > 1 (specs/torch-workflow.md §6), for a stitch with either interpolation. ``estimate_only``: the bundle's
     projected generator with its correction heads zeroed (``correction_heads.zero_correction_heads``), i.e. the physics
     estimate the CNN corrects, through the same path; ``correction_heads.NoProjectedInput`` for a bundle without projected input.
     """
