@@ -10,7 +10,8 @@ __all__ = ["NoProjectedInput", "zero_correction_heads"]
 
 
 class NoProjectedInput(ValueError):
-    """The bundle's generator has no projected input (``input_projections`` 0): there is no estimate to show."""
+    """The bundle's generator has no estimate input (``input_projections`` and ``input_refine_passes`` 0): there
+    is no estimate to show."""
 
 
 def zero_correction_heads(models: Any) -> int:
@@ -22,7 +23,8 @@ def zero_correction_heads(models: Any) -> int:
 
     count = 0
     for module in models.values():
-        if not int(getattr(getattr(module, "model_config", None), "input_projections", 0) or 0):
+        mc = getattr(module, "model_config", None)
+        if not (int(getattr(mc, "input_projections", 0) or 0) or int(getattr(mc, "input_refine_passes", 0) or 0)):
             continue  # the plain generator: its heads ARE the patch, not a correction
         for name in ("decoder_amp", "decoder_phase"):
             dec = getattr(module, name, None)

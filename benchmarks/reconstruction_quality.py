@@ -53,6 +53,9 @@ import realistic as R  # noqa: E402
 from correction_heads import NoProjectedInput  # noqa: E402
 
 M_STITCH = 20
+#: a wider crop, scored beside the inference crop: with a refined estimate as input (specs/network.md §8.3) the
+#: patches agree in one frame, and averaging more of each one smooths the corrections
+M_WIDE = 48
 CHECKPOINTS = (1, 2, 5, 10, 20, 50, 100)
 
 
@@ -261,6 +264,9 @@ def run_object(kind: str, args: argparse.Namespace, rate: float, has_max_time: b
             rows.append(_row(f"network, {label}", train_s, R.score(recon, truth, window), rate,
                              note=f"training wall time; inference {infer_s:.1f} s, phase sync {sync_s:.1f} s"))
             panels.append((f"network, {label}", recon))
+        canvas, origin = R.stitch(patches, offsets, M=M_WIDE, interpolation="bilinear")
+        rows.append(_row(f"network, bilinear stitch of the central {M_WIDE} px", train_s,
+                         R.score(R.window_of(canvas, origin, window), truth, window), rate))
         try:  # the physics estimate the CNN corrects: its share of the score is not the network's
             est, est_offsets = R.network_patches(work / "model", work / "data" / "test.npz", M=M_STITCH,
                                                  estimate_only=True)
@@ -269,9 +275,9 @@ def run_object(kind: str, args: argparse.Namespace, rate: float, has_max_time: b
         if est is not None:
             canvas, origin = R.stitch(est, est_offsets, M=M_STITCH, interpolation="bilinear")
             recon = R.window_of(canvas, origin, window)
-            rows.append(_row("projected input alone (correction heads zeroed), bilinear stitch", None,
+            rows.append(_row("estimate alone (correction heads zeroed), bilinear stitch", None,
                              R.score(recon, truth, window), rate))
-            panels.append(("projected input alone", recon))
+            panels.append(("estimate alone", recon))
         if args.refine_passes:
             canvas, origin = R.stitch(patches, offsets, M=M_STITCH, interpolation="fourier")
             start_rows, result["refine_from_start"] = refinement_from_start(case, canvas, origin, args.refine_passes,

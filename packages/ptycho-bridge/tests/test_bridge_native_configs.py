@@ -39,6 +39,7 @@ INVALID = {
         "architecture": ["unet", "FNO", None], "fno_modes": [0, 2.0], "fno_width": [0], "fno_blocks": [-1],
         "learned_input_channels": [2, 0],
         "input_projections": [-1, 1.5],
+        "input_refine_passes": [-1, 2.5],
         "correction_window": [-8, 12, 4.0],
         "n_filters_scale": [0, 1.5],
         "amp_activation": ["tanh", "gelu", None],

@@ -44,6 +44,7 @@ def test_option_flags_reach_the_torch_config():
     (["--optimizer", "adamw"], "TrainingConfig.optimizer: the TensorFlow backend supports only 'adam'"),
     (["--architecture", "ffno"], "ModelConfig.architecture: the TensorFlow backend supports only 'cnn'"),
     (["--input-projections", "5"], "ModelConfig.input_projections: the TensorFlow backend supports only 0"),
+    (["--input-refine-passes", "3"], "ModelConfig.input_refine_passes: the TensorFlow backend supports only 0"),
     (["--correction-window", "32"], "ModelConfig.correction_window: expected 0 with input_projections 0"),
     (["--gradient-clip-val", "1"], "TrainingConfig.gradient_clip_val: the TensorFlow backend supports only None"),
     (["--weight-decay", "0.1"], "TrainingConfig.weight_decay: the TensorFlow backend supports only 0.0"),
@@ -119,3 +120,33 @@ def test_projected_input_train_then_infer_end_to_end(tmp_path: Path):
                 "--output-dir", str(tmp_path / "inf"), "--quiet")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "inf" / "reconstructed_object.npz").exists()
+
+
+def test_refined_input_train_then_infer_end_to_end(tmp_path: Path):
+    """specs/network.md §8.3: ``--input-refine-passes 2`` reaches the torch config, is saved in the bundle and the
+    checkpoint; ptycho infer refines the new scan 2 passes for the estimate and reconstructs; explicit
+    ``--input-projections`` replaces the recipe's refined estimate (they are exclusive), both given is exit 2."""
+    import torch
+
+    scan = tmp_path / "scan.npz"
+    assert _ptycho("simulate", "-o", str(scan), "--n-positions", "64", "--quiet").returncode == 0
+    r = _ptycho("train", "--backend", "pytorch", "--train-data-file", str(scan), "--output-dir", str(tmp_path / "run"),
+                "--max-epochs", "1", "--input-refine-passes", "2", "--teacher", "none")
+    assert r.returncode == 0, r.stderr
+    with zipfile.ZipFile(tmp_path / "run" / "wts.h5.zip") as zf:
+        cfg = json.loads(zf.read("config.json"))
+    assert (cfg["model"]["input_refine_passes"], cfg["model"]["input_projections"]) == (2, 0)
+    ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
+    assert ckpt["hyper_parameters"]["model_config"]["input_refine_passes"] == 2
+    r = _ptycho("infer", "--model-path", str(tmp_path / "run"), "--test-data", str(scan),
+                "--output-dir", str(tmp_path / "inf"), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "inf" / "reconstructed_object.npz").exists()
+    from ptycho_cli.delegate import training_configs
+
+    cfg, _ = training_configs(_parse("--input-projections", "7")[0], 64, "pytorch")
+    assert (cfg.model.input_projections, cfg.model.input_refine_passes) == (7, 0)
+    r = _ptycho("train", "--backend", "pytorch", "--train-data-file", str(scan), "--output-dir", str(tmp_path / "x"),
+                "--max-epochs", "1", "--input-refine-passes", "2", "--input-projections", "3")
+    assert r.returncode == 2 and "ModelConfig.input_refine_passes: expected 0 with input_projections 3" in r.stderr
+    assert not (tmp_path / "x" / "wts.h5.zip").exists()

@@ -163,6 +163,8 @@ FIELD_MAP: tuple[FieldMap, ...] = (
              "same value; only 1 is implemented (the diffraction amplitude)"),
     FieldMap(_M, "input_projections", "ModelConfig.input_projections",
              "same value (new here: the generator on projected input, PyTorch only)"),
+    FieldMap(_M, "input_refine_passes", "ModelConfig.input_refine_passes",
+             "same value (new here: the generator on the scan's refined object, PyTorch only)"),
     FieldMap(_M, "correction_window", "ModelConfig.correction_window",
              "same value (new here: the window of the projected estimate the CNN corrects, PyTorch only)"),
     FieldMap(_M, "amp_activation", "ModelConfig.amp_activation",

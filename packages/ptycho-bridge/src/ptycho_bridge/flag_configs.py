@@ -72,6 +72,19 @@ def _given(value: Any) -> bool:
 Recipe = Mapping[str, Any] | Callable[[str | None], Mapping[str, Any]]
 
 
+#: model fields that exclude each other (specs/network.md §8.3): one the flags or the file choose replaces the other
+#: when only the recipe set it
+_EXCLUSIVE = (("input_projections", "input_refine_passes"),)
+
+
+def _yield_exclusive_recipe_entries(out: FieldValues, recipe: Mapping[str, Any], file_model: Mapping[str, Any]) -> None:
+    chosen = out.explicit | set(file_model)
+    for pair in _EXCLUSIVE:
+        for mine, other in (pair, pair[::-1]):
+            if out.model.get(mine) and mine in chosen and other in recipe and other not in chosen:
+                out.model[other] = 0
+
+
 def field_values(values: Mapping[str, Any], command: str = "torch.train", *, recipe: Recipe | None = None) -> FieldValues:
     """Sort ``values`` (parsed flags by namespace attribute; None and unset markers = not given; names that are
     no option of the training ``command`` are ignored) into their homes, over the values of the ``--config`` file
@@ -101,6 +114,7 @@ def field_values(values: Mapping[str, Any], command: str = "torch.train", *, rec
         getattr(out, home)[target] = value
         if home in ("training", "model", "inference"):
             out.explicit.add(target)
+    _yield_exclusive_recipe_entries(out, recipe or {}, file_model)
     n_images = out.training.pop("n_images", None)
     if n_images is not None and "n_images" in out.explicit:
         warnings.warn("--n-images is deprecated; use --n-groups", DeprecationWarning, stacklevel=2)

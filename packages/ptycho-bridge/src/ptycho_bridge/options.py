@@ -159,8 +159,11 @@ OPTIONS: tuple[Option, ...] = (
     _o("input_projections", _M, "--input-projections", "the CNN corrects each pattern's estimate after K "
        "single-pattern modulus projections with the probe (0 = it reads the amplitude; PyTorch only)",
        group="generator", type=nonnegative_int, metavar="K"),
+    _o("input_refine_passes", _M, "--input-refine-passes", "the CNN corrects the scan's object after R "
+       "maximum-likelihood refinement passes from flat, cut at each pattern's position (0 = off; exclusive with "
+       "--input-projections; PyTorch only)", group="generator", type=nonnegative_int, metavar="R"),
     _o("correction_window", _M, "--correction-window", "the CNN reads and corrects the central W x W of each "
-       "projected estimate, the estimate unchanged outside (0 = the whole patch; a multiple of 8; PyTorch only)",
+       "estimate, the estimate unchanged outside (0 = the whole patch; a multiple of 8; PyTorch only)",
        group="generator", type=nonnegative_int, metavar="W"),
     _o("optimizer", _T, "--optimizer", "adam (default), adamw, sgd", group="generator", choices=OPTIMIZERS),
     _o("momentum", _T, "--momentum", "SGD momentum in [0, 1) (Nesterov when > 0; default 0.9)", group="generator",

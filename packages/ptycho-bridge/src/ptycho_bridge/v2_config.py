@@ -156,6 +156,7 @@ class ModelConfig(_V2):
     fno_cnn_blocks: int = _v(2, ("int", 0), _INERT_FNO)
     learned_input_channels: int = _v(1, ("int", 1), "honoured: canonical learned_input_channels (only 1)")
     input_projections: int = _v(0, ("int", 0), "honoured: canonical input_projections (new here)")
+    input_refine_passes: int = _v(0, ("int", 0), "honoured: canonical input_refine_passes (new here)")
     correction_window: int = _v(0, ("int", 0), "honoured: canonical correction_window (new here)")
     fno_input_transform: str = _v("none", ("choice", ("none", "sqrt", "log1p", "instancenorm")), _INERT_FNO)
     max_hidden_channels: int | None = _v(None, ("int?", 1), _INERT_FNO)

@@ -66,6 +66,12 @@ class PtychoDataContainerTorch:
     Y: torch.Tensor | None = None
     sample_indices: np.ndarray | None = None
     object_guess: np.ndarray | None = None
+    #: (n, N, N, C) complex64 each member's patch of the scan's refined object (specs/network.md §8.3), set by
+    #: :func:`ptycho_torch.generators.refined_input.attach_refined_estimate`; None otherwise
+    estimate: torch.Tensor | None = None
+    #: the :class:`~ptycho_torch.generators.refined_input.RefinedEstimate` the estimate was cut from (its whole
+    #: canvas in the network's frame), or None
+    refined: Any = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -207,6 +213,8 @@ class PtychoDataContainerTorch:
             Y = self.Y[idx]
             out["label_amp"] = Y.abs().to(torch.float32)
             out["label_phase"] = Y.angle().to(torch.float32)
+        if self.estimate is not None:
+            out["estimate"] = self.estimate[idx]
         return out
 
 

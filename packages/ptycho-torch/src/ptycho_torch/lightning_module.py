@@ -6,7 +6,8 @@ specs/network.md (``encoder.*``, ``decoder_amp.*``, ``decoder_phase.*``, ``forwa
 
 Batch contract (a dict of tensors from the DataLoader):
     'X' (B, N, N, C) float32 normalised amplitudes; 'coords_relative' (B, 1, 2, C) float32;
-    'index' (B,) int64; supervised only: 'label_amp', 'label_phase' (B, N, N, C) float32.
+    'index' (B,) int64; supervised only: 'label_amp', 'label_phase' (B, N, N, C) float32; with
+    ``input_refine_passes`` > 0: 'estimate' (B, N, N, C) complex64 (specs/network.md §8.3).
 The module multiplies X by the intensity scale s itself.
 """
 
@@ -223,7 +224,7 @@ class PtychoPINN_Lightning(L.LightningModule):
 
     # ------------------------------------------------------------------------------------------
     def forward(self, X_scaled: torch.Tensor, coords_relative: torch.Tensor,
-                index: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                index: torch.Tensor | None = None, estimate: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Run network and physics.
 
         Args:
@@ -231,6 +232,9 @@ class PtychoPINN_Lightning(L.LightningModule):
             coords_relative: (B, 1, 2, C) float, sign -1 offsets [x; y].
             index: (B,) int64 the samples' rows in their training container; in training mode with projected
                 input it keys ``estimate_cache`` (specs/network.md §8.1). None: the estimate is computed.
+            estimate: (B, N, N, C) complex, each pattern's patch of the scan's refined object in the network's
+                units (:func:`ptycho_torch.generators.refined_input.attach_refined_estimate`); required with
+                ``input_refine_passes`` > 0, ignored otherwise.
         Returns:
             dict(object=(B, N, N) complex trimmed object, patches=(B, N, N, F) complex network output,
             pred_amplitude=(B, N, N, C) float, measurement units; amp, phase (B, N, N, F) float).
@@ -243,7 +247,16 @@ class PtychoPINN_Lightning(L.LightningModule):
         x = self.forward_model.scale_input(X_scaled)
         # the network runs in whatever autocast region the caller opened (bf16/fp16 mixed precision); the
         # physics always runs in float32 (specs/scaling.md §4)
-        if mc.input_projections:
+        if mc.input_refine_passes:
+            if estimate is None or tuple(estimate.shape) != tuple(X_scaled.shape):
+                found = None if estimate is None else tuple(estimate.shape)
+                raise ValueError(f"PtychoPINN_Lightning.forward: ModelConfig.input_refine_passes = "
+                                 f"{mc.input_refine_passes}: expected the batch's 'estimate' of shape "
+                                 f"{tuple(X_scaled.shape)} (the refined scan's patches), found {found}")
+            amp, phase = run_projected_generator(self.encoder, self.decoder_amp, self.decoder_phase, x,
+                                                 self.forward_model.probe, 0, coords_relative,
+                                                 estimate=estimate.permute(0, 3, 1, 2).to(torch.complex64))
+        elif mc.input_projections:
             est = None
             if self.estimate_cache is not None and index is not None and self.training:
                 est = self.estimate_cache.estimates(x, self.forward_model.probe, mc.input_projections,
@@ -271,7 +284,7 @@ class PtychoPINN_Lightning(L.LightningModule):
         X, coords = self._unpack(batch)
         s = self.intensity_scale
         target = X * s
-        out = self(target, coords, batch.get("index"))
+        out = self(target, coords, batch.get("index"), batch.get("estimate"))
         pred = out["pred_amplitude"]
         with float32_region(pred):
             return self._loss_and_metrics(batch, X, target, out)
@@ -420,7 +433,7 @@ class PtychoPINN_Lightning(L.LightningModule):
         """dict(object=(B, N, N) complex64 trimmed object, members=(B, C, N, N) complex64 each group member's
         patch (centred on that member's position), index=batch['index'] (B,) when present)."""
         X, coords = self._unpack(batch)
-        out = self(X * self.intensity_scale, coords)
+        out = self(X * self.intensity_scale, coords, estimate=batch.get("estimate"))
         result = {"object": out["object"].to(torch.complex64),
                   "members": out["patches"].permute(0, 3, 1, 2).to(torch.complex64)}
         if "index" in batch:

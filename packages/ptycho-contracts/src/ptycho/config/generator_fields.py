@@ -28,9 +28,12 @@ class GeneratorFields:
         learned_input_channels: input channels per pattern; only 1 (the amplitude) is implemented.
         input_projections: single-pattern modulus projections that turn each pattern into the estimate the
             CNN corrects (0 = the CNN reads the amplitude; PyTorch only; specs/network.md §8).
+        input_refine_passes: R > 0: the estimate the CNN corrects is the whole scan's object after R
+            maximum-likelihood refinement passes from a flat start (``ptycho_torch.refine``), cut at every
+            pattern's position; exclusive with input_projections (PyTorch only; specs/network.md §8.3).
         correction_window: side W (pixels) of the central window of each projected estimate that the CNN reads
             and corrects, the estimate unchanged outside it (0 = the whole N x N patch; a multiple of 8 <= N
-            with input_projections > 0; PyTorch only; specs/network.md §8.2).
+            with a projected or refined estimate; PyTorch only; specs/network.md §8.2).
         amp_activation: amplitude-head activation (each subclass says which spellings it stores).
         object_big: the group's patches are stitched into one object before the forward model.
         probe_big: the probe's full field (not only its central disk) illuminates the object.
@@ -47,6 +50,7 @@ class GeneratorFields:
     fno_blocks: int = 4
     learned_input_channels: int = 1
     input_projections: int = 0
+    input_refine_passes: int = 0
     correction_window: int = 0
     amp_activation: str = "sigmoid"
     object_big: bool = True

@@ -41,6 +41,8 @@ TF_DEFAULTS: tuple[tuple[str, Any, str], ...] = (
     ("model.learned_input_channels", 1, "the generator input is the diffraction amplitude"),
     ("model.input_projections", 0, "the TensorFlow generator reads the diffraction amplitude, not a projected "
      "estimate"),
+    ("model.input_refine_passes", 0, "the TensorFlow generator reads the diffraction amplitude, not a refined "
+     "estimate"),
     ("model.correction_window", 0, "the TensorFlow generator has no projected estimate to correct"),
     ("optimizer", "adam", "the TensorFlow backend trains with Adam only"),
     ("weight_decay", 0.0, "the TensorFlow backend's Adam has no weight decay"),
@@ -61,20 +63,28 @@ def validate_generator(owner: str, cfg: Any) -> None:
     if cfg.architecture != "cnn" and n and cfg.fno_modes > n // 2:
         fail(owner, "fno_modes", cfg.fno_modes, f"<= N/2 = {n // 2} (the Fourier modes a {n}-pixel patch has)")
     check_int(owner, "input_projections", cfg.input_projections, 0)
-    if cfg.input_projections and cfg.architecture != "cnn":
-        fail(owner, "input_projections", cfg.input_projections,
-             f"0 with architecture {cfg.architecture!r} (the projected input feeds the CNN generator only)")
-    if cfg.input_projections and getattr(cfg, "model_type", "pinn") != "pinn":
-        fail(owner, "input_projections", cfg.input_projections,
-             f"0 with model_type {cfg.model_type!r} (the supervised baseline reads the diffraction amplitude)")
-    if cfg.input_projections and getattr(cfg, "gridsize", 1) > 1 and not getattr(cfg, "object_big", True):
-        fail(owner, "input_projections", cfg.input_projections,
-             "0 with object_big=False and gridsize > 1 (one corrected estimate per pattern needs object_big)")
+    passes = getattr(cfg, "input_refine_passes", 0)
+    check_int(owner, "input_refine_passes", passes, 0)
+    if passes and cfg.input_projections:
+        fail(owner, "input_refine_passes", passes,
+             f"0 with input_projections {cfg.input_projections} (the CNN corrects one estimate: the projected "
+             "patterns or the refined scan)")
+    for name, value, what in (("input_projections", cfg.input_projections, "projected input"),
+                              ("input_refine_passes", passes, "refined estimate")):
+        if value and cfg.architecture != "cnn":
+            fail(owner, name, value, f"0 with architecture {cfg.architecture!r} (the {what} feeds the CNN generator only)")
+        if value and getattr(cfg, "model_type", "pinn") != "pinn":
+            fail(owner, name, value,
+                 f"0 with model_type {cfg.model_type!r} (the supervised baseline reads the diffraction amplitude)")
+        if value and getattr(cfg, "gridsize", 1) > 1 and not getattr(cfg, "object_big", True):
+            fail(owner, name, value,
+                 "0 with object_big=False and gridsize > 1 (one corrected estimate per pattern needs object_big)")
     window = getattr(cfg, "correction_window", 0)
     check_int(owner, "correction_window", window, 0)
-    if window and not cfg.input_projections:
+    if window and not (cfg.input_projections or passes):
         fail(owner, "correction_window", window,
-             "0 with input_projections 0 (the window is the part of the projected estimate the CNN corrects)")
+             "0 with input_projections 0 and input_refine_passes 0 (the window is the part of the estimate the "
+             "CNN corrects)")
     if window and (window % 8 or (n and window > n)):
         fail(owner, "correction_window", window,
              f"0 or a multiple of 8 <= N{f' = {n}' if n else ''} (the U-Net pools three times)")

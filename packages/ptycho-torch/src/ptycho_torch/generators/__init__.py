@@ -2,7 +2,8 @@
 
 'cnn' is the U-Net of :mod:`ptycho_torch.network` (specs/network.md §1-§6); 'fno' and 'ffno' are the Fourier
 operators of :mod:`ptycho_torch.generators.fno` (specs/network.md §7); with ``input_projections`` > 0 the CNN
-reads a projected estimate and corrects it (:mod:`ptycho_torch.generators.projected`, specs/network.md §8).
+reads a projected estimate and corrects it (:mod:`ptycho_torch.generators.projected`, specs/network.md §8), and
+with ``input_refine_passes`` > 0 the scan's refined object (:mod:`ptycho_torch.generators.refined_input`, §8.3).
 Every generator maps (B, C, N, N) channels-first input to amplitude and phase (B, F, N, N), so the rest of the
 model is shared.
 """
@@ -54,7 +55,8 @@ def build_generator(model_config: Any) -> tuple[nn.Module, nn.Module, nn.Module]
 
     Raises ValueError naming ``ModelConfig.architecture`` for an unknown name."""
     name = getattr(model_config, "architecture", "cnn")
-    if int(getattr(model_config, "input_projections", 0)) > 0 and name == "cnn":
+    if name == "cnn" and (int(getattr(model_config, "input_projections", 0)) > 0
+                          or int(getattr(model_config, "input_refine_passes", 0)) > 0):
         return build_projected_parts(model_config)
     if name not in GENERATORS:
         raise ValueError(f"ModelConfig.architecture: expected one of {', '.join(map(repr, GENERATORS))}, found {name!r}")

@@ -19,6 +19,7 @@ from ptycho.physics.patches import STITCH_M, canvas_origin
 from ptycho.raw_data import RawData
 from ptycho_torch.bundle import load_inference_bundle_torch
 from ptycho_torch.data import create_ptycho_data_container
+from ptycho_torch.generators.refined_input import ensure_refined_estimate
 from ptycho_torch.workflows.inference_config import build_inference_config
 from ptycho_torch.workflows.models import module_intensity_scale
 from ptycho_torch.workflows.reassembly import reassemble_cdi_image_torch
@@ -66,7 +67,10 @@ def finetuned_start(model_path: str | Path, test_data: str | Path, options: Netw
     module = models["lightning_module"]
     scale = models.get("intensity_scale")
     scale = float(scale) if scale is not None else module_intensity_scale(module)
-    container = create_ptycho_data_container(RawData.from_file(str(test_data)), config, intensity_scale=scale)
+    raw = RawData.from_file(str(test_data))
+    container = create_ptycho_data_container(raw, config, intensity_scale=scale)
+    ensure_refined_estimate(container, raw, module, config,
+                            {"accelerator": "cuda" if str(options.device).startswith("cuda") else "cpu"})
     before = network_nll(module, container, likelihood=options.likelihood, device=options.device)
     history = finetune_network(module, container, options, on_iteration=on_iteration)
     after = network_nll(module, container, likelihood=options.likelihood, device=options.device)

@@ -69,7 +69,7 @@ def network_parameters(module: torch.nn.Module) -> list[torch.nn.Parameter]:
 def _batch_loss(module: Any, batch: dict[str, torch.Tensor], likelihood: str) -> torch.Tensor:
     """Summed NLL of one batch: measured ``s X`` against the module's predicted ``s A`` (B, N, N, C)."""
     target = batch["X"] * module.intensity_scale
-    pred = module(target, batch["coords_relative"])["pred_amplitude"]
+    pred = module(target, batch["coords_relative"], estimate=batch.get("estimate"))["pred_amplitude"]
     return nll_terms(pred, target, 1.0, likelihood).sum()
 
 

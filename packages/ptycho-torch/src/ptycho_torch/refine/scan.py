@@ -9,14 +9,33 @@ amplitude^2 units, not counts, and ``scale_known`` says so.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ptycho.config import teacher_options
 from ptycho.raw_data import RawData
 
-__all__ = ["load_scan"]
+__all__ = ["load_scan", "scan_in_memory"]
+
+
+def scan_in_memory(raw: Any, what: str, instead: str) -> Any:
+    """``raw`` (RawData) with its diffraction as an ndarray, for a computation on the whole scan: a stack read on
+    demand (an HDF5 scan) is read in when it fits :func:`ptycho.config.teacher_options.teacher_memory_limit`.
+    Raises ValueError (one line: ``what``, the sizes, ``instead``) when it does not."""
+    stack = raw.diff3d
+    if isinstance(stack, np.ndarray):
+        return raw
+    nbytes, limit = int(getattr(stack, "nbytes", 0)), teacher_options.teacher_memory_limit()
+    if limit is not None and nbytes > limit:
+        raise ValueError(f"{what}; expected its diffraction to take at most {limit / 2**30:.1f} GiB (a quarter of "
+                         f"this machine's memory), found {nbytes / 2**30:.1f} GiB in "
+                         f"{getattr(stack, 'path', 'the scan')}; {instead}")
+    new = copy.copy(raw)
+    new.diff3d = np.asarray(stack[slice(None)], dtype=np.float32)
+    return new
 
 
 def load_scan(path: str | Path) -> dict[str, Any]:

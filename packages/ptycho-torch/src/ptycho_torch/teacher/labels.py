@@ -109,8 +109,10 @@ def teacher_labels(diffraction: np.ndarray, positions: np.ndarray, probe: np.nda
 
 
 @torch.no_grad()
-def calibrate_amplitude(forward_model: torch.nn.Module, container, max_groups: int = 256) -> float:
-    """The real factor k that puts the labels in the network's units: k minimises
+def calibrate_amplitude(forward_model: torch.nn.Module, container, max_groups: int = 256,
+                        patches: torch.Tensor | None = None) -> float:
+    """The real factor k that puts the labels (``container.Y``, or ``patches`` (n, N, N, C) complex grouped like
+    it, e.g. the refined estimate of specs/network.md §8.3) in the network's units: k minimises
     Σ (k · A(Y) - s·X)² over up to ``max_groups`` groups, with A(Y) the module's own forward model
     (``ForwardModel``: probe as normalised by the container, intensity scale s) applied to the label patches and
     s·X the measured amplitudes as the Poisson loss sees them. A is linear in |Y|'s scale, so k is exact:
@@ -119,7 +121,7 @@ def calibrate_amplitude(forward_model: torch.nn.Module, container, max_groups: i
     amplitude levels."""
     idx = torch.arange(min(int(max_groups), len(container)))
     batch = container.batch(idx)
-    Y = container.Y[idx]  # (B, N, N, C) complex
+    Y = (container.Y if patches is None else patches)[idx]  # (B, N, N, C) complex
     _, pred = forward_model(Y.to(torch.complex64), batch["coords_relative"].float())
     target = batch["X"].float() * float(container.intensity_scale)
     den = float((pred.double() ** 2).sum())

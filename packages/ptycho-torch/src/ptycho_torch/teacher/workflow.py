@@ -2,14 +2,13 @@
 
 Called by :func:`ptycho_torch.workflows.training.train_cdi_model_torch` when ``config.teacher == 'refine'``:
 refine the training scan (its seconds come off ``max_time``), build the labelled container, calibrate the
-labels' amplitude, then ``train_cdi_model_torch`` with :class:`TeacherPINN_Lightning` and
+labels' amplitude (and, with ``input_refine_passes``, attach the refined estimate, specs/network.md §8.3), then ``train_cdi_model_torch`` with :class:`TeacherPINN_Lightning` and
 :class:`TeacherSchedule` - the same Lightning trainer, loaders, checkpoints, resume and results, so the bundle
 saved afterwards is an ordinary PINN bundle that ``ptycho infer`` reads.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
@@ -17,12 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from ptycho.config import teacher_options
 from ptycho.config.config import check_implemented, effective_seed
 from ptycho.raw_data import RawData
 from ptycho.runtime.processes import is_main_process
 from ptycho.runtime.progress import StepProgress
 from ptycho_torch.data import create_ptycho_data_container
+from ptycho_torch.generators.refined_input import ensure_refined_estimate, rotate_phase
+from ptycho_torch.refine.scan import scan_in_memory
 from ptycho_torch.workflows.execution import exec_get, resolve_device
 
 from .labels import calibrate_amplitude, teacher_labels
@@ -52,19 +52,10 @@ def remaining_budget(total_s: float | None, spent_s: float) -> tuple[str | None,
 
 
 def in_memory(raw: Any) -> Any:
-    """``raw`` with its diffraction as an ndarray: a stack read on demand (an HDF5 scan) is read in when it fits
-    :func:`ptycho.config.teacher_options.teacher_memory_limit`; raises ValueError (one line) when it does not."""
-    stack = raw.diff3d
-    if isinstance(stack, np.ndarray):
-        return raw
-    nbytes, limit = int(getattr(stack, "nbytes", 0)), teacher_options.teacher_memory_limit()
-    if limit is not None and nbytes > limit:
-        raise ValueError(f"TrainingConfig.teacher: 'refine' refines the training scan in memory; expected its "
-                         f"diffraction to take at most {limit / 2**30:.1f} GiB (a quarter of this machine's memory), "
-                         f"found {nbytes / 2**30:.1f} GiB in {getattr(stack, 'path', 'the scan')}; use teacher 'none'")
-    new = copy.copy(raw)
-    new.diff3d = np.asarray(stack[slice(None)], dtype=np.float32)
-    return new
+    """``raw`` with its diffraction as an ndarray (:func:`ptycho_torch.refine.scan.scan_in_memory`): the teacher
+    refines the training scan whole; ValueError (one line) when it does not fit."""
+    return scan_in_memory(raw, "TrainingConfig.teacher: 'refine' refines the training scan in memory",
+                          "use teacher 'none'")
 
 
 def labelled_raw(raw: Any, Y: np.ndarray) -> Any:
@@ -102,8 +93,11 @@ def train_with_teacher(train_data: Any, test_data: Any, config: Any, *, train: C
     container = create_ptycho_data_container(labelled_raw(train_data, labels.Y), config)
     probe_module = TeacherPINN_Lightning(config.model, config, container.probe, container.intensity_scale)
     k = calibrate_amplitude(probe_module.forward_model, container)
-    del probe_module
     container.Y = container.Y * k
+    refined = ensure_refined_estimate(container, train_data, probe_module, config, execution_config)
+    del probe_module
+    if refined is not None:  # labels in the estimate's phase frame: the CNN corrects it, no constant to learn
+        container.Y = rotate_phase(container.Y, labels.phase_offset - refined.phase_offset)
     max_time, budget_s = remaining_budget(config.max_time_s, time.perf_counter() - t0)
     train_config = dataclasses.replace(config, max_time=max_time)
     schedule = TeacherSchedule(config.teacher_supervised_share, config.nepochs, budget_s)
@@ -112,5 +106,6 @@ def train_with_teacher(train_data: Any, test_data: Any, config: Any, *, train: C
                                     module_class=TeacherPINN_Lightning)
     module = results.models["lightning_module"]
     results["teacher"] = {"seconds": labels.seconds, "nll": labels.nll, "phase_offset": labels.phase_offset,
-                       "amplitude_factor": k, "switch_epoch": getattr(module, "switch_epoch", None)}
+                       "amplitude_factor": k, "switch_epoch": getattr(module, "switch_epoch", None),
+                       "estimate_seconds": None if refined is None else refined.seconds}
     return results

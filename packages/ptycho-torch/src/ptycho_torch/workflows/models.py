@@ -23,13 +23,17 @@ class DiffractionToObject(nn.Module):
         self.lightning_module = lightning_module
         self.intensity_scale = float(intensity_scale)
 
-    def forward(self, x_scaled: torch.Tensor, coords_relative: torch.Tensor) -> torch.Tensor:
+    def forward(self, x_scaled: torch.Tensor, coords_relative: torch.Tensor,
+                estimate: torch.Tensor | None = None) -> torch.Tensor:
+        """``estimate``: (B, N, N, C) complex, the refined scan's patches; required by a model with
+        ``input_refine_passes`` > 0 (specs/network.md §8.3), ignored otherwise."""
         if x_scaled.ndim != 4 or coords_relative.ndim != 4 or coords_relative.shape[1:3] != (1, 2):
             raise ValueError(
                 f"DiffractionToObject: expected X (B,N,N,C) and coords_relative (B,1,2,C), found "
                 f"{tuple(x_scaled.shape)} and {tuple(coords_relative.shape)}"
             )
-        return self.lightning_module(x_scaled.to(torch.float32), coords_relative.to(torch.float32))["object"].to(
+        return self.lightning_module(x_scaled.to(torch.float32), coords_relative.to(torch.float32),
+                                     estimate=estimate)["object"].to(
             torch.complex64
         )
 

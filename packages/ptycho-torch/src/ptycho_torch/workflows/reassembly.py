@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ptycho.physics import intensity_scale
+from ptycho.physics.patches import canvas_origin
 from ptycho_torch.bundle import load_inference_bundle_torch, resolve_bundle_path
 from ptycho_torch.data import (
     PtychoDataContainerTorch,
@@ -19,6 +20,7 @@ from ptycho_torch.data import (
     create_ptycho_data_container,
 )
 from ptycho_torch.denormals import denormals_flushed
+from ptycho_torch.generators.refined_input import ensure_refined_estimate, place_on_grid
 from ptycho_torch.lazy_data import LazyGroupedStack
 from ptycho_torch.stitching import StreamingStitcher, stitch_patches
 from ptycho_torch.workflows.execution import autocast_for, exec_get, resolve_device
@@ -44,10 +46,14 @@ def stitch_offsets(container: PtychoDataContainerTorch) -> torch.Tensor:
     return members[:, 0].permute(0, 2, 1).reshape(-1, 1, 2, 1).contiguous()
 
 
-def _batch_patches(module: nn.Module, batch: dict, i: int, channels: int) -> torch.Tensor:
+def _batch_patches(module: nn.Module, batch: dict, i: int, channels: int, corrections: bool = False) -> torch.Tensor:
     """The patches one batch adds to the canvas: (B, N, N) trimmed objects at gridsize 1, (B·C, N, N) every
-    member's patch (``predict_step``'s 'members', group-major) at C > 1."""
+    member's patch (``predict_step``'s 'members', group-major) at C > 1; with ``corrections`` each member's
+    patch minus its refined estimate (the batch's 'estimate', specs/network.md §8.3)."""
     out = module.predict_step(batch, i)
+    if corrections:
+        d = out["members"] - batch["estimate"].permute(0, 3, 1, 2).to(out["members"].dtype)
+        return d.reshape(-1, *d.shape[-2:])
     if channels == 1:
         return out["object"]
     members = out["members"]
@@ -86,6 +92,12 @@ def predict_patches(
     return obj
 
 
+def refined_members(container: PtychoDataContainerTorch) -> torch.Tensor:
+    """(n·C, N, N) complex64: every member's refined estimate in the order of :func:`stitch_offsets`."""
+    est = container.estimate.permute(0, 3, 1, 2)
+    return est.reshape(-1, *est.shape[-2:]).to(torch.complex64)
+
+
 def batch_count(n: int, batch_size: int) -> int:
     """Batches of ``batch_size`` covering ``n`` items (the last one may be short): ``ceil(n / batch_size)``."""
     return -(-int(n) // max(1, int(batch_size)))
@@ -102,19 +114,19 @@ def _device_batches(container: PtychoDataContainerTorch, batch_size: int, device
 @torch.inference_mode()
 def stream_stitch(module: nn.Module, container: PtychoDataContainerTorch, M: int, *, batch_size: int,
                   device: torch.device, num_workers: int = 0, flip_x: bool = False, flip_y: bool = False,
-                  transpose: bool = False, precision: str = "32",
+                  transpose: bool = False, precision: str = "32", corrections: bool = False,
                   on_batch: BatchCallback | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Predict batch by batch and add each batch to the canvas at once (specs/scaling.md §3): peak memory is
     the canvas plus one batch, not every patch. Returns (canvas (H, W) complex64, offsets (n·C, 2) float64
     after the flips), as :func:`ptycho_torch.stitching.stitch_patches` would; ``on_batch`` as in
-    :func:`predict_patches`."""
+    :func:`predict_patches`; ``corrections`` as in :func:`_batch_patches`."""
     module = module.to(device).eval()
     stitcher = StreamingStitcher(stitch_offsets(container), container.N, M, flip_x=flip_x, flip_y=flip_y,
                                  transpose=transpose, device=device)
     channels = container.channels
     for i, batch in _device_batches(container, batch_size, device, num_workers):
         with autocast_for(device, precision), denormals_flushed(device):
-            obj = _batch_patches(module, batch, i, channels)
+            obj = _batch_patches(module, batch, i, channels, corrections)
         rows = (batch["index"].to(torch.int64)[:, None] * channels + torch.arange(channels, device=obj.device)).reshape(-1)
         stitcher.add(obj, rows)
         if on_batch is not None:
@@ -164,6 +176,7 @@ def reassemble_cdi_image_torch(test_data: Any, config: Any, flip_x: bool = False
     if s is None:
         s = module_intensity_scale(module, intensity_scale(getattr(config, "nphotons", 1e9), config.model.N))
     container = create_ptycho_data_container(test_data, config, intensity_scale=float(s))
+    ensure_refined_estimate(container, test_data, module, config, execution_config)  # specs/network.md §8.3
     if container.channels != config.model.gridsize**2:
         raise ValueError(
             f"test data: expected C = gridsize² = {config.model.gridsize**2} channels, found {container.channels}"
@@ -177,18 +190,25 @@ def reassemble_cdi_image_torch(test_data: Any, config: Any, flip_x: bool = False
     num_workers = int(exec_get(execution_config, "num_workers", 0))
     device = resolve_device(execution_config)
     precision = str(exec_get(execution_config, "precision", "32"))
+    # the refined scan as input (specs/network.md §8.3): the canvas is the refined object plus the network's
+    # stitched corrections (the object itself is not blurred by the stitch); not with the alignment transforms
+    refined = getattr(container, "refined", None) if not (flip_x or flip_y or transpose) else None
     if isinstance(container.X, LazyGroupedStack):  # a scan larger than memory: never hold every patch
         obj = None
         canvas, offsets = stream_stitch(module, container, M, batch_size=batch_size, device=device,
                                         num_workers=num_workers, flip_x=flip_x, flip_y=flip_y, transpose=transpose,
-                                        precision=precision, on_batch=on_batch)
+                                        precision=precision, corrections=refined is not None, on_batch=on_batch)
     else:
         obj = predict_patches(module, container, batch_size=batch_size, device=device, num_workers=num_workers,
                               precision=precision, on_batch=on_batch)
+        stitched = obj if refined is None else obj - refined_members(container)
         canvas, offsets = stitch_patches(
-            obj, stitch_offsets(container), M, flip_x=flip_x, flip_y=flip_y, transpose=transpose
+            stitched, stitch_offsets(container), M, flip_x=flip_x, flip_y=flip_y, transpose=transpose
         )
     canvas = canvas.detach().cpu()
+    if refined is not None:
+        grid = canvas_origin(offsets.cpu().numpy(), canvas.shape[0], M)
+        canvas = canvas + place_on_grid(refined.object, refined.origin_xy, grid, tuple(canvas.shape))
     amp = canvas.abs().numpy().astype(np.float32)
     phase = canvas.angle().numpy().astype(np.float32)
     results = ReconstructionResults(

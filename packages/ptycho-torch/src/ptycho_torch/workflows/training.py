@@ -11,6 +11,7 @@ from ptycho.config.config import check_implemented, validation_groups
 from ptycho.runtime.console import quiet_third_party_noise
 from ptycho_torch.data import build_dataloader, create_ptycho_data_container
 from ptycho_torch.denormals import FlushDenormals
+from ptycho_torch.generators.refined_input import ensure_refined_estimate
 from ptycho_torch.workflows.execution import exec_get, pin_memory_for, resolve_seed, trainer_precision
 from ptycho_torch.workflows.models import models_dict
 from ptycho_torch.workflows.results import TrainingResults
@@ -123,6 +124,9 @@ def train_cdi_model_torch(
         scheduler=scheduler,
         scheduler_kwargs=scheduler_kwargs,
     )
+    # the refined scan as the generator's input (specs/network.md §8.3): computed here unless the teacher did
+    for container, data in ((train_container, train_data), (test_container, test_data)):
+        ensure_refined_estimate(container, data, module, config, execution_config)
     num_workers = int(exec_get(execution_config, "num_workers", 0))
     pin = pin_memory_for(str(exec_get(execution_config, "accelerator", "auto")))
     train_loader = build_dataloader(
