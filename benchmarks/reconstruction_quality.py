@@ -51,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import realistic as R  # noqa: E402
 from correction_heads import NoProjectedInput  # noqa: E402
+from network_canvas import network_canvas  # noqa: E402
 
 M_STITCH = 20
 #: a wider crop, scored beside the inference crop: with a refined estimate as input (specs/network.md §8.3) the
@@ -264,6 +265,13 @@ def run_object(kind: str, args: argparse.Namespace, rate: float, has_max_time: b
             rows.append(_row(f"network, {label}", train_s, R.score(recon, truth, window), rate,
                              note=f"training wall time; inference {infer_s:.1f} s, phase sync {sync_s:.1f} s"))
             panels.append((f"network, {label}", recon))
+        t = time.perf_counter()
+        canvas, origin = network_canvas(work / "model", work / "data" / "test.npz", M=M_STITCH)
+        canvas_s = time.perf_counter() - t
+        recon = R.window_of(canvas, origin, window)
+        rows.append(_row("network, ptycho infer's canvas", train_s, R.score(recon, truth, window), rate,
+                         note=f"training wall time; inference {canvas_s:.1f} s"))
+        panels.append(("network, ptycho infer's canvas", recon))
         canvas, origin = R.stitch(patches, offsets, M=M_WIDE, interpolation="bilinear")
         rows.append(_row(f"network, bilinear stitch of the central {M_WIDE} px", train_s,
                          R.score(R.window_of(canvas, origin, window), truth, window), rate))

@@ -118,8 +118,8 @@ def test_train_and_infer_hand_a_backends_own_command_line_its_values(tmp_path, m
     assert (what, resume, prog) == ("command_line.train", True, "ptycho train")
     assert (str(config.train_data_file), str(config.output_dir), config.subsample_seed) == (
         str(FIXTURE), str(tmp_path / "o"), 7)
-    assert (config.backend, config.model.N, config.model.n_filters_scale, config.model.input_projections,
-            config.teacher) == ("pytorch", 64, 1, 20, "refine")
+    assert (config.backend, config.model.N, config.model.n_filters_scale, config.model.input_refine_passes,
+            config.teacher) == ("pytorch", 64, 1, 5, "refine")
     assert (execution.accelerator, execution.enable_progress_bar) == ("cpu", True)
     backend.calls.clear()
     assert main(["infer", "--model_path", str(tmp_path), "--test_data", str(FIXTURE), "--output_dir",

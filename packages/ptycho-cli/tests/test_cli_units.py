@@ -57,8 +57,8 @@ def test_torch_route_gets_configs_for_train_and_infer() -> None:
          "--accelerator", "cpu", "--logger", "none", "--early-stop-patience", "4"])
     assert extra == []
     cfg, ex = training_configs(args, 64, "pytorch")
-    assert (cfg.nepochs, cfg.subsample_seed, cfg.model.n_filters_scale, cfg.model.input_projections, cfg.teacher) == (
-        3, 7, 1, 20, "refine")
+    assert (cfg.nepochs, cfg.subsample_seed, cfg.model.n_filters_scale, cfg.model.input_refine_passes,
+            cfg.model.input_projections, cfg.teacher) == (3, 7, 1, 5, 0, "refine")
     assert (cfg.backend, str(cfg.train_data_file), str(cfg.output_dir), cfg.model.N) == ("pytorch", "a.npz", "o", 64)
     assert (ex.accelerator, ex.logger_backend, ex.early_stop_patience, ex.enable_progress_bar) == ("cpu", "none", 4,
                                                                                                  False)
@@ -99,8 +99,8 @@ def test_max_time_flag_reaches_both_backends_configs(tmp_path) -> None:
 
 def test_train_recipe_fills_unset_fields_only(tmp_path) -> None:
     """specs/cli.md §4.1: ``ptycho train`` uses n_filters_scale 1 unless the flag or the --config file sets it;
-    both backends' configs receive it. input_projections 20 and teacher 'refine' go to the PyTorch route with the CNN
-    only."""
+    both backends' configs receive it. input_refine_passes 5 and teacher 'refine' go to the PyTorch route with the CNN
+    only; explicit --input-projections replaces the recipe's refined estimate."""
     from ptycho_cli.delegate import training_configs
     from ptycho_cli.main import build_parser
     from ptycho_cli.recipe import TRAIN_RECIPE
@@ -114,14 +114,19 @@ def test_train_recipe_fills_unset_fields_only(tmp_path) -> None:
     def torch_model(*argv: str):
         return torch_config(*argv).model
 
-    assert TRAIN_RECIPE == {"n_filters_scale": 1, "input_projections": 20, "teacher": "refine", "gridsize": 2}
+    assert TRAIN_RECIPE == {"n_filters_scale": 1, "input_refine_passes": 5, "teacher": "refine"}
     base = ["train", "--train-data-file", "a.npz", "--output_dir", "o"]
     args, extra = build_parser().parse_known_args(base)
-    assert (torch_model().n_filters_scale, torch_model().input_projections) == (1, 20)
-    assert (torch_model().gridsize, torch_model().object_big) == (2, True)  # the object_big rule sees the recipe's
-    assert (torch_model("--gridsize", "1").gridsize, torch_model("--gridsize", "1").object_big) == (1, False)
-    assert build_training_config(args, 64).model.gridsize == 1  # measured with the PyTorch CNN only
-    assert torch_model("--architecture", "fno").gridsize == 1
+    assert (torch_model().n_filters_scale, torch_model().input_refine_passes, torch_model().input_projections) == (
+        1, 5, 0)
+    assert (torch_model().gridsize, torch_model().object_big) == (1, False)
+    assert (torch_model("--gridsize", "2").gridsize, torch_model("--gridsize", "2").object_big) == (2, True)
+    assert (torch_model("--input-projections", "20").input_projections,
+            torch_model("--input-projections", "20").input_refine_passes) == (20, 0)
+    (tmp_path / "p.yaml").write_text("model:\n  input_projections: 8\n")
+    assert torch_model("--config", str(tmp_path / "p.yaml")).input_refine_passes == 0  # the file's choice wins too
+    assert build_training_config(args, 64).model.input_refine_passes == 0  # the TF generator reads the amplitude
+    assert torch_model("--architecture", "fno").input_refine_passes == 0
     assert torch_config().teacher == "refine"
     assert build_training_config(args, 64).teacher == "none"  # the teacher exists only in ptycho_torch
     assert torch_config("--teacher", "none").teacher == "none"
@@ -350,9 +355,12 @@ def test_recipe_teacher_only_for_scans_that_fit_in_memory(tmp_path: Path, monkey
     monkeypatch.setattr(teacher_options, "teacher_memory_limit", lambda: 2560)
     assert recipe.teacher_fits(scan)
     assert recipe.recipe_for("pytorch", None, scan)["teacher"] == "refine"
+    assert recipe.recipe_for("pytorch", None, scan)["input_refine_passes"] > 0
     monkeypatch.setattr(teacher_options, "teacher_memory_limit", lambda: 2559)
     assert not recipe.teacher_fits(scan)
-    assert recipe.recipe_for("pytorch", None, scan)["teacher"] == "none"
+    big = recipe.recipe_for("pytorch", None, scan)
+    # neither the teacher nor the refined estimate (both refine the scan whole): the projected input instead
+    assert (big["teacher"], big["input_refine_passes"], big["input_projections"]) == ("none", 0, 20)
     assert recipe.recipe_for("pytorch", None, tmp_path / "missing.npz")["teacher"] == "refine"
     assert recipe.recipe_for("pytorch", None, None)["teacher"] == "refine"
     assert "teacher" not in recipe.recipe_for("tensorflow", None, scan)
@@ -375,8 +383,8 @@ def test_every_training_route_applies_the_object_big_rule(flags, big) -> None:
     models = [training_configs(args, 64, "pytorch")[0].model, build_training_config(args, 64).model,
               torch_configs(training_flag_values(train.parse_explicit(argv)), N=64)[0].model]
     assert [m.object_big for m in models] == [m.gridsize > 1 for m in models]
-    if big is None:  # no --gridsize: ptycho train's PyTorch recipe groups four patterns (§4.1), the others do not
-        assert [m.gridsize for m in models] == [2, 1, 1]
+    if big is None:  # no --gridsize: every route trains single patterns (the recipe's estimate is the refined scan)
+        assert [m.gridsize for m in models] == [1, 1, 1]
     else:
         assert [m.object_big for m in models] == [big, big, big]
 

@@ -82,12 +82,12 @@ def _budget_text(max_time: str | None) -> str:
 #: convergence"): at equal epochs batch 4 and batch 16 converge equally far (batch 16 is cheaper per pattern), 512
 #: positions beat 256/128 positions with proportionally more epochs (canvas coverage), n_filters_scale 2 gains
 #: little per extra second. The 'grf' object at this preset scores lower in amplitude (SSIM 0.21 vs 0.31; its
-#: features are 2-4 px, finer than the lines object's background), so the demo keeps 'lines'. Gridsize 2: the
-#: generator's input is the joint estimate of each group of four overlapping patterns (specs/physics.md §13.1);
-#: in the 2-minute budget it scores 0.85 / 0.71 (seed 1; 0.84 / 0.72 at seed 2 with the members read as channels)
-#: where gridsize 1 scores 0.63 / 0.77 and 0.57 / 0.70 (benchmarks/RESULTS.md "The demo at gridsize 2").
+#: features are 2-4 px, finer than the lines object's background), so the demo keeps 'lines'. Gridsize 1: with the
+#: recipe's refined-scan input (specs/network.md §8.3) the network alone scores 0.985 / 0.986 in the 2-minute
+#: budget (16 epochs) against 0.986 / 0.950 at gridsize 2 (4 epochs; seed 1, one thread beside a benchmark;
+#: benchmarks/RESULTS.md "The network on the refined scan").
 DEMO_TRAINING_BUDGET = "00:00:02:00"
-DEFAULT_PRESET = DemoPreset(n_positions=int(_SCAN["n_positions"]), epochs=None, gridsize=2, batch_size=16, val_positions=64,
+DEFAULT_PRESET = DemoPreset(n_positions=int(_SCAN["n_positions"]), epochs=None, gridsize=1, batch_size=16, val_positions=64,
                             max_time=DEMO_TRAINING_BUDGET)
 #: Seconds; exercises every step for smoke tests, the reconstruction is not meaningful.
 FAST_PRESET = DemoPreset(n_positions=64, epochs=1, gridsize=1, batch_size=16, val_positions=32, refine_iterations=1)

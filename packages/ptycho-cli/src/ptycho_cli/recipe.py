@@ -5,17 +5,12 @@ Chosen for a CPU budget of minutes (benchmarks/RESULTS.md "Why the network learn
 on the realistic Siemens scan (one thread), n_filters_scale 1 trained 599 steps to a loss of -1358 (true object
 -1417) and amplitude SSIM 0.33 on the unseen half, while n_filters_scale 2 made 79 steps and had not left the flat
 start (-1208, SSIM 0.33 = the flat floor): each step costs ~4x as much and the wider Glorot-initialised network
-starts deeper in the flat solution. ``input_projections`` 20 (PyTorch, CNN): the generator corrects each pattern's
-projected estimate instead of starting from a patch that ignores its input (benchmarks/RESULTS.md "The generator on
-projected input": on the three benchmark scans' unseen halves, mean amplitude / phase SSIM 0.330 / 0.305 against
-0.232 / 0.169 after 3 minutes of training, 0.302 / 0.318 against 0.310 / 0.300 after 14). ``teacher`` 'refine'
-(PyTorch, CNN): the generator learns from the training scan's refined object (benchmarks/RESULTS.md "The generator
-on projected input", part 4: with ``input_projections`` 20, mean 0.447 / 0.600 against 0.302 / 0.318 after 14
-minutes; the only recipe that carries the Siemens star's phase). ``gridsize`` 2 (PyTorch, CNN): the generator
-corrects the joint estimate of each group of four overlapping patterns, member by member (benchmarks/RESULTS.md
-"Gridsize 2, the members corrected one by one": worst benchmark scan 0.521 / 0.631 against 0.352 / 0.511 at
-gridsize 1 after 14 minutes; 0.565 / 0.690 with the group estimate computed once per sample, "The projected
-estimate computed once"). The teacher applies when the training scan's diffraction
+starts deeper in the flat solution. ``input_refine_passes`` 5 with ``teacher`` 'refine'
+(PyTorch, CNN): the generator corrects the scan's object after 5 refinement passes, cut at every pattern
+(specs/network.md §8.3), and learns from the training scan's refined object (specs/torch-training.md §8): on the
+three benchmark scans' unseen halves after 14 minutes, ``ptycho infer``'s canvas scores 0.768 / 0.889, 0.906 / 0.971
+and 0.990 / 0.869 against 0.592 / 0.713, 0.633 / 0.788 and 0.917 / 0.759 for the previous recipe (gridsize 2 with 20
+group projections as the input; benchmarks/RESULTS.md "The network on the refined scan"). The teacher applies when the training scan's diffraction
 fits in memory (:func:`teacher_fits`: the teacher refines it whole); a larger HDF5 scan trains without it. Explicit
 flags and ``--config`` values always win.
 """
@@ -34,10 +29,9 @@ __all__ = ["TRAIN_RECIPE", "REALISTIC_SCAN", "recipe_for", "teacher_fits"]
 #: PyTorch route with the CNN generator only (the TensorFlow generator reads the amplitude; the Fourier generators do
 #: not take the projected input), and so does ``teacher`` (the refinement solver and the two-stage loss exist only
 #: in ptycho_torch; measured with the CNN): see :func:`recipe_for`.
-TRAIN_RECIPE: dict[str, object] = {"n_filters_scale": 1, "input_projections": 20, "teacher": "refine", "gridsize": 2}
-#: entries of TRAIN_RECIPE that apply to the PyTorch CNN route only (gridsize 2 was measured with the projected
-#: generator and its teacher; the TensorFlow generator at gridsize 2 was not)
-_TORCH_CNN_ONLY = ("input_projections", "teacher", "gridsize")
+TRAIN_RECIPE: dict[str, object] = {"n_filters_scale": 1, "input_refine_passes": 5, "teacher": "refine"}
+#: entries of TRAIN_RECIPE that apply to the PyTorch CNN route only
+_TORCH_CNN_ONLY = ("input_refine_passes", "teacher")
 
 def teacher_fits(train_data_file: str | os.PathLike[str] | None) -> bool:
     """Whether the recipe's teacher applies to this training scan: an NPZ scan (read into memory anyway), or an
@@ -69,8 +63,8 @@ def recipe_for(backend: str, architecture: str | None,
     :func:`teacher_fits`)."""
     if backend == "pytorch" and (architecture or "cnn") == "cnn":
         recipe = dict(TRAIN_RECIPE)
-        if not teacher_fits(train_data_file):
-            recipe["teacher"] = "none"
+        if not teacher_fits(train_data_file):  # neither the teacher nor the refined estimate: both refine it whole
+            recipe.update(teacher="none", input_refine_passes=0, input_projections=20)
         return recipe
     return {k: v for k, v in TRAIN_RECIPE.items() if k not in _TORCH_CNN_ONLY}
 
