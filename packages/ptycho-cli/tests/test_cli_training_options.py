@@ -99,54 +99,48 @@ def test_fno_adamw_train_then_infer_end_to_end(tmp_path: Path):
     assert list((tmp_path / "inf").glob("*.npz"))
 
 
-def test_projected_input_train_then_infer_end_to_end(tmp_path: Path):
-    """specs/network.md §8: ``--input-projections 3`` and ``--correction-window 32`` reach the torch config, are
-    saved in the bundle and the checkpoint, and the bundle reconstructs through ptycho infer with the same generator."""
+def _train_then_infer(tmp_path: Path, *flags: str) -> tuple[dict, dict]:
+    """Simulate a 64-position scan, ``ptycho train --max-epochs 1`` with ``flags``, ``ptycho infer`` with the bundle
+    (both exit 0, the reconstruction written); returns (the bundle's config.json, the last checkpoint)."""
     import torch
 
     scan = tmp_path / "scan.npz"
     assert _ptycho("simulate", "-o", str(scan), "--n-positions", "64", "--quiet").returncode == 0
     r = _ptycho("train", "--backend", "pytorch", "--train-data-file", str(scan), "--output-dir", str(tmp_path / "run"),
-                "--max-epochs", "1", "--input-projections", "3", "--correction-window", "32")
+                "--max-epochs", "1", *flags)
     assert r.returncode == 0, r.stderr
     with zipfile.ZipFile(tmp_path / "run" / "wts.h5.zip") as zf:
         cfg = json.loads(zf.read("config.json"))
-    assert (cfg["model"]["input_projections"], cfg["model"]["correction_window"]) == (3, 32)
     ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
-    assert ckpt["hyper_parameters"]["model_config"]["input_projections"] == 3
-    assert ckpt["hyper_parameters"]["model_config"]["correction_window"] == 32
-    assert ckpt["state_dict"]["encoder.blocks.0.conv1.weight"].shape[1] == 2  # Re(O) - 1, Im(O)
     r = _ptycho("infer", "--model-path", str(tmp_path / "run"), "--test-data", str(scan),
                 "--output-dir", str(tmp_path / "inf"), "--quiet")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "inf" / "reconstructed_object.npz").exists()
+    return cfg, ckpt
+
+
+def test_projected_input_train_then_infer_end_to_end(tmp_path: Path):
+    """specs/network.md §8: ``--input-projections 3`` and ``--correction-window 32`` reach the torch config, are
+    saved in the bundle and the checkpoint, and the bundle reconstructs through ptycho infer with the same generator."""
+    cfg, ckpt = _train_then_infer(tmp_path, "--input-projections", "3", "--correction-window", "32")
+    assert (cfg["model"]["input_projections"], cfg["model"]["correction_window"]) == (3, 32)
+    assert ckpt["hyper_parameters"]["model_config"]["input_projections"] == 3
+    assert ckpt["hyper_parameters"]["model_config"]["correction_window"] == 32
+    assert ckpt["state_dict"]["encoder.blocks.0.conv1.weight"].shape[1] == 2  # Re(O) - 1, Im(O)
 
 
 def test_refined_input_train_then_infer_end_to_end(tmp_path: Path):
     """specs/network.md §8.3: ``--input-refine-passes 2`` reaches the torch config, is saved in the bundle and the
     checkpoint; ptycho infer refines the new scan 2 passes for the estimate and reconstructs; explicit
     ``--input-projections`` replaces the recipe's refined estimate (they are exclusive), both given is exit 2."""
-    import torch
-
-    scan = tmp_path / "scan.npz"
-    assert _ptycho("simulate", "-o", str(scan), "--n-positions", "64", "--quiet").returncode == 0
-    r = _ptycho("train", "--backend", "pytorch", "--train-data-file", str(scan), "--output-dir", str(tmp_path / "run"),
-                "--max-epochs", "1", "--input-refine-passes", "2", "--teacher", "none")
-    assert r.returncode == 0, r.stderr
-    with zipfile.ZipFile(tmp_path / "run" / "wts.h5.zip") as zf:
-        cfg = json.loads(zf.read("config.json"))
-    assert (cfg["model"]["input_refine_passes"], cfg["model"]["input_projections"]) == (2, 0)
-    ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
-    assert ckpt["hyper_parameters"]["model_config"]["input_refine_passes"] == 2
-    r = _ptycho("infer", "--model-path", str(tmp_path / "run"), "--test-data", str(scan),
-                "--output-dir", str(tmp_path / "inf"), "--quiet")
-    assert r.returncode == 0, r.stderr
-    assert (tmp_path / "inf" / "reconstructed_object.npz").exists()
     from ptycho_cli.delegate import training_configs
 
-    cfg, _ = training_configs(_parse("--input-projections", "7")[0], 64, "pytorch")
-    assert (cfg.model.input_projections, cfg.model.input_refine_passes) == (7, 0)
-    r = _ptycho("train", "--backend", "pytorch", "--train-data-file", str(scan), "--output-dir", str(tmp_path / "x"),
-                "--max-epochs", "1", "--input-refine-passes", "2", "--input-projections", "3")
+    cfg, ckpt = _train_then_infer(tmp_path, "--input-refine-passes", "2", "--teacher", "none")
+    assert (cfg["model"]["input_refine_passes"], cfg["model"]["input_projections"]) == (2, 0)
+    assert ckpt["hyper_parameters"]["model_config"]["input_refine_passes"] == 2
+    config, _ = training_configs(_parse("--input-projections", "7")[0], 64, "pytorch")
+    assert (config.model.input_projections, config.model.input_refine_passes) == (7, 0)
+    r = _ptycho("train", "--backend", "pytorch", "--train-data-file", str(tmp_path / "scan.npz"), "--output-dir",
+                str(tmp_path / "x"), "--max-epochs", "1", "--input-refine-passes", "2", "--input-projections", "3")
     assert r.returncode == 2 and "ModelConfig.input_refine_passes: expected 0 with input_projections 3" in r.stderr
     assert not (tmp_path / "x" / "wts.h5.zip").exists()
