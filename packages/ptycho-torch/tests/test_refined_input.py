@@ -12,9 +12,10 @@ from ptycho.physics import far_field_amplitude
 from ptycho.raw_data import RawData
 from ptycho.simulation import simulate
 from ptycho_torch.data import create_ptycho_data_container
-from ptycho_torch.generators.refined_input import attach_refined_estimate, place_on_grid, refined_patches
+from ptycho_torch.generators.refined_input import attach_refined_estimate, place_on_grid
 from ptycho_torch.lightning_module import PtychoPINN_Lightning
 from ptycho_torch.teacher import label_patches
+from ptycho_torch.teacher.labels import refine_and_cut
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +64,8 @@ def test_the_estimate_is_the_refined_scan_cut_at_every_member_in_the_networks_un
     assert tuple(container.estimate.shape) == (n, 64, 64, C) and container.estimate.dtype == torch.complex64
     # independent cut: the refined object's patches at the raw positions, grouped by nn_indices
     pos = np.stack([scan["xcoords"], scan["ycoords"]], 1)
-    patches, canvas, origin = refined_patches(scan["diffraction"], pos, scan["probeGuess"], 3)
+    patches, result = refine_and_cut(scan["diffraction"], pos, scan["probeGuess"], 3)
+    canvas, origin = result.object, tuple(float(v) for v in result.origin_xy)
     np.testing.assert_allclose(info.object, canvas * info.amplitude_factor * np.exp(-1j * info.phase_offset),
                                rtol=0, atol=1e-5 * np.abs(canvas).max())
     assert info.origin_xy == origin and container.refined is info
@@ -91,8 +93,8 @@ def test_more_passes_give_an_estimate_closer_to_the_truth(scan) -> None:
         c = np.vdot(est[:, w], truth[:, w]) / np.vdot(est[:, w], est[:, w])  # best complex factor
         return float(np.linalg.norm(c * est[:, w] - truth[:, w]) / np.linalg.norm(truth[:, w]))
 
-    one = refined_patches(scan["diffraction"], pos, scan["probeGuess"], 1)[0]
-    six = refined_patches(scan["diffraction"], pos, scan["probeGuess"], 6)[0]
+    one = refine_and_cut(scan["diffraction"], pos, scan["probeGuess"], 1)[0]
+    six = refine_and_cut(scan["diffraction"], pos, scan["probeGuess"], 6)[0]
     assert error(six) < 0.8 * error(one), (error(one), error(six))
 
 

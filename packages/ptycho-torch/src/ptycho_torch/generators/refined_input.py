@@ -16,51 +16,31 @@ refined scan"). The CNN learns what those passes still miss.
 
 from __future__ import annotations
 
-import math
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
 from ptycho.config.config import effective_seed
+from ptycho.metrics import fourier_shift
 
-__all__ = ["RefinedEstimate", "attach_refined_estimate", "ensure_refined_estimate", "place_on_grid",
-           "refined_patches", "rotate_phase"]
+__all__ = ["RefinedEstimate", "attach_refined_estimate", "ensure_refined_estimate", "place_on_grid", "rotate_phase"]
 
 
+@dataclass
 class RefinedEstimate:
     """What :func:`attach_refined_estimate` computed: ``object`` (H, W) complex64, the refined canvas in the
     network's frame (phase centred, amplitude calibrated, as the estimate patches); ``origin_xy`` [x, y] its pixel
     (0, 0) in object coordinates; ``seconds`` (refinement and cutting); ``phase_offset`` (the constant removed by
     the phase centring, radians); ``amplitude_factor`` (the calibration factor)."""
 
-    def __init__(self, obj: np.ndarray, origin_xy: tuple[float, float], seconds: float, phase_offset: float,
-                 amplitude_factor: float) -> None:
-        self.object, self.origin_xy = obj, origin_xy
-        self.seconds, self.phase_offset, self.amplitude_factor = seconds, phase_offset, amplitude_factor
-
-
-def refined_patches(diffraction: np.ndarray, positions: np.ndarray, probe: np.ndarray, passes: int, *,
-                    seed: int = 0, device: str = "cpu") -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
-    """(patches (P, N, N) complex64, canvas (H, W), origin_xy): the scan's object after ``passes`` refinement
-    passes from flat, and its cut at ``positions``.
-
-    Args:
-        diffraction: (P, N, N) measured amplitudes. positions: (P, 2) [x, y] object pixels.
-        probe: (N, N) complex or (K, N, N) modes, the scan's probe. passes: refinement passes (>= 1).
-        seed: batch order of the refinement. device: torch device of the refinement.
-    """
-    from ptycho_torch.refine import RefineOptions, refine
-    from ptycho_torch.teacher.labels import label_patches
-
-    if int(passes) < 1:
-        raise ValueError(f"ModelConfig.input_refine_passes: expected an integer >= 1 here, found {passes!r}")
-    result = refine(np.asarray(diffraction, dtype=np.float32), np.asarray(positions, dtype=np.float64),
-                    np.asarray(probe, dtype=np.complex64), None, None,
-                    options=RefineOptions(iterations=int(passes), seed=int(seed), device=str(device)))
-    patches = label_patches(result.object, result.origin_xy, positions, int(np.asarray(diffraction).shape[-1]))
-    return patches, np.asarray(result.object), (float(result.origin_xy[0]), float(result.origin_xy[1]))
+    object: np.ndarray
+    origin_xy: tuple[float, float]
+    seconds: float
+    phase_offset: float
+    amplitude_factor: float
 
 
 def attach_refined_estimate(container: Any, raw: Any, passes: int, forward_model: torch.nn.Module, *,
@@ -79,7 +59,7 @@ def attach_refined_estimate(container: Any, raw: Any, passes: int, forward_model
         forward_model: the module's ``ForwardModel``.
     """
     from ptycho_torch.refine.scan import scan_in_memory
-    from ptycho_torch.teacher.labels import calibrate_amplitude, recentre_phase
+    from ptycho_torch.teacher.labels import calibrate_amplitude, recentre_phase, refine_and_cut
 
     if not (hasattr(raw, "diff3d") and hasattr(raw, "xcoords")):
         raise ValueError(f"ModelConfig.input_refine_passes: the refined estimate needs the scan as RawData (it "
@@ -88,7 +68,9 @@ def attach_refined_estimate(container: Any, raw: Any, passes: int, forward_model
     raw = scan_in_memory(raw, "ModelConfig.input_refine_passes: the refined estimate refines the whole scan in "
                                "memory", "use a model trained with input_refine_passes 0")
     positions = np.stack([np.asarray(raw.xcoords, np.float64), np.asarray(raw.ycoords, np.float64)], 1)
-    patches, canvas, origin = refined_patches(raw.diff3d, positions, raw.probeGuess, passes, seed=seed, device=device)
+    if int(passes) < 1:
+        raise ValueError(f"ModelConfig.input_refine_passes: expected an integer >= 1 here, found {passes!r}")
+    patches, result = refine_and_cut(raw.diff3d, positions, raw.probeGuess, passes, seed=seed, device=device)
     patches, offset = recentre_phase(patches)
     nn = container.nn_indices.cpu().numpy()
     if nn.size and (nn.min() < 0 or nn.max() >= patches.shape[0]):
@@ -98,8 +80,9 @@ def attach_refined_estimate(container: Any, raw: Any, passes: int, forward_model
     k = calibrate_amplitude(forward_model, container, patches=container.estimate)
     container.estimate = container.estimate * k
     frame = np.complex64(k * np.exp(-1j * offset))
-    container.refined = RefinedEstimate((canvas * frame).astype(np.complex64), origin, time.perf_counter() - t0,
-                                        float(offset), float(k))
+    origin = (float(result.origin_xy[0]), float(result.origin_xy[1]))
+    container.refined = RefinedEstimate((np.asarray(result.object) * frame).astype(np.complex64), origin,
+                                        time.perf_counter() - t0, float(offset), float(k))
     return container.refined
 
 
@@ -126,12 +109,8 @@ def place_on_grid(obj: np.ndarray, origin_xy: tuple[float, float], grid_origin_x
     d = np.asarray(grid_origin_xy, np.float64) - np.asarray(origin_xy, np.float64)  # grid (0, 0) in obj pixels
     whole = np.floor(d).astype(np.int64)
     fx, fy = d - whole
-    t = torch.from_numpy(np.asarray(obj, np.complex64))
-    if fx or fy:  # shifted[r, c] = obj(r + fy, c + fx)
-        ky = torch.fft.fftfreq(t.shape[0], dtype=torch.float64)[:, None]
-        kx = torch.fft.fftfreq(t.shape[1], dtype=torch.float64)[None, :]
-        ramp = torch.exp(2j * math.pi * (ky * fy + kx * fx)).to(torch.complex64)
-        t = torch.fft.ifft2(torch.fft.fft2(t) * ramp)
+    shifted = fourier_shift(obj, (-fy, -fx)) if (fx or fy) else obj  # shifted[r, c] = obj(r + fy, c + fx)
+    t = torch.from_numpy(np.asarray(shifted, np.complex64))
     out = torch.zeros((h, w), dtype=torch.complex64)
     r0, c0 = int(whole[1]), int(whole[0])
     rs, re_ = max(r0, 0), min(r0 + h, t.shape[0])

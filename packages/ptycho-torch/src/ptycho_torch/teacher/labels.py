@@ -13,11 +13,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["TeacherLabels", "calibrate_amplitude", "label_patches", "recentre_phase", "teacher_labels"]
+__all__ = ["TeacherLabels", "calibrate_amplitude", "label_patches", "recentre_phase", "refine_and_cut",
+           "teacher_labels"]
 
 
 @dataclass
@@ -83,26 +85,38 @@ def recentre_phase(Y: np.ndarray, bins: int = 360, window: float = np.pi / 2) ->
     return (np.asarray(Y) * np.complex64(np.exp(-1j * c))).astype(np.complex64), c
 
 
-def teacher_labels(diffraction: np.ndarray, positions: np.ndarray, probe: np.ndarray, *, iterations: int,
+def refine_and_cut(diffraction: np.ndarray, positions: np.ndarray, probe: np.ndarray, iterations: int, *,
                    seed: int = 0, device: str = "cpu",
-                   on_iteration: Callable[[dict], None] | None = None) -> TeacherLabels:
-    """Refine the scan's object from a flat start and cut centred labels at every position.
+                   on_iteration: Callable[[dict], None] | None = None) -> tuple[np.ndarray, Any]:
+    """(patches (P, N, N) complex64, the RefineResult): the scan's object refined ``iterations`` passes from a flat
+    start (``RefineOptions`` defaults otherwise) and cut at every position (:func:`label_patches`). What the
+    teacher's labels and the refined estimate of specs/network.md §8.3 are made of.
 
     Args:
-        diffraction: (P, N, N) measured amplitudes of the training scan. positions: (P, 2) [x, y].
-        probe: (N, N) complex, the scan's probe. iterations: refinement passes (>= 1).
+        diffraction: (P, N, N) measured amplitudes. positions: (P, 2) [x, y] object pixels.
+        probe: (N, N) complex or (K, N, N) modes, the scan's probe. iterations: refinement passes (>= 1).
         seed: batch order of the refinement. device: torch device for the refinement.
         on_iteration: called after each refinement pass with its history row (``nll``, ...).
     """
     from ptycho_torch.refine import RefineOptions, refine
 
-    t0 = time.perf_counter()
     result = refine(np.asarray(diffraction, dtype=np.float32), np.asarray(positions, dtype=np.float64),
                     np.asarray(probe, dtype=np.complex64), None, None,
                     options=RefineOptions(iterations=int(iterations), seed=int(seed), device=str(device)),
                     on_iteration=on_iteration)
     n = int(np.asarray(diffraction).shape[-1])
-    Y, c = recentre_phase(label_patches(result.object, result.origin_xy, positions, n))
+    return label_patches(result.object, result.origin_xy, positions, n), result
+
+
+def teacher_labels(diffraction: np.ndarray, positions: np.ndarray, probe: np.ndarray, *, iterations: int,
+                   seed: int = 0, device: str = "cpu",
+                   on_iteration: Callable[[dict], None] | None = None) -> TeacherLabels:
+    """Refine the scan's object from a flat start and cut centred labels at every position
+    (:func:`refine_and_cut`, then :func:`recentre_phase`; arguments as there)."""
+    t0 = time.perf_counter()
+    patches, result = refine_and_cut(diffraction, positions, probe, iterations, seed=seed, device=device,
+                                     on_iteration=on_iteration)
+    Y, c = recentre_phase(patches)
     return TeacherLabels(Y=Y, object=np.asarray(result.object, dtype=np.complex64),
                          origin_xy=tuple(int(v) for v in result.origin_xy), seconds=time.perf_counter() - t0,
                          nll=float(result.final_nll), phase_offset=c)
