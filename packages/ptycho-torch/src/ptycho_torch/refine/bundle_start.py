@@ -67,15 +67,14 @@ def finetuned_start(model_path: str | Path, test_data: str | Path, options: Netw
     module = models["lightning_module"]
     scale = models.get("intensity_scale")
     scale = float(scale) if scale is not None else module_intensity_scale(module)
+    execution = {"accelerator": "cuda" if str(options.device).startswith("cuda") else "cpu",
+                 "inference_batch_size": STITCH_BATCH, "num_workers": 0}
     raw = RawData.from_file(str(test_data))
     container = create_ptycho_data_container(raw, config, intensity_scale=scale)
-    ensure_refined_estimate(container, raw, module, config,
-                            {"accelerator": "cuda" if str(options.device).startswith("cuda") else "cpu"})
+    ensure_refined_estimate(container, raw, module, config, execution)  # before fine-tuning reads its batches
     before = network_nll(module, container, likelihood=options.likelihood, device=options.device)
     history = finetune_network(module, container, options, on_iteration=on_iteration)
     after = network_nll(module, container, likelihood=options.likelihood, device=options.device)
-    execution = {"accelerator": "cuda" if str(options.device).startswith("cuda") else "cpu",
-                 "inference_batch_size": STITCH_BATCH, "num_workers": 0}
     _, _, res = reassemble_cdi_image_torch(container, config, M=STITCH_M, models=models, execution_config=execution)
     canvas = np.asarray(res["stitched_obj"], dtype=np.complex64)
     origin = canvas_origin(res["global_offsets"], canvas.shape[0], STITCH_M)

@@ -52,7 +52,7 @@ def _batch_patches(module: nn.Module, batch: dict, i: int, channels: int, correc
     patch minus its refined estimate (the batch's 'estimate', specs/network.md §8.3)."""
     out = module.predict_step(batch, i)
     if corrections:
-        d = out["members"] - batch["estimate"].permute(0, 3, 1, 2).to(out["members"].dtype)
+        d = out["members"] - _members(batch["estimate"]).to(out["members"].dtype)
         return d.reshape(-1, *d.shape[-2:])
     if channels == 1:
         return out["object"]
@@ -92,9 +92,14 @@ def predict_patches(
     return obj
 
 
+def _members(estimate: torch.Tensor) -> torch.Tensor:
+    """(B, N, N, C) channel-last estimates -> (B, C, N, N), the layout of ``predict_step``'s 'members'."""
+    return estimate.permute(0, 3, 1, 2)
+
+
 def refined_members(container: PtychoDataContainerTorch) -> torch.Tensor:
     """(n·C, N, N) complex64: every member's refined estimate in the order of :func:`stitch_offsets`."""
-    est = container.estimate.permute(0, 3, 1, 2)
+    est = _members(container.estimate)
     return est.reshape(-1, *est.shape[-2:]).to(torch.complex64)
 
 
